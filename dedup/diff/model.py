@@ -1,0 +1,318 @@
+"""The alignment as data (like difflib's opcodes): what :func:`dedup.diff.diff_articles`
+returns and what every renderer in :mod:`dedup.report` reads.
+
+Everything is a frozen dataclass, and :meth:`Alignment.to_dict` is the
+versioned JSON form documented in ``docs/diff-json-schema.md``. Paragraph and
+sentence indices are 0-based here and in JSON; reports show them 1-based
+("¶6" is index 5).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Alignment",
+    "Block",
+    "Paragraph",
+    "SentenceDiff",
+    "Span",
+    "Summary",
+    "WordOp",
+]
+
+SCHEMA_VERSION = "1.0"
+
+#: Block kinds, in the order a legend lists them.
+BLOCK_KINDS = ("identical", "reworded", "moved", "split", "merged", "added", "dropped")
+#: Span marks a renderer has to style.
+SPAN_MARKS = ("equal", "changed", "added", "dropped", "elsewhere", "dateline")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of a paragraph's text with one mark.
+
+    ``equal``: carried over unchanged; ``changed``: a word-level change
+    (deleted on the original side, inserted on the rewrite side); ``added`` /
+    ``dropped``: a whole sentence with no counterpart; ``elsewhere``: a sentence
+    whose counterpart is in a paragraph outside this block (``ref`` names it);
+    ``dateline``: a leading dateline.
+    """
+
+    text: str
+    mark: str = "equal"
+    ref: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"text": self.text, "mark": self.mark}
+        if self.ref is not None:
+            d["ref"] = self.ref
+        return d
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of either side. ``kind`` is a :class:`dedup.normalize.ParagraphKind`
+    value (``body``, ``header``, ``dateline``, ``credit``); ``dateline`` is a
+    leading dateline split off a body paragraph; ``sentences`` are of the text
+    after the dateline."""
+
+    index: int
+    text: str
+    kind: str
+    dateline: str | None
+    sentences: tuple[str, ...]
+
+    @property
+    def number(self) -> int:
+        """1-based number, as reports show it."""
+        return self.index + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "dateline": self.dateline,
+            "text": self.text,
+            "sentences": list(self.sentences),
+        }
+
+
+@dataclass(frozen=True)
+class WordOp:
+    """One step of a word-level diff: ``equal``, ``delete``, ``insert`` or
+    ``replace``, with the text on each side (original spacing kept)."""
+
+    op: str
+    original: str
+    rewrite: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "original": self.original, "rewrite": self.rewrite}
+
+
+@dataclass(frozen=True)
+class SentenceDiff:
+    """Sentences that correspond, or one with no counterpart.
+
+    ``original`` and ``rewrite`` are ``(paragraph index, sentence index)``
+    pairs; usually one on each side, several when a sentence was split or
+    merged. ``kind`` is ``equal``, ``changed``, ``added`` or ``dropped``.
+    ``words`` is the word-level diff of the joined sentences.
+    """
+
+    kind: str
+    original: tuple[tuple[int, int], ...]
+    rewrite: tuple[tuple[int, int], ...]
+    similarity: float
+    words: tuple[WordOp, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "original": [list(x) for x in self.original],
+            "rewrite": [list(x) for x in self.rewrite],
+            "similarity": round(self.similarity, 4),
+            "words": [w.to_dict() for w in self.words],
+        }
+
+
+@dataclass(frozen=True)
+class Block:
+    """One row of the report: paragraphs of the original and of the rewrite
+    that correspond, or one paragraph with no counterpart.
+
+    ``kind``:
+      * ``identical`` / ``reworded`` / ``moved``: a 1:1 pair (``moved`` when it
+        is out of order against the original; ``changed`` says whether a moved
+        pair was also reworded);
+      * ``split``: one original paragraph spread over adjacent rewrite paragraphs;
+      * ``merged``: adjacent original paragraphs combined into one rewrite paragraph;
+      * ``added`` / ``dropped``: no counterpart.
+
+    A rewrite paragraph can be in a pair *and* receive part of a split (a
+    rewrite often moves one sentence to the neighbouring paragraph); its
+    sentences from elsewhere are marked ``elsewhere`` in that block's spans.
+    ``role`` is the paragraph kind for added/dropped/furniture blocks
+    (``header``, ``credit``, ``dateline``, ``body``). ``shares`` (split and
+    merged blocks) is, per paragraph on the "many" side, the share of the
+    "one" side's content found in it.
+    """
+
+    kind: str
+    original: tuple[int, ...]
+    rewrite: tuple[int, ...]
+    similarity: float
+    role: str = "body"
+    moved: bool = False
+    changed: bool = False
+    shares: tuple[float, ...] = ()
+    sentences: tuple[SentenceDiff, ...] = ()
+    original_spans: tuple[tuple[Span, ...], ...] = ()
+    rewrite_spans: tuple[tuple[Span, ...], ...] = ()
+
+    @property
+    def sentences_added(self) -> tuple[SentenceDiff, ...]:
+        return tuple(s for s in self.sentences if s.kind == "added")
+
+    @property
+    def sentences_dropped(self) -> tuple[SentenceDiff, ...]:
+        return tuple(s for s in self.sentences if s.kind == "dropped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "role": self.role,
+            "original": list(self.original),
+            "rewrite": list(self.rewrite),
+            "similarity": round(self.similarity, 4),
+            "moved": self.moved,
+            "changed": self.changed,
+            "shares": [round(s, 4) for s in self.shares],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "original_spans": [[s.to_dict() for s in p] for p in self.original_spans],
+            "rewrite_spans": [[s.to_dict() for s in p] for p in self.rewrite_spans],
+        }
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts over an alignment.
+
+    ``carried_over``: share of the rewrite's body words that are in sentences
+    with a counterpart in the original (paraphrase counts as carried over);
+    ``verbatim``: share of the rewrite's body words that are unchanged words of
+    the original. ``identical`` / ``reworded`` count 1:1 pairs whose text is
+    unchanged / changed, moved or not; ``moved`` counts blocks out of order. ``added`` / ``dropped`` count
+    paragraphs of every kind; ``*_by_role`` break them down (header, credit...).
+    """
+
+    original_paragraphs: int
+    rewrite_paragraphs: int
+    carried_over: float
+    verbatim: float
+    identical: int
+    reworded: int
+    moved: int
+    split: int
+    merged: int
+    added: int
+    dropped: int
+    added_by_role: tuple[tuple[str, int], ...]
+    dropped_by_role: tuple[tuple[str, int], ...]
+    sentences_added: int
+    sentences_dropped: int
+    datelines_added: int
+    datelines_dropped: int
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            if k.endswith("_by_role"):
+                d[k] = dict(v)
+            elif isinstance(v, float):
+                d[k] = round(v, 4)
+            else:
+                d[k] = v
+        return d
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How a rewrite relates to its original, paragraph by paragraph.
+
+    ``blocks`` are in display order: the rewrite's order, with dropped
+    original paragraphs placed after their preceding original neighbour.
+    """
+
+    original_id: str
+    rewrite_id: str
+    original: tuple[Paragraph, ...]
+    rewrite: tuple[Paragraph, ...]
+    blocks: tuple[Block, ...]
+    summary: Summary
+    original_title: str | None = None
+    rewrite_title: str | None = None
+    parameters: tuple[tuple[str, Any], ...] = ()
+
+    # -- views ----------------------------------------------------------------
+    def _of(self, *kinds: str) -> tuple[Block, ...]:
+        return tuple(b for b in self.blocks if b.kind in kinds)
+
+    @property
+    def pairs(self) -> tuple[Block, ...]:
+        """1:1 pairs (identical, reworded or moved)."""
+        return self._of("identical", "reworded", "moved")
+
+    @property
+    def identical(self) -> tuple[Block, ...]:
+        return self._of("identical")
+
+    @property
+    def reworded(self) -> tuple[Block, ...]:
+        """1:1 pairs whose text changed, moved or not."""
+        return tuple(b for b in self.pairs if b.changed)
+
+    @property
+    def moved(self) -> tuple[Block, ...]:
+        return tuple(b for b in self.blocks if b.moved)
+
+    @property
+    def splits(self) -> tuple[Block, ...]:
+        return self._of("split")
+
+    @property
+    def merges(self) -> tuple[Block, ...]:
+        return self._of("merged")
+
+    @property
+    def added(self) -> tuple[Block, ...]:
+        return self._of("added")
+
+    @property
+    def dropped(self) -> tuple[Block, ...]:
+        return self._of("dropped")
+
+    # -- serialisation ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (``docs/diff-json-schema.md``)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "original": {
+                "id": self.original_id,
+                "title": self.original_title,
+                "paragraphs": [p.to_dict() for p in self.original],
+            },
+            "rewrite": {
+                "id": self.rewrite_id,
+                "title": self.rewrite_title,
+                "paragraphs": [p.to_dict() for p in self.rewrite],
+            },
+            "summary": self.summary.to_dict(),
+            "blocks": [b.to_dict() for b in self.blocks],
+            "parameters": dict(self.parameters),
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    # Convenience: rendering lives in dedup.report (imported lazily so the diff
+    # package never depends on it).
+    def to_html(self, **kwargs: Any) -> str:
+        from dedup.report.html import render_html
+
+        return render_html(self, **kwargs)
+
+    def to_markdown(self, **kwargs: Any) -> str:
+        from dedup.report.markdown import render_markdown
+
+        return render_markdown(self, **kwargs)
+
+    def to_text(self, **kwargs: Any) -> str:
+        from dedup.report.terminal import render_terminal
+
+        return render_terminal(self, **kwargs)
