@@ -1,0 +1,90 @@
+"""Markdown report of an alignment, for pasting into tickets and chat.
+
+Word changes use ``~~deleted~~`` and ``**inserted**``; article text is
+escaped so that its own ``*``, ``_``, ``[``, ``|``, ``<`` ... never turn into
+markup (``<`` and ``>`` become entities, so no raw HTML reaches a renderer
+that allows it).
+"""
+
+from __future__ import annotations
+
+import re
+
+from dedup.diff.model import Alignment, Block, Span
+
+__all__ = ["render_markdown", "md_escape"]
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown syntax and HTML in article text; newlines become spaces."""
+    text = re.sub(r"\s+", " ", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _spans_md(spans: tuple[Span, ...], side: str, whole: bool = False) -> str:
+    out: list[str] = []
+    for s in spans:
+        t = md_escape(s.text)
+        if not t.strip() or s.mark == "equal":
+            out.append(t)
+            continue
+        lead = " " if s.text[:1].isspace() else ""
+        trail = " " if s.text[-1:].isspace() else ""
+        t = t.strip()
+        if s.mark == "changed":
+            t = f"~~{t}~~" if side == "original" else f"**{t}**"
+        elif s.mark == "dropped":
+            t = f"~~{t}~~" + ("" if whole else " *(sentence dropped)*")
+        elif s.mark == "added":
+            t = f"**{t}**" + ("" if whole else " *(sentence added)*")
+        elif s.mark == "elsewhere":
+            t = f"{t} *(→ {md_escape(s.ref or '')})*"
+        elif s.mark == "dateline":
+            t = f"`{s.text.strip().replace('`', '')}`"
+        out.append(lead + t + trail)
+    return "".join(out)
+
+
+def _title(b: Block) -> str:
+    o = ", ".join(f"¶{i + 1}" for i in b.original) or "—"
+    r = ", ".join(f"¶{i + 1}" for i in b.rewrite) or "—"
+    label = b.kind + (" · reworded" if b.kind == "moved" and b.changed else "")
+    role = f" ({b.role})" if b.role != "body" else ""
+    sim = f", similarity {b.similarity:.2f}" if b.original and b.rewrite else ""
+    return f"**{label}**{role} — original {o} → rewrite {r}{sim}"
+
+
+def render_markdown(a: Alignment, *, title: str | None = None, show_identical: bool = False) -> str:
+    """Summary table, then one entry per changed block (``show_identical`` to list
+    unchanged pairs too)."""
+    s = a.summary
+    head = title if title is not None else f"Diff: {a.rewrite_id} against {a.original_id}"
+    lines = [
+        f"### {md_escape(head)}",
+        "",
+        "| carried over | word for word | identical | reworded | moved | split | merged | added | dropped |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {s.carried_over:.0%} | {s.verbatim:.0%} | {s.identical} | {s.reworded} | {s.moved} | {s.split} | {s.merged} | {s.added} | {s.dropped} |",
+        "",
+        "Legend: ~~deleted~~ · **inserted** · *(sentence added/dropped)* · *(→ counterpart elsewhere)*; ¶ numbers count paragraphs from 1.",
+        "",
+    ]
+    if not a.blocks:
+        lines.append("_Both documents are empty._")
+    for b in a.blocks:
+        if b.kind == "identical" and not show_identical:
+            continue
+        lines.append(f"- {_title(b)}")
+        for k, i in enumerate(b.original):
+            spans = b.original_spans[k] if k < len(b.original_spans) else ()
+            lines.append(f"  - original ¶{i + 1}: {_spans_md(spans, 'original', not b.rewrite)}")
+        for k, i in enumerate(b.rewrite):
+            spans = b.rewrite_spans[k] if k < len(b.rewrite_spans) else ()
+            lines.append(f"  - rewrite ¶{i + 1}: {_spans_md(spans, 'rewrite', not b.original)}")
+    hidden = sum(1 for b in a.blocks if b.kind == "identical")
+    if hidden and not show_identical:
+        lines += ["", f"_{hidden} identical paragraph pair(s) not shown._"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,79 @@
+"""Regenerate ``docs/seed-report.png``: the seed pair's HTML report, rendered
+headless in the system Chromium and saved as a screenshot.
+
+    python -m dedup.report.screenshot [-o docs/seed-report.png] [--full-page]
+
+Needs Python ``playwright`` and ``/usr/bin/chromium`` (Debian's ``chromium``
+package); never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed_html() -> str:
+    """The seed pair's report (original 000_*, rewrite 001_*)."""
+    from dedup.article import Article
+    from dedup.diff import diff_articles
+    from dedup.report.html import render_html
+
+    files = sorted((ROOT / "seeds").glob("*.txt"))
+    if len(files) < 2:
+        raise FileNotFoundError(f"need two seed files in {ROOT / 'seeds'}")
+    a, b = (Article(id=f.stem, text=f.read_text(encoding="utf-8")) for f in files[:2])
+    return render_html(diff_articles(a, b), title="Seed pair: what the rewrite added, dropped, moved and reworded")
+
+
+def screenshot(html_text: str, out: Path, *, width: int = 1280, height: int = 900, full_page: bool = False) -> Path:
+    """Render ``html_text`` in headless Chromium and write a PNG to ``out``."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        page_file = Path(tmp) / "report.html"
+        page_file.write_text(html_text, encoding="utf-8")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": width, "height": height}, java_script_enabled=False)
+                page.goto(page_file.as_uri())
+                out.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(out), full_page=full_page)
+            finally:
+                browser.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dedup.report.screenshot", description=__doc__.split("\n\n")[0])
+    ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "seed-report.png")
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--height", type=int, default=1500)
+    ap.add_argument("--full-page", action="store_true", help="the whole page, not the first screen")
+    args = ap.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"error: {CHROMIUM} not found (apt-get install -y chromium)", file=sys.stderr)
+        return 2
+    out = screenshot(seed_html(), args.output, width=args.width, height=args.height, full_page=args.full_page)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
