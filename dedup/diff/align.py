@@ -622,10 +622,10 @@ class _Aligner:
         if os_ and rs_:
             sim = self._block_similarity(os_, rs_)
             if kind in ("pair",):
-                po, pr = self.paras[0][os_[0]], self.paras[1][rs_[0]]
-                body_o = po.text[len(po.dateline or "") :]
-                body_r = pr.text[len(pr.dateline or "") :]
-                same = [t.key for t in word_tokens(body_o, 0)] == [t.key for t in word_tokens(body_r, 0)]
+                # compare the words after any dateline (dateline changes are counted apart)
+                same = [t.key for st in self.sents[0][os_[0]] for t in st.tokens] == [
+                    t.key for st in self.sents[1][rs_[0]] for t in st.tokens
+                ]
                 changed = not same
                 kind = "reworded" if changed else "identical"
                 if not changed:

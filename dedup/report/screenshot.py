@@ -1,7 +1,7 @@
 """Regenerate ``docs/seed-report.png``: the seed pair's HTML report, rendered
 headless in the system Chromium and saved as a screenshot.
 
-    python -m dedup.report.screenshot [-o docs/seed-report.png] [--full-page]
+    python -m dedup.report.screenshot [-o docs/seed-report.png] [--viewport-only]
 
 Needs Python ``playwright`` and ``/usr/bin/chromium`` (Debian's ``chromium``
 package); never downloads a browser.
@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dedup.report.screenshot", description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "seed-report.png")
     ap.add_argument("--width", type=int, default=1280)
-    ap.add_argument("--height", type=int, default=1500)
-    ap.add_argument("--full-page", action="store_true", help="the whole page, not the first screen")
+    ap.add_argument("--height", type=int, default=900)
+    ap.add_argument("--viewport-only", action="store_true", help="only the first screen, not the whole page")
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found (apt-get install -y chromium)", file=sys.stderr)
         return 2
-    out = screenshot(seed_html(), args.output, width=args.width, height=args.height, full_page=args.full_page)
+    out = screenshot(seed_html(), args.output, width=args.width, height=args.height, full_page=not args.viewport_only)
     print(out)
     return 0
 
