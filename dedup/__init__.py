@@ -1,0 +1,29 @@
+"""dedup: find the same news story published more than once, group the copies
+into stories, and show what each rewrite added or dropped.
+
+>>> from dedup import cluster_articles
+>>> clusters = cluster_articles(["text one ...", "text two ..."])
+"""
+
+from .article import Article, ArticleError, Cluster, Clustering, PairScore, Rejected, Version
+from .cluster import cluster_articles
+from .diff import Alignment, diff_articles
+from .params import Params
+from .pipeline import DedupWarning
+
+__all__ = [
+    "Alignment",
+    "Article",
+    "ArticleError",
+    "Cluster",
+    "Clustering",
+    "DedupWarning",
+    "PairScore",
+    "Params",
+    "Rejected",
+    "Version",
+    "cluster_articles",
+    "diff_articles",
+]
+
+__version__ = "0.1.0"

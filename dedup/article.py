@@ -1,0 +1,263 @@
+"""Value types: what goes into the pipeline (:class:`Article`) and what comes out
+(:class:`Cluster`, :class:`Version`, :class:`PairScore`, :class:`Clustering`).
+
+All are frozen dataclasses: a result can be shared, hashed by id and never
+changes under a caller's feet.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping, Sequence
+
+__all__ = [
+    "Article",
+    "ArticleError",
+    "Cluster",
+    "Clustering",
+    "PairScore",
+    "Rejected",
+    "Version",
+    "coerce_article",
+]
+
+_FIELDS = ("id", "text", "title", "source", "url", "published", "metadata")
+
+
+class ArticleError(ValueError):
+    """An input record that cannot be used; the message names the record."""
+
+    def __init__(self, ref: str, reason: str):
+        super().__init__(f"article {ref}: {reason}")
+        self.ref = ref
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article.
+
+    Only ``text`` is needed; ``id`` is assigned from the input position when
+    missing. ``published`` is used to pick the representative (earliest) and,
+    when every article has one, to restrict comparisons to a time window.
+    """
+
+    id: str
+    text: str
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: datetime | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def timestamp(self) -> float | None:
+        """Publication time as POSIX seconds (naive datetimes are taken as UTC)."""
+        if self.published is None:
+            return None
+        p = self.published if self.published.tzinfo else self.published.replace(tzinfo=timezone.utc)
+        return p.timestamp()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``published`` as ISO 8601)."""
+        d: dict[str, Any] = {"id": self.id, "text": self.text}
+        for k in ("title", "source", "url"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        if self.published is not None:
+            d["published"] = self.published.isoformat()
+        if self.metadata:
+            d["metadata"] = dict(self.metadata)
+        return d
+
+
+def _parse_published(value: Any, ref: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, bool):
+        raise ArticleError(ref, f"'published' must be a datetime, ISO 8601 string or epoch number, got {value!r}")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ArticleError(ref, f"'published' is not a finite number: {value!r}")
+        seconds = value / 1000.0 if abs(value) > 1e11 else float(value)  # epoch ms vs s
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    if isinstance(value, str):
+        s = value.strip()
+        if s.endswith("Z"):
+            s = s[:-1] + "+00:00"
+        try:
+            return datetime.fromisoformat(s)
+        except ValueError:
+            try:
+                return _parse_published(float(s), ref)
+            except ValueError:
+                pass
+        raise ArticleError(ref, f"'published' is not an ISO 8601 date: {value!r}")
+    raise ArticleError(ref, f"'published' must be a datetime, ISO 8601 string or epoch number, got {type(value).__name__}")
+
+
+def _optional_str(value: Any, name: str, ref: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and name in ("source", "title"):
+        return str(value)
+    raise ArticleError(ref, f"field {name!r} must be text, got {type(value).__name__}")
+
+
+def coerce_article(obj: Any, default_id: str) -> Article:
+    """Turn a ``str``, ``dict`` or :class:`Article` into an :class:`Article`.
+
+    Dict keys other than the article fields go to ``metadata``. ``text=None``
+    is taken as empty text (the article becomes a flagged singleton); text of
+    another type is an :class:`ArticleError` naming the article.
+    """
+    if isinstance(obj, Article):
+        if not isinstance(obj.text, str):
+            raise ArticleError(repr(obj.id), f"text must be a string, got {type(obj.text).__name__}")
+        return obj
+    if isinstance(obj, str):
+        return Article(id=default_id, text=obj)
+    if isinstance(obj, Mapping):
+        raw_id = obj.get("id")
+        if raw_id is None or raw_id == "":
+            art_id = default_id
+        elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
+            art_id = str(raw_id)
+        else:
+            raise ArticleError(default_id, f"'id' must be a string or integer, got {type(raw_id).__name__}")
+        ref = repr(art_id)
+        text = obj.get("text")
+        if text is None:
+            text = ""
+        elif not isinstance(text, str):
+            raise ArticleError(ref, f"'text' must be a string, got {type(text).__name__}")
+        meta = obj.get("metadata") or {}
+        if not isinstance(meta, Mapping):
+            raise ArticleError(ref, f"'metadata' must be a mapping, got {type(meta).__name__}")
+        extra = {k: v for k, v in obj.items() if k not in _FIELDS}
+        return Article(
+            id=art_id,
+            text=text,
+            title=_optional_str(obj.get("title"), "title", ref),
+            source=_optional_str(obj.get("source"), "source", ref),
+            url=_optional_str(obj.get("url"), "url", ref),
+            published=_parse_published(obj.get("published"), ref),
+            metadata={**extra, **meta},
+        )
+    raise ArticleError(default_id, f"expected str, dict or Article, got {type(obj).__name__}")
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """The similarity of two articles (ids ``a < b``) that was confirmed.
+
+    ``cosine`` is the TF-IDF cosine used to confirm the pair; ``jaccard`` is the
+    MinHash estimate of word-shingle Jaccard similarity (high for copies).
+    """
+
+    a: str
+    b: str
+    cosine: float
+    jaccard: float
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a story and its near-identical copies."""
+
+    representative: Article
+    copies: tuple[Article, ...] = ()
+
+    @property
+    def members(self) -> tuple[Article, ...]:
+        return (self.representative, *self.copies)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One story: every article that tells it.
+
+    ``id`` is the representative's id, so it does not depend on input order.
+    ``members`` starts with the representative, then by publication time and id.
+    ``scores`` are the confirmed pairs inside the cluster. ``versions`` group
+    near-identical copies. ``flags`` note anything unusual (``"empty"``: the
+    article had no usable text and is alone by construction).
+    """
+
+    id: str
+    representative: Article
+    members: tuple[Article, ...]
+    scores: tuple[PairScore, ...] = ()
+    versions: tuple[Version, ...] = ()
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "representative": self.representative.id,
+            "members": list(self.ids),
+            "versions": [[v.representative.id, *(c.id for c in v.copies)] for v in self.versions],
+            "scores": [
+                {"a": s.a, "b": s.b, "cosine": round(s.cosine, 4), "jaccard": round(s.jaccard, 4)}
+                for s in self.scores
+            ],
+            "flags": sorted(self.flags),
+        }
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input record left out, with the reason (and its position in the input)."""
+
+    ref: str
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Clustering(Sequence[Cluster]):
+    """The result of :func:`dedup.cluster_articles`: a sequence of clusters.
+
+    Clusters are ordered by size (largest first), then by id. ``rejected``
+    lists input records that could not be used (with ``errors="warn"``).
+    """
+
+    clusters: tuple[Cluster, ...]
+    rejected: tuple[Rejected, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.clusters)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.clusters[i]
+
+    def __iter__(self) -> Iterator[Cluster]:
+        return iter(self.clusters)
+
+    def labels(self) -> dict[str, str]:
+        """Map each article id to its cluster id."""
+        return {a.id: c.id for c in self.clusters for a in c.members}
+
+    def cluster_of(self, article_id: str) -> Cluster:
+        for c in self.clusters:
+            if any(a.id == article_id for a in c.members):
+                return c
+        raise KeyError(article_id)

@@ -1,0 +1,136 @@
+"""Every tunable of the pipeline, with its default, in one place.
+
+:class:`Params` is shared by :func:`dedup.cluster_articles`, :class:`dedup.StoryIndex`
+and the Spark path, so the same settings mean the same thing everywhere.
+Defaults are chosen by the quality benchmark (``benchmarks/quality.py``),
+by cross-validation over topics; see the README for the figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from typing import Any
+
+__all__ = ["Params", "LINKAGES"]
+
+LINKAGES = ("average", "single", "complete")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Pipeline parameters (keyword arguments of :func:`dedup.cluster_articles`).
+
+    Parameters
+    ----------
+    threshold : float, default 0.3
+        TF-IDF cosine at or above which two articles count as the same story.
+    linkage : {"average", "single", "complete"}, default "average"
+        How confirmed pairs become clusters. ``"single"`` joins every
+        confirmed pair transitively (A~B, B~C puts A, B, C together);
+        ``"average"`` merges two groups only while their mean pairwise
+        similarity (unconfirmed pairs count 0) stays above ``threshold``,
+        which resists chaining; ``"complete"`` needs every pair confirmed.
+    n_terms : int, default 20
+        Size of each article's set of most distinctive terms, the candidate
+        view that finds rewrites.
+    num_perm : int, default 128
+        MinHash permutations per signature.
+    lsh_threshold : float, default 0.1
+        Jaccard threshold of the term view's LSH; bands and rows are derived
+        from it (datasketch's optimiser, weighted towards recall).
+    shingle_size : int, default 5
+        Word n-gram length of the copy view (near-identical text).
+    copy_threshold : float, default 0.6
+        Estimated shingle Jaccard at or above which two articles are copies of
+        one version; also the copy view's LSH threshold.
+    max_bucket_size : int, default 100
+        An LSH bucket larger than this is not expanded to all its pairs: each
+        member is paired only with its ``bucket_neighbours`` nearest members
+        in (publication time, content) order -- passim's maximum document
+        frequency, without losing large groups of copies.
+    bucket_neighbours : int, default 8
+    time_window : timedelta or None, default 7 days
+        When both articles carry ``published``, they are compared only if
+        published within this window. None compares regardless of time.
+    n_features : int, default 2**21
+        Hashed feature space of the TF-IDF vectors.
+    background : str or None, default "en"
+        Language of the background word frequencies (``wordfreq``) blended into
+        the document frequencies, so that scores mean the same for two
+        articles as for two million. None uses the corpus alone.
+    background_docs : int, default 2000
+        Weight of the background, in documents.
+    random_state : int, default 1
+        Seed of the MinHash permutations.
+    n_jobs : int, default 1
+        Worker processes for the per-article stages (-1: all cores).
+    """
+
+    threshold: float = 0.3
+    linkage: str = "average"
+    n_terms: int = 20
+    num_perm: int = 128
+    lsh_threshold: float = 0.1
+    shingle_size: int = 5
+    copy_threshold: float = 0.6
+    max_bucket_size: int = 100
+    bucket_neighbours: int = 8
+    time_window: timedelta | None = timedelta(days=7)
+    n_features: int = 1 << 21
+    background: str | None = "en"
+    background_docs: int = 2000
+    random_state: int = 1
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        _check_unit("threshold", self.threshold)
+        _check_unit("lsh_threshold", self.lsh_threshold, closed_low=False)
+        _check_unit("copy_threshold", self.copy_threshold, closed_low=False)
+        if self.linkage not in LINKAGES:
+            raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
+        for name, low in (("n_terms", 1), ("num_perm", 2), ("shingle_size", 1), ("max_bucket_size", 2),
+                          ("bucket_neighbours", 1), ("background_docs", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.n_features, int) or self.n_features < 2 or self.n_features & (self.n_features - 1):
+            raise ValueError(f"n_features must be a power of two, got {self.n_features!r}")
+        if self.n_features > 1 << 31:
+            raise ValueError("n_features must be at most 2**31")
+        if self.time_window is not None:
+            if isinstance(self.time_window, (int, float)) and not isinstance(self.time_window, bool):
+                object.__setattr__(self, "time_window", timedelta(days=self.time_window))
+            if not isinstance(self.time_window, timedelta) or self.time_window.total_seconds() <= 0:
+                raise ValueError(f"time_window must be a positive timedelta (or days) or None, got {self.time_window!r}")
+        if not isinstance(self.random_state, int) or isinstance(self.random_state, bool) or self.random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {self.random_state!r}")
+        if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
+            raise ValueError(f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+        if self.background is not None and not isinstance(self.background, str):
+            raise ValueError(f"background must be a language code or None, got {self.background!r}")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "Params":
+        """Build from keyword arguments, naming any that is unknown."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**kwargs)
+
+    def with_(self, **changes: Any) -> "Params":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["time_window"] = None if self.time_window is None else self.time_window.total_seconds() / 86400.0
+        return d
+
+
+def _check_unit(name: str, value: Any, closed_low: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (0 <= value <= 1)
+    if ok and not closed_low and value == 0:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a number in {'[' if closed_low else '('}0, 1], got {value!r}")

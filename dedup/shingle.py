@@ -1,0 +1,136 @@
+"""Shingling: tokens to 64-bit hashes, and word n-grams hashed with numpy.
+
+Each distinct token string of a batch is hashed once (BLAKE2b, 8 bytes: stable
+across processes and Python versions, unlike ``hash()``); everything after
+that -- n-grams, feature columns, signatures -- is array arithmetic over the
+whole batch, with no Python loop per shingle. The same token hashes feed both
+the shingle view (MinHash) and the TF-IDF features (:mod:`dedup.verify`), so a
+text is tokenised once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["TokenBatch", "fmix64", "hash_tokens", "ngram_hashes", "unique_per_doc", "fold32"]
+
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier for order-sensitive combination
+
+
+def fmix64(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser: a fixed avalanching bijection (wraps mod 2^64)."""
+    x = x ^ (x >> _S33)
+    x = x * _M1
+    x = x ^ (x >> _S33)
+    x = x * _M2
+    return x ^ (x >> _S33)
+
+
+def fold32(x: np.ndarray) -> np.ndarray:
+    """Fold 64-bit hashes to 32 bits (xor of halves), the input width of the MinHash scheme."""
+    return ((x >> np.uint64(32)) ^ x).astype(np.uint32)
+
+
+def _hash_str(s: str) -> int:
+    return int.from_bytes(hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """The tokens of many documents as arrays, document after document.
+
+    ``hashes[offsets[i]:offsets[i+1]]`` are document ``i``'s token hashes in
+    text order; ``vocab`` and ``ids`` give each token's string (``vocab[ids[k]]``).
+    """
+
+    hashes: np.ndarray  # uint64, one per token
+    ids: np.ndarray  # int64, index into vocab
+    offsets: np.ndarray  # int64, n_docs + 1
+    vocab: tuple[str, ...]
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
+    """Hash every document's tokens; each distinct string is hashed once."""
+    vocab: dict[str, int] = {}
+    setdefault = vocab.setdefault
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    offsets = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.fromiter(
+        (setdefault(tok, len(vocab)) for toks in token_lists for tok in toks),
+        dtype=np.int64,
+        count=int(offsets[-1]),
+    )
+    strings = tuple(vocab)
+    table = np.fromiter((_hash_str(s) for s in strings), dtype=np.uint64, count=len(strings))
+    return TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=offsets, vocab=strings)
+
+
+def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of all word n-grams inside each document (never across two).
+
+    A non-empty document shorter than ``n`` tokens yields one shingle of all
+    its tokens, so short texts still have a signature. Returns
+    ``(hashes, offsets)`` in the same layout as the input.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    offsets = np.asarray(offsets, dtype=np.int64)
+    total = len(hashes)
+    lengths = np.diff(offsets)
+    if n == 1 or total == 0:
+        return fmix64(hashes.astype(np.uint64, copy=False)) if total else hashes.copy(), offsets.copy()
+    padded = np.concatenate([hashes.astype(np.uint64, copy=False), np.zeros(n - 1, np.uint64)])
+    acc = padded[:total].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, n):
+            acc = acc * _COMBINE + padded[k : k + total]
+    doc_of = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(total) - offsets[doc_of]
+    full = pos + n <= lengths[doc_of]
+    # Short documents: one shingle over all their tokens (the n-gram hash
+    # truncated at the document end, recomputed without the neighbour's tokens).
+    short_docs = np.flatnonzero((lengths > 0) & (lengths < n))
+    keep = full.copy()
+    if len(short_docs):
+        starts = offsets[short_docs]
+        short_vals = hashes[starts].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(1, n):
+                nxt = np.where(k < lengths[short_docs], hashes[np.minimum(starts + k, total - 1)], np.uint64(0))
+                short_vals = short_vals * _COMBINE + nxt.astype(np.uint64)
+        acc[starts] = short_vals
+        keep[starts] = True
+    out = fmix64(acc[keep])
+    counts = np.bincount(doc_of[keep], minlength=len(lengths))
+    new_offsets = np.zeros_like(offsets)
+    np.cumsum(counts, out=new_offsets[1:])
+    return out, new_offsets
+
+
+def unique_per_doc(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Set semantics: sort and deduplicate the values within each document."""
+    lengths = np.diff(offsets)
+    doc_of = np.repeat(np.arange(len(lengths)), lengths)
+    order = np.lexsort((values, doc_of))
+    v, d = values[order], doc_of[order]
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:] = (v[1:] != v[:-1]) | (d[1:] != d[:-1])
+    counts = np.bincount(d[keep], minlength=len(lengths))
+    new_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_offsets[1:])
+    return v[keep], new_offsets

@@ -1,0 +1,140 @@
+"""Verification: TF-IDF cosine, computed for candidate pairs only.
+
+Features are hashed (unigrams and bigrams of the shared token hashes, folded
+into ``n_features`` columns), so the same article gets the same columns in a
+batch, in a live index and on a Spark executor -- no vocabulary to fit or
+ship. Document frequencies come from the corpus (or the running counts of an
+index), blended with a background prior from ``wordfreq`` word frequencies:
+with it, a common word is common even in a batch of two, and a score means
+the same at any corpus size. Weights are sublinear tf times smoothed idf,
+rows L2-normalised with scikit-learn; a pair's cosine is the dot product of
+two sparse rows. No n x n matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from .shingle import TokenBatch, fmix64, ngram_hashes
+
+__all__ = [
+    "background_df",
+    "feature_counts",
+    "document_frequency",
+    "idf_weights",
+    "tfidf",
+    "pair_cosine",
+    "top_terms",
+]
+
+_DOC_LENGTH = 400.0  # typical article length in tokens, to turn word frequency into document frequency
+
+
+def _columns(hashes: np.ndarray, n_features: int) -> np.ndarray:
+    return (fmix64(hashes) & np.uint64(n_features - 1)).astype(np.int64)
+
+
+def feature_counts(tokens: TokenBatch, n_features: int) -> sp.csr_matrix:
+    """Term counts of unigrams and bigrams, hashed into ``n_features`` columns."""
+    n = tokens.n_docs
+    lengths = tokens.lengths()
+    uni_cols = _columns(tokens.hashes, n_features)
+    uni_rows = np.repeat(np.arange(n), lengths)
+    bi_hashes, bi_offsets = ngram_hashes(tokens.hashes, tokens.offsets, 2)
+    # ngram_hashes gives a one-word document one "bigram": the word itself
+    # again, hashed differently; that is harmless and keeps the code simple.
+    bi_cols = _columns(bi_hashes, n_features)
+    bi_rows = np.repeat(np.arange(n), np.diff(bi_offsets))
+    rows = np.concatenate([uni_rows, bi_rows])
+    cols = np.concatenate([uni_cols, bi_cols])
+    data = np.ones(len(rows), dtype=np.float32)
+    m = sp.csr_matrix((data, (rows, cols)), shape=(n, n_features), dtype=np.float32)
+    m.sum_duplicates()
+    m.sort_indices()
+    return m
+
+
+def document_frequency(counts: sp.csr_matrix) -> np.ndarray:
+    """Number of documents each column occurs in."""
+    return np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+
+
+@lru_cache(maxsize=4)
+def _word_frequencies(language: str) -> dict[str, float]:
+    import wordfreq
+
+    try:
+        return wordfreq.get_frequency_dict(language, wordlist="best")
+    except (LookupError, ValueError) as exc:  # pragma: no cover - depends on wordfreq's data
+        raise ValueError(f"no background word frequencies for language {language!r}: {exc}") from exc
+
+
+def background_df(tokens: TokenBatch, n_features: int, language: str | None, n_docs: int) -> np.ndarray:
+    """Prior document frequency per column, from word frequencies in ``language``.
+
+    A word of frequency ``f`` is expected in ``1 - exp(-f * L)`` of documents of
+    ``L`` tokens; times ``n_docs`` background documents. Words the list does
+    not know (names, numbers) and bigrams get no prior: they count as rare.
+    """
+    prior = np.zeros(n_features, dtype=np.float64)
+    if language is None or n_docs == 0 or not tokens.vocab:
+        return prior
+    freqs = _word_frequencies(language)
+    get = freqs.get
+    f = np.fromiter((get(w, 0.0) for w in tokens.vocab), dtype=np.float64, count=len(tokens.vocab))
+    known = np.flatnonzero(f > 0)
+    if len(known):
+        # vocab hashes: the hash of each vocab entry is the hash of any of its tokens
+        first = np.full(len(tokens.vocab), -1, dtype=np.int64)
+        first[tokens.ids[::-1]] = np.arange(len(tokens.ids))[::-1]
+        cols = _columns(tokens.hashes[first[known]], n_features)
+        np.maximum.at(prior, cols, n_docs * -np.expm1(-f[known] * _DOC_LENGTH))
+    return prior
+
+
+def idf_weights(df: np.ndarray, n_docs: float, prior_df: np.ndarray | None = None, prior_docs: float = 0.0) -> np.ndarray:
+    """Smoothed idf, ``ln((1 + N) / (1 + df)) + 1``, over corpus plus background."""
+    total_df = df if prior_df is None else df + prior_df
+    return (np.log((1.0 + n_docs + prior_docs) / (1.0 + total_df)) + 1.0).astype(np.float32)
+
+
+def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``)."""
+    x = counts.copy()
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    return normalize(x, norm="l2", copy=False)
+
+
+def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -> np.ndarray:
+    """Cosine of each row pair ``(i, j)`` of L2-normalised ``x``, in chunks of
+    about ``max_nnz`` stored values so memory stays bounded."""
+    out = np.empty(len(pairs), dtype=np.float64)
+    row_nnz = np.diff(x.indptr)
+    lo = 0
+    while lo < len(pairs):
+        cost = np.cumsum(row_nnz[pairs[lo : lo + 1_000_000, 0]] + row_nnz[pairs[lo : lo + 1_000_000, 1]])
+        hi = lo + max(1, int(np.searchsorted(cost, max_nnz)))
+        p = pairs[lo:hi]
+        out[lo:hi] = np.asarray(x[p[:, 0]].multiply(x[p[:, 1]]).sum(axis=1)).ravel()
+        lo = hi
+    return np.clip(out, 0.0, 1.0)
+
+
+def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` heaviest columns (ties by column), as ``(values, offsets)``."""
+    n = x.shape[0]
+    lengths = np.diff(x.indptr)
+    rows = np.repeat(np.arange(n), lengths)
+    order = np.lexsort((x.indices, -x.data, rows))
+    rank = np.arange(len(order)) - x.indptr[rows[order]]
+    keep = order[rank < k]
+    keep_rows = rows[keep]
+    counts = np.bincount(keep_rows, minlength=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return x.indices[keep].astype(np.uint32), offsets
+
