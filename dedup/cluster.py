@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .article import Article, Cluster, Clustering, PairScore, Version
 from .params import Params
-from .pipeline import ScoredPairs, canonical_order, compute_features, find_candidates, prepare_articles, score_pairs, tokens_for
+from .pipeline import ScoredPairs, compute_features, find_candidates, prepare_articles, score_pairs
 
 __all__ = ["cluster_articles", "link", "build_clusters", "choose_representative"]
 
@@ -57,11 +57,7 @@ def cluster_articles(
     good, rejected = prepare_articles(articles, errors=errors)
     if not good:
         return Clustering(clusters=(), rejected=tuple(rejected))
-    tokens = tokens_for(good, p.n_jobs)
-    order = canonical_order(good, tokens)
-    arts = [good[i] for i in order]
-    toks = [tokens[i] for i in order]
-    features = compute_features(toks, [a.timestamp for a in arts], p)
+    arts, features = compute_features(good, p)
     scored = score_pairs(features, find_candidates(features, p))
     labels = link(len(arts), scored, p)
     clusters = build_clusters(arts, labels, scored, p, empty=features.empty)

@@ -29,14 +29,18 @@ from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import signatures
 from .normalize import similarity_text, tokenize
 from .params import Params
-from .shingle import TokenBatch, fold32, hash_tokens, ngram_hashes
+from .shingle import fold32, hash_tokens, ngram_hashes
 
 __all__ = [
     "DedupWarning",
     "Features",
     "ScoredPairs",
+    "RawFeatures",
     "article_tokens",
     "prepare_articles",
+    "featurize",
+    "featurize_many",
+    "weigh",
     "compute_features",
     "find_candidates",
     "score_pairs",
@@ -55,21 +59,6 @@ def article_tokens(article: Article) -> list[str]:
     if article.title:
         text = article.title + "\n" + text
     return tokenize(similarity_text(text))
-
-
-def _tokens_chunk(texts: list[str]) -> list[list[str]]:
-    return [tokenize(similarity_text(t)) for t in texts]
-
-
-def _all_tokens(articles: Sequence[Article], n_jobs: int) -> list[list[str]]:
-    texts = [(a.title + "\n" + a.text) if a.title else a.text for a in articles]
-    workers = os.cpu_count() or 1 if n_jobs == -1 else n_jobs
-    if workers <= 1 or len(texts) < 2000:
-        return _tokens_chunk(texts)
-    size = max(500, math.ceil(len(texts) / (workers * 8)))
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [toks for part in pool.map(_tokens_chunk, chunks) for toks in part]
 
 
 def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[Article], list[Rejected]]:
@@ -102,21 +91,93 @@ def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[A
     return good, rejected
 
 
-def canonical_order(articles: Sequence[Article], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+def canonical_order(articles: Sequence[Article], digests: Sequence[bytes]) -> np.ndarray:
     """Indices that sort articles by (publication time, text digest, id)."""
     def key(i: int) -> tuple[float, bytes, str]:
         ts = articles[i].timestamp
-        digest = hashlib.blake2b("\x1f".join(tokens[i]).encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return (math.inf if ts is None else ts, digest, articles[i].id)
+        return (math.inf if ts is None else ts, digests[i], articles[i].id)
 
     return np.array(sorted(range(len(articles)), key=key), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class RawFeatures:
+    """What the per-article stages produce for a run of articles, before any
+    corpus statistic is applied: term counts, shingle signatures, digests."""
+
+    counts: sp.csr_matrix  # hashed unigram + bigram counts
+    shingle_signatures: np.ndarray  # (n, num_perm) uint32 over word n-gram shingles
+    digests: list[bytes]  # of the comparison tokens: the content part of the canonical order
+    prior_cols: np.ndarray  # background document frequency, sparse: columns ...
+    prior_vals: np.ndarray  # ... and values
+    empty: np.ndarray  # bool: no usable text
+
+    @property
+    def n(self) -> int:
+        return len(self.empty)
+
+    def take(self, order: np.ndarray) -> "RawFeatures":
+        return RawFeatures(self.counts[order], self.shingle_signatures[order], [self.digests[i] for i in order],
+                           self.prior_cols, self.prior_vals, self.empty[order])
+
+    @staticmethod
+    def concat(parts: Sequence["RawFeatures"]) -> "RawFeatures":
+        if len(parts) == 1:
+            return parts[0]
+        cols = np.concatenate([p.prior_cols for p in parts])
+        vals = np.concatenate([p.prior_vals for p in parts])
+        if len(cols):
+            order = np.lexsort((-vals, cols))
+            cols, vals = cols[order], vals[order]
+            first = np.concatenate([[True], cols[1:] != cols[:-1]])
+            cols, vals = cols[first], vals[first]
+        return RawFeatures(
+            counts=sp.vstack([p.counts for p in parts], format="csr"),
+            shingle_signatures=np.concatenate([p.shingle_signatures for p in parts]),
+            digests=[d for p in parts for d in p.digests],
+            prior_cols=cols,
+            prior_vals=vals,
+            empty=np.concatenate([p.empty for p in parts]),
+        )
+
+
+def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
+    """The per-article stages for a run of articles: normalise, tokenise, hash,
+    count terms, sign shingles. Each article's result depends on it alone."""
+    token_lists = [article_tokens(a) for a in articles]
+    tokens = hash_tokens(token_lists)
+    digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+               for t in token_lists]
+    del token_lists
+    counts = verify.feature_counts(tokens, params.n_features)
+    prior = verify.background_df(tokens, params.n_features, params.background, params.background_docs)
+    prior_cols = np.flatnonzero(prior).astype(np.int64)
+    sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
+    shingle_sigs = signatures(fold32(sh), sh_offsets, num_perm=params.num_perm, seed=params.random_state)
+    return RawFeatures(counts, shingle_sigs, digests, prior_cols, prior[prior_cols], tokens.lengths() == 0)
+
+
+def _featurize_job(job: tuple[Sequence[Article], Params]) -> RawFeatures:
+    return featurize(*job)
+
+
+def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int = 2000) -> RawFeatures:
+    """:func:`featurize` over chunks (so token lists never pile up), in
+    ``params.n_jobs`` worker processes when there is enough work."""
+    chunks = [articles[i : i + chunk_size] for i in range(0, len(articles), chunk_size)] or [[]]
+    workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
+    if workers > 1 and len(chunks) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+            parts = list(pool.map(_featurize_job, [(c, params) for c in chunks]))
+    else:
+        parts = [featurize(c, params) for c in chunks]
+    return RawFeatures.concat(parts)
 
 
 @dataclass(frozen=True)
 class Features:
     """Everything the pair stages need about a batch of articles (rows in batch order)."""
 
-    tokens: TokenBatch
     tfidf: sp.csr_matrix  # L2-normalised rows
     term_signatures: np.ndarray  # (n, num_perm) uint32 over each article's top terms
     shingle_signatures: np.ndarray  # (n, num_perm) uint32 over word n-gram shingles
@@ -128,37 +189,42 @@ class Features:
         return len(self.empty)
 
 
-def compute_features(
-    token_lists: Sequence[Sequence[str]],
+def weigh(
+    raw: RawFeatures,
     timestamps: Sequence[float | None],
     params: Params,
     *,
     document_frequency: tuple[np.ndarray, float] | None = None,
 ) -> Features:
-    """Features of a batch. Document frequencies come from the batch itself
-    unless ``document_frequency=(df, n_docs)`` is given (the live index)."""
-    tokens = hash_tokens(token_lists)
-    counts = verify.feature_counts(tokens, params.n_features)
+    """Apply corpus statistics: TF-IDF rows and the top-terms signatures.
+    Document frequencies come from ``raw`` itself unless
+    ``document_frequency=(df, n_docs)`` is given (the live index)."""
     if document_frequency is None:
-        df, n_docs = verify.document_frequency(counts), float(tokens.n_docs)
+        df, n_docs = verify.document_frequency(raw.counts), float(raw.n)
     else:
         df, n_docs = document_frequency
-    prior = verify.background_df(tokens, params.n_features, params.background, params.background_docs)
+    prior = np.zeros(params.n_features, dtype=np.float64)
+    prior[raw.prior_cols] = raw.prior_vals
     idf = verify.idf_weights(df, n_docs, prior, params.background_docs if params.background else 0)
-    x = verify.tfidf(counts, idf)
+    x = verify.tfidf(raw.counts, idf)
     terms, term_offsets = verify.top_terms(x, params.n_terms)
     term_sigs = signatures(terms, term_offsets, num_perm=params.num_perm, seed=params.random_state)
-    sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
-    shingle_sigs = signatures(fold32(sh), sh_offsets, num_perm=params.num_perm, seed=params.random_state)
     ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
     return Features(
-        tokens=tokens,
         tfidf=x,
         term_signatures=term_sigs,
-        shingle_signatures=shingle_sigs,
+        shingle_signatures=raw.shingle_signatures,
         timestamps=None if np.isnan(ts).all() else ts,
-        empty=tokens.lengths() == 0,
+        empty=raw.empty,
     )
+
+
+def compute_features(articles: Sequence[Article], params: Params) -> tuple[list[Article], Features]:
+    """Features of a batch, with the articles put in canonical order."""
+    raw = featurize_many(articles, params)
+    order = canonical_order(articles, raw.digests)
+    ordered = [articles[i] for i in order]
+    return ordered, weigh(raw.take(order), [a.timestamp for a in ordered], params)
 
 
 def find_candidates(features: Features, params: Params) -> np.ndarray:
@@ -196,8 +262,3 @@ def score_pairs(features: Features, pairs: np.ndarray) -> ScoredPairs:
     sig = features.shingle_signatures
     jac = estimate_jaccard(sig[pairs[:, 0]], sig[pairs[:, 1]]) if len(pairs) else np.zeros(0)
     return ScoredPairs(pairs=pairs, cosine=cos, jaccard=np.asarray(jac, dtype=np.float64))
-
-
-def tokens_for(articles: Sequence[Article], n_jobs: int = 1) -> list[list[str]]:
-    """Comparison tokens of many articles, in worker processes when ``n_jobs`` > 1."""
-    return _all_tokens(articles, n_jobs)

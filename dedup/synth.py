@@ -13,7 +13,7 @@ names and numbers kept). The ground-truth story is in each record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Iterator
 
 import numpy as np
