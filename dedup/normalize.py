@@ -63,9 +63,11 @@ _SPACES_RE = re.compile(r"[ \t\f\v\u2000-\u200a\u3000\u202f\u205f]+")
 
 
 def strip_html(text: str) -> str:
-    """Remove HTML markup when the text contains any, keeping block breaks as newlines."""
+    """Remove HTML markup, keeping block breaks as newlines, and decode
+    character references (``&amp;``), which scraped text carries with or
+    without tags."""
     if not _MARKUP_RE.search(text):
-        return text
+        return html.unescape(text) if "&" in text else text
     text = _DROP_BLOCK_RE.sub(" ", text)
     text = _BLOCK_TAG_RE.sub("\n", text)
     text = _ANY_TAG_RE.sub(" ", text)

@@ -50,6 +50,8 @@ class Params:
         in (publication time, content) order -- passim's maximum document
         frequency, without losing large groups of copies.
     bucket_neighbours : int, default 8
+        How many following members each member of an oversized bucket is
+        paired with.
     time_window : timedelta or None, default 7 days
         When both articles carry ``published``, they are compared only if
         published within this window. None compares regardless of time.
