@@ -16,7 +16,16 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["SCHEME", "EMPTY", "permutations", "fmix32", "signatures", "to_lean_minhash", "estimate_jaccard"]
+__all__ = [
+    "SCHEME",
+    "EMPTY",
+    "permutations",
+    "fmix32",
+    "signatures",
+    "oph_signatures",
+    "to_lean_minhash",
+    "estimate_jaccard",
+]
 
 SCHEME = "affine32"
 EMPTY = np.uint32(0xFFFFFFFF)  # the value of every slot of an empty set's signature
@@ -51,14 +60,17 @@ def signatures(
     *,
     num_perm: int = 128,
     seed: int = 1,
-    chunk_elements: int = 1 << 22,
+    chunk_elements: int = 1 << 20,
 ) -> np.ndarray:
     """Signatures of many sets at once: an ``(n_docs, num_perm)`` uint32 array.
 
     ``values[offsets[i]:offsets[i+1]]`` are set ``i``'s 32-bit element hashes
-    (duplicates are harmless). An empty set's row is all :data:`EMPTY`. Work
-    is done over blocks of whole documents, about ``chunk_elements`` hash
-    evaluations at a time, so memory stays bounded.
+    (duplicates are harmless). An empty set's row is all :data:`EMPTY`.
+
+    Work is done over blocks of whole documents, about ``chunk_elements``
+    hash evaluations at a time (a few MB: the block stays in cache), laid out
+    permutation-major -- ``(num_perm, values in the block)`` -- so that each
+    document's minimum is a reduction over a contiguous run of one row.
     """
     values = np.asarray(values, dtype=np.uint32)
     offsets = np.asarray(offsets, dtype=np.int64)
@@ -70,6 +82,7 @@ def signatures(
     mixed = fmix32(values)
     lengths = np.diff(offsets)
     per_block = max(1, chunk_elements // num_perm)
+    b_col = b[:, None]
     doc = 0
     while doc < n_docs:
         # Grow the block of documents until it holds about per_block values.
@@ -77,12 +90,95 @@ def signatures(
         end = min(max(end, doc + 1), n_docs)
         lo, hi = offsets[doc], offsets[end]
         if hi > lo:
-            block = mixed[lo:hi, None] * a[None, :] + b[None, :]
+            block = np.multiply.outer(a, mixed[lo:hi])
+            block += b_col
             nonempty = np.flatnonzero(lengths[doc:end] > 0)
             starts = offsets[doc:end][nonempty] - lo
-            out[doc + nonempty] = np.minimum.reduceat(block, starts, axis=0)
+            out[doc + nonempty] = np.minimum.reduceat(block, starts, axis=1).T
         doc = end
     return out
+
+
+_OPH_SEED_MIX = np.uint64(0x9E3779B97F4A7C15)
+_OPH_OFFSET = np.uint32(0x9E3779B1)  # rotation densification: offset per bin borrowed across
+
+
+def oph_signatures(
+    hashes: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    num_perm: int = 128,
+    seed: int = 1,
+    chunk_elements: int = 1 << 18,
+) -> np.ndarray:
+    """One-permutation hashing with rotation densification (scheme ``"oph32"``).
+
+    A cheaper sketch of the same kind for large sets (the copy view's
+    shingles): each 64-bit element hash ``h`` is remixed with the seed
+    (``g = fmix64(h + seed * 0x9E3779B97F4A7C15)``) and falls into bin
+    ``(g >> 32) * num_perm >> 32``; a bin keeps the minimum of the low 32 bits
+    ``g & 0xFFFFFFFF`` of its elements. An empty bin takes the value of the
+    next non-empty bin to its right (circularly), plus ``t * 0x9E3779B1``
+    (mod 2**32) for a distance ``t`` (Shrivastava & Li, ICML 2014), so that
+    two sets agree in a bin with probability equal to their Jaccard
+    similarity, as with ``num_perm`` permutations -- but each element is
+    hashed once instead of ``num_perm`` times. An empty set's row is all
+    :data:`EMPTY`. The rows load into ``datasketch.LeanMinHash`` (for LSH
+    and Jaccard estimates) like any signature; they are not datasketch's
+    own hash values, so do not ``update`` them with datasketch.
+    """
+    from .shingle import fmix64
+
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_docs = len(offsets) - 1
+    out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
+    if n_docs == 0 or len(hashes) == 0:
+        return out
+    k = np.uint64(num_perm)
+    mix = np.uint64((seed * int(_OPH_SEED_MIX)) & 0xFFFFFFFFFFFFFFFF)
+    flat = out.reshape(-1)
+    doc = 0
+    while doc < n_docs:
+        end = int(np.searchsorted(offsets, offsets[doc] + chunk_elements, side="right")) - 1
+        end = min(max(end, doc + 1), n_docs)
+        lo, hi = offsets[doc], offsets[end]
+        if hi > lo:
+            with np.errstate(over="ignore"):
+                g = fmix64(hashes[lo:hi] + mix)
+            key = np.repeat(np.arange(doc * num_perm, end * num_perm, num_perm, dtype=np.int64),
+                            np.diff(offsets[doc : end + 1]))
+            key += ((g >> np.uint64(32)) * k >> np.uint64(32)).astype(np.int64)
+            val = g.astype(np.uint32)
+            # Scatter until no element is below its bin's value: each round
+            # settles every bin whose current winner is its minimum.
+            while len(key):
+                flat[key] = val
+                smaller = val < flat[key]
+                key, val = key[smaller], val[smaller]
+        doc = end
+    _densify(out)
+    return out
+
+
+def _densify(sig: np.ndarray) -> None:
+    """Rotation densification of one-permutation rows, in place."""
+    empty = sig == EMPTY
+    rows = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if len(rows) == 0:
+        return
+    k = sig.shape[1]
+    for lo in range(0, len(rows), 65536):
+        r = rows[lo : lo + 65536]
+        s = sig[r]
+        e = empty[r]
+        s2 = np.concatenate([s, s], axis=1)
+        idx = np.where(np.concatenate([e, e], axis=1), 2 * k, np.arange(2 * k))
+        nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :k]
+        dist = (nxt - np.arange(k)).astype(np.uint32)
+        with np.errstate(over="ignore"):
+            filled = np.take_along_axis(s2, nxt, axis=1) + dist * _OPH_OFFSET
+        sig[r] = np.where(e, filled, s)
 
 
 def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

@@ -26,10 +26,10 @@ import scipy.sparse as sp
 from . import candidates as cand
 from . import verify
 from .article import Article, ArticleError, Rejected, coerce_article
-from .minhash import signatures
+from .minhash import oph_signatures, signatures
 from .normalize import similarity_text, tokenize
 from .params import Params
-from .shingle import fold32, hash_tokens, ngram_hashes
+from .shingle import hash_tokens, ngram_hashes
 
 __all__ = [
     "DedupWarning",
@@ -52,13 +52,14 @@ class DedupWarning(UserWarning):
     """A record was rejected or flagged; the message names it."""
 
 
+def _comparison_source(article: Article) -> str:
+    return article.title + "\n" + article.text if article.title else article.text
+
+
 def article_tokens(article: Article) -> list[str]:
     """The comparison tokens of one article (title, then body without
     datelines and credit lines)."""
-    text = article.text
-    if article.title:
-        text = article.title + "\n" + text
-    return tokenize(similarity_text(text))
+    return tokenize(similarity_text(_comparison_source(article)))
 
 
 def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[Article], list[Rejected]]:
@@ -106,7 +107,7 @@ class RawFeatures:
     corpus statistic is applied: term counts, shingle signatures, digests."""
 
     counts: sp.csr_matrix  # hashed unigram + bigram counts
-    shingle_signatures: np.ndarray  # (n, num_perm) uint32 over word n-gram shingles
+    shingle_signatures: np.ndarray  # (n, num_perm) uint32, one-permutation hashing of word n-gram shingles
     digests: list[bytes]  # of the comparison tokens: the content part of the canonical order
     prior_cols: np.ndarray  # background document frequency, sparse: columns ...
     prior_vals: np.ndarray  # ... and values
@@ -144,31 +145,42 @@ class RawFeatures:
 def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
     """The per-article stages for a run of articles: normalise, tokenise, hash,
     count terms, sign shingles. Each article's result depends on it alone."""
-    token_lists = [article_tokens(a) for a in articles]
+    return _featurize_texts([_comparison_source(a) for a in articles], params)
+
+
+def _featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
+    token_lists = [tokenize(similarity_text(t)) for t in texts]
     tokens = hash_tokens(token_lists)
     digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest()
                for t in token_lists]
     del token_lists
     counts = verify.feature_counts(tokens, params.n_features)
     prior = verify.background_df(tokens, params.n_features, params.background, params.background_docs)
-    prior_cols = np.flatnonzero(prior).astype(np.int64)
+    if counts.nnz > params.n_features // 16:  # a big run: one linear scan of the prior is cheaper
+        prior_cols = np.flatnonzero(prior).astype(np.int64)
+    else:
+        seen = np.unique(counts.indices).astype(np.int64)
+        prior_cols = seen[prior[seen] > 0]
     sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
-    shingle_sigs = signatures(fold32(sh), sh_offsets, num_perm=params.num_perm, seed=params.random_state)
+    shingle_sigs = oph_signatures(sh, sh_offsets, num_perm=params.num_perm, seed=params.random_state)
     return RawFeatures(counts, shingle_sigs, digests, prior_cols, prior[prior_cols], tokens.lengths() == 0)
 
 
-def _featurize_job(job: tuple[Sequence[Article], Params]) -> RawFeatures:
-    return featurize(*job)
+def _featurize_job(job: tuple[list[str], Params]) -> RawFeatures:
+    return _featurize_texts(*job)
 
 
 def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int = 2000) -> RawFeatures:
     """:func:`featurize` over chunks (so token lists never pile up), in
-    ``params.n_jobs`` worker processes when there is enough work."""
+    ``params.n_jobs`` worker processes when there is enough work. Workers
+    are sent only the comparison texts (plain strings: cheap to pickle) and
+    return compact arrays."""
     chunks = [articles[i : i + chunk_size] for i in range(0, len(articles), chunk_size)] or [[]]
     workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
     if workers > 1 and len(chunks) > 1:
+        jobs = ([_comparison_source(a) for a in c] for c in chunks)
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-            parts = list(pool.map(_featurize_job, [(c, params) for c in chunks]))
+            parts = list(pool.map(_featurize_job, ((texts, params) for texts in jobs)))
     else:
         parts = [featurize(c, params) for c in chunks]
     return RawFeatures.concat(parts)

@@ -11,6 +11,7 @@ text is tokenised once.
 from __future__ import annotations
 
 import hashlib
+from itertools import chain
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -64,17 +65,18 @@ class TokenBatch:
 
 
 def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
-    """Hash every document's tokens; each distinct string is hashed once."""
-    vocab: dict[str, int] = {}
-    setdefault = vocab.setdefault
+    """Hash every document's tokens; each distinct string is hashed once.
+
+    The vocabulary (in order of first occurrence) and the token ids are built
+    by dict and ``map`` calls that run in C, not by a Python loop per token.
+    """
     lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
     offsets = np.zeros(len(token_lists) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    ids = np.fromiter(
-        (setdefault(tok, len(vocab)) for toks in token_lists for tok in toks),
-        dtype=np.int64,
-        count=int(offsets[-1]),
-    )
+    flat = list(chain.from_iterable(token_lists))
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(flat))}
+    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    del flat
     strings = tuple(vocab)
     table = np.fromiter((_hash_str(s) for s in strings), dtype=np.uint64, count=len(strings))
     return TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=offsets, vocab=strings)

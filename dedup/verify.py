@@ -29,6 +29,7 @@ __all__ = [
     "tfidf",
     "pair_cosine",
     "top_terms",
+    "row_kth_largest",
 ]
 
 _DOC_LENGTH = 400.0  # typical article length in tokens, to turn word frequency into document frequency
@@ -124,17 +125,52 @@ def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -
     return np.clip(out, 0.0, 1.0)
 
 
+def row_kth_largest(indptr: np.ndarray, data: np.ndarray, k: int, budget: int = 1 << 23) -> np.ndarray:
+    """Each row's ``k``-th largest stored value (``-inf`` for rows with at
+    most ``k`` values), by ``np.partition`` over blocks of rows padded to
+    the block's longest row -- linear time, no sort of all stored values."""
+    n = len(indptr) - 1
+    lengths = np.diff(indptr)
+    out = np.full(n, -np.inf, dtype=np.float64)
+    rows = np.flatnonzero(lengths > k)
+    # Very long rows one by one; the rest in blocks padded to the widest row.
+    huge = lengths[rows] > 8192
+    for r in rows[huge].tolist():
+        out[r] = np.partition(data[indptr[r] : indptr[r + 1]], lengths[r] - k)[lengths[r] - k]
+    rows = rows[~huge]
+    if len(rows):
+        step = max(1, budget // int(lengths[rows].max()))
+        for i in range(0, len(rows), step):
+            block = rows[i : i + step]
+            starts, lens = indptr[block], lengths[block]
+            width = int(lens.max())
+            dense = np.full((len(block), width), -np.inf, dtype=np.float64)
+            r = np.repeat(np.arange(len(block)), lens)
+            pos = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+            dense[r, pos] = data[np.repeat(starts, lens) + pos]
+            out[block] = np.partition(dense, width - k, axis=1)[:, width - k]
+    return out
+
+
 def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` heaviest columns (ties by column), as ``(values, offsets)``."""
+    """Each row's ``k`` heaviest columns (ties by column), as ``(values, offsets)``.
+
+    Only the values at or above each row's ``k``-th largest
+    (:func:`row_kth_largest`) are sorted, so the cost is linear in the
+    number of stored values."""
     n = x.shape[0]
     lengths = np.diff(x.indptr)
     rows = np.repeat(np.arange(n), lengths)
-    order = np.lexsort((x.indices, -x.data, rows))
-    rank = np.arange(len(order)) - x.indptr[rows[order]]
+    thr = row_kth_largest(x.indptr, x.data, k)
+    cand = np.flatnonzero(x.data >= thr[rows])
+    c_rows, c_data, c_cols = rows[cand], x.data[cand], x.indices[cand]
+    order = np.lexsort((c_cols, -c_data, c_rows))
+    c_rows = c_rows[order]
+    c_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(c_rows, minlength=n), out=c_offsets[1:])
+    rank = np.arange(len(order)) - c_offsets[c_rows]
     keep = order[rank < k]
-    keep_rows = rows[keep]
-    counts = np.bincount(keep_rows, minlength=n)
+    counts = np.bincount(c_rows[rank < k], minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return x.indices[keep].astype(np.uint32), offsets
-
+    return c_cols[keep].astype(np.uint32), offsets

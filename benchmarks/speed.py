@@ -1,0 +1,411 @@
+"""Speed and memory of dedup against datasketch and rensa, at growing n.
+
+    python benchmarks/speed.py                    # n = 10k and 100k (about 5 minutes on 2 cores)
+    python benchmarks/speed.py --million          # also n = 1M (about 15 minutes, 24 GB machine)
+    python benchmarks/speed.py --sizes 2000       # a smoke test
+
+Articles come from :func:`dedup.synth.generate_articles` (seeded: news-length
+texts with English word frequencies, 10% copies and rewrites planted). For
+each n the run measures, in one process and on the same articles:
+
+* **dedup's pipeline, stage by stage**, as :func:`dedup.cluster_articles`
+  runs it (``n_jobs`` worker processes for the per-article stage):
+  per-article features (normalise, tokenise, hash, shingle, sign, count
+  terms), weighting (TF-IDF, top terms, term signatures), LSH candidates,
+  verification (pair cosine), clustering, and end to end. Throughput is
+  articles per second of wall time; memory is the peak resident set size
+  (this process plus its workers, sampled every 10 ms) during the stage.
+* **signatures** (one core, the same word 5-gram shingles of the same
+  articles): dedup's copy-view sketch (one-permutation hashing,
+  :func:`dedup.minhash.oph_signatures`) and its exact 128-permutation
+  MinHash (:func:`dedup.minhash.signatures`, equal to datasketch's
+  ``affine32``), against datasketch ``MinHash`` updated per shingle and
+  ``MinHash.bulk`` (both with datasketch's default SHA-1 hash; on a sample,
+  rates extrapolated and labelled so), rensa ``RMinHash`` per article
+  (``update`` with the shingle strings) and rensa's batch matrix from the
+  flat pre-hashed shingles (its fastest path, exact and "rho"). dedup's
+  figure includes hashing the shingles from the token hashes; the
+  baselines are handed ready shingles (strings or hashes), so the
+  comparison is conservative for dedup.
+* **LSH candidates**: dedup's numpy banding against a plain datasketch
+  ``MinHashLSH`` insert-all/query-all loop with the same bands and rows over
+  the same signatures (n <= 100k).
+
+Ratios (baseline time / dedup time) are from this one run: the machine is
+shared and noisy, ratios are what to quote. Writes
+``benchmarks/results/speed.md``, ``speed.json`` and ``speed.png`` (time and
+memory against n, log-log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dedup import Params  # noqa: E402
+from dedup import candidates as cand  # noqa: E402
+from dedup.cluster import build_clusters, link  # noqa: E402
+from dedup.minhash import oph_signatures, signatures  # noqa: E402
+from dedup.pipeline import (  # noqa: E402
+    article_tokens,
+    canonical_order,
+    featurize_many,
+    find_candidates,
+    prepare_articles,
+    score_pairs,
+    weigh,
+)
+from dedup.shingle import fold32, hash_tokens, ngram_hashes  # noqa: E402
+from dedup.synth import generate_articles  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+# --- measuring ----------------------------------------------------------------
+
+class PeakRSS:
+    """Peak resident memory of this process and its children, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.01):
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def current(self) -> int:
+        total = self.proc.memory_info().rss
+        for c in self.proc.children(recursive=True):
+            try:
+                total += c.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self.peak = self.current()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+@contextmanager
+def stage(record: dict[str, Any], name: str, n: int) -> Iterator[None]:
+    gc.collect()
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        yield
+        dt = time.perf_counter() - t0
+    record[name] = {"seconds": dt, "articles_per_s": n / dt if dt > 0 else float("inf"), "peak_rss_mb": mem.peak / 2**20}
+    print(f"    {name:<28} {dt:9.2f} s  {n / dt:12,.0f} art/s  peak {mem.peak / 2**20:8,.0f} MB", flush=True)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - t0, out
+
+
+# --- the pipeline, stage by stage ---------------------------------------------
+
+def run_pipeline(docs: list[dict], params: Params, rec: dict[str, Any]) -> dict[str, Any]:
+    """The steps of :func:`dedup.cluster_articles`, each timed."""
+    n = len(docs)
+    stages: dict[str, Any] = {}
+    t_all = time.perf_counter()
+    with PeakRSS() as total:
+        with stage(stages, "prepare (coerce articles)", n):
+            arts, _ = prepare_articles(docs)
+        with stage(stages, "features (per article)", n):
+            raw = featurize_many(arts, params)
+        with stage(stages, "weighting (TF-IDF, top terms)", n):
+            order = canonical_order(arts, raw.digests)
+            ordered = [arts[i] for i in order]
+            features = weigh(raw.take(order), [a.timestamp for a in ordered], params)
+            del raw
+        with stage(stages, "LSH candidates", n):
+            pairs = find_candidates(features, params)
+        with stage(stages, "verification", n):
+            scored = score_pairs(features, pairs)
+        with stage(stages, "clustering", n):
+            labels = link(n, scored, params)
+            clusters = build_clusters(ordered, labels, scored, params, empty=features.empty)
+    dt = time.perf_counter() - t_all
+    stages["end to end"] = {"seconds": dt, "articles_per_s": n / dt, "peak_rss_mb": total.peak / 2**20}
+    print(f"    {'end to end':<28} {dt:9.2f} s  {n / dt:12,.0f} art/s  peak {total.peak / 2**20:8,.0f} MB", flush=True)
+    stories = {d["story"] for d in docs}
+    story_of = {d["id"]: d["story"] for d in docs}
+    pure = sum(len({story_of[m.id] for m in c.members}) == 1 for c in clusters)
+    rec["pipeline"] = stages
+    rec["candidates_per_article"] = len(pairs) / n
+    rec["clusters"] = len(clusters)
+    rec["stories"] = len(stories)
+    rec["pure_cluster_share"] = pure / len(clusters)
+    return {"features": features, "pairs": pairs}
+
+
+# --- signatures against the baselines -----------------------------------------
+
+def shingle_inputs(docs: list[dict], k: int) -> tuple[list[list[str]], float, Any]:
+    tokens = [article_tokens(a) for a in prepare_articles(docs)[0]]
+    t0 = time.perf_counter()
+    shingles = [[" ".join(t[i : i + k]) for i in range(max(1, len(t) - k + 1))] for t in tokens]
+    build = time.perf_counter() - t0
+    return shingles, build, tokens
+
+
+def bench_signatures(docs: list[dict], params: Params, sample: dict[str, int], rec: dict[str, Any]) -> None:
+    from datasketch import MinHash
+    from rensa import RMinHash
+
+    n = len(docs)
+    K, seed = params.num_perm, params.random_state
+    shingles, build_s, tokens = shingle_inputs(docs, params.shingle_size)
+    out: dict[str, Any] = {"n": n, "build_shingle_strings_per_article_s": build_s / n}
+
+    def rate(name: str, seconds: float, count: int, note: str = "") -> None:
+        out[name] = {"articles": count, "seconds": seconds, "articles_per_s": count / seconds, "note": note}
+        print(f"    sig {name:<34} {count / seconds:12,.0f} art/s  ({count:,} articles{', ' + note if note else ''})", flush=True)
+
+    # dedup: from token hashes (what featurize has) to signatures
+    batch = hash_tokens(tokens)
+    t0 = time.perf_counter()
+    sh, off = ngram_hashes(batch.hashes, batch.offsets, params.shingle_size)
+    oph = oph_signatures(sh, off, num_perm=K, seed=seed)
+    rate("dedup oph32 (copy view)", time.perf_counter() - t0, n)
+    t0 = time.perf_counter()
+    sh, off = ngram_hashes(batch.hashes, batch.offsets, params.shingle_size)
+    exact = signatures(fold32(sh), off, num_perm=K, seed=seed)
+    rate("dedup affine32 exact", time.perf_counter() - t0, n)
+    del oph, exact
+
+    # rensa
+    m = min(n, sample["rensa"])
+    t0 = time.perf_counter()
+    for s in shingles[:m]:
+        h = RMinHash(K, seed)
+        h.update(s)
+        h.digest()
+    rate("rensa RMinHash per article", time.perf_counter() - t0, m, "shingle strings given")
+    flat_off = off.astype(np.uint64)
+    dt, _ = timed(RMinHash.digest_matrix_from_flat_token_hashes, sh, flat_off, K, seed)
+    rate("rensa batch matrix (flat hashes)", dt, n, "pre-hashed shingles given")
+    dt, _ = timed(RMinHash.digest_matrix_from_flat_token_hashes_rho, sh, flat_off, K, seed)
+    rate("rensa batch matrix rho", dt, n, "pre-hashed shingles given; O(tokens) sketch")
+
+    # datasketch
+    m = min(n, sample["bulk"])
+    enc = [[s.encode() for s in x] for x in shingles[:m]]
+    dt, _ = timed(MinHash.bulk, enc, num_perm=K, seed=seed)
+    rate("datasketch MinHash.bulk", dt, m, f"sample of {m:,}, extrapolated" if m < n else "shingle bytes given")
+    m = min(n, sample["update"])
+    t0 = time.perf_counter()
+    for x in enc[:m]:
+        h = MinHash(num_perm=K, seed=seed)
+        for s in x:
+            h.update(s)
+    rate("datasketch MinHash.update per shingle", time.perf_counter() - t0, m,
+         f"sample of {m:,}, extrapolated" if m < n else "")
+    base = out["dedup oph32 (copy view)"]["articles_per_s"]
+    exact_rate = out["dedup affine32 exact"]["articles_per_s"]
+    out["ratios"] = {
+        name: {"oph32": base / v["articles_per_s"], "affine32": exact_rate / v["articles_per_s"]}
+        for name, v in out.items()
+        if isinstance(v, dict) and "articles_per_s" in v and not name.startswith("dedup")
+    }
+    rec["signatures"] = out
+
+
+def bench_lsh(features: Any, params: Params, rec: dict[str, Any], limit: int) -> None:
+    n = features.n
+    out: dict[str, Any] = {}
+    for view, sig, thr, rw in (
+        ("terms", features.term_signatures, params.lsh_threshold, 0.9),
+        ("shingles", features.shingle_signatures, params.copy_threshold, 0.5),
+    ):
+        b, r = cand.lsh_params(thr, params.num_perm, recall_weight=rw)
+        m = min(n, limit)
+        s = sig[:m]
+        valid = ~features.empty[:m]
+        dt_ours, ours = timed(cand.candidate_pairs, s, b, r, valid=valid,
+                              max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours)
+        with PeakRSS() as mem:
+            dt_ds, theirs = timed(cand.datasketch_candidates, s, b, r, seed=params.random_state, valid=valid)
+        out[view] = {"articles": m, "bands": b, "rows": r, "dedup_s": dt_ours, "datasketch_s": dt_ds,
+                     "ratio": dt_ds / dt_ours, "dedup_pairs": len(ours), "datasketch_pairs": len(theirs),
+                     "datasketch_peak_rss_mb": mem.peak / 2**20}
+        print(f"    lsh {view:<9} b={b} r={r}: dedup {dt_ours:.2f} s, datasketch {dt_ds:.2f} s "
+              f"(x{dt_ds / dt_ours:.1f}); pairs {len(ours):,} vs {len(theirs):,} (capped buckets)", flush=True)
+    rec["lsh"] = out
+
+
+def profile_end_to_end(docs: list[dict], params: Params, top: int = 25) -> str:
+    from dedup import cluster_articles
+
+    prof = cProfile.Profile()
+    prof.enable()
+    cluster_articles(docs, params=params.with_(n_jobs=1))
+    prof.disable()
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(top)
+    return s.getvalue()
+
+
+# --- report -------------------------------------------------------------------
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [r["n"] for r in results]
+    names = list(results[0]["pipeline"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+    for name in names:
+        ax1.plot(ns, [r["pipeline"][name]["seconds"] for r in results], "o-", label=name,
+                 lw=2.5 if name == "end to end" else 1.2)
+        ax2.plot(ns, [r["pipeline"][name]["peak_rss_mb"] for r in results], "o-", label=name,
+                 lw=2.5 if name == "end to end" else 1.2)
+    ref = np.array(ns, dtype=float)
+    t0 = results[0]["pipeline"]["end to end"]["seconds"]
+    ax1.plot(ns, t0 * ref / ref[0], "k:", label="linear from smallest n")
+    for ax, label in ((ax1, "wall time (s)"), (ax2, "peak resident memory (MB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("articles")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    ax1.legend(fontsize=7)
+    fig.suptitle(f"dedup cost against n ({os.cpu_count()} cores, n_jobs={results[0]['n_jobs']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [f"# dedup speed benchmark", "",
+             f"{meta['date']}, {meta['machine']}, {meta['cores']} cores, {meta['memory_gb']:.0f} GB; "
+             f"n_jobs={meta['n_jobs']}; python {meta['python']}. One run; ratios are from this run.", "",
+             "## Pipeline stages (wall time, articles/s, peak resident memory of process + workers)", ""]
+    names = list(results[0]["pipeline"])
+    head = "| stage | " + " | ".join(f"n={r['n']:,}" for r in results) + " |"
+    lines += [head, "|---" * (len(results) + 1) + "|"]
+    for name in names:
+        cells = [f"{r['pipeline'][name]['articles_per_s']:,.0f}/s, {r['pipeline'][name]['seconds']:.1f} s, "
+                 f"{r['pipeline'][name]['peak_rss_mb']:,.0f} MB" for r in results]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| candidates per article | " + " | ".join(f"{r['candidates_per_article']:.1f}" for r in results) + " |")
+    lines.append("| clusters / planted stories | " + " | ".join(f"{r['clusters']:,} / {r['stories']:,}" for r in results) + " |")
+    if len(results) > 1:
+        lines += ["", "Growth of end-to-end time: " + ", ".join(
+            f"{results[i]['n']:,} -> {results[i + 1]['n']:,}: x{results[i + 1]['pipeline']['end to end']['seconds'] / results[i]['pipeline']['end to end']['seconds']:.1f}"
+            f" (n x{results[i + 1]['n'] / results[i]['n']:.0f})" for i in range(len(results) - 1))]
+    sig_runs = [r for r in results if "signatures" in r]
+    if sig_runs:
+        lines += ["", "## Signatures (word 5-gram shingles, 128 permutations, one core)", ""]
+        for r in sig_runs:
+            s = r["signatures"]
+            lines += [f"n = {r['n']:,}. Building the shingle strings that datasketch and rensa's per-article API take: "
+                      f"{1 / s['build_shingle_strings_per_article_s']:,.0f} art/s (not counted below).", "",
+                      "| implementation | articles/s | articles timed | dedup oph32 is x faster | dedup affine32 is x faster |",
+                      "|---|---|---|---|---|"]
+            for name, v in s.items():
+                if isinstance(v, dict) and "articles_per_s" in v:
+                    ratio = s["ratios"].get(name)
+                    cells = (f"{ratio['oph32']:.1f}", f"{ratio['affine32']:.1f}") if ratio else ("", "")
+                    note = f" ({v['note']})" if v["note"] else ""
+                    lines.append(f"| {name}{note} | {v['articles_per_s']:,.0f} | {v['articles']:,} | {cells[0]} | {cells[1]} |")
+            lines.append("")
+    lsh_runs = [r for r in results if "lsh" in r]
+    if lsh_runs:
+        lines += ["## LSH candidates: numpy banding against datasketch MinHashLSH (insert all, query all)", "",
+                  "| n | view | bands x rows | dedup s | datasketch s | ratio | datasketch peak MB |", "|---|---|---|---|---|---|---|"]
+        for r in lsh_runs:
+            for view, v in r["lsh"].items():
+                lines.append(f"| {v['articles']:,} | {view} | {v['bands']} x {v['rows']} | {v['dedup_s']:.2f} | "
+                             f"{v['datasketch_s']:.2f} | {v['ratio']:.1f} | {v['datasketch_peak_rss_mb']:,.0f} |")
+    if meta.get("profile"):
+        lines += ["", f"## Profile of the end-to-end run (n = {meta['profile_n']:,}, one process, by own time)", "",
+                  "```", meta["profile"].strip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--million", action="store_true", help="also run n = 1,000,000 (pipeline only; about 15 min)")
+    ap.add_argument("--jobs", type=int, default=2, help="n_jobs of the pipeline (default 2)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--signature-max", type=int, default=100_000, help="signature baselines only up to this n")
+    ap.add_argument("--lsh-max", type=int, default=100_000, help="datasketch LSH baseline on at most this many articles")
+    ap.add_argument("--profile-n", type=int, default=10_000, help="profile the end-to-end run at this n (0: no)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    sizes = sorted(set(args.sizes + ([1_000_000] if args.million else [])))
+    params = Params(n_jobs=args.jobs)
+    sample = {"rensa": 20_000, "bulk": 2_000, "update": 300}
+    results = []
+    profile = ""
+    for n in sizes:
+        print(f"n = {n:,}", flush=True)
+        t0 = time.perf_counter()
+        docs = list(generate_articles(n, seed=args.seed))
+        gen = time.perf_counter() - t0
+        print(f"    generated in {gen:.1f} s ({n / gen:,.0f} art/s)", flush=True)
+        rec: dict[str, Any] = {"n": n, "n_jobs": args.jobs, "generate_s": gen}
+        state = run_pipeline(docs, params, rec)
+        if n <= args.lsh_max:
+            bench_lsh(state["features"], params, rec, args.lsh_max)
+        del state
+        gc.collect()
+        if n <= args.signature_max:
+            bench_signatures(docs, params, sample, rec)
+        if n == args.profile_n:
+            profile = profile_end_to_end(docs, params)
+        results.append(rec)
+        del docs
+        gc.collect()
+    meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30, "n_jobs": args.jobs,
+            "python": platform.python_version(), "profile": profile, "profile_n": args.profile_n}
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if sizes != [1_000_000] else "-1m"
+    (args.out / f"speed{suffix}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    (args.out / f"speed{suffix}.md").write_text(markdown(results, meta))
+    plot(results, args.out / f"speed{suffix}.png")
+    print((args.out / f"speed{suffix}.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Correctness of the fast paths (behaviour only; timings live in benchmarks/speed.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dedup import Params, cluster_articles
+from dedup import candidates as cand
+from dedup.minhash import EMPTY, estimate_jaccard, oph_signatures, signatures, to_lean_minhash
+from dedup.synth import generate_articles
+from dedup.verify import pair_cosine, top_terms
+
+
+def _sets(seed=0, n=40):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 300, n)
+    lengths[3] = 0
+    lengths[5] = 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = rng.integers(0, 2**32, offsets[-1], dtype=np.uint64)
+    return values, offsets
+
+
+def test_signatures_equal_datasketch_affine32():
+    from datasketch import MinHash
+
+    values, offsets = _sets()
+    sig = signatures(values.astype(np.uint32), offsets, num_perm=64, seed=7, chunk_elements=1000)
+    for i in range(len(offsets) - 1):
+        m = MinHash(num_perm=64, seed=7, scheme="affine32", hashfunc=lambda v: v)
+        for v in values[offsets[i] : offsets[i + 1]].tolist():
+            m.update(int(v))
+        assert np.array_equal(sig[i], m.hashvalues.astype(np.uint32)), i
+
+
+def test_signatures_do_not_depend_on_chunking():
+    values, offsets = _sets(1)
+    a = signatures(values.astype(np.uint32), offsets, chunk_elements=1 << 20)
+    b = signatures(values.astype(np.uint32), offsets, chunk_elements=300)
+    assert np.array_equal(a, b)
+
+
+def test_oph_signatures_estimate_jaccard_and_handle_edges():
+    rng = np.random.default_rng(0)
+    universe = rng.integers(0, 2**63, 4000, dtype=np.uint64)
+    a, b = universe[:1000], np.concatenate([universe[:600], universe[1000:1400]])  # J = 600 / 1400
+    est = []
+    for seed in range(20):
+        sig = oph_signatures(np.concatenate([a, b, a[:3]]), np.array([0, 1000, 2000, 2000, 2003]), seed=seed)
+        assert (sig[2] == EMPTY).all()  # empty set
+        assert not (sig[3] == EMPTY).any()  # three elements: densified
+        est.append(estimate_jaccard(sig[0], sig[1]))
+    assert abs(np.mean(est) - 600 / 1400) < 0.03
+    # a set's sketch does not depend on the batch it is in, nor on chunking
+    alone = oph_signatures(a, np.array([0, 1000]), seed=3)
+    batched = oph_signatures(np.concatenate([b, a]), np.array([0, 1000, 2000]), seed=3, chunk_elements=7)
+    assert np.array_equal(alone[0], batched[1])
+    # loads into datasketch
+    assert to_lean_minhash(alone[0], seed=3).jaccard(to_lean_minhash(alone[0], seed=3)) == 1.0
+
+
+def test_numpy_candidates_equal_datasketch_lsh_when_uncapped():
+    docs = list(generate_articles(300, seed=5))
+    from dedup.pipeline import compute_features, prepare_articles
+
+    arts, _ = prepare_articles(docs)
+    p = Params()
+    _, feats = compute_features(arts, p)
+    for sig, thr, rw in ((feats.term_signatures, p.lsh_threshold, 0.9), (feats.shingle_signatures, p.copy_threshold, 0.5)):
+        b, r = cand.lsh_params(thr, p.num_perm, recall_weight=rw)
+        ours = cand.candidate_pairs(sig, b, r, max_bucket_size=10**9)
+        theirs = cand.datasketch_candidates(sig, b, r, seed=p.random_state)
+        assert np.array_equal(ours, theirs)
+        assert len(ours) > 0
+
+
+def test_top_terms_matches_a_full_sort():
+    x = sp.random(300, 2000, density=0.1, format="csr", random_state=1, dtype=np.float32)
+    x.data = np.round(x.data * 10).astype(np.float32) + 1  # many ties: broken by column
+    for k in (1, 5, 40, 1000):
+        vals, offs = top_terms(x, k)
+        for i in range(x.shape[0]):
+            row = x.getrow(i)
+            order = np.lexsort((row.indices, -row.data))[:k]
+            assert vals[offs[i] : offs[i + 1]].tolist() == row.indices[order].tolist()
+
+
+def test_pair_cosine_equals_dense_dot():
+    from sklearn.preprocessing import normalize
+
+    x = normalize(sp.random(200, 500, density=0.05, format="csr", random_state=2))
+    rng = np.random.default_rng(0)
+    pairs = np.unique(np.sort(rng.integers(0, 200, (3000, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    dense = x.toarray()
+    want = np.clip((dense[pairs[:, 0]] * dense[pairs[:, 1]]).sum(1), 0, 1)
+    assert np.allclose(pair_cosine(x, pairs, max_nnz=500), want)
+
+
+def test_two_jobs_give_the_same_clusters_as_one():
+    docs = list(generate_articles(3000, seed=2))
+    one = cluster_articles(docs, n_jobs=1)
+    two = cluster_articles(docs, n_jobs=2)
+    assert sorted(sorted(m.id for m in c.members) for c in one) == sorted(sorted(m.id for m in c.members) for c in two)
+
+
+def test_generator_is_seeded_and_plants_copies():
+    a = list(generate_articles(500, seed=4))
+    b = list(generate_articles(500, seed=4))
+    assert a == b
+    kinds = {d["kind"] for d in a}
+    assert kinds == {"original", "copy", "rewrite"}
+    words = [len(d["text"].split()) for d in a]
+    assert 450 <= np.median(words) <= 750
