@@ -1,0 +1,80 @@
+"""The quality benchmark's metrics on hand-made examples, and one small CV fold."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+quality = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("quality", quality)  # dataclasses look their module up
+_spec.loader.exec_module(quality)
+
+
+def test_bcubed_by_hand():
+    # gold: {a,b,c} {d,e}; pred: {a,b} {c,d,e}
+    gold = [1, 1, 1, 2, 2]
+    pred = ["x", "x", "y", "y", "y"]
+    p, r, f = quality.bcubed(gold, pred)
+    # precision per item: a 2/2, b 2/2, c 1/3, d 2/3, e 2/3 -> 11/3 / 5
+    assert p == pytest.approx((1 + 1 + 1 / 3 + 2 / 3 + 2 / 3) / 5)
+    # recall per item: a 2/3, b 2/3, c 1/3, d 2/2, e 2/2
+    assert r == pytest.approx((2 / 3 + 2 / 3 + 1 / 3 + 1 + 1) / 5)
+    assert f == pytest.approx(2 * p * r / (p + r))
+
+
+def test_pairwise_by_hand():
+    gold = [1, 1, 1, 2, 2]
+    pred = ["x", "x", "y", "y", "y"]
+    p, r, f = quality.pairwise(gold, pred)
+    # predicted pairs: ab, cd, ce, de (4); right: ab, de (2); gold pairs: ab ac bc de (4)
+    assert (p, r) == (pytest.approx(0.5), pytest.approx(0.5))
+    assert f == pytest.approx(0.5)
+
+
+def test_perfect_and_all_singletons():
+    gold = ["s", "s", "t", "u", "u", "u"]
+    s = quality.scores(gold, [10, 10, 20, 30, 30, 30])
+    assert s["ari"] == pytest.approx(1.0) and s["b3_f1"] == pytest.approx(1.0) and s["pair_f1"] == pytest.approx(1.0)
+    s = quality.scores(gold, list(range(6)))
+    assert s["b3_p"] == 1.0 and s["pair_p"] == 1.0 and s["pair_r"] == 0.0
+    assert s["b3_r"] == pytest.approx((0.5 + 0.5 + 1 + 1 / 3 + 1 / 3 + 1 / 3) / 6)
+    assert s["clusters"] == 6 and s["gold_clusters"] == 3
+
+
+def test_folds_partition_groups():
+    groups = [str(g) for g in range(1, 31)]
+    folds = quality.folds_of(groups, 5)
+    assert len(folds) == 5 and all(len(f) == 6 for f in folds)
+    assert set().union(*folds) == set(groups)
+    assert quality.folds_of(groups, 5) == folds  # seeded
+
+
+def test_small_cross_validation_runs():
+    docs = [d for d in quality.load_ecbplus() if d.group in {"1", "3", "6", "8"}]
+    grid = [quality.Candidate("t", quality.Params(), [0.05, 0.2])]
+    cv = quality.cross_validate(docs, grid, k=2, extra=quality.load_seeds(), log=lambda s: None)
+    assert [r["fold"] for r in cv] == [1, 2]
+    for r in cv:
+        assert -1.0 <= r["ari"] <= 1.0 and 0.0 <= r["b3_f1"] <= 1.0
+        assert r["n_test"] > 0 and isinstance(r["seed_joined_alone"], bool)
+        assert "threshold=" in r["chosen"] and not math.isnan(r["train_ari"])
+
+
+def test_dendrogram_sweep_matches_library_linkage():
+    docs = [d for d in quality.load_ecbplus() if d.group in {"1", "3"}]
+    g = quality.dedup_graph(docs, quality.Params())
+    for t in (0.05, 0.1, 0.2):
+        assert g.check(quality.Params(threshold=t))
+
+
+def test_candidate_recall_is_a_share():
+    docs = [d for d in quality.load_ecbplus() if d.group in {"2"}]
+    g = quality.dedup_graph(docs, quality.Params())
+    r = quality.candidate_recall(g, 0.1)
+    assert 0.0 <= r["candidate_recall"] <= 1.0 and r["candidates_per_article"] >= 0
