@@ -68,13 +68,18 @@ def cluster_articles(
 
 def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     """Cluster label (a row index of the cluster's first member) for each row."""
+    strong = scored.cosine >= params.threshold
+    p = scored.pairs[strong]
+    graph = coo_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
     if params.linkage == "single":
-        keep = scored.cosine >= params.threshold
-        p = scored.pairs[keep]
-        graph = coo_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n))
-        _, comp = connected_components(graph, directed=False)
         return _first_member_labels(comp)
-    return _agglomerate(n, scored.pairs, scored.cosine, params.threshold, params.linkage)
+    # Two groups can only merge if some pair between them reaches the
+    # threshold (a mean or a minimum below it otherwise), so clusters lie
+    # inside the components of the strong pairs: weaker pairs that cross
+    # components cannot matter and are dropped before the agglomeration.
+    inside = comp[scored.pairs[:, 0]] == comp[scored.pairs[:, 1]]
+    return _agglomerate(n, scored.pairs[inside], scored.cosine[inside], params.threshold, params.linkage)
 
 
 def _first_member_labels(labels: np.ndarray) -> np.ndarray:

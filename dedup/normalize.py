@@ -60,6 +60,7 @@ _ANY_TAG_RE = re.compile(r"<[^<>]*>")
 # C0/C1 controls except tab and newline, and invisible format characters.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u00ad]")
 _SPACES_RE = re.compile(r"[ \t\f\v\u2000-\u200a\u3000\u202f\u205f]+")
+_ASCII_CONTROLS = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
 
 
 def strip_html(text: str) -> str:
@@ -79,23 +80,46 @@ def clean(text: str) -> str:
     line ends unified, runs of spaces collapsed. Case and punctuation kept."""
     if not text:
         return ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = strip_html(text)
-    text = _CONTROL_RE.sub("", text)
-    text = unicodedata.normalize("NFKC", text)
-    text = _SPACES_RE.sub(" ", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "<" in text or "&" in text:
+        text = strip_html(text)
+    if text.isascii():
+        # Fast path for plain ASCII (most feeds): NFKC is the identity and
+        # bytes.translate deletes control characters in C.
+        raw = text.encode("ascii")
+        kept = raw.translate(None, _ASCII_CONTROLS)
+        if len(kept) != len(raw):
+            text = kept.decode("ascii")
+        if "\t" in text or "  " in text or "\f" in text or "\v" in text:
+            text = _SPACES_RE.sub(" ", text)
+    else:
+        text = _CONTROL_RE.sub("", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = _SPACES_RE.sub(" ", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 
 def fold(text: str) -> str:
     """Comparison form: NFKC, quotes and dashes folded, possessive 's dropped,
     whitespace collapsed, case folded."""
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD_TABLE)
-    text = _POSSESSIVE_RE.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_FOLD_TABLE)
+    elif "`" in text:
+        text = text.replace("`", "'")
+    if "'s" in text:
+        text = _POSSESSIVE_RE.sub(_drop_possessive, text)
     return " ".join(text.split()).casefold()
 
 
-_POSSESSIVE_RE = re.compile(r"(?<=\w)'s\b")
+# "'s" as a literal prefix lets the regex engine skip ahead; the word
+# character before it is checked in the callback (a lookbehind would not).
+_POSSESSIVE_RE = re.compile(r"'s\b")
+
+
+def _drop_possessive(m: re.Match[str]) -> str:
+    i = m.start()
+    return "" if i > 0 and (m.string[i - 1].isalnum() or m.string[i - 1] == "_") else m.group(0)
 
 
 # --- paragraphs and sentences ----------------------------------------------
@@ -201,8 +225,7 @@ def classify_paragraph(paragraph: str) -> ParagraphKind:
         return ParagraphKind.CREDIT
     if _DATE_ONLY_RE.match(p):
         return ParagraphKind.DATELINE
-    words = p.split()
-    if len(words) <= 10 and len(p) <= 80 and not _HEADER_END_RE.search(p) and p[0].isupper():
+    if len(p) <= 80 and len(p.split()) <= 10 and not _HEADER_END_RE.search(p) and p[0].isupper():
         return ParagraphKind.HEADER
     return ParagraphKind.BODY
 
@@ -231,6 +254,11 @@ _TOKEN_RE = re.compile(
 )
 
 
+_ASCII_TOKEN_RE = re.compile(r"[a-z0-9]+(?:(?:['.\-]|(?<=\d),(?=\d))[a-z0-9]+)*")
+
+
 def tokenize(folded: str) -> list[str]:
     """Word tokens of folded text (see :func:`fold`); CJK characters one by one."""
+    if folded.isascii():  # the same tokens, from a simpler pattern
+        return _ASCII_TOKEN_RE.findall(folded)
     return _TOKEN_RE.findall(folded)
