@@ -1,0 +1,836 @@
+"""StoryIndex: a live index of stories for a feed, one article at a time.
+
+Each incoming article is checked against everything seen so far: it starts
+a new story, joins a known story as a new version (a rewrite), or is a copy
+of a known version. The same stages as :func:`dedup.cluster_articles` are
+used -- :func:`dedup.pipeline.featurize` for the per-article features,
+:mod:`dedup.verify` for TF-IDF weights, :func:`dedup.minhash.signatures`
+for the top-terms view, the two LSH views of :mod:`dedup.candidates` (same
+bands and rows, via datasketch ``MinHashLSH``) -- and the same
+:class:`dedup.Params`.
+
+Incremental TF-IDF
+------------------
+Features are hashed, so no vocabulary is fitted. The index keeps *running
+document frequencies* (one count per hashed column, every article ever
+added) and the article count, blended with the same ``wordfreq`` background
+prior as a batch. When an article arrives, the frequencies are updated with
+its columns first (a batch counts every article in its own frequencies),
+then the article and each candidate are weighed with the *current*
+frequencies: each indexed article keeps its term counts (and the prior of
+those columns), not frozen weights, so two articles are always compared
+under one idf, as in a batch. Rows are pruned to ``Params.max_terms`` terms
+by :func:`dedup.pipeline.featurize` exactly as in a batch (frequencies count
+every term). Removing an article does not change the frequencies.
+
+Assignment (the incremental form of average linkage)
+----------------------------------------------------
+Candidates come from the two LSH views (with the batch's bucket cap: a bucket
+larger than ``max_bucket_size`` contributes only its ``bucket_neighbours``
+most recent members) and are dropped when both times are known and further
+apart than ``time_window``. Each candidate is scored (TF-IDF cosine and
+estimated shingle Jaccard). If a candidate's Jaccard reaches
+``copy_threshold`` the article is a *copy* of that candidate's version (best
+Jaccard wins). Otherwise the article joins the story with the highest mean
+cosine over *all* its members (members that were not scored count 0, as in
+average linkage) when that mean reaches ``threshold`` -- a *rewrite*, a new
+version; else it starts a *new* story. Ties go to the older story.
+
+Arrival order matters to a greedy rule, so after each add the article's
+neighbourhood (its story and every story with a member within half the
+threshold of it) is clustered again with the batch's own
+:func:`dedup.cluster.link` over the pairs that share an LSH band: a later
+article can merge two stories it bridges, or move a member to a story it
+fits better, as the batch would. Story membership of earlier articles can
+therefore change (a :class:`Match` describes the state right after its add).
+On ECB+ in random orders the adjusted Rand index against
+:func:`dedup.cluster_articles` is about 0.97-0.99 (``tests/test_index.py``).
+
+Memory
+------
+Per article the index keeps its id, story, version and time; while an
+article can still be matched ("live") also its pruned term counts and its two
+signatures (uint32 arrays). An article leaves the live set when it is older
+than ``retention`` (default ``time_window``) behind the newest publication
+time seen -- it can no longer be within the window of new articles unless
+the feed arrives badly out of order -- or, with ``max_live``, when more than
+that many articles are live (oldest first). So memory grows with the feed
+only by a small record per article.
+
+Storage
+-------
+The in-memory state is the embedded default. ``StoryIndex(redis={...})``
+puts everything (LSH tables through datasketch's Redis storage, article
+records, stories, document frequencies) on a Redis server, so several
+worker processes share one index; each ``add`` holds a Redis lock while it
+decides and writes (featurising happens outside the lock), so concurrent
+workers give the same kind of result as one worker. See
+:mod:`dedup.redis_state`. Persistence of the in-memory index
+(:meth:`StoryIndex.save` / :meth:`StoryIndex.load`) is in
+:mod:`dedup.index_file`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import candidates as cand
+from . import verify
+from .article import Article, ArticleError, coerce_article
+from .minhash import EMPTY, estimate_jaccard, signatures, to_lean_minhash
+from .params import Params
+from .pipeline import RawFeatures, featurize
+
+__all__ = ["StoryIndex", "Match", "Story", "DuplicateArticleError", "IndexStorageError", "IndexFormatError"]
+
+KINDS = ("new", "rewrite", "copy")
+
+
+class DuplicateArticleError(ValueError):
+    """An article with this id is already in the index."""
+
+
+class IndexStorageError(RuntimeError):
+    """The index's storage (e.g. the Redis server) failed; the message says
+    what was stored before the failure."""
+
+
+class IndexFormatError(ValueError):
+    """A saved index file that cannot be loaded (truncated, corrupted, another
+    format or version); the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where an article belongs.
+
+    ``kind`` is ``"new"`` (it starts a story), ``"rewrite"`` (a new version of
+    the known story ``story``) or ``"copy"`` (a copy of version ``version``).
+    ``matched`` is the indexed article it resembles most (``None`` for a new
+    story), with the TF-IDF ``cosine`` and estimated shingle ``jaccard`` of
+    that pair; ``score`` is the story score that decided it (mean cosine to
+    the story's members; for a copy, the Jaccard). ``merged`` lists stories
+    that this article bridged and that were merged into ``story``.
+    """
+
+    id: str
+    story: str
+    version: str
+    kind: str
+    matched: str | None = None
+    cosine: float = 0.0
+    jaccard: float = 0.0
+    score: float = 0.0
+    merged: tuple[str, ...] = ()
+
+    @property
+    def is_new(self) -> bool:
+        return self.kind == "new"
+
+    @property
+    def is_copy(self) -> bool:
+        return self.kind == "copy"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "story": self.story, "version": self.version, "kind": self.kind,
+                "matched": self.matched, "cosine": round(self.cosine, 4), "jaccard": round(self.jaccard, 4),
+                "score": round(self.score, 4), "merged": list(self.merged)}
+
+
+@dataclass(frozen=True)
+class Story:
+    """One story of the index: member ids in the order they were added.
+
+    ``id`` is the id of the article that started the story (it does not
+    change as the story grows). ``representative`` is the earliest published
+    member (without times: the first added). ``versions`` group copies: each
+    starts with the version's first article.
+    """
+
+    id: str
+    representative: str
+    members: tuple[str, ...]
+    versions: tuple[tuple[str, ...], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "representative": self.representative, "members": list(self.members),
+                "versions": [list(v) for v in self.versions]}
+
+
+@dataclass(slots=True)
+class Entry:
+    """One indexed article (internal; the state classes store these)."""
+
+    seq: int
+    id: str
+    story: str
+    version: str
+    ts: float  # NaN when unknown
+    live: bool = False
+    cols: np.ndarray | None = None  # int32, sorted: kept hashed columns
+    counts: np.ndarray | None = None  # float32 term counts of those columns
+    prior: np.ndarray | None = None  # float32 background document frequency of those columns
+    term_sig: np.ndarray | None = None  # uint32 (num_perm,)
+    shingle_sig: np.ndarray | None = None  # uint32 (num_perm,)
+
+    def drop_features(self) -> None:
+        self.live = False
+        self.cols = self.counts = self.prior = self.term_sig = self.shingle_sig = None
+
+
+@dataclass
+class _Prepared:
+    """An article's own features, before it meets the index."""
+
+    article: Article
+    ts: float
+    cols: np.ndarray  # int32 sorted: the kept columns (Params.max_terms)
+    df_cols: np.ndarray  # int32: every column of the article (counted in document frequencies)
+    counts: np.ndarray  # float32
+    prior: np.ndarray  # float32
+    shingle_sig: np.ndarray
+    empty: bool
+
+
+# --- the in-memory state -------------------------------------------------------
+
+class MemoryState:
+    """Everything the index knows, in this process (the embedded default)."""
+
+    kind = "memory"
+
+    def __init__(self, params: Params):
+        self.params = params
+        self.df = np.zeros(params.n_features, dtype=np.int32)
+        self.n_docs = 0
+        self.next_seq = 0
+        self.newest_ts = -math.inf
+        self.entries: dict[int, Entry] = {}
+        self.seq_of: dict[str, int] = {}
+        self.stories: dict[str, list[int]] = {}  # story id -> member seqs, in order added
+        self.live_order: OrderedDict[int, None] = OrderedDict()  # live seqs, oldest first
+        self.live_by_time: list[tuple[float, int]] = []  # heap of (ts, seq), lazily cleaned
+        self.lsh_term, self.lsh_shingle = _make_lsh(params, None)
+        self._lock = threading.RLock()
+
+    # reading
+    def lock(self):
+        return self._lock
+
+    def df_of(self, cols: np.ndarray) -> np.ndarray:
+        return self.df[cols].astype(np.float64)
+
+    def get_n_docs(self) -> int:
+        return self.n_docs
+
+    def has(self, article_id: str) -> bool:
+        return article_id in self.seq_of
+
+    def get(self, article_id: str) -> Entry | None:
+        s = self.seq_of.get(article_id)
+        return None if s is None else self.entries[s]
+
+    def get_seqs(self, seqs: Sequence[int]) -> list[Entry | None]:
+        return [self.entries.get(s) for s in seqs]
+
+    def story_size(self, story: str) -> int:
+        return len(self.stories.get(story, ()))
+
+    def story_ids(self) -> Iterator[str]:
+        return iter(list(self.stories))
+
+    def story_members(self, story: str) -> list[Entry]:
+        return [self.entries[s] for s in self.stories.get(story, ())]
+
+    def n_articles(self) -> int:
+        return len(self.entries)
+
+    def n_stories(self) -> int:
+        return len(self.stories)
+
+    def n_live(self) -> int:
+        return len(self.live_order)
+
+    def get_newest_ts(self) -> float:
+        return self.newest_ts
+
+    # writing
+    def claim_seq(self) -> int:
+        s = self.next_seq
+        self.next_seq += 1
+        return s
+
+    def commit(self, entry: Entry, all_cols: np.ndarray) -> None:
+        """Store a new article: its record, its story membership, its document frequencies."""
+        self.df[all_cols] += 1
+        self.n_docs += 1
+        self.entries[entry.seq] = entry
+        self.seq_of[entry.id] = entry.seq
+        self.stories.setdefault(entry.story, []).append(entry.seq)
+        if entry.live:
+            self.live_order[entry.seq] = None
+            if not math.isnan(entry.ts):
+                heapq.heappush(self.live_by_time, (entry.ts, entry.seq))
+        if not math.isnan(entry.ts) and entry.ts > self.newest_ts:
+            self.newest_ts = entry.ts
+
+    def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:
+        out = []
+        if cutoff is not None:
+            while self.live_by_time and self.live_by_time[0][0] < cutoff:
+                _, s = heapq.heappop(self.live_by_time)
+                if s in self.live_order:
+                    out.append(s)
+        if max_live is not None:
+            extra = len(self.live_order) - len(out) - max_live
+            for s in self.live_order:
+                if extra <= 0:
+                    break
+                if s not in out:
+                    out.append(s)
+                    extra -= 1
+        return out
+
+    def make_dead(self, seqs: Sequence[int]) -> None:
+        for s in seqs:
+            self.live_order.pop(s, None)
+            e = self.entries.get(s)
+            if e is not None:
+                e.drop_features()
+
+    def delete(self, entry: Entry) -> None:
+        self.live_order.pop(entry.seq, None)
+        del self.entries[entry.seq]
+        del self.seq_of[entry.id]
+        members = self.stories[entry.story]
+        members.remove(entry.seq)
+        if not members:
+            del self.stories[entry.story]
+
+    def reassign(self, changes: dict[int, str]) -> None:
+        """Move articles (by seq) to other stories."""
+        touched = set()
+        for s, story in changes.items():
+            e = self.entries[s]
+            self.stories[e.story].remove(s)
+            if not self.stories[e.story]:
+                del self.stories[e.story]
+            e.story = story
+            self.stories.setdefault(story, []).append(s)
+            touched.add(story)
+        for t in touched:
+            self.stories[t].sort()
+
+    def close(self) -> None:
+        pass
+
+
+def _make_lsh(params: Params, storage_config: dict | None, basename: bytes | None = None):
+    """The two LSH views (term view, shingle view) with the batch's bands and rows."""
+    from datasketch import MinHashLSH
+
+    tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
+    sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
+    views = []
+    for name, (b, r) in ((b"t", (tb, tr)), (b"s", (sb, sr))):
+        cfg = None
+        if storage_config is not None:
+            cfg = dict(storage_config)
+            cfg["basename"] = (basename or b"dedup") + b":lsh:" + name
+        views.append(MinHashLSH(num_perm=params.num_perm, params=(b, r), storage_config=cfg, prepickle=False))
+    return views[0], views[1]
+
+
+def _seq_key(seq: int) -> bytes:
+    return b"%d" % seq
+
+
+def _lsh_buckets(lsh, sig: np.ndarray) -> list[list[int]]:
+    """The members (seqs) of each band's bucket for one signature."""
+    mh_values = np.asarray(sig, dtype=np.uint32)
+    keys = [lsh._H(mh_values[start:end]) for start, end in lsh.hashranges]
+    tables = lsh.hashtables
+    first = tables[0]
+    if hasattr(first, "_redis"):
+        # One round trip for all bands (datasketch's RedisSetStorage, read in one pipeline).
+        pipe = first._redis.pipeline(transaction=False)
+        for key, table in zip(keys, tables):
+            table._get_items(pipe, table.redis_key(key))
+        results = pipe.execute()
+    else:
+        results = [table.get(key) for key, table in zip(keys, tables)]
+    return [[int(k) for k in r] for r in results]
+
+
+# --- the index -----------------------------------------------------------------
+
+class StoryIndex:
+    """A live index of stories: ``add`` each article of a feed as it arrives.
+
+    Parameters
+    ----------
+    params : Params, optional
+        Pipeline parameters (shared with :func:`dedup.cluster_articles`);
+        keyword arguments override them.
+    retention : timedelta, float (days) or None, default ``params.time_window``
+        How far behind the newest publication time an article stays
+        matchable. None keeps every dated article matchable.
+    max_live : int or None, default None
+        At most this many articles stay matchable (the most recent ones);
+        None: no limit. Set it for feeds without publication times.
+    redis : dict, optional
+        ``{"host": ..., "port": ...}`` (any ``redis.Redis`` arguments): keep
+        the index on this Redis server, shared by every worker using the
+        same ``redis_prefix``.
+    redis_prefix : str, default "dedup"
+        Namespace of this index's Redis keys.
+    **kwargs
+        Pipeline parameters by name (see :class:`dedup.Params`).
+
+    Examples
+    --------
+    >>> index = StoryIndex()
+    >>> m = index.add({"id": "a1", "text": "..."})
+    >>> m.kind, m.story
+    """
+
+    def __init__(
+        self,
+        params: Params | None = None,
+        *,
+        retention: timedelta | float | None | str = "window",
+        max_live: int | None = None,
+        redis: dict[str, Any] | None = None,
+        redis_prefix: str = "dedup",
+        **kwargs: Any,
+    ):
+        if params is not None and not isinstance(params, Params):
+            raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
+        p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
+        if isinstance(retention, str):
+            if retention != "window":
+                raise ValueError(f"retention must be a timedelta, days, None or 'window', got {retention!r}")
+            retention = p.time_window
+        elif isinstance(retention, (int, float)) and not isinstance(retention, bool):
+            retention = timedelta(days=retention)
+        if retention is not None and (not isinstance(retention, timedelta) or retention.total_seconds() <= 0):
+            raise ValueError(f"retention must be a positive timedelta (or days) or None, got {retention!r}")
+        if max_live is not None and (not isinstance(max_live, int) or isinstance(max_live, bool) or max_live < 1):
+            raise ValueError(f"max_live must be a positive integer or None, got {max_live!r}")
+        self.params = p
+        self.max_local = 300  # largest neighbourhood clustered again on an add
+        self.neighbourhood = 0.5  # stories re-clustered: a member within this share of the threshold
+        self.retention = retention
+        self.max_live = max_live
+        if redis is not None:
+            from .redis_state import RedisState
+
+            self._state: Any = RedisState(p, redis, redis_prefix, config=self._config())
+        else:
+            self._state = MemoryState(p)
+
+    def _config(self) -> dict[str, Any]:
+        return {"retention_days": None if self.retention is None else self.retention.total_seconds() / 86400.0,
+                "max_live": self.max_live}
+
+    # --- public API ------------------------------------------------------------
+
+    def add(self, article: Any) -> Match:
+        """Index one article (str, dict or :class:`Article`) and say where it belongs.
+
+        Raises :class:`DuplicateArticleError` if its id is already indexed (a
+        str without id gets the next position as id).
+        """
+        return self._add_prepared(self._prepare([self._coerce(article)])[0])
+
+    def add_many(self, articles: Iterable[Any]) -> list[Match]:
+        """:meth:`add` each article in turn (same results as one at a time)."""
+        return [self.add(a) for a in articles]
+
+    def query(self, article: Any) -> Match:
+        """Where the article would belong, without adding it."""
+        prep = self._prepare([self._coerce(article)])[0]
+        with self._locked():
+            return self._decide(prep, seq=None)[0]
+
+    def remove(self, article_id: str) -> None:
+        """Remove an article; its story keeps its other members (and its id)."""
+        with self._locked():
+            entry = self._state.get(article_id)
+            if entry is None:
+                raise KeyError(article_id)
+            if entry.live:
+                self._lsh_remove([entry.seq])
+            self._state.delete(entry)
+
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self._state.has(article_id)
+
+    def __len__(self) -> int:
+        """The number of stories (``n_articles`` counts articles)."""
+        return self._state.n_stories()
+
+    def __iter__(self) -> Iterator[Story]:
+        """Every story, in the order they were started."""
+        for sid in self._state.story_ids():
+            s = self.story(sid)
+            if s is not None:
+                yield s
+
+    @property
+    def n_articles(self) -> int:
+        return self._state.n_articles()
+
+    @property
+    def n_live(self) -> int:
+        """Articles that new articles can still match."""
+        return self._state.n_live()
+
+    def story(self, story_id: str) -> Story | None:
+        members = self._state.story_members(story_id)
+        if not members:
+            return None
+        dated = [e for e in members if not math.isnan(e.ts)]
+        rep = min(dated, key=lambda e: (e.ts, e.seq)) if dated else members[0]
+        versions: dict[str, list[str]] = {}
+        for e in members:
+            versions.setdefault(e.version, []).append(e.id)
+        return Story(id=story_id, representative=rep.id, members=tuple(e.id for e in members),
+                     versions=tuple(tuple(v) for v in versions.values()))
+
+    def story_of(self, article_id: str) -> Story:
+        e = self._state.get(article_id)
+        if e is None:
+            raise KeyError(article_id)
+        return self.story(e.story)  # type: ignore[return-value]
+
+    def labels(self) -> dict[str, str]:
+        """Map each article id to its story id."""
+        return {a: s.id for s in self for a in s.members}
+
+    def stats(self) -> dict[str, Any]:
+        return {"articles": self.n_articles, "stories": len(self), "live": self.n_live,
+                "storage": self._state.kind, "params": self.params.to_dict(), **self._config()}
+
+    def save(self, path: str) -> None:
+        """Write the index to ``path`` atomically (see :mod:`dedup.index_file`)."""
+        from .index_file import save_index
+
+        save_index(self, path)
+
+    @classmethod
+    def load(cls, path: str) -> "StoryIndex":
+        """Read an index written by :meth:`save`."""
+        from .index_file import load_index
+
+        return load_index(cls, path)
+
+    def close(self) -> None:
+        self._state.close()
+
+    def __enter__(self) -> "StoryIndex":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- the work ------------------------------------------------------------------
+
+    def _coerce(self, article: Any) -> Article:
+        if isinstance(article, (str, bytes)) and not isinstance(article, str):
+            raise TypeError("articles are str, dict or Article, not bytes")
+        return coerce_article(article, default_id=str(self._state.n_articles()))
+
+    def _prepare(self, articles: Sequence[Article]) -> list[_Prepared]:
+        """Per-article features, each article featurised on its own (so the
+        result does not depend on what else arrives with it)."""
+        out = []
+        for a in articles:
+            raw = featurize([a], self.params)
+            out.append(self._from_raw(a, raw))
+        return out
+
+    def _from_raw(self, a: Article, raw: RawFeatures) -> _Prepared:
+        row = raw.counts
+        cols = row.indices.astype(np.int32)
+        counts = row.data.astype(np.float32)
+        order = np.argsort(cols, kind="stable")
+        cols, counts = cols[order], counts[order]
+        prior = np.zeros(len(cols), dtype=np.float32)
+        if len(raw.prior_cols):
+            pos = np.searchsorted(raw.prior_cols, cols)
+            pos = np.minimum(pos, len(raw.prior_cols) - 1)
+            hit = raw.prior_cols[pos] == cols
+            prior[hit] = raw.prior_vals[pos[hit]]
+        ts = a.timestamp
+        df_cols = getattr(raw, "df_cols", None)
+        df_cols = cols if df_cols is None else np.asarray(df_cols, dtype=np.int32)
+        return _Prepared(article=a, ts=math.nan if ts is None else float(ts), cols=cols, df_cols=df_cols, counts=counts,
+                         prior=prior, shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]))
+
+    @contextmanager
+    def _locked(self):
+        with self._state.lock():
+            yield
+
+    def _weights(self, cols: np.ndarray, counts: np.ndarray, prior: np.ndarray, df: np.ndarray, n_docs: float) -> np.ndarray:
+        """TF-IDF weights of one article's columns: :func:`verify.idf_weights`, then
+        the weighting of :func:`verify.tfidf` (sublinear tf times idf, L2-normalised),
+        written out for one short row (scikit-learn's input checks cost more than the sums)."""
+        bg = self.params.background_docs if self.params.background else 0
+        idf = verify.idf_weights(df, n_docs, prior.astype(np.float64) if bg else None, bg)
+        w = (1.0 + np.log(counts)) * idf
+        norm = float(np.sqrt(np.dot(w, w)))
+        return w / norm if norm > 0 else w
+
+    def _decide(self, prep: _Prepared, seq: int | None) -> tuple[Match, np.ndarray, np.ndarray]:
+        """Match for a prepared article against the current state (with its own
+        document frequencies counted); also its term signature and weights."""
+        p = self.params
+        a = prep.article
+        n_docs = self._state.get_n_docs() + 1
+        self._last_means: dict[str, float] = {}
+        self._last_best: dict[str, float] = {}  # story -> best cosine of the article to a member
+        if prep.empty:
+            return Match(id=a.id, story=a.id, version=a.id, kind="new"), np.full(p.num_perm, EMPTY, np.uint32), np.zeros(0)
+        df_own = self._state.df_of(prep.cols) + 1.0  # the article counts in its own frequencies
+        w = self._weights(prep.cols, prep.counts, prep.prior, df_own, n_docs)
+        # top terms -> term signature (verify.top_terms over the article's own row)
+        x = sp.csr_matrix((w, prep.cols.astype(np.int64), [0, len(w)]), shape=(1, p.n_features))
+        terms, offsets = verify.top_terms(x, p.n_terms)
+        term_sig = signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
+
+        cand_seqs = self._candidates(term_sig, prep.shingle_sig)
+        entries = [e for e in self._state.get_seqs(cand_seqs) if e is not None and e.live and e.seq != seq]
+        window = None if p.time_window is None else p.time_window.total_seconds()
+        if window is not None and not math.isnan(prep.ts):
+            entries = [e for e in entries if math.isnan(e.ts) or abs(e.ts - prep.ts) <= window]
+        if not entries:
+            return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, w
+        # Candidates' weights under the same (current) document frequencies.
+        all_cols = np.unique(np.concatenate([e.cols for e in entries]))
+        df_all = self._state.df_of(all_cols) + np.isin(all_cols, prep.df_cols, assume_unique=True)
+        cos = np.empty(len(entries))
+        for k, e in enumerate(entries):
+            we = self._weights(e.cols, e.counts, e.prior, df_all[np.searchsorted(all_cols, e.cols)], n_docs)
+            _, ia, ib = np.intersect1d(prep.cols, e.cols, assume_unique=True, return_indices=True)
+            cos[k] = float(np.clip(np.dot(w[ia], we[ib]), 0.0, 1.0))
+        jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
+
+        best_copy = max(range(len(entries)), key=lambda k: (jac[k], cos[k], -entries[k].seq))
+        if jac[best_copy] >= p.copy_threshold:
+            e = entries[best_copy]
+            return (Match(id=a.id, story=e.story, version=e.version, kind="copy", matched=e.id,
+                          cosine=float(cos[best_copy]), jaccard=float(jac[best_copy]), score=float(jac[best_copy])),
+                    term_sig, w)
+        sums: dict[str, float] = {}
+        first_seq: dict[str, int] = {}
+        best_member: dict[str, int] = {}
+        for k, e in enumerate(entries):
+            if cos[k] <= 0:
+                continue
+            sums[e.story] = sums.get(e.story, 0.0) + cos[k]
+            self._last_best[e.story] = max(self._last_best.get(e.story, 0.0), float(cos[k]))
+            first_seq[e.story] = min(first_seq.get(e.story, e.seq), e.seq)
+            b = best_member.get(e.story)
+            if b is None or (cos[k], -e.seq) > (cos[b], -entries[b].seq):
+                best_member[e.story] = k
+        best_story, best_score = None, -1.0
+        self._last_means = {}
+        for s in sorted(sums, key=lambda s: first_seq[s]):
+            score = sums[s] / max(1, self._state.story_size(s))
+            self._last_means[s] = score
+            if score > best_score:
+                best_story, best_score = s, score
+        if best_story is not None and best_score >= p.threshold:
+            k = best_member[best_story]
+            e = entries[k]
+            return (Match(id=a.id, story=best_story, version=a.id, kind="rewrite", matched=e.id,
+                          cosine=float(cos[k]), jaccard=float(jac[k]), score=float(best_score)), term_sig, w)
+        return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, w
+
+    def _candidates(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> list[int]:
+        p = self.params
+        found: set[int] = set()
+        for lsh, sig in ((self._state.lsh_term, term_sig), (self._state.lsh_shingle, shingle_sig)):
+            if (sig == EMPTY).all():
+                continue
+            for bucket in _lsh_buckets(lsh, sig):
+                if len(bucket) > p.max_bucket_size:
+                    bucket = sorted(bucket)[-p.bucket_neighbours:]  # the most recent members
+                found.update(bucket)
+        return sorted(found)
+
+    def _add_prepared(self, prep: _Prepared) -> Match:
+        a = prep.article
+        with self._locked():
+            if self._state.has(a.id):
+                raise DuplicateArticleError(f"article {a.id!r} is already in the index")
+            seq = self._state.claim_seq()
+            match, term_sig, w = self._decide(prep, seq)
+            entry = Entry(seq=seq, id=a.id, story=match.story, version=match.version, ts=prep.ts)
+            if not prep.empty:
+                entry.live = True
+                entry.cols, entry.counts, entry.prior = prep.cols, prep.counts, prep.prior
+                entry.term_sig, entry.shingle_sig = term_sig, prep.shingle_sig
+            self._state.commit(entry, prep.df_cols)
+            if entry.live:
+                self._lsh_insert(entry)
+            if entry.live:
+                match = self._settle(match, entry)
+            self._evict()
+        return match
+
+    def _settle(self, match: Match, entry: Entry) -> Match:
+        """Re-cluster the neighbourhood, then describe where the article ended up."""
+        p = self.params
+        touched = [t for t, best in self._last_best.items() if best >= self.neighbourhood * p.threshold]
+        before = {t: self._state.story_size(t) for t in touched}
+        self._recluster(entry, touched)
+        story = self._state.get(entry.id).story
+        merged = tuple(t for t in touched if t != story and t != match.story and self._state.story_size(t) == 0
+                       and before.get(t))
+        if story == match.story and not merged:
+            return match
+        if match.kind == "copy":
+            return replace(match, story=story, merged=merged)
+        others = [e for e in self._state.story_members(story) if e.seq != entry.seq]
+        if not others:
+            return Match(id=entry.id, story=story, version=entry.version, kind="new")
+        sims = self._sims([entry], [e for e in others if e.live])[0] if any(e.live for e in others) else np.zeros(0)
+        live = [e for e in others if e.live]
+        k = int(np.argmax(sims)) if len(sims) else None
+        best = live[k] if k is not None else others[0]
+        jac = float(estimate_jaccard(best.shingle_sig, entry.shingle_sig)) if best.live else 0.0
+        return Match(id=entry.id, story=story, version=entry.version, kind="rewrite", matched=best.id,
+                     cosine=float(sims[k]) if k is not None else 0.0, jaccard=jac,
+                     score=float(sims.sum() / len(others)), merged=merged)
+
+    def _recluster(self, entry: Entry, touched: Sequence[str]) -> None:
+        """Average linkage again over the new article's neighbourhood.
+
+        The neighbourhood is the article's story and every story with a
+        member whose cosine to the article reaches half the threshold. Only
+        pairs that share an LSH band are scored (as in the batch). Their
+        members are clustered afresh with :func:`dedup.cluster.link` (all
+        pairs within the time window scored), so a later article can merge
+        two stories it bridges, or take a member to a story it fits better,
+        as the batch would. Stories with members that are no longer live
+        (or neighbourhoods above ``max_local`` articles) are left as they are.
+        """
+        from .cluster import link
+        from .pipeline import ScoredPairs
+
+        stories = [entry.story] + [t for t in touched if t != entry.story]
+        groups = {t: self._state.story_members(t) for t in stories}
+        free = [t for t in stories if groups[t] and all(e.live for e in groups[t])]
+        if entry.story not in free or len(free) == 1 and len(groups[entry.story]) <= 2:
+            return
+        members = sorted((e for t in free for e in groups[t]), key=lambda e: e.seq)
+        if len(members) > self.max_local:
+            return
+        sims = self._sims(members, members) * self._colliding(members)
+        iu, ju = np.triu_indices(len(members), k=1)
+        keep = sims[iu, ju] > 0
+        pairs = np.stack([iu[keep], ju[keep]], axis=1).astype(np.int64)
+        cos = sims[iu, ju][keep]
+        labels = link(len(members), ScoredPairs(pairs=pairs, cosine=cos, jaccard=np.zeros(len(cos))), self.params)
+        # Name each new group: an old story id whose first member it holds, else its first member's id.
+        first_of = {t: groups[t][0].seq for t in free}
+        by_label: dict[int, list[Entry]] = {}
+        for e, lab in zip(members, labels.tolist()):
+            by_label.setdefault(lab, []).append(e)
+        changes: dict[int, str] = {}
+        taken: set[str] = set()
+        for lab in sorted(by_label, key=lambda l: by_label[l][0].seq):
+            group = by_label[lab]
+            seqs = {e.seq for e in group}
+            name = next((t for t in free if first_of[t] in seqs and t not in taken), None)
+            if name is None:
+                name = group[0].id
+                if name in taken or (name not in free and self._state.story_size(name)):
+                    name = f"{group[0].id}~{group[0].seq}"
+            taken.add(name)
+            for e in group:
+                if e.story != name:
+                    changes[e.seq] = name
+        if changes:
+            self._state.reassign(changes)
+
+    def _colliding(self, members: Sequence[Entry]) -> np.ndarray:
+        """Which pairs share an LSH band in either view (the batch scores only those)."""
+        p = self.params
+        n = len(members)
+        out = np.zeros((n, n), dtype=bool)
+        views = ((self._state.lsh_term, np.stack([e.term_sig for e in members])),
+                 (self._state.lsh_shingle, np.stack([e.shingle_sig for e in members])))
+        for lsh, sigs in views:
+            keys = cand.band_keys(sigs, lsh.b, lsh.r)
+            usable = ~(sigs == EMPTY).all(axis=1)
+            for b in range(keys.shape[1]):
+                out |= keys[:, b][:, None] == keys[:, b][None, :]
+            out &= usable[:, None] & usable[None, :]
+        return out
+
+    def _sims(self, xs: Sequence[Entry], ys: Sequence[Entry]) -> np.ndarray:
+        """TF-IDF cosines of live articles ``xs`` x ``ys`` under the current
+        frequencies (0 for pairs outside the time window)."""
+        n_docs = self._state.get_n_docs()
+        every = list(xs) + list(ys)
+        all_cols = np.unique(np.concatenate([e.cols for e in every]))
+        df_all = self._state.df_of(all_cols)
+        rows, cols, vals = [], [], []
+        for k, e in enumerate(every):
+            pos = np.searchsorted(all_cols, e.cols)
+            rows.append(np.full(len(pos), k))
+            cols.append(pos)
+            vals.append(self._weights(e.cols, e.counts, e.prior, df_all[pos], n_docs))
+        m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(len(every), len(all_cols)))
+        sims = np.clip((m[: len(xs)] @ m[len(xs):].T).toarray(), 0.0, 1.0)
+        window = self.params.time_window
+        if window is not None:
+            tx = np.array([e.ts for e in xs])[:, None]
+            ty = np.array([e.ts for e in ys])[None, :]
+            with np.errstate(invalid="ignore"):
+                sims[np.abs(tx - ty) > window.total_seconds()] = 0.0
+        return sims
+
+    def _lsh_insert(self, entry: Entry) -> None:
+        key = _seq_key(entry.seq)
+        for lsh, sig in ((self._state.lsh_term, entry.term_sig), (self._state.lsh_shingle, entry.shingle_sig)):
+            if not (sig == EMPTY).all():
+                self._state.lsh_insert(lsh, key, to_lean_minhash(sig, self.params.random_state)) \
+                    if hasattr(self._state, "lsh_insert") else lsh.insert(key, to_lean_minhash(sig, self.params.random_state), check_duplication=False)
+
+    def _lsh_remove(self, seqs: Sequence[int]) -> None:
+        for lsh in (self._state.lsh_term, self._state.lsh_shingle):
+            for s in seqs:
+                key = _seq_key(s)
+                if key in lsh:
+                    lsh.remove(key)
+
+    def _evict(self) -> None:
+        cutoff = None
+        newest = self._state.get_newest_ts()
+        if self.retention is not None and newest > -math.inf:
+            cutoff = newest - self.retention.total_seconds()
+        if cutoff is None and self.max_live is None:
+            return
+        seqs = self._state.evictable(cutoff, self.max_live)
+        if seqs:
+            self._lsh_remove(seqs)
+            self._state.make_dead(seqs)
