@@ -338,6 +338,36 @@ class MemoryState:
         pass
 
 
+def _prepare_job(job: tuple[list[dict], Params]) -> list["_Prepared"]:
+    """Features of articles sent as plain dicts (the article itself stays with the caller)."""
+    dicts, params = job
+    out = []
+    for d in dicts:
+        prep = _from_raw(coerce_article(d, d["id"]), featurize([coerce_article(d, d["id"])], params))
+        prep.article = None  # type: ignore[assignment]
+        out.append(prep)
+    return out
+
+
+def _from_raw(a: Article, raw: RawFeatures) -> "_Prepared":
+    """One article's own features, from :func:`featurize` of that article alone."""
+    row = raw.counts
+    cols = row.indices.astype(np.int32)
+    counts = row.data.astype(np.float32)
+    order = np.argsort(cols, kind="stable")
+    cols, counts = cols[order], counts[order]
+    prior = np.zeros(len(cols), dtype=np.float32)
+    if len(raw.prior_cols):
+        pos = np.minimum(np.searchsorted(raw.prior_cols, cols), len(raw.prior_cols) - 1)
+        hit = raw.prior_cols[pos] == cols
+        prior[hit] = raw.prior_vals[pos[hit]]
+    ts = a.timestamp
+    df_cols = getattr(raw, "df_cols", None)
+    df_cols = cols if df_cols is None else np.asarray(df_cols, dtype=np.int32)
+    return _Prepared(article=a, ts=math.nan if ts is None else float(ts), cols=cols, df_cols=df_cols, counts=counts,
+                     prior=prior, shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]))
+
+
 def _make_lsh(params: Params, storage_config: dict | None, basename: bytes | None = None):
     """The two LSH views (term view, shingle view) with the batch's bands and rows."""
     from datasketch import MinHashLSH
@@ -458,7 +488,45 @@ class StoryIndex:
 
     def add_many(self, articles: Iterable[Any]) -> list[Match]:
         """:meth:`add` each article in turn (same results as one at a time)."""
-        return [self.add(a) for a in articles]
+        return list(self.add_stream(articles))
+
+    def add_stream(self, articles: Iterable[Any], *, n_jobs: int = 1, chunk_size: int = 64) -> Iterator[Match]:
+        """:meth:`add` every article, yielding each match as it is decided.
+
+        With ``n_jobs > 1`` the per-article features are computed ahead in
+        worker processes (each article on its own, so results are the same as
+        with one); the decisions stay in this process, in input order. A
+        record that is not an article raises :class:`ArticleError`.
+        """
+        if n_jobs == 1:
+            for a in articles:
+                yield self.add(a)
+            return
+        import itertools
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+        counter = itertools.count(self._state.n_articles())
+        coerced = (coerce_article(a, default_id=str(next(counter))) for a in articles)
+        chunks = iter(lambda: list(itertools.islice(coerced, chunk_size)), [])
+        def job(chunk: list[Article]):
+            fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
+            return chunk, pool.submit(_prepare_job, (fields, self.params))
+
+        def finish(chunk: list[Article], fut) -> Iterator[Match]:
+            for a, prep in zip(chunk, fut.result()):
+                prep.article = a
+                yield self._add_prepared(prep)
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            pending: list = []
+            for chunk in chunks:
+                pending.append(job(chunk))
+                if len(pending) > 2 * workers:
+                    yield from finish(*pending.pop(0))
+            for item in pending:
+                yield from finish(*item)
 
     def query(self, article: Any) -> Match:
         """Where the article would belong, without adding it."""
@@ -560,26 +628,8 @@ class StoryIndex:
         out = []
         for a in articles:
             raw = featurize([a], self.params)
-            out.append(self._from_raw(a, raw))
+            out.append(_from_raw(a, raw))
         return out
-
-    def _from_raw(self, a: Article, raw: RawFeatures) -> _Prepared:
-        row = raw.counts
-        cols = row.indices.astype(np.int32)
-        counts = row.data.astype(np.float32)
-        order = np.argsort(cols, kind="stable")
-        cols, counts = cols[order], counts[order]
-        prior = np.zeros(len(cols), dtype=np.float32)
-        if len(raw.prior_cols):
-            pos = np.searchsorted(raw.prior_cols, cols)
-            pos = np.minimum(pos, len(raw.prior_cols) - 1)
-            hit = raw.prior_cols[pos] == cols
-            prior[hit] = raw.prior_vals[pos[hit]]
-        ts = a.timestamp
-        df_cols = getattr(raw, "df_cols", None)
-        df_cols = cols if df_cols is None else np.asarray(df_cols, dtype=np.int32)
-        return _Prepared(article=a, ts=math.nan if ts is None else float(ts), cols=cols, df_cols=df_cols, counts=counts,
-                         prior=prior, shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]))
 
     @contextmanager
     def _locked(self):

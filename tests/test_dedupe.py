@@ -1,0 +1,156 @@
+"""`dedup dedupe`: streaming feed deduplication from the command line."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dedup.cli import main
+from dedup.synth import generate_articles
+
+
+@pytest.fixture(scope="module")
+def feed_rows() -> list[dict]:
+    return list(generate_articles(160, seed=21))
+
+
+@pytest.fixture()
+def feed_file(tmp_path, feed_rows) -> Path:
+    p = tmp_path / "feed.jsonl"
+    with p.open("w", encoding="utf-8") as f:
+        for r in feed_rows:
+            f.write(json.dumps(r) + "\n")
+    return p
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_drops_copies_keeps_first(feed_file, feed_rows, tmp_path, capsys):
+    out, dups = tmp_path / "kept.jsonl", tmp_path / "dups.jsonl"
+    rc = main(["dedupe", str(feed_file), "-o", str(out), "--duplicates", str(dups)])
+    assert rc == 0
+    kept, dropped = _jsonl(out), _jsonl(dups)
+    copies = {r["id"] for r in feed_rows if r["kind"] == "copy"}
+    assert copies and {d["id"] for d in dropped} == copies
+    assert len(kept) + len(dropped) == len(feed_rows)
+    assert [r["id"] for r in kept] == [r["id"] for r in feed_rows if r["id"] not in copies]  # input order, as read
+    assert kept[0] == feed_rows[0]
+    by_id = {r["id"]: r for r in feed_rows}
+    for d in dropped:
+        assert by_id[d["duplicate_of"]]["story"] == by_id[d["id"]]["story"]
+        assert d["kind"] == "copy" and d["jaccard"] >= 0.5
+    err = capsys.readouterr().err
+    assert "kept" in err and "0 rejected" in err
+    assert "\r" not in err  # not a terminal: no progress line
+
+
+def test_story_level_drops_rewrites_too(feed_file, feed_rows, tmp_path):
+    out, dups = tmp_path / "kept.jsonl", tmp_path / "dups.jsonl"
+    assert main(["dedupe", str(feed_file), "-o", str(out), "--duplicates", str(dups), "--level", "story"]) == 0
+    dropped = {d["id"] for d in _jsonl(dups)}
+    rewrites = {r["id"] for r in feed_rows if r["kind"] == "rewrite"}
+    assert rewrites and len(rewrites & dropped) >= 0.8 * len(rewrites)
+    originals = {r["id"] for r in feed_rows if r["kind"] == "original"}
+    assert not originals & dropped
+
+
+@pytest.mark.parametrize("keep", ["longest", "earliest"])
+def test_keep_choice(feed_file, feed_rows, tmp_path, keep):
+    out, dups = tmp_path / "kept.jsonl", tmp_path / "dups.jsonl"
+    assert main(["dedupe", str(feed_file), "-o", str(out), "--duplicates", str(dups), "--keep", keep]) == 0
+    kept = {r["id"]: r for r in _jsonl(out)}
+    dropped = _jsonl(dups)
+    assert len(kept) + len(dropped) == len(feed_rows)
+    by_id = {r["id"]: r for r in feed_rows}
+    for d in dropped:
+        winner, loser = by_id[d["duplicate_of"]], by_id[d["id"]]
+        assert winner["id"] in kept
+        if keep == "longest":
+            assert len(winner["text"]) >= len(loser["text"])
+        else:
+            assert winner["published"] <= loser["published"]
+
+
+def test_bad_records_go_to_errors_file(tmp_path, feed_rows):
+    p = tmp_path / "mixed.jsonl"
+    good = feed_rows[:20]
+    with p.open("wb") as f:
+        for r in good[:10]:
+            f.write((json.dumps(r) + "\n").encode())
+        f.write(b"{not json\n")                                   # line 11
+        f.write(json.dumps({"id": "nt"}).encode() + b"\n")         # 12: missing text
+        f.write(json.dumps({"id": "wt", "text": 3}).encode() + b"\n")  # 13: wrong type
+        f.write(b'{"id": "ub", "text": "caf\xe9 \xff"}\n')        # 14: undecodable bytes
+        for r in good[10:]:
+            f.write((json.dumps(r) + "\n").encode())
+    out, errs = tmp_path / "kept.jsonl", tmp_path / "errors.jsonl"
+    rc = main(["dedupe", str(p), "-o", str(out), "--errors", str(errs)])
+    assert rc == 3
+    e = _jsonl(errs)
+    assert [x["line"] for x in e] == [11, 12, 13, 14]
+    assert "invalid JSON" in e[0]["error"] and "missing text" in e[1]["error"]
+    assert "must be a string" in e[2]["error"] and "UTF-8" in e[3]["error"]
+    kept_ids = {r["id"] for r in _jsonl(out)}
+    assert {r["id"] for r in good if r["kind"] != "copy"} <= kept_ids
+
+
+def test_csv_gzip_in_and_stdout(tmp_path, feed_rows):
+    p = tmp_path / "feed.csv.gz"
+    with gzip.open(p, "wt", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "text", "published", "story", "kind"])
+        w.writeheader()
+        for r in feed_rows[:60]:
+            w.writerow(r)
+    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", str(p)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    copies = {r["id"] for r in feed_rows[:60] if r["kind"] == "copy"}
+    assert {r["id"] for r in rows} == {r["id"] for r in feed_rows[:60]} - copies
+    assert "records read" in res.stderr
+
+
+def test_stdin_to_stdout(feed_rows):
+    data = "".join(json.dumps(r) + "\n" for r in feed_rows[:40])
+    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", "-", "-o", "-"], input=data,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 40 - sum(r["kind"] == "copy" for r in feed_rows[:40])
+
+
+def test_resume_with_index(feed_rows, tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[:90]))
+    second.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[90:]))
+    both = tmp_path / "all.jsonl"
+    both.write_text(first.read_text() + second.read_text())
+    idx = tmp_path / "night.dedup"
+    k1, k2, kall = (tmp_path / n for n in ("k1.jsonl", "k2.jsonl", "kall.jsonl"))
+    assert main(["dedupe", str(first), "-o", str(k1), "--index", str(idx)]) == 0
+    assert idx.exists()
+    assert main(["dedupe", str(second), "-o", str(k2), "--index", str(idx)]) == 0
+    assert main(["dedupe", str(both), "-o", str(kall)]) == 0
+    assert _jsonl(k1) + _jsonl(k2) == _jsonl(kall)
+    # running the same input again against the index drops everything as already indexed
+    k3, d3 = tmp_path / "k3.jsonl", tmp_path / "d3.jsonl"
+    assert main(["dedupe", str(second), "-o", str(k3), "--index", str(idx), "--duplicates", str(d3)]) == 0
+    assert _jsonl(k3) == [] and all(d["kind"] == "already indexed" for d in _jsonl(d3))
+    res = subprocess.run([sys.executable, "-m", "dedup.cli", "index", "stats", str(idx)], capture_output=True, text=True)
+    assert json.loads(res.stdout)["articles"] == len(feed_rows)
+
+
+def test_progress_when_asked(feed_file, tmp_path, capsys):
+    assert main(["dedupe", str(feed_file), "-o", str(tmp_path / "k.jsonl"), "--progress"]) == 0
+    assert "\r" in capsys.readouterr().err
+
+
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["dedupe", str(tmp_path / "nope.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
