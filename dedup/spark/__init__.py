@@ -1,0 +1,82 @@
+"""The same clustering on Apache Spark (``pip install "dedup[spark]"``).
+
+:func:`cluster_spark` takes a Spark DataFrame of articles and returns, for
+every row, its story (cluster), whether it is the story's representative, its
+version (copy group) and the confirmed scores that joined it -- the same
+answer :func:`dedup.cluster_articles` gives on one machine for the same rows
+and parameters. Each stage runs on the engine with the library's own
+functions doing the per-article and per-group work (Arrow-backed
+``mapInPandas`` / ``applyInPandas``); nothing is reimplemented here except
+the plumbing between stages. See :mod:`dedup.spark.engine` for the stages
+and docs/README-spark.md for when to use it and what it costs.
+
+Importing this package does not import pyspark; calling
+:func:`cluster_spark` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["cluster_spark", "OUTPUT_COLUMNS"]
+
+#: Columns of the DataFrame :func:`cluster_spark` returns.
+OUTPUT_COLUMNS = ("id", "cluster", "representative", "version", "scores", "flags", "position", "rejected")
+
+
+def cluster_spark(
+    df: Any,
+    *,
+    id_col: str = "id",
+    text_col: str = "text",
+    title_col: str | None = None,
+    published_col: str | None = None,
+    errors: str = "warn",
+    params: Any = None,
+    block_size: int = 10_000,
+    **kwargs: Any,
+) -> Any:
+    """Group the articles of a Spark DataFrame into stories.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        One article a row.
+    id_col, text_col : str
+        Columns holding the id (string or integer; a missing id becomes the
+        row's input position, as in memory) and the text.
+    title_col, published_col : str, optional
+        Columns holding the title and the publication time (timestamp, date,
+        ISO 8601 string or epoch seconds/milliseconds).
+    errors : {"warn", "raise", "ignore"}, default "warn"
+        As in :func:`dedup.cluster_articles`: a row that cannot be used (a
+        duplicate id, an unreadable date, ...) is kept in the output with
+        ``cluster`` null and the reason in ``rejected`` -- with a
+        :class:`~dedup.DedupWarning` naming it (``"warn"``), silently
+        (``"ignore"``), or :class:`~dedup.ArticleError` is raised for the
+        first one (``"raise"``).
+    params : dedup.Params, optional
+        All pipeline parameters at once; ``**kwargs`` override them by name
+        (see :class:`dedup.Params`).
+    block_size : int, default 10000
+        Rows per block of the verification stage (pairs are scored block by
+        block, each block holding its rows and the few it borrows); bounds
+        an executor's memory, not the result.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Columns ``id`` (string), ``cluster`` (the representative's id, as
+        ``Cluster.id``), ``representative`` (bool), ``version`` (id of the
+        representative of the article's group of copies), ``scores``
+        (array of ``{other, cosine, jaccard}``: the confirmed pairs of this
+        article inside its cluster), ``flags`` (array of strings, e.g.
+        ``"empty"``), ``position`` (input position) and ``rejected`` (null,
+        or why the row was left out). Every accepted row has a cluster.
+        The DataFrame is computed eagerly and cached; ``unpersist`` it when
+        done.
+    """
+    from .engine import run
+
+    return run(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
+               errors=errors, params=params, block_size=block_size, **kwargs)

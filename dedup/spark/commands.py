@@ -1,0 +1,120 @@
+"""``dedup spark-cluster``: :func:`dedup.spark.cluster_spark` from the command line.
+
+Reads Parquet or JSONL (files, folders or globs Spark understands, local or
+``hdfs://`` / ``s3a://``), writes one row per article as Parquet or JSONL
+(a folder of part files, Spark's way). The subcommand is always listed;
+pyspark is imported only when it runs, with a clear message when missing.
+
+Run it on a laptop (``--master local[*]``, the default outside
+``spark-submit``) or on a cluster::
+
+    spark-submit --master yarn $(python -c 'import dedup.spark.commands as c; print(c.__file__)') \\
+        spark-cluster s3a://bucket/articles/ -o s3a://bucket/stories/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+__all__ = ["register", "main"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from dedup.cli import add_param_arguments
+
+    p = subparsers.add_parser(
+        "spark-cluster",
+        help="group articles into stories on Apache Spark (needs dedup[spark])",
+        description="Group articles into stories on Apache Spark: the same clusters as 'dedup cluster'.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="Parquet or JSONL input (files, folders, globs)")
+    p.add_argument("-o", "--output", required=True, help="output folder (Spark writes part files)")
+    p.add_argument("--input-format", choices=("auto", "parquet", "jsonl"), default="auto",
+                   help="default: from the first path's extension (.parquet or .jsonl/.json[.gz])")
+    p.add_argument("--output-format", choices=("parquet", "jsonl"), default="parquet")
+    p.add_argument("--title-field", default=None, help="field holding the title (optional)")
+    p.add_argument("--published-field", default=None, help="field holding the publication time (optional)")
+    p.add_argument("--master", default=None,
+                   help="Spark master (default: the one spark-submit sets, else local[*])")
+    p.add_argument("--shuffle-partitions", type=int, default=None, help="spark.sql.shuffle.partitions")
+    p.add_argument("--driver-memory", default=None, help="spark.driver.memory when starting Spark here, e.g. 4g")
+    p.add_argument("--overwrite", action="store_true", help="replace the output folder if it exists")
+    add_param_arguments(p)
+    p.set_defaults(func=_cmd_spark_cluster)
+
+
+def _input_format(args: argparse.Namespace) -> str:
+    if args.input_format != "auto":
+        return args.input_format
+    first = args.paths[0].rstrip("/").lower()
+    for ext in (".gz", ".bz2"):
+        first = first.removesuffix(ext)
+    if first.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    return "parquet"
+
+
+def _cmd_spark_cluster(args: argparse.Namespace) -> int:
+    try:
+        import pyspark  # noqa: F401
+        from pyspark.sql import SparkSession
+    except ModuleNotFoundError:
+        print("dedup: spark-cluster needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'", file=sys.stderr)
+        return 2
+    from dedup.cli import params_from_args
+    from dedup.spark import cluster_spark
+
+    params = params_from_args(args)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("dedup spark-cluster")
+    if args.master:
+        builder = builder.master(args.master)
+    elif "spark.master" not in _submitted_conf():
+        builder = builder.master("local[*]")
+    if args.shuffle_partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
+    if args.driver_memory:
+        builder = builder.config("spark.driver.memory", args.driver_memory)
+    spark = builder.getOrCreate()
+    fmt = _input_format(args)
+    df = spark.read.parquet(*args.paths) if fmt == "parquet" else spark.read.json(list(args.paths))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = cluster_spark(df, id_col=args.id_field, text_col=args.text_field, title_col=args.title_field,
+                            published_col=args.published_field, params=params)
+    for w in caught:
+        print(f"dedup: {w.message}", file=sys.stderr)
+    writer = out.write.mode("overwrite" if args.overwrite else "errorifexists")
+    if args.output_format == "parquet":
+        writer.parquet(args.output)
+    else:
+        writer.json(args.output)
+    n = out.count()
+    n_rejected = out.filter("rejected IS NOT NULL").count()
+    n_clusters = out.filter("representative").count()
+    print(f"dedup: {n - n_rejected} articles, {n_clusters} stories -> {args.output}", file=sys.stderr)
+    if n_rejected:
+        print(f"dedup: {n_rejected} record(s) rejected (rows with 'rejected' set)", file=sys.stderr)
+    out.unpersist()
+    return 0
+
+
+def _submitted_conf() -> dict[str, str]:
+    """Spark settings passed by spark-submit (it exports them to the driver)."""
+    from pyspark import SparkConf
+
+    return dict(SparkConf().getAll())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``spark-submit .../dedup/spark/commands.py spark-cluster ...``."""
+    from dedup.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,608 @@
+"""The stages of :func:`dedup.cluster_spark`, one Spark step each.
+
+Every step hands the per-article or per-group work to the function the
+in-memory path calls, so a change there flows here:
+
+1. **validate** (``mapInPandas``): each row through
+   :func:`dedup.article.coerce_article`, with its input position as the
+   default id; duplicate ids found by a ``groupBy`` (the first position
+   wins, as in :func:`dedup.pipeline.prepare_articles`).
+2. **featurize** (``mapInPandas``): :func:`dedup.pipeline.featurize` per
+   batch; each task also emits its document frequencies and background prior,
+   summed / maxed over the cluster by a tree reduction and broadcast.
+3. **canonical order**: a global sort on (publication time, digest, id) --
+   the key of :func:`dedup.pipeline.canonical_order` -- and ranks from the
+   partition offsets. Ranks are the row indices of the in-memory path.
+4. **weigh** (``mapInPandas``): :func:`dedup.pipeline.weigh` with the
+   corpus-wide ``document_frequency``; then the band keys of both LSH views
+   (:func:`dedup.candidates.band_keys`).
+5. **candidates** (``groupBy(view, band, key-bucket).applyInPandas``): the
+   members of each bucket in rank order through the same capped bucketing
+   and time window as :func:`dedup.candidates.candidate_pairs` and
+   :func:`dedup.candidates.within_window`; pairs made unique.
+6. **verify** (``cogroup.applyInPandas``): pairs by block of ``block_size``
+   ranks; each block holds its rows plus the rows its pairs borrow from other
+   blocks, and scores them with :func:`dedup.pipeline.score_pairs`.
+7. **components**: connected components of the pairs with cosine at or above
+   the threshold, by min-label propagation with pointer jumping in DataFrame
+   joins. Every linkage merges only along such pairs (a group's mean or
+   minimum similarity to another reaches the threshold only if one of their
+   pairs does), so clusters never cross these components.
+8. **link** (``cogroup.applyInPandas``): per component, its members and all
+   its scored pairs, in rank order, through :func:`dedup.cluster.link` and
+   :func:`dedup.cluster.build_clusters`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .. import candidates as cand
+from ..article import Article, ArticleError, coerce_article
+from ..cluster import build_clusters, link
+from ..minhash import EMPTY
+from ..params import Params
+from ..pipeline import DedupWarning, Features, RawFeatures, ScoredPairs, featurize, score_pairs, weigh
+
+try:
+    from pyspark import StorageLevel
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+    raise ModuleNotFoundError(
+        "dedup.spark needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'", name="pyspark"
+    ) from exc
+
+__all__ = ["run", "lsh_views"]
+
+_SCORES_TYPE = "array<struct<other:string,cosine:double,jaccard:double>>"
+_BUCKET_ROWS = 500_000  # band-key rows per bucketing group, at most about
+_GROUPS_PER_PARTITION = 4
+
+
+# --- helpers ------------------------------------------------------------------
+
+def lsh_views(params: Params) -> list[tuple[str, int, int]]:
+    """``(signature, bands, rows)`` of the two candidate views of
+    :func:`dedup.pipeline.find_candidates` (term view, then copy view)."""
+    # NOTE: mirrors find_candidates(); the equality tests catch any drift.
+    tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
+    sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
+    return [("term", tb, tr), ("shingle", sb, sr)]
+
+
+def _none(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if v is pd.NaT or (not isinstance(v, (str, bytes, list, dict)) and pd.isna(v) is True):
+        return None
+    return v
+
+
+def _csr(idx: list[bytes], val: list[bytes], n_features: int) -> sp.csr_matrix:
+    cols = [np.frombuffer(b, dtype=np.int32) for b in idx]
+    vals = [np.frombuffer(b, dtype=np.float32) for b in val]
+    indptr = np.zeros(len(cols) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in cols], out=indptr[1:])
+    indices = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    data = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(cols), n_features))
+
+
+def _rows_of(m: sp.csr_matrix) -> tuple[list[bytes], list[bytes]]:
+    m = m.tocsr()
+    ind = m.indices.astype(np.int32)
+    dat = m.data.astype(np.float32)
+    p = m.indptr
+    return ([ind[p[k]:p[k + 1]].tobytes() for k in range(m.shape[0])],
+            [dat[p[k]:p[k + 1]].tobytes() for k in range(m.shape[0])])
+
+
+def _sigs(blobs: list[bytes], num_perm: int) -> np.ndarray:
+    if not len(blobs):
+        return np.zeros((0, num_perm), dtype=np.uint32)
+    return np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(len(blobs), num_perm)
+
+
+def _offsets(df: DataFrame) -> dict[int, int]:
+    """First global index of each Spark partition (``_pid`` column) of ``df``."""
+    counts = dict(df.groupBy("_pid").count().collect())
+    out, acc = {}, 0
+    for pid in range(max(counts, default=-1) + 1):
+        out[pid] = acc
+        acc += counts.get(pid, 0)
+    return out
+
+
+# --- 1. validate -----------------------------------------------------------------
+
+_VALID_SCHEMA = T.StructType([
+    T.StructField("pos", T.LongType()), T.StructField("id", T.StringType()),
+    T.StructField("reason", T.StringType()), T.StructField("text", T.StringType()),
+    T.StructField("title", T.StringType()), T.StructField("ts", T.DoubleType()),
+])
+
+
+def _validate(offsets: dict[int, int], has_title: bool, has_pub: bool):
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        seen: dict[int, int] = {}
+        for b in batches:
+            pids = b["_pid"].tolist()
+            ids, texts = b["_id"].tolist(), b["_text"].tolist()
+            titles = b["_title"].tolist() if has_title else [None] * len(b)
+            pubs = b["_pub"].tolist() if has_pub else [None] * len(b)
+            out = {k: [] for k in ("pos", "id", "reason", "text", "title", "ts")}
+            for pid, raw_id, text, title, pub in zip(pids, ids, texts, titles, pubs):
+                k = seen.get(pid, 0)
+                seen[pid] = k + 1
+                pos = offsets[pid] + k
+                record = {"id": _none(raw_id), "text": _none(text)}
+                if has_title:
+                    record["title"] = _none(title)
+                if has_pub:
+                    record["published"] = _none(pub)
+                try:
+                    art = coerce_article(record, default_id=str(pos))
+                    row = (art.id, None, art.text, art.title, art.timestamp)
+                except ArticleError as exc:
+                    shown = str(pos) if record["id"] in (None, "") else str(record["id"])
+                    row = (shown, exc.reason, None, None, None)
+                out["pos"].append(pos)
+                for key, v in zip(("id", "reason", "text", "title", "ts"), row):
+                    out[key].append(v)
+            yield pd.DataFrame(out)
+    return fn
+
+
+def _prepare_input(df: DataFrame, id_col: str, text_col: str, title_col: str | None, published_col: str | None) -> DataFrame:
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    for name in (id_col, text_col, title_col, published_col):
+        if name is not None and name not in fields:
+            raise ValueError(f"no column {name!r} in the DataFrame (columns: {', '.join(fields)})")
+    idc = F.col(id_col)
+    if isinstance(fields[id_col], T.IntegralType):
+        idc = idc.cast("string")
+    cols = [idc.alias("_id"), F.col(text_col).alias("_text")]
+    if title_col is not None:
+        cols.append(F.col(title_col).alias("_title"))
+    if published_col is not None:
+        pub = F.col(published_col)
+        ptype = fields[published_col]
+        if isinstance(ptype, (T.TimestampType, T.TimestampNTZType)):
+            pub = F.unix_micros(pub.cast("timestamp")).cast("double") / 1e6
+        elif isinstance(ptype, T.DateType):
+            pub = F.unix_micros(F.to_utc_timestamp(pub.cast("timestamp"), F.current_timezone())).cast("double") / 1e6
+        cols.append(pub.alias("_pub"))
+    return df.select(*cols).withColumn("_pid", F.spark_partition_id())
+
+
+# --- 2. featurize ------------------------------------------------------------------
+
+_FEAT_SCHEMA = T.StructType([
+    T.StructField("kind", T.ByteType()), T.StructField("pos", T.LongType()), T.StructField("id", T.StringType()),
+    T.StructField("ts", T.DoubleType()), T.StructField("digest", T.BinaryType()), T.StructField("empty", T.BooleanType()),
+    T.StructField("a", T.BinaryType()), T.StructField("b", T.BinaryType()),
+    T.StructField("c", T.BinaryType()), T.StructField("d", T.BinaryType()),
+])
+
+
+def _merge_stats(x: tuple, y: tuple) -> tuple:
+    """Sum document frequencies, max the background prior, add doc counts."""
+    (c1, v1, pc1, pv1, n1), (c2, v2, pc2, pv2, n2) = x, y
+    cols = np.concatenate([c1, c2])
+    vals = np.concatenate([v1, v2])
+    uc, inv = np.unique(cols, return_inverse=True)
+    sums = np.zeros(len(uc), dtype=np.float64)
+    np.add.at(sums, inv, vals)
+    pcols = np.concatenate([pc1, pc2])
+    pvals = np.concatenate([pv1, pv2])
+    if len(pcols):
+        order = np.lexsort((-pvals, pcols))
+        pcols, pvals = pcols[order], pvals[order]
+        first = np.concatenate([[True], pcols[1:] != pcols[:-1]])
+        pcols, pvals = pcols[first], pvals[first]
+    return uc, sums, pcols, pvals, n1 + n2
+
+
+def _featurize(params: Params):
+    from ..verify import document_frequency
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        empty_i = np.zeros(0, np.int64)
+        stats = (empty_i, np.zeros(0), empty_i, np.zeros(0), 0)
+        for b in batches:
+            if not len(b):
+                continue
+            titles = b["title"].tolist()
+            arts = [Article(id=i, text=t, title=_none(ti)) for i, t, ti in zip(b["id"].tolist(), b["text"].tolist(), titles)]
+            raw = featurize(arts, params)
+            idx, val = _rows_of(raw.counts)
+            if getattr(raw, "df_cols", None) is not None:  # exact df counted by featurize (before any pruning)
+                nz, dfv = np.asarray(raw.df_cols, np.int64), np.asarray(raw.df_vals, np.float64)
+            else:
+                df = document_frequency(raw.counts)
+                nz = np.flatnonzero(df)
+                dfv = df[nz]
+            stats = _merge_stats(stats, (nz.astype(np.int64), dfv, raw.prior_cols.astype(np.int64),
+                                         raw.prior_vals.astype(np.float64), len(arts)))
+            sh = np.ascontiguousarray(raw.shingle_signatures, dtype=np.uint32)
+            yield pd.DataFrame({
+                "kind": np.zeros(len(arts), np.int8), "pos": b["pos"].values, "id": b["id"].values,
+                "ts": b["ts"].values, "digest": raw.digests, "empty": raw.empty,
+                "a": idx, "b": val, "c": [r.tobytes() for r in sh], "d": [None] * len(arts),
+            })
+        c, v, pc, pv, n = stats
+        yield pd.DataFrame({
+            "kind": [np.int8(1)], "pos": [n], "id": [None], "ts": [None], "digest": [None], "empty": [None],
+            "a": [c.tobytes()], "b": [v.tobytes()], "c": [pc.tobytes()], "d": [pv.tobytes()],
+        })
+    return fn
+
+
+def _stats_of(row: Any) -> tuple:
+    return (np.frombuffer(row["a"], np.int64), np.frombuffer(row["b"], np.float64),
+            np.frombuffer(row["c"], np.int64), np.frombuffer(row["d"], np.float64), int(row["pos"]))
+
+
+# --- 4. weigh --------------------------------------------------------------------------
+
+_WEIGHED_SCHEMA = T.StructType([
+    T.StructField("rank", T.LongType()), T.StructField("pos", T.LongType()), T.StructField("id", T.StringType()),
+    T.StructField("ts", T.DoubleType()), T.StructField("empty", T.BooleanType()),
+    T.StructField("x_idx", T.BinaryType()), T.StructField("x_val", T.BinaryType()),
+    T.StructField("term_sig", T.BinaryType()), T.StructField("sh_sig", T.BinaryType()),
+])
+
+
+def _raw_features(**fields: Any) -> RawFeatures:
+    """A :class:`RawFeatures` from the fields it has (the corpus document
+    frequencies ride along if it carries them)."""
+    from dataclasses import fields as dc_fields
+
+    names = {f.name for f in dc_fields(RawFeatures)}
+    return RawFeatures(**{k: v for k, v in fields.items() if k in names})
+
+
+def _weigh(params: Params, offsets: dict[int, int], bc_df: Any, bc_df_sparse: Any,
+           prior_cols: np.ndarray, prior_vals: np.ndarray, n_docs: float):
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        seen: dict[int, int] = {}
+        for b in batches:
+            if not len(b):
+                continue
+            pid = int(b["_pid"].iloc[0])
+            if not (b["_pid"] == pid).all():  # pragma: no cover - one partition is one task
+                raise RuntimeError("a batch spans Spark partitions")
+            start = offsets[pid] + seen.get(pid, 0)
+            seen[pid] = seen.get(pid, 0) + len(b)
+            counts = _csr(b["a"].tolist(), b["b"].tolist(), params.n_features)
+            raw = _raw_features(counts=counts, shingle_signatures=_sigs(b["c"].tolist(), params.num_perm),
+                                digests=b["digest"].tolist(), prior_cols=prior_cols, prior_vals=prior_vals,
+                                empty=b["empty"].to_numpy(dtype=bool), df_cols=bc_df_sparse.value[0], df_vals=bc_df_sparse.value[1])
+            ts = [None if _none(t) is None else float(t) for t in b["ts"].tolist()]
+            feats = weigh(raw, ts, params, document_frequency=(bc_df.value, n_docs))
+            idx, val = _rows_of(feats.tfidf)
+            term = np.ascontiguousarray(feats.term_signatures, dtype=np.uint32)
+            yield pd.DataFrame({
+                "rank": np.arange(start, start + len(b), dtype=np.int64), "pos": b["pos"].values,
+                "id": b["id"].values, "ts": b["ts"].values, "empty": b["empty"].values,
+                "x_idx": idx, "x_val": val, "term_sig": [r.tobytes() for r in term], "sh_sig": b["c"].values,
+            })
+    return fn
+
+
+# --- 5. candidates --------------------------------------------------------------------------
+
+_KEYS_SCHEMA = "view byte, band int, key long, rank long, ts double"
+
+
+def _band_keys(params: Params):
+    views = lsh_views(params)
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            if not len(b):
+                continue
+            empty = b["empty"].to_numpy(dtype=bool)
+            ranks = b["rank"].to_numpy(dtype=np.int64)
+            ts = b["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+            for v, (name, bands, rows) in enumerate(views):
+                sig = _sigs(b["term_sig" if name == "term" else "sh_sig"].tolist(), params.num_perm)
+                members = np.flatnonzero(~empty)
+                members = members[~(sig[members] == EMPTY).all(axis=1)]
+                if not len(members):
+                    continue
+                keys = cand.band_keys(sig[members], bands, rows)  # (m, bands) uint64
+                m = len(members)
+                yield pd.DataFrame({
+                    "view": np.full(m * bands, v, np.int8),
+                    "band": np.tile(np.arange(bands, dtype=np.int32), m),
+                    "key": keys.reshape(-1).view(np.int64),
+                    "rank": np.repeat(ranks[members], bands),
+                    "ts": np.repeat(ts[members], bands),
+                })
+    return fn
+
+
+def _bucket(params: Params):
+    window = None if params.time_window is None else params.time_window.total_seconds()
+
+    def fn(g: pd.DataFrame) -> pd.DataFrame:
+        keys = g["key"].to_numpy(dtype=np.int64).view(np.uint64)
+        ranks = g["rank"].to_numpy(dtype=np.int64)
+        ts = g["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+        order = np.lexsort((ranks, keys))  # buckets, members in rank (canonical) order
+        local = np.arange(len(order), dtype=np.int64)
+        pairs = cand._bucket_pairs(keys[order], local, params.max_bucket_size, params.bucket_neighbours)
+        pairs = cand.within_window(pairs, ts[order], window)
+        r = ranks[order]
+        return pd.DataFrame({"i": r[pairs[:, 0]], "j": r[pairs[:, 1]]})
+    return fn
+
+
+# --- 6. verify ------------------------------------------------------------------------------
+
+def _score(params: Params):
+    def fn(rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        if not len(pairs) or not len(rows):
+            return pd.DataFrame({"i": [], "j": [], "cosine": [], "jaccard": []})
+        rows = rows.sort_values("rank", kind="stable")
+        ranks = rows["rank"].to_numpy(dtype=np.int64)
+        x = _csr(rows["x_idx"].tolist(), rows["x_val"].tolist(), params.n_features)
+        sig = _sigs(rows["sh_sig"].tolist(), params.num_perm)
+        pairs = pairs.sort_values(["i", "j"], kind="stable")
+        i = pairs["i"].to_numpy(dtype=np.int64)
+        j = pairs["j"].to_numpy(dtype=np.int64)
+        local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
+        n = len(ranks)
+        feats = Features(tfidf=x, term_signatures=np.zeros((n, 0), np.uint32), shingle_signatures=sig,
+                         timestamps=None, empty=np.zeros(n, bool))
+        s = score_pairs(feats, local)
+        return pd.DataFrame({"i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard})
+    return fn
+
+
+# --- 7. components -------------------------------------------------------------------------
+
+def components(edges: DataFrame, max_iter: int = 100) -> DataFrame:
+    """``(node, comp)``: the smallest node of each node's connected component,
+    for every node of ``edges`` (columns ``i``, ``j``); DataFrame joins only."""
+    both = edges.select(F.col("i").alias("src"), F.col("j").alias("dst")).union(
+        edges.select(F.col("j").alias("src"), F.col("i").alias("dst"))).persist(StorageLevel.MEMORY_AND_DISK)
+    labels = both.groupBy("src").agg(F.least(F.min("dst"), F.first("src")).alias("comp")) \
+        .withColumnRenamed("src", "node").localCheckpoint()
+    for _ in range(max_iter):
+        hop = both.join(labels.withColumnRenamed("node", "src"), "src") \
+            .groupBy("dst").agg(F.min("comp").alias("c2")).withColumnRenamed("dst", "node")
+        stepped = labels.join(hop, "node", "left").select("node", F.least("comp", F.coalesce("c2", "comp")).alias("comp"))
+        parent = stepped.select(F.col("node").alias("p"), F.col("comp").alias("pc"))
+        jumped = stepped.join(parent, F.col("comp") == F.col("p"), "left") \
+            .select("node", F.least("comp", F.coalesce("pc", "comp")).alias("comp")).localCheckpoint()
+        changed = jumped.join(labels.withColumnRenamed("comp", "old"), "node").filter(F.col("comp") != F.col("old")).limit(1).count()
+        labels = jumped
+        if changed == 0:
+            break
+    else:  # pragma: no cover - needs a component of diameter ~2**100
+        raise RuntimeError("connected components did not converge")
+    both.unpersist()
+    return labels
+
+
+# --- 8. link ------------------------------------------------------------------------------
+
+_LINK_SCHEMA = "id string, cluster string, representative boolean, version string, scores string, flags string, pos long"
+
+
+def _utc(ts: float) -> datetime | None:
+    return None if ts is None or math.isnan(ts) else datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def _link(params: Params):
+    def fn(members: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        out: dict[str, list] = {k: [] for k in ("id", "cluster", "representative", "version", "scores", "flags", "pos")}
+        by_comp = dict(tuple(pairs.groupby("comp"))) if len(pairs) else {}
+        for comp, m in members.groupby("comp"):
+            m = m.sort_values("rank", kind="stable")
+            ranks = m["rank"].to_numpy(dtype=np.int64)
+            arts = [Article(id=i, text="", published=_utc(t))
+                    for i, t in zip(m["id"].tolist(), m["ts"].to_numpy(dtype=np.float64, na_value=np.nan).tolist())]
+            pos = dict(zip(m["id"].tolist(), m["pos"].tolist()))
+            p = by_comp.get(comp)
+            if p is None:
+                p = pd.DataFrame({"i": [], "j": [], "cosine": [], "jaccard": []})
+            p = p.sort_values(["i", "j"], kind="stable")
+            local = np.stack([np.searchsorted(ranks, p["i"].to_numpy(dtype=np.int64)),
+                              np.searchsorted(ranks, p["j"].to_numpy(dtype=np.int64))], axis=1).reshape(-1, 2)
+            scored = ScoredPairs(pairs=local, cosine=p["cosine"].to_numpy(dtype=np.float64),
+                                 jaccard=p["jaccard"].to_numpy(dtype=np.float64))
+            labels = link(len(arts), scored, params)
+            empty = m["empty"].to_numpy(dtype=bool)
+            for c in build_clusters(arts, labels, scored, params, empty=empty):
+                version_of = {a.id: v.representative.id for v in c.versions for a in v.members}
+                for a in c.members:
+                    out["id"].append(a.id)
+                    out["cluster"].append(c.id)
+                    out["representative"].append(a.id == c.id)
+                    out["version"].append(version_of[a.id])
+                    out["scores"].append(json.dumps([
+                        {"other": s.b if s.a == a.id else s.a, "cosine": s.cosine, "jaccard": s.jaccard}
+                        for s in c.scores if a.id in (s.a, s.b)]))
+                    out["flags"].append(",".join(sorted(c.flags)))
+                    out["pos"].append(pos[a.id])
+        return pd.DataFrame(out)
+    return fn
+
+
+# --- the run ------------------------------------------------------------------------------
+
+def run(
+    df: DataFrame,
+    *,
+    id_col: str = "id",
+    text_col: str = "text",
+    title_col: str | None = None,
+    published_col: str | None = None,
+    errors: str = "warn",
+    params: Params | None = None,
+    block_size: int = 10_000,
+    timings: dict[str, float] | None = None,
+    **kwargs: Any,
+) -> DataFrame:
+    """:func:`dedup.spark.cluster_spark`; ``timings``, when given, receives
+    the wall time of each stage (seconds), for the benchmark."""
+    import time
+
+    if errors not in ("raise", "warn", "ignore"):
+        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+    if params is not None and not isinstance(params, Params):
+        raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
+    p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if not isinstance(df, DataFrame):
+        raise TypeError(f"cluster_spark() takes a Spark DataFrame, got {type(df).__name__}")
+    spark: SparkSession = df.sparkSession
+    keep: list[DataFrame] = []
+    clock = [time.perf_counter()]
+
+    stages = iter(("featurize", "order", "weigh", "candidates", "verify", "components", "link", "done"))
+    spark.sparkContext.setJobDescription("dedup: validate")
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+        spark.sparkContext.setJobDescription(f"dedup: {next(stages, 'done')}")
+
+    def hold(d: DataFrame) -> DataFrame:
+        d = d.persist(StorageLevel.MEMORY_AND_DISK)
+        keep.append(d)
+        return d
+
+    try:
+        # 1. validate
+        src = _prepare_input(df, id_col, text_col, title_col, published_col)
+        offsets = _offsets(src)
+        valid = hold(src.mapInPandas(_validate(offsets, title_col is not None, published_col is not None), _VALID_SCHEMA))
+        ok = valid.filter(F.col("reason").isNull())
+        dups = ok.groupBy("id").agg(F.min("pos").alias("first"), F.count("*").alias("copies")).filter("copies > 1")
+        dups = hold(dups)
+        ok = ok.join(F.broadcast(dups.select("id", "first")), "id", "left")
+        dup_reason = F.format_string("duplicate id: input positions %d and %d both use it", F.col("first"), F.col("pos"))
+        is_dup = F.col("first").isNotNull() & (F.col("pos") != F.col("first"))
+        rejected = valid.filter(F.col("reason").isNotNull()).select("id", "pos", "reason").unionByName(
+            ok.filter(is_dup).select("id", "pos", dup_reason.alias("reason")))
+        rejected = hold(rejected)
+        bad = rejected.orderBy("pos").limit(10_001).collect() if errors != "ignore" else []
+        if bad and errors == "raise":
+            raise ArticleError(repr(bad[0]["id"]), bad[0]["reason"])
+        for r in bad[:10_000]:
+            warnings.warn(f"article {r['id']!r}: {r['reason']} (input position {r['pos']}); left out", DedupWarning, stacklevel=3)
+        good = ok.filter(~is_dup).select("pos", "id", "text", "title", "ts")
+        lap("validate")
+
+        # 2. featurize
+        feats = hold(good.mapInPandas(_featurize(p), _FEAT_SCHEMA))
+        stats_rows = feats.filter(F.col("kind") == 1).select("a", "b", "c", "d", "pos").rdd.map(_stats_of)
+        if stats_rows.isEmpty():
+            c = np.zeros(0, np.int64)
+            stats = (c, np.zeros(0), c, np.zeros(0), 0)
+        else:
+            stats = stats_rows.treeReduce(_merge_stats, depth=3)
+        df_cols, df_vals, prior_cols, prior_vals, n_docs = stats
+        lap("featurize")
+
+        if n_docs == 0:
+            result = _rejected_rows(rejected)
+        else:
+            # 3. canonical order
+            dense = np.zeros(p.n_features, dtype=np.float64)
+            dense[df_cols] = df_vals
+            bc_df = spark.sparkContext.broadcast(dense)
+            bc_df_sparse = spark.sparkContext.broadcast((df_cols, df_vals))
+            rows = feats.filter(F.col("kind") == 0).drop("kind")
+            ordered = hold(rows.orderBy(F.asc_nulls_last("ts"), F.asc("digest"), F.asc("id"))
+                           .withColumn("_pid", F.spark_partition_id()))
+            rank_offsets = _offsets(ordered)
+            lap("order")
+
+            # 4. weigh
+            weighed = hold(ordered.mapInPandas(_weigh(p, rank_offsets, bc_df, bc_df_sparse, prior_cols, prior_vals, float(n_docs)),
+                                               _WEIGHED_SCHEMA))
+            weighed.count()
+            for d in (feats, ordered):
+                d.unpersist()
+            lap("weigh")
+
+            # 5. candidates
+            n_sub = max(1, math.ceil(n_docs / _BUCKET_ROWS))
+            keys = weighed.select("rank", "ts", "empty", "term_sig", "sh_sig").mapInPandas(_band_keys(p), _KEYS_SCHEMA)
+            pairs = hold(keys.withColumn("sub", F.pmod(F.col("key"), F.lit(n_sub)))
+                         .groupBy("view", "band", "sub").applyInPandas(_bucket(p), "i long, j long").distinct())
+            n_pairs = pairs.count()
+            lap("candidates")
+
+            # 6. verify
+            blk = F.lit(block_size).cast("long")
+            with_block = pairs.select((F.col("i") / blk).cast("long").alias("block"), "i", "j")
+            needed = with_block.filter((F.col("j") / blk).cast("long") != F.col("block")).select("block", F.col("j").alias("rank")).distinct()
+            own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), "rank", "x_idx", "x_val", "sh_sig")
+            borrowed = needed.join(weighed.select("rank", "x_idx", "x_val", "sh_sig"), "rank").select("block", "rank", "x_idx", "x_val", "sh_sig")
+            scored = hold(own.unionByName(borrowed).groupBy("block").cogroup(with_block.groupBy("block"))
+                          .applyInPandas(_score(p), "i long, j long, cosine double, jaccard double"))
+            scored.count()
+            pairs.unpersist()
+            lap("verify")
+
+            # 7. components
+            edges = scored.filter(F.col("cosine") >= F.lit(p.threshold)).select("i", "j")
+            comp = hold(components(edges))
+            lap("components")
+
+            # 8. link
+            n_groups = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")) * _GROUPS_PER_PARTITION)
+            grp = F.pmod(F.col("comp"), F.lit(n_groups))
+            # (comp + 0): a fresh column, so the cogroup below is not a self-join of ``comp`` to Spark
+            members = weighed.select("rank", "id", "ts", "empty", "pos").join(
+                comp.select(F.col("node").alias("rank"), (F.col("comp") + 0).alias("comp")), "rank")
+            ci, cj = comp.select(F.col("node").alias("i"), "comp"), comp.select(F.col("node").alias("j"), "comp")
+            inner = scored.join(ci, "i").join(cj, ["j", "comp"])  # pairs inside one component
+            linked = members.withColumn("g", grp).groupBy("g").cogroup(inner.withColumn("g", grp).groupBy("g")) \
+                .applyInPandas(_link(p), _LINK_SCHEMA)
+            alone = weighed.join(comp.withColumnRenamed("node", "rank"), "rank", "left_anti").select(
+                "id", F.col("id").alias("cluster"), F.lit(True).alias("representative"), F.col("id").alias("version"),
+                F.lit("[]").alias("scores"), F.when(F.col("empty"), F.lit("empty")).otherwise(F.lit("")).alias("flags"), "pos")
+            good_rows = linked.unionByName(alone).select(
+                "id", "cluster", "representative", "version", F.from_json("scores", _SCORES_TYPE).alias("scores"),
+                F.when(F.col("flags") == "", F.array().cast("array<string>")).otherwise(F.split("flags", ",")).alias("flags"),
+                "pos", F.lit(None).cast("string").alias("rejected"))
+            result = good_rows.unionByName(_rejected_rows(rejected))
+        result = result.withColumnRenamed("pos", "position").persist(StorageLevel.MEMORY_AND_DISK)
+        result.count()
+        lap("link")
+        if timings is not None and n_docs:
+            timings["pairs"] = float(n_pairs)
+        return result
+    finally:
+        spark.sparkContext.setJobDescription(None)
+        for d in keep:
+            d.unpersist()
+
+
+def _rejected_rows(rejected: DataFrame) -> DataFrame:
+    return rejected.select(
+        "id", F.lit(None).cast("string").alias("cluster"), F.lit(None).cast("boolean").alias("representative"),
+        F.lit(None).cast("string").alias("version"), F.lit(None).cast(_SCORES_TYPE).alias("scores"),
+        F.lit(None).cast("array<string>").alias("flags"), "pos", F.col("reason").alias("rejected"))

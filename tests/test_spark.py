@@ -1,0 +1,184 @@
+"""The Spark path gives the in-memory answer (``pytest -m spark``).
+
+A real local Spark session (``local[2]``); skipped, with the reason, only when
+pyspark or Java is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+
+import pytest
+
+from dedup import ArticleError, DedupWarning, cluster_articles
+from dedup.synth import generate_articles
+
+pytestmark = pytest.mark.spark
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'dedup[spark]')")
+pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'dedup[spark]')")
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip("no Java runtime (java not on PATH, JAVA_HOME unset)", allow_module_level=True)
+
+from dedup.spark import cluster_spark  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("dedup-tests")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _spark_clusters(out) -> dict:
+    """cluster id -> (members, versions, scores) from the Spark output."""
+    rows = out.filter("rejected IS NULL").collect()
+    clusters: dict = {}
+    for r in rows:
+        c = clusters.setdefault(r["cluster"], {"members": set(), "reps": set(), "versions": {}, "scores": set()})
+        c["members"].add(r["id"])
+        if r["representative"]:
+            c["reps"].add(r["id"])
+        c["versions"].setdefault(r["version"], set()).add(r["id"])
+        for s in r["scores"]:
+            c["scores"].add((min(r["id"], s["other"]), max(r["id"], s["other"]), s["cosine"], s["jaccard"]))
+    return clusters
+
+
+def _memory_clusters(result) -> dict:
+    return {
+        c.id: {
+            "members": set(c.ids),
+            "reps": {c.representative.id},
+            "versions": {v.representative.id: {a.id for a in v.members} for v in c.versions},
+            "scores": {(s.a, s.b, s.cosine, s.jaccard) for s in c.scores},
+        }
+        for c in result
+    }
+
+
+def _ari(a: dict[str, str], b: dict[str, str]) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    ids = sorted(a)
+    return adjusted_rand_score([a[i] for i in ids], [b[i] for i in ids])
+
+
+def _assert_same(spark_out, memory) -> None:
+    got, want = _spark_clusters(spark_out), _memory_clusters(memory)
+    spark_labels = {m: cid for cid, c in got.items() for m in c["members"]}
+    assert set(spark_labels) == set(memory.labels()), "the two paths clustered different rows"
+    assert _ari(spark_labels, memory.labels()) == 1.0
+    assert set(got) == set(want), "cluster ids (representatives) differ"
+    for cid, c in want.items():
+        assert got[cid]["reps"] == c["reps"]
+        assert got[cid]["members"] == c["members"]
+        assert got[cid]["versions"] == c["versions"]
+        assert got[cid]["scores"] == c["scores"]
+
+
+@pytest.fixture(scope="module")
+def ecb_records(ecbplus_docs):
+    return [{"id": d["doc_id"], "text": d["text"]} for d in ecbplus_docs]
+
+
+def test_ecbplus_same_clusters_as_in_memory(spark, ecb_records):
+    df = spark.createDataFrame(ecb_records).repartition(3)
+    out = cluster_spark(df)
+    memory = cluster_articles(ecb_records)
+    assert sum(len(c) > 1 for c in memory) > 10  # the comparison is not vacuous
+    _assert_same(out, memory)
+    out.unpersist()
+
+
+def test_generated_20k_same_clusters_as_in_memory(spark):
+    records = list(generate_articles(20_000, seed=11))
+    rows = [{"id": r["id"], "text": r["text"], "published": r["published"]} for r in records]
+    df = spark.createDataFrame(rows, "id string, text string, published string").repartition(4)
+    out = cluster_spark(df, published_col="published")
+    memory = cluster_articles(rows)
+    assert sum(len(c) > 1 for c in memory) > 100
+    _assert_same(out, memory)
+    out.unpersist()
+
+
+def _bad_batch(ecb_records):
+    good = [dict(r) for r in ecb_records[:60]]
+    for k, r in enumerate(good):
+        r["published"] = f"2024-01-{1 + k % 20:02d}T12:00:00Z"
+    bad = [
+        {"id": good[3]["id"], "text": "a second article under an id already used", "published": None},
+        {"id": "bad-date", "text": good[5]["text"], "published": "not a date"},
+        {"id": "no-text", "text": None, "published": "2024-01-02"},
+        {"id": None, "text": good[7]["text"] + " Copied.", "published": "2024-01-03T00:00:00+02:00"},
+        {"id": "bad-date", "text": "the id of a rejected row is free again", "published": "2024-01-04"},
+    ]
+    return good[:30] + bad + good[30:]
+
+
+def test_bad_rows_are_reported_and_good_rows_clustered_as_in_memory(spark, ecb_records):
+    records = _bad_batch(ecb_records)
+    df = spark.createDataFrame(records, "id string, text string, published string")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = cluster_spark(df, published_col="published")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = cluster_articles(records)
+    rejected = {(r["id"], r["position"], r["rejected"]) for r in out.filter("rejected IS NOT NULL").collect()}
+    assert {(pos, reason) for _, pos, reason in rejected} == {(r.position, r.reason) for r in memory.rejected}
+    assert {i for i, _, _ in rejected} == {records[3]["id"], "bad-date"}
+    assert sum(issubclass(w.category, DedupWarning) for w in caught) == len(memory.rejected) == 2
+    good = out.filter("rejected IS NULL")
+    assert good.filter("cluster IS NULL").count() == 0
+    assert good.filter("id = 'no-text'").first()["flags"] == ["empty"]
+    assert good.filter("id = '33'").count() == 1  # a missing id is the input position, as in memory
+    _assert_same(out, memory)
+    out.unpersist()
+
+
+def test_errors_raise_names_the_first_bad_row(spark, ecb_records):
+    df = spark.createDataFrame(_bad_batch(ecb_records), "id string, text string, published string")
+    with pytest.raises(ArticleError, match="duplicate id"):
+        cluster_spark(df, published_col="published", errors="raise")
+
+
+def test_unknown_column_and_parameter_are_named(spark):
+    df = spark.createDataFrame([("1", "some text")], "id string, body string")
+    with pytest.raises(ValueError, match="no column 'text'"):
+        cluster_spark(df)
+    with pytest.raises(TypeError, match="unknown parameter"):
+        cluster_spark(df, text_col="body", treshold=0.5)
+
+
+def test_cli_spark_cluster_writes_the_in_memory_clusters(spark, ecb_records, tmp_path):
+    import json
+
+    from dedup.cli import main
+
+    records = ecb_records[:150]
+    src = tmp_path / "articles.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert main(["spark-cluster", str(src), "-o", str(tmp_path / "out"), "--output-format", "jsonl"]) == 0
+    rows = [json.loads(line) for f in sorted((tmp_path / "out").glob("part-*")) for line in f.open(encoding="utf-8")]
+    got = {r["id"]: r["cluster"] for r in rows}
+    memory = cluster_articles(records)
+    assert got == memory.labels()
