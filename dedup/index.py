@@ -633,8 +633,12 @@ class StoryIndex:
 
     @contextmanager
     def _locked(self):
-        with self._state.lock():
-            yield
+        errors = getattr(self._state, "storage_errors", ())
+        try:
+            with self._state.lock():
+                yield
+        except errors as exc:  # the storage failed (Redis); MemoryState has none
+            raise IndexStorageError(self._state.describe_failure(exc)) from exc
 
     def _weights(self, cols: np.ndarray, counts: np.ndarray, prior: np.ndarray, df: np.ndarray, n_docs: float) -> np.ndarray:
         """TF-IDF weights of one article's columns: :func:`verify.idf_weights`, then
@@ -736,9 +740,9 @@ class StoryIndex:
                 entry.live = True
                 entry.cols, entry.counts, entry.prior = prep.cols, prep.counts, prep.prior
                 entry.term_sig, entry.shingle_sig = term_sig, prep.shingle_sig
-            self._state.commit(entry, prep.df_cols)
-            if entry.live:
+            if entry.live:  # LSH first: an LSH entry without a record is ignored
                 self._lsh_insert(entry)
+            self._state.commit(entry, prep.df_cols)  # the acknowledgement (one transaction on Redis)
             if entry.live:
                 match = self._settle(match, entry)
             self._evict()
@@ -863,8 +867,7 @@ class StoryIndex:
         key = _seq_key(entry.seq)
         for lsh, sig in ((self._state.lsh_term, entry.term_sig), (self._state.lsh_shingle, entry.shingle_sig)):
             if not (sig == EMPTY).all():
-                self._state.lsh_insert(lsh, key, to_lean_minhash(sig, self.params.random_state)) \
-                    if hasattr(self._state, "lsh_insert") else lsh.insert(key, to_lean_minhash(sig, self.params.random_state), check_duplication=False)
+                lsh.insert(key, to_lean_minhash(sig, self.params.random_state), check_duplication=False)
 
     def _lsh_remove(self, seqs: Sequence[int]) -> None:
         for lsh in (self._state.lsh_term, self._state.lsh_shingle):

@@ -1,0 +1,276 @@
+"""The state of a :class:`~dedup.index.StoryIndex` on a Redis server, shared by workers.
+
+The LSH tables use datasketch's own Redis storage (``MinHashLSH(storage_config=
+{"type": "redis", "basename": ..., "redis": {...}})``, keys as bytes, never
+pickled). Next to them, under the same prefix ``P``:
+
+==================  ============================================================
+``P:seq``           counter of article sequence numbers (INCR)
+``P:n_docs``        articles counted in the document frequencies
+``P:df``            hash: hashed column -> document frequency
+``P:ids``           hash: article id -> sequence number
+``P:e:<seq>``       hash: one article (id, story, version, time, live flag,
+                    and while live its term counts and signatures as raw
+                    little-endian arrays)
+``P:s:<story>``     sorted set: the story's members (sequence numbers)
+``P:stories``       sorted set: story ids by first sequence number
+``P:live``          sorted set: live articles by sequence number
+``P:live_t``        sorted set: live dated articles by publication time
+``P:newest``        newest publication time seen
+``P:lock``          the lock each ``add`` holds while it decides and writes
+``P:config``        the index's parameters (a second worker must agree)
+==================  ============================================================
+
+An ``add`` computes the article's features outside the lock, then under
+``P:lock`` reads what it needs, decides, inserts into the LSH tables and
+writes the article in one MULTI/EXEC transaction -- the moment it is
+acknowledged. If Redis goes away before that, the article is not in the index
+(an LSH entry without a record is ignored); everything acknowledged before is.
+A lost connection raises :class:`~dedup.index.IndexStorageError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .params import Params
+
+__all__ = ["RedisState"]
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.LockError)
+
+
+def _guard(fn):
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except self.storage_errors as exc:
+            from .index import IndexStorageError
+
+            raise IndexStorageError(self.describe_failure(exc)) from exc
+    return wrapper
+
+
+class RedisState:
+    kind = "redis"
+
+    def __init__(self, params: Params, connection: dict[str, Any], prefix: str, *, config: dict[str, Any]):
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover
+            raise ImportError("a Redis-backed StoryIndex needs the redis client: pip install 'dedup[redis]'") from exc
+        from .index import IndexStorageError, _make_lsh
+
+        self.params = params
+        self.connection = dict(connection)
+        self.prefix = prefix
+        self.storage_errors = _storage_errors()
+        self.r = redis.Redis(**self.connection)
+        where = f"{self.connection.get('host', 'localhost')}:{self.connection.get('port', 6379)}"
+        self.where = where
+        try:
+            self.r.ping()
+            mine = json.dumps({"params": params.to_dict(), **config}, sort_keys=True)
+            self.r.setnx(self._k("config"), mine)
+            theirs = self.r.get(self._k("config")).decode()
+        except self.storage_errors as exc:
+            raise IndexStorageError(f"cannot reach Redis at {where}: {exc}") from exc
+        if theirs != mine:
+            raise ValueError(f"the index {prefix!r} on Redis at {where} was created with other parameters: {theirs}")
+        cfg = {"type": "redis", "redis": self.connection}
+        self.lsh_term, self.lsh_shingle = _make_lsh(params, cfg, prefix.encode())
+        self.newest_cache = -math.inf
+
+    def _k(self, *parts: Any) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    def describe_failure(self, exc: BaseException) -> str:
+        return (f"lost the connection to Redis at {self.where} ({exc}); every article acknowledged before "
+                "this one is stored")
+
+    # reading
+    def lock(self):
+        return self.r.lock(self._k("lock"), timeout=60, blocking_timeout=120)
+
+    @_guard
+    def df_of(self, cols: np.ndarray) -> np.ndarray:
+        if len(cols) == 0:
+            return np.zeros(0)
+        vals = self.r.hmget(self._k("df"), [int(c) for c in cols])
+        return np.array([0 if v is None else int(v) for v in vals], dtype=np.float64)
+
+    @_guard
+    def get_n_docs(self) -> int:
+        return int(self.r.get(self._k("n_docs")) or 0)
+
+    @_guard
+    def has(self, article_id: str) -> bool:
+        return bool(self.r.hexists(self._k("ids"), article_id))
+
+    @_guard
+    def get(self, article_id: str):
+        s = self.r.hget(self._k("ids"), article_id)
+        return None if s is None else self.get_seqs([int(s)])[0]
+
+    @_guard
+    def get_seqs(self, seqs: Sequence[int]) -> list:
+        pipe = self.r.pipeline(transaction=False)
+        for s in seqs:
+            pipe.hgetall(self._k("e", s))
+        return [self._entry(s, h) if h else None for s, h in zip(seqs, pipe.execute())]
+
+    def _entry(self, seq: int, h: dict[bytes, bytes]):
+        from .index import Entry
+
+        e = Entry(seq=seq, id=h[b"id"].decode(), story=h[b"story"].decode(), version=h[b"version"].decode(),
+                  ts=float(h[b"ts"]))
+        if h.get(b"live") == b"1":
+            e.live = True
+            e.cols = np.frombuffer(h[b"cols"], dtype="<i4")
+            e.counts = np.frombuffer(h[b"counts"], dtype="<f4")
+            e.prior = np.frombuffer(h[b"prior"], dtype="<f4")
+            e.term_sig = np.frombuffer(h[b"tsig"], dtype="<u4")
+            e.shingle_sig = np.frombuffer(h[b"ssig"], dtype="<u4")
+        return e
+
+    @_guard
+    def story_size(self, story: str) -> int:
+        return int(self.r.zcard(self._k("s", story)))
+
+    @_guard
+    def story_ids(self) -> Iterator[str]:
+        return iter([s.decode() for s in self.r.zrange(self._k("stories"), 0, -1)])
+
+    @_guard
+    def story_members(self, story: str) -> list:
+        seqs = [int(s) for s in self.r.zrange(self._k("s", story), 0, -1)]
+        return [e for e in self.get_seqs(seqs) if e is not None]
+
+    @_guard
+    def n_articles(self) -> int:
+        return int(self.r.hlen(self._k("ids")))
+
+    @_guard
+    def n_stories(self) -> int:
+        return int(self.r.zcard(self._k("stories")))
+
+    @_guard
+    def n_live(self) -> int:
+        return int(self.r.zcard(self._k("live")))
+
+    @_guard
+    def get_newest_ts(self) -> float:
+        v = self.r.get(self._k("newest"))
+        return -math.inf if v is None else float(v)
+
+    # writing
+    @_guard
+    def claim_seq(self) -> int:
+        return int(self.r.incr(self._k("seq"))) - 1
+
+    @_guard
+    def commit(self, entry, df_cols: np.ndarray) -> None:
+        newest = self.get_newest_ts()
+        pipe = self.r.pipeline(transaction=True)
+        rec: dict[str, Any] = {"id": entry.id, "story": entry.story, "version": entry.version, "ts": repr(entry.ts),
+                               "live": "1" if entry.live else "0"}
+        if entry.live:
+            rec.update(cols=np.asarray(entry.cols, "<i4").tobytes(), counts=np.asarray(entry.counts, "<f4").tobytes(),
+                       prior=np.asarray(entry.prior, "<f4").tobytes(), tsig=np.asarray(entry.term_sig, "<u4").tobytes(),
+                       ssig=np.asarray(entry.shingle_sig, "<u4").tobytes())
+            pipe.zadd(self._k("live"), {entry.seq: entry.seq})
+            if not math.isnan(entry.ts):
+                pipe.zadd(self._k("live_t"), {entry.seq: entry.ts})
+        pipe.hset(self._k("e", entry.seq), mapping=rec)
+        pipe.hset(self._k("ids"), entry.id, entry.seq)
+        pipe.zadd(self._k("s", entry.story), {entry.seq: entry.seq})
+        pipe.zadd(self._k("stories"), {entry.story: entry.seq}, nx=True)
+        for c in np.asarray(df_cols).tolist():
+            pipe.hincrby(self._k("df"), c, 1)
+        pipe.incr(self._k("n_docs"))
+        if not math.isnan(entry.ts) and entry.ts > newest:
+            pipe.set(self._k("newest"), repr(entry.ts))
+        pipe.execute()
+
+    @_guard
+    def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:
+        out: list[int] = []
+        if cutoff is not None:
+            out = [int(s) for s in self.r.zrangebyscore(self._k("live_t"), "-inf", f"({cutoff}")]
+        if max_live is not None:
+            extra = self.n_live() - len(out) - max_live
+            if extra > 0:
+                for s in self.r.zrange(self._k("live"), 0, extra + len(out)):
+                    if extra <= 0:
+                        break
+                    if int(s) not in out:
+                        out.append(int(s))
+                        extra -= 1
+        return out
+
+    @_guard
+    def make_dead(self, seqs: Sequence[int]) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        for s in seqs:
+            pipe.zrem(self._k("live"), s)
+            pipe.zrem(self._k("live_t"), s)
+            pipe.hset(self._k("e", s), "live", "0")
+            pipe.hdel(self._k("e", s), "cols", "counts", "prior", "tsig", "ssig")
+        pipe.execute()
+
+    @_guard
+    def delete(self, entry) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zrem(self._k("live"), entry.seq)
+        pipe.zrem(self._k("live_t"), entry.seq)
+        pipe.delete(self._k("e", entry.seq))
+        pipe.hdel(self._k("ids"), entry.id)
+        pipe.zrem(self._k("s", entry.story), entry.seq)
+        pipe.execute()
+        if not self.r.zcard(self._k("s", entry.story)):
+            self.r.zrem(self._k("stories"), entry.story)
+
+    @_guard
+    def reassign(self, changes: dict[int, str]) -> None:
+        entries = {e.seq: e for e in self.get_seqs(list(changes)) if e is not None}
+        pipe = self.r.pipeline(transaction=True)
+        for s, story in changes.items():
+            e = entries.get(s)
+            if e is None:
+                continue
+            pipe.zrem(self._k("s", e.story), s)
+            pipe.zadd(self._k("s", story), {s: s})
+            pipe.zadd(self._k("stories"), {story: s}, nx=True)
+            pipe.hset(self._k("e", s), "story", story)
+        pipe.execute()
+        old = {e.story for e in entries.values()}
+        for story in old:
+            if not self.r.zcard(self._k("s", story)):
+                self.r.zrem(self._k("stories"), story)
+
+    def close(self) -> None:
+        try:
+            self.r.close()
+        except Exception:  # pragma: no cover
+            pass
+
+    @classmethod
+    def drop(cls, connection: dict[str, Any], prefix: str) -> int:
+        """Delete every key of the index ``prefix`` (LSH tables included)."""
+        import redis
+
+        r = redis.Redis(**connection)
+        n = 0
+        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+            n += r.delete(key)
+        return n

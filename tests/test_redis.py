@@ -1,0 +1,190 @@
+"""StoryIndex on a real Redis server: shared by worker processes, clear failures."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from dedup.index import DuplicateArticleError, IndexStorageError, StoryIndex
+from dedup.synth import generate_articles
+
+pytestmark = pytest.mark.redis
+
+REDIS = shutil.which("redis-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(port: int, *extra: str, cwd: str | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if r.ping():
+                return proc
+        except redis.exceptions.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    port = _free_port()
+    proc = _start(port, "--save", "", "--appendonly", "no")
+    yield {"host": "127.0.0.1", "port": port}
+    _stop(proc)
+
+
+_counter = iter(range(10**6))
+
+
+@pytest.fixture()
+def prefix(redis_server):
+    name = f"t{next(_counter)}-{time.monotonic_ns()}"
+    yield name
+    from dedup.redis_state import RedisState
+
+    RedisState.drop(redis_server, name)
+
+
+@pytest.fixture(scope="module")
+def feed() -> list[dict]:
+    return list(generate_articles(120, seed=31))
+
+
+def test_redis_index_matches_memory_index(redis_server, prefix, feed):
+    mem = StoryIndex()
+    with StoryIndex(redis=redis_server, redis_prefix=prefix) as red:
+        for a in feed:
+            assert red.add(a) == mem.add(a)
+        assert sorted(s.members for s in red) == sorted(s.members for s in mem)
+        assert red.n_articles == len(feed)
+        q = dict(next(a for a in feed if a["kind"] == "copy"), id="probe")
+        assert red.query(q) == mem.query(q)
+        red.remove(feed[0]["id"])
+        assert feed[0]["id"] not in red
+
+
+def test_second_worker_sees_the_first_workers_articles(redis_server, prefix, feed):
+    w1 = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    w2 = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    original = next(a for a in feed if a["kind"] == "original")
+    copy = dict(original, id="copy-of-it")
+    w1.add(original)
+    m = w2.add(copy)
+    assert m.kind == "copy" and m.story == original["id"]
+    with pytest.raises(DuplicateArticleError):
+        w2.add(original)
+
+
+def test_other_parameters_are_refused(redis_server, prefix):
+    StoryIndex(redis=redis_server, redis_prefix=prefix)
+    with pytest.raises(ValueError, match="other parameters"):
+        StoryIndex(redis=redis_server, redis_prefix=prefix, threshold=0.5)
+
+
+def _worker(conn: dict, prefix: str, articles: list[dict], out) -> None:
+    index = StoryIndex(redis=conn, redis_prefix=prefix)
+    added, refused = [], []
+    for a in articles:
+        try:
+            m = index.add(a)
+            added.append((a["id"], m.story))
+        except DuplicateArticleError:
+            refused.append(a["id"])
+    out.put((added, refused))
+
+
+def test_two_processes_add_concurrently(redis_server, prefix, feed):
+    # each worker gets two thirds of the feed: the middle third goes to both
+    third = len(feed) // 3
+    part1, part2 = feed[: 2 * third], feed[third:]
+    part2 = part2[::-1]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(redis_server, prefix, part, q)) for part in (part1, part2)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    added = [i for r in results for i, _ in r[0]]
+    refused = [i for r in results for i in r[1]]
+    assert sorted(added) == sorted(a["id"] for a in feed)  # nothing lost, nothing added twice
+    assert len(refused) == third  # the shared third: refused once each
+    index = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    members = [m for s in index for m in s.members]
+    assert sorted(members) == sorted(a["id"] for a in feed)  # every article in exactly one story
+    # copies found their originals, whichever worker added them
+    story = {m: s.id for s in index for m in s.members}
+    first = {}
+    for a in feed:
+        first.setdefault(a["story"], a["id"])
+    for a in feed:
+        if a["kind"] == "copy":
+            assert story[a["id"]] == story[first[a["story"]]]
+
+
+def test_redis_going_away_is_a_clear_error_and_loses_nothing_acknowledged(tmp_path, feed):
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    port = _free_port()
+    args = ("--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path))
+    proc = _start(port, *args)
+    conn = {"host": "127.0.0.1", "port": port, "socket_timeout": 5}
+    try:
+        index = StoryIndex(redis=conn, redis_prefix="gone")
+        acked = [index.add(a).id for a in feed[:30]]
+        _stop(proc)
+        with pytest.raises(IndexStorageError, match=f"Redis at 127.0.0.1:{port}.*acknowledged"):
+            index.add(feed[30])
+        proc = _start(port, *args)
+        again = StoryIndex(redis=conn, redis_prefix="gone")
+        assert all(i in again for i in acked)
+        assert again.n_articles == len(acked)
+        assert sorted(m for s in again for m in s.members) == sorted(acked)
+        assert again.add(feed[30]).id == feed[30]["id"]  # and it carries on
+    finally:
+        _stop(proc)
+
+
+def test_dedupe_cli_with_redis(redis_server, prefix, feed, tmp_path):
+    import sys
+
+    p = tmp_path / "feed.jsonl"
+    p.write_text("".join(json.dumps(a) + "\n" for a in feed))
+    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", str(p), "--redis",
+                          f"{redis_server['host']}:{redis_server['port']}", "--redis-prefix", prefix],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    kept = [json.loads(line)["id"] for line in res.stdout.splitlines()]
+    assert kept == [a["id"] for a in feed if a["kind"] != "copy"]
