@@ -17,7 +17,7 @@ from dedup.synth import generate_articles
 
 @pytest.fixture(scope="module")
 def feed_rows() -> list[dict]:
-    return list(generate_articles(160, seed=21))
+    return list(generate_articles(80, seed=21))
 
 
 @pytest.fixture()
@@ -127,8 +127,8 @@ def test_stdin_to_stdout(feed_rows):
 
 def test_resume_with_index(feed_rows, tmp_path):
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    first.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[:90]))
-    second.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[90:]))
+    first.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[:45]))
+    second.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[45:]))
     both = tmp_path / "all.jsonl"
     both.write_text(first.read_text() + second.read_text())
     idx = tmp_path / "night.dedup"

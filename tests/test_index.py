@@ -16,7 +16,7 @@ from dedup.synth import generate_articles
 
 @pytest.fixture(scope="module")
 def feed() -> list[dict]:
-    return [{k: a[k] for k in ("id", "text", "published", "story", "kind")} for a in generate_articles(300, seed=7)]
+    return [{k: a[k] for k in ("id", "text", "published", "story", "kind")} for a in generate_articles(200, seed=7)]
 
 
 def test_seed_pair_is_one_story(seed_texts):

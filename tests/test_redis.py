@@ -77,7 +77,7 @@ def prefix(redis_server):
 
 @pytest.fixture(scope="module")
 def feed() -> list[dict]:
-    return list(generate_articles(120, seed=31))
+    return list(generate_articles(60, seed=31))
 
 
 def test_redis_index_matches_memory_index(redis_server, prefix, feed):
@@ -123,6 +123,7 @@ def _worker(conn: dict, prefix: str, articles: list[dict], out) -> None:
     out.put((added, refused))
 
 
+@pytest.mark.slow
 def test_two_processes_add_concurrently(redis_server, prefix, feed):
     # each worker gets two thirds of the feed: the middle third goes to both
     third = len(feed) // 3
@@ -154,6 +155,7 @@ def test_two_processes_add_concurrently(redis_server, prefix, feed):
             assert story[a["id"]] == story[first[a["story"]]]
 
 
+@pytest.mark.slow
 def test_redis_going_away_is_a_clear_error_and_loses_nothing_acknowledged(tmp_path, feed):
     if REDIS is None:
         pytest.skip("redis-server is not installed (Debian package redis-server)")
@@ -163,20 +165,21 @@ def test_redis_going_away_is_a_clear_error_and_loses_nothing_acknowledged(tmp_pa
     conn = {"host": "127.0.0.1", "port": port, "socket_timeout": 5}
     try:
         index = StoryIndex(redis=conn, redis_prefix="gone")
-        acked = [index.add(a).id for a in feed[:30]]
+        acked = [index.add(a).id for a in feed[:15]]
         _stop(proc)
         with pytest.raises(IndexStorageError, match=f"Redis at 127.0.0.1:{port}.*acknowledged"):
-            index.add(feed[30])
+            index.add(feed[15])
         proc = _start(port, *args)
         again = StoryIndex(redis=conn, redis_prefix="gone")
         assert all(i in again for i in acked)
         assert again.n_articles == len(acked)
         assert sorted(m for s in again for m in s.members) == sorted(acked)
-        assert again.add(feed[30]).id == feed[30]["id"]  # and it carries on
+        assert again.add(feed[15]).id == feed[15]["id"]  # and it carries on
     finally:
         _stop(proc)
 
 
+@pytest.mark.slow
 def test_dedupe_cli_with_redis(redis_server, prefix, feed, tmp_path):
     import sys
 
