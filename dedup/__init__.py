@@ -8,6 +8,7 @@ into stories, and show what each rewrite added or dropped.
 from .article import Article, ArticleError, Cluster, Clustering, PairScore, Rejected, Version
 from .cluster import cluster_articles
 from .diff import Alignment, diff_articles
+from .index import DuplicateArticleError, IndexFormatError, IndexStorageError, Match, Story, StoryIndex
 from .params import Params
 from .pipeline import DedupWarning
 
@@ -22,6 +23,12 @@ __all__ = [
     "Params",
     "Rejected",
     "Version",
+    "DuplicateArticleError",
+    "IndexFormatError",
+    "IndexStorageError",
+    "Match",
+    "Story",
+    "StoryIndex",
     "cluster_articles",
     "diff_articles",
 ]
