@@ -23,19 +23,31 @@ class Params:
 
     Parameters
     ----------
-    threshold : float, default 0.3
-        TF-IDF cosine at or above which two articles count as the same story.
+    threshold : float, default 0.09
+        Linkage score at or above which two articles (or, with average
+        linkage, two groups on average) count as the same story. The score is
+        the TF-IDF cosine, put on one scale for short texts and blended with
+        the shared-neighbour similarity (``short_text_terms``,
+        ``neighbourhood``). Low on purpose: reports of one event written
+        independently share few words (ECB+ same-story pairs have a median
+        cosine near 0.1); average linkage and the neighbourhood signal keep
+        such a low threshold from chaining stories together. Chosen by the
+        quality benchmark (``benchmarks/quality.py``), by cross-validation
+        over ECB+ topics and UCI stories.
     linkage : {"average", "single", "complete"}, default "average"
         How confirmed pairs become clusters. ``"single"`` joins every
         confirmed pair transitively (A~B, B~C puts A, B, C together);
         ``"average"`` merges two groups only while their mean pairwise
         similarity (unconfirmed pairs count 0) stays above ``threshold``,
         which resists chaining; ``"complete"`` needs every pair confirmed.
-    n_terms : int, default 20
+    n_terms : int, default 60
         Size of each article's set of most distinctive terms, the candidate
-        view that finds rewrites.
-    num_perm : int, default 128
-        MinHash permutations per signature.
+        view that finds rewrites. With 60 terms and 256 one-row bands the
+        candidate stage proposes 98% of the ECB+ pairs that all-pairs
+        verification confirms at the default threshold (20 terms: 92%).
+    num_perm : int, default 256
+        MinHash permutations per signature (and, for the term view, one-row
+        LSH bands).
     lsh_threshold : float, default 0.1
         Jaccard threshold of the term view's LSH; bands and rows are derived
         from it (datasketch's optimiser, weighted towards recall).
@@ -67,12 +79,26 @@ class Params:
         Seed of the MinHash permutations.
     n_jobs : int, default 1
         Worker processes for the per-article stages (-1: all cores).
+    short_text_terms : int, default 140
+        Short-text rule: a pair of articles with fewer distinct terms
+        (unigrams plus bigrams) than this has its cosine scaled up by
+        ``short_text_terms / sqrt(n_i * n_j)`` (capped at 1) before linkage,
+        so headlines (or title plus lead) are judged on the scale of full
+        articles; see :func:`dedup.verify.story_similarity`. 0 turns it off.
+    neighbourhood : int, default 8
+        Size of each article's neighbour profile (its most similar scored
+        partners) for the second-order, shared-neighbour similarity that
+        tells two stories of the same kind apart. 0 links on the
+        (short-text-scaled) cosine alone.
+    neighbourhood_weight : float, default 0.5
+        Weight of the shared-neighbour similarity in the linkage score,
+        ``(1 - w) * cosine + w * neighbour similarity``.
     """
 
-    threshold: float = 0.3
+    threshold: float = 0.09
     linkage: str = "average"
-    n_terms: int = 20
-    num_perm: int = 128
+    n_terms: int = 60
+    num_perm: int = 256
     lsh_threshold: float = 0.1
     shingle_size: int = 5
     copy_threshold: float = 0.6
@@ -84,15 +110,20 @@ class Params:
     background_docs: int = 2000
     random_state: int = 1
     n_jobs: int = 1
+    short_text_terms: int = 140
+    neighbourhood: int = 8
+    neighbourhood_weight: float = 0.5
 
     def __post_init__(self) -> None:
         _check_unit("threshold", self.threshold)
         _check_unit("lsh_threshold", self.lsh_threshold, closed_low=False)
         _check_unit("copy_threshold", self.copy_threshold, closed_low=False)
+        _check_unit("neighbourhood_weight", self.neighbourhood_weight)
         if self.linkage not in LINKAGES:
             raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
         for name, low in (("n_terms", 1), ("num_perm", 2), ("shingle_size", 1), ("max_bucket_size", 2),
-                          ("bucket_neighbours", 1), ("background_docs", 0)):
+                          ("bucket_neighbours", 1), ("background_docs", 0), ("short_text_terms", 0),
+                          ("neighbourhood", 0)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -30,6 +30,8 @@ __all__ = [
     "pair_cosine",
     "top_terms",
     "row_kth_largest",
+    "neighbour_similarity",
+    "story_similarity",
 ]
 
 _DOC_LENGTH = 400.0  # typical article length in tokens, to turn word frequency into document frequency
@@ -174,3 +176,86 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return c_cols[keep].astype(np.uint32), offsets
+
+
+def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Second-order similarity of each scored pair: the cosine of the two
+    articles' neighbour profiles (shared-nearest-neighbour similarity).
+
+    Each article's profile is its similarity to itself (1) and to its ``k``
+    most similar scored partners; a profile row is L2-normalised and a pair's
+    score is the dot product of the two rows. Two reports of one story tend
+    to have the same nearest neighbours (the other reports of that story);
+    an article about another story of the same kind shares vocabulary with
+    them but not their neighbourhood. Only scored pairs are read and scored,
+    so no n x n matrix is formed.
+    """
+    m = len(pairs)
+    if m == 0:
+        return np.zeros(0, dtype=np.float64)
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    vals = np.concatenate([sims, sims]).astype(np.float64)
+    keep = vals > 0
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    # rank each row's partners by similarity (ties by column) and keep the top k
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.searchsorted(rows, rows, side="left")
+    top = (np.arange(len(rows)) - starts) < k
+    rows, cols, vals = rows[top], cols[top], vals[top]
+    # symmetric profiles: j is in i's profile when either is in the other's top k
+    w = _max_duplicates(np.concatenate([rows, cols, np.arange(n)]), np.concatenate([cols, rows, np.arange(n)]),
+                        np.concatenate([vals, vals, np.ones(n)]), n)
+    return pair_cosine(normalize(w, norm="l2"), pairs)
+
+
+def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+    """A csr matrix from coordinates, keeping the largest value of duplicates."""
+    order = np.lexsort((-vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(n, n))
+
+
+def story_similarity(
+    pairs: np.ndarray,
+    cosine: np.ndarray,
+    n_terms: np.ndarray,
+    n: int,
+    *,
+    short_text_terms: int = 0,
+    neighbourhood: int = 0,
+    neighbourhood_weight: float = 0.5,
+) -> np.ndarray:
+    """The score that linkage compares with ``Params.threshold``.
+
+    Two steps on the scored candidate pairs, each off when its parameter is 0:
+
+    1. **Short texts** (``short_text_terms`` = L): a pair of articles with
+       ``n_i`` and ``n_j`` distinct terms (unigrams and bigrams) has its cosine
+       multiplied by ``max(1, L / sqrt(n_i * n_j))`` (capped at 1). Sharing a
+       fixed number of distinctive words gives a cosine of about that number
+       over ``sqrt(n_i * n_j)``, so two headlines that share a name and a verb
+       score low although that is strong evidence; the factor puts short texts
+       on the scale of long ones. Articles with at least L terms are unchanged.
+    2. **Neighbourhood** (``neighbourhood`` = k, ``neighbourhood_weight`` = w):
+       the score becomes ``(1 - w) * s + w * neighbour_similarity(s, k)``
+       (see :func:`neighbour_similarity`): reports of one story share their
+       nearest neighbours; another story of the same kind shares words, not
+       neighbours.
+
+    ``n_terms`` is per row (e.g. the number of stored values of each TF-IDF
+    row); ``n`` the number of rows.
+    """
+    s = np.asarray(cosine, dtype=np.float64)
+    if len(pairs) == 0:
+        return s.copy()
+    if short_text_terms:
+        t = np.maximum(np.asarray(n_terms, dtype=np.float64), 1.0)
+        factor = np.maximum(1.0, short_text_terms / np.sqrt(t[pairs[:, 0]] * t[pairs[:, 1]]))
+        s = np.minimum(1.0, s * factor)
+    if neighbourhood and neighbourhood_weight > 0:
+        s = (1.0 - neighbourhood_weight) * s + neighbourhood_weight * neighbour_similarity(pairs, s, n, neighbourhood)
+    return np.clip(s, 0.0, 1.0)

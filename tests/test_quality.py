@@ -56,14 +56,35 @@ def test_folds_partition_groups():
 
 
 def test_small_cross_validation_runs():
-    docs = [d for d in quality.load_ecbplus() if d.group in {"1", "3", "6", "8"}]
-    grid = [quality.Candidate("t", quality.Params(), [0.05, 0.2])]
-    cv = quality.cross_validate(docs, grid, k=2, extra=quality.load_seeds(), log=lambda s: None)
-    assert [r["fold"] for r in cv] == [1, 2]
-    for r in cv:
-        assert -1.0 <= r["ari"] <= 1.0 and 0.0 <= r["b3_f1"] <= 1.0
-        assert r["n_test"] > 0 and isinstance(r["seed_joined_alone"], bool)
-        assert "threshold=" in r["chosen"] and not math.isnan(r["train_ari"])
+    ecb = [d for d in quality.load_ecbplus() if d.group in {"1", "3", "6", "8"}]
+    uci = quality.load_uci()
+    stories = sorted({d.group for d in uci})[:4]
+    tasks = [quality.Task("ECB+", ecb, quality.load_seeds()), quality.Task("UCI", [d for d in uci if d.group in stories])]
+    variants = [{"short_text_terms": 0, "neighbourhood": 0, "neighbourhood_weight": 0.0},
+                {"short_text_terms": 100, "neighbourhood": 4, "neighbourhood_weight": 0.5}]
+    cv = quality.cross_validate(tasks, variants, [0.05, 0.2], k=2, log=lambda s: None)
+    for name in ("ECB+", "UCI"):
+        rows = cv["rows"][name]
+        assert [r["fold"] for r in rows] == [1, 2]
+        for r in rows:
+            assert -1.0 <= r["ari"] <= 1.0 and 0.0 <= r["b3_f1"] <= 1.0
+            assert r["n_test"] > 0 and "threshold=" in r["chosen"] and not math.isnan(r["train_ari"])
+        # every article is predicted by exactly the fold that held it out
+        assert set(cv["pooled"][name]) == {d.id for t in tasks if t.name == name for d in t.docs}
+    assert all(isinstance(r["seed_joined_alone"], bool) for r in cv["rows"]["ECB+"])
+
+
+def test_story_similarity_rules():
+    import numpy as np
+
+    from dedup.verify import story_similarity
+
+    pairs = np.array([[0, 1], [2, 3]])
+    cos = np.array([0.1, 0.1])
+    terms = np.array([16, 16, 400, 400])
+    s = story_similarity(pairs, cos, terms, 4, short_text_terms=100)
+    assert s[0] == pytest.approx(0.1 * 100 / 16) and s[1] == pytest.approx(0.1)  # only short texts scale
+    assert np.array_equal(story_similarity(pairs, cos, terms, 4), cos)  # both rules off: the cosine
 
 
 def test_dendrogram_sweep_matches_library_linkage():
