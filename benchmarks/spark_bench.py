@@ -1,0 +1,231 @@
+"""Spark path against the in-memory path on generated articles, and a 100M estimate.
+
+    python benchmarks/spark_bench.py --n 100000            # Spark and in-memory
+    python benchmarks/spark_bench.py --n 1000000 --no-memory-path
+
+Generates ``n`` articles with :func:`dedup.synth.generate_articles` into a
+Parquet file (not timed), then
+
+* runs :func:`dedup.spark.cluster_spark` in a local Spark session
+  (``local[2]`` by default: this is a 2-core machine shared with others),
+  timing each stage and reading each stage's shuffle volume from Spark's
+  status API; memory is the peak summed RSS of the driver, the JVM and the
+  Python workers (sampled every 0.5 s);
+* runs :func:`dedup.cluster_articles` on the same records in a fresh
+  process (time, peak RSS) unless ``--no-memory-path``;
+* checks the two give the same clusters (adjusted Rand index), and
+* writes ``benchmarks/results/spark-<n>.json`` with the figures and an
+  estimate for ``--target`` articles on ``--cores`` executor cores, scaled
+  from the measured per-article cost of each stage (the candidate, verify
+  and link stages scale with the number of pairs, which with a time window
+  grows linearly with the corpus).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def write_parquet(n: int, seed: int, path: Path, chunk: int = 50_000) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dedup.synth import generate_articles
+
+    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("published", pa.string()), ("story", pa.string())])
+    with pq.ParquetWriter(path, schema) as w:
+        buf = []
+        for r in generate_articles(n, seed=seed):
+            buf.append({"id": r["id"], "text": r["text"], "published": r["published"], "story": str(r["story"])})
+            if len(buf) == chunk:
+                w.write_table(pa.Table.from_pylist(buf, schema))
+                buf = []
+        if buf:
+            w.write_table(pa.Table.from_pylist(buf, schema))
+
+
+class PeakRSS:
+    """Peak summed RSS of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.5):
+        import psutil
+
+        self.proc, self.peak, self.interval = psutil.Process(), 0, interval
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.proc, *self.proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def shuffle_by_stage(ui: str, app_id: str) -> dict[str, dict[str, float]]:
+    """Shuffle write and input bytes of the dedup stages, from Spark's REST API."""
+    def get(path: str):
+        with urllib.request.urlopen(f"{ui}/api/v1/applications/{app_id}/{path}") as r:
+            return json.load(r)
+
+    stage_of = {}
+    for job in get("jobs"):
+        name = (job.get("description") or "").removeprefix("dedup: ")
+        for s in job.get("stageIds", []):
+            stage_of[s] = name
+    out: dict[str, dict[str, float]] = {}
+    for st in get("stages?status=COMPLETE"):
+        name = stage_of.get(st["stageId"], "other")
+        d = out.setdefault(name, {"shuffle_write_bytes": 0.0, "executor_cpu_s": 0.0})
+        d["shuffle_write_bytes"] += st.get("shuffleWriteBytes", 0)
+        d["executor_cpu_s"] += st.get("executorCpuTime", 0) / 1e9
+    return out
+
+
+def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    from dedup.spark.engine import run
+
+    spark = (SparkSession.builder.master(args.master).appName("dedup-spark-bench")
+             .config("spark.sql.shuffle.partitions", str(args.partitions))
+             .config("spark.driver.memory", args.driver_memory)
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.local.dir", args.local_dir)
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.parquet(str(path))
+    timings: dict[str, float] = {}
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        out = run(df, published_col="published", timings=timings)
+        labels = {r["id"]: r["cluster"] for r in out.select("id", "cluster").toLocalIterator()}
+        wall = time.perf_counter() - t0
+    shuffle = {}
+    try:
+        shuffle = shuffle_by_stage(spark.sparkContext.uiWebUrl, spark.sparkContext.applicationId)
+    except Exception as exc:  # pragma: no cover - UI off or port blocked
+        print(f"(no shuffle figures: {exc})", file=sys.stderr)
+    spark.stop()
+    pairs = timings.pop("pairs", 0.0)
+    return {"wall_s": wall, "peak_rss_gb": mem.peak / 1e9, "stages_s": timings, "candidate_pairs": pairs,
+            "stages_shuffle": shuffle}, labels
+
+
+_MEMORY_CHILD = r"""
+import json, resource, sys, time
+import pyarrow.parquet as pq
+from dedup import cluster_articles
+t = pq.read_table(sys.argv[1], columns=["id", "text", "published"]).to_pylist()
+t0 = time.perf_counter()
+res = cluster_articles(t)
+wall = time.perf_counter() - t0
+json.dump({"wall_s": wall, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+           "labels": res.labels()}, open(sys.argv[2], "w"))
+"""
+
+
+def run_memory(path: Path, tmp: Path) -> tuple[dict, dict[str, str]]:
+    out = tmp / "memory.json"
+    subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), str(out)], check=True)
+    d = json.loads(out.read_text())
+    labels = d.pop("labels")
+    return d, labels
+
+
+def estimate(n: int, spark: dict, target: int, cores: int, local_cores: int) -> dict:
+    """Scale measured per-article costs to ``target`` articles on ``cores`` cores."""
+    stages = {}
+    total_s = 0.0
+    total_shuffle = 0.0
+    for name, secs in spark["stages_s"].items():
+        core_s_per_article = secs * local_cores / n
+        sh = spark["stages_shuffle"].get(name, {}).get("shuffle_write_bytes", 0.0) / n
+        t = core_s_per_article * target / cores
+        stages[name] = {"core_s_per_article": core_s_per_article, "shuffle_bytes_per_article": sh,
+                        "est_time_s": t, "est_shuffle_tb": sh * target / 1e12}
+        total_s += t
+        total_shuffle += sh * target
+    return {"target_articles": target, "cores": cores, "est_time_h": total_s / 3600,
+            "est_shuffle_tb": total_shuffle / 1e12, "stages": stages,
+            "assumes": "per-article cost constant (time-windowed pairs grow linearly); "
+                       "no allowance for stragglers or skew: add 30-50% in practice"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--partitions", type=int, default=None, help="shuffle partitions (default n/10k, 4..200)")
+    ap.add_argument("--driver-memory", default="6g")
+    ap.add_argument("--no-memory-path", action="store_true")
+    ap.add_argument("--target", type=int, default=100_000_000)
+    ap.add_argument("--cores", type=int, default=400, help="executor cores of the estimated cluster")
+    ap.add_argument("--local-dir", default=None)
+    args = ap.parse_args(argv)
+    args.partitions = args.partitions or max(4, min(200, args.n // 10_000))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dedup-spark-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        args.local_dir = args.local_dir or str(tmp / "spark-local")
+        path = tmp / "articles.parquet"
+        t0 = time.perf_counter()
+        write_parquet(args.n, args.seed, path)
+        print(f"generated {args.n} articles in {time.perf_counter() - t0:.0f}s", flush=True)
+        spark, spark_labels = run_spark(path, args.n, args)
+        print(f"spark: {spark['wall_s']:.0f}s, peak {spark['peak_rss_gb']:.1f} GB, stages "
+              + ", ".join(f"{k} {v:.0f}s" for k, v in spark["stages_s"].items()), flush=True)
+        result = {"n": args.n, "seed": args.seed, "master": args.master, "partitions": args.partitions,
+                  "cpu_count": os.cpu_count(), "spark": spark}
+        if not args.no_memory_path:
+            memory, memory_labels = run_memory(path, tmp)
+            from sklearn.metrics import adjusted_rand_score
+
+            ids = sorted(memory_labels)
+            memory["ari_vs_spark"] = adjusted_rand_score([memory_labels[i] for i in ids], [spark_labels[i] for i in ids])
+            memory["same_cluster_ids"] = set(memory_labels.values()) == set(spark_labels.values())
+            result["memory"] = memory
+            print(f"in memory: {memory['wall_s']:.0f}s, peak {memory['peak_rss_gb']:.1f} GB; "
+                  f"ARI vs Spark {memory['ari_vs_spark']:.4f}", flush=True)
+        local_cores = int(args.master[6:-1]) if args.master.startswith("local[") and args.master[6:-1].isdigit() else os.cpu_count()
+        result["estimate"] = estimate(args.n, spark, args.target, args.cores, local_cores)
+        e = result["estimate"]
+        print(f"estimate for {e['target_articles']:,} articles on {e['cores']} cores: "
+              f"{e['est_time_h']:.1f} h, shuffle {e['est_shuffle_tb']:.1f} TB", flush=True)
+    out = RESULTS / f"spark-{args.n}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
