@@ -83,9 +83,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 # --- measuring ----------------------------------------------------------------
 
 class PeakRSS:
-    """Peak resident memory of this process and its children, sampled in a thread."""
+    """Peak resident memory of this process and its children, sampled in a thread.
 
-    def __init__(self, interval: float = 0.01):
+    This process counts with its resident set; a worker (forked, so it
+    shares the parent's pages until it writes them) with its unique set
+    (USS: pages only it holds), so shared pages are counted once."""
+
+    def __init__(self, interval: float = 0.02):
         self.proc = psutil.Process()
         self.interval = interval
         self.peak = 0
@@ -96,7 +100,7 @@ class PeakRSS:
         total = self.proc.memory_info().rss
         for c in self.proc.children(recursive=True):
             try:
-                total += c.memory_info().rss
+                total += c.memory_full_info().uss
             except psutil.Error:
                 pass
         return total
@@ -138,20 +142,54 @@ def timed(fn, *args, **kwargs) -> tuple[float, Any]:
 
 # --- the pipeline, stage by stage ---------------------------------------------
 
-def run_pipeline(docs: list[dict], params: Params, rec: dict[str, Any]) -> dict[str, Any]:
-    """The steps of :func:`dedup.cluster_articles`, each timed."""
-    n = len(docs)
+class TimedSource:
+    """Wraps the article generator, adding up the time spent inside it, so
+    that streaming input can be split into generating and coercing."""
+
+    def __init__(self, it: Iterator[dict]):
+        self.it = it
+        self.seconds = 0.0
+
+    def __iter__(self) -> "TimedSource":
+        return self
+
+    def __next__(self) -> dict:
+        t0 = time.perf_counter()
+        try:
+            return next(self.it)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any]) -> dict[str, Any]:
+    """The steps of :func:`dedup.cluster_articles`, each timed. Articles are
+    streamed from the generator into :func:`prepare_articles` (as a caller
+    with a million articles would read them from disk): only the Article
+    values stay in memory, not the input dicts too."""
     stages: dict[str, Any] = {}
-    t_all = time.perf_counter()
+    src = TimedSource(generate_articles(n, seed=seed))
+    gc.collect()
     with PeakRSS() as total:
-        with stage(stages, "prepare (coerce articles)", n):
-            arts, _ = prepare_articles(docs)
+        t_all = time.perf_counter()
+        t0 = time.perf_counter()
+        arts, _ = prepare_articles(src)
+        dt = time.perf_counter() - t0
+        gen = src.seconds
+        t_all += gen  # generating the input is not dedup's time
+        rec["generate_s"] = gen
+        print(f"    generated in {gen:.1f} s ({n / gen:,.0f} art/s), streamed into prepare_articles", flush=True)
+        prep = dt - gen
+        stages["prepare (coerce articles)"] = {"seconds": prep, "articles_per_s": n / prep, "peak_rss_mb": total.current() / 2**20}
+        print(f"    {'prepare (coerce articles)':<28} {prep:9.2f} s  {n / prep:12,.0f} art/s  (memory: the articles, "
+              f"{total.current() / 2**20:,.0f} MB)", flush=True)
         with stage(stages, "features (per article)", n):
             raw = featurize_many(arts, params)
         with stage(stages, "weighting (TF-IDF, top terms)", n):
             order = canonical_order(arts, raw.digests)
             ordered = [arts[i] for i in order]
-            features = weigh(raw.take(order), [a.timestamp for a in ordered], params)
+            del arts
+            raw = raw.take(order)
+            features = weigh(raw, [a.timestamp for a in ordered], params)
             del raw
         with stage(stages, "LSH candidates", n):
             pairs = find_candidates(features, params)
@@ -163,40 +201,48 @@ def run_pipeline(docs: list[dict], params: Params, rec: dict[str, Any]) -> dict[
     dt = time.perf_counter() - t_all
     stages["end to end"] = {"seconds": dt, "articles_per_s": n / dt, "peak_rss_mb": total.peak / 2**20}
     print(f"    {'end to end':<28} {dt:9.2f} s  {n / dt:12,.0f} art/s  peak {total.peak / 2**20:8,.0f} MB", flush=True)
-    stories = {d["story"] for d in docs}
-    story_of = {d["id"]: d["story"] for d in docs}
-    pure = sum(len({story_of[m.id] for m in c.members}) == 1 for c in clusters)
+    stories = {a.metadata["story"] for a in ordered}
+    pure = sum(len({m.metadata["story"] for m in c.members}) == 1 for c in clusters)
     rec["pipeline"] = stages
     rec["candidates_per_article"] = len(pairs) / n
     rec["clusters"] = len(clusters)
     rec["stories"] = len(stories)
     rec["pure_cluster_share"] = pure / len(clusters)
-    return {"features": features, "pairs": pairs}
+    return {"features": features, "pairs": pairs, "articles": ordered}
 
 
 # --- signatures against the baselines -----------------------------------------
 
-def shingle_inputs(docs: list[dict], k: int) -> tuple[list[list[str]], float, Any]:
-    tokens = [article_tokens(a) for a in prepare_articles(docs)[0]]
+def shingle_inputs(arts: list, k: int) -> tuple[list[list[str]], float, Any]:
+    tokens = [article_tokens(a) for a in arts]
     t0 = time.perf_counter()
     shingles = [[" ".join(t[i : i + k]) for i in range(max(1, len(t) - k + 1))] for t in tokens]
     build = time.perf_counter() - t0
     return shingles, build, tokens
 
 
-def bench_signatures(docs: list[dict], params: Params, sample: dict[str, int], rec: dict[str, Any]) -> None:
+def bench_signatures(arts: list, params: Params, sample: dict[str, int], rec: dict[str, Any]) -> None:
     from datasketch import MinHash
     from rensa import RMinHash
 
-    n = len(docs)
+    n = len(arts)
     K, seed = params.num_perm, params.random_state
-    shingles, build_s, tokens = shingle_inputs(docs, params.shingle_size)
+    shingles, build_s, tokens = shingle_inputs(arts, params.shingle_size)
     out: dict[str, Any] = {"n": n, "build_shingle_strings_per_article_s": build_s / n}
 
     def rate(name: str, seconds: float, count: int, note: str = "") -> None:
         out[name] = {"articles": count, "seconds": seconds, "articles_per_s": count / seconds, "note": note}
         print(f"    sig {name:<34} {count / seconds:12,.0f} art/s  ({count:,} articles{', ' + note if note else ''})", flush=True)
 
+    # dedup: from the token strings to signatures (hashing tokens, hashing
+    # shingles, sketching) -- the like-for-like figure against datasketch
+    # given the shingles as bytes (it hashes them with SHA-1 itself)
+    t0 = time.perf_counter()
+    batch = hash_tokens(tokens)
+    sh, off = ngram_hashes(batch.hashes, batch.offsets, params.shingle_size)
+    oph = oph_signatures(sh, off, num_perm=K, seed=seed)
+    rate("dedup oph32 from token strings", time.perf_counter() - t0, n)
+    del batch, oph
     # dedup: from token hashes (what featurize has) to signatures
     batch = hash_tokens(tokens)
     t0 = time.perf_counter()
@@ -227,7 +273,15 @@ def bench_signatures(docs: list[dict], params: Params, sample: dict[str, int], r
     m = min(n, sample["bulk"])
     enc = [[s.encode() for s in x] for x in shingles[:m]]
     dt, _ = timed(MinHash.bulk, enc, num_perm=K, seed=seed)
-    rate("datasketch MinHash.bulk", dt, m, f"sample of {m:,}, extrapolated" if m < n else "shingle bytes given")
+    rate("datasketch MinHash.bulk", dt, m, f"sample of {m:,}, extrapolated, shingle bytes given" if m < n
+         else "shingle bytes given")
+    t0 = time.perf_counter()
+    enc2 = [[" ".join(t[i : i + params.shingle_size]).encode() for i in range(max(1, len(t) - params.shingle_size + 1))]
+            for t in tokens[:m]]
+    MinHash.bulk(enc2, num_perm=K, seed=seed)
+    rate("datasketch MinHash.bulk from token strings", time.perf_counter() - t0, m,
+         f"sample of {m:,}, extrapolated; building the shingle bytes included")
+    del enc2
     m = min(n, sample["update"])
     t0 = time.perf_counter()
     for x in enc[:m]:
@@ -238,8 +292,10 @@ def bench_signatures(docs: list[dict], params: Params, sample: dict[str, int], r
          f"sample of {m:,}, extrapolated" if m < n else "")
     base = out["dedup oph32 (copy view)"]["articles_per_s"]
     exact_rate = out["dedup affine32 exact"]["articles_per_s"]
+    full = out["dedup oph32 from token strings"]["articles_per_s"]
     out["ratios"] = {
-        name: {"oph32": base / v["articles_per_s"], "affine32": exact_rate / v["articles_per_s"]}
+        name: {"oph32": base / v["articles_per_s"], "affine32": exact_rate / v["articles_per_s"],
+               "oph32_from_tokens": full / v["articles_per_s"]}
         for name, v in out.items()
         if isinstance(v, dict) and "articles_per_s" in v and not name.startswith("dedup")
     }
@@ -269,7 +325,7 @@ def bench_lsh(features: Any, params: Params, rec: dict[str, Any], limit: int) ->
     rec["lsh"] = out
 
 
-def profile_end_to_end(docs: list[dict], params: Params, top: int = 25) -> str:
+def profile_end_to_end(docs: list, params: Params, top: int = 25) -> str:
     from dedup import cluster_articles
 
     prof = cProfile.Profile()
@@ -378,28 +434,28 @@ def main(argv: list[str] | None = None) -> int:
     profile = ""
     for n in sizes:
         print(f"n = {n:,}", flush=True)
-        t0 = time.perf_counter()
-        docs = list(generate_articles(n, seed=args.seed))
-        gen = time.perf_counter() - t0
-        print(f"    generated in {gen:.1f} s ({n / gen:,.0f} art/s)", flush=True)
-        rec: dict[str, Any] = {"n": n, "n_jobs": args.jobs, "generate_s": gen}
-        state = run_pipeline(docs, params, rec)
+        rec: dict[str, Any] = {"n": n, "n_jobs": args.jobs, "load_average_before": os.getloadavg()}
+        state = run_pipeline(n, args.seed, params, rec)
         if n <= args.lsh_max:
             bench_lsh(state["features"], params, rec, args.lsh_max)
+        arts = state["articles"]
         del state
         gc.collect()
         if n <= args.signature_max:
-            bench_signatures(docs, params, sample, rec)
+            bench_signatures(arts, params, sample, rec)
         if n == args.profile_n:
-            profile = profile_end_to_end(docs, params)
+            profile = profile_end_to_end(arts, params)
+        rec["load_average_after"] = os.getloadavg()
+        print(f"    load average (1, 5, 15 min) before {rec['load_average_before']}, after {rec['load_average_after']}", flush=True)
         results.append(rec)
-        del docs
+        del arts
         gc.collect()
     meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30, "n_jobs": args.jobs,
             "python": platform.python_version(), "profile": profile, "profile_n": args.profile_n}
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if sizes != [1_000_000] else "-1m"
+    # a run of large sizes only (the 1M run) goes beside the 10k/100k table
+    suffix = "" if min(sizes) <= 100_000 else "-" + "-".join(f"{s // 1000}k" if s < 10**6 else f"{s // 10**6}m" for s in sizes)
     (args.out / f"speed{suffix}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     (args.out / f"speed{suffix}.md").write_text(markdown(results, meta))
     plot(results, args.out / f"speed{suffix}.png")

@@ -99,19 +99,50 @@ def candidate_pairs(
     valid: np.ndarray | None = None,
     max_bucket_size: int = 100,
     neighbours: int = 8,
+    timestamps: np.ndarray | None = None,
+    window_seconds: float | None = None,
 ) -> np.ndarray:
     """Pairs of rows that share at least one LSH band.
 
     ``valid`` masks out rows that must not be bucketed (empty sets, whose
     signatures are all equal). Rows are taken in index order, which callers
-    make publication-time order when they have times.
+    make publication-time order when they have times. With ``timestamps``
+    and ``window_seconds``, pairs further apart in time are dropped band by
+    band (as :func:`within_window` would drop them at the end), so they
+    never pile up.
     """
     n = len(signatures)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
     members = members[~(signatures[members] == EMPTY).all(axis=1)]
-    keys = band_keys(signatures[members], bands, rows)
-    found = [_bucket_pairs(keys[:, b], members, max_bucket_size, neighbours) for b in range(bands)]
-    return unique_pairs(np.concatenate(found) if found else np.zeros((0, 2), np.int64), n)
+    sig = signatures[members]
+    acc = np.zeros(0, np.int64)  # unique pair codes i * n + j found so far, sorted
+    found: list[np.ndarray] = []
+    pending = 0
+    # One band's keys at a time (memory O(n) per band, not O(n * bands)).
+    # Each band's pairs become sorted unique int64 codes; they are merged
+    # into the running set when they outnumber it (amortised: a pair is
+    # merged O(1) times; the stable sort merges the sorted runs).
+    for b in range(bands):
+        keys = band_keys(sig[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+        pr = within_window(_bucket_pairs(keys, members, max_bucket_size, neighbours), timestamps, window_seconds)
+        if len(pr):
+            found.append(np.unique(pr[:, 0].astype(np.int64) * n + pr[:, 1]))
+            pending += len(found[-1])
+        if pending > max(1 << 22, 2 * len(acc)):
+            acc, found, pending = _merge_codes([acc, *found]), [], 0
+    acc = _merge_codes([acc, *found])
+    return np.stack([acc // n, acc % n], axis=1) if len(acc) else np.zeros((0, 2), np.int64)
+
+
+def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:
+    """Union of sorted unique int64 arrays."""
+    codes = np.sort(np.concatenate(runs), kind="stable")
+    if len(codes) < 2:
+        return codes
+    keep = np.empty(len(codes), dtype=bool)
+    keep[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
+    return codes[keep]
 
 
 def within_window(pairs: np.ndarray, timestamps: np.ndarray | None, window_seconds: float | None) -> np.ndarray:

@@ -78,7 +78,9 @@ class Params:
     random_state : int, default 1
         Seed of the MinHash permutations.
     n_jobs : int, default 1
-        Worker processes for the per-article stages (-1: all cores).
+        Worker processes for the per-article stages (-1: all cores). With
+        more than one, articles go to the workers in chunks of 2,000; the
+        result is the same as with one.
     short_text_terms : int, default 140
         Short-text rule: a pair of articles with fewer distinct terms
         (unigrams plus bigrams) than this has its cosine scaled up by
@@ -93,6 +95,13 @@ class Params:
     neighbourhood_weight : float, default 0.5
         Weight of the shared-neighbour similarity in the linkage score,
         ``(1 - w) * cosine + w * neighbour similarity``.
+    max_terms : int or None, default 256
+        Each article's TF-IDF row keeps its ``max_terms`` heaviest unigrams
+        and bigrams, ranked by sublinear tf times the background prior's idf
+        (known from the article alone, so the kept terms do not depend on
+        the other articles or their order); document frequencies are counted
+        before pruning. This bounds memory (a 600-word article has about 950
+        distinct unigrams and bigrams). None keeps every term.
     """
 
     threshold: float = 0.09
@@ -113,6 +122,7 @@ class Params:
     short_text_terms: int = 140
     neighbourhood: int = 8
     neighbourhood_weight: float = 0.5
+    max_terms: int | None = 256
 
     def __post_init__(self) -> None:
         _check_unit("threshold", self.threshold)
@@ -140,6 +150,9 @@ class Params:
             raise ValueError(f"random_state must be a non-negative integer, got {self.random_state!r}")
         if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+        if self.max_terms is not None and (not isinstance(self.max_terms, int) or isinstance(self.max_terms, bool)
+                                           or self.max_terms < 1):
+            raise ValueError(f"max_terms must be a positive integer or None, got {self.max_terms!r}")
         if self.background is not None and not isinstance(self.background, str):
             raise ValueError(f"background must be a language code or None, got {self.background!r}")
 

@@ -12,10 +12,12 @@ digest of the comparison text, then id -- so that everything downstream
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import os
 import warnings
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -112,14 +114,27 @@ class RawFeatures:
     prior_cols: np.ndarray  # background document frequency, sparse: columns ...
     prior_vals: np.ndarray  # ... and values
     empty: np.ndarray  # bool: no usable text
+    # Document frequency of every column, counted before the rows were pruned
+    # to Params.max_terms (sparse: columns, then counts); None when ``counts``
+    # is complete, and then :meth:`document_frequency` counts it from ``counts``.
+    df_cols: np.ndarray | None = None
+    df_vals: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return len(self.empty)
 
+    def document_frequency(self) -> np.ndarray:
+        """Dense document frequency per column (exact even when rows are pruned)."""
+        if self.df_cols is None:
+            return verify.document_frequency(self.counts)
+        df = np.zeros(self.counts.shape[1], dtype=np.float64)
+        df[self.df_cols] = self.df_vals
+        return df
+
     def take(self, order: np.ndarray) -> "RawFeatures":
         return RawFeatures(self.counts[order], self.shingle_signatures[order], [self.digests[i] for i in order],
-                           self.prior_cols, self.prior_vals, self.empty[order])
+                           self.prior_cols, self.prior_vals, self.empty[order], self.df_cols, self.df_vals)
 
     @staticmethod
     def concat(parts: Sequence["RawFeatures"]) -> "RawFeatures":
@@ -132,6 +147,17 @@ class RawFeatures:
             cols, vals = cols[order], vals[order]
             first = np.concatenate([[True], cols[1:] != cols[:-1]])
             cols, vals = cols[first], vals[first]
+        df_cols = df_vals = None
+        if any(p.df_cols is not None for p in parts):
+            n_features = parts[0].counts.shape[1]
+            df = np.zeros(n_features, dtype=np.float64)
+            for p in parts:
+                if p.df_cols is None:
+                    df += verify.document_frequency(p.counts)
+                else:
+                    df[p.df_cols] += p.df_vals
+            df_cols = np.flatnonzero(df)
+            df_vals = df[df_cols]
         return RawFeatures(
             counts=sp.vstack([p.counts for p in parts], format="csr"),
             shingle_signatures=np.concatenate([p.shingle_signatures for p in parts]),
@@ -139,6 +165,8 @@ class RawFeatures:
             prior_cols=cols,
             prior_vals=vals,
             empty=np.concatenate([p.empty for p in parts]),
+            df_cols=df_cols,
+            df_vals=df_vals,
         )
 
 
@@ -156,14 +184,53 @@ def _featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
     del token_lists
     counts = verify.feature_counts(tokens, params.n_features)
     prior = verify.background_df(tokens, params.n_features, params.background, params.background_docs)
+    df_cols, df_vals = np.unique(counts.indices, return_counts=True)  # before pruning: exact df
+    df_cols = df_cols.astype(np.int64)
     if counts.nnz > params.n_features // 16:  # a big run: one linear scan of the prior is cheaper
         prior_cols = np.flatnonzero(prior).astype(np.int64)
     else:
-        seen = np.unique(counts.indices).astype(np.int64)
-        prior_cols = seen[prior[seen] > 0]
+        prior_cols = df_cols[prior[df_cols] > 0]
+    if params.max_terms is not None:
+        counts = prune_counts(counts, prior, params.background_docs if params.background else 0, params.max_terms)
     sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
     shingle_sigs = oph_signatures(sh, sh_offsets, num_perm=params.num_perm, seed=params.random_state)
-    return RawFeatures(counts, shingle_sigs, digests, prior_cols, prior[prior_cols], tokens.lengths() == 0)
+    return RawFeatures(counts, shingle_sigs, digests, prior_cols, prior[prior_cols], tokens.lengths() == 0,
+                       df_cols=df_cols, df_vals=df_vals.astype(np.float64))
+
+
+def prune_counts(counts: sp.csr_matrix, prior_df: np.ndarray, prior_docs: float, max_terms: int) -> sp.csr_matrix:
+    """Keep each row's ``max_terms`` heaviest terms (``Params.max_terms``).
+
+    The weight that ranks a row's terms is known from the article alone:
+    sublinear tf times the idf of the background prior only
+    (:func:`dedup.verify.idf_weights` with no corpus documents), ties broken
+    by column -- so a row's kept terms do not depend on the other articles
+    or their order, and the same article is pruned alike in a batch, a live
+    index or on Spark. The terms dropped are an article's most common
+    words and word pairs, which weigh least in the TF-IDF cosine; the
+    document frequencies used for the final weights are counted before
+    pruning (:attr:`RawFeatures.df_cols`)."""
+    n = counts.shape[0]
+    lengths = np.diff(counts.indptr)
+    if counts.nnz == 0 or int(lengths.max()) <= max_terms:
+        return counts
+    idf = np.log((1.0 + prior_docs) / (1.0 + prior_df[counts.indices])) + 1.0
+    w = (1.0 + np.log(counts.data.astype(np.float64))) * idf
+    thr = verify.row_kth_largest(counts.indptr, w, max_terms)  # -inf for rows with <= max_terms terms
+    rows = np.repeat(np.arange(n), lengths)
+    t = thr[rows]
+    keep = w > t
+    tie = np.flatnonzero(w == t)  # at the threshold: the lowest columns (rows are column-sorted)
+    if len(tie):
+        tie_rows = rows[tie]
+        room = max_terms - np.bincount(rows[keep], minlength=n)
+        first = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(tie_rows, minlength=n), out=first[1:])
+        rank = np.arange(len(tie)) - first[tie_rows]
+        keep[tie[rank < room[tie_rows]]] = True
+    indptr = np.zeros(n + 1, dtype=counts.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
+    return sp.csr_matrix((counts.data[keep], counts.indices[keep], indptr), shape=counts.shape)
 
 
 def _featurize_job(job: tuple[list[str], Params]) -> RawFeatures:
@@ -178,9 +245,27 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
     chunks = [articles[i : i + chunk_size] for i in range(0, len(articles), chunk_size)] or [[]]
     workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
     if workers > 1 and len(chunks) > 1:
-        jobs = ([_comparison_source(a) for a in c] for c in chunks)
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-            parts = list(pool.map(_featurize_job, ((texts, params) for texts in jobs)))
+        workers = min(workers, len(chunks))
+        parts = []
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            # At most two chunks per worker in flight: texts are copied for a
+            # worker only shortly before it needs them, and results are
+            # collected in order as they come.
+            pending: deque = deque()
+            # The workers are forked at the first submit: with the parent's
+            # objects frozen out of the garbage collector, a worker's
+            # collections do not touch (and copy) the pages of the articles.
+            gc.freeze()
+            try:
+                pending.append(pool.submit(_featurize_job, ([_comparison_source(a) for a in chunks[0]], params)))
+            finally:
+                gc.unfreeze()
+            for c in chunks[1:]:
+                if len(pending) >= 2 * workers:
+                    parts.append(pending.popleft().result())
+                pending.append(pool.submit(_featurize_job, ([_comparison_source(a) for a in c], params)))
+            while pending:
+                parts.append(pending.popleft().result())
     else:
         parts = [featurize(c, params) for c in chunks]
     return RawFeatures.concat(parts)
@@ -212,7 +297,7 @@ def weigh(
     Document frequencies come from ``raw`` itself unless
     ``document_frequency=(df, n_docs)`` is given (the live index)."""
     if document_frequency is None:
-        df, n_docs = verify.document_frequency(raw.counts), float(raw.n)
+        df, n_docs = raw.document_frequency(), float(raw.n)
     else:
         df, n_docs = document_frequency
     prior = np.zeros(params.n_features, dtype=np.float64)
@@ -236,7 +321,8 @@ def compute_features(articles: Sequence[Article], params: Params) -> tuple[list[
     raw = featurize_many(articles, params)
     order = canonical_order(articles, raw.digests)
     ordered = [articles[i] for i in order]
-    return ordered, weigh(raw.take(order), [a.timestamp for a in ordered], params)
+    raw = raw.take(order)  # the unordered copy is freed here
+    return ordered, weigh(raw, [a.timestamp for a in ordered], params)
 
 
 def find_candidates(features: Features, params: Params) -> np.ndarray:
@@ -244,14 +330,14 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
     valid = ~features.empty
     tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
     sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
-    kw = dict(valid=valid, max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours)
+    window = None if params.time_window is None else params.time_window.total_seconds()
+    kw = dict(valid=valid, max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours,
+              timestamps=features.timestamps, window_seconds=window)
     pairs = np.concatenate([
         cand.candidate_pairs(features.term_signatures, tb, tr, **kw),
         cand.candidate_pairs(features.shingle_signatures, sb, sr, **kw),
     ])
-    pairs = cand.unique_pairs(pairs, features.n)
-    window = None if params.time_window is None else params.time_window.total_seconds()
-    return cand.within_window(pairs, features.timestamps, window)
+    return cand.unique_pairs(pairs, features.n)
 
 
 @dataclass(frozen=True)

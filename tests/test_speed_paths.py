@@ -115,3 +115,49 @@ def test_generator_is_seeded_and_plants_copies():
     assert kinds == {"original", "copy", "rewrite"}
     words = [len(d["text"].split()) for d in a]
     assert 450 <= np.median(words) <= 750
+
+
+def test_pruning_keeps_the_heaviest_terms_ties_by_column_and_the_exact_df():
+    from dedup.pipeline import featurize, prune_counts
+    from dedup.article import Article
+
+    counts = sp.csr_matrix(np.array([[1, 3, 1, 1, 2, 0], [0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0]], dtype=np.float32))
+    prior = np.array([0, 0, 0, 0, 0, 0], dtype=np.float64)
+    pruned = prune_counts(counts, prior, 2000, 3)
+    # row 0: weights by tf only (no prior): col 1 (3), col 4 (2), then the tie at tf 1 goes to the lowest column
+    assert pruned[0].indices.tolist() == [0, 1, 4]
+    assert pruned[1].nnz == 0 and pruned[2].indices.tolist() == [0, 1]
+    prior[1] = 2000  # a very common word now ranks below the tf-1 words
+    assert prune_counts(counts, prior, 2000, 3)[0].indices.tolist() == [0, 2, 4]
+
+    docs = [a["text"] for a in generate_articles(30, seed=3)]
+    arts = [Article(id=str(i), text=t) for i, t in enumerate(docs)]
+    full = featurize(arts, Params(max_terms=None))
+    few = featurize(arts, Params(max_terms=50))
+    assert np.diff(few.counts.indptr).max() == 50
+    assert np.array_equal(few.document_frequency(), full.document_frequency())
+    # a row's kept terms do not depend on the other articles
+    alone = featurize(arts[7:8], Params(max_terms=50))
+    assert np.array_equal(alone.counts.indices, few.counts[7].indices)
+
+
+def test_pruned_rows_give_the_same_clusters_on_a_small_feed():
+    docs = list(generate_articles(400, seed=5))
+    full = cluster_articles(docs, max_terms=None)
+    pruned = cluster_articles(docs, max_terms=128)
+    as_sets = lambda c: sorted(sorted(m.id for m in cl.members) for cl in c)  # noqa: E731
+    assert as_sets(pruned) == as_sets(full)
+
+
+def test_candidate_pairs_are_the_same_when_found_pairs_are_merged_in_steps():
+    rng = np.random.default_rng(0)
+    sig = rng.integers(0, 50, (3000, 128)).astype(np.uint32)  # many collisions: many pairs
+    pairs = cand.candidate_pairs(sig, 128, 1, max_bucket_size=10_000)
+    keys = cand.band_keys(sig, 128, 1)
+    ref = set()
+    for b in range(128):
+        _, inv = np.unique(keys[:, b], return_inverse=True)
+        for g in np.unique(inv):
+            m = np.flatnonzero(inv == g)
+            ref.update((int(m[i]), int(m[j])) for i in range(len(m)) for j in range(i + 1, len(m)))
+    assert len(pairs) > 4 * 3000 and set(map(tuple, pairs.tolist())) == ref
