@@ -95,13 +95,16 @@ class Params:
     neighbourhood_weight : float, default 0.5
         Weight of the shared-neighbour similarity in the linkage score,
         ``(1 - w) * cosine + w * neighbour similarity``.
-    max_terms : int or None, default 256
+    max_terms : int or None, default None
         Each article's TF-IDF row keeps its ``max_terms`` heaviest unigrams
         and bigrams, ranked by sublinear tf times the background prior's idf
         (known from the article alone, so the kept terms do not depend on
         the other articles or their order); document frequencies are counted
         before pruning. This bounds memory (a 600-word article has about 950
-        distinct unigrams and bigrams). None keeps every term.
+        distinct unigrams and bigrams). None (the default) keeps every term;
+        set it (e.g. 256) for corpora of millions of articles, at a small
+        cost in quality (ECB+ ARI about -0.025). The Spark path does not
+        prune yet, so it equals the in-memory path only with None.
     """
 
     threshold: float = 0.09
@@ -122,7 +125,7 @@ class Params:
     short_text_terms: int = 140
     neighbourhood: int = 8
     neighbourhood_weight: float = 0.5
-    max_terms: int | None = 256
+    max_terms: int | None = None
 
     def __post_init__(self) -> None:
         _check_unit("threshold", self.threshold)
