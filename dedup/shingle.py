@@ -27,11 +27,12 @@ _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier for order-sensitive c
 
 def fmix64(x: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finaliser: a fixed avalanching bijection (wraps mod 2^64)."""
-    x = x ^ (x >> _S33)
-    x = x * _M1
-    x = x ^ (x >> _S33)
-    x = x * _M2
-    return x ^ (x >> _S33)
+    x = x ^ (x >> _S33)  # a new array; the rest works in place on it
+    x *= _M1
+    x ^= x >> _S33
+    x *= _M2
+    x ^= x >> _S33
+    return x
 
 
 def fold32(x: np.ndarray) -> np.ndarray:
@@ -100,10 +101,16 @@ def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.nd
     acc = padded[:total].copy()
     with np.errstate(over="ignore"):
         for k in range(1, n):
-            acc = acc * _COMBINE + padded[k : k + total]
+            acc *= _COMBINE  # in place: no temporary per step
+            acc += padded[k : k + total]
+    # an n-gram is whole when it starts at least n - 1 tokens before its document's end
     doc_of = np.repeat(np.arange(len(lengths)), lengths)
-    pos = np.arange(total) - offsets[doc_of]
-    full = pos + n <= lengths[doc_of]
+    full = np.ones(total, dtype=bool)
+    ends = offsets[1:][lengths > 0]
+    for k in range(1, n):
+        idx = ends - k
+        full[idx[idx >= 0]] = False
+    full[offsets[:-1][(lengths > 0) & (lengths < n)]] = False
     # Short documents: one shingle over all their tokens (the n-gram hash
     # truncated at the document end, recomputed without the neighbour's tokens).
     short_docs = np.flatnonzero((lengths > 0) & (lengths < n))
