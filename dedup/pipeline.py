@@ -19,7 +19,7 @@ import os
 import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -244,6 +244,20 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
     return compact arrays."""
     chunks = [articles[i : i + chunk_size] for i in range(0, len(articles), chunk_size)] or [[]]
     workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
+    # Document frequencies and the prior are folded into two dense arrays as
+    # chunks arrive (a chunk's sparse copies would add up to gigabytes).
+    df = np.zeros(params.n_features, dtype=np.float64)
+    prior = np.zeros(params.n_features, dtype=np.float64)
+    none_i, none_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+
+    def fold(part: RawFeatures) -> RawFeatures:
+        if part.df_cols is None:
+            df[:] += verify.document_frequency(part.counts)
+        else:  # columns are unique within a part
+            df[part.df_cols] += part.df_vals
+        prior[part.prior_cols] = np.maximum(prior[part.prior_cols], part.prior_vals)
+        return replace(part, df_cols=none_i, df_vals=none_f, prior_cols=none_i, prior_vals=none_f)
+
     if workers > 1 and len(chunks) > 1:
         workers = min(workers, len(chunks))
         parts = []
@@ -262,13 +276,15 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
                 gc.unfreeze()
             for c in chunks[1:]:
                 if len(pending) >= 2 * workers:
-                    parts.append(pending.popleft().result())
+                    parts.append(fold(pending.popleft().result()))
                 pending.append(pool.submit(_featurize_job, ([_comparison_source(a) for a in c], params)))
             while pending:
-                parts.append(pending.popleft().result())
+                parts.append(fold(pending.popleft().result()))
     else:
-        parts = [featurize(c, params) for c in chunks]
-    return RawFeatures.concat(parts)
+        parts = [fold(featurize(c, params)) for c in chunks]
+    raw = RawFeatures.concat(parts)
+    df_cols, prior_cols = np.flatnonzero(df), np.flatnonzero(prior)
+    return replace(raw, df_cols=df_cols, df_vals=df[df_cols], prior_cols=prior_cols, prior_vals=prior[prior_cols])
 
 
 @dataclass(frozen=True)
