@@ -371,7 +371,11 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [f"# dedup speed benchmark", "",
              f"{meta['date']}, {meta['machine']}, {meta['cores']} cores, {meta['memory_gb']:.0f} GB; "
-             f"n_jobs={meta['n_jobs']}; python {meta['python']}. One run; ratios are from this run.", "",
+             f"n_jobs={meta['n_jobs']}; python {meta['python']}. One run; ratios are from this run. "
+             "Load average (1, 5, 15 min) at the start and end of each n: "
+             + "; ".join(f"n={r['n']:,}: {tuple(round(x, 1) for x in r.get('load_average_before', ()))} -> "
+                         f"{tuple(round(x, 1) for x in r.get('load_average_after', ()))}" for r in results)
+             + " (the machine is shared: 2 cores, other jobs running).", "",
              "## Pipeline stages (wall time, articles/s, peak resident memory of process + workers)", ""]
     names = list(results[0]["pipeline"])
     head = "| stage | " + " | ".join(f"n={r['n']:,}" for r in results) + " |"
@@ -388,19 +392,24 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             f" (n x{results[i + 1]['n'] / results[i]['n']:.0f})" for i in range(len(results) - 1))]
     sig_runs = [r for r in results if "signatures" in r]
     if sig_runs:
-        lines += ["", "## Signatures (word 5-gram shingles, 128 permutations, one core)", ""]
+        lines += ["", f"## Signatures (word 5-gram shingles, {meta.get('num_perm', Params().num_perm)} permutations, one core)", "",
+                  "Like with like: *dedup oph32 from token strings* (hashing the tokens, hashing the shingles, "
+                  "sketching) against *datasketch MinHash.bulk from token strings* (building the shingle bytes, "
+                  "its default SHA-1 hash and permutations); the other dedup rows start from the "
+                  "token hashes the pipeline already has (shared with TF-IDF).", ""]
         for r in sig_runs:
             s = r["signatures"]
             lines += [f"n = {r['n']:,}. Building the shingle strings that datasketch and rensa's per-article API take: "
                       f"{1 / s['build_shingle_strings_per_article_s']:,.0f} art/s (not counted below).", "",
-                      "| implementation | articles/s | articles timed | dedup oph32 is x faster | dedup affine32 is x faster |",
-                      "|---|---|---|---|---|"]
+                      "| implementation | articles/s | articles timed | dedup oph32 is x faster | dedup affine32 is x faster | dedup oph32 from token strings is x faster |",
+                      "|---|---|---|---|---|---|"]
             for name, v in s.items():
                 if isinstance(v, dict) and "articles_per_s" in v:
                     ratio = s["ratios"].get(name)
-                    cells = (f"{ratio['oph32']:.1f}", f"{ratio['affine32']:.1f}") if ratio else ("", "")
+                    cells = (f"{ratio['oph32']:.2f}", f"{ratio['affine32']:.2f}", f"{ratio.get('oph32_from_tokens', 0):.2f}") \
+                        if ratio else ("", "", "")
                     note = f" ({v['note']})" if v["note"] else ""
-                    lines.append(f"| {name}{note} | {v['articles_per_s']:,.0f} | {v['articles']:,} | {cells[0]} | {cells[1]} |")
+                    lines.append(f"| {name}{note} | {v['articles_per_s']:,.0f} | {v['articles']:,} | {cells[0]} | {cells[1]} | {cells[2]} |")
             lines.append("")
     lsh_runs = [r for r in results if "lsh" in r]
     if lsh_runs:
@@ -452,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
     meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30, "n_jobs": args.jobs,
-            "python": platform.python_version(), "profile": profile, "profile_n": args.profile_n}
+            "python": platform.python_version(), "profile": profile, "profile_n": args.profile_n,
+            "num_perm": params.num_perm, "max_terms": params.max_terms}
     args.out.mkdir(parents=True, exist_ok=True)
     # a run of large sizes only (the 1M run) goes beside the 10k/100k table
     suffix = "" if min(sizes) <= 100_000 else "-" + "-".join(f"{s // 1000}k" if s < 10**6 else f"{s // 10**6}m" for s in sizes)
