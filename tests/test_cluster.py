@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import warnings
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
