@@ -44,7 +44,7 @@ import math
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -62,9 +62,9 @@ from scipy.spatial.distance import squareform  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from dedup import Params, cluster_articles  # noqa: E402
-from dedup.verify import story_similarity  # noqa: E402
+from dedup.verify import shared_terms  # noqa: E402
 from dedup.cluster import link  # noqa: E402
-from dedup.pipeline import ScoredPairs, compute_features, find_candidates, prepare_articles, score_pairs  # noqa: E402
+from dedup.pipeline import compute_features, find_candidates, prepare_articles, score_pairs, story_scores  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 ECBPLUS = DATA / "ecbplus" / "ecbplus_docs.jsonl"
@@ -192,19 +192,15 @@ class Graph:
     scored: Any  # dedup.pipeline.ScoredPairs: cosine per pair
     order: np.ndarray  # canonical row -> doc position
     tfidf: sp.csr_matrix  # rows in canonical order
+    n_terms: np.ndarray  # distinct terms per row (the short-text rule)
     seconds: float = 0.0
     _cache: dict = field(default_factory=dict)
 
     def similarity(self, params: Params) -> Any:
-        """Scored pairs carrying the linkage score (:func:`dedup.verify.story_similarity`)."""
+        """Scored pairs carrying the linkage score (:func:`dedup.pipeline.story_scores`)."""
         key = tuple(getattr(params, k, 0) for k in _SIMILARITY_KEYS)
         if ("sim", key) not in self._cache:
-            sim = story_similarity(
-                self.pairs, self.scored.cosine, np.diff(self.tfidf.indptr), self.n,
-                short_text_terms=getattr(params, "short_text_terms", 0),
-                neighbourhood=getattr(params, "neighbourhood", 0),
-                neighbourhood_weight=getattr(params, "neighbourhood_weight", 0.0))
-            self._cache[("sim", key)] = ScoredPairs(pairs=self.pairs, cosine=sim, jaccard=self.scored.jaccard)
+            self._cache[("sim", key)] = story_scores(self.scored, self.n_terms, params)
         return self._cache[("sim", key)]
 
     def labels(self, params: Params) -> np.ndarray:
@@ -226,7 +222,7 @@ class Graph:
         key = ("tree",) + tuple(getattr(params, k, 0) for k in _SIMILARITY_KEYS)
         if key not in self._cache:
             sp_ = self.similarity(params)
-            p, s = sp_.pairs, sp_.cosine
+            p, s = sp_.pairs, sp_.score
             dist = np.ones((self.n, self.n))
             dist[p[:, 0], p[:, 1]] = dist[p[:, 1], p[:, 0]] = 1.0 - s
             np.fill_diagonal(dist, 0.0)
@@ -246,8 +242,9 @@ def dedup_graph(docs: Sequence[Doc], params: Params) -> Graph:
     position = {d.id: i for i, d in enumerate(docs)}
     order = np.array([position[a.id] for a in arts], dtype=np.int64)
     pairs = find_candidates(features, params)
-    scored = score_pairs(features, pairs)
-    return Graph(n=len(arts), pairs=pairs, scored=scored, order=order, tfidf=features.tfidf,
+    # terms in common for every pair, so any short-text setting can be tried
+    scored = replace(score_pairs(features, pairs), shared=shared_terms(features.tfidf, pairs))
+    return Graph(n=len(arts), pairs=pairs, scored=scored, order=order, tfidf=features.tfidf, n_terms=features.n_terms,
                  seconds=time.perf_counter() - t0)
 
 

@@ -162,14 +162,18 @@ def coerce_article(obj: Any, default_id: str) -> Article:
 class PairScore:
     """The similarity of two articles (ids ``a < b``) that was confirmed.
 
-    ``cosine`` is the TF-IDF cosine used to confirm the pair; ``jaccard`` is the
-    MinHash estimate of word-shingle Jaccard similarity (high for copies).
+    ``score`` is what linkage compared with ``Params.threshold``: the TF-IDF
+    ``cosine``, put on one scale for short texts and blended with the
+    shared-neighbour similarity (:func:`dedup.verify.story_similarity`);
+    ``jaccard`` is the MinHash estimate of word-shingle Jaccard similarity
+    (high for copies).
     """
 
     a: str
     b: str
     cosine: float
     jaccard: float
+    score: float
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,8 @@ class Cluster:
             "members": list(self.ids),
             "versions": [[v.representative.id, *(c.id for c in v.copies)] for v in self.versions],
             "scores": [
-                {"a": s.a, "b": s.b, "cosine": round(s.cosine, 4), "jaccard": round(s.jaccard, 4)}
+                {"a": s.a, "b": s.b, "score": round(s.score, 4), "cosine": round(s.cosine, 4),
+                 "jaccard": round(s.jaccard, 4)}
                 for s in self.scores
             ],
             "flags": sorted(self.flags),

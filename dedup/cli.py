@@ -70,7 +70,7 @@ def format_cluster(c: Cluster, number: int, width: int = 100) -> str:
         elif a.id in copy_of:
             tag = f"copy of {copy_of[a.id]}"
         elif a.id in best:
-            tag = f"cosine {best[a.id].cosine:.2f}"
+            tag = f"score {best[a.id].score:.2f}"
         else:
             tag = "joined via others"
         label = a.title or a.text

@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .article import Article, Cluster, Clustering, PairScore, Version
 from .params import Params
-from .pipeline import ScoredPairs, compute_features, find_candidates, prepare_articles, score_pairs
+from .pipeline import ScoredPairs, compute_features, find_candidates, prepare_articles, score_pairs, story_scores
 
 __all__ = ["cluster_articles", "link", "build_clusters", "choose_representative"]
 
@@ -58,7 +58,8 @@ def cluster_articles(
     if not good:
         return Clustering(clusters=(), rejected=tuple(rejected))
     arts, features = compute_features(good, p)
-    scored = score_pairs(features, find_candidates(features, p))
+    scored = score_pairs(features, find_candidates(features, p), p)
+    scored = story_scores(scored, features.n_terms, p)
     labels = link(len(arts), scored, p)
     clusters = build_clusters(arts, labels, scored, p, empty=features.empty)
     return Clustering(clusters=tuple(clusters), rejected=tuple(rejected))
@@ -68,7 +69,8 @@ def cluster_articles(
 
 def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     """Cluster label (a row index of the cluster's first member) for each row."""
-    strong = scored.cosine >= params.threshold
+    score = scored.score
+    strong = score >= params.threshold
     p = scored.pairs[strong]
     graph = coo_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
@@ -79,7 +81,7 @@ def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     # inside the components of the strong pairs: weaker pairs that cross
     # components cannot matter and are dropped before the agglomeration.
     inside = comp[scored.pairs[:, 0]] == comp[scored.pairs[:, 1]]
-    return _agglomerate(n, scored.pairs[inside], scored.cosine[inside], params.threshold, params.linkage)
+    return _agglomerate(n, scored.pairs[inside], score[inside], params.threshold, params.linkage)
 
 
 def _first_member_labels(labels: np.ndarray) -> np.ndarray:
@@ -184,7 +186,7 @@ def build_clusters(
     for i, lab in enumerate(labels.tolist()):
         groups.setdefault(lab, []).append(i)
     same = labels[scored.pairs[:, 0]] == labels[scored.pairs[:, 1]] if len(scored) else np.zeros(0, bool)
-    confirmed = same & (scored.cosine >= params.threshold)
+    confirmed = same & (scored.score >= params.threshold)
     by_cluster: dict[int, list[int]] = {}
     for k in np.flatnonzero(confirmed).tolist():
         by_cluster.setdefault(int(labels[scored.pairs[k, 0]]), []).append(k)
@@ -197,11 +199,11 @@ def build_clusters(
         scores = []
         for k in ks:
             i, j = scored.pairs[k].tolist()
-            cos, jac = float(scored.cosine[k]), float(scored.jaccard[k])
-            centrality[i] = centrality.get(i, 0.0) + cos
-            centrality[j] = centrality.get(j, 0.0) + cos
+            cos, jac, sc = float(scored.cosine[k]), float(scored.jaccard[k]), float(scored.score[k])
+            centrality[i] = centrality.get(i, 0.0) + sc
+            centrality[j] = centrality.get(j, 0.0) + sc
             a, b = sorted((articles[i].id, articles[j].id))
-            scores.append(PairScore(a=a, b=b, cosine=cos, jaccard=jac))
+            scores.append(PairScore(a=a, b=b, cosine=cos, jaccard=jac, score=sc))
             if jac >= params.copy_threshold:
                 copy_edges.append((i, j))
         rep = choose_representative(members, articles, centrality)

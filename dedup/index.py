@@ -343,24 +343,20 @@ def _prepare_job(job: tuple[list[dict], Params]) -> list["_Prepared"]:
     dicts, params = job
     out = []
     for d in dicts:
-        prep = _from_raw(coerce_article(d, d["id"]), featurize([coerce_article(d, d["id"])], params))
+        prep = _from_raw(coerce_article(d, d["id"]), featurize([coerce_article(d, d["id"])], params), params)
         prep.article = None  # type: ignore[assignment]
         out.append(prep)
     return out
 
 
-def _from_raw(a: Article, raw: RawFeatures) -> "_Prepared":
+def _from_raw(a: Article, raw: RawFeatures, params: Params) -> "_Prepared":
     """One article's own features, from :func:`featurize` of that article alone."""
     row = raw.counts
     cols = row.indices.astype(np.int32)
     counts = row.data.astype(np.float32)
     order = np.argsort(cols, kind="stable")
     cols, counts = cols[order], counts[order]
-    prior = np.zeros(len(cols), dtype=np.float32)
-    if len(raw.prior_cols):
-        pos = np.minimum(np.searchsorted(raw.prior_cols, cols), len(raw.prior_cols) - 1)
-        hit = raw.prior_cols[pos] == cols
-        prior[hit] = raw.prior_vals[pos[hit]]
+    prior = verify.background_prior(params.background, params.n_features, params.background_docs)[cols].astype(np.float32)
     ts = a.timestamp
     df_cols = getattr(raw, "df_cols", None)
     df_cols = cols if df_cols is None else np.asarray(df_cols, dtype=np.int32)
@@ -628,7 +624,7 @@ class StoryIndex:
         out = []
         for a in articles:
             raw = featurize([a], self.params)
-            out.append(_from_raw(a, raw))
+            out.append(_from_raw(a, raw, self.params))
         return out
 
     @contextmanager

@@ -16,6 +16,7 @@ import gc
 import hashlib
 import math
 import os
+import re
 import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +47,7 @@ __all__ = [
     "compute_features",
     "find_candidates",
     "score_pairs",
+    "story_scores",
     "canonical_order",
 ]
 
@@ -58,10 +60,37 @@ def _comparison_source(article: Article) -> str:
     return article.title + "\n" + article.text if article.title else article.text
 
 
+_CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff]")
+
+
+def comparison_tokens(text: str) -> list[str]:
+    """The tokens an article is compared by: words of the folded comparison
+    text; a run of CJK characters becomes its overlapping character bigrams
+    (as in Lucene's CJK analyser): single characters are mostly particles
+    and word parts, shared by unrelated texts; bigrams are close to words."""
+    tokens = tokenize(similarity_text(text))
+    if text.isascii() or not _CJK_RE.search(text):
+        return tokens
+    out: list[str] = []
+    run: list[str] = []
+    for t in tokens + [""]:
+        if len(t) == 1 and _CJK_RE.match(t):
+            run.append(t)
+            continue
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            out.extend(a + b for a, b in zip(run, run[1:]))
+        run = []
+        if t:
+            out.append(t)
+    return out
+
+
 def article_tokens(article: Article) -> list[str]:
     """The comparison tokens of one article (title, then body without
     datelines and credit lines)."""
-    return tokenize(similarity_text(_comparison_source(article)))
+    return comparison_tokens(_comparison_source(article))
 
 
 def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[Article], list[Rejected]]:
@@ -111,14 +140,21 @@ class RawFeatures:
     counts: sp.csr_matrix  # hashed unigram + bigram counts
     shingle_signatures: np.ndarray  # (n, num_perm) uint32, one-permutation hashing of word n-gram shingles
     digests: list[bytes]  # of the comparison tokens: the content part of the canonical order
-    prior_cols: np.ndarray  # background document frequency, sparse: columns ...
-    prior_vals: np.ndarray  # ... and values
     empty: np.ndarray  # bool: no usable text
     # Document frequency of every column, counted before the rows were pruned
     # to Params.max_terms (sparse: columns, then counts); None when ``counts``
     # is complete, and then :meth:`document_frequency` counts it from ``counts``.
     df_cols: np.ndarray | None = None
     df_vals: np.ndarray | None = None
+    # Squared weight (sublinear tf times the background prior's idf) of the
+    # terms pruned from each row; None when nothing was pruned.
+    dropped: np.ndarray | None = None
+    # Distinct terms of each row before pruning; None: the stored values of ``counts``.
+    n_terms: np.ndarray | None = None
+
+    def terms_per_row(self) -> np.ndarray:
+        """Distinct unigrams and bigrams of each article (before any pruning)."""
+        return np.diff(self.counts.indptr) if self.n_terms is None else self.n_terms
 
     @property
     def n(self) -> int:
@@ -134,19 +170,14 @@ class RawFeatures:
 
     def take(self, order: np.ndarray) -> "RawFeatures":
         return RawFeatures(self.counts[order], self.shingle_signatures[order], [self.digests[i] for i in order],
-                           self.prior_cols, self.prior_vals, self.empty[order], self.df_cols, self.df_vals)
+                           self.empty[order], self.df_cols, self.df_vals,
+                           None if self.dropped is None else self.dropped[order],
+                           None if self.n_terms is None else self.n_terms[order])
 
     @staticmethod
     def concat(parts: Sequence["RawFeatures"]) -> "RawFeatures":
         if len(parts) == 1:
             return parts[0]
-        cols = np.concatenate([p.prior_cols for p in parts])
-        vals = np.concatenate([p.prior_vals for p in parts])
-        if len(cols):
-            order = np.lexsort((-vals, cols))
-            cols, vals = cols[order], vals[order]
-            first = np.concatenate([[True], cols[1:] != cols[:-1]])
-            cols, vals = cols[first], vals[first]
         df_cols = df_vals = None
         if any(p.df_cols is not None for p in parts):
             n_features = parts[0].counts.shape[1]
@@ -162,11 +193,13 @@ class RawFeatures:
             counts=sp.vstack([p.counts for p in parts], format="csr"),
             shingle_signatures=np.concatenate([p.shingle_signatures for p in parts]),
             digests=[d for p in parts for d in p.digests],
-            prior_cols=cols,
-            prior_vals=vals,
             empty=np.concatenate([p.empty for p in parts]),
             df_cols=df_cols,
             df_vals=df_vals,
+            dropped=None if all(p.dropped is None for p in parts) else np.concatenate(
+                [np.zeros(p.n) if p.dropped is None else p.dropped for p in parts]),
+            n_terms=None if all(p.n_terms is None for p in parts) else np.concatenate(
+                [p.terms_per_row() for p in parts]),
         )
 
 
@@ -177,28 +210,33 @@ def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
 
 
 def _featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
-    token_lists = [tokenize(similarity_text(t)) for t in texts]
+    token_lists = [comparison_tokens(t) for t in texts]
     tokens = hash_tokens(token_lists)
     digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest()
                for t in token_lists]
     del token_lists
     counts = verify.feature_counts(tokens, params.n_features)
-    prior = verify.background_df(tokens, params.n_features, params.background, params.background_docs)
     df_cols, df_vals = np.unique(counts.indices, return_counts=True)  # before pruning: exact df
     df_cols = df_cols.astype(np.int64)
-    if counts.nnz > params.n_features // 16:  # a big run: one linear scan of the prior is cheaper
-        prior_cols = np.flatnonzero(prior).astype(np.int64)
-    else:
-        prior_cols = df_cols[prior[df_cols] > 0]
+    dropped = n_terms = None
     if params.max_terms is not None:
-        counts = prune_counts(counts, prior, params.background_docs if params.background else 0, params.max_terms)
+        n_terms = np.diff(counts.indptr).astype(np.int64)
+        counts, dropped = prune_counts(counts, _prior(params), params.background_docs if params.background else 0,
+                                       params.max_terms)
     sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
     shingle_sigs = oph_signatures(sh, sh_offsets, num_perm=params.num_perm, seed=params.random_state)
-    return RawFeatures(counts, shingle_sigs, digests, prior_cols, prior[prior_cols], tokens.lengths() == 0,
-                       df_cols=df_cols, df_vals=df_vals.astype(np.float64))
+    return RawFeatures(counts, shingle_sigs, digests, tokens.lengths() == 0,
+                       df_cols=df_cols, df_vals=df_vals.astype(np.float64), dropped=dropped,
+                       n_terms=n_terms)
 
 
-def prune_counts(counts: sp.csr_matrix, prior_df: np.ndarray, prior_docs: float, max_terms: int) -> sp.csr_matrix:
+def _prior(params: Params) -> np.ndarray:
+    return verify.background_prior(params.background, params.n_features, params.background_docs)
+
+
+def prune_counts(
+    counts: sp.csr_matrix, prior_df: np.ndarray, prior_docs: float, max_terms: int
+) -> tuple[sp.csr_matrix, np.ndarray]:
     """Keep each row's ``max_terms`` heaviest terms (``Params.max_terms``).
 
     The weight that ranks a row's terms is known from the article alone:
@@ -209,11 +247,13 @@ def prune_counts(counts: sp.csr_matrix, prior_df: np.ndarray, prior_docs: float,
     index or on Spark. The terms dropped are an article's most common
     words and word pairs, which weigh least in the TF-IDF cosine; the
     document frequencies used for the final weights are counted before
-    pruning (:attr:`RawFeatures.df_cols`)."""
+    pruning (:attr:`RawFeatures.df_cols`), and each row's dropped squared
+    weight is returned beside the pruned counts, so that the row's norm
+    (:func:`dedup.verify.tfidf`) stays that of the full row."""
     n = counts.shape[0]
     lengths = np.diff(counts.indptr)
     if counts.nnz == 0 or int(lengths.max()) <= max_terms:
-        return counts
+        return counts, np.zeros(n)
     idf = np.log((1.0 + prior_docs) / (1.0 + prior_df[counts.indices])) + 1.0
     w = (1.0 + np.log(counts.data.astype(np.float64))) * idf
     thr = verify.row_kth_largest(counts.indptr, w, max_terms)  # -inf for rows with <= max_terms terms
@@ -230,7 +270,8 @@ def prune_counts(counts: sp.csr_matrix, prior_df: np.ndarray, prior_docs: float,
         keep[tie[rank < room[tie_rows]]] = True
     indptr = np.zeros(n + 1, dtype=counts.indptr.dtype)
     np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
-    return sp.csr_matrix((counts.data[keep], counts.indices[keep], indptr), shape=counts.shape)
+    dropped = np.bincount(rows[~keep], weights=w[~keep] ** 2, minlength=n)
+    return sp.csr_matrix((counts.data[keep], counts.indices[keep], indptr), shape=counts.shape), dropped
 
 
 def _featurize_job(job: tuple[list[str], Params]) -> RawFeatures:
@@ -244,10 +285,9 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
     return compact arrays."""
     chunks = [articles[i : i + chunk_size] for i in range(0, len(articles), chunk_size)] or [[]]
     workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
-    # Document frequencies and the prior are folded into two dense arrays as
-    # chunks arrive (a chunk's sparse copies would add up to gigabytes).
+    # Document frequencies are folded into one dense array as chunks arrive
+    # (a chunk's sparse copies would add up to gigabytes).
     df = np.zeros(params.n_features, dtype=np.float64)
-    prior = np.zeros(params.n_features, dtype=np.float64)
     none_i, none_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
 
     def fold(part: RawFeatures) -> RawFeatures:
@@ -255,8 +295,7 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
             df[:] += verify.document_frequency(part.counts)
         else:  # columns are unique within a part
             df[part.df_cols] += part.df_vals
-        prior[part.prior_cols] = np.maximum(prior[part.prior_cols], part.prior_vals)
-        return replace(part, df_cols=none_i, df_vals=none_f, prior_cols=none_i, prior_vals=none_f)
+        return replace(part, df_cols=none_i, df_vals=none_f)
 
     if workers > 1 and len(chunks) > 1:
         workers = min(workers, len(chunks))
@@ -283,8 +322,8 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
     else:
         parts = [fold(featurize(c, params)) for c in chunks]
     raw = RawFeatures.concat(parts)
-    df_cols, prior_cols = np.flatnonzero(df), np.flatnonzero(prior)
-    return replace(raw, df_cols=df_cols, df_vals=df[df_cols], prior_cols=prior_cols, prior_vals=prior[prior_cols])
+    df_cols = np.flatnonzero(df)
+    return replace(raw, df_cols=df_cols, df_vals=df[df_cols])
 
 
 @dataclass(frozen=True)
@@ -296,6 +335,7 @@ class Features:
     shingle_signatures: np.ndarray  # (n, num_perm) uint32 over word n-gram shingles
     timestamps: np.ndarray | None  # POSIX seconds, NaN where unknown; None if no article has one
     empty: np.ndarray  # bool: no usable text
+    n_terms: np.ndarray  # distinct unigrams and bigrams per article (before pruning): the short-text rule
 
     @property
     def n(self) -> int:
@@ -316,10 +356,8 @@ def weigh(
         df, n_docs = raw.document_frequency(), float(raw.n)
     else:
         df, n_docs = document_frequency
-    prior = np.zeros(params.n_features, dtype=np.float64)
-    prior[raw.prior_cols] = raw.prior_vals
-    idf = verify.idf_weights(df, n_docs, prior, params.background_docs if params.background else 0)
-    x = verify.tfidf(raw.counts, idf)
+    idf = verify.idf_weights(df, n_docs, _prior(params), params.background_docs if params.background else 0)
+    x = verify.tfidf(raw.counts, idf, raw.dropped)
     terms, term_offsets = verify.top_terms(x, params.n_terms)
     term_sigs = signatures(terms, term_offsets, num_perm=params.num_perm, seed=params.random_state)
     ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
@@ -329,6 +367,7 @@ def weigh(
         shingle_signatures=raw.shingle_signatures,
         timestamps=None if np.isnan(ts).all() else ts,
         empty=raw.empty,
+        n_terms=raw.terms_per_row(),
     )
 
 
@@ -358,21 +397,55 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ScoredPairs:
-    """Candidate pairs with their TF-IDF cosine and estimated shingle Jaccard."""
+    """Candidate pairs with their TF-IDF cosine, estimated shingle Jaccard and
+    (after :func:`story_scores`) the linkage score."""
 
     pairs: np.ndarray  # (m, 2) int64, i < j
     cosine: np.ndarray  # float64
     jaccard: np.ndarray  # float64
+    similarity: np.ndarray | None = None  # float64: what linkage compares with the threshold
+    shared: np.ndarray | None = None  # int64: terms in common, where a short-text pair needs it (else -1)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
+    @property
+    def score(self) -> np.ndarray:
+        """The linkage score: ``similarity`` when computed, else the cosine."""
+        return self.cosine if self.similarity is None else self.similarity
 
-def score_pairs(features: Features, pairs: np.ndarray) -> ScoredPairs:
-    """Verify candidate pairs: cosine of TF-IDF rows, MinHash Jaccard of shingles."""
+
+def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = None) -> ScoredPairs:
+    """Verify candidate pairs: cosine of TF-IDF rows, MinHash Jaccard of
+    shingles, and (with ``params`` and its short-text rule on) the number of
+    terms a pair of short texts has in common."""
     from .minhash import estimate_jaccard
 
     cos = verify.pair_cosine(features.tfidf, pairs)
+    shared = None
+    if params is not None and params.short_text_terms:
+        t = features.n_terms
+        short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms ** 2)
+        shared = np.full(len(pairs), -1, dtype=np.int64)
+        shared[short] = verify.shared_terms(features.tfidf, pairs[short])
     sig = features.shingle_signatures
-    jac = estimate_jaccard(sig[pairs[:, 0]], sig[pairs[:, 1]]) if len(pairs) else np.zeros(0)
-    return ScoredPairs(pairs=pairs, cosine=cos, jaccard=np.asarray(jac, dtype=np.float64))
+    jac = np.empty(len(pairs), dtype=np.float64)
+    step = 1 << 16  # signatures of a chunk of pairs at a time: memory O(step * num_perm)
+    for lo in range(0, len(pairs), step):
+        p = pairs[lo : lo + step]
+        jac[lo : lo + len(p)] = estimate_jaccard(sig[p[:, 0]], sig[p[:, 1]])
+    return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)
+
+
+def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> ScoredPairs:
+    """The linkage score of every scored pair (:func:`dedup.verify.story_similarity`):
+    the cosine on one scale for short texts, blended with the shared-neighbour
+    similarity. ``n_terms`` is each row's number of distinct terms
+    (:attr:`Features.n_terms`). Needs every scored pair of the rows at once:
+    an article's neighbour profile is its top partners among them."""
+    sim = verify.story_similarity(
+        scored.pairs, scored.cosine, n_terms, len(n_terms),
+        short_text_terms=params.short_text_terms, neighbourhood=params.neighbourhood,
+        neighbourhood_weight=params.neighbourhood_weight, shared=scored.shared,
+    )
+    return replace(scored, similarity=sim)

@@ -22,7 +22,7 @@ from sklearn.preprocessing import normalize
 from .shingle import TokenBatch, fmix64, ngram_hashes
 
 __all__ = [
-    "background_df",
+    "background_prior",
     "feature_counts",
     "document_frequency",
     "idf_weights",
@@ -31,6 +31,7 @@ __all__ = [
     "top_terms",
     "row_kth_largest",
     "neighbour_similarity",
+    "shared_terms",
     "story_similarity",
 ]
 
@@ -76,26 +77,31 @@ def _word_frequencies(language: str) -> dict[str, float]:
         raise ValueError(f"no background word frequencies for language {language!r}: {exc}") from exc
 
 
-def background_df(tokens: TokenBatch, n_features: int, language: str | None, n_docs: int) -> np.ndarray:
-    """Prior document frequency per column, from word frequencies in ``language``.
+def background_prior(language: str | None, n_features: int, n_docs: int) -> np.ndarray:
+    """Prior document frequency of every column, from word frequencies in ``language``.
 
-    A word of frequency ``f`` is expected in ``1 - exp(-f * L)`` of documents of
-    ``L`` tokens; times ``n_docs`` background documents. Words the list does
-    not know (names, numbers) and bigrams get no prior: they count as rare.
+    A word of frequency ``f`` is expected in ``1 - exp(-f * L)`` of documents
+    of ``L`` tokens, times ``n_docs`` background documents; a column shared by
+    several words (hash collisions) takes the largest. Words the list does not
+    know (names, numbers) and bigrams get no prior: they count as rare. The
+    array depends on the parameters alone -- not on the articles -- so a
+    batch, a live index and a Spark executor weigh a term alike; it is
+    computed once per process and cached (read-only).
     """
+    return _background_prior(language, int(n_features), int(n_docs))
+
+
+@lru_cache(maxsize=4)
+def _background_prior(language: str | None, n_features: int, n_docs: int) -> np.ndarray:
+    from .shingle import _hash_str
+
     prior = np.zeros(n_features, dtype=np.float64)
-    if language is None or n_docs == 0 or not tokens.vocab:
-        return prior
-    freqs = _word_frequencies(language)
-    get = freqs.get
-    f = np.fromiter((get(w, 0.0) for w in tokens.vocab), dtype=np.float64, count=len(tokens.vocab))
-    known = np.flatnonzero(f > 0)
-    if len(known):
-        # vocab hashes: the hash of each vocab entry is the hash of any of its tokens
-        first = np.full(len(tokens.vocab), -1, dtype=np.int64)
-        first[tokens.ids[::-1]] = np.arange(len(tokens.ids))[::-1]
-        cols = _columns(tokens.hashes[first[known]], n_features)
-        np.maximum.at(prior, cols, n_docs * -np.expm1(-f[known] * _DOC_LENGTH))
+    if language is not None and n_docs > 0:
+        freqs = _word_frequencies(language)
+        f = np.fromiter(freqs.values(), dtype=np.float64, count=len(freqs))
+        hashes = np.fromiter(map(_hash_str, freqs), dtype=np.uint64, count=len(freqs))
+        np.maximum.at(prior, _columns(hashes, n_features), n_docs * -np.expm1(-f * _DOC_LENGTH))
+    prior.flags.writeable = False
     return prior
 
 
@@ -105,11 +111,21 @@ def idf_weights(df: np.ndarray, n_docs: float, prior_df: np.ndarray | None = Non
     return (np.log((1.0 + n_docs + prior_docs) / (1.0 + total_df)) + 1.0).astype(np.float32)
 
 
-def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``)."""
+def tfidf(counts: sp.csr_matrix, idf: np.ndarray, dropped: np.ndarray | None = None) -> sp.csr_matrix:
+    """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``).
+
+    ``dropped`` (per row) is the squared weight of terms pruned from the row
+    (:func:`dedup.pipeline.prune_counts`); it counts in the row's norm, so a
+    pruned row keeps the scale of the full one and its cosines stay close
+    to the full cosines (lower bounds, missing only the dropped common terms)."""
     x = counts.copy()
     x.data = (1.0 + np.log(x.data)) * idf[x.indices]
-    return normalize(x, norm="l2", copy=False)
+    if dropped is None:
+        return normalize(x, norm="l2", copy=False)
+    norm2 = np.asarray(x.multiply(x).sum(axis=1)).ravel() + dropped
+    scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
+    x.data *= np.repeat(scale, np.diff(x.indptr)).astype(x.dtype)
+    return x
 
 
 def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -> np.ndarray:
@@ -178,6 +194,15 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     return c_cols[keep].astype(np.uint32), offsets
 
 
+def shared_terms(x: sp.csr_matrix, pairs: np.ndarray, max_rows: int = 1 << 16) -> np.ndarray:
+    """How many columns (terms) each row pair ``(i, j)`` of ``x`` has in common."""
+    out = np.zeros(len(pairs), dtype=np.int64)
+    for lo in range(0, len(pairs), max_rows):
+        p = pairs[lo : lo + max_rows]
+        out[lo : lo + len(p)] = x[p[:, 0]].multiply(x[p[:, 1]]).getnnz(axis=1)
+    return out
+
+
 def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) -> np.ndarray:
     """Second-order similarity of each scored pair: the cosine of the two
     articles' neighbour profiles (shared-nearest-neighbour similarity).
@@ -228,6 +253,8 @@ def story_similarity(
     short_text_terms: int = 0,
     neighbourhood: int = 0,
     neighbourhood_weight: float = 0.5,
+    shared: np.ndarray | None = None,
+    min_shared: int = 2,
 ) -> np.ndarray:
     """The score that linkage compares with ``Params.threshold``.
 
@@ -239,7 +266,11 @@ def story_similarity(
        fixed number of distinctive words gives a cosine of about that number
        over ``sqrt(n_i * n_j)``, so two headlines that share a name and a verb
        score low although that is strong evidence; the factor puts short texts
-       on the scale of long ones. Articles with at least L terms are unchanged.
+       on the scale of long ones. Articles with at least L terms are
+       unchanged, and so is a pair with fewer than ``min_shared`` terms in
+       common (``shared``, from :func:`shared_terms`, needed only where the
+       factor would apply): one shared word is not evidence, however short
+       the texts.
     2. **Neighbourhood** (``neighbourhood`` = k, ``neighbourhood_weight`` = w):
        the score becomes ``(1 - w) * s + w * neighbour_similarity(s, k)``
        (see :func:`neighbour_similarity`): reports of one story share their
@@ -255,6 +286,8 @@ def story_similarity(
     if short_text_terms:
         t = np.maximum(np.asarray(n_terms, dtype=np.float64), 1.0)
         factor = np.maximum(1.0, short_text_terms / np.sqrt(t[pairs[:, 0]] * t[pairs[:, 1]]))
+        if shared is not None:
+            factor[np.asarray(shared) < min_shared] = 1.0
         s = np.minimum(1.0, s * factor)
     if neighbourhood and neighbourhood_weight > 0:
         s = (1.0 - neighbourhood_weight) * s + neighbourhood_weight * neighbour_similarity(pairs, s, n, neighbourhood)

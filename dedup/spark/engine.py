@@ -234,8 +234,7 @@ def _featurize(params: Params):
                 df = document_frequency(raw.counts)
                 nz = np.flatnonzero(df)
                 dfv = df[nz]
-            stats = _merge_stats(stats, (nz.astype(np.int64), dfv, raw.prior_cols.astype(np.int64),
-                                         raw.prior_vals.astype(np.float64), len(arts)))
+            stats = _merge_stats(stats, (nz.astype(np.int64), dfv, np.zeros(0, np.int64), np.zeros(0), len(arts)))
             sh = np.ascontiguousarray(raw.shingle_signatures, dtype=np.uint32)
             yield pd.DataFrame({
                 "kind": np.zeros(len(arts), np.int8), "pos": b["pos"].values, "id": b["id"].values,
@@ -366,7 +365,7 @@ def _score(params: Params):
         j = pairs["j"].to_numpy(dtype=np.int64)
         local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
         n = len(ranks)
-        feats = Features(tfidf=x, term_signatures=np.zeros((n, 0), np.uint32), shingle_signatures=sig,
+        feats = Features(tfidf=x, term_signatures=np.zeros((n, 0), np.uint32), shingle_signatures=sig, n_terms=np.diff(x.indptr),
                          timestamps=None, empty=np.zeros(n, bool))
         s = score_pairs(feats, local)
         return pd.DataFrame({"i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard})
