@@ -182,13 +182,20 @@ class Entry:
     live: bool = False
     cols: np.ndarray | None = None  # int32, sorted: kept hashed columns
     counts: np.ndarray | None = None  # float32 term counts of those columns
-    prior: np.ndarray | None = None  # float32 background document frequency of those columns
     term_sig: np.ndarray | None = None  # uint32 (num_perm,)
     shingle_sig: np.ndarray | None = None  # uint32 (num_perm,)
+    n_terms: int = 0  # distinct terms before pruning (the short-text rule)
+    dropped: float = 0.0  # squared weight of the terms pruned by Params.max_terms (kept in the norm)
+    # Neighbour profile (see "Story score" above): ``top`` its best-scoring
+    # partners (seq -> short-text-scaled score, at most Params.neighbourhood),
+    # ``rev`` the partners that have this article in their ``top``.
+    top: dict[int, float] | None = None
+    rev: dict[int, float] | None = None
 
     def drop_features(self) -> None:
         self.live = False
-        self.cols = self.counts = self.prior = self.term_sig = self.shingle_sig = None
+        self.cols = self.counts = self.term_sig = self.shingle_sig = None
+        self.top = self.rev = None
 
 
 @dataclass
@@ -200,9 +207,10 @@ class _Prepared:
     cols: np.ndarray  # int32 sorted: the kept columns (Params.max_terms)
     df_cols: np.ndarray  # int32: every column of the article (counted in document frequencies)
     counts: np.ndarray  # float32
-    prior: np.ndarray  # float32
     shingle_sig: np.ndarray
     empty: bool
+    n_terms: int = 0
+    dropped: float = 0.0
 
 
 # --- the in-memory state -------------------------------------------------------
@@ -273,8 +281,10 @@ class MemoryState:
         self.next_seq += 1
         return s
 
-    def commit(self, entry: Entry, all_cols: np.ndarray) -> None:
-        """Store a new article: its record, its story membership, its document frequencies."""
+    def commit(self, entry: Entry, all_cols: np.ndarray, profiles: dict[int, tuple[dict, dict]] | None = None) -> None:
+        """Store a new article: its record, its story membership, its document
+        frequencies, and the neighbour profiles (seq -> (top, rev)) it changed."""
+        self._set_profiles(profiles)
         self.df[all_cols] += 1
         self.n_docs += 1
         self.entries[entry.seq] = entry
@@ -311,7 +321,14 @@ class MemoryState:
             if e is not None:
                 e.drop_features()
 
-    def delete(self, entry: Entry) -> None:
+    def _set_profiles(self, profiles: dict[int, tuple[dict, dict]] | None) -> None:
+        for s, (top, rev) in (profiles or {}).items():
+            e = self.entries.get(s)
+            if e is not None and e.live:
+                e.top, e.rev = top, rev
+
+    def delete(self, entry: Entry, profiles: dict[int, tuple[dict, dict]] | None = None) -> None:
+        self._set_profiles(profiles)
         self.live_order.pop(entry.seq, None)
         del self.entries[entry.seq]
         del self.seq_of[entry.id]
@@ -356,12 +373,13 @@ def _from_raw(a: Article, raw: RawFeatures, params: Params) -> "_Prepared":
     counts = row.data.astype(np.float32)
     order = np.argsort(cols, kind="stable")
     cols, counts = cols[order], counts[order]
-    prior = verify.background_prior(params.background, params.n_features, params.background_docs)[cols].astype(np.float32)
     ts = a.timestamp
     df_cols = getattr(raw, "df_cols", None)
     df_cols = cols if df_cols is None else np.asarray(df_cols, dtype=np.int32)
     return _Prepared(article=a, ts=math.nan if ts is None else float(ts), cols=cols, df_cols=df_cols, counts=counts,
-                     prior=prior, shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]))
+                     shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]),
+                     n_terms=int(raw.terms_per_row()[0]),
+                     dropped=0.0 if raw.dropped is None else float(raw.dropped[0]))
 
 
 def _make_lsh(params: Params, storage_config: dict | None, basename: bytes | None = None):
@@ -378,6 +396,11 @@ def _make_lsh(params: Params, storage_config: dict | None, basename: bytes | Non
             cfg["basename"] = (basename or b"dedup") + b":lsh:" + name
         views.append(MinHashLSH(num_perm=params.num_perm, params=(b, r), storage_config=cfg, prepickle=False))
     return views[0], views[1]
+
+
+def _ones(x: sp.csr_matrix) -> sp.csr_matrix:
+    """The pattern of ``x`` (1 where a value is stored): products count shared terms."""
+    return sp.csr_matrix((np.ones(len(x.data)), x.indices, x.indptr), shape=x.shape)
 
 
 def _seq_key(seq: int) -> bytes:
@@ -457,6 +480,8 @@ class StoryIndex:
         if max_live is not None and (not isinstance(max_live, int) or isinstance(max_live, bool) or max_live < 1):
             raise ValueError(f"max_live must be a positive integer or None, got {max_live!r}")
         self.params = p
+        # the background prior of every column (per process, read-only): entries keep only their counts
+        self._prior = verify.background_prior(p.background, p.n_features, p.background_docs)
         self.max_local = 300  # largest neighbourhood clustered again on an add
         self.neighbourhood = 0.5  # stories re-clustered: a member within this share of the threshold
         self.retention = retention
@@ -531,14 +556,29 @@ class StoryIndex:
             return self._decide(prep, seq=None)[0]
 
     def remove(self, article_id: str) -> None:
-        """Remove an article; its story keeps its other members (and its id)."""
+        """Remove an article; its story keeps its other members (and its id).
+        Its partners' neighbour profiles lose it (they are not refilled)."""
         with self._locked():
             entry = self._state.get(article_id)
             if entry is None:
                 raise KeyError(article_id)
+            profiles = None
             if entry.live:
+                profiles = self._unlink(entry)
                 self._lsh_remove([entry.seq])
-            self._state.delete(entry)
+            self._state.delete(entry, profiles)
+
+    def _unlink(self, entry: Entry) -> dict[int, tuple[dict, dict]]:
+        """The profiles of ``entry``'s partners without it."""
+        partners = sorted(set(entry.top or ()) | set(entry.rev or ()))
+        out = {}
+        for e in self._state.get_seqs(partners):
+            if e is not None and e.live:
+                top, rev = dict(e.top or {}), dict(e.rev or {})
+                top.pop(entry.seq, None)
+                rev.pop(entry.seq, None)
+                out[e.seq] = (top, rev)
+        return out
 
     def __contains__(self, article_id: object) -> bool:
         return isinstance(article_id, str) and self._state.has(article_id)
@@ -636,31 +676,146 @@ class StoryIndex:
         except errors as exc:  # the storage failed (Redis); MemoryState has none
             raise IndexStorageError(self._state.describe_failure(exc)) from exc
 
-    def _weights(self, cols: np.ndarray, counts: np.ndarray, prior: np.ndarray, df: np.ndarray, n_docs: float) -> np.ndarray:
-        """TF-IDF weights of one article's columns: :func:`verify.idf_weights`, then
-        the weighting of :func:`verify.tfidf` (sublinear tf times idf, L2-normalised),
-        written out for one short row (scikit-learn's input checks cost more than the sums)."""
-        bg = self.params.background_docs if self.params.background else 0
-        idf = verify.idf_weights(df, n_docs, prior.astype(np.float64) if bg else None, bg)
-        w = (1.0 + np.log(counts)) * idf
-        norm = float(np.sqrt(np.dot(w, w)))
-        return w / norm if norm > 0 else w
+    def _rows(self, items: Sequence[Any], n_docs: float, own_cols: np.ndarray | None = None
+              ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """TF-IDF rows of articles with ``cols``, ``counts`` and ``dropped``,
+        under the current document frequencies (plus one on ``own_cols``: the
+        article being added counts in its own), over their own columns only
+        (returned beside: hashed column of each matrix column), so products
+        and transposes never touch ``n_features``-sized arrays. The weighting
+        of :func:`verify.idf_weights` (with the background prior) and
+        :func:`verify.tfidf` (sublinear tf times idf; the norm includes the
+        pruned terms), written out for a few short rows: scikit-learn's input
+        checks cost more than the sums."""
+        p = self.params
+        n = len(items)
+        lengths = np.fromiter((len(e.cols) for e in items), dtype=np.int64, count=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        if indptr[-1] == 0:
+            return sp.csr_matrix((n, 0), dtype=np.float64), np.zeros(0, dtype=np.int64)
+        cols = np.concatenate([e.cols for e in items])
+        counts = np.concatenate([e.counts for e in items]).astype(np.float64)
+        ucols, inv = np.unique(cols, return_inverse=True)
+        inv = inv.ravel()
+        df = self._state.df_of(ucols)
+        if own_cols is not None:
+            df = df + np.isin(ucols, own_cols)
+        bg = p.background_docs if p.background else 0
+        idf = verify.idf_weights(df, n_docs, self._prior[ucols] if bg else None, bg)
+        w = (1.0 + np.log(counts)) * idf[inv]
+        rows = np.repeat(np.arange(n), lengths)
+        norm2 = np.bincount(rows, weights=w * w, minlength=n)
+        norm2 += np.fromiter((e.dropped for e in items), dtype=np.float64, count=n)
+        scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
+        w *= scale[rows]
+        return sp.csr_matrix((w, inv, indptr), shape=(n, len(ucols))), ucols
 
-    def _decide(self, prep: _Prepared, seq: int | None) -> tuple[Match, np.ndarray, np.ndarray]:
+    def _short_scaled(self, cos: np.ndarray, n_i: np.ndarray, n_j: np.ndarray, shared: np.ndarray) -> np.ndarray:
+        """Step 1 of :func:`verify.story_similarity` (the short-text factor) for
+        pairs given by their cosines, terms per article and terms in common."""
+        m = len(cos)
+        pairs = np.stack([np.arange(m), m + np.arange(m)], axis=1)
+        return verify.story_similarity(pairs, cos, np.concatenate([n_i, n_j]), 2 * m,
+                                       short_text_terms=self.params.short_text_terms, neighbourhood=0,
+                                       shared=shared)
+
+    @property
+    def _blending(self) -> bool:
+        return bool(self.params.neighbourhood and self.params.neighbourhood_weight > 0)
+
+    def _plan_profiles(
+        self, seq: int, entries: Sequence[Entry], s1: np.ndarray
+    ) -> tuple[dict[int, float], dict[int, float], dict[int, tuple[dict, dict]]]:
+        """The neighbour profiles once a new article's scored pairs count.
+
+        As in :func:`verify.neighbour_similarity`: the article keeps its ``k``
+        best partners (by short-text-scaled score ``s1``, ties by seq), and
+        enters a partner's top ``k`` when it beats the partner's weakest, which
+        then leaves it. Returns the article's ``top`` and ``rev`` and the new
+        ``(top, rev)`` of every other article that changed. Nothing is changed
+        in place (``query`` uses it too)."""
+        k = self.params.neighbourhood
+        top_n: dict[int, float] = {}
+        rev_n: dict[int, float] = {}
+        changed: dict[int, tuple[dict, dict]] = {}
+        if not self._blending:
+            return top_n, rev_n, changed
+
+        def edit(e: Entry) -> tuple[dict, dict]:
+            if e.seq not in changed:
+                changed[e.seq] = (dict(e.top or {}), dict(e.rev or {}))
+            return changed[e.seq]
+
+        pos = [i for i in range(len(entries)) if s1[i] > 0]
+        for i in sorted(pos, key=lambda i: (-s1[i], entries[i].seq))[:k]:
+            top_n[entries[i].seq] = float(s1[i])
+            edit(entries[i])[1][seq] = float(s1[i])
+        evicted: dict[int, list[int]] = {}  # partner dropped from a top -> whose top
+        for i in pos:
+            e, v = entries[i], float(s1[i])
+            top = changed[e.seq][0] if e.seq in changed else (e.top or {})
+            if len(top) >= k:
+                worst = min(top, key=lambda j: (top[j], -j))
+                if v <= top[worst]:
+                    continue
+                top = edit(e)[0]
+                del top[worst]
+                evicted.setdefault(worst, []).append(e.seq)
+            edit(e)[0][seq] = v
+            rev_n[e.seq] = v
+        if evicted:
+            known = {e.seq: e for e in entries}
+            missing = sorted(j for j in evicted if j not in known)
+            known.update((e.seq, e) for e in self._state.get_seqs(missing) if e is not None)
+            for j in sorted(evicted):
+                e = known.get(j)
+                if e is not None and e.live:
+                    rev = edit(e)[1]
+                    for c in evicted[j]:
+                        rev.pop(c, None)
+        return top_n, rev_n, changed
+
+    def _blend(self, s1: np.ndarray, profiles: Sequence[tuple[int, dict | None, dict | None]],
+               pairs: np.ndarray) -> np.ndarray:
+        """Step 2 of :func:`verify.story_similarity`: ``(1 - w) * s1 + w *`` the
+        dot product of the two articles' L2-normalised neighbour profiles
+        (``(seq, top, rev)`` per row; ``pairs`` index them)."""
+        if not self._blending or len(pairs) == 0:
+            return np.clip(s1, 0.0, 1.0)
+        w = self.params.neighbourhood_weight
+        lengths, cols, vals = [], [], []
+        for seq, top, rev in profiles:
+            d = dict(rev or {})
+            for j, v in (top or {}).items():
+                if v > d.get(j, -1.0):
+                    d[j] = v
+            d[seq] = 1.0
+            lengths.append(len(d))
+            cols.append(np.fromiter(d.keys(), dtype=np.int64, count=len(d)))
+            v = np.fromiter(d.values(), dtype=np.float64, count=len(d))
+            vals.append(v / math.sqrt(float(np.dot(v, v))))  # L2-normalised (itself weighs 1 > 0)
+        keys, inv = np.unique(np.concatenate(cols), return_inverse=True)
+        indptr = np.zeros(len(profiles) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        prof = sp.csr_matrix((np.concatenate(vals), inv.ravel(), indptr), shape=(len(profiles), len(keys)))
+        nb = verify.pair_cosine(prof, pairs)
+        return np.clip((1.0 - w) * s1 + w * nb, 0.0, 1.0)
+
+    def _decide(self, prep: _Prepared, seq: int | None) -> tuple[Match, np.ndarray, tuple]:
         """Match for a prepared article against the current state (with its own
-        document frequencies counted); also its term signature and weights."""
+        document frequencies counted); also its term signature and the
+        neighbour profiles it would change (:meth:`_plan_profiles`)."""
         p = self.params
         a = prep.article
         n_docs = self._state.get_n_docs() + 1
-        self._last_means: dict[str, float] = {}
-        self._last_best: dict[str, float] = {}  # story -> best cosine of the article to a member
+        self._last_best: dict[str, float] = {}  # story -> best story score of the article to a member
+        unchanged: tuple = ({}, {}, {})
         if prep.empty:
-            return Match(id=a.id, story=a.id, version=a.id, kind="new"), np.full(p.num_perm, EMPTY, np.uint32), np.zeros(0)
-        df_own = self._state.df_of(prep.cols) + 1.0  # the article counts in its own frequencies
-        w = self._weights(prep.cols, prep.counts, prep.prior, df_own, n_docs)
-        # top terms -> term signature (verify.top_terms over the article's own row)
-        x = sp.csr_matrix((w, prep.cols.astype(np.int64), [0, len(w)]), shape=(1, p.n_features))
-        terms, offsets = verify.top_terms(x, p.n_terms)
+            return Match(id=a.id, story=a.id, version=a.id, kind="new"), np.full(p.num_perm, EMPTY, np.uint32), unchanged
+        x, xcols = self._rows([prep], n_docs, own_cols=prep.df_cols)
+        x_global = sp.csr_matrix((x.data, xcols[x.indices].astype(np.int64), x.indptr), shape=(1, p.n_features))
+        terms, offsets = verify.top_terms(x_global, p.n_terms)
         term_sig = signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
 
         cand_seqs = self._candidates(term_sig, prep.shingle_sig)
@@ -669,48 +824,52 @@ class StoryIndex:
         if window is not None and not math.isnan(prep.ts):
             entries = [e for e in entries if math.isnan(e.ts) or abs(e.ts - prep.ts) <= window]
         if not entries:
-            return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, w
+            return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, unchanged
         # Candidates' weights under the same (current) document frequencies.
-        all_cols = np.unique(np.concatenate([e.cols for e in entries]))
-        df_all = self._state.df_of(all_cols) + np.isin(all_cols, prep.df_cols, assume_unique=True)
-        cos = np.empty(len(entries))
-        for k, e in enumerate(entries):
-            we = self._weights(e.cols, e.counts, e.prior, df_all[np.searchsorted(all_cols, e.cols)], n_docs)
-            _, ia, ib = np.intersect1d(prep.cols, e.cols, assume_unique=True, return_indices=True)
-            cos[k] = float(np.clip(np.dot(w[ia], we[ib]), 0.0, 1.0))
+        both, _ = self._rows([prep, *entries], n_docs, own_cols=prep.df_cols)  # the article's row is x again
+        cos = np.clip((both[1:] @ both[0].T).toarray().ravel(), 0.0, 1.0)
+        shared = (_ones(both[1:]) @ _ones(both[0]).T).toarray().ravel()
         jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
+        s1 = self._short_scaled(cos, np.full(len(entries), prep.n_terms, dtype=np.float64),
+                                np.array([e.n_terms for e in entries], dtype=np.float64), shared)
+        me = -1 if seq is None else seq
+        plan = self._plan_profiles(me, entries, s1)
+        top_n, rev_n, changed = plan
+        profiles = [(me, top_n, rev_n)] + [(e.seq, *changed.get(e.seq, (e.top, e.rev))) for e in entries]
+        pairs = np.stack([np.zeros(len(entries), dtype=np.int64), np.arange(1, len(entries) + 1)], axis=1)
+        score = self._blend(s1, profiles, pairs)
 
         best_copy = max(range(len(entries)), key=lambda k: (jac[k], cos[k], -entries[k].seq))
         if jac[best_copy] >= p.copy_threshold:
             e = entries[best_copy]
+            for k, e2 in enumerate(entries):
+                self._last_best[e2.story] = max(self._last_best.get(e2.story, 0.0), float(score[k]))
             return (Match(id=a.id, story=e.story, version=e.version, kind="copy", matched=e.id,
                           cosine=float(cos[best_copy]), jaccard=float(jac[best_copy]), score=float(jac[best_copy])),
-                    term_sig, w)
+                    term_sig, plan)
         sums: dict[str, float] = {}
         first_seq: dict[str, int] = {}
         best_member: dict[str, int] = {}
         for k, e in enumerate(entries):
-            if cos[k] <= 0:
+            if score[k] <= 0:
                 continue
-            sums[e.story] = sums.get(e.story, 0.0) + cos[k]
-            self._last_best[e.story] = max(self._last_best.get(e.story, 0.0), float(cos[k]))
+            sums[e.story] = sums.get(e.story, 0.0) + score[k]
+            self._last_best[e.story] = max(self._last_best.get(e.story, 0.0), float(score[k]))
             first_seq[e.story] = min(first_seq.get(e.story, e.seq), e.seq)
             b = best_member.get(e.story)
-            if b is None or (cos[k], -e.seq) > (cos[b], -entries[b].seq):
+            if b is None or (score[k], -e.seq) > (score[b], -entries[b].seq):
                 best_member[e.story] = k
         best_story, best_score = None, -1.0
-        self._last_means = {}
         for s in sorted(sums, key=lambda s: first_seq[s]):
-            score = sums[s] / max(1, self._state.story_size(s))
-            self._last_means[s] = score
-            if score > best_score:
-                best_story, best_score = s, score
+            mean = sums[s] / max(1, self._state.story_size(s))
+            if mean > best_score:
+                best_story, best_score = s, mean
         if best_story is not None and best_score >= p.threshold:
             k = best_member[best_story]
             e = entries[k]
             return (Match(id=a.id, story=best_story, version=a.id, kind="rewrite", matched=e.id,
-                          cosine=float(cos[k]), jaccard=float(jac[k]), score=float(best_score)), term_sig, w)
-        return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, w
+                          cosine=float(cos[k]), jaccard=float(jac[k]), score=float(best_score)), term_sig, plan)
+        return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, plan
 
     def _candidates(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> list[int]:
         p = self.params
@@ -730,15 +889,17 @@ class StoryIndex:
             if self._state.has(a.id):
                 raise DuplicateArticleError(f"article {a.id!r} is already in the index")
             seq = self._state.claim_seq()
-            match, term_sig, w = self._decide(prep, seq)
+            match, term_sig, (top, rev, changed) = self._decide(prep, seq)
             entry = Entry(seq=seq, id=a.id, story=match.story, version=match.version, ts=prep.ts)
             if not prep.empty:
                 entry.live = True
-                entry.cols, entry.counts, entry.prior = prep.cols, prep.counts, prep.prior
+                entry.cols, entry.counts = prep.cols, prep.counts
+                entry.n_terms, entry.dropped = prep.n_terms, prep.dropped
                 entry.term_sig, entry.shingle_sig = term_sig, prep.shingle_sig
+                entry.top, entry.rev = top, rev
             if entry.live:  # LSH first: an LSH entry without a record is ignored
                 self._lsh_insert(entry)
-            self._state.commit(entry, prep.df_cols)  # the acknowledgement (one transaction on Redis)
+            self._state.commit(entry, prep.df_cols, changed)  # the acknowledgement (one transaction on Redis)
             if entry.live:
                 match = self._settle(match, entry)
             self._evict()
@@ -760,26 +921,30 @@ class StoryIndex:
         others = [e for e in self._state.story_members(story) if e.seq != entry.seq]
         if not others:
             return Match(id=entry.id, story=story, version=entry.version, kind="new")
-        sims = self._sims([entry], [e for e in others if e.live])[0] if any(e.live for e in others) else np.zeros(0)
         live = [e for e in others if e.live]
-        k = int(np.argmax(sims)) if len(sims) else None
-        best = live[k] if k is not None else others[0]
-        jac = float(estimate_jaccard(best.shingle_sig, entry.shingle_sig)) if best.live else 0.0
+        if not live:
+            return Match(id=entry.id, story=story, version=entry.version, kind="rewrite", matched=others[0].id,
+                         merged=merged)
+        cos, score = self._story_matrix([entry] + live)
+        k = int(np.argmax(score[0, 1:]))
+        best = live[k]
+        jac = float(estimate_jaccard(best.shingle_sig, entry.shingle_sig))
         return Match(id=entry.id, story=story, version=entry.version, kind="rewrite", matched=best.id,
-                     cosine=float(sims[k]) if k is not None else 0.0, jaccard=jac,
-                     score=float(sims.sum() / len(others)), merged=merged)
+                     cosine=float(cos[0, k + 1]), jaccard=jac, score=float(score[0, 1:].sum() / len(others)),
+                     merged=merged)
 
     def _recluster(self, entry: Entry, touched: Sequence[str]) -> None:
         """Average linkage again over the new article's neighbourhood.
 
         The neighbourhood is the article's story and every story with a
-        member whose cosine to the article reaches half the threshold. Only
-        pairs that share an LSH band are scored (as in the batch). Their
-        members are clustered afresh with :func:`dedup.cluster.link` (all
-        pairs within the time window scored), so a later article can merge
-        two stories it bridges, or take a member to a story it fits better,
-        as the batch would. Stories with members that are no longer live
-        (or neighbourhoods above ``max_local`` articles) are left as they are.
+        member whose story score with the article reaches half the threshold.
+        Only pairs that share an LSH band are scored (as in the batch), with
+        the batch's story score (:meth:`_story_matrix`). The members are
+        clustered afresh with :func:`dedup.cluster.link`, so a later article
+        can merge two stories it bridges, or take a member to a story it fits
+        better, as the batch would. Stories with members that are no longer
+        live (or neighbourhoods above ``max_local`` articles) are left as
+        they are.
         """
         from .cluster import link
         from .pipeline import ScoredPairs
@@ -792,12 +957,13 @@ class StoryIndex:
         members = sorted((e for t in free for e in groups[t]), key=lambda e: e.seq)
         if len(members) > self.max_local:
             return
-        sims = self._sims(members, members) * self._colliding(members)
+        cos, score = self._story_matrix(members)
         iu, ju = np.triu_indices(len(members), k=1)
-        keep = sims[iu, ju] > 0
+        keep = score[iu, ju] > 0
         pairs = np.stack([iu[keep], ju[keep]], axis=1).astype(np.int64)
-        cos = sims[iu, ju][keep]
-        labels = link(len(members), ScoredPairs(pairs=pairs, cosine=cos, jaccard=np.zeros(len(cos))), self.params)
+        scored = ScoredPairs(pairs=pairs, cosine=cos[iu, ju][keep], jaccard=np.zeros(len(pairs)),
+                             similarity=score[iu, ju][keep])
+        labels = link(len(members), scored, self.params)
         # Name each new group: an old story id whose first member it holds, else its first member's id.
         first_of = {t: groups[t][0].seq for t in free}
         by_label: dict[int, list[Entry]] = {}
@@ -822,7 +988,6 @@ class StoryIndex:
 
     def _colliding(self, members: Sequence[Entry]) -> np.ndarray:
         """Which pairs share an LSH band in either view (the batch scores only those)."""
-        p = self.params
         n = len(members)
         out = np.zeros((n, n), dtype=bool)
         views = ((self._state.lsh_term, np.stack([e.term_sig for e in members])),
@@ -830,34 +995,37 @@ class StoryIndex:
         for lsh, sigs in views:
             keys = cand.band_keys(sigs, lsh.b, lsh.r)
             usable = ~(sigs == EMPTY).all(axis=1)
+            hit = np.zeros((n, n), dtype=bool)
             for b in range(keys.shape[1]):
-                out |= keys[:, b][:, None] == keys[:, b][None, :]
-            out &= usable[:, None] & usable[None, :]
+                hit |= keys[:, b][:, None] == keys[:, b][None, :]
+            out |= hit & usable[:, None] & usable[None, :]
         return out
 
-    def _sims(self, xs: Sequence[Entry], ys: Sequence[Entry]) -> np.ndarray:
-        """TF-IDF cosines of live articles ``xs`` x ``ys`` under the current
-        frequencies (0 for pairs outside the time window)."""
-        n_docs = self._state.get_n_docs()
-        every = list(xs) + list(ys)
-        all_cols = np.unique(np.concatenate([e.cols for e in every]))
-        df_all = self._state.df_of(all_cols)
-        rows, cols, vals = [], [], []
-        for k, e in enumerate(every):
-            pos = np.searchsorted(all_cols, e.cols)
-            rows.append(np.full(len(pos), k))
-            cols.append(pos)
-            vals.append(self._weights(e.cols, e.counts, e.prior, df_all[pos], n_docs))
-        m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(len(every), len(all_cols)))
-        sims = np.clip((m[: len(xs)] @ m[len(xs):].T).toarray(), 0.0, 1.0)
+    def _story_matrix(self, members: Sequence[Entry]) -> tuple[np.ndarray, np.ndarray]:
+        """TF-IDF cosines and story scores of every pair of live ``members``
+        that the batch would score (sharing an LSH band, within the time
+        window; 0 elsewhere), under the current frequencies: the short-text
+        factor, then the blend with the stored neighbour profiles -- the two
+        steps of :func:`verify.story_similarity`."""
+        n = len(members)
+        x, _ = self._rows(members, self._state.get_n_docs())
+        cos = np.clip((x @ x.T).toarray(), 0.0, 1.0)
+        shared = (_ones(x) @ _ones(x).T).toarray()
+        mask = self._colliding(members)
         window = self.params.time_window
         if window is not None:
-            tx = np.array([e.ts for e in xs])[:, None]
-            ty = np.array([e.ts for e in ys])[None, :]
+            t = np.array([e.ts for e in members])
             with np.errstate(invalid="ignore"):
-                sims[np.abs(tx - ty) > window.total_seconds()] = 0.0
-        return sims
+                mask &= ~(np.abs(t[:, None] - t[None, :]) > window.total_seconds())
+        iu, ju = np.nonzero(np.triu(mask, 1))
+        nt = np.array([e.n_terms for e in members], dtype=np.float64)
+        s1 = self._short_scaled(cos[iu, ju], nt[iu], nt[ju], shared[iu, ju])
+        sc = self._blend(s1, [(e.seq, e.top, e.rev) for e in members], np.stack([iu, ju], axis=1).astype(np.int64))
+        c_out = np.zeros((n, n))
+        s_out = np.zeros((n, n))
+        c_out[iu, ju] = c_out[ju, iu] = cos[iu, ju]
+        s_out[iu, ju] = s_out[ju, iu] = sc
+        return c_out, s_out
 
     def _lsh_insert(self, entry: Entry) -> None:
         key = _seq_key(entry.seq)

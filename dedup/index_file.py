@@ -1,15 +1,22 @@
-"""The saved form of an in-memory :class:`~dedup.index.StoryIndex` (format 1).
+"""The saved form of an in-memory :class:`~dedup.index.StoryIndex` (format 2).
 
 One file, a ZIP archive (stored, not compressed) holding:
 
-* ``header.json`` -- ``{"magic": "dedup-story-index", "format_version": 1,
+* ``header.json`` -- ``{"magic": "dedup-story-index", "format_version": 2,
   "params": {...}, "config": {...}, "counts": {...}, "state": {...},
   "members": {name: {"sha256": ..., "bytes": ...}}}``;
 * ``strings.json`` -- article ids, story and version ids, in sequence order;
 * ``.npy`` arrays (numpy's format, read with ``allow_pickle=False``): per
   article ``seq``, ``ts``, ``live``; per live article its term counts
-  (``cols``, ``counts``, ``prior`` with ``offsets``) and its two signatures;
+  (``cols``, ``counts`` with ``offsets``), ``n_terms`` and ``dropped`` (the
+  short-text rule and the norm of pruned rows), its two signatures and its
+  neighbour profile (``top_seq``/``top_val`` with ``top_offsets``, ``rev_seq``/
+  ``rev_val`` with ``rev_offsets``: partner seqs and float64 scores, by seq);
   the running document frequencies (nonzero columns and counts).
+
+Format 1 (before the story score; entries had a ``prior`` and no profiles) is
+refused with an error that says to rebuild the index: its articles' neighbour
+profiles cannot be recovered from it.
 
 Nothing in the file is executed on load: JSON and plain arrays only, never
 pickle. Every member's SHA-256 is checked, so a truncated or corrupted file,
@@ -41,7 +48,7 @@ from .params import Params
 __all__ = ["MAGIC", "FORMAT_VERSION", "save_index", "load_index"]
 
 MAGIC = "dedup-story-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _npy(a: np.ndarray) -> bytes:
@@ -70,6 +77,17 @@ def save_index(index: Any, path: str) -> None:
         def stack(name: str) -> np.ndarray:
             return np.stack([getattr(e, name) for e in live]).astype(np.uint32) if live else np.zeros((0, num_perm), np.uint32)
 
+        def ragged(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """A dict per live entry as (offsets, keys sorted, values)."""
+            dicts = [getattr(e, name) or {} for e in live]
+            off = np.zeros(len(dicts) + 1, dtype=np.int64)
+            np.cumsum([len(d) for d in dicts], out=off[1:])
+            keys = [j for d in dicts for j in sorted(d)]
+            vals = [d[j] for d in dicts for j in sorted(d)]
+            return off, np.array(keys, dtype=np.int64), np.array(vals, dtype=np.float64)
+
+        top_off, top_seq, top_val = ragged("top")
+        rev_off, rev_seq, rev_val = ragged("rev")
         df_cols = np.flatnonzero(state.df).astype(np.int64)
         arrays = {
             "seq": np.array([e.seq for e in entries], dtype=np.int64),
@@ -78,7 +96,10 @@ def save_index(index: Any, path: str) -> None:
             "offsets": offsets,
             "cols": cat("cols", np.int32),
             "counts": cat("counts", np.float32),
-            "prior": cat("prior", np.float32),
+            "n_terms": np.array([e.n_terms for e in live], dtype=np.int64),
+            "dropped": np.array([e.dropped for e in live], dtype=np.float64),
+            "top_offsets": top_off, "top_seq": top_seq, "top_val": top_val,
+            "rev_offsets": rev_off, "rev_seq": rev_seq, "rev_val": rev_val,
             "term_sig": stack("term_sig"),
             "shingle_sig": stack("shingle_sig"),
             "df_cols": df_cols,
@@ -125,6 +146,15 @@ def save_index(index: Any, path: str) -> None:
         pass
 
 
+_ARRAYS = {"seq", "ts", "live", "offsets", "cols", "counts", "n_terms", "dropped", "term_sig", "shingle_sig",
+           "top_offsets", "top_seq", "top_val", "rev_offsets", "rev_seq", "rev_val", "df_cols", "df_vals"}
+
+
+def _dict_at(arrays: dict[str, np.ndarray], name: str, k: int) -> dict[int, float]:
+    lo, hi = arrays[f"{name}_offsets"][k], arrays[f"{name}_offsets"][k + 1]
+    return dict(zip(arrays[f"{name}_seq"][lo:hi].tolist(), arrays[f"{name}_val"][lo:hi].tolist()))
+
+
 def load_index(cls: Any, path: str) -> Any:
     from .index import Entry, IndexFormatError, _seq_key
 
@@ -148,7 +178,9 @@ def load_index(cls: Any, path: str) -> Any:
             raise bad("not a dedup index file (wrong magic)")
         version = header.get("format_version")
         if version != FORMAT_VERSION:
-            raise bad(f"format version {version!r}; this dedup reads version {FORMAT_VERSION}")
+            hint = (": it was written before the story score (no neighbour profiles); rebuild the index by "
+                    "feeding the articles again" if isinstance(version, int) and version < FORMAT_VERSION else "")
+            raise bad(f"format version {version!r}; this dedup reads version {FORMAT_VERSION}{hint}")
         data: dict[str, bytes] = {}
         for name, info in header["members"].items():
             try:
@@ -166,6 +198,9 @@ def load_index(cls: Any, path: str) -> Any:
         pd = dict(header["params"])
         params = Params(**pd)
         config = header["config"]
+        missing = sorted(_ARRAYS - set(arrays))
+        if missing:
+            raise KeyError(f"missing arrays {missing}")
     except (KeyError, ValueError, TypeError) as exc:
         raise bad(f"inconsistent contents ({exc})") from None
 
@@ -187,8 +222,11 @@ def load_index(cls: Any, path: str) -> Any:
         if arrays["live"][i]:
             lo, hi = offsets[k], offsets[k + 1]
             e.live = True
-            e.cols, e.counts, e.prior = arrays["cols"][lo:hi], arrays["counts"][lo:hi], arrays["prior"][lo:hi]
+            e.cols, e.counts = arrays["cols"][lo:hi], arrays["counts"][lo:hi]
+            e.n_terms, e.dropped = int(arrays["n_terms"][k]), float(arrays["dropped"][k])
             e.term_sig, e.shingle_sig = arrays["term_sig"][k], arrays["shingle_sig"][k]
+            e.top = _dict_at(arrays, "top", k)
+            e.rev = _dict_at(arrays, "rev", k)
             k += 1
         state.entries[seq] = e
         state.seq_of[e.id] = seq

@@ -10,7 +10,9 @@ pickled). Next to them, under the same prefix ``P``:
 ``P:df``            hash: hashed column -> document frequency
 ``P:ids``           hash: article id -> sequence number
 ``P:e:<seq>``       hash: one article (id, story, version, time, live flag,
-                    and while live its term counts and signatures as raw
+                    and while live its term counts, terms before pruning,
+                    pruned weight, signatures and neighbour profile -- ``top``
+                    and ``rev``, partner seqs then scores -- as raw
                     little-endian arrays)
 ``P:s:<story>``     sorted set: the story's members (sequence numbers)
 ``P:stories``       sorted set: story ids by first sequence number
@@ -59,6 +61,26 @@ def _guard(fn):
 
             raise IndexStorageError(self.describe_failure(exc)) from exc
     return wrapper
+
+
+_SET_IF_LIVE = """
+if redis.call('HGET', KEYS[1], 'live') == '1' then
+  redis.call('HSET', KEYS[1], 'top', ARGV[1], 'rev', ARGV[2])
+end
+return 0
+"""
+
+
+def _pack(d: dict[int, float] | None) -> bytes:
+    """A neighbour profile as bytes: partner seqs (int64), then scores (float64), by seq."""
+    keys = sorted(d or ())
+    return (np.array(keys, dtype="<i8").tobytes()
+            + np.array([d[k] for k in keys], dtype="<f8").tobytes()) if keys else b""  # type: ignore[index]
+
+
+def _unpack(b: bytes) -> dict[int, float]:
+    n = len(b) // 16
+    return dict(zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, "<f8", n, offset=8 * n).tolist()))
 
 
 class RedisState:
@@ -138,7 +160,10 @@ class RedisState:
             e.live = True
             e.cols = np.frombuffer(h[b"cols"], dtype="<i4")
             e.counts = np.frombuffer(h[b"counts"], dtype="<f4")
-            e.prior = np.frombuffer(h[b"prior"], dtype="<f4")
+            e.n_terms = int(h.get(b"nt", b"0"))
+            e.dropped = float(h.get(b"dr", b"0"))
+            e.top = _unpack(h.get(b"top", b""))
+            e.rev = _unpack(h.get(b"rev", b""))
             e.term_sig = np.frombuffer(h[b"tsig"], dtype="<u4")
             e.shingle_sig = np.frombuffer(h[b"ssig"], dtype="<u4")
         return e
@@ -178,15 +203,24 @@ class RedisState:
     def claim_seq(self) -> int:
         return int(self.r.incr(self._k("seq"))) - 1
 
+    def _write_profiles(self, pipe, profiles: dict[int, tuple[dict, dict]] | None) -> None:
+        """Queue the new neighbour profiles of other (live) articles."""
+        for s, (top, rev) in sorted((profiles or {}).items()):
+            key = self._k("e", s)
+            # only while the record exists and is live (a concurrent removal or eviction wins)
+            pipe.eval(_SET_IF_LIVE, 1, key, _pack(top), _pack(rev))
+
     @_guard
-    def commit(self, entry, df_cols: np.ndarray) -> None:
+    def commit(self, entry, df_cols: np.ndarray, profiles: dict[int, tuple[dict, dict]] | None = None) -> None:
         newest = self.get_newest_ts()
         pipe = self.r.pipeline(transaction=True)
+        self._write_profiles(pipe, profiles)
         rec: dict[str, Any] = {"id": entry.id, "story": entry.story, "version": entry.version, "ts": repr(entry.ts),
                                "live": "1" if entry.live else "0"}
         if entry.live:
             rec.update(cols=np.asarray(entry.cols, "<i4").tobytes(), counts=np.asarray(entry.counts, "<f4").tobytes(),
-                       prior=np.asarray(entry.prior, "<f4").tobytes(), tsig=np.asarray(entry.term_sig, "<u4").tobytes(),
+                       nt=int(entry.n_terms), dr=repr(float(entry.dropped)),
+                       top=_pack(entry.top), rev=_pack(entry.rev), tsig=np.asarray(entry.term_sig, "<u4").tobytes(),
                        ssig=np.asarray(entry.shingle_sig, "<u4").tobytes())
             pipe.zadd(self._k("live"), {entry.seq: entry.seq})
             if not math.isnan(entry.ts):
@@ -225,12 +259,13 @@ class RedisState:
             pipe.zrem(self._k("live"), s)
             pipe.zrem(self._k("live_t"), s)
             pipe.hset(self._k("e", s), "live", "0")
-            pipe.hdel(self._k("e", s), "cols", "counts", "prior", "tsig", "ssig")
+            pipe.hdel(self._k("e", s), "cols", "counts", "nt", "dr", "top", "rev", "tsig", "ssig")
         pipe.execute()
 
     @_guard
-    def delete(self, entry) -> None:
+    def delete(self, entry, profiles: dict[int, tuple[dict, dict]] | None = None) -> None:
         pipe = self.r.pipeline(transaction=True)
+        self._write_profiles(pipe, profiles)
         pipe.zrem(self._k("live"), entry.seq)
         pipe.zrem(self._k("live_t"), entry.seq)
         pipe.delete(self._k("e", entry.seq))

@@ -52,26 +52,38 @@ def test_retention_and_params_survive(feed, tmp_path):
     assert back.n_live == 40
 
 
-def test_file_is_zip_of_json_and_npy_only(feed, tmp_path):
-    path = str(tmp_path / "x.dedup")
+@pytest.fixture()
+def saved(feed, tmp_path):
+    """A small index saved to a file: ``(path, index)``."""
+    path = tmp_path / "x.dedup"
     index = StoryIndex()
-    for a in feed[:20]:
+    for a in feed[:30]:
         index.add(a)
-    index.save(path)
+    index.save(str(path))
+    return path, index
+
+
+def test_file_is_zip_of_json_and_npy_only(saved):
+    path, _ = saved
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
         header = json.loads(z.read("header.json"))
     assert header["magic"] == MAGIC and header["format_version"] == FORMAT_VERSION
     assert all(n.endswith((".json", ".npy")) for n in names)
     assert set(header["members"]) == set(names) - {"header.json"}
+    assert {"top_seq.npy", "rev_seq.npy", "n_terms.npy"} <= set(names) and "prior.npy" not in names
 
 
-def test_truncated_file_gives_clear_error(feed, tmp_path):
-    path = tmp_path / "x.dedup"
-    index = StoryIndex()
-    for a in feed[:30]:
-        index.add(a)
-    index.save(str(path))
+def test_neighbour_profiles_survive(saved):
+    path, index = saved
+    back = StoryIndex.load(str(path))
+    live = {e.seq: (e.top, e.rev, e.n_terms, e.dropped) for e in index._state.entries.values() if e.live}
+    assert live and any(t for t, _, _, _ in live.values())
+    assert {e.seq: (e.top, e.rev, e.n_terms, e.dropped) for e in back._state.entries.values() if e.live} == live
+
+
+def test_truncated_file_gives_clear_error(saved):
+    path, _ = saved
     data = path.read_bytes()
     for cut in (len(data) // 2, len(data) - 30, 10):
         path.write_bytes(data[:cut])
@@ -79,12 +91,8 @@ def test_truncated_file_gives_clear_error(feed, tmp_path):
             StoryIndex.load(str(path))
 
 
-def test_corrupted_member_fails_checksum(feed, tmp_path):
-    path = tmp_path / "x.dedup"
-    index = StoryIndex()
-    for a in feed[:30]:
-        index.add(a)
-    index.save(str(path))
+def test_corrupted_member_fails_checksum(saved):
+    path, _ = saved
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as z:
         info = z.getinfo("counts.npy")
@@ -93,6 +101,14 @@ def test_corrupted_member_fails_checksum(feed, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(IndexFormatError, match="checksum|corrupted"):
         StoryIndex.load(str(path))
+
+
+def test_format_1_file_says_rebuild(tmp_path):
+    p = tmp_path / "old.dedup"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("header.json", json.dumps({"magic": MAGIC, "format_version": 1, "members": {}}))
+    with pytest.raises(IndexFormatError, match="version 1; this dedup reads version 2.*rebuild"):
+        StoryIndex.load(str(p))
 
 
 def test_wrong_version_and_not_an_index(tmp_path):
