@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     gen_seconds = time.perf_counter() - t0
     print(f"generated {args.n:,} articles in {gen_seconds:.0f} s: {kinds}", flush=True)
 
+    load_before = os.getloadavg()
     dups = work / "dups.jsonl"
     cmd = [sys.executable, "-m", "dedup.cli", "dedupe", str(feed), "-o", os.devnull, "--duplicates", str(dups),
            "--no-progress", "--jobs", str(args.jobs)]
@@ -156,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"datasketch loop: {base['seconds']:.0f} s, {args.n / base['seconds']:.0f} articles/s, "
               f"peak RSS {base['peak_rss_mb']:.0f} MB", flush=True)
 
+    load_after = os.getloadavg()
     record = {
+        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
         "n": args.n, "seed": args.seed, "jobs": args.jobs, "cpus": os.cpu_count(), "kinds": kinds,
         "dedupe": {"seconds": round(ours["seconds"], 1), "articles_per_s": round(args.n / ours["seconds"], 1),
                    "peak_rss_mb": round(ours["peak_rss_mb"]), "copies_dropped": dropped_copies,
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     b = record["datasketch_loop"]
     print(f"| {args.n:,} | {record['dedupe']['articles_per_s']:,.0f} | {record['dedupe']['peak_rss_mb']:,} MB | "
           + (f"{b['articles_per_s']:,.0f} | {b['peak_rss_mb']:,} MB |" if b else "- | - |"))
+    print(f"load average (1, 5, 15 min) before {record['load_average']['before']}, after {record['load_average']['after']}")
     print(f"written {out}")
     if not args.workdir:
         feed.unlink()

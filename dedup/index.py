@@ -14,37 +14,55 @@ Incremental TF-IDF
 Features are hashed, so no vocabulary is fitted. The index keeps *running
 document frequencies* (one count per hashed column, every article ever
 added) and the article count, blended with the same ``wordfreq`` background
-prior as a batch. When an article arrives, the frequencies are updated with
-its columns first (a batch counts every article in its own frequencies),
-then the article and each candidate are weighed with the *current*
-frequencies: each indexed article keeps its term counts (and the prior of
-those columns), not frozen weights, so two articles are always compared
-under one idf, as in a batch. Rows are pruned to ``Params.max_terms`` terms
-by :func:`dedup.pipeline.featurize` exactly as in a batch (frequencies count
-every term). Removing an article does not change the frequencies.
+prior as a batch (:func:`dedup.verify.background_prior`: one read-only array
+per process, depending on the parameters only). When an article arrives, the
+frequencies are updated with its columns first (a batch counts every article
+in its own frequencies), then the article and each candidate are weighed
+with the *current* frequencies: each indexed article keeps its term counts,
+not frozen weights, so two articles are always compared under one idf, as in
+a batch. Rows are pruned to ``Params.max_terms`` terms by
+:func:`dedup.pipeline.featurize` exactly as in a batch (frequencies count
+every term; the pruned weight stays in the row's norm, ``Entry.dropped``).
+Removing an article does not change the frequencies.
+
+Story score
+-----------
+Pairs are linked on the batch's score (:func:`dedup.verify.story_similarity`):
+the cosine times the short-text factor (``Params.short_text_terms``, from
+each article's number of terms and the terms the pair shares), blended with
+the shared-neighbour similarity. The batch builds each article's neighbour
+profile from all its scored pairs at once; the index keeps it incrementally:
+each live article stores its ``Params.neighbourhood`` best partners (``top``,
+by short-text-scaled score) and the partners that have it among theirs
+(``rev``). A new article takes its best scored candidates and enters a
+candidate's ``top`` when it beats the weakest one (which leaves); its pairs
+are then scored with the updated profiles. Removing an article takes it out
+of its partners' profiles (they are not refilled); an article that stops
+being live keeps its place in the profiles of the others.
 
 Assignment (the incremental form of average linkage)
 ----------------------------------------------------
 Candidates come from the two LSH views (with the batch's bucket cap: a bucket
 larger than ``max_bucket_size`` contributes only its ``bucket_neighbours``
 most recent members) and are dropped when both times are known and further
-apart than ``time_window``. Each candidate is scored (TF-IDF cosine and
-estimated shingle Jaccard). If a candidate's Jaccard reaches
+apart than ``time_window``. Each candidate is scored (TF-IDF cosine,
+estimated shingle Jaccard, story score). If a candidate's Jaccard reaches
 ``copy_threshold`` the article is a *copy* of that candidate's version (best
 Jaccard wins). Otherwise the article joins the story with the highest mean
-cosine over *all* its members (members that were not scored count 0, as in
-average linkage) when that mean reaches ``threshold`` -- a *rewrite*, a new
-version; else it starts a *new* story. Ties go to the older story.
+story score over *all* its members (members that were not scored count 0,
+as in average linkage) when that mean reaches ``threshold`` -- a *rewrite*,
+a new version; else it starts a *new* story. Ties go to the older story.
 
 Arrival order matters to a greedy rule, so after each add the article's
 neighbourhood (its story and every story with a member within half the
 threshold of it) is clustered again with the batch's own
-:func:`dedup.cluster.link` over the pairs that share an LSH band: a later
-article can merge two stories it bridges, or move a member to a story it
-fits better, as the batch would. Story membership of earlier articles can
-therefore change (a :class:`Match` describes the state right after its add).
-On ECB+ in random orders the adjusted Rand index against
-:func:`dedup.cluster_articles` is about 0.97-0.99 (``tests/test_index.py``).
+:func:`dedup.cluster.link` over the pairs that share an LSH band, scored
+with the story score: a later article can merge two stories it bridges, or
+move a member to a story it fits better, as the batch would. Story
+membership of earlier articles can therefore change (a :class:`Match`
+describes the state right after its add). On ECB+ in random orders the
+adjusted Rand index against :func:`dedup.cluster_articles` is about 0.99
+(``tests/test_index.py``).
 
 Memory
 ------
@@ -87,7 +105,7 @@ import scipy.sparse as sp
 from . import candidates as cand
 from . import verify
 from .article import Article, ArticleError, coerce_article
-from .minhash import EMPTY, estimate_jaccard, signatures, to_lean_minhash
+from .minhash import EMPTY, estimate_jaccard, signatures
 from .params import Params
 from .pipeline import RawFeatures, featurize
 
@@ -118,8 +136,9 @@ class Match:
     the known story ``story``) or ``"copy"`` (a copy of version ``version``).
     ``matched`` is the indexed article it resembles most (``None`` for a new
     story), with the TF-IDF ``cosine`` and estimated shingle ``jaccard`` of
-    that pair; ``score`` is the story score that decided it (mean cosine to
-    the story's members; for a copy, the Jaccard). ``merged`` lists stories
+    that pair; ``score`` is what decided it (the mean story score to the
+    story's members, :func:`dedup.verify.story_similarity`; for a copy, the
+    Jaccard). ``merged`` lists stories
     that this article bridged and that were merged into ``story``.
     """
 
@@ -407,21 +426,35 @@ def _seq_key(seq: int) -> bytes:
     return b"%d" % seq
 
 
+def _band_hs(lsh, sig: np.ndarray) -> list[bytes]:
+    """datasketch's key of each band of one signature (``MinHashLSH._H`` of
+    each hash range), from one byte swap of the whole row instead of one per band."""
+    sig = np.asarray(sig, dtype=np.uint32)
+    if getattr(lsh, "hashfunc", None) is not None:  # pragma: no cover - not used by the index
+        return [lsh._H(sig[start:end]) for start, end in lsh.hashranges]
+    buf = sig.byteswap().tobytes()
+    return [buf[4 * start : 4 * end] for start, end in lsh.hashranges]
+
+
+def _redis_client(lsh):
+    first = lsh.hashtables[0]
+    return first._redis if hasattr(first, "_redis") else None
+
+
 def _lsh_buckets(lsh, sig: np.ndarray) -> list[list[int]]:
     """The members (seqs) of each band's bucket for one signature."""
-    mh_values = np.asarray(sig, dtype=np.uint32)
-    keys = [lsh._H(mh_values[start:end]) for start, end in lsh.hashranges]
+    keys = _band_hs(lsh, sig)
     tables = lsh.hashtables
-    first = tables[0]
-    if hasattr(first, "_redis"):
+    r = _redis_client(lsh)
+    if r is not None:
         # One round trip for all bands (datasketch's RedisSetStorage, read in one pipeline).
-        pipe = first._redis.pipeline(transaction=False)
+        pipe = r.pipeline(transaction=False)
         for key, table in zip(keys, tables):
             table._get_items(pipe, table.redis_key(key))
         results = pipe.execute()
     else:
         results = [table.get(key) for key, table in zip(keys, tables)]
-    return [[int(k) for k in r] for r in results]
+    return [[int(k) for k in res] for res in results]
 
 
 # --- the index -----------------------------------------------------------------
@@ -799,7 +832,11 @@ class StoryIndex:
         indptr = np.zeros(len(profiles) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         prof = sp.csr_matrix((np.concatenate(vals), inv.ravel(), indptr), shape=(len(profiles), len(keys)))
-        nb = verify.pair_cosine(prof, pairs)
+        rows = np.unique(pairs[:, 0])
+        if len(rows) == 1:  # one article against its candidates
+            nb = (prof @ prof[int(rows[0])].T).toarray().ravel()[pairs[:, 1]]
+        else:
+            nb = (prof @ prof.T).toarray()[pairs[:, 0], pairs[:, 1]]
         return np.clip((1.0 - w) * s1 + w * nb, 0.0, 1.0)
 
     def _decide(self, prep: _Prepared, seq: int | None) -> tuple[Match, np.ndarray, tuple]:
@@ -1028,10 +1065,30 @@ class StoryIndex:
         return c_out, s_out
 
     def _lsh_insert(self, entry: Entry) -> None:
+        """Insert into both LSH views what ``MinHashLSH.insert`` would (the
+        key list and one bucket per band), through datasketch's storage
+        objects; on Redis every command of both views goes in one pipeline
+        (one round trip instead of two per band)."""
         key = _seq_key(entry.seq)
-        for lsh, sig in ((self._state.lsh_term, entry.term_sig), (self._state.lsh_shingle, entry.shingle_sig)):
-            if not (sig == EMPTY).all():
-                lsh.insert(key, to_lean_minhash(sig, self.params.random_state), check_duplication=False)
+        views = [(lsh, sig) for lsh, sig in ((self._state.lsh_term, entry.term_sig),
+                                              (self._state.lsh_shingle, entry.shingle_sig))
+                 if not (sig == EMPTY).all()]
+        if not views:
+            return
+        r = _redis_client(views[0][0])
+        pipe = None if r is None else r.pipeline(transaction=False)
+        for lsh, sig in views:
+            hs = _band_hs(lsh, sig)
+            if pipe is None:
+                lsh.keys.insert(key, *hs)
+                for h, table in zip(hs, lsh.hashtables):
+                    table.insert(h, key)
+            else:
+                lsh.keys._insert(pipe, key, *hs)
+                for h, table in zip(hs, lsh.hashtables):
+                    table._insert(pipe, h, key)
+        if pipe is not None:
+            pipe.execute()
 
     def _lsh_remove(self, seqs: Sequence[int]) -> None:
         for lsh in (self._state.lsh_term, self._state.lsh_shingle):

@@ -71,6 +71,13 @@ return 0
 """
 
 
+_SET_IF_GREATER = """
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
 def _pack(d: dict[int, float] | None) -> bytes:
     """A neighbour profile as bytes: partner seqs (int64), then scores (float64), by seq."""
     keys = sorted(d or ())
@@ -212,7 +219,6 @@ class RedisState:
 
     @_guard
     def commit(self, entry, df_cols: np.ndarray, profiles: dict[int, tuple[dict, dict]] | None = None) -> None:
-        newest = self.get_newest_ts()
         pipe = self.r.pipeline(transaction=True)
         self._write_profiles(pipe, profiles)
         rec: dict[str, Any] = {"id": entry.id, "story": entry.story, "version": entry.version, "ts": repr(entry.ts),
@@ -230,10 +236,10 @@ class RedisState:
         pipe.zadd(self._k("s", entry.story), {entry.seq: entry.seq})
         pipe.zadd(self._k("stories"), {entry.story: entry.seq}, nx=True)
         for c in np.asarray(df_cols).tolist():
-            pipe.hincrby(self._k("df"), c, 1)
+            pipe.hincrby(self._k("df"), c, 1)  # queued: the whole transaction is one round trip
         pipe.incr(self._k("n_docs"))
-        if not math.isnan(entry.ts) and entry.ts > newest:
-            pipe.set(self._k("newest"), repr(entry.ts))
+        if not math.isnan(entry.ts):  # the newest time, raised on the server (no read first)
+            pipe.eval(_SET_IF_GREATER, 1, self._k("newest"), repr(entry.ts))
         pipe.execute()
 
     @_guard
