@@ -19,6 +19,8 @@ Pairs are ``(i, j)`` row-index arrays with ``i < j``, sorted and unique.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,16 @@ import numpy as np
 from .minhash import EMPTY, to_lean_minhash
 from .shingle import fmix64
 
-__all__ = ["lsh_params", "band_keys", "candidate_pairs", "datasketch_candidates", "within_window", "unique_pairs"]
+__all__ = [
+    "lsh_params",
+    "band_keys",
+    "bucket_pairs",
+    "candidate_pairs",
+    "top_partner_pairs",
+    "datasketch_candidates",
+    "within_window",
+    "unique_pairs",
+]
 
 
 def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:
@@ -66,12 +77,18 @@ def _ragged_arange(counts: np.ndarray) -> np.ndarray:
 
 def _bucket_pairs(keys: np.ndarray, members: np.ndarray, max_bucket_size: int, neighbours: int) -> np.ndarray:
     """Pairs of ``members`` (ascending row indices) that share a key."""
+    return _bucket_pairs_capped(keys, members, max_bucket_size, neighbours)[0]
+
+
+def _bucket_pairs_capped(keys: np.ndarray, members: np.ndarray, max_bucket_size: int,
+                         neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_bucket_pairs`, and the members whose bucket was capped."""
     order = np.argsort(keys, kind="stable")  # stable: members stay ascending within a bucket
     k = keys[order]
     idx = members[order]
     n = len(k)
     if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=members.dtype)
     starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
     sizes = np.diff(np.append(starts, n))
     group_end = np.repeat(starts + sizes, sizes)
@@ -80,14 +97,17 @@ def _bucket_pairs(keys: np.ndarray, members: np.ndarray, max_bucket_size: int, n
     counts = np.where(big, np.minimum(later, neighbours), later)
     left = np.repeat(np.arange(n), counts)
     right = left + 1 + _ragged_arange(counts)
-    return np.stack([idx[left], idx[right]], axis=1)
+    return np.stack([idx[left], idx[right]], axis=1), idx[big]
+
+
+bucket_pairs = _bucket_pairs  # public name of the bucketing rule (the Spark path calls it per bucket)
 
 
 def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
     """Sort and deduplicate ``(i, j)`` pairs with ``i < j``."""
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    codes = np.unique(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    codes = _merge_codes([np.sort(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])])
     return np.stack([codes // n, codes % n], axis=1)
 
 
@@ -101,6 +121,7 @@ def candidate_pairs(
     neighbours: int = 8,
     timestamps: np.ndarray | None = None,
     window_seconds: float | None = None,
+    max_partners: int | None = None,
 ) -> np.ndarray:
     """Pairs of rows that share at least one LSH band.
 
@@ -110,10 +131,21 @@ def candidate_pairs(
     and ``window_seconds``, pairs further apart in time are dropped band by
     band (as :func:`within_window` would drop them at the end), so they
     never pile up.
+
+    With ``max_partners`` = K, each row keeps only its K best partners: a
+    pair is kept when it is among the K best of either row, ranked by the
+    number of bands the two rows share (then nearer in index order, then
+    lower index). See :func:`top_partner_pairs`: this bounds the candidates
+    per article whatever the corpus size, where plain banding proposes more
+    and more chance pairs (two articles sharing one rare word) as the corpus
+    grows.
     """
     n = len(signatures)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
     members = members[~(signatures[members] == EMPTY).all(axis=1)]
+    if max_partners is not None:
+        return top_partner_pairs(signatures, bands, rows, members, max_partners, max_bucket_size=max_bucket_size,
+                                 neighbours=neighbours, timestamps=timestamps, window_seconds=window_seconds)
     sig = signatures[members]
     acc = np.zeros(0, np.int64)  # unique pair codes i * n + j found so far, sorted
     found: list[np.ndarray] = []
@@ -132,6 +164,94 @@ def candidate_pairs(
             acc, found, pending = _merge_codes([acc, *found]), [], 0
     acc = _merge_codes([acc, *found])
     return np.stack([acc // n, acc % n], axis=1) if len(acc) else np.zeros((0, 2), np.int64)
+
+
+def top_partner_pairs(
+    signatures: np.ndarray,
+    bands: int,
+    rows: int,
+    members: np.ndarray,
+    max_partners: int,
+    *,
+    max_bucket_size: int = 100,
+    neighbours: int = 8,
+    timestamps: np.ndarray | None = None,
+    window_seconds: float | None = None,
+) -> np.ndarray:
+    """Banded candidates, each row keeping its ``max_partners`` best partners.
+
+    The partners a row is offered are exactly the pairs of
+    :func:`candidate_pairs` without the limit (band-mates, buckets over
+    ``max_bucket_size`` paired with ``neighbours``, the time window). Each
+    is ranked by the number of bands the two signatures agree in --
+    computed from the signatures, so a pair met in many bands is ranked
+    once -- then by distance in row order (publication time), then by row.
+    A pair is kept when it is among the ``max_partners`` best of either of
+    its rows. The rule reads only the signatures and the row order, so it
+    is deterministic and does not depend on the input order; memory is
+    O(rows * max_partners) plus one band's pairs at a time.
+
+    Why: chance collisions (two articles sharing one rare term collide in
+    about 2 of 256 one-row bands) grow with the number of articles in the
+    time window, while articles about one story share many terms and
+    collide in many bands. Ranking by bands in common keeps those and
+    bounds the candidates per article.
+    """
+    from . import _kernels
+
+    if max_partners < 1:
+        raise ValueError(f"max_partners must be >= 1, got {max_partners}")
+    n = len(signatures)
+    members = np.asarray(members, dtype=np.int64)
+    best_c = np.zeros((n, max_partners), dtype=np.int32)
+    best_p = np.zeros((n, max_partners), dtype=np.int64)
+    fill = np.zeros(n, dtype=np.int64)
+    worst = np.zeros(n, dtype=np.int64)
+    sig = np.ascontiguousarray(signatures[:, : bands * rows])
+    sub = sig[members]
+    big = np.zeros((n, (bands + 7) // 8), dtype=np.uint8)  # bit b: the row's bucket in band b was capped
+    # a byte per band key (padded to whole words of 8), to count bands in common
+    fp = np.zeros((n, (bands + 7) // 8 * 8), dtype=np.uint8)
+    for b in range(bands):
+        key = band_keys(sig[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+        fp[:, b] = (fmix64(key) >> np.uint64(56)).astype(np.uint8)
+    fp = fp.view(np.uint64)
+    if timestamps is None or window_seconds is None:
+        ts, window, sorted_times = np.zeros(n), -1.0, False
+    else:
+        ts, window = np.ascontiguousarray(timestamps, dtype=np.float64), float(window_seconds)
+        known = ts[~np.isnan(ts)]
+        sorted_times = bool(np.all(np.diff(known) >= 0)) and not np.isnan(ts[: len(known)]).any()
+    # Threads own ranges of rows (each updates only its rows' lists), so the
+    # result is the same with any number of threads.
+    workers = min(os.cpu_count() or 1, 4) if len(members) >= 20_000 else 1
+    bounds = np.linspace(0, n, workers + 1).astype(np.int64)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        for b in range(bands):
+            keys = band_keys(sub[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+            order = np.argsort(keys, kind="stable")  # stable: rows stay ascending within a bucket
+            k = keys[order]
+            idx = members[order]
+            if len(k) < 2:
+                continue
+            starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+            sizes = np.diff(np.append(starts, len(k)))
+            big[idx[np.repeat(sizes > max_bucket_size, sizes)], b >> 3] |= np.uint8(1 << (b & 7))
+            args = (idx, starts, max_bucket_size, neighbours, ts, window, sorted_times,
+                    fp, sig, bands, rows, b, big, best_c, best_p, fill, worst)
+            if pool is None:
+                _kernels.offer_band(*args, 0, n)
+            else:
+                list(pool.map(lambda w: _kernels.offer_band(*args, bounds[w], bounds[w + 1]), range(workers)))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    counts = np.minimum(fill, max_partners)
+    left = np.repeat(np.arange(n, dtype=np.int64), counts)
+    right = best_p[np.arange(max_partners)[None, :] < counts[:, None]]
+    pairs = np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
+    return unique_pairs(pairs, n)
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:

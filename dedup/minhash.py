@@ -25,6 +25,7 @@ __all__ = [
     "oph_signatures",
     "to_lean_minhash",
     "estimate_jaccard",
+    "pair_jaccard",
 ]
 
 SCHEME = "affine32"
@@ -67,15 +68,29 @@ def signatures(
     ``values[offsets[i]:offsets[i+1]]`` are set ``i``'s 32-bit element hashes
     (duplicates are harmless). An empty set's row is all :data:`EMPTY`.
 
-    Work is done over blocks of whole documents, about ``chunk_elements``
-    hash evaluations at a time (a few MB: the block stays in cache), laid out
-    permutation-major -- ``(num_perm, values in the block)`` -- so that each
-    document's minimum is a reduction over a contiguous run of one row.
+    One compiled pass (:func:`dedup._kernels.affine_min`): each value is
+    mixed once and the ``num_perm`` running minima of its set are updated in
+    a vectorised loop, with no ``(num_perm, values)`` temporary.
+    ``chunk_elements`` is kept for compatibility and no longer used.
     """
+    from . import _kernels
+
+    a, b = permutations(num_perm, seed)
+    values = np.ascontiguousarray(values, dtype=np.uint32)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if len(offsets) < 2 or len(values) == 0:
+        return np.full((max(len(offsets) - 1, 0), num_perm), EMPTY, dtype=np.uint32)
+    return _kernels.affine_min(values, offsets, a, b)
+
+
+def _signatures_numpy(values: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1,
+                      chunk_elements: int = 1 << 20) -> np.ndarray:
+    """:func:`signatures` with numpy over blocks of documents: the reference the kernel equals."""
     values = np.asarray(values, dtype=np.uint32)
     offsets = np.asarray(offsets, dtype=np.int64)
     n_docs = len(offsets) - 1
     a, b = permutations(num_perm, seed)
+
     out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
     if n_docs == 0 or len(values) == 0:
         return out
@@ -125,8 +140,23 @@ def oph_signatures(
     hashed once instead of ``num_perm`` times. An empty set's row is all
     :data:`EMPTY`. The rows load into ``datasketch.LeanMinHash`` (for LSH
     and Jaccard estimates) like any signature; they are not datasketch's
-    own hash values, so do not ``update`` them with datasketch.
+    own hash values, so do not ``update`` them with datasketch. Computed by
+    one compiled pass per document (:func:`dedup._kernels.oph`);
+    ``chunk_elements`` is no longer used.
     """
+    from . import _kernels
+
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if len(offsets) < 2 or len(hashes) == 0:
+        return np.full((max(len(offsets) - 1, 0), num_perm), EMPTY, dtype=np.uint32)
+    mix = np.uint64((seed * int(_OPH_SEED_MIX)) & 0xFFFFFFFFFFFFFFFF)
+    return _kernels.oph(hashes, offsets, num_perm, mix)
+
+
+def _oph_signatures_numpy(hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1,
+                          chunk_elements: int = 1 << 18) -> np.ndarray:
+    """:func:`oph_signatures` with numpy: the reference the kernel equals."""
     from .shingle import fmix64
 
     hashes = np.asarray(hashes, dtype=np.uint64)
@@ -186,6 +216,18 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     eq = (sig_a == sig_b).mean(axis=-1)
     empty = (sig_a == EMPTY).all(axis=-1) | (sig_b == EMPTY).all(axis=-1)
     return np.where(empty, 0.0, eq)
+
+
+def pair_jaccard(sig: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """:func:`estimate_jaccard` of the row pairs ``(i, j)`` of one signature
+    matrix, without gathering the ``(pairs, num_perm)`` rows (which at
+    millions of pairs would take gigabytes)."""
+    from . import _kernels
+
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.float64)
+    return _kernels.pair_jaccard(np.ascontiguousarray(sig, dtype=np.uint32), pairs)
 
 
 def to_lean_minhash(signature: np.ndarray, seed: int = 1):

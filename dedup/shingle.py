@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["TokenBatch", "fmix64", "hash_tokens", "ngram_hashes", "unique_per_doc", "fold32"]
+__all__ = ["TokenBatch", "fmix64", "hash_tokens", "hash_texts", "ngram_hashes", "unique_per_doc", "fold32"]
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -68,9 +68,85 @@ class TokenBatch:
 def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
     """Hash every document's tokens; each distinct string is hashed once.
 
-    The vocabulary (in order of first occurrence) and the token ids are built
-    by dict and ``map`` calls that run in C, not by a Python loop per token.
+    The tokens are joined into one byte buffer and given ids in order of
+    first occurrence by a compiled hash table (:mod:`dedup._kernels`); only
+    the distinct strings are hashed in Python (see :func:`hash_texts`).
     """
+    return hash_texts(token_lists)[0]
+
+
+def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
+    """Tokenise and hash many documents at once, with each document's digest.
+
+    An item is either folded text (a ``str``, see :func:`dedup.normalize.fold`),
+    tokenised exactly as :func:`dedup.normalize.tokenize` does, or the list
+    of its tokens. The result equals ``hash_tokens`` of the token lists, but
+    an ASCII text (most feeds) never becomes a Python string per token: a
+    compiled scanner equal to ``tokenize``'s pattern finds its tokens in the
+    bytes. The digest of a document is BLAKE2b (8 bytes) of its tokens
+    joined by ``\x1f`` (UTF-8) -- the content part of the pipeline's
+    canonical order. Token lists the byte buffer cannot hold (an empty
+    token, or one containing ``\x1f``) take a dict path with the same result.
+    """
+    from .normalize import tokenize
+
+    pretok = np.ones(len(items), dtype=np.bool_)
+    encoded: list[bytes] = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            if item.isascii():
+                pretok[i] = False
+                encoded.append(item.encode("ascii"))
+                continue
+            item = tokenize(item)
+        joined = "\x1f".join(item)
+        if len(item) and joined.count("\x1f") != len(item) - 1:
+            return _hash_items_dict(items)
+        encoded.append(joined.encode("utf-8", "surrogatepass"))
+    batch, digests = _batch_from_buffer(encoded, pretok)
+    given = np.flatnonzero(pretok)
+    if len(given):
+        lengths = batch.lengths()[given]
+        want = np.fromiter((len(items[i]) if not isinstance(items[i], str) else lengths[k]
+                            for k, i in enumerate(given.tolist())), dtype=np.int64, count=len(given))
+        if not np.array_equal(lengths, want):  # an empty token in a list
+            return _hash_items_dict(items)
+    return batch, digests
+
+
+def _hash_items_dict(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
+    from .normalize import tokenize
+
+    lists = [tokenize(i) if isinstance(i, str) else list(i) for i in items]
+    digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest() for t in lists]
+    return _hash_tokens_dict(lists), digests
+
+
+def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[TokenBatch, list[bytes]]:
+    from . import _kernels
+
+    doc_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=doc_offsets[1:])
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
+    ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
+    raw = joined.tobytes()
+    spans = list(zip(starts[first].tolist(), ends[first].tolist()))
+    vocab = tuple(raw[s:e].decode("utf-8", "surrogatepass") for s, e in spans)
+    table = np.fromiter((_hash_bytes(raw[s:e]) for s, e in spans), dtype=np.uint64, count=len(spans))
+    jo = joined_offsets.tolist()
+    digests = [hashlib.blake2b(raw[jo[d] : jo[d + 1]], digest_size=8).digest() for d in range(len(encoded))]
+    batch = TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=tok_offsets,
+                       vocab=vocab)
+    return batch, digests
+
+
+def _hash_bytes(b: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(b, digest_size=8).digest(), "little")
+
+
+def _hash_tokens_dict(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
+    """:func:`hash_tokens` with a dict: the reference the compiled path equals."""
     lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
     offsets = np.zeros(len(token_lists) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -97,6 +173,16 @@ def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.nd
     lengths = np.diff(offsets)
     if n == 1 or total == 0:
         return fmix64(hashes.astype(np.uint64, copy=False)) if total else hashes.copy(), offsets.copy()
+    from . import _kernels
+
+    return _kernels.ngram_hashes(np.ascontiguousarray(hashes, dtype=np.uint64), offsets, n)
+
+
+def _ngram_hashes_numpy(hashes: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ngram_hashes` with numpy (``n >= 2``, non-empty): the reference the kernel equals."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    total = len(hashes)
+    lengths = np.diff(offsets)
     padded = np.concatenate([hashes.astype(np.uint64, copy=False), np.zeros(n - 1, np.uint64)])
     acc = padded[:total].copy()
     with np.errstate(over="ignore"):

@@ -130,7 +130,20 @@ def tfidf(counts: sp.csr_matrix, idf: np.ndarray, dropped: np.ndarray | None = N
 
 def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -> np.ndarray:
     """Cosine of each row pair ``(i, j)`` of L2-normalised ``x``, in chunks of
-    about ``max_nnz`` stored values so memory stays bounded."""
+    about ``max_nnz`` stored values so memory stays bounded.
+
+    Rows with sorted, duplicate-free columns (as :func:`tfidf` makes them)
+    go through a compiled merge of the two rows per pair
+    (:func:`dedup._kernels.pair_dot`, in two threads for many pairs), which
+    adds the products in the same order as the scipy expression below and
+    so gives the same values, bit for bit, without copying any row."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) and x.has_canonical_format and x.dtype in (np.float32, np.float64):
+        from ._kernels import pair_dot, run_split
+
+        indptr, indices = x.indptr.astype(np.int64, copy=False), x.indices
+        dots = run_split(lambda p: pair_dot(indptr, indices, x.data, p), np.ascontiguousarray(pairs))
+        return np.clip(dots.astype(np.float64), 0.0, 1.0)
     out = np.empty(len(pairs), dtype=np.float64)
     row_nnz = np.diff(x.indptr)
     lo = 0
@@ -146,7 +159,12 @@ def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -
 def row_kth_largest(indptr: np.ndarray, data: np.ndarray, k: int, budget: int = 1 << 23) -> np.ndarray:
     """Each row's ``k``-th largest stored value (``-inf`` for rows with at
     most ``k`` values), by ``np.partition`` over blocks of rows padded to
-    the block's longest row -- linear time, no sort of all stored values."""
+    the block's longest row -- linear time, no sort of all stored values.
+    (Compiled: one ``np.partition`` per row, :func:`dedup._kernels.row_kth_largest`.)"""
+    from ._kernels import row_kth_largest as kth
+
+    if len(indptr) > 1 and np.asarray(data).dtype in (np.float32, np.float64):
+        return kth(np.asarray(indptr, dtype=np.int64), np.ascontiguousarray(data), int(k))
     n = len(indptr) - 1
     lengths = np.diff(indptr)
     out = np.full(n, -np.inf, dtype=np.float64)
@@ -175,7 +193,11 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
 
     Only the values at or above each row's ``k``-th largest
     (:func:`row_kth_largest`) are sorted, so the cost is linear in the
-    number of stored values."""
+    number of stored values. (Compiled per row: :func:`dedup._kernels.row_top_k`.)"""
+    from ._kernels import row_top_k
+
+    if x.shape[0] and x.dtype in (np.float32, np.float64):
+        return row_top_k(x.indptr.astype(np.int64, copy=False), x.indices, x.data, int(k))
     n = x.shape[0]
     lengths = np.diff(x.indptr)
     rows = np.repeat(np.arange(n), lengths)
