@@ -639,11 +639,13 @@ _HIGH = np.uint64(0x8080808080808080)
 
 
 @njit(inline="always")
-def _offer_pair(i, j, fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi):
+def _offer_pair(i, j, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
+    """Offer one proposed pair; True when it agrees in ``keep_bands`` bands
+    or more and this range owns row ``i`` (it is then kept outright)."""
     own_i = lo <= i < hi
     own_j = lo <= j < hi
     if not (own_i or own_j):
-        return
+        return False
     # Bands in common, from one-byte fingerprints of the band keys (8 bands
     # per word; a zero byte of the xor flags a possible match, confirmed on
     # the signature values), and whether an earlier band with an uncapped
@@ -659,17 +661,30 @@ def _offer_pair(i, j, fp, sig, bands, rows, band, big, best_c, best_p, fill, wor
                 b = 8 * w + k
                 if b < bands and _band_equal(sig, i, j, b, rows):
                     if b < band and not (big[i, b >> 3] >> (b & 7)) & 1:
-                        return  # proposed before
+                        return False  # proposed before
                     c += 1
+    best_c, best_p, fill, worst = best
     if own_i:
         _offer(i, j, c, best_c, best_p, fill, worst)
     if own_j:
         _offer(j, i, c, best_c, best_p, fill, worst)
+    return own_i and c >= keep_bands
+
+
+@njit(inline="always")
+def _record(sure, n_sure, a, b):
+    if n_sure == len(sure):
+        grown = np.empty((2 * len(sure), 2), sure.dtype)
+        grown[:n_sure] = sure
+        sure = grown
+    sure[n_sure, 0] = a
+    sure[n_sure, 1] = b
+    return sure, n_sure + 1
 
 
 @njit(**_opts)
 def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_times,
-               fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi):
+               fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi, keep_bands):
     """Offer every pair one band proposes to both rows' lists of best partners.
 
     ``idx`` are the band's rows sorted by bucket (ascending within one),
@@ -690,7 +705,11 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
     Each list keeps the ``best_c.shape[1]`` best partners (:func:`_better`);
     ``fill`` and ``worst`` are its bookkeeping. Only the lists of rows
     ``lo <= x < hi`` are updated, so threads can share the work by ranges
-    of rows."""
+    of rows. Returns the pairs (row ``i`` in the range) that agree in at
+    least ``keep_bands`` bands: those are kept whatever their rank."""
+    best = (best_c, best_p, fill, worst)
+    sure = np.empty((1024, 2), np.int64)
+    n_sure = 0
     m = len(idx)
     n_buckets = len(starts)
     for g in range(n_buckets):
@@ -706,7 +725,8 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
                     b = idx[q]
                     if window >= 0 and abs(ts[a] - ts[b]) > window:
                         continue
-                    _offer_pair(a, b, fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi)
+                    if _offer_pair(a, b, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
+                        sure, n_sure = _record(sure, n_sure, a, b)
             continue
         nan_start = e
         if window >= 0 and sorted_times:
@@ -716,17 +736,22 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
             a = idx[p]
             if window < 0 or np.isnan(ts[a]):
                 for q in range(p + 1, e):
-                    _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi)
+                    if _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
+                        sure, n_sure = _record(sure, n_sure, a, idx[q])
             elif sorted_times:
                 q = p + 1
                 while q < nan_start and ts[idx[q]] - ts[a] <= window:
-                    _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi)
+                    if _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
+                        sure, n_sure = _record(sure, n_sure, a, idx[q])
                     q += 1
                 for q in range(max(nan_start, p + 1), e):
-                    _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi)
+                    if _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
+                        sure, n_sure = _record(sure, n_sure, a, idx[q])
             else:
                 for q in range(p + 1, e):
                     b = idx[q]
                     if abs(ts[a] - ts[b]) > window:
                         continue
-                    _offer_pair(a, b, fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi)
+                    if _offer_pair(a, b, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
+                        sure, n_sure = _record(sure, n_sure, a, b)
+    return sure[:n_sure].copy()

@@ -234,9 +234,10 @@ def test_term_counts_equal_feature_counts():
 
 # --- candidates: each row's best partners ----------------------------------------
 
-def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k):
+def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k, keep_bands):
     """Brute force: the pairs plain banding proposes, each row's k best by
-    (bands in common desc, distance asc, partner asc), union of both sides."""
+    (bands in common desc, distance asc, partner asc), union of both sides,
+    and every pair agreeing in keep_bands bands or more."""
     from dedup import candidates as cand
 
     n = len(sig)
@@ -244,11 +245,14 @@ def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k):
                                    timestamps=ts, window_seconds=window)
     keys = cand.band_keys(sig, bands, rows)
     partners: dict[int, list[tuple[int, int, int]]] = {}
+    sure = set()
     for i, j in offered.tolist():
         c = int((keys[i] == keys[j]).sum())
+        if c >= keep_bands:
+            sure.add((i, j))
         partners.setdefault(i, []).append((-c, abs(i - j), j))
         partners.setdefault(j, []).append((-c, abs(i - j), i))
-    kept = {(min(x, y), max(x, y)) for x, lst in partners.items() for _, _, y in sorted(lst)[:k]}
+    kept = {(min(x, y), max(x, y)) for x, lst in partners.items() for _, _, y in sorted(lst)[:k]} | sure
     return np.array(sorted(kept), dtype=np.int64).reshape(-1, 2)
 
 
@@ -271,11 +275,12 @@ def test_top_partner_pairs_equal_brute_force(rows, cap, times):
             ts = rng.permutation(ts)
         if times == "nan":
             ts[-30:] = np.nan  # unknown times come last in canonical order
-    for k in (1, 3, 10):
+    for k, keep in ((1, 10**6), (3, 10**6), (10, 10**6), (1, 6), (3, 9)):
         got = cand.candidate_pairs(sig, bands, rows, valid=valid, max_bucket_size=cap, neighbours=3,
-                                   timestamps=ts, window_seconds=None if ts is None else 20.0, max_partners=k)
-        want = _reference_top_partners(sig, bands, rows, valid, cap, 3, ts, None if ts is None else 20.0, k)
-        assert np.array_equal(got, want), (k, len(got), len(want))
+                                   timestamps=ts, window_seconds=None if ts is None else 20.0, max_partners=k,
+                                   keep_bands=keep)
+        want = _reference_top_partners(sig, bands, rows, valid, cap, 3, ts, None if ts is None else 20.0, k, keep)
+        assert np.array_equal(got, want), (k, keep, len(got), len(want))
         assert not ({7, 9} & set(got.ravel().tolist()))
 
 
@@ -299,7 +304,7 @@ def test_top_partner_pairs_in_threads_equal_one_thread(monkeypatch):
     n = 25_000  # above the size where threads are used
     sig = rng.integers(0, 3000, (n, 16)).astype(np.uint32)
     ts = np.sort(rng.uniform(0, 1000, n))
-    kw = dict(timestamps=ts, window_seconds=50.0, max_partners=4)
+    kw = dict(timestamps=ts, window_seconds=50.0, max_partners=4, keep_bands=2)
     many = cand.candidate_pairs(sig, 16, 1, **kw)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert np.array_equal(cand.candidate_pairs(sig, 16, 1, **kw), many) and len(many) > n
