@@ -85,8 +85,9 @@ class Params:
         Short-text rule: a pair of articles with fewer distinct terms
         (unigrams plus bigrams) than this has its cosine scaled up by
         ``short_text_terms / sqrt(n_i * n_j)`` (capped at 1) before linkage,
-        so headlines (or title plus lead) are judged on the scale of full
-        articles; see :func:`dedup.verify.story_similarity`. 0 turns it off.
+        when the two share at least two terms, so headlines (or title plus
+        lead) are judged on the scale of full articles; see
+        :func:`dedup.verify.story_similarity`. 0 turns it off.
     neighbourhood : int, default 8
         Size of each article's neighbour profile (its most similar scored
         partners) for the second-order, shared-neighbour similarity that
@@ -183,3 +184,27 @@ def _check_unit(name: str, value: Any, closed_low: bool = True) -> None:
         ok = False
     if not ok:
         raise ValueError(f"{name} must be a number in {'[' if closed_low else '('}0, 1], got {value!r}")
+
+
+def params_table() -> str:
+    """The README's parameter table (Markdown), from the docstring of :class:`Params`,
+    so the documented defaults cannot drift from the code (a test compares them)."""
+    import re
+
+    doc = Params.__doc__ or ""
+    shown = {"n_features": "2**21", "time_window": "7 days"}
+    rows = ["| parameter | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(Params):
+        m = re.search(r"\n    %s : [^\n]*\n((?:        [^\n]*\n)*)" % f.name, doc)
+        desc = " ".join(m.group(1).split()).split(". ")[0].rstrip(".") if m else ""
+        rows.append(f"| `{f.name}` | `{shown.get(f.name, f.default)}` | {desc} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m dedup.params: rewrite the README's table
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    a, b = text.index("<!-- params -->"), text.index("<!-- /params -->")
+    readme.write_text(text[:a] + "<!-- params -->\n" + params_table() + "\n" + text[b:], encoding="utf-8")

@@ -97,5 +97,5 @@ def test_dendrogram_sweep_matches_library_linkage():
 def test_candidate_recall_is_a_share():
     docs = [d for d in quality.load_ecbplus() if d.group in {"2"}]
     g = quality.dedup_graph(docs, quality.Params())
-    r = quality.candidate_recall(g, 0.1)
+    r = quality.candidate_recall(g, quality.Params())
     assert 0.0 <= r["candidate_recall"] <= 1.0 and r["candidates_per_article"] >= 0
