@@ -325,6 +325,52 @@ def bench_lsh(features: Any, params: Params, rec: dict[str, Any], limit: int) ->
     rec["lsh"] = out
 
 
+def bench_kernels(features: Any, pairs: np.ndarray, arts: list, params: Params, rec: dict[str, Any]) -> None:
+    """The compiled kernels (:mod:`dedup._kernels`) against the numpy/scipy
+    code they replace, on the same inputs, in this run (the results are
+    equal: tests/test_kernels.py)."""
+    from dedup.minhash import _oph_signatures_numpy, _signatures_numpy, pair_jaccard, estimate_jaccard
+    from dedup.normalize import tokenize
+    from dedup.shingle import _hash_tokens_dict, _ngram_hashes_numpy, hash_texts
+    from dedup.normalize import similarity_text
+    from dedup.verify import pair_cosine
+
+    out: dict[str, Any] = {}
+
+    def row(name: str, unit: str, count: int, fast, slow) -> None:
+        fast()  # compiled already in the pipeline run; this warms caches alike
+        t_fast, _ = timed(fast)
+        t_slow, _ = timed(slow)
+        out[name] = {"unit": unit, "count": count, "kernel_s": t_fast, "reference_s": t_slow,
+                     "speedup": t_slow / t_fast if t_fast > 0 else float("inf")}
+        print(f"    kernel {name:<36} x{t_slow / t_fast:6.1f}  ({t_fast / count * 1e6:.2f} vs "
+              f"{t_slow / count * 1e6:.2f} us/{unit})", flush=True)
+
+    p = pairs[: min(len(pairs), 200_000)]
+    x = features.tfidf
+    row("pair cosine (scipy csr_elmul + sum)", "pair", len(p), lambda: pair_cosine(x, p),
+        lambda: np.clip(np.asarray(x[p[:, 0]].multiply(x[p[:, 1]]).sum(axis=1)).ravel(), 0, 1))
+    sig = features.shingle_signatures
+    row("pair Jaccard (gathered rows)", "pair", len(p), lambda: pair_jaccard(sig, p),
+        lambda: estimate_jaccard(sig[p[:, 0]], sig[p[:, 1]]))
+    sample = arts[: min(len(arts), 5000)]
+    texts = [(a.title + "\n" + a.text) if a.title else a.text for a in sample]
+    folded = [similarity_text(t) for t in texts]
+    row("tokenise + hash (hash_texts)", "article", len(sample), lambda: hash_texts(folded),
+        lambda: _hash_tokens_dict([tokenize(f) for f in folded]))
+    batch = hash_texts(folded)[0]
+    k, seed = params.num_perm, params.random_state
+    row("5-gram hashes", "article", len(sample), lambda: ngram_hashes(batch.hashes, batch.offsets, 5),
+        lambda: _ngram_hashes_numpy(batch.hashes, batch.offsets, 5))
+    sh, off = ngram_hashes(batch.hashes, batch.offsets, params.shingle_size)
+    row("oph32 signatures", "article", len(sample), lambda: oph_signatures(sh, off, num_perm=k, seed=seed),
+        lambda: _oph_signatures_numpy(sh, off, num_perm=k, seed=seed))
+    v = fold32(sh)
+    row("affine32 signatures", "article", len(sample), lambda: signatures(v, off, num_perm=k, seed=seed),
+        lambda: _signatures_numpy(v, off, num_perm=k, seed=seed))
+    rec["kernels"] = out
+
+
 def profile_end_to_end(docs: list, params: Params, top: int = 25) -> str:
     from dedup import cluster_articles
 
@@ -419,6 +465,14 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             for view, v in r["lsh"].items():
                 lines.append(f"| {v['articles']:,} | {view} | {v['bands']} x {v['rows']} | {v['dedup_s']:.2f} | "
                              f"{v['datasketch_s']:.2f} | {v['ratio']:.1f} | {v['datasketch_peak_rss_mb']:,.0f} |")
+    kern_runs = [r for r in results if "kernels" in r]
+    if kern_runs:
+        lines += ["", "## Compiled kernels against the numpy/scipy code they replace (same inputs, equal results)", "",
+                  "| n | step | kernel us/unit | numpy/scipy us/unit | kernel is x faster |", "|---|---|---|---|---|"]
+        for r in kern_runs:
+            for name, v in r["kernels"].items():
+                lines.append(f"| {r['n']:,} | {name} (per {v['unit']}) | {v['kernel_s'] / v['count'] * 1e6:.2f} | "
+                             f"{v['reference_s'] / v['count'] * 1e6:.2f} | {v['speedup']:.1f} |")
     if meta.get("profile"):
         lines += ["", f"## Profile of the end-to-end run (n = {meta['profile_n']:,}, one process, by own time)", "",
                   "```", meta["profile"].strip(), "```"]
@@ -448,10 +502,14 @@ def main(argv: list[str] | None = None) -> int:
         if n <= args.lsh_max:
             bench_lsh(state["features"], params, rec, args.lsh_max)
         arts = state["articles"]
+        kern_features, kern_pairs = state["features"], state["pairs"]
         del state
         gc.collect()
         if n <= args.signature_max:
             bench_signatures(arts, params, sample, rec)
+        if n <= args.signature_max:
+            bench_kernels(kern_features, kern_pairs, arts, params, rec)
+        del kern_features, kern_pairs
         if n == args.profile_n:
             profile = profile_end_to_end(arts, params)
         rec["load_average_after"] = os.getloadavg()

@@ -440,19 +440,15 @@ def pair_dot(indptr, indices, data, pairs):
         a, a_end = indptr[pairs[q, 0]], indptr[pairs[q, 0] + 1]
         b, b_end = indptr[pairs[q, 1]], indptr[pairs[q, 1] + 1]
         c = 0
-        while a < a_end and b < b_end:
+        while a < a_end and b < b_end:  # branch-free steps: the rare match is the only branch
             ca, cb = indices[a], indices[b]
             if ca == cb:
                 v = data[a] * data[b]
                 if v != 0:
                     prod[c] = v
                     c += 1
-                a += 1
-                b += 1
-            elif ca < cb:
-                a += 1
-            else:
-                b += 1
+            a += ca <= cb
+            b += cb <= ca
         if c > 0:
             out[q] = prod[0] + _pairwise_sum(prod, 1, c - 1) if c > 1 else prod[0]
     return out
