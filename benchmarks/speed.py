@@ -421,7 +421,9 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              "Load average (1, 5, 15 min) at the start and end of each n: "
              + "; ".join(f"n={r['n']:,}: {tuple(round(x, 1) for x in r.get('load_average_before', ()))} -> "
                          f"{tuple(round(x, 1) for x in r.get('load_average_after', ()))}" for r in results)
-             + " (the machine is shared: 2 cores, other jobs running).", "",
+             + " (the machine is shared: 2 cores, other jobs running). "
+             f"Before the runs, a warm-up of 300 articles ({meta.get('warm_up_s', 0):.1f} s) compiled or loaded the "
+             "numba kernels, so no figure below includes compiling.", "",
              "## Pipeline stages (wall time, articles/s, peak resident memory of process + workers)", ""]
     names = list(results[0]["pipeline"])
     head = "| stage | " + " | ".join(f"n={r['n']:,}" for r in results) + " |"
@@ -495,6 +497,19 @@ def main(argv: list[str] | None = None) -> int:
     sample = {"rensa": 20_000, "bulk": 2_000, "update": 300}
     results = []
     profile = ""
+    # numba compiles the kernels at their first call (a few seconds, once;
+    # later processes, the feature workers too, load them from the cache):
+    # a small run first, so no stage below is timed with a compile in it.
+    t0 = time.perf_counter()
+    warm = list(generate_articles(300, seed=args.seed + 1))
+    from dedup import cluster_articles
+    from dedup.verify import pair_cosine
+    cluster_articles(warm, params=params.with_(n_jobs=1))
+    for dtype in (np.float32, np.float64):  # pair cosine of float64 rows (neighbour profiles) too
+        import scipy.sparse as sp
+        pair_cosine(sp.identity(3, dtype=dtype, format="csr"), np.array([[0, 1]]))
+    warm_up_s = time.perf_counter() - t0
+    print(f"warm-up (compiling or loading the kernels, 300 articles): {warm_up_s:.1f} s", flush=True)
     for n in sizes:
         print(f"n = {n:,}", flush=True)
         rec: dict[str, Any] = {"n": n, "n_jobs": args.jobs, "load_average_before": os.getloadavg()}
@@ -520,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30, "n_jobs": args.jobs,
             "python": platform.python_version(), "profile": profile, "profile_n": args.profile_n,
-            "num_perm": params.num_perm, "max_terms": params.max_terms}
+            "num_perm": params.num_perm, "max_terms": params.max_terms, "warm_up_s": warm_up_s}
     args.out.mkdir(parents=True, exist_ok=True)
     # a run of large sizes only (the 1M run) goes beside the 10k/100k table
     suffix = "" if min(sizes) <= 100_000 else "-" + "-".join(f"{s // 1000}k" if s < 10**6 else f"{s // 10**6}m" for s in sizes)
