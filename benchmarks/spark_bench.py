@@ -126,7 +126,7 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
     timings: dict[str, float] = {}
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        out = run(df, published_col="published", timings=timings)
+        out = run(df, published_col="published", timings=timings, max_terms=args.max_terms)
         labels = {r["id"]: r["cluster"] for r in out.select("id", "cluster").toLocalIterator()}
         wall = time.perf_counter() - t0
     shuffle = {}
@@ -146,16 +146,16 @@ import pyarrow.parquet as pq
 from dedup import cluster_articles
 t = pq.read_table(sys.argv[1], columns=["id", "text", "published"]).to_pylist()
 t0 = time.perf_counter()
-res = cluster_articles(t)
+res = cluster_articles(t, max_terms=json.loads(sys.argv[3]))
 wall = time.perf_counter() - t0
 json.dump({"wall_s": wall, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
            "labels": res.labels()}, open(sys.argv[2], "w"))
 """
 
 
-def run_memory(path: Path, tmp: Path) -> tuple[dict, dict[str, str]]:
+def run_memory(path: Path, tmp: Path, max_terms: int | None = None) -> tuple[dict, dict[str, str]]:
     out = tmp / "memory.json"
-    subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), str(out)], check=True)
+    subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(max_terms)], check=True)
     d = json.loads(out.read_text())
     labels = d.pop("labels")
     return d, labels
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, default=100_000_000)
     ap.add_argument("--cores", type=int, default=400, help="executor cores of the estimated cluster")
     ap.add_argument("--local-dir", default=None)
+    ap.add_argument("--max-terms", type=int, default=None, help="Params.max_terms for both paths (default: unset)")
     args = ap.parse_args(argv)
     args.partitions = args.partitions or max(4, min(200, args.n // 10_000))
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -205,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spark: {spark['wall_s']:.0f}s, peak {spark['peak_rss_gb']:.1f} GB, stages "
               + ", ".join(f"{k} {v:.0f}s" for k, v in spark["stages_s"].items()), flush=True)
         result = {"n": args.n, "seed": args.seed, "master": args.master, "partitions": args.partitions,
+                  "max_terms": args.max_terms,
                   "cpu_count": os.cpu_count(), "spark": spark}
         if not args.no_memory_path:
-            memory, memory_labels = run_memory(path, tmp)
+            memory, memory_labels = run_memory(path, tmp, args.max_terms)
             from sklearn.metrics import adjusted_rand_score
 
             ids = sorted(memory_labels)

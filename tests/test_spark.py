@@ -59,7 +59,7 @@ def _spark_clusters(out) -> dict:
             c["reps"].add(r["id"])
         c["versions"].setdefault(r["version"], set()).add(r["id"])
         for s in r["scores"]:
-            c["scores"].add((min(r["id"], s["other"]), max(r["id"], s["other"]), s["cosine"], s["jaccard"]))
+            c["scores"].add((min(r["id"], s["other"]), max(r["id"], s["other"]), s["score"], s["cosine"], s["jaccard"]))
     return clusters
 
 
@@ -69,7 +69,7 @@ def _memory_clusters(result) -> dict:
             "members": set(c.ids),
             "reps": {c.representative.id},
             "versions": {v.representative.id: {a.id for a in v.members} for v in c.versions},
-            "scores": {(s.a, s.b, s.cosine, s.jaccard) for s in c.scores},
+            "scores": {(s.a, s.b, s.score, s.cosine, s.jaccard) for s in c.scores},
         }
         for c in result
     }
@@ -107,6 +107,30 @@ def test_ecbplus_same_clusters_as_in_memory(spark, ecb_records):
     assert sum(len(c) > 1 for c in memory) > 10  # the comparison is not vacuous
     _assert_same(out, memory)
     out.unpersist()
+
+
+def test_pruned_rows_same_clusters_as_in_memory(spark, ecb_records):
+    """With ``max_terms`` the rows are pruned on the executors; their norms
+    (the dropped weight) and distinct-term counts ride along to weigh and
+    verify, so the scores are the in-memory ones."""
+    records = ecb_records[:400]
+    assert max(len(set(r["text"].split())) for r in records) > 2 * 48  # pruning does bite
+    df = spark.createDataFrame(records).repartition(3)
+    out = cluster_spark(df, max_terms=48)
+    memory = cluster_articles(records, max_terms=48)
+    assert sum(len(c) > 1 for c in memory) > 5
+    assert memory.labels() != cluster_articles(records).labels()  # the pruned result is its own
+    _assert_same(out, memory)
+    out.unpersist()
+
+
+def test_short_text_rule_and_neighbourhood_off_same_clusters_as_in_memory(spark, ecb_records):
+    records = [{"id": r["id"], "text": r["text"][:300]} for r in ecb_records[:300]]  # short texts
+    df = spark.createDataFrame(records).repartition(2)
+    for kw in ({"neighbourhood": 0}, {"short_text_terms": 0, "neighbourhood_weight": 0.3}):
+        out = cluster_spark(df, **kw)
+        _assert_same(out, cluster_articles(records, **kw))
+        out.unpersist()
 
 
 def test_generated_20k_same_clusters_as_in_memory(spark):

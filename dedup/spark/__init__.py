@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["cluster_spark", "OUTPUT_COLUMNS"]
+__all__ = ["cluster_spark", "check_arguments", "OUTPUT_COLUMNS"]
 
 #: Columns of the DataFrame :func:`cluster_spark` returns.
 OUTPUT_COLUMNS = ("id", "cluster", "representative", "version", "scores", "flags", "position", "rejected")
@@ -69,8 +69,8 @@ def cluster_spark(
         Columns ``id`` (string), ``cluster`` (the representative's id, as
         ``Cluster.id``), ``representative`` (bool), ``version`` (id of the
         representative of the article's group of copies), ``scores``
-        (array of ``{other, cosine, jaccard}``: the confirmed pairs of this
-        article inside its cluster), ``flags`` (array of strings, e.g.
+        (array of ``{other, score, cosine, jaccard}``: the confirmed pairs of
+        this article inside its cluster, as :class:`dedup.PairScore`), ``flags`` (array of strings, e.g.
         ``"empty"``), ``position`` (input position) and ``rejected`` (null,
         or why the row was left out). Every accepted row has a cluster.
         The DataFrame is computed eagerly and cached; ``unpersist`` it when
@@ -80,3 +80,39 @@ def cluster_spark(
 
     return run(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
                errors=errors, params=params, block_size=block_size, **kwargs)
+
+
+def check_arguments(
+    df: Any,
+    *,
+    id_col: str,
+    text_col: str,
+    title_col: str | None,
+    published_col: str | None,
+    errors: str,
+    params: Any,
+    block_size: Any,
+    kwargs: dict[str, Any],
+) -> Any:
+    """The :class:`dedup.Params` of a :func:`cluster_spark` call, after checking
+    its arguments and that the named columns exist -- before any Spark job,
+    so a typo fails at once with the name in the message. The one place
+    these checks live (:func:`dedup.spark.engine.run` calls it)."""
+    from pyspark.sql import DataFrame
+
+    from ..params import Params
+
+    if errors not in ("raise", "warn", "ignore"):
+        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+    if params is not None and not isinstance(params, Params):
+        raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
+    p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
+    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if not isinstance(df, DataFrame):
+        raise TypeError(f"cluster_spark() takes a Spark DataFrame, got {type(df).__name__}")
+    names = df.columns
+    for name in (id_col, text_col, title_col, published_col):
+        if name is not None and name not in names:
+            raise ValueError(f"no column {name!r} in the DataFrame (columns: {', '.join(names)})")
+    return p

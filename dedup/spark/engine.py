@@ -8,8 +8,11 @@ in-memory path calls, so a change there flows here:
    default id; duplicate ids found by a ``groupBy`` (the first position
    wins, as in :func:`dedup.pipeline.prepare_articles`).
 2. **featurize** (``mapInPandas``): :func:`dedup.pipeline.featurize` per
-   batch; each task also emits its document frequencies and background prior,
-   summed / maxed over the cluster by a tree reduction and broadcast.
+   batch (each row keeps its distinct-term count and, with
+   ``Params.max_terms``, the squared weight it pruned); each task also emits
+   its document frequencies, summed over the cluster by a tree reduction
+   and broadcast. (The background prior depends on the parameters alone:
+   each executor computes it, :func:`dedup.verify.background_prior`.)
 3. **canonical order**: a global sort on (publication time, digest, id) --
    the key of :func:`dedup.pipeline.canonical_order` -- and ranks from the
    partition offsets. Ranks are the row indices of the in-memory path.
@@ -22,13 +25,23 @@ in-memory path calls, so a change there flows here:
    :func:`dedup.candidates.within_window`; pairs made unique.
 6. **verify** (``cogroup.applyInPandas``): pairs by block of ``block_size``
    ranks; each block holds its rows plus the rows its pairs borrow from other
-   blocks, and scores them with :func:`dedup.pipeline.score_pairs`.
-7. **components**: connected components of the pairs with cosine at or above
-   the threshold, by min-label propagation with pointer jumping in DataFrame
+   blocks, and scores them with :func:`dedup.pipeline.score_pairs` (cosine,
+   Jaccard, shared terms of short pairs) and the per-pair short-text step of
+   :func:`dedup.verify.story_similarity`.
+7. **story score** (:func:`story_scores`): the neighbourhood blend of
+   :func:`dedup.pipeline.story_scores`. Each article's neighbour profile
+   (top partners by a window rank over both directions of every pair, made
+   symmetric by a ``groupBy`` max, self weight 1) is L2-normalised by the
+   same function as in memory, joined to both ends of each pair, and the
+   pair's dot product taken by :func:`dedup.verify.pair_cosine`: entries in
+   column order, so the sums -- and the scores -- are bit for bit those in
+   memory.
+8. **components**: connected components of the pairs with a story score at
+   or above the threshold, by min-label propagation with pointer jumping in DataFrame
    joins. Every linkage merges only along such pairs (a group's mean or
    minimum similarity to another reaches the threshold only if one of their
    pairs does), so clusters never cross these components.
-8. **link** (``cogroup.applyInPandas``): per component, its members and all
+9. **link** (``cogroup.applyInPandas``): per component, its members and all
    its scored pairs, in rank order, through :func:`dedup.cluster.link` and
    :func:`dedup.cluster.build_clusters`.
 """
@@ -51,6 +64,7 @@ from ..cluster import build_clusters, link
 from ..minhash import EMPTY
 from ..params import Params
 from ..pipeline import DedupWarning, Features, RawFeatures, ScoredPairs, featurize, score_pairs, weigh
+from ..verify import pair_cosine, story_similarity
 
 try:
     from pyspark import StorageLevel
@@ -64,7 +78,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
 
 __all__ = ["run", "lsh_views"]
 
-_SCORES_TYPE = "array<struct<other:string,cosine:double,jaccard:double>>"
+_SCORES_TYPE = "array<struct<other:string,score:double,cosine:double,jaccard:double>>"
 _BUCKET_ROWS = 500_000  # band-key rows per bucketing group, at most about
 _GROUPS_PER_PARTITION = 4
 
@@ -166,10 +180,8 @@ def _validate(offsets: dict[int, int], has_title: bool, has_pub: bool):
 
 
 def _prepare_input(df: DataFrame, id_col: str, text_col: str, title_col: str | None, published_col: str | None) -> DataFrame:
+    """The input columns under fixed names (checked by :func:`dedup.spark.check_arguments`)."""
     fields = {f.name: f.dataType for f in df.schema.fields}
-    for name in (id_col, text_col, title_col, published_col):
-        if name is not None and name not in fields:
-            raise ValueError(f"no column {name!r} in the DataFrame (columns: {', '.join(fields)})")
     idc = F.col(id_col)
     if isinstance(fields[id_col], T.IntegralType):
         idc = idc.cast("string")
@@ -192,35 +204,27 @@ def _prepare_input(df: DataFrame, id_col: str, text_col: str, title_col: str | N
 _FEAT_SCHEMA = T.StructType([
     T.StructField("kind", T.ByteType()), T.StructField("pos", T.LongType()), T.StructField("id", T.StringType()),
     T.StructField("ts", T.DoubleType()), T.StructField("digest", T.BinaryType()), T.StructField("empty", T.BooleanType()),
-    T.StructField("a", T.BinaryType()), T.StructField("b", T.BinaryType()),
-    T.StructField("c", T.BinaryType()), T.StructField("d", T.BinaryType()),
+    T.StructField("idx", T.BinaryType()), T.StructField("val", T.BinaryType()), T.StructField("sh_sig", T.BinaryType()),
+    T.StructField("n_terms", T.LongType()), T.StructField("dropped", T.DoubleType()),
 ])
+"""Rows of kind 0: one article's counts (``idx``/``val``), shingle signature,
+distinct terms before pruning and pruned squared weight (null: not pruned).
+One row of kind 1 per task: its document frequencies (``idx`` int64 columns,
+``val`` float64 counts) and, in ``pos``, its number of articles."""
 
 
 def _merge_stats(x: tuple, y: tuple) -> tuple:
-    """Sum document frequencies, max the background prior, add doc counts."""
-    (c1, v1, pc1, pv1, n1), (c2, v2, pc2, pv2, n2) = x, y
-    cols = np.concatenate([c1, c2])
-    vals = np.concatenate([v1, v2])
-    uc, inv = np.unique(cols, return_inverse=True)
+    """Sum two ``(columns, document frequencies, articles)`` tuples."""
+    (c1, v1, n1), (c2, v2, n2) = x, y
+    uc, inv = np.unique(np.concatenate([c1, c2]), return_inverse=True)
     sums = np.zeros(len(uc), dtype=np.float64)
-    np.add.at(sums, inv, vals)
-    pcols = np.concatenate([pc1, pc2])
-    pvals = np.concatenate([pv1, pv2])
-    if len(pcols):
-        order = np.lexsort((-pvals, pcols))
-        pcols, pvals = pcols[order], pvals[order]
-        first = np.concatenate([[True], pcols[1:] != pcols[:-1]])
-        pcols, pvals = pcols[first], pvals[first]
-    return uc, sums, pcols, pvals, n1 + n2
+    np.add.at(sums, inv, np.concatenate([v1, v2]))
+    return uc, sums, n1 + n2
 
 
 def _featurize(params: Params):
-    from ..verify import document_frequency
-
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        empty_i = np.zeros(0, np.int64)
-        stats = (empty_i, np.zeros(0), empty_i, np.zeros(0), 0)
+        stats = (np.zeros(0, np.int64), np.zeros(0), 0)
         for b in batches:
             if not len(b):
                 continue
@@ -228,30 +232,31 @@ def _featurize(params: Params):
             arts = [Article(id=i, text=t, title=_none(ti)) for i, t, ti in zip(b["id"].tolist(), b["text"].tolist(), titles)]
             raw = featurize(arts, params)
             idx, val = _rows_of(raw.counts)
-            if getattr(raw, "df_cols", None) is not None:  # exact df counted by featurize (before any pruning)
+            if raw.df_cols is not None:  # exact df counted by featurize (before any pruning)
                 nz, dfv = np.asarray(raw.df_cols, np.int64), np.asarray(raw.df_vals, np.float64)
             else:
-                df = document_frequency(raw.counts)
-                nz = np.flatnonzero(df)
+                df = raw.document_frequency()
+                nz = np.flatnonzero(df).astype(np.int64)
                 dfv = df[nz]
-            stats = _merge_stats(stats, (nz.astype(np.int64), dfv, np.zeros(0, np.int64), np.zeros(0), len(arts)))
+            stats = _merge_stats(stats, (nz, dfv, len(arts)))
             sh = np.ascontiguousarray(raw.shingle_signatures, dtype=np.uint32)
             yield pd.DataFrame({
                 "kind": np.zeros(len(arts), np.int8), "pos": b["pos"].values, "id": b["id"].values,
                 "ts": b["ts"].values, "digest": raw.digests, "empty": raw.empty,
-                "a": idx, "b": val, "c": [r.tobytes() for r in sh], "d": [None] * len(arts),
+                "idx": idx, "val": val, "sh_sig": [r.tobytes() for r in sh],
+                "n_terms": np.asarray(raw.terms_per_row(), dtype=np.int64),
+                "dropped": np.full(len(arts), np.nan) if raw.dropped is None else np.asarray(raw.dropped, np.float64),
             })
-        c, v, pc, pv, n = stats
+        c, v, n = stats
         yield pd.DataFrame({
             "kind": [np.int8(1)], "pos": [n], "id": [None], "ts": [None], "digest": [None], "empty": [None],
-            "a": [c.tobytes()], "b": [v.tobytes()], "c": [pc.tobytes()], "d": [pv.tobytes()],
+            "idx": [c.tobytes()], "val": [v.tobytes()], "sh_sig": [None], "n_terms": [None], "dropped": [None],
         })
     return fn
 
 
 def _stats_of(row: Any) -> tuple:
-    return (np.frombuffer(row["a"], np.int64), np.frombuffer(row["b"], np.float64),
-            np.frombuffer(row["c"], np.int64), np.frombuffer(row["d"], np.float64), int(row["pos"]))
+    return np.frombuffer(row["idx"], np.int64), np.frombuffer(row["val"], np.float64), int(row["pos"])
 
 
 # --- 4. weigh --------------------------------------------------------------------------
@@ -261,20 +266,11 @@ _WEIGHED_SCHEMA = T.StructType([
     T.StructField("ts", T.DoubleType()), T.StructField("empty", T.BooleanType()),
     T.StructField("x_idx", T.BinaryType()), T.StructField("x_val", T.BinaryType()),
     T.StructField("term_sig", T.BinaryType()), T.StructField("sh_sig", T.BinaryType()),
+    T.StructField("n_terms", T.LongType()),
 ])
 
 
-def _raw_features(**fields: Any) -> RawFeatures:
-    """A :class:`RawFeatures` from the fields it has (the corpus document
-    frequencies ride along if it carries them)."""
-    from dataclasses import fields as dc_fields
-
-    names = {f.name for f in dc_fields(RawFeatures)}
-    return RawFeatures(**{k: v for k, v in fields.items() if k in names})
-
-
-def _weigh(params: Params, offsets: dict[int, int], bc_df: Any, bc_df_sparse: Any,
-           prior_cols: np.ndarray, prior_vals: np.ndarray, n_docs: float):
+def _weigh(params: Params, offsets: dict[int, int], bc_df: Any, n_docs: float):
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         seen: dict[int, int] = {}
         for b in batches:
@@ -285,10 +281,12 @@ def _weigh(params: Params, offsets: dict[int, int], bc_df: Any, bc_df_sparse: An
                 raise RuntimeError("a batch spans Spark partitions")
             start = offsets[pid] + seen.get(pid, 0)
             seen[pid] = seen.get(pid, 0) + len(b)
-            counts = _csr(b["a"].tolist(), b["b"].tolist(), params.n_features)
-            raw = _raw_features(counts=counts, shingle_signatures=_sigs(b["c"].tolist(), params.num_perm),
-                                digests=b["digest"].tolist(), prior_cols=prior_cols, prior_vals=prior_vals,
-                                empty=b["empty"].to_numpy(dtype=bool), df_cols=bc_df_sparse.value[0], df_vals=bc_df_sparse.value[1])
+            dropped = b["dropped"]  # null where featurize pruned nothing (Params.max_terms unset)
+            raw = RawFeatures(
+                counts=_csr(b["idx"].tolist(), b["val"].tolist(), params.n_features),
+                shingle_signatures=_sigs(b["sh_sig"].tolist(), params.num_perm), digests=b["digest"].tolist(),
+                empty=b["empty"].to_numpy(dtype=bool), n_terms=b["n_terms"].to_numpy(dtype=np.int64),
+                dropped=None if dropped.isna().all() else dropped.to_numpy(dtype=np.float64, na_value=0.0))
             ts = [None if _none(t) is None else float(t) for t in b["ts"].tolist()]
             feats = weigh(raw, ts, params, document_frequency=(bc_df.value, n_docs))
             idx, val = _rows_of(feats.tfidf)
@@ -296,7 +294,8 @@ def _weigh(params: Params, offsets: dict[int, int], bc_df: Any, bc_df_sparse: An
             yield pd.DataFrame({
                 "rank": np.arange(start, start + len(b), dtype=np.int64), "pos": b["pos"].values,
                 "id": b["id"].values, "ts": b["ts"].values, "empty": b["empty"].values,
-                "x_idx": idx, "x_val": val, "term_sig": [r.tobytes() for r in term], "sh_sig": b["c"].values,
+                "x_idx": idx, "x_val": val, "term_sig": [r.tobytes() for r in term], "sh_sig": b["sh_sig"].values,
+                "n_terms": np.asarray(feats.n_terms, dtype=np.int64),
             })
     return fn
 
@@ -352,27 +351,131 @@ def _bucket(params: Params):
 
 # --- 6. verify ------------------------------------------------------------------------------
 
+_SCORED_SCHEMA = "i long, j long, cosine double, jaccard double, base double"
+
+
 def _score(params: Params):
+    """Cosine and Jaccard of a block's pairs (:func:`dedup.pipeline.score_pairs`,
+    which also counts the shared terms of short pairs), and ``base``: the
+    pair's score before the neighbourhood blend -- the short-text step of
+    :func:`dedup.verify.story_similarity`, which is per pair."""
     def fn(rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         if not len(pairs) or not len(rows):
-            return pd.DataFrame({"i": [], "j": [], "cosine": [], "jaccard": []})
+            return pd.DataFrame({k: [] for k in ("i", "j", "cosine", "jaccard", "base")})
         rows = rows.sort_values("rank", kind="stable")
         ranks = rows["rank"].to_numpy(dtype=np.int64)
         x = _csr(rows["x_idx"].tolist(), rows["x_val"].tolist(), params.n_features)
         sig = _sigs(rows["sh_sig"].tolist(), params.num_perm)
+        n_terms = rows["n_terms"].to_numpy(dtype=np.int64)
         pairs = pairs.sort_values(["i", "j"], kind="stable")
         i = pairs["i"].to_numpy(dtype=np.int64)
         j = pairs["j"].to_numpy(dtype=np.int64)
         local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
         n = len(ranks)
-        feats = Features(tfidf=x, term_signatures=np.zeros((n, 0), np.uint32), shingle_signatures=sig, n_terms=np.diff(x.indptr),
-                         timestamps=None, empty=np.zeros(n, bool))
-        s = score_pairs(feats, local)
-        return pd.DataFrame({"i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard})
+        feats = Features(tfidf=x, term_signatures=np.zeros((n, 0), np.uint32), shingle_signatures=sig,
+                         timestamps=None, empty=np.zeros(n, bool), n_terms=n_terms)
+        s = score_pairs(feats, local, params)
+        base = story_similarity(local, s.cosine, n_terms, n, short_text_terms=params.short_text_terms,
+                                neighbourhood=0, shared=s.shared)
+        return pd.DataFrame({"i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard, "base": base})
     return fn
 
 
-# --- 7. components -------------------------------------------------------------------------
+# --- 7. story score ------------------------------------------------------------------------
+
+def _neighbour_on(params: Params) -> bool:
+    """Whether :func:`dedup.verify.story_similarity` blends in the neighbourhood."""
+    return bool(params.neighbourhood) and params.neighbourhood_weight > 0
+
+
+def neighbour_profiles(scored: DataFrame, k: int) -> DataFrame:
+    """``(node, p_idx, p_val)``: each article's neighbour profile as in
+    :func:`dedup.verify.neighbour_similarity` -- itself with weight 1 and its
+    top-``k`` partners by ``base`` score among all scored pairs (positive
+    scores only; ties to the lower rank), made symmetric (the larger value
+    of a duplicate), L2-normalised by the same function, columns sorted.
+    ``p_idx`` holds int64 ranks, ``p_val`` float64 values."""
+    from pyspark.sql.window import Window
+
+    edges = scored.select(F.col("i").alias("row"), F.col("j").alias("col"), F.col("base").alias("val")).unionByName(
+        scored.select(F.col("j").alias("row"), F.col("i").alias("col"), F.col("base").alias("val"))
+    ).filter(F.col("val") > 0)
+    by_score = Window.partitionBy("row").orderBy(F.desc("val"), F.asc("col"))
+    top = edges.withColumn("r", F.row_number().over(by_score)).filter(F.col("r") <= k).drop("r")
+    nodes = scored.select(F.col("i").alias("row")).unionByName(scored.select(F.col("j").alias("row"))).distinct()
+    entries = top.unionByName(top.select(F.col("col").alias("row"), F.col("row").alias("col"), "val")).unionByName(
+        nodes.select("row", F.col("row").alias("col"), F.lit(1.0).alias("val")))
+    prof = entries.groupBy("row", "col").agg(F.max("val").alias("val")) \
+        .groupBy("row").agg(F.sort_array(F.collect_list(F.struct("col", "val"))).alias("e"))
+    prof = prof.select(F.col("row").alias("node"), F.col("e.col").alias("cols"), F.col("e.val").alias("vals"))
+    return prof.mapInPandas(_normalise_profiles, "node long, p_idx binary, p_val binary")
+
+
+def _normalise_profiles(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """L2-normalise profile rows with scikit-learn's ``normalize``, the call
+    :func:`dedup.verify.neighbour_similarity` makes (row by row, the squares
+    added in column order)."""
+    from sklearn.preprocessing import normalize
+
+    for b in batches:
+        if not len(b):
+            continue
+        cols = [np.asarray(c, dtype=np.int64) for c in b["cols"]]
+        vals = [np.asarray(v, dtype=np.float64) for v in b["vals"]]
+        indptr = np.zeros(len(cols) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in cols], out=indptr[1:])
+        indices = np.concatenate(cols)
+        x = sp.csr_matrix((np.concatenate(vals), indices, indptr), shape=(len(cols), int(indices.max()) + 1))
+        w = normalize(x, norm="l2")
+        yield pd.DataFrame({
+            "node": b["node"].to_numpy(dtype=np.int64),
+            "p_idx": [c.tobytes() for c in cols],
+            "p_val": [w.data[w.indptr[r]:w.indptr[r + 1]].tobytes() for r in range(len(cols))],
+        })
+
+
+def _blend(params: Params):
+    """The linkage score of each pair: ``base`` blended with the dot product
+    of the two neighbour profiles (:func:`dedup.verify.pair_cosine`, as in
+    :func:`dedup.verify.neighbour_similarity`), as in
+    :func:`dedup.verify.story_similarity`."""
+    w = params.neighbourhood_weight
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            if not len(b):
+                continue
+            m = len(b)
+            blobs_i = [np.frombuffer(v, np.int64) for pair in zip(b["pi_idx"], b["pj_idx"]) for v in pair]
+            blobs_v = [np.frombuffer(v, np.float64) for pair in zip(b["pi_val"], b["pj_val"]) for v in pair]
+            indptr = np.zeros(2 * m + 1, dtype=np.int64)
+            np.cumsum([len(c) for c in blobs_i], out=indptr[1:])
+            indices = np.concatenate(blobs_i)
+            x = sp.csr_matrix((np.concatenate(blobs_v), indices, indptr),
+                              shape=(2 * m, int(indices.max()) + 1 if len(indices) else 1))
+            ns = pair_cosine(x, np.arange(2 * m, dtype=np.int64).reshape(m, 2))
+            base = b["base"].to_numpy(dtype=np.float64)
+            # NOTE: the last lines of verify.story_similarity (blend, clip)
+            sim = np.clip((1.0 - w) * base + w * ns, 0.0, 1.0)
+            yield b[["i", "j", "cosine", "jaccard"]].assign(similarity=sim)
+    return fn
+
+
+def story_scores(scored: DataFrame, params: Params) -> DataFrame:
+    """``(i, j, cosine, jaccard, similarity)``: :func:`dedup.pipeline.story_scores`
+    on the engine. ``scored`` carries ``base`` (the short-text step, per pair);
+    the neighbourhood blend needs every pair of both articles, so profiles are
+    built by DataFrame operations and joined to the pairs."""
+    if not _neighbour_on(params):
+        return scored.select("i", "j", "cosine", "jaccard", F.col("base").alias("similarity"))
+    prof = neighbour_profiles(scored, params.neighbourhood)
+    pi = prof.select(F.col("node").alias("i"), F.col("p_idx").alias("pi_idx"), F.col("p_val").alias("pi_val"))
+    pj = prof.select(F.col("node").alias("j"), F.col("p_idx").alias("pj_idx"), F.col("p_val").alias("pj_val"))
+    joined = scored.join(pi, "i").join(pj, "j")
+    return joined.mapInPandas(_blend(params), "i long, j long, cosine double, jaccard double, similarity double")
+
+
+# --- 8. components -------------------------------------------------------------------------
 
 def components(edges: DataFrame, max_iter: int = 100) -> DataFrame:
     """``(node, comp)``: the smallest node of each node's connected component,
@@ -398,7 +501,7 @@ def components(edges: DataFrame, max_iter: int = 100) -> DataFrame:
     return labels
 
 
-# --- 8. link ------------------------------------------------------------------------------
+# --- 9. link ------------------------------------------------------------------------------
 
 _LINK_SCHEMA = "id string, cluster string, representative boolean, version string, scores string, flags string, pos long"
 
@@ -419,12 +522,13 @@ def _link(params: Params):
             pos = dict(zip(m["id"].tolist(), m["pos"].tolist()))
             p = by_comp.get(comp)
             if p is None:
-                p = pd.DataFrame({"i": [], "j": [], "cosine": [], "jaccard": []})
+                p = pd.DataFrame({"i": [], "j": [], "cosine": [], "jaccard": [], "similarity": []})
             p = p.sort_values(["i", "j"], kind="stable")
             local = np.stack([np.searchsorted(ranks, p["i"].to_numpy(dtype=np.int64)),
                               np.searchsorted(ranks, p["j"].to_numpy(dtype=np.int64))], axis=1).reshape(-1, 2)
             scored = ScoredPairs(pairs=local, cosine=p["cosine"].to_numpy(dtype=np.float64),
-                                 jaccard=p["jaccard"].to_numpy(dtype=np.float64))
+                                 jaccard=p["jaccard"].to_numpy(dtype=np.float64),
+                                 similarity=p["similarity"].to_numpy(dtype=np.float64))
             labels = link(len(arts), scored, params)
             empty = m["empty"].to_numpy(dtype=bool)
             for c in build_clusters(arts, labels, scored, params, empty=empty):
@@ -435,7 +539,8 @@ def _link(params: Params):
                     out["representative"].append(a.id == c.id)
                     out["version"].append(version_of[a.id])
                     out["scores"].append(json.dumps([
-                        {"other": s.b if s.a == a.id else s.a, "cosine": s.cosine, "jaccard": s.jaccard}
+                        {"other": s.b if s.a == a.id else s.a, "score": s.score, "cosine": s.cosine,
+                         "jaccard": s.jaccard}
                         for s in c.scores if a.id in (s.a, s.b)]))
                     out["flags"].append(",".join(sorted(c.flags)))
                     out["pos"].append(pos[a.id])
@@ -462,20 +567,15 @@ def run(
     the wall time of each stage (seconds), for the benchmark."""
     import time
 
-    if errors not in ("raise", "warn", "ignore"):
-        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
-    if params is not None and not isinstance(params, Params):
-        raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
-    p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-    if not isinstance(df, DataFrame):
-        raise TypeError(f"cluster_spark() takes a Spark DataFrame, got {type(df).__name__}")
+    from . import check_arguments
+
+    p = check_arguments(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
+                        errors=errors, params=params, block_size=block_size, kwargs=kwargs)
     spark: SparkSession = df.sparkSession
     keep: list[DataFrame] = []
     clock = [time.perf_counter()]
 
-    stages = iter(("featurize", "order", "weigh", "candidates", "verify", "components", "link", "done"))
+    stages = iter(("featurize", "order", "weigh", "candidates", "verify", "story", "components", "link", "done"))
     spark.sparkContext.setJobDescription("dedup: validate")
 
     def lap(name: str) -> None:
@@ -514,13 +614,12 @@ def run(
 
         # 2. featurize
         feats = hold(good.mapInPandas(_featurize(p), _FEAT_SCHEMA))
-        stats_rows = feats.filter(F.col("kind") == 1).select("a", "b", "c", "d", "pos").rdd.map(_stats_of)
+        stats_rows = feats.filter(F.col("kind") == 1).select("idx", "val", "pos").rdd.map(_stats_of)
         if stats_rows.isEmpty():
-            c = np.zeros(0, np.int64)
-            stats = (c, np.zeros(0), c, np.zeros(0), 0)
+            stats = (np.zeros(0, np.int64), np.zeros(0), 0)
         else:
             stats = stats_rows.treeReduce(_merge_stats, depth=3)
-        df_cols, df_vals, prior_cols, prior_vals, n_docs = stats
+        df_cols, df_vals, n_docs = stats
         lap("featurize")
 
         if n_docs == 0:
@@ -530,7 +629,6 @@ def run(
             dense = np.zeros(p.n_features, dtype=np.float64)
             dense[df_cols] = df_vals
             bc_df = spark.sparkContext.broadcast(dense)
-            bc_df_sparse = spark.sparkContext.broadcast((df_cols, df_vals))
             rows = feats.filter(F.col("kind") == 0).drop("kind")
             ordered = hold(rows.orderBy(F.asc_nulls_last("ts"), F.asc("digest"), F.asc("id"))
                            .withColumn("_pid", F.spark_partition_id()))
@@ -538,7 +636,7 @@ def run(
             lap("order")
 
             # 4. weigh
-            weighed = hold(ordered.mapInPandas(_weigh(p, rank_offsets, bc_df, bc_df_sparse, prior_cols, prior_vals, float(n_docs)),
+            weighed = hold(ordered.mapInPandas(_weigh(p, rank_offsets, bc_df, float(n_docs)),
                                                _WEIGHED_SCHEMA))
             weighed.count()
             for d in (feats, ordered):
@@ -557,20 +655,27 @@ def run(
             blk = F.lit(block_size).cast("long")
             with_block = pairs.select((F.col("i") / blk).cast("long").alias("block"), "i", "j")
             needed = with_block.filter((F.col("j") / blk).cast("long") != F.col("block")).select("block", F.col("j").alias("rank")).distinct()
-            own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), "rank", "x_idx", "x_val", "sh_sig")
-            borrowed = needed.join(weighed.select("rank", "x_idx", "x_val", "sh_sig"), "rank").select("block", "rank", "x_idx", "x_val", "sh_sig")
-            scored = hold(own.unionByName(borrowed).groupBy("block").cogroup(with_block.groupBy("block"))
-                          .applyInPandas(_score(p), "i long, j long, cosine double, jaccard double"))
-            scored.count()
+            row_cols = ("rank", "x_idx", "x_val", "sh_sig", "n_terms")
+            own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *row_cols)
+            borrowed = needed.join(weighed.select(*row_cols), "rank").select("block", *row_cols)
+            # checkpoints (eager) cut the lineage: the plans below use these
+            # several times, and nested cached plans grow past the driver's heap
+            verified = own.unionByName(borrowed).groupBy("block").cogroup(with_block.groupBy("block")) \
+                .applyInPandas(_score(p), _SCORED_SCHEMA).localCheckpoint()
             pairs.unpersist()
             lap("verify")
 
-            # 7. components
-            edges = scored.filter(F.col("cosine") >= F.lit(p.threshold)).select("i", "j")
+            # 7. story score
+            scored = story_scores(verified, p).localCheckpoint()
+            del verified
+            lap("story")
+
+            # 8. components
+            edges = scored.filter(F.col("similarity") >= F.lit(p.threshold)).select("i", "j")
             comp = hold(components(edges))
             lap("components")
 
-            # 8. link
+            # 9. link
             n_groups = max(1, int(spark.conf.get("spark.sql.shuffle.partitions")) * _GROUPS_PER_PARTITION)
             grp = F.pmod(F.col("comp"), F.lit(n_groups))
             # (comp + 0): a fresh column, so the cogroup below is not a self-join of ``comp`` to Spark
