@@ -46,6 +46,7 @@ __all__ = [
     "weigh",
     "compute_features",
     "find_candidates",
+    "lsh_views",
     "score_pairs",
     "story_scores",
     "canonical_order",
@@ -380,11 +381,19 @@ def compute_features(articles: Sequence[Article], params: Params) -> tuple[list[
     return ordered, weigh(raw, [a.timestamp for a in ordered], params)
 
 
+def lsh_views(params: Params) -> list[tuple[str, int, int]]:
+    """``(signature, bands, rows)`` of the two candidate views: the term view
+    (rewrites: each article's top terms) and the copy view (word shingles).
+    The batch and the Spark path both band by these."""
+    tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
+    sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
+    return [("term", tb, tr), ("shingle", sb, sr)]
+
+
 def find_candidates(features: Features, params: Params) -> np.ndarray:
     """Candidate pairs from the term view (rewrites) and the shingle view (copies)."""
     valid = ~features.empty
-    tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
-    sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
+    (_, tb, tr), (_, sb, sr) = lsh_views(params)
     window = None if params.time_window is None else params.time_window.total_seconds()
     kw = dict(valid=valid, max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours,
               timestamps=features.timestamps, window_seconds=window)

@@ -32,6 +32,7 @@ __all__ = [
     "row_kth_largest",
     "neighbour_similarity",
     "shared_terms",
+    "blend_neighbourhood",
     "story_similarity",
 ]
 
@@ -312,5 +313,11 @@ def story_similarity(
             factor[np.asarray(shared) < min_shared] = 1.0
         s = np.minimum(1.0, s * factor)
     if neighbourhood and neighbourhood_weight > 0:
-        s = (1.0 - neighbourhood_weight) * s + neighbourhood_weight * neighbour_similarity(pairs, s, n, neighbourhood)
+        return blend_neighbourhood(s, neighbour_similarity(pairs, s, n, neighbourhood), neighbourhood_weight)
     return np.clip(s, 0.0, 1.0)
+
+
+def blend_neighbourhood(s: np.ndarray, neighbour: np.ndarray, weight: float) -> np.ndarray:
+    """Step 2 of :func:`story_similarity`: ``(1 - w) * s + w * neighbour``, in [0, 1]
+    (one definition for the batch, the live index and Spark)."""
+    return np.clip((1.0 - weight) * s + weight * neighbour, 0.0, 1.0)

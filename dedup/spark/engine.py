@@ -63,8 +63,8 @@ from ..article import Article, ArticleError, coerce_article
 from ..cluster import build_clusters, link
 from ..minhash import EMPTY
 from ..params import Params
-from ..pipeline import DedupWarning, Features, RawFeatures, ScoredPairs, featurize, score_pairs, weigh
-from ..verify import pair_cosine, story_similarity
+from ..pipeline import DedupWarning, Features, RawFeatures, ScoredPairs, featurize, lsh_views, score_pairs, weigh
+from ..verify import blend_neighbourhood, pair_cosine, story_similarity
 
 try:
     from pyspark import StorageLevel
@@ -76,7 +76,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
         "dedup.spark needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'", name="pyspark"
     ) from exc
 
-__all__ = ["run", "lsh_views"]
+__all__ = ["run"]
 
 _SCORES_TYPE = "array<struct<other:string,score:double,cosine:double,jaccard:double>>"
 _BUCKET_ROWS = 500_000  # band-key rows per bucketing group, at most about
@@ -84,15 +84,6 @@ _GROUPS_PER_PARTITION = 4
 
 
 # --- helpers ------------------------------------------------------------------
-
-def lsh_views(params: Params) -> list[tuple[str, int, int]]:
-    """``(signature, bands, rows)`` of the two candidate views of
-    :func:`dedup.pipeline.find_candidates` (term view, then copy view)."""
-    # NOTE: mirrors find_candidates(); the equality tests catch any drift.
-    tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
-    sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
-    return [("term", tb, tr), ("shingle", sb, sr)]
-
 
 def _none(v: Any) -> Any:
     if v is None:
@@ -342,7 +333,7 @@ def _bucket(params: Params):
         ts = g["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
         order = np.lexsort((ranks, keys))  # buckets, members in rank (canonical) order
         local = np.arange(len(order), dtype=np.int64)
-        pairs = cand._bucket_pairs(keys[order], local, params.max_bucket_size, params.bucket_neighbours)
+        pairs = cand.bucket_pairs(keys[order], local, params.max_bucket_size, params.bucket_neighbours)
         pairs = cand.within_window(pairs, ts[order], window)
         r = ranks[order]
         return pd.DataFrame({"i": r[pairs[:, 0]], "j": r[pairs[:, 1]]})
@@ -455,8 +446,7 @@ def _blend(params: Params):
                               shape=(2 * m, int(indices.max()) + 1 if len(indices) else 1))
             ns = pair_cosine(x, np.arange(2 * m, dtype=np.int64).reshape(m, 2))
             base = b["base"].to_numpy(dtype=np.float64)
-            # NOTE: the last lines of verify.story_similarity (blend, clip)
-            sim = np.clip((1.0 - w) * base + w * ns, 0.0, 1.0)
+            sim = blend_neighbourhood(base, ns, w)
             yield b[["i", "j", "cosine", "jaccard"]].assign(similarity=sim)
     return fn
 
