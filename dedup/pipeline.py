@@ -13,7 +13,6 @@ digest of the comparison text, then id -- so that everything downstream
 from __future__ import annotations
 
 import gc
-import hashlib
 import math
 import os
 import re
@@ -32,7 +31,7 @@ from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import oph_signatures, signatures
 from .normalize import similarity_text, tokenize
 from .params import Params
-from .shingle import hash_tokens, ngram_hashes
+from .shingle import hash_texts, ngram_hashes
 
 __all__ = [
     "DedupWarning",
@@ -211,11 +210,7 @@ def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
 
 
 def _featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
-    token_lists = [comparison_tokens(t) for t in texts]
-    tokens = hash_tokens(token_lists)
-    digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest()
-               for t in token_lists]
-    del token_lists
+    tokens, digests = hash_texts([_comparison_item(t) for t in texts])
     counts = verify.feature_counts(tokens, params.n_features)
     df_cols, df_vals = np.unique(counts.indices, return_counts=True)  # before pruning: exact df
     df_cols = df_cols.astype(np.int64)
@@ -229,6 +224,14 @@ def _featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
     return RawFeatures(counts, shingle_sigs, digests, tokens.lengths() == 0,
                        df_cols=df_cols, df_vals=df_vals.astype(np.float64), dropped=dropped,
                        n_terms=n_terms)
+
+
+def _comparison_item(text: str) -> str | list[str]:
+    """What :func:`dedup.shingle.hash_texts` takes for one text: the folded
+    comparison text when it is ASCII (its tokens are then exactly
+    :func:`comparison_tokens`: no CJK), else the comparison tokens."""
+    folded = similarity_text(text)
+    return folded if folded.isascii() else comparison_tokens(text)
 
 
 def _prior(params: Params) -> np.ndarray:
@@ -398,7 +401,7 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
     kw = dict(valid=valid, max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours,
               timestamps=features.timestamps, window_seconds=window)
     pairs = np.concatenate([
-        cand.candidate_pairs(features.term_signatures, tb, tr, **kw),
+        cand.candidate_pairs(features.term_signatures, tb, tr, max_partners=params.max_partners, **kw),
         cand.candidate_pairs(features.shingle_signatures, sb, sr, **kw),
     ])
     return cand.unique_pairs(pairs, features.n)
@@ -428,7 +431,7 @@ def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = N
     """Verify candidate pairs: cosine of TF-IDF rows, MinHash Jaccard of
     shingles, and (with ``params`` and its short-text rule on) the number of
     terms a pair of short texts has in common."""
-    from .minhash import estimate_jaccard
+    from .minhash import pair_jaccard
 
     cos = verify.pair_cosine(features.tfidf, pairs)
     shared = None
@@ -438,11 +441,7 @@ def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = N
         shared = np.full(len(pairs), -1, dtype=np.int64)
         shared[short] = verify.shared_terms(features.tfidf, pairs[short])
     sig = features.shingle_signatures
-    jac = np.empty(len(pairs), dtype=np.float64)
-    step = 1 << 16  # signatures of a chunk of pairs at a time: memory O(step * num_perm)
-    for lo in range(0, len(pairs), step):
-        p = pairs[lo : lo + step]
-        jac[lo : lo + len(p)] = estimate_jaccard(sig[p[:, 0]], sig[p[:, 1]])
+    jac = pair_jaccard(sig, pairs)
     return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)
 
 

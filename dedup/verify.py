@@ -45,22 +45,15 @@ def _columns(hashes: np.ndarray, n_features: int) -> np.ndarray:
 
 def feature_counts(tokens: TokenBatch, n_features: int) -> sp.csr_matrix:
     """Term counts of unigrams and bigrams, hashed into ``n_features`` columns."""
-    n = tokens.n_docs
-    lengths = tokens.lengths()
-    uni_cols = _columns(tokens.hashes, n_features)
-    uni_rows = np.repeat(np.arange(n), lengths)
-    bi_hashes, bi_offsets = ngram_hashes(tokens.hashes, tokens.offsets, 2)
-    # ngram_hashes gives a one-word document one "bigram": the word itself
-    # again, hashed differently; that is harmless and keeps the code simple.
-    bi_cols = _columns(bi_hashes, n_features)
-    bi_rows = np.repeat(np.arange(n), np.diff(bi_offsets))
-    rows = np.concatenate([uni_rows, bi_rows])
-    cols = np.concatenate([uni_cols, bi_cols])
-    data = np.ones(len(rows), dtype=np.float32)
-    m = sp.csr_matrix((data, (rows, cols)), shape=(n, n_features), dtype=np.float32)
-    m.sum_duplicates()
-    m.sort_indices()
-    return m
+    # One compiled pass per document (dedup._kernels.term_counts): the
+    # columns of its unigrams and bigrams (a one-word document has one
+    # "bigram": the word itself again, hashed differently), radix-sorted and
+    # counted -- the same matrix as building it from coordinates with scipy.
+    from ._kernels import term_counts
+
+    indptr, indices, data = term_counts(np.ascontiguousarray(tokens.hashes, dtype=np.uint64), tokens.offsets,
+                                        np.uint64(n_features - 1))
+    return sp.csr_matrix((data, indices, indptr), shape=(tokens.n_docs, n_features))
 
 
 def document_frequency(counts: sp.csr_matrix) -> np.ndarray:
