@@ -72,6 +72,7 @@ from dedup.pipeline import (  # noqa: E402
     find_candidates,
     prepare_articles,
     score_pairs,
+    story_scores,
     weigh,
 )
 from dedup.shingle import fold32, hash_tokens, ngram_hashes  # noqa: E402
@@ -194,7 +195,9 @@ def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any]) -> dict
         with stage(stages, "LSH candidates", n):
             pairs = find_candidates(features, params)
         with stage(stages, "verification", n):
-            scored = score_pairs(features, pairs)
+            scored = score_pairs(features, pairs, params)
+        with stage(stages, "story score (short texts, neighbours)", n):
+            scored = story_scores(scored, features.n_terms, params)
         with stage(stages, "clustering", n):
             labels = link(n, scored, params)
             clusters = build_clusters(ordered, labels, scored, params, empty=features.empty)
@@ -486,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--million", action="store_true", help="also run n = 1,000,000 (pipeline only; about 15 min)")
     ap.add_argument("--jobs", type=int, default=2, help="n_jobs of the pipeline (default 2)")
+    ap.add_argument("--max-terms", type=int, default=None,
+                    help="Params.max_terms (e.g. 256 for 1M articles in under 8 GB; default: the library's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--signature-max", type=int, default=100_000, help="signature baselines only up to this n")
     ap.add_argument("--lsh-max", type=int, default=100_000, help="datasketch LSH baseline on at most this many articles")
@@ -493,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     sizes = sorted(set(args.sizes + ([1_000_000] if args.million else [])))
-    params = Params(n_jobs=args.jobs)
+    params = Params(n_jobs=args.jobs) if args.max_terms is None else Params(n_jobs=args.jobs, max_terms=args.max_terms)
     sample = {"rensa": 20_000, "bulk": 2_000, "update": 300}
     results = []
     profile = ""
