@@ -96,6 +96,7 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import timedelta
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -105,6 +106,7 @@ import scipy.sparse as sp
 from . import candidates as cand
 from . import verify
 from .article import Article, ArticleError, coerce_article
+from .bandtable import BandTable
 from .minhash import EMPTY, estimate_jaccard, signatures
 from .params import Params
 from .pipeline import RawFeatures, featurize
@@ -250,7 +252,8 @@ class MemoryState:
         self.stories: dict[str, list[int]] = {}  # story id -> member seqs, in order added
         self.live_order: OrderedDict[int, None] = OrderedDict()  # live seqs, oldest first
         self.live_by_time: list[tuple[float, int]] = []  # heap of (ts, seq), lazily cleaned
-        self.lsh_term, self.lsh_shingle = _make_lsh(params, None)
+        (tb, tr), (sb, sr) = lsh_bands(params)
+        self.bands = (BandTable(tb, tr), BandTable(sb, sr))  # term view, shingle view
         self._lock = threading.RLock()
 
     # reading
@@ -370,6 +373,24 @@ class MemoryState:
         for t in touched:
             self.stories[t].sort()
 
+    # the LSH views (compact band tables, :mod:`dedup.bandtable`)
+    def lsh_insert(self, entry: Entry) -> None:
+        self.bands[0].insert(entry.seq, entry.term_sig)
+        self.bands[1].insert(entry.seq, entry.shingle_sig)
+
+    def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> np.ndarray:
+        p = self.params
+        t = self.bands[0].query(term_sig, p.max_bucket_size, p.bucket_neighbours)
+        s = self.bands[1].query(shingle_sig, p.max_bucket_size, p.bucket_neighbours)
+        return np.union1d(t, s) if len(s) else t
+
+    def lsh_remove(self, seqs: Sequence[int]) -> None:
+        for s in seqs:
+            e = self.entries.get(s)
+            if e is not None and e.live:
+                self.bands[0].remove(s, e.term_sig)
+                self.bands[1].remove(s, e.shingle_sig)
+
     def close(self) -> None:
         pass
 
@@ -394,67 +415,35 @@ def _from_raw(a: Article, raw: RawFeatures, params: Params) -> "_Prepared":
     cols, counts = cols[order], counts[order]
     ts = a.timestamp
     df_cols = getattr(raw, "df_cols", None)
-    df_cols = cols if df_cols is None else np.asarray(df_cols, dtype=np.int32)
+    df_cols = cols if df_cols is None else np.sort(np.asarray(df_cols, dtype=np.int32))  # sorted: binary search
     return _Prepared(article=a, ts=math.nan if ts is None else float(ts), cols=cols, df_cols=df_cols, counts=counts,
                      shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]),
                      n_terms=int(raw.terms_per_row()[0]),
                      dropped=0.0 if raw.dropped is None else float(raw.dropped[0]))
 
 
-def _make_lsh(params: Params, storage_config: dict | None, basename: bytes | None = None):
-    """The two LSH views (term view, shingle view) with the batch's bands and rows."""
-    from datasketch import MinHashLSH
+def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(bands, rows)`` of the two LSH views (term view, shingle view): the batch's."""
+    return _lsh_bands(params.lsh_threshold, params.copy_threshold, params.num_perm)
 
-    tb, tr = cand.lsh_params(params.lsh_threshold, params.num_perm)
-    sb, sr = cand.lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
-    views = []
-    for name, (b, r) in ((b"t", (tb, tr)), (b"s", (sb, sr))):
-        cfg = None
-        if storage_config is not None:
-            cfg = dict(storage_config)
-            cfg["basename"] = (basename or b"dedup") + b":lsh:" + name
-        views.append(MinHashLSH(num_perm=params.num_perm, params=(b, r), storage_config=cfg, prepickle=False))
-    return views[0], views[1]
+
+@lru_cache(maxsize=16)
+def _lsh_bands(lsh_threshold: float, copy_threshold: float, num_perm: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    # datasketch's optimiser integrates numerically (tens of ms): once per parameter set
+    return (cand.lsh_params(lsh_threshold, num_perm),
+            cand.lsh_params(copy_threshold, num_perm, recall_weight=0.5))
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each value is in ``sorted_set`` (ascending), by binary search."""
+    pos = np.searchsorted(sorted_set, values)
+    np.minimum(pos, len(sorted_set) - 1, out=pos)
+    return sorted_set[pos] == values
 
 
 def _ones(x: sp.csr_matrix) -> sp.csr_matrix:
     """The pattern of ``x`` (1 where a value is stored): products count shared terms."""
     return sp.csr_matrix((np.ones(len(x.data)), x.indices, x.indptr), shape=x.shape)
-
-
-def _seq_key(seq: int) -> bytes:
-    return b"%d" % seq
-
-
-def _band_hs(lsh, sig: np.ndarray) -> list[bytes]:
-    """datasketch's key of each band of one signature (``MinHashLSH._H`` of
-    each hash range), from one byte swap of the whole row instead of one per band."""
-    sig = np.asarray(sig, dtype=np.uint32)
-    if getattr(lsh, "hashfunc", None) is not None:  # pragma: no cover - not used by the index
-        return [lsh._H(sig[start:end]) for start, end in lsh.hashranges]
-    buf = sig.byteswap().tobytes()
-    return [buf[4 * start : 4 * end] for start, end in lsh.hashranges]
-
-
-def _redis_client(lsh):
-    first = lsh.hashtables[0]
-    return first._redis if hasattr(first, "_redis") else None
-
-
-def _lsh_buckets(lsh, sig: np.ndarray) -> list[list[int]]:
-    """The members (seqs) of each band's bucket for one signature."""
-    keys = _band_hs(lsh, sig)
-    tables = lsh.hashtables
-    r = _redis_client(lsh)
-    if r is not None:
-        # One round trip for all bands (datasketch's RedisSetStorage, read in one pipeline).
-        pipe = r.pipeline(transaction=False)
-        for key, table in zip(keys, tables):
-            table._get_items(pipe, table.redis_key(key))
-        results = pipe.execute()
-    else:
-        results = [table.get(key) for key, table in zip(keys, tables)]
-    return [[int(k) for k in res] for res in results]
 
 
 # --- the index -----------------------------------------------------------------
@@ -598,7 +587,7 @@ class StoryIndex:
             profiles = None
             if entry.live:
                 profiles = self._unlink(entry)
-                self._lsh_remove([entry.seq])
+                self._state.lsh_remove([entry.seq])
             self._state.delete(entry, profiles)
 
     def _unlink(self, entry: Entry) -> dict[int, tuple[dict, dict]]:
@@ -709,40 +698,48 @@ class StoryIndex:
         except errors as exc:  # the storage failed (Redis); MemoryState has none
             raise IndexStorageError(self._state.describe_failure(exc)) from exc
 
-    def _rows(self, items: Sequence[Any], n_docs: float, own_cols: np.ndarray | None = None
-              ) -> tuple[sp.csr_matrix, np.ndarray]:
-        """TF-IDF rows of articles with ``cols``, ``counts`` and ``dropped``,
-        under the current document frequencies (plus one on ``own_cols``: the
-        article being added counts in its own), over their own columns only
-        (returned beside: hashed column of each matrix column), so products
-        and transposes never touch ``n_features``-sized arrays. The weighting
-        of :func:`verify.idf_weights` (with the background prior) and
-        :func:`verify.tfidf` (sublinear tf times idf; the norm includes the
-        pruned terms), written out for a few short rows: scikit-learn's input
-        checks cost more than the sums."""
+    def _weights(self, items: Sequence[Any], n_docs: float, own_cols: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """TF-IDF weights of articles with ``cols``, ``counts`` and ``dropped``,
+        under the current document frequencies (plus one on ``own_cols``,
+        sorted: the article being added counts in its own), as ``(cols,
+        weights, indptr)``: each article's kept columns (ascending) and
+        L2-normalised weights. The weighting of :func:`verify.idf_weights`
+        (with the background prior) and :func:`verify.tfidf` (sublinear tf
+        times idf; the norm includes the pruned terms), written out for a few
+        short rows: scikit-learn's and scipy's input checks cost more than the sums."""
         p = self.params
         n = len(items)
         lengths = np.fromiter((len(e.cols) for e in items), dtype=np.int64, count=n)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         if indptr[-1] == 0:
-            return sp.csr_matrix((n, 0), dtype=np.float64), np.zeros(0, dtype=np.int64)
-        cols = np.concatenate([e.cols for e in items])
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), indptr
+        cols = np.concatenate([e.cols for e in items]).astype(np.int64)
         counts = np.concatenate([e.counts for e in items]).astype(np.float64)
-        ucols, inv = np.unique(cols, return_inverse=True)
-        inv = inv.ravel()
-        df = self._state.df_of(ucols)
-        if own_cols is not None:
-            df = df + np.isin(ucols, own_cols)
+        df = self._state.df_of(cols)
+        if own_cols is not None and len(own_cols):
+            df = df + _member(cols, own_cols)
         bg = p.background_docs if p.background else 0
-        idf = verify.idf_weights(df, n_docs, self._prior[ucols] if bg else None, bg)
-        w = (1.0 + np.log(counts)) * idf[inv]
+        idf = verify.idf_weights(df, n_docs, self._prior[cols] if bg else None, bg)
+        w = (1.0 + np.log(counts)) * idf
         rows = np.repeat(np.arange(n), lengths)
         norm2 = np.bincount(rows, weights=w * w, minlength=n)
         norm2 += np.fromiter((e.dropped for e in items), dtype=np.float64, count=n)
         scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
         w *= scale[rows]
-        return sp.csr_matrix((w, inv, indptr), shape=(n, len(ucols))), ucols
+        return cols, w, indptr
+
+    def _rows(self, items: Sequence[Any], n_docs: float, own_cols: np.ndarray | None = None
+              ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """:meth:`_weights` as a matrix over the articles' own columns only
+        (returned beside: hashed column of each matrix column), so products
+        and transposes never touch ``n_features``-sized arrays."""
+        cols, w, indptr = self._weights(items, n_docs, own_cols)
+        if len(cols) == 0:
+            return sp.csr_matrix((len(items), 0), dtype=np.float64), cols
+        ucols, inv = np.unique(cols, return_inverse=True)
+        return sp.csr_matrix((w, inv.ravel(), indptr), shape=(len(items), len(ucols))), ucols
 
     def _short_scaled(self, cos: np.ndarray, n_i: np.ndarray, n_j: np.ndarray, shared: np.ndarray) -> np.ndarray:
         """Step 1 of :func:`verify.story_similarity` (the short-text factor) for
@@ -809,6 +806,25 @@ class StoryIndex:
                         rev.pop(c, None)
         return top_n, rev_n, changed
 
+    @staticmethod
+    def _row_products(pc: np.ndarray, pw: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Cosines (clipped to [0, 1]) and shared-term counts of one article's
+        row (``pc`` ascending, ``pw``) with each of ``rows`` (:meth:`_weights`):
+        products summed per row in ascending column order, as the sparse
+        product did, without building matrices."""
+        cc, cw, indptr = rows
+        k = len(indptr) - 1
+        if len(pc) == 0 or len(cc) == 0:
+            return np.zeros(k), np.zeros(k)
+        r = np.repeat(np.arange(k), np.diff(indptr))
+        pos = np.searchsorted(pc, cc)
+        np.minimum(pos, len(pc) - 1, out=pos)
+        hit = pc[pos] == cc
+        cos = np.bincount(r[hit], weights=cw[hit] * pw[pos[hit]], minlength=k)
+        shared = np.bincount(r[hit], minlength=k).astype(np.float64)
+        return np.clip(cos, 0.0, 1.0), shared
+
     def _blend(self, s1: np.ndarray, profiles: Sequence[tuple[int, dict | None, dict | None]],
                pairs: np.ndarray) -> np.ndarray:
         """Step 2 of :func:`verify.story_similarity`: ``(1 - w) * s1 + w *`` the
@@ -818,6 +834,7 @@ class StoryIndex:
             return np.clip(s1, 0.0, 1.0)
         w = self.params.neighbourhood_weight
         lengths, cols, vals = [], [], []
+        dicts = []
         for seq, top, rev in profiles:
             d = dict(rev or {})
             for j, v in (top or {}).items():
@@ -828,6 +845,20 @@ class StoryIndex:
             cols.append(np.fromiter(d.keys(), dtype=np.int64, count=len(d)))
             v = np.fromiter(d.values(), dtype=np.float64, count=len(d))
             vals.append(v / math.sqrt(float(np.dot(v, v))))  # L2-normalised (itself weighs 1 > 0)
+            dicts.append(d)
+        if len(pairs) and (pairs[:, 0] == pairs[0, 0]).all():  # one article against its candidates
+            # the dot products in the order the sparse product summed them (the partner's keys in order)
+            i0 = int(pairs[0, 0])
+            mine = dict(zip(dicts[i0], vals[i0].tolist()))
+            nb = np.zeros(len(pairs))
+            for t, j in enumerate(pairs[:, 1].tolist()):
+                acc = 0.0
+                for key, v in zip(dicts[j], vals[j].tolist()):
+                    o = mine.get(key)
+                    if o is not None:
+                        acc += v * o
+                nb[t] = acc
+            return np.clip((1.0 - w) * s1 + w * nb, 0.0, 1.0)
         keys, inv = np.unique(np.concatenate(cols), return_inverse=True)
         indptr = np.zeros(len(profiles) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
@@ -850,9 +881,8 @@ class StoryIndex:
         unchanged: tuple = ({}, {}, {})
         if prep.empty:
             return Match(id=a.id, story=a.id, version=a.id, kind="new"), np.full(p.num_perm, EMPTY, np.uint32), unchanged
-        x, xcols = self._rows([prep], n_docs, own_cols=prep.df_cols)
-        x_global = sp.csr_matrix((x.data, xcols[x.indices].astype(np.int64), x.indptr), shape=(1, p.n_features))
-        terms, offsets = verify.top_terms(x_global, p.n_terms)
+        pc, pw, pptr = self._weights([prep], n_docs, own_cols=prep.df_cols)  # the article's own row
+        terms, offsets = verify.top_terms(sp.csr_matrix((pw, pc, pptr), shape=(1, p.n_features)), p.n_terms)
         term_sig = signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
 
         cand_seqs = self._candidates(term_sig, prep.shingle_sig)
@@ -863,9 +893,7 @@ class StoryIndex:
         if not entries:
             return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, unchanged
         # Candidates' weights under the same (current) document frequencies.
-        both, _ = self._rows([prep, *entries], n_docs, own_cols=prep.df_cols)  # the article's row is x again
-        cos = np.clip((both[1:] @ both[0].T).toarray().ravel(), 0.0, 1.0)
-        shared = (_ones(both[1:]) @ _ones(both[0]).T).toarray().ravel()
+        cos, shared = self._row_products(pc, pw, self._weights(entries, n_docs, own_cols=prep.df_cols))
         jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
         s1 = self._short_scaled(cos, np.full(len(entries), prep.n_terms, dtype=np.float64),
                                 np.array([e.n_terms for e in entries], dtype=np.float64), shared)
@@ -909,16 +937,8 @@ class StoryIndex:
         return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, plan
 
     def _candidates(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> list[int]:
-        p = self.params
-        found: set[int] = set()
-        for lsh, sig in ((self._state.lsh_term, term_sig), (self._state.lsh_shingle, shingle_sig)):
-            if (sig == EMPTY).all():
-                continue
-            for bucket in _lsh_buckets(lsh, sig):
-                if len(bucket) > p.max_bucket_size:
-                    bucket = sorted(bucket)[-p.bucket_neighbours:]  # the most recent members
-                found.update(bucket)
-        return sorted(found)
+        """Members of the article's buckets in either view (big buckets capped), sorted."""
+        return self._state.lsh_query(term_sig, shingle_sig).tolist()
 
     def _add_prepared(self, prep: _Prepared) -> Match:
         a = prep.article
@@ -935,7 +955,7 @@ class StoryIndex:
                 entry.term_sig, entry.shingle_sig = term_sig, prep.shingle_sig
                 entry.top, entry.rev = top, rev
             if entry.live:  # LSH first: an LSH entry without a record is ignored
-                self._lsh_insert(entry)
+                self._state.lsh_insert(entry)
             self._state.commit(entry, prep.df_cols, changed)  # the acknowledgement (one transaction on Redis)
             if entry.live:
                 match = self._settle(match, entry)
@@ -1027,10 +1047,10 @@ class StoryIndex:
         """Which pairs share an LSH band in either view (the batch scores only those)."""
         n = len(members)
         out = np.zeros((n, n), dtype=bool)
-        views = ((self._state.lsh_term, np.stack([e.term_sig for e in members])),
-                 (self._state.lsh_shingle, np.stack([e.shingle_sig for e in members])))
-        for lsh, sigs in views:
-            keys = cand.band_keys(sigs, lsh.b, lsh.r)
+        views = zip(lsh_bands(self.params), (np.stack([e.term_sig for e in members]),
+                                              np.stack([e.shingle_sig for e in members])))
+        for (bands, rows), sigs in views:
+            keys = cand.band_keys(sigs, bands, rows)
             usable = ~(sigs == EMPTY).all(axis=1)
             hit = np.zeros((n, n), dtype=bool)
             for b in range(keys.shape[1]):
@@ -1064,39 +1084,6 @@ class StoryIndex:
         s_out[iu, ju] = s_out[ju, iu] = sc
         return c_out, s_out
 
-    def _lsh_insert(self, entry: Entry) -> None:
-        """Insert into both LSH views what ``MinHashLSH.insert`` would (the
-        key list and one bucket per band), through datasketch's storage
-        objects; on Redis every command of both views goes in one pipeline
-        (one round trip instead of two per band)."""
-        key = _seq_key(entry.seq)
-        views = [(lsh, sig) for lsh, sig in ((self._state.lsh_term, entry.term_sig),
-                                              (self._state.lsh_shingle, entry.shingle_sig))
-                 if not (sig == EMPTY).all()]
-        if not views:
-            return
-        r = _redis_client(views[0][0])
-        pipe = None if r is None else r.pipeline(transaction=False)
-        for lsh, sig in views:
-            hs = _band_hs(lsh, sig)
-            if pipe is None:
-                lsh.keys.insert(key, *hs)
-                for h, table in zip(hs, lsh.hashtables):
-                    table.insert(h, key)
-            else:
-                lsh.keys._insert(pipe, key, *hs)
-                for h, table in zip(hs, lsh.hashtables):
-                    table._insert(pipe, h, key)
-        if pipe is not None:
-            pipe.execute()
-
-    def _lsh_remove(self, seqs: Sequence[int]) -> None:
-        for lsh in (self._state.lsh_term, self._state.lsh_shingle):
-            for s in seqs:
-                key = _seq_key(s)
-                if key in lsh:
-                    lsh.remove(key)
-
     def _evict(self) -> None:
         cutoff = None
         newest = self._state.get_newest_ts()
@@ -1106,5 +1093,5 @@ class StoryIndex:
             return
         seqs = self._state.evictable(cutoff, self.max_live)
         if seqs:
-            self._lsh_remove(seqs)
+            self._state.lsh_remove(seqs)
             self._state.make_dead(seqs)

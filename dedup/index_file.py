@@ -21,8 +21,9 @@ profiles cannot be recovered from it.
 Nothing in the file is executed on load: JSON and plain arrays only, never
 pickle. Every member's SHA-256 is checked, so a truncated or corrupted file,
 another format or another version gives :class:`~dedup.index.IndexFormatError`
-naming the file and the reason. The LSH tables are not stored: they are
-rebuilt from the live articles' signatures, in sequence order.
+naming the file and the reason. The LSH band tables are not stored: they
+are rebuilt from the live articles' signatures, in sequence order (the same
+buckets, members in the same order).
 
 Saving is atomic: the file is written to a temporary file in the same
 folder, flushed and fsynced, then renamed over the target (``os.replace``),
@@ -156,7 +157,7 @@ def _dict_at(arrays: dict[str, np.ndarray], name: str, k: int) -> dict[int, floa
 
 
 def load_index(cls: Any, path: str) -> Any:
-    from .index import Entry, IndexFormatError, _seq_key
+    from .index import Entry, IndexFormatError
 
     def bad(reason: str) -> IndexFormatError:
         return IndexFormatError(f"cannot load index {path}: {reason}")
@@ -235,5 +236,5 @@ def load_index(cls: Any, path: str) -> Any:
             state.live_order[seq] = None
             if not math.isnan(e.ts):
                 heapq.heappush(state.live_by_time, (e.ts, seq))
-            index._lsh_insert(e)
+            state.lsh_insert(e)
     return index

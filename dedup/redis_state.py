@@ -42,7 +42,7 @@ import numpy as np
 
 from .params import Params
 
-__all__ = ["RedisState"]
+__all__ = ["RedisState", "make_lsh", "lsh_buckets", "lsh_insert_plain"]
 
 
 def _storage_errors() -> tuple[type[BaseException], ...]:
@@ -90,6 +90,68 @@ def _unpack(b: bytes) -> dict[int, float]:
     return dict(zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, "<f8", n, offset=8 * n).tolist()))
 
 
+def make_lsh(params: Params, storage_config: dict | None, basename: bytes | None = None):
+    """The two datasketch LSH views (term view, shingle view) with the batch's
+    bands and rows (:func:`dedup.index.lsh_bands`); on Redis when
+    ``storage_config`` says so."""
+    from datasketch import MinHashLSH
+
+    from .index import lsh_bands
+
+    views = []
+    for name, (b, r) in zip((b"t", b"s"), lsh_bands(params)):
+        cfg = None
+        if storage_config is not None:
+            cfg = dict(storage_config)
+            cfg["basename"] = (basename or b"dedup") + b":lsh:" + name
+        views.append(MinHashLSH(num_perm=params.num_perm, params=(b, r), storage_config=cfg, prepickle=False))
+    return views[0], views[1]
+
+
+def seq_key(seq: int) -> bytes:
+    return b"%d" % seq
+
+
+def band_hs(lsh, sig: np.ndarray) -> list[bytes]:
+    """datasketch's key of each band of one signature (``MinHashLSH._H`` of
+    each hash range), from one byte swap of the whole row instead of one per band."""
+    sig = np.asarray(sig, dtype=np.uint32)
+    if getattr(lsh, "hashfunc", None) is not None:  # pragma: no cover - not used by the index
+        return [lsh._H(sig[start:end]) for start, end in lsh.hashranges]
+    buf = sig.byteswap().tobytes()
+    return [buf[4 * start : 4 * end] for start, end in lsh.hashranges]
+
+
+def redis_client(lsh):
+    first = lsh.hashtables[0]
+    return first._redis if hasattr(first, "_redis") else None
+
+
+def lsh_buckets(lsh, sig: np.ndarray) -> list[list[int]]:
+    """The members (seqs) of each band's bucket for one signature."""
+    keys = band_hs(lsh, sig)
+    tables = lsh.hashtables
+    r = redis_client(lsh)
+    if r is not None:
+        # One round trip for all bands (datasketch's RedisSetStorage, read in one pipeline).
+        pipe = r.pipeline(transaction=False)
+        for key, table in zip(keys, tables):
+            table._get_items(pipe, table.redis_key(key))
+        results = pipe.execute()
+    else:
+        results = [table.get(key) for key, table in zip(keys, tables)]
+    return [[int(k) for k in res] for res in results]
+
+
+def lsh_insert_plain(lsh, seq: int, sig: np.ndarray) -> None:
+    """What ``MinHashLSH.insert`` stores (key list, one bucket per band), without a pipeline."""
+    key = seq_key(seq)
+    hs = band_hs(lsh, sig)
+    lsh.keys.insert(key, *hs)
+    for h, table in zip(hs, lsh.hashtables):
+        table.insert(h, key)
+
+
 class RedisState:
     kind = "redis"
 
@@ -98,7 +160,7 @@ class RedisState:
             import redis
         except ImportError as exc:  # pragma: no cover
             raise ImportError("a Redis-backed StoryIndex needs the redis client: pip install 'dedup[redis]'") from exc
-        from .index import IndexStorageError, _make_lsh
+        from .index import IndexStorageError
 
         self.params = params
         self.connection = dict(connection)
@@ -117,7 +179,7 @@ class RedisState:
         if theirs != mine:
             raise ValueError(f"the index {prefix!r} on Redis at {where} was created with other parameters: {theirs}")
         cfg = {"type": "redis", "redis": self.connection}
-        self.lsh_term, self.lsh_shingle = _make_lsh(params, cfg, prefix.encode())
+        self.lsh_term, self.lsh_shingle = make_lsh(params, cfg, prefix.encode())
         self.newest_cache = -math.inf
 
     def _k(self, *parts: Any) -> str:
@@ -298,6 +360,50 @@ class RedisState:
         for story in old:
             if not self.r.zcard(self._k("s", story)):
                 self.r.zrem(self._k("stories"), story)
+
+    # the LSH views (datasketch's Redis storage)
+    @_guard
+    def lsh_insert(self, entry) -> None:
+        """Insert into both LSH views what ``MinHashLSH.insert`` would (the key
+        list and one bucket per band), through datasketch's storage objects,
+        every command of both views in one pipeline (one round trip)."""
+        from .minhash import EMPTY
+
+        key = seq_key(entry.seq)
+        pipe = self.r.pipeline(transaction=False)
+        for lsh, sig in ((self.lsh_term, entry.term_sig), (self.lsh_shingle, entry.shingle_sig)):
+            if (sig == EMPTY).all():
+                continue
+            hs = band_hs(lsh, sig)
+            lsh.keys._insert(pipe, key, *hs)
+            for h, table in zip(hs, lsh.hashtables):
+                table._insert(pipe, h, key)
+        pipe.execute()
+
+    @_guard
+    def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> np.ndarray:
+        """Members of the signatures' buckets; a bucket above ``max_bucket_size``
+        gives its ``bucket_neighbours`` most recent."""
+        from .minhash import EMPTY
+
+        p = self.params
+        found: set[int] = set()
+        for lsh, sig in ((self.lsh_term, term_sig), (self.lsh_shingle, shingle_sig)):
+            if (sig == EMPTY).all():
+                continue
+            for bucket in lsh_buckets(lsh, sig):
+                if len(bucket) > p.max_bucket_size:
+                    bucket = sorted(bucket)[-p.bucket_neighbours:]
+                found.update(bucket)
+        return np.array(sorted(found), dtype=np.int64)
+
+    @_guard
+    def lsh_remove(self, seqs: Sequence[int]) -> None:
+        for lsh in (self.lsh_term, self.lsh_shingle):
+            for s in seqs:
+                key = seq_key(s)
+                if key in lsh:
+                    lsh.remove(key)
 
     def close(self) -> None:
         try:

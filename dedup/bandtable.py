@@ -1,0 +1,329 @@
+"""A compact in-memory LSH band table: the buckets of one LSH view in numpy arrays.
+
+:class:`BandTable` holds what datasketch's in-memory ``MinHashLSH`` holds for
+the live index -- for every band, a bucket per band key with the articles
+(sequence numbers) that have that key -- but in a few flat arrays instead of
+one Python set per bucket (about 90 KB of dicts and sets per article with the
+term view's 256 one-row bands; here about 30 bytes per band and article):
+
+* an open-addressing hash table (linear probing, tombstones on removal,
+  rebuilt at half load) over ``(band, key)``; ``key`` is the 64-bit band key
+  of :func:`dedup.candidates.band_keys` (the raw minimum for one-row bands, a
+  64-bit mix of the rows otherwise -- the batch's own key), the band is
+  compared too, so two bands never share a bucket;
+* per bucket a segment of a shared ``int64`` pool holding its members in
+  ascending sequence order; segments have power-of-two capacities, grow by
+  moving to a segment twice as large, and freed segments go to a free list
+  per capacity (kept in the freed segments themselves), so memory follows the
+  live set.
+
+Bucket semantics are the index's: :meth:`BandTable.query` returns every
+member of each of the signature's buckets, except that a bucket with more
+than ``max_bucket_size`` members contributes only its ``neighbours`` most
+recent (largest sequence numbers) -- what ``sorted(bucket)[-neighbours:]``
+gave on datasketch's sets. The loops are compiled with numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .candidates import band_keys
+from .minhash import EMPTY
+
+__all__ = ["BandTable"]
+
+_opts = dict(cache=True, nogil=True)
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+_EMPTY_SLOT = -1
+_TOMB = -2
+_N_CLASSES = 40
+# meta: [0] used slots, [1] tombstones, [2] pool top, [3] members, [4 + c] free-list head of capacity 2**c
+_USED, _TOMBS, _TOP, _MEMBERS, _FREE = 0, 1, 2, 3, 4
+
+
+@njit(inline="always")
+def _slot_hash(band, key, mask):
+    x = key ^ (np.uint64(band + 1) * _GOLD)
+    x ^= x >> np.uint64(33)
+    x *= _M1
+    x ^= x >> np.uint64(33)
+    x *= _M2
+    x ^= x >> np.uint64(33)
+    return np.int64(x & np.uint64(mask))
+
+
+@njit(**_opts)
+def _find(sbands, skeys, band, key):
+    """The slot of bucket ``(band, key)``, or -1."""
+    mask = len(skeys) - 1
+    i = _slot_hash(band, key, mask)
+    while True:
+        b = sbands[i]
+        if b == _EMPTY_SLOT:
+            return -1
+        if b == band and skeys[i] == key:
+            return i
+        i = (i + 1) & mask
+
+
+@njit(inline="always")
+def _alloc(pool, meta, c):
+    head = meta[_FREE + c]
+    if head >= 0:
+        meta[_FREE + c] = pool[head]
+        return head
+    size = np.int64(1) << c
+    top = meta[_TOP]
+    if top + size > len(pool):
+        return -1
+    meta[_TOP] = top + size
+    return top
+
+
+@njit(inline="always")
+def _free(pool, meta, off, c):
+    pool[off] = meta[_FREE + c]
+    meta[_FREE + c] = off
+
+
+@njit(**_opts)
+def _insert(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys, start):
+    """Add ``seq`` to the bucket of each band ``start..`` (``keys[b]``); stops
+    at the first band whose segment does not fit in ``pool`` and returns its
+    index (``len(keys)`` when done). The caller keeps the table below half load."""
+    mask = len(skeys) - 1
+    for b in range(start, len(keys)):
+        key = keys[b]
+        i = _slot_hash(b, key, mask)
+        tomb = -1
+        found = -1
+        while True:
+            sb = sbands[i]
+            if sb == _EMPTY_SLOT:
+                break
+            if sb == _TOMB:
+                if tomb < 0:
+                    tomb = i
+            elif sb == b and skeys[i] == key:
+                found = i
+                break
+            i = (i + 1) & mask
+        if found < 0:
+            off = _alloc(pool, meta, 0)
+            if off < 0:
+                return b
+            slot = i
+            if tomb >= 0:
+                slot = tomb
+                meta[_TOMBS] -= 1
+            meta[_USED] += 1
+            sbands[slot] = b
+            skeys[slot] = key
+            soff[slot] = off
+            ssize[slot] = 1
+            scls[slot] = 0
+            pool[off] = seq
+            meta[_MEMBERS] += 1
+            continue
+        s = ssize[found]
+        off = soff[found]
+        if s > 0 and pool[off + s - 1] == seq:
+            continue  # already a member (a set, as in datasketch)
+        c = scls[found]
+        if s == (np.int64(1) << c):  # full: move to a segment twice as large
+            new = _alloc(pool, meta, c + 1)
+            if new < 0:
+                return b
+            for t in range(s):
+                pool[new + t] = pool[off + t]
+            _free(pool, meta, off, c)
+            off = new
+            soff[found] = new
+            scls[found] = c + 1
+        pos = s
+        while pos > 0 and pool[off + pos - 1] > seq:  # keep ascending order (appends are in order)
+            pool[off + pos] = pool[off + pos - 1]
+            pos -= 1
+        pool[off + pos] = seq
+        ssize[found] = s + 1
+        meta[_MEMBERS] += 1
+    return len(keys)
+
+
+@njit(**_opts)
+def _remove(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys):
+    """Take ``seq`` out of the bucket of each band (``keys[b]``); an emptied
+    bucket frees its segment and leaves a tombstone."""
+    for b in range(len(keys)):
+        i = _find(sbands, skeys, b, keys[b])
+        if i < 0:
+            continue
+        off = soff[i]
+        s = ssize[i]
+        lo, hi = 0, s  # binary search: members are ascending
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if pool[off + mid] < seq:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= s or pool[off + lo] != seq:
+            continue
+        for t in range(lo, s - 1):
+            pool[off + t] = pool[off + t + 1]
+        ssize[i] = s - 1
+        meta[_MEMBERS] -= 1
+        if s == 1:
+            _free(pool, meta, off, scls[i])
+            sbands[i] = _TOMB
+            meta[_USED] -= 1
+            meta[_TOMBS] += 1
+
+
+@njit(**_opts)
+def _query(sbands, skeys, soff, ssize, pool, keys, max_bucket_size, neighbours):
+    """Sorted distinct members of the signature's buckets (a bucket above
+    ``max_bucket_size`` members gives only its ``neighbours`` most recent)."""
+    n = 0
+    slots = np.empty(len(keys), np.int64)
+    for b in range(len(keys)):
+        i = _find(sbands, skeys, b, keys[b])
+        slots[b] = i
+        if i >= 0:
+            s = ssize[i]
+            n += min(s, neighbours) if s > max_bucket_size else s
+    out = np.empty(n, np.int64)
+    n = 0
+    for b in range(len(keys)):
+        i = slots[b]
+        if i < 0:
+            continue
+        s = ssize[i]
+        lo = s - neighbours if s > max_bucket_size else 0
+        if lo < 0:
+            lo = 0
+        off = soff[i]
+        for t in range(lo, s):
+            out[n] = pool[off + t]
+            n += 1
+    out.sort()
+    m = 0
+    for t in range(n):
+        if m == 0 or out[t] != out[m - 1]:
+            out[m] = out[t]
+            m += 1
+    return out[:m]
+
+
+@njit(**_opts)
+def _rehash(sbands, skeys, soff, ssize, scls, capacity):
+    """The live slots in a new table of ``capacity`` slots (no tombstones)."""
+    nb = np.full(capacity, _EMPTY_SLOT, np.int32)
+    nk = np.zeros(capacity, np.uint64)
+    no = np.zeros(capacity, np.int64)
+    ns = np.zeros(capacity, np.int32)
+    nc = np.zeros(capacity, np.int8)
+    mask = capacity - 1
+    for j in range(len(sbands)):
+        b = sbands[j]
+        if b < 0:
+            continue
+        i = _slot_hash(b, skeys[j], mask)
+        while nb[i] != _EMPTY_SLOT:
+            i = (i + 1) & mask
+        nb[i] = b
+        nk[i] = skeys[j]
+        no[i] = soff[j]
+        ns[i] = ssize[j]
+        nc[i] = scls[j]
+    return nb, nk, no, ns, nc
+
+
+class BandTable:
+    """The buckets of one LSH view (``bands`` bands of ``rows`` rows), keyed
+    by sequence numbers: :meth:`insert`, :meth:`remove`, :meth:`query`."""
+
+    def __init__(self, bands: int, rows: int, capacity: int = 1 << 12, pool: int = 1 << 14):
+        self.bands = bands
+        self.rows = rows
+        cap = 1 << max(4, int(capacity - 1).bit_length())
+        self._sb = np.full(cap, _EMPTY_SLOT, np.int32)  # band of the slot; -1 empty, -2 tombstone
+        self._sk = np.zeros(cap, np.uint64)  # band key
+        self._so = np.zeros(cap, np.int64)  # segment offset in the pool
+        self._ss = np.zeros(cap, np.int32)  # members
+        self._sc = np.zeros(cap, np.int8)  # segment capacity 2**c
+        self._pool = np.zeros(max(16, pool), np.int64)
+        self._meta = np.zeros(_FREE + _N_CLASSES, np.int64)
+        self._meta[_FREE:] = -1
+
+    def keys(self, sig: np.ndarray) -> np.ndarray | None:
+        """The band keys of one signature (None for an empty document's)."""
+        sig = np.asarray(sig)
+        if (sig == EMPTY).all():
+            return None
+        return np.ascontiguousarray(band_keys(sig[None, :], self.bands, self.rows)[0], dtype=np.uint64)
+
+    def insert(self, seq: int, sig: np.ndarray) -> None:
+        """Put article ``seq`` in the bucket of each of its bands (nothing for an empty signature)."""
+        keys = self.keys(sig)
+        if keys is None:
+            return
+        meta = self._meta
+        if 2 * (meta[_USED] + meta[_TOMBS] + len(keys)) > len(self._sb):
+            self._resize(int(meta[_USED]) + len(keys))
+        start = 0
+        while True:
+            start = _insert(self._sb, self._sk, self._so, self._ss, self._sc, self._pool, meta, np.int64(seq),
+                            keys, start)
+            if start >= len(keys):
+                return
+            self._grow_pool()
+
+    def remove(self, seq: int, sig: np.ndarray) -> None:
+        """Take article ``seq`` (with signature ``sig``) out of its buckets."""
+        keys = self.keys(sig)
+        if keys is not None:
+            _remove(self._sb, self._sk, self._so, self._ss, self._sc, self._pool, self._meta, np.int64(seq), keys)
+
+    def query(self, sig: np.ndarray, max_bucket_size: int, neighbours: int) -> np.ndarray:
+        """Sorted distinct members of the signature's buckets, big buckets capped."""
+        keys = self.keys(sig)
+        if keys is None:
+            return np.zeros(0, np.int64)
+        return _query(self._sb, self._sk, self._so, self._ss, self._pool, keys, max_bucket_size, neighbours)
+
+    def bucket(self, band: int, key: int) -> np.ndarray:
+        """The members of one bucket (ascending), for tests and inspection."""
+        i = _find(self._sb, self._sk, band, np.uint64(key))
+        if i < 0:
+            return np.zeros(0, np.int64)
+        return self._pool[self._so[i] : self._so[i] + self._ss[i]].copy()
+
+    def __len__(self) -> int:
+        """Members over all buckets (one per article and band)."""
+        return int(self._meta[_MEMBERS])
+
+    @property
+    def n_buckets(self) -> int:
+        return int(self._meta[_USED])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self._sb, self._sk, self._so, self._ss, self._sc, self._pool, self._meta))
+
+    def _resize(self, used: int) -> None:
+        cap = len(self._sb)
+        while 4 * used > cap:  # at most a quarter full after the rebuild (tombstones dropped)
+            cap *= 2
+        self._sb, self._sk, self._so, self._ss, self._sc = _rehash(self._sb, self._sk, self._so, self._ss, self._sc,
+                                                                   cap)
+        self._meta[_TOMBS] = 0
+
+    def _grow_pool(self) -> None:
+        pool = np.zeros(2 * len(self._pool), np.int64)
+        pool[: len(self._pool)] = self._pool
+        self._pool = pool
