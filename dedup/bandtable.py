@@ -4,18 +4,19 @@
 the live index -- for every band, a bucket per band key with the articles
 (sequence numbers) that have that key -- but in a few flat arrays instead of
 one Python set per bucket (about 90 KB of dicts and sets per article with the
-term view's 256 one-row bands; here about 30 bytes per band and article):
+term view's 256 one-row bands; here about 40-60 bytes per band and article):
 
 * an open-addressing hash table (linear probing, tombstones on removal,
   rebuilt at half load) over ``(band, key)``; ``key`` is the 64-bit band key
   of :func:`dedup.candidates.band_keys` (the raw minimum for one-row bands, a
   64-bit mix of the rows otherwise -- the batch's own key), the band is
   compared too, so two bands never share a bucket;
-* per bucket a segment of a shared ``int64`` pool holding its members in
-  ascending sequence order; segments have power-of-two capacities, grow by
-  moving to a segment twice as large, and freed segments go to a free list
-  per capacity (kept in the freed segments themselves), so memory follows the
-  live set.
+* a bucket with one member (most of them: rare terms) keeps it in its
+  slot; a larger one has a segment of a shared ``int64`` pool holding its
+  members in ascending sequence order; segments have power-of-two
+  capacities, grow by moving to a segment twice as large, and freed segments
+  go to a free list per capacity (kept in the freed segments themselves), so
+  memory follows the live set. The slots take 23 bytes each, at 35-70% load.
 
 Bucket semantics are the index's: :meth:`BandTable.query` returns every
 member of each of the signature's buckets, except that a bucket with more
@@ -112,10 +113,7 @@ def _insert(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys, start):
                 found = i
                 break
             i = (i + 1) & mask
-        if found < 0:
-            off = _alloc(pool, meta, 0)
-            if off < 0:
-                return b
+        if found < 0:  # a new bucket: its one member is kept in the slot itself
             slot = i
             if tomb >= 0:
                 slot = tomb
@@ -123,15 +121,27 @@ def _insert(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys, start):
             meta[_USED] += 1
             sbands[slot] = b
             skeys[slot] = key
-            soff[slot] = off
+            soff[slot] = seq
             ssize[slot] = 1
             scls[slot] = 0
-            pool[off] = seq
             meta[_MEMBERS] += 1
             continue
         s = ssize[found]
         off = soff[found]
-        if s > 0 and pool[off + s - 1] == seq:
+        if s == 1:  # the second member: move to a segment of two
+            if off == seq:
+                continue
+            new = _alloc(pool, meta, 1)
+            if new < 0:
+                return b
+            pool[new] = min(off, seq)
+            pool[new + 1] = max(off, seq)
+            soff[found] = new
+            ssize[found] = 2
+            scls[found] = 1
+            meta[_MEMBERS] += 1
+            continue
+        if pool[off + s - 1] == seq:
             continue  # already a member (a set, as in datasketch)
         c = scls[found]
         if s == (np.int64(1) << c):  # full: move to a segment twice as large
@@ -164,6 +174,13 @@ def _remove(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys):
             continue
         off = soff[i]
         s = ssize[i]
+        if s == 1:
+            if off == seq:
+                sbands[i] = _TOMB
+                meta[_USED] -= 1
+                meta[_TOMBS] += 1
+                meta[_MEMBERS] -= 1
+            continue
         lo, hi = 0, s  # binary search: members are ascending
         while lo < hi:
             mid = (lo + hi) >> 1
@@ -177,11 +194,10 @@ def _remove(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys):
             pool[off + t] = pool[off + t + 1]
         ssize[i] = s - 1
         meta[_MEMBERS] -= 1
-        if s == 1:
+        if s == 2:  # one member left: back into the slot
+            soff[i] = pool[off]
             _free(pool, meta, off, scls[i])
-            sbands[i] = _TOMB
-            meta[_USED] -= 1
-            meta[_TOMBS] += 1
+            scls[i] = 0
 
 
 @njit(**_opts)
@@ -207,6 +223,10 @@ def _query(sbands, skeys, soff, ssize, pool, keys, max_bucket_size, neighbours):
         if lo < 0:
             lo = 0
         off = soff[i]
+        if s == 1:
+            out[n] = off
+            n += 1
+            continue
         for t in range(lo, s):
             out[n] = pool[off + t]
             n += 1
@@ -222,7 +242,7 @@ def _query(sbands, skeys, soff, ssize, pool, keys, max_bucket_size, neighbours):
 @njit(**_opts)
 def _rehash(sbands, skeys, soff, ssize, scls, capacity):
     """The live slots in a new table of ``capacity`` slots (no tombstones)."""
-    nb = np.full(capacity, _EMPTY_SLOT, np.int32)
+    nb = np.full(capacity, _EMPTY_SLOT, np.int16)
     nk = np.zeros(capacity, np.uint64)
     no = np.zeros(capacity, np.int64)
     ns = np.zeros(capacity, np.int32)
@@ -251,11 +271,13 @@ class BandTable:
         self.bands = bands
         self.rows = rows
         cap = 1 << max(4, int(capacity - 1).bit_length())
-        self._sb = np.full(cap, _EMPTY_SLOT, np.int32)  # band of the slot; -1 empty, -2 tombstone
+        if not 0 < bands < 2**15:
+            raise ValueError(f"bands must be in 1..32767, got {bands}")
+        self._sb = np.full(cap, _EMPTY_SLOT, np.int16)  # band of the slot; -1 empty, -2 tombstone
         self._sk = np.zeros(cap, np.uint64)  # band key
-        self._so = np.zeros(cap, np.int64)  # segment offset in the pool
+        self._so = np.zeros(cap, np.int64)  # segment offset in the pool; the member itself for one member
         self._ss = np.zeros(cap, np.int32)  # members
-        self._sc = np.zeros(cap, np.int8)  # segment capacity 2**c
+        self._sc = np.zeros(cap, np.int8)  # segment capacity 2**c (buckets of two or more)
         self._pool = np.zeros(max(16, pool), np.int64)
         self._meta = np.zeros(_FREE + _N_CLASSES, np.int64)
         self._meta[_FREE:] = -1
@@ -273,7 +295,7 @@ class BandTable:
         if keys is None:
             return
         meta = self._meta
-        if 2 * (meta[_USED] + meta[_TOMBS] + len(keys)) > len(self._sb):
+        if 10 * (meta[_USED] + meta[_TOMBS] + len(keys)) > 7 * len(self._sb):  # above 70% load
             self._resize(int(meta[_USED]) + len(keys))
         start = 0
         while True:
@@ -301,6 +323,8 @@ class BandTable:
         i = _find(self._sb, self._sk, band, np.uint64(key))
         if i < 0:
             return np.zeros(0, np.int64)
+        if self._ss[i] == 1:
+            return np.array([self._so[i]], np.int64)
         return self._pool[self._so[i] : self._so[i] + self._ss[i]].copy()
 
     def __len__(self) -> int:
@@ -317,7 +341,7 @@ class BandTable:
 
     def _resize(self, used: int) -> None:
         cap = len(self._sb)
-        while 4 * used > cap:  # at most a quarter full after the rebuild (tombstones dropped)
+        while 2 * used > cap:  # at most half full after the rebuild (tombstones dropped)
             cap *= 2
         self._sb, self._sk, self._so, self._ss, self._sc = _rehash(self._sb, self._sk, self._so, self._ss, self._sc,
                                                                    cap)

@@ -6,8 +6,9 @@ of a known version. The same stages as :func:`dedup.cluster_articles` are
 used -- :func:`dedup.pipeline.featurize` for the per-article features,
 :mod:`dedup.verify` for TF-IDF weights, :func:`dedup.minhash.signatures`
 for the top-terms view, the two LSH views of :mod:`dedup.candidates` (same
-bands and rows, via datasketch ``MinHashLSH``) -- and the same
-:class:`dedup.Params`.
+bands, rows and band keys: in memory compact band tables,
+:mod:`dedup.bandtable`; on Redis datasketch ``MinHashLSH``) -- and the
+same :class:`dedup.Params`.
 
 Incremental TF-IDF
 ------------------
@@ -68,7 +69,9 @@ Memory
 ------
 Per article the index keeps its id, story, version and time; while an
 article can still be matched ("live") also its pruned term counts and its two
-signatures (uint32 arrays). An article leaves the live set when it is older
+signatures (uint32 arrays), its neighbour profile, and its place in the
+two LSH band tables (one member per band: about 40-60 bytes per band in
+numpy arrays, :mod:`dedup.bandtable`). An article leaves the live set when it is older
 than ``retention`` (default ``time_window``) behind the newest publication
 time seen -- it can no longer be within the window of new articles unless
 the feed arrives badly out of order -- or, with ``max_live``, when more than
@@ -434,13 +437,6 @@ def _lsh_bands(lsh_threshold: float, copy_threshold: float, num_perm: int) -> tu
             cand.lsh_params(copy_threshold, num_perm, recall_weight=0.5))
 
 
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Whether each value is in ``sorted_set`` (ascending), by binary search."""
-    pos = np.searchsorted(sorted_set, values)
-    np.minimum(pos, len(sorted_set) - 1, out=pos)
-    return sorted_set[pos] == values
-
-
 def _ones(x: sp.csr_matrix) -> sp.csr_matrix:
     """The pattern of ``x`` (1 where a value is stored): products count shared terms."""
     return sp.csr_matrix((np.ones(len(x.data)), x.indices, x.indptr), shape=x.shape)
@@ -504,6 +500,9 @@ class StoryIndex:
         self.params = p
         # the background prior of every column (per process, read-only): entries keep only their counts
         self._prior = verify.background_prior(p.background, p.n_features, p.background_docs)
+        # per-column scratch (all False / 0 between uses): membership and position look-ups by gather
+        self._scratch_own = np.zeros(p.n_features, dtype=bool)
+        self._scratch_pos = np.zeros(p.n_features, dtype=np.int32)
         self.max_local = 300  # largest neighbourhood clustered again on an add
         self.neighbourhood = 0.5  # stories re-clustered: a member within this share of the threshold
         self.retention = retention
@@ -719,7 +718,12 @@ class StoryIndex:
         counts = np.concatenate([e.counts for e in items]).astype(np.float64)
         df = self._state.df_of(cols)
         if own_cols is not None and len(own_cols):
-            df = df + _member(cols, own_cols)
+            own = self._scratch_own
+            own[own_cols] = True  # a gather per column: much cheaper than a binary search each
+            try:
+                df = df + own[cols]
+            finally:
+                own[own_cols] = False
         bg = p.background_docs if p.background else 0
         idf = verify.idf_weights(df, n_docs, self._prior[cols] if bg else None, bg)
         w = (1.0 + np.log(counts)) * idf
@@ -806,8 +810,7 @@ class StoryIndex:
                         rev.pop(c, None)
         return top_n, rev_n, changed
 
-    @staticmethod
-    def _row_products(pc: np.ndarray, pw: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
+    def _row_products(self, pc: np.ndarray, pw: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
                       ) -> tuple[np.ndarray, np.ndarray]:
         """Cosines (clipped to [0, 1]) and shared-term counts of one article's
         row (``pc`` ascending, ``pw``) with each of ``rows`` (:meth:`_weights`):
@@ -818,9 +821,13 @@ class StoryIndex:
         if len(pc) == 0 or len(cc) == 0:
             return np.zeros(k), np.zeros(k)
         r = np.repeat(np.arange(k), np.diff(indptr))
-        pos = np.searchsorted(pc, cc)
-        np.minimum(pos, len(pc) - 1, out=pos)
-        hit = pc[pos] == cc
+        where = self._scratch_pos  # column -> 1 + its position in the article's row (0: absent)
+        where[pc] = np.arange(1, len(pc) + 1, dtype=np.int32)
+        try:
+            pos = where[cc] - 1
+        finally:
+            where[pc] = 0
+        hit = pos >= 0
         cos = np.bincount(r[hit], weights=cw[hit] * pw[pos[hit]], minlength=k)
         shared = np.bincount(r[hit], minlength=k).astype(np.float64)
         return np.clip(cos, 0.0, 1.0), shared

@@ -79,3 +79,38 @@ def test_out_of_order_insert_keeps_members_ascending() -> None:
         table.insert(seq, sig)
     assert table.bucket(0, 1).tolist() == [2, 5, 7, 9]
     assert table.query(sig, 3, 2).tolist() == [7, 9]  # a capped bucket gives its most recent
+
+
+def test_index_candidates_equal_datasketch_on_a_feed() -> None:
+    """The in-memory index's candidates (band tables, with eviction by time)
+    are what datasketch's MinHashLSH gives for the same inserts and removals."""
+    from dedup import StoryIndex
+    from dedup.redis_state import lsh_insert_plain, make_lsh
+    from dedup.synth import SynthConfig, generate_articles
+
+    index = StoryIndex(max_bucket_size=4, bucket_neighbours=2, retention=0.05)  # ~1.2 h: evictions happen
+    p = index.params
+    views = make_lsh(p, None)
+    live: set[int] = set()
+    cfg = SynthConfig(min_words=80, max_words=120, dup_rate=0.3)
+    for a in generate_articles(300, seed=3, config=cfg):
+        prep = index._prepare([index._coerce(a)])[0]
+        index._add_prepared(prep)
+        e = index._state.get(a["id"])
+        if e.live:
+            for lsh, sig in zip(views, (e.term_sig, e.shingle_sig)):
+                if not (sig == EMPTY).all():
+                    lsh_insert_plain(lsh, e.seq, sig)
+            live.add(e.seq)
+        for s in sorted(live - set(index._state.live_order)):  # evicted: out of datasketch too
+            for lsh in views:
+                if b"%d" % s in lsh:
+                    lsh.remove(b"%d" % s)
+            live.discard(s)
+        if e.live:
+            want: set[int] = set()
+            for lsh, sig in zip(views, (e.term_sig, e.shingle_sig)):
+                if not (sig == EMPTY).all():
+                    want.update(_reference_query(lsh, sig, p.max_bucket_size, p.bucket_neighbours))
+            assert index._state.lsh_query(e.term_sig, e.shingle_sig).tolist() == sorted(want)
+    assert 0 < len(live) < 300
