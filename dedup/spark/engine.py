@@ -22,7 +22,11 @@ in-memory path calls, so a change there flows here:
 5. **candidates** (``groupBy(view, band, key-bucket).applyInPandas``): the
    members of each bucket in rank order through the same capped bucketing
    and time window as :func:`dedup.candidates.candidate_pairs` and
-   :func:`dedup.candidates.within_window`; pairs made unique.
+   :func:`dedup.candidates.within_window`; pairs made unique. With
+   ``Params.max_partners`` (:func:`top_partners`), the term view's pairs
+   get their bands in common (signatures compared by blocks of ranks) and
+   each article keeps its best partners by a window rank over both
+   directions of every pair, as :func:`dedup.candidates.top_partner_pairs`.
 6. **verify** (``cogroup.applyInPandas``): pairs by block of ``block_size``
    ranks; each block holds its rows plus the rows its pairs borrow from other
    blocks, and scores them with :func:`dedup.pipeline.score_pairs` (cosine,
@@ -336,8 +340,88 @@ def _bucket(params: Params):
         pairs = cand.bucket_pairs(keys[order], local, params.max_bucket_size, params.bucket_neighbours)
         pairs = cand.within_window(pairs, ts[order], window)
         r = ranks[order]
-        return pd.DataFrame({"i": r[pairs[:, 0]], "j": r[pairs[:, 1]]})
+        view = np.full(len(pairs), g["view"].iloc[0] if len(g) else 0, dtype=np.int8)
+        return pd.DataFrame({"view": view, "i": r[pairs[:, 0]], "j": r[pairs[:, 1]]})
     return fn
+
+
+def _term_view(params: Params) -> tuple[int, int, int]:
+    """``(view number, bands, rows)`` of the term view in :func:`dedup.pipeline.lsh_views`."""
+    for v, (name, bands, rows) in enumerate(lsh_views(params)):
+        if name == "term":
+            return v, bands, rows
+    raise RuntimeError("lsh_views has no term view")  # pragma: no cover
+
+
+def _keep_bands() -> int:
+    """The ``keep_bands`` :func:`dedup.pipeline.find_candidates` uses: it does
+    not pass one, so :func:`dedup.candidates.candidate_pairs`' default."""
+    import inspect
+
+    return int(inspect.signature(cand.candidate_pairs).parameters["keep_bands"].default)
+
+
+def _shared_bands(params: Params):
+    """Bands in common of each term-view pair of a block: the number of
+    bands (``rows`` signature values each) in which the two term signatures
+    agree, as :func:`dedup.candidates.top_partner_pairs` ranks partners
+    (counted on the signature values, over all bands)."""
+    _, bands, rows = _term_view(params)
+    width = bands * rows
+    step = 1 << 14  # pairs at a time: memory O(step * width)
+
+    def fn(members: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        if not len(pairs) or not len(members):
+            return pd.DataFrame({"i": [], "j": [], "c": []})
+        members = members.sort_values("rank", kind="stable")
+        ranks = members["rank"].to_numpy(dtype=np.int64)
+        sig = _sigs(members["term_sig"].tolist(), params.num_perm)[:, :width]
+        i = pairs["i"].to_numpy(dtype=np.int64)
+        j = pairs["j"].to_numpy(dtype=np.int64)
+        li, lj = np.searchsorted(ranks, i), np.searchsorted(ranks, j)
+        c = np.empty(len(i), dtype=np.int32)
+        for lo in range(0, len(i), step):
+            a = sig[li[lo:lo + step]].reshape(-1, bands, rows)
+            b = sig[lj[lo:lo + step]].reshape(-1, bands, rows)
+            c[lo:lo + len(a)] = (a == b).all(axis=2).sum(axis=1)
+        return pd.DataFrame({"i": i, "j": j, "c": c})
+    return fn
+
+
+def top_partners(pairs: DataFrame, weighed: DataFrame, params: Params, block_size: int) -> DataFrame:
+    """``(i, j)``: the term-view pairs :func:`dedup.candidates.top_partner_pairs`
+    keeps with ``Params.max_partners`` = K. ``pairs`` are the banded term-view
+    pairs without the limit (unique; the capped buckets and the time window
+    applied), exactly the partners that function offers. Each pair gets its
+    bands in common (:func:`_shared_bands`, by blocks of rows); each article
+    ranks its partners (both directions of every pair) by bands in common,
+    then by distance in canonical order (rank), then by the lower rank, and
+    keeps the first K; a pair is kept when either article keeps it or when
+    it has ``keep_bands`` bands in common or more."""
+    from pyspark.sql.window import Window
+
+    counted = _by_block(pairs, weighed, ("rank", "term_sig"), block_size) \
+        .applyInPandas(_shared_bands(params), "i long, j long, c int")
+    counted = counted.localCheckpoint()
+    both = counted.select(F.col("i").alias("x"), F.col("j").alias("y"), "c").unionByName(
+        counted.select(F.col("j").alias("x"), F.col("i").alias("y"), "c"))
+    order = Window.partitionBy("x").orderBy(F.desc("c"), F.asc(F.abs(F.col("y") - F.col("x"))), F.asc("y"))
+    top = both.withColumn("r", F.row_number().over(order)).filter(F.col("r") <= F.lit(params.max_partners)) \
+        .select(F.least("x", "y").alias("i"), F.greatest("x", "y").alias("j"))
+    sure = counted.filter(F.col("c") >= F.lit(_keep_bands())).select("i", "j")
+    return top.unionByName(sure).distinct()
+
+
+def _by_block(pairs: DataFrame, weighed: DataFrame, row_cols: tuple[str, ...], block_size: int) -> Any:
+    """Pairs ``(i, j)`` grouped by block of ``block_size`` ranks of ``i``,
+    cogrouped with the rows (columns ``row_cols``, ``rank`` first) each block
+    needs: its own rows and those its pairs borrow from other blocks."""
+    blk = F.lit(block_size).cast("long")
+    with_block = pairs.select((F.col("i") / blk).cast("long").alias("block"), "i", "j")
+    needed = with_block.filter((F.col("j") / blk).cast("long") != F.col("block")).select("block", F.col("j").alias("rank")).distinct()
+    own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *row_cols)
+    borrowed = needed.join(weighed.select(*row_cols), "rank").select("block", *row_cols)
+    return own.unionByName(borrowed).groupBy("block").cogroup(with_block.groupBy("block"))
 
 
 # --- 6. verify ------------------------------------------------------------------------------
@@ -636,21 +720,22 @@ def run(
             # 5. candidates
             n_sub = max(1, math.ceil(n_docs / _BUCKET_ROWS))
             keys = weighed.select("rank", "ts", "empty", "term_sig", "sh_sig").mapInPandas(_band_keys(p), _KEYS_SCHEMA)
-            pairs = hold(keys.withColumn("sub", F.pmod(F.col("key"), F.lit(n_sub)))
-                         .groupBy("view", "band", "sub").applyInPandas(_bucket(p), "i long, j long").distinct())
+            banded = keys.withColumn("sub", F.pmod(F.col("key"), F.lit(n_sub))) \
+                .groupBy("view", "band", "sub").applyInPandas(_bucket(p), "view byte, i long, j long")
+            if p.max_partners is None:
+                pairs = hold(banded.select("i", "j").distinct())
+            else:  # the term view keeps each article's best partners (candidates.top_partner_pairs)
+                banded = hold(banded.distinct())
+                term = F.col("view") == F.lit(_term_view(p)[0])
+                kept = top_partners(banded.filter(term).select("i", "j"), weighed, p, block_size)
+                pairs = hold(kept.unionByName(banded.filter(~term).select("i", "j")).distinct())
             n_pairs = pairs.count()
             lap("candidates")
 
             # 6. verify
-            blk = F.lit(block_size).cast("long")
-            with_block = pairs.select((F.col("i") / blk).cast("long").alias("block"), "i", "j")
-            needed = with_block.filter((F.col("j") / blk).cast("long") != F.col("block")).select("block", F.col("j").alias("rank")).distinct()
-            row_cols = ("rank", "x_idx", "x_val", "sh_sig", "n_terms")
-            own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *row_cols)
-            borrowed = needed.join(weighed.select(*row_cols), "rank").select("block", *row_cols)
             # checkpoints (eager) cut the lineage: the plans below use these
             # several times, and nested cached plans grow past the driver's heap
-            verified = own.unionByName(borrowed).groupBy("block").cogroup(with_block.groupBy("block")) \
+            verified = _by_block(pairs, weighed, ("rank", "x_idx", "x_val", "sh_sig", "n_terms"), block_size) \
                 .applyInPandas(_score(p), _SCORED_SCHEMA).localCheckpoint()
             pairs.unpersist()
             lap("verify")
