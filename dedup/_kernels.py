@@ -77,6 +77,25 @@ def _digit(c):
     return 48 <= c <= 57
 
 
+@njit(inline="always")
+def _emit_token(buf, lo, hi, out, o, first, starts, ends, keys, t):
+    """Append token ``buf[lo:hi]`` to ``out`` at ``o`` (after a ``\x1f``
+    unless it is the document's first) as token ``t``: its span and its
+    byte hash. Returns the new end of ``out``."""
+    if not first:
+        out[o] = 31
+        o += 1
+    starts[t] = o
+    h = _FNV_OFFSET
+    for q in range(lo, hi):
+        out[o] = buf[q]
+        h = (h ^ np.uint64(buf[q])) * _FNV_PRIME
+        o += 1
+    ends[t] = o
+    keys[t] = _fmix64(h)
+    return o
+
+
 @njit(**_opts)
 def token_spans(buf, doc_offsets, pretokenized):
     """Tokens of many documents, and each document's tokens joined by ``\\x1f``.
@@ -112,18 +131,8 @@ def token_spans(buf, doc_offsets, pretokenized):
                 while j < hi and buf[j] != 31:
                     j += 1
                 if j > i:
-                    if not first:
-                        out[o] = 31
-                        o += 1
+                    o = _emit_token(buf, i, j, out, o, first, starts, ends, keys, t)
                     first = False
-                    starts[t] = o
-                    h = _FNV_OFFSET
-                    for q in range(i, j):
-                        out[o] = buf[q]
-                        h = (h ^ np.uint64(buf[q])) * _FNV_PRIME
-                        o += 1
-                    ends[t] = o
-                    keys[t] = _fmix64(h)
                     t += 1
                 i = j + 1
         else:
@@ -143,18 +152,8 @@ def token_spans(buf, doc_offsets, pretokenized):
                             i += 1
                             continue
                     break
-                if not first:
-                    out[o] = 31
-                    o += 1
+                o = _emit_token(buf, s, i, out, o, first, starts, ends, keys, t)
                 first = False
-                starts[t] = o
-                h = _FNV_OFFSET
-                for q in range(s, i):
-                    out[o] = buf[q]
-                    h = (h ^ np.uint64(buf[q])) * _FNV_PRIME
-                    o += 1
-                ends[t] = o
-                keys[t] = _fmix64(h)
                 t += 1
         joined_offsets[d + 1] = o
         tok_offsets[d + 1] = t

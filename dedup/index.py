@@ -756,7 +756,7 @@ class StoryIndex:
 
     @property
     def _blending(self) -> bool:
-        return bool(self.params.neighbourhood and self.params.neighbourhood_weight > 0)
+        return self.params.blends_neighbourhood
 
     def _plan_profiles(
         self, seq: int, entries: Sequence[Entry], s1: np.ndarray
@@ -853,7 +853,7 @@ class StoryIndex:
             v = np.fromiter(d.values(), dtype=np.float64, count=len(d))
             vals.append(v / math.sqrt(float(np.dot(v, v))))  # L2-normalised (itself weighs 1 > 0)
             dicts.append(d)
-        if len(pairs) and (pairs[:, 0] == pairs[0, 0]).all():  # one article against its candidates
+        if (pairs[:, 0] == pairs[0, 0]).all():  # one article against its candidates
             # the dot products in the order the sparse product summed them (the partner's keys in order)
             i0 = int(pairs[0, 0])
             mine = dict(zip(dicts[i0], vals[i0].tolist()))
@@ -865,17 +865,13 @@ class StoryIndex:
                     if o is not None:
                         acc += v * o
                 nb[t] = acc
-            return np.clip((1.0 - w) * s1 + w * nb, 0.0, 1.0)
+            return verify.blend_neighbourhood(s1, nb, w)
         keys, inv = np.unique(np.concatenate(cols), return_inverse=True)
         indptr = np.zeros(len(profiles) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         prof = sp.csr_matrix((np.concatenate(vals), inv.ravel(), indptr), shape=(len(profiles), len(keys)))
-        rows = np.unique(pairs[:, 0])
-        if len(rows) == 1:  # one article against its candidates
-            nb = (prof @ prof[int(rows[0])].T).toarray().ravel()[pairs[:, 1]]
-        else:
-            nb = (prof @ prof.T).toarray()[pairs[:, 0], pairs[:, 1]]
-        return np.clip((1.0 - w) * s1 + w * nb, 0.0, 1.0)
+        nb = (prof @ prof.T).toarray()[pairs[:, 0], pairs[:, 1]]
+        return verify.blend_neighbourhood(s1, nb, w)
 
     def _decide(self, prep: _Prepared, seq: int | None) -> tuple[Match, np.ndarray, tuple]:
         """Match for a prepared article against the current state (with its own

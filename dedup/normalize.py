@@ -33,6 +33,7 @@ __all__ = [
     "split_sentences",
     "strip_html",
     "tokenize",
+    "comparison_terms",
 ]
 
 
@@ -262,3 +263,30 @@ def tokenize(folded: str) -> list[str]:
     if folded.isascii():  # the same tokens, from a simpler pattern
         return _ASCII_TOKEN_RE.findall(folded)
     return _TOKEN_RE.findall(folded)
+
+
+_CJK_RE = re.compile(f"[{_CJK}]")
+
+
+def comparison_terms(folded: str) -> list[str]:
+    """The tokens texts are compared by (:func:`tokenize` of folded text),
+    with each run of CJK characters as its overlapping character bigrams (as
+    in Lucene's CJK analyser): single characters are mostly particles and
+    word parts, shared by unrelated texts; bigrams are close to words."""
+    tokens = tokenize(folded)
+    if folded.isascii() or not _CJK_RE.search(folded):
+        return tokens
+    out: list[str] = []
+    run: list[str] = []
+    for t in tokens + [""]:
+        if len(t) == 1 and _CJK_RE.match(t):
+            run.append(t)
+            continue
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            out.extend(a + b for a, b in zip(run, run[1:]))
+        run = []
+        if t:
+            out.append(t)
+    return out

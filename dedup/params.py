@@ -175,6 +175,11 @@ class Params:
         if self.background is not None and not isinstance(self.background, str):
             raise ValueError(f"background must be a language code or None, got {self.background!r}")
 
+    @property
+    def blends_neighbourhood(self) -> bool:
+        """Whether the story score blends in the shared-neighbour similarity."""
+        return bool(self.neighbourhood) and self.neighbourhood_weight > 0
+
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "Params":
         """Build from keyword arguments, naming any that is unknown."""

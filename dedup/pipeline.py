@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import math
 import os
-import re
 import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +28,7 @@ from . import candidates as cand
 from . import verify
 from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import oph_signatures, signatures
-from .normalize import similarity_text, tokenize
+from .normalize import comparison_terms, similarity_text
 from .params import Params
 from .shingle import hash_texts, ngram_hashes
 
@@ -60,31 +59,10 @@ def _comparison_source(article: Article) -> str:
     return article.title + "\n" + article.text if article.title else article.text
 
 
-_CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff]")
-
-
 def comparison_tokens(text: str) -> list[str]:
-    """The tokens an article is compared by: words of the folded comparison
-    text; a run of CJK characters becomes its overlapping character bigrams
-    (as in Lucene's CJK analyser): single characters are mostly particles
-    and word parts, shared by unrelated texts; bigrams are close to words."""
-    tokens = tokenize(similarity_text(text))
-    if text.isascii() or not _CJK_RE.search(text):
-        return tokens
-    out: list[str] = []
-    run: list[str] = []
-    for t in tokens + [""]:
-        if len(t) == 1 and _CJK_RE.match(t):
-            run.append(t)
-            continue
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            out.extend(a + b for a, b in zip(run, run[1:]))
-        run = []
-        if t:
-            out.append(t)
-    return out
+    """The tokens an article's text is compared by (:func:`dedup.normalize.comparison_terms`
+    of its comparison text)."""
+    return comparison_terms(similarity_text(text))
 
 
 def article_tokens(article: Article) -> list[str]:
@@ -231,7 +209,7 @@ def _comparison_item(text: str) -> str | list[str]:
     comparison text when it is ASCII (its tokens are then exactly
     :func:`comparison_tokens`: no CJK), else the comparison tokens."""
     folded = similarity_text(text)
-    return folded if folded.isascii() else comparison_tokens(text)
+    return folded if folded.isascii() else comparison_terms(folded)
 
 
 def _prior(params: Params) -> np.ndarray:

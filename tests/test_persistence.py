@@ -103,18 +103,21 @@ def test_corrupted_member_fails_checksum(saved):
         StoryIndex.load(str(path))
 
 
+def _index_file_of_version(path, version: int):
+    """A zip holding only an index header of ``version``."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("header.json", json.dumps({"magic": MAGIC, "format_version": version, "members": {}}))
+    return path
+
+
 def test_format_1_file_says_rebuild(tmp_path):
-    p = tmp_path / "old.dedup"
-    with zipfile.ZipFile(p, "w") as z:
-        z.writestr("header.json", json.dumps({"magic": MAGIC, "format_version": 1, "members": {}}))
+    p = _index_file_of_version(tmp_path / "old.dedup", 1)
     with pytest.raises(IndexFormatError, match="version 1; this dedup reads version 2.*rebuild"):
         StoryIndex.load(str(p))
 
 
 def test_wrong_version_and_not_an_index(tmp_path):
-    p = tmp_path / "v.dedup"
-    with zipfile.ZipFile(p, "w") as z:
-        z.writestr("header.json", json.dumps({"magic": MAGIC, "format_version": 99, "members": {}}))
+    p = _index_file_of_version(tmp_path / "v.dedup", 99)
     with pytest.raises(IndexFormatError, match="version 99"):
         StoryIndex.load(str(p))
     q = tmp_path / "other.dedup"

@@ -458,11 +458,6 @@ def _score(params: Params):
 
 # --- 7. story score ------------------------------------------------------------------------
 
-def _neighbour_on(params: Params) -> bool:
-    """Whether :func:`dedup.verify.story_similarity` blends in the neighbourhood."""
-    return bool(params.neighbourhood) and params.neighbourhood_weight > 0
-
-
 def neighbour_profiles(scored: DataFrame, k: int) -> DataFrame:
     """``(node, p_idx, p_val)``: each article's neighbour profile as in
     :func:`dedup.verify.neighbour_similarity` -- itself with weight 1 and its
@@ -540,7 +535,7 @@ def story_scores(scored: DataFrame, params: Params) -> DataFrame:
     on the engine. ``scored`` carries ``base`` (the short-text step, per pair);
     the neighbourhood blend needs every pair of both articles, so profiles are
     built by DataFrame operations and joined to the pairs."""
-    if not _neighbour_on(params):
+    if not params.blends_neighbourhood:
         return scored.select("i", "j", "cosine", "jaccard", F.col("base").alias("similarity"))
     prof = neighbour_profiles(scored, params.neighbourhood)
     pi = prof.select(F.col("node").alias("i"), F.col("p_idx").alias("pi_idx"), F.col("p_val").alias("pi_val"))
