@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,12 +58,15 @@ def write_parquet(n: int, seed: int, path: Path, chunk: int = 50_000) -> None:
 
 
 class PeakRSS:
-    """Peak summed RSS of this process and all its descendants."""
+    """Peak summed RSS of this process and all its descendants, and the peak
+    growth of used space on the disk holding ``disk`` (Spark's local dir)."""
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = 0.5, disk: str = "."):
         import psutil
 
         self.proc, self.peak, self.interval = psutil.Process(), 0, interval
+        self.disk, self.disk_peak = disk, 0
+        self._disk0 = shutil.disk_usage(disk).used
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -77,6 +81,7 @@ class PeakRSS:
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
+            self.disk_peak = max(self.disk_peak, shutil.disk_usage(self.disk).used - self._disk0)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "PeakRSS":
@@ -120,13 +125,16 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.local.dir", args.local_dir)
+             # shuffle files of stages cut off by checkpoints are freed at the next
+             # driver GC; the default (30 min) lets a 1M run fill the disk first
+             .config("spark.cleaner.periodicGC.interval", "3min")
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     df = spark.read.parquet(str(path))
     timings: dict[str, float] = {}
-    with PeakRSS() as mem:
+    with PeakRSS(disk=str(Path(args.local_dir).parent)) as mem:
         t0 = time.perf_counter()
-        out = run(df, published_col="published", timings=timings, max_terms=args.max_terms)
+        out = run(df, published_col="published", timings=timings, **_params(args.max_terms))
         labels = {r["id"]: r["cluster"] for r in out.select("id", "cluster").toLocalIterator()}
         wall = time.perf_counter() - t0
     shuffle = {}
@@ -136,8 +144,22 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
         print(f"(no shuffle figures: {exc})", file=sys.stderr)
     spark.stop()
     pairs = timings.pop("pairs", 0.0)
-    return {"wall_s": wall, "peak_rss_gb": mem.peak / 1e9, "stages_s": timings, "candidate_pairs": pairs,
+    return {"wall_s": wall, "peak_rss_gb": mem.peak / 1e9, "peak_disk_gb": mem.disk_peak / 1e9, "stages_s": timings, "candidate_pairs": pairs,
             "stages_shuffle": shuffle}, labels
+
+
+def _params(max_terms: int | None) -> dict:
+    """Parameters for both paths: the library's defaults unless ``--max-terms``."""
+    return {} if max_terms is None else {"max_terms": max_terms}
+
+
+def gold_ari(path: Path, labels: dict[str, str]) -> float:
+    """Adjusted Rand index of ``labels`` against the generator's planted stories."""
+    import pyarrow.parquet as pq
+    from sklearn.metrics import adjusted_rand_score
+
+    t = pq.read_table(path, columns=["id", "story"]).to_pydict()
+    return float(adjusted_rand_score(t["story"], [labels[i] for i in t["id"]]))
 
 
 _MEMORY_CHILD = r"""
@@ -146,7 +168,7 @@ import pyarrow.parquet as pq
 from dedup import cluster_articles
 t = pq.read_table(sys.argv[1], columns=["id", "text", "published"]).to_pylist()
 t0 = time.perf_counter()
-res = cluster_articles(t, max_terms=json.loads(sys.argv[3]))
+res = cluster_articles(t, **json.loads(sys.argv[3]))
 wall = time.perf_counter() - t0
 json.dump({"wall_s": wall, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
            "labels": res.labels()}, open(sys.argv[2], "w"))
@@ -155,7 +177,7 @@ json.dump({"wall_s": wall, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SEL
 
 def run_memory(path: Path, tmp: Path, max_terms: int | None = None) -> tuple[dict, dict[str, str]]:
     out = tmp / "memory.json"
-    subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(max_terms)], check=True)
+    subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(_params(max_terms))], check=True)
     d = json.loads(out.read_text())
     labels = d.pop("labels")
     return d, labels
@@ -191,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, default=100_000_000)
     ap.add_argument("--cores", type=int, default=400, help="executor cores of the estimated cluster")
     ap.add_argument("--local-dir", default=None)
-    ap.add_argument("--max-terms", type=int, default=None, help="Params.max_terms for both paths (default: unset)")
+    ap.add_argument("--max-terms", type=int, default=None, help="Params.max_terms for both paths (default: the library's)")
     args = ap.parse_args(argv)
     args.partitions = args.partitions or max(4, min(200, args.n // 10_000))
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -203,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         write_parquet(args.n, args.seed, path)
         print(f"generated {args.n} articles in {time.perf_counter() - t0:.0f}s", flush=True)
         spark, spark_labels = run_spark(path, args.n, args)
-        print(f"spark: {spark['wall_s']:.0f}s, peak {spark['peak_rss_gb']:.1f} GB, stages "
+        spark["ari_vs_planted"] = gold_ari(path, spark_labels)
+        print(f"spark: {spark['wall_s']:.0f}s, peak {spark['peak_rss_gb']:.1f} GB, "
+              f"ARI vs planted stories {spark['ari_vs_planted']:.4f}, stages "
               + ", ".join(f"{k} {v:.0f}s" for k, v in spark["stages_s"].items()), flush=True)
         result = {"n": args.n, "seed": args.seed, "master": args.master, "partitions": args.partitions,
                   "max_terms": args.max_terms,
@@ -215,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             ids = sorted(memory_labels)
             memory["ari_vs_spark"] = adjusted_rand_score([memory_labels[i] for i in ids], [spark_labels[i] for i in ids])
             memory["same_cluster_ids"] = set(memory_labels.values()) == set(spark_labels.values())
+            memory["ari_vs_planted"] = gold_ari(path, memory_labels)
             result["memory"] = memory
             print(f"in memory: {memory['wall_s']:.0f}s, peak {memory['peak_rss_gb']:.1f} GB; "
                   f"ARI vs Spark {memory['ari_vs_spark']:.4f}", flush=True)
