@@ -291,7 +291,10 @@ class BandTable:
 
     def insert(self, seq: int, sig: np.ndarray) -> None:
         """Put article ``seq`` in the bucket of each of its bands (nothing for an empty signature)."""
-        keys = self.keys(sig)
+        self.insert_keys(seq, self.keys(sig))
+
+    def insert_keys(self, seq: int, keys: np.ndarray | None) -> None:
+        """:meth:`insert` with the signature's band keys (:meth:`keys`) already computed."""
         if keys is None:
             return
         meta = self._meta
@@ -313,7 +316,10 @@ class BandTable:
 
     def query(self, sig: np.ndarray, max_bucket_size: int, neighbours: int) -> np.ndarray:
         """Sorted distinct members of the signature's buckets, big buckets capped."""
-        keys = self.keys(sig)
+        return self.query_keys(self.keys(sig), max_bucket_size, neighbours)
+
+    def query_keys(self, keys: np.ndarray | None, max_bucket_size: int, neighbours: int) -> np.ndarray:
+        """:meth:`query` with the signature's band keys (:meth:`keys`) already computed."""
         if keys is None:
             return np.zeros(0, np.int64)
         return _query(self._sb, self._sk, self._so, self._ss, self._pool, keys, max_bucket_size, neighbours)

@@ -108,6 +108,7 @@ import scipy.sparse as sp
 
 from . import candidates as cand
 from . import verify
+from ._index_kernels import TermPool, candidate_products, sublinear_tf
 from .article import Article, ArticleError, coerce_article
 from .bandtable import BandTable
 from .minhash import EMPTY, estimate_jaccard, signatures
@@ -257,6 +258,8 @@ class MemoryState:
         self.live_by_time: list[tuple[float, int]] = []  # heap of (ts, seq), lazily cleaned
         (tb, tr), (sb, sr) = lsh_bands(params)
         self.bands = (BandTable(tb, tr), BandTable(sb, sr))  # term view, shingle view
+        self.terms = TermPool()  # live rows for the compiled candidate products
+        self._keys: tuple | None = None  # (term_sig, shingle_sig, their band keys) of the last query
         self._lock = threading.RLock()
 
     # reading
@@ -316,11 +319,16 @@ class MemoryState:
         self.seq_of[entry.id] = entry.seq
         self.stories.setdefault(entry.story, []).append(entry.seq)
         if entry.live:
+            self.keep_row(entry)
             self.live_order[entry.seq] = None
             if not math.isnan(entry.ts):
                 heapq.heappush(self.live_by_time, (entry.ts, entry.seq))
         if not math.isnan(entry.ts) and entry.ts > self.newest_ts:
             self.newest_ts = entry.ts
+
+    def keep_row(self, entry: Entry) -> None:
+        """Put a live entry's term counts in the pool the candidate kernel reads."""
+        self.terms.put(entry.seq, entry.cols, sublinear_tf(entry.counts), entry.dropped)
 
     def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:
         out = []
@@ -342,6 +350,7 @@ class MemoryState:
     def make_dead(self, seqs: Sequence[int]) -> None:
         for s in seqs:
             self.live_order.pop(s, None)
+            self.terms.drop(s)
             e = self.entries.get(s)
             if e is not None:
                 e.drop_features()
@@ -355,6 +364,7 @@ class MemoryState:
     def delete(self, entry: Entry, profiles: dict[int, tuple[dict, dict]] | None = None) -> None:
         self._set_profiles(profiles)
         self.live_order.pop(entry.seq, None)
+        self.terms.drop(entry.seq)
         del self.entries[entry.seq]
         del self.seq_of[entry.id]
         members = self.stories[entry.story]
@@ -377,14 +387,27 @@ class MemoryState:
             self.stories[t].sort()
 
     # the LSH views (compact band tables, :mod:`dedup.bandtable`)
+    def _band_keys(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> tuple:
+        """The band keys of both views; those of the last query are kept, so
+        the add that queried inserts without computing them again."""
+        k = self._keys
+        if k is not None and k[0] is term_sig and k[1] is shingle_sig:
+            return k[2], k[3]
+        kt, ks = self.bands[0].keys(term_sig), self.bands[1].keys(shingle_sig)
+        self._keys = (term_sig, shingle_sig, kt, ks)
+        return kt, ks
+
     def lsh_insert(self, entry: Entry) -> None:
-        self.bands[0].insert(entry.seq, entry.term_sig)
-        self.bands[1].insert(entry.seq, entry.shingle_sig)
+        kt, ks = self._band_keys(entry.term_sig, entry.shingle_sig)
+        self._keys = None
+        self.bands[0].insert_keys(entry.seq, kt)
+        self.bands[1].insert_keys(entry.seq, ks)
 
     def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> np.ndarray:
         p = self.params
-        t = self.bands[0].query(term_sig, p.max_bucket_size, p.bucket_neighbours)
-        s = self.bands[1].query(shingle_sig, p.max_bucket_size, p.bucket_neighbours)
+        kt, ks = self._band_keys(term_sig, shingle_sig)
+        t = self.bands[0].query_keys(kt, p.max_bucket_size, p.bucket_neighbours)
+        s = self.bands[1].query_keys(ks, p.max_bucket_size, p.bucket_neighbours)
         return np.union1d(t, s) if len(s) else t
 
     def lsh_remove(self, seqs: Sequence[int]) -> None:
@@ -503,6 +526,10 @@ class StoryIndex:
         # per-column scratch (all False / 0 between uses): membership and position look-ups by gather
         self._scratch_own = np.zeros(p.n_features, dtype=bool)
         self._scratch_pos = np.zeros(p.n_features, dtype=np.int32)
+        # per-column idf computed once per add (:func:`candidate_products`): valid where stamp == epoch
+        self._idf_stamp = np.zeros(p.n_features, dtype=np.int64)
+        self._idf_cache = np.zeros(p.n_features, dtype=np.float64)
+        self._idf_epoch = 0
         self.max_local = 300  # largest neighbourhood clustered again on an add
         self.neighbourhood = 0.5  # stories re-clustered: a member within this share of the threshold
         self.retention = retention
@@ -810,6 +837,57 @@ class StoryIndex:
                         rev.pop(c, None)
         return top_n, rev_n, changed
 
+    def _candidate_products(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
+                            own_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What ``_row_products(pc, pw, _weights(entries, n_docs, own_cols))``
+        gives, from the compiled :func:`candidate_products`: in memory straight
+        from the state's :class:`TermPool`; otherwise (Redis) over a pool of
+        the entries' rows with their columns renumbered."""
+        p = self.params
+        bg = p.background_docs if p.background else 0
+        pool = getattr(self._state, "terms", None)
+        if pool is not None:
+            seqs = np.fromiter((e.seq for e in entries), dtype=np.int64, count=len(entries))
+            pos, own = self._scratch_pos, self._scratch_own
+            pos[pc] = np.arange(1, len(pc) + 1, dtype=np.int32)
+            own[own_cols] = True
+            try:
+                return candidate_products(pw, pos, own, seqs, pool.start, pool.length, pool.dropped, pool.cols,
+                                          pool.tf, self._state.df, self._prior if bg else self._prior[:0],
+                                          float(n_docs), float(bg), self._idf_stamp, self._idf_cache,
+                                          self._next_epoch())
+            finally:
+                pos[pc] = 0
+                own[own_cols] = False
+        return self._products_of_rows(pc, pw, entries, n_docs, own_cols)
+
+    def _products_of_rows(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
+                          own_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_candidate_products` from the entries' own rows (Redis: no pool),
+        columns renumbered over the candidates' columns."""
+        p = self.params
+        bg = p.background_docs if p.background else 0
+        n = len(entries)
+        length = np.fromiter((len(e.cols) for e in entries), dtype=np.int32, count=n)
+        start = np.zeros(n, dtype=np.int64)
+        np.cumsum(length[:-1], out=start[1:])
+        cols = np.concatenate([e.cols for e in entries]) if n else np.zeros(0, np.int32)
+        tf = sublinear_tf(np.concatenate([e.counts for e in entries]) if n else np.zeros(0))
+        ucols, local = np.unique(cols, return_inverse=True)
+        pos = np.zeros(len(ucols), dtype=np.int32)
+        at = np.minimum(np.searchsorted(ucols, pc), max(len(ucols) - 1, 0))
+        hit = ucols[at] == pc if len(ucols) else np.zeros(len(pc), dtype=bool)
+        pos[at[hit]] = np.arange(1, len(pc) + 1, dtype=np.int32)[hit]
+        dropped = np.fromiter((e.dropped for e in entries), dtype=np.float64, count=n)
+        return candidate_products(pw, pos, np.isin(ucols, own_cols), np.arange(n, dtype=np.int64), start, length,
+                                  dropped, local.ravel().astype(np.int32), tf, self._state.df_of(ucols),
+                                  self._prior[ucols] if bg else self._prior[:0], float(n_docs), float(bg),
+                                  np.zeros(len(ucols), dtype=np.int64), np.zeros(len(ucols)), 1)
+
+    def _next_epoch(self) -> int:
+        self._idf_epoch += 1
+        return self._idf_epoch
+
     def _row_products(self, pc: np.ndarray, pw: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
                       ) -> tuple[np.ndarray, np.ndarray]:
         """Cosines (clipped to [0, 1]) and shared-term counts of one article's
@@ -896,7 +974,7 @@ class StoryIndex:
         if not entries:
             return Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, unchanged
         # Candidates' weights under the same (current) document frequencies.
-        cos, shared = self._row_products(pc, pw, self._weights(entries, n_docs, own_cols=prep.df_cols))
+        cos, shared = self._candidate_products(pc, pw, entries, n_docs, prep.df_cols)
         jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
         s1 = self._short_scaled(cos, np.full(len(entries), prep.n_terms, dtype=np.float64),
                                 np.array([e.n_terms for e in entries], dtype=np.float64), shared)

@@ -237,4 +237,5 @@ def load_index(cls: Any, path: str) -> Any:
             if not math.isnan(e.ts):
                 heapq.heappush(state.live_by_time, (e.ts, seq))
             state.lsh_insert(e)
+            state.keep_row(e)
     return index

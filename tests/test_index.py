@@ -148,3 +148,61 @@ def test_incremental_agrees_with_batch_on_three_topics(ecbplus_docs):
     labels = index.labels()
     ids = [d["id"] for d in docs]
     assert adjusted_rand_score([batch[i] for i in ids], [labels[i] for i in ids]) >= 0.9
+
+
+# --- the compiled candidate products (dedup/_index_kernels.py) -------------------
+
+def _kernel_inputs(feed: list[dict], background: bool = True):
+    """An index holding most of the feed (some rows removed, so the pool has
+    garbage) and one more article's row: ``(index, prepared, own row, live entries)``."""
+    index = StoryIndex(background=None if not background else Params().background, retention=None)
+    for a in feed[:150]:
+        index.add(a)
+    for a in feed[:150:7]:
+        index.remove(a["id"])
+    prep = index._prepare([index._coerce(feed[160])])[0]
+    n_docs = index._state.get_n_docs() + 1
+    pc, pw, _ = index._weights([prep], n_docs, own_cols=prep.df_cols)
+    entries = [e for e in index._state.entries.values() if e.live]
+    return index, prep, (pc, pw, n_docs), entries
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_candidate_kernel_equals_numpy_weights_bit_for_bit(feed, background):
+    """The kernel (memory pool and renumbered rows, as on Redis) gives exactly
+    what the numpy reference (_weights then _row_products) gives."""
+    index, prep, (pc, pw, n_docs), entries = _kernel_inputs(feed, background)
+    ref_cos, ref_shared = index._row_products(pc, pw, index._weights(entries, n_docs, own_cols=prep.df_cols))
+    assert ref_shared.sum() > 0 and (ref_cos > 0).sum() > 10
+    backwards = index._candidate_products(pc, pw, entries[::-1], n_docs, prep.df_cols)  # idf cached per call
+    for cos, shared in (index._candidate_products(pc, pw, entries, n_docs, prep.df_cols),
+                        index._products_of_rows(pc, pw, entries, n_docs, prep.df_cols),
+                        (backwards[0][::-1], backwards[1][::-1])):
+        assert np.array_equal(cos, ref_cos) and np.array_equal(shared, ref_shared)
+    # the scratch arrays are left clean
+    assert not index._scratch_own.any() and not index._scratch_pos.any()
+
+
+def test_term_pool_keeps_rows_through_compaction():
+    from dedup._index_kernels import TermPool
+
+    rng = np.random.default_rng(3)
+    pool = TermPool(capacity=64, seqs=4)
+    rows = {}
+    for seq in range(300):
+        cols = np.sort(rng.choice(1000, rng.integers(0, 40), replace=False)).astype(np.int32)
+        tf = rng.random(len(cols))
+        pool.put(seq, cols, tf, float(seq))
+        rows[seq] = (cols, tf)
+        if seq % 3 == 0:
+            gone = int(rng.integers(0, seq + 1))
+            pool.drop(gone)
+            rows.pop(gone, None)
+    assert pool.top - pool.garbage == sum(len(c) for c, _ in rows.values())
+    for seq in range(300):
+        if seq in rows:
+            lo, n = pool.start[seq], pool.length[seq]
+            assert np.array_equal(pool.cols[lo : lo + n], rows[seq][0]) and np.array_equal(pool.tf[lo : lo + n], rows[seq][1])
+            assert pool.dropped[seq] == float(seq)
+        else:
+            assert pool.length[seq] == -1

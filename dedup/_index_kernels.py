@@ -1,0 +1,167 @@
+"""Compiled kernels (numba) and compact storage for :class:`dedup.index.StoryIndex`.
+
+:func:`candidate_products` weighs every candidate of a new article and takes
+its dot product with the article's row in one pass over stored term counts,
+instead of building the candidates' TF-IDF rows with numpy per add. It
+computes what :meth:`StoryIndex._weights` followed by
+:meth:`StoryIndex._row_products` compute (the numpy reference the tests
+compare it with), with the float operations in the same order; the only
+possible difference is numba's ``log`` against numpy's in the idf, which
+differ by at most one unit in the last place of a float64 before the idf is
+rounded to float32 (where they then agree).
+
+:class:`TermPool` keeps the live articles' pruned term counts in two flat
+arrays (columns and sublinear term frequencies, a segment per article,
+compacted when half of it is garbage), indexed by sequence number, so the
+kernel reads a candidate's row without touching a Python object.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["TermPool", "candidate_products", "sublinear_tf"]
+
+_opts = dict(cache=True, nogil=True)
+
+
+def sublinear_tf(counts: np.ndarray) -> np.ndarray:
+    """``1 + ln(count)`` (float64) as :meth:`StoryIndex._weights` computes it (numpy's log)."""
+    return 1.0 + np.log(np.asarray(counts, dtype=np.float64))
+
+
+@njit(**_opts)
+def candidate_products(pw, pos, own, seqs, start, length, dropped, pool_cols, pool_tf, df, prior, n_docs,
+                       prior_docs, stamp, idf_cache, epoch):
+    """Cosines (clipped to [0, 1]) and shared-term counts of one article's
+    row with each candidate ``seqs[k]``.
+
+    ``pw`` is the article's L2-normalised row; ``pos[col]`` is 1 + the
+    position in it of column ``col`` (0: absent); ``own[col]`` says the
+    article has the column (it counts in its own document frequency). A
+    candidate's row is ``pool_cols`` / ``pool_tf`` (sublinear tf) from
+    ``start[s]`` for ``length[s]`` values, ascending columns; ``dropped[s]``
+    is the squared weight pruned from it (kept in the norm). ``df`` and
+    ``prior`` (empty: no background) are indexed by column. Weighting as
+    :func:`dedup.verify.idf_weights` (idf rounded to float32) and
+    :func:`dedup.verify.tfidf`. Each column's idf is computed once per call:
+    ``idf_cache[col]`` holds it where ``stamp[col] == epoch`` (a new
+    ``epoch`` per call, so the scratch arrays are never cleared)."""
+    k = len(seqs)
+    cos = np.zeros(k)
+    shared = np.zeros(k)
+    use_prior = len(prior) > 0
+    top = (1.0 + n_docs) + prior_docs
+    longest = 0
+    for r in range(k):
+        longest = max(longest, length[seqs[r]])
+    w = np.empty(longest)
+    for r in range(k):
+        s = seqs[r]
+        lo = start[s]
+        n = length[s]
+        norm2 = 0.0
+        for t in range(n):
+            c = pool_cols[lo + t]
+            if stamp[c] == epoch:
+                idf = idf_cache[c]
+            else:
+                total = np.float64(df[c])
+                if own[c]:
+                    total = total + 1.0
+                if use_prior:
+                    total = total + np.float64(prior[c])
+                idf = np.float64(np.float32(math.log(top / (1.0 + total)) + 1.0))
+                idf_cache[c] = idf
+                stamp[c] = epoch
+            x = pool_tf[lo + t] * idf
+            w[t] = x
+            norm2 += x * x
+        norm2 += dropped[s]
+        scale = 1.0 / math.sqrt(norm2) if norm2 > 0 else 0.0
+        acc = 0.0
+        m = 0
+        for t in range(n):
+            p = pos[pool_cols[lo + t]]
+            if p == 0:
+                continue
+            acc += (w[t] * scale) * pw[p - 1]
+            m += 1
+        cos[r] = min(max(acc, 0.0), 1.0)
+        shared[r] = m
+    return cos, shared
+
+
+@njit(**_opts)
+def _compact(start, length, cols, tf, new_cols, new_tf):
+    """Copy the live segments (``length >= 0``) to the front of new pools, in
+    sequence order; updates ``start``; returns the used size."""
+    top = 0
+    for s in range(len(start)):
+        n = length[s]
+        if n < 0:
+            continue
+        lo = start[s]
+        for t in range(n):
+            new_cols[top + t] = cols[lo + t]
+            new_tf[top + t] = tf[lo + t]
+        start[s] = top
+        top += n
+    return top
+
+
+class TermPool:
+    """Live articles' pruned term counts, by sequence number, in flat arrays:
+    the rows :func:`candidate_products` reads (columns int32, sublinear tf
+    float64, squared pruned weight float64). A removed row leaves garbage
+    that is compacted away when the pool is full and half of it is garbage."""
+
+    def __init__(self, capacity: int = 1 << 16, seqs: int = 1 << 12):
+        self.cols = np.zeros(capacity, np.int32)
+        self.tf = np.zeros(capacity, np.float64)
+        self.start = np.zeros(seqs, np.int64)
+        self.length = np.full(seqs, -1, np.int32)  # -1: no row
+        self.dropped = np.zeros(seqs, np.float64)
+        self.top = 0
+        self.garbage = 0
+
+    def put(self, seq: int, cols: np.ndarray, tf: np.ndarray, dropped: float) -> None:
+        """Store the row of ``seq`` (ascending ``cols``, their sublinear tf)."""
+        if seq >= len(self.start):
+            size = max(2 * len(self.start), seq + 1)
+            self.start = np.concatenate([self.start, np.zeros(size - len(self.start), np.int64)])
+            self.length = np.concatenate([self.length, np.full(size - len(self.length), -1, np.int32)])
+            self.dropped = np.concatenate([self.dropped, np.zeros(size - len(self.dropped), np.float64)])
+        n = len(cols)
+        if self.top + n > len(self.cols):
+            self._make_room(n)
+        self.cols[self.top : self.top + n] = cols
+        self.tf[self.top : self.top + n] = tf
+        self.start[seq] = self.top
+        self.length[seq] = n
+        self.dropped[seq] = dropped
+        self.top += n
+
+    def drop(self, seq: int) -> None:
+        """Forget the row of ``seq`` (if any)."""
+        if seq < len(self.length) and self.length[seq] >= 0:
+            self.garbage += int(self.length[seq])
+            self.length[seq] = -1
+
+    def _make_room(self, n: int) -> None:
+        live = self.top - self.garbage
+        size = len(self.cols)
+        while live + n > size // 2:
+            size *= 2
+        new_cols = np.zeros(size, np.int32)
+        new_tf = np.zeros(size, np.float64)
+        self.top = int(_compact(self.start, self.length, self.cols, self.tf, new_cols, new_tf))
+        self.cols, self.tf = new_cols, new_tf
+        self.garbage = 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.cols, self.tf, self.start, self.length, self.dropped))
