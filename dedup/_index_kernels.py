@@ -34,49 +34,35 @@ def sublinear_tf(counts: np.ndarray) -> np.ndarray:
 
 
 @njit(**_opts)
-def candidate_products(pw, pos, own, seqs, start, length, dropped, pool_cols, pool_tf, df, prior, n_docs,
-                       prior_docs, stamp, idf_cache, epoch):
+def candidate_products(pc, pw, seqs, start, length, dropped, pool_cols, pool_tf, total_df, n_docs, prior_docs):
     """Cosines (clipped to [0, 1]) and shared-term counts of one article's
-    row with each candidate ``seqs[k]``.
+    row (columns ``pc`` ascending, L2-normalised weights ``pw``) with each
+    candidate ``seqs[k]``.
 
-    ``pw`` is the article's L2-normalised row; ``pos[col]`` is 1 + the
-    position in it of column ``col`` (0: absent); ``own[col]`` says the
-    article has the column (it counts in its own document frequency). A
-    candidate's row is ``pool_cols`` / ``pool_tf`` (sublinear tf) from
+    A candidate's row is ``pool_cols`` / ``pool_tf`` (sublinear tf) from
     ``start[s]`` for ``length[s]`` values, ascending columns; ``dropped[s]``
-    is the squared weight pruned from it (kept in the norm). ``df`` and
-    ``prior`` (empty: no background) are indexed by column. Weighting as
-    :func:`dedup.verify.idf_weights` (idf rounded to float32) and
-    :func:`dedup.verify.tfidf`. Each column's idf is computed once per call:
-    ``idf_cache[col]`` holds it where ``stamp[col] == epoch`` (a new
-    ``epoch`` per call, so the scratch arrays are never cleared)."""
+    is the squared weight pruned from it (kept in the norm). ``total_df``
+    (by column) is the document frequency plus the background prior, the
+    article's own columns counted: the one array read at random, once per
+    stored value. Weighting as :func:`dedup.verify.idf_weights` (idf rounded
+    to float32) and :func:`dedup.verify.tfidf`; the row's products are summed
+    in ascending column order (a merge with ``pc``)."""
     k = len(seqs)
     cos = np.zeros(k)
     shared = np.zeros(k)
-    use_prior = len(prior) > 0
     top = (1.0 + n_docs) + prior_docs
     longest = 0
     for r in range(k):
         longest = max(longest, length[seqs[r]])
     w = np.empty(longest)
+    m_own = len(pc)
     for r in range(k):
         s = seqs[r]
         lo = start[s]
         n = length[s]
         norm2 = 0.0
         for t in range(n):
-            c = pool_cols[lo + t]
-            if stamp[c] == epoch:
-                idf = idf_cache[c]
-            else:
-                total = np.float64(df[c])
-                if own[c]:
-                    total = total + 1.0
-                if use_prior:
-                    total = total + np.float64(prior[c])
-                idf = np.float64(np.float32(math.log(top / (1.0 + total)) + 1.0))
-                idf_cache[c] = idf
-                stamp[c] = epoch
+            idf = np.float64(np.float32(math.log(top / (1.0 + total_df[pool_cols[lo + t]])) + 1.0))
             x = pool_tf[lo + t] * idf
             w[t] = x
             norm2 += x * x
@@ -84,12 +70,20 @@ def candidate_products(pw, pos, own, seqs, start, length, dropped, pool_cols, po
         scale = 1.0 / math.sqrt(norm2) if norm2 > 0 else 0.0
         acc = 0.0
         m = 0
-        for t in range(n):
-            p = pos[pool_cols[lo + t]]
-            if p == 0:
-                continue
-            acc += (w[t] * scale) * pw[p - 1]
-            m += 1
+        a = 0
+        t = 0
+        while t < n and a < m_own:
+            c = pool_cols[lo + t]
+            o = pc[a]
+            if c == o:
+                acc += (w[t] * scale) * pw[a]
+                m += 1
+                t += 1
+                a += 1
+            elif c < o:
+                t += 1
+            else:
+                a += 1
         cos[r] = min(max(acc, 0.0), 1.0)
         shared[r] = m
     return cos, shared
@@ -165,3 +159,48 @@ class TermPool:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.cols, self.tf, self.start, self.length, self.dropped))
+
+
+@njit(**_opts)
+def profile_dots(keys, vals, offsets, pairs):
+    """Cosine of the neighbour profiles of each pair ``(i, j)``: profile ``i``
+    is ``keys``/``vals`` from ``offsets[i]`` to ``offsets[i + 1]`` (distinct
+    keys, any order). Each profile is sorted by key and L2-normalised (its
+    squares summed in key order), and a pair's dot product is summed in
+    ascending key order, as :func:`dedup.verify.pair_cosine` sums the batch's."""
+    n = len(offsets) - 1
+    sk = np.empty_like(keys)
+    sv = np.empty(len(vals))
+    for i in range(n):
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        order = np.argsort(keys[lo:hi], kind="mergesort")
+        s = 0.0
+        for t in range(hi - lo):
+            sk[lo + t] = keys[lo + order[t]]
+            v = vals[lo + order[t]]
+            sv[lo + t] = v
+            s += v * v
+        norm = math.sqrt(s)
+        for t in range(lo, hi):
+            sv[t] = sv[t] / norm if norm > 0 else 0.0
+    out = np.zeros(len(pairs))
+    for p in range(len(pairs)):
+        i = pairs[p, 0]
+        j = pairs[p, 1]
+        a, ae = offsets[i], offsets[i + 1]
+        b, be = offsets[j], offsets[j + 1]
+        acc = 0.0
+        while a < ae and b < be:
+            ka = sk[a]
+            kb = sk[b]
+            if ka == kb:
+                acc += sv[a] * sv[b]
+                a += 1
+                b += 1
+            elif ka < kb:
+                a += 1
+            else:
+                b += 1
+        out[p] = acc
+    return out

@@ -108,7 +108,7 @@ import scipy.sparse as sp
 
 from . import candidates as cand
 from . import verify
-from ._index_kernels import TermPool, candidate_products, sublinear_tf
+from ._index_kernels import TermPool, candidate_products, profile_dots, sublinear_tf
 from .article import Article, ArticleError, coerce_article
 from .bandtable import BandTable
 from .minhash import EMPTY, estimate_jaccard, signatures
@@ -259,6 +259,10 @@ class MemoryState:
         (tb, tr), (sb, sr) = lsh_bands(params)
         self.bands = (BandTable(tb, tr), BandTable(sb, sr))  # term view, shingle view
         self.terms = TermPool()  # live rows for the compiled candidate products
+        # document frequency plus background prior per column (what the idf reads), kept with df
+        self._prior = verify.background_prior(params.background, params.n_features, params.background_docs)
+        self._with_prior = bool(params.background and params.background_docs)
+        self.total_df = self._prior.copy() if self._with_prior else np.zeros(params.n_features)
         self._keys: tuple | None = None  # (term_sig, shingle_sig, their band keys) of the last query
         self._lock = threading.RLock()
 
@@ -314,6 +318,7 @@ class MemoryState:
         frequencies, and the neighbour profiles (seq -> (top, rev)) it changed."""
         self._set_profiles(profiles)
         self.df[all_cols] += 1
+        self.sync_total_df(all_cols)
         self.n_docs += 1
         self.entries[entry.seq] = entry
         self.seq_of[entry.id] = entry.seq
@@ -325,6 +330,11 @@ class MemoryState:
                 heapq.heappush(self.live_by_time, (entry.ts, entry.seq))
         if not math.isnan(entry.ts) and entry.ts > self.newest_ts:
             self.newest_ts = entry.ts
+
+    def sync_total_df(self, cols: np.ndarray) -> None:
+        """``total_df`` of ``cols`` from their document frequencies, as :func:`verify.idf_weights` adds them."""
+        df = self.df[cols].astype(np.float64)
+        self.total_df[cols] = df + self._prior[cols] if self._with_prior else df
 
     def keep_row(self, entry: Entry) -> None:
         """Put a live entry's term counts in the pool the candidate kernel reads."""
@@ -526,10 +536,6 @@ class StoryIndex:
         # per-column scratch (all False / 0 between uses): membership and position look-ups by gather
         self._scratch_own = np.zeros(p.n_features, dtype=bool)
         self._scratch_pos = np.zeros(p.n_features, dtype=np.int32)
-        # per-column idf computed once per add (:func:`candidate_products`): valid where stamp == epoch
-        self._idf_stamp = np.zeros(p.n_features, dtype=np.int64)
-        self._idf_cache = np.zeros(p.n_features, dtype=np.float64)
-        self._idf_epoch = 0
         self.max_local = 300  # largest neighbourhood clustered again on an add
         self.neighbourhood = 0.5  # stories re-clustered: a member within this share of the threshold
         self.retention = retention
@@ -817,6 +823,8 @@ class StoryIndex:
             e, v = entries[i], float(s1[i])
             top = changed[e.seq][0] if e.seq in changed else (e.top or {})
             if len(top) >= k:
+                if v <= min(top.values()):  # not better than the weakest: most candidates
+                    continue
                 worst = min(top, key=lambda j: (top[j], -j))
                 if v <= top[worst]:
                     continue
@@ -843,30 +851,34 @@ class StoryIndex:
         gives, from the compiled :func:`candidate_products`: in memory straight
         from the state's :class:`TermPool`; otherwise (Redis) over a pool of
         the entries' rows with their columns renumbered."""
-        p = self.params
-        bg = p.background_docs if p.background else 0
         pool = getattr(self._state, "terms", None)
-        if pool is not None:
-            seqs = np.fromiter((e.seq for e in entries), dtype=np.int64, count=len(entries))
-            pos, own = self._scratch_pos, self._scratch_own
-            pos[pc] = np.arange(1, len(pc) + 1, dtype=np.int32)
-            own[own_cols] = True
-            try:
-                return candidate_products(pw, pos, own, seqs, pool.start, pool.length, pool.dropped, pool.cols,
-                                          pool.tf, self._state.df, self._prior if bg else self._prior[:0],
-                                          float(n_docs), float(bg), self._idf_stamp, self._idf_cache,
-                                          self._next_epoch())
-            finally:
-                pos[pc] = 0
-                own[own_cols] = False
-        return self._products_of_rows(pc, pw, entries, n_docs, own_cols)
+        if pool is None:
+            return self._products_of_rows(pc, pw, entries, n_docs, own_cols)
+        state = self._state
+        seqs = np.fromiter((e.seq for e in entries), dtype=np.int64, count=len(entries))
+        total = state.total_df
+        saved = total[own_cols]
+        total[own_cols] = self._total_df(state.df[own_cols] + 1.0, own_cols)  # the article counts in its own
+        try:
+            return candidate_products(pc, pw, seqs, pool.start, pool.length, pool.dropped, pool.cols, pool.tf,
+                                      total, float(n_docs), float(self._bg))
+        finally:
+            total[own_cols] = saved
+
+    @property
+    def _bg(self) -> int:
+        p = self.params
+        return p.background_docs if p.background else 0
+
+    def _total_df(self, df: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Document frequencies ``df`` (float64) of columns ``cols`` plus the
+        background prior, as :func:`verify.idf_weights` adds them."""
+        return df + self._prior[cols] if self._bg else df
 
     def _products_of_rows(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
                           own_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_candidate_products` from the entries' own rows (Redis: no pool),
         columns renumbered over the candidates' columns."""
-        p = self.params
-        bg = p.background_docs if p.background else 0
         n = len(entries)
         length = np.fromiter((len(e.cols) for e in entries), dtype=np.int32, count=n)
         start = np.zeros(n, dtype=np.int64)
@@ -874,19 +886,14 @@ class StoryIndex:
         cols = np.concatenate([e.cols for e in entries]) if n else np.zeros(0, np.int32)
         tf = sublinear_tf(np.concatenate([e.counts for e in entries]) if n else np.zeros(0))
         ucols, local = np.unique(cols, return_inverse=True)
-        pos = np.zeros(len(ucols), dtype=np.int32)
         at = np.minimum(np.searchsorted(ucols, pc), max(len(ucols) - 1, 0))
         hit = ucols[at] == pc if len(ucols) else np.zeros(len(pc), dtype=bool)
-        pos[at[hit]] = np.arange(1, len(pc) + 1, dtype=np.int32)[hit]
+        own = np.isin(ucols, own_cols)
+        total = self._total_df(self._state.df_of(ucols) + own, ucols)
         dropped = np.fromiter((e.dropped for e in entries), dtype=np.float64, count=n)
-        return candidate_products(pw, pos, np.isin(ucols, own_cols), np.arange(n, dtype=np.int64), start, length,
-                                  dropped, local.ravel().astype(np.int32), tf, self._state.df_of(ucols),
-                                  self._prior[ucols] if bg else self._prior[:0], float(n_docs), float(bg),
-                                  np.zeros(len(ucols), dtype=np.int64), np.zeros(len(ucols)), 1)
-
-    def _next_epoch(self) -> int:
-        self._idf_epoch += 1
-        return self._idf_epoch
+        return candidate_products(at[hit].astype(np.int64), pw[hit], np.arange(n, dtype=np.int64), start, length,
+                                  dropped, local.ravel().astype(np.int32), tf, total, float(n_docs),
+                                  float(self._bg))
 
     def _row_products(self, pc: np.ndarray, pw: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -917,39 +924,22 @@ class StoryIndex:
         (``(seq, top, rev)`` per row; ``pairs`` index them)."""
         if not self._blending or len(pairs) == 0:
             return np.clip(s1, 0.0, 1.0)
-        w = self.params.neighbourhood_weight
-        lengths, cols, vals = [], [], []
-        dicts = []
-        for seq, top, rev in profiles:
-            d = dict(rev or {})
-            for j, v in (top or {}).items():
-                if v > d.get(j, -1.0):
-                    d[j] = v
-            d[seq] = 1.0
-            lengths.append(len(d))
-            cols.append(np.fromiter(d.keys(), dtype=np.int64, count=len(d)))
-            v = np.fromiter(d.values(), dtype=np.float64, count=len(d))
-            vals.append(v / math.sqrt(float(np.dot(v, v))))  # L2-normalised (itself weighs 1 > 0)
-            dicts.append(d)
-        if (pairs[:, 0] == pairs[0, 0]).all():  # one article against its candidates
-            # the dot products in the order the sparse product summed them (the partner's keys in order)
-            i0 = int(pairs[0, 0])
-            mine = dict(zip(dicts[i0], vals[i0].tolist()))
-            nb = np.zeros(len(pairs))
-            for t, j in enumerate(pairs[:, 1].tolist()):
-                acc = 0.0
-                for key, v in zip(dicts[j], vals[j].tolist()):
-                    o = mine.get(key)
-                    if o is not None:
-                        acc += v * o
-                nb[t] = acc
-            return verify.blend_neighbourhood(s1, nb, w)
-        keys, inv = np.unique(np.concatenate(cols), return_inverse=True)
-        indptr = np.zeros(len(profiles) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        prof = sp.csr_matrix((np.concatenate(vals), inv.ravel(), indptr), shape=(len(profiles), len(keys)))
-        nb = (prof @ prof.T).toarray()[pairs[:, 0], pairs[:, 1]]
-        return verify.blend_neighbourhood(s1, nb, w)
+        keys: list[int] = []
+        vals: list[float] = []
+        offsets = np.zeros(len(profiles) + 1, dtype=np.int64)
+        for i, (seq, top, rev) in enumerate(profiles):
+            d = dict(rev) if rev else {}
+            if top:
+                for j, v in top.items():
+                    if v > d.get(j, -1.0):
+                        d[j] = v
+            d[seq] = 1.0  # itself (weighs 1 > 0, so the norm is never 0)
+            keys.extend(d)
+            vals.extend(d.values())
+            offsets[i + 1] = offsets[i] + len(d)
+        nb = profile_dots(np.array(keys, dtype=np.int64), np.array(vals, dtype=np.float64), offsets,
+                          np.ascontiguousarray(pairs, dtype=np.int64))
+        return verify.blend_neighbourhood(s1, nb, self.params.neighbourhood_weight)
 
     def _decide(self, prep: _Prepared, seq: int | None) -> tuple[Match, np.ndarray, tuple]:
         """Match for a prepared article against the current state (with its own

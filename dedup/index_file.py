@@ -213,6 +213,7 @@ def load_index(cls: Any, path: str) -> Any:
     state.next_seq = int(st["next_seq"])
     state.newest_ts = -math.inf if st["newest_ts"] is None else float(st["newest_ts"])
     state.df[arrays["df_cols"]] = arrays["df_vals"]
+    state.sync_total_df(arrays["df_cols"])
     offsets = arrays["offsets"]
     k = 0
     import heapq
