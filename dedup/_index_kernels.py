@@ -60,9 +60,11 @@ def candidate_products(pc, pw, seqs, start, length, dropped, pool_cols, pool_tf,
         s = seqs[r]
         lo = start[s]
         n = length[s]
+        for t in range(n):  # the gather alone first: its cache misses overlap
+            w[t] = total_df[pool_cols[lo + t]]
         norm2 = 0.0
         for t in range(n):
-            idf = np.float64(np.float32(math.log(top / (1.0 + total_df[pool_cols[lo + t]])) + 1.0))
+            idf = np.float64(np.float32(math.log(top / (1.0 + w[t])) + 1.0))
             x = pool_tf[lo + t] * idf
             w[t] = x
             norm2 += x * x
