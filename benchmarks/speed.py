@@ -3,15 +3,18 @@
     python benchmarks/speed.py                    # n = 10k and 100k (about 5 minutes on 2 cores)
     python benchmarks/speed.py --million          # also n = 1M (about 15 minutes, 24 GB machine)
     python benchmarks/speed.py --sizes 2000       # a smoke test
+    python benchmarks/speed.py --sizes 1000000 --no-keep-text --lsh-max 0 --signature-max 0 --profile-n 0
+                                                  # 1M as cluster_articles(keep_text=False) runs it
 
 Articles come from :func:`dedup.synth.generate_articles` (seeded: news-length
 texts with English word frequencies, 10% copies and rewrites planted). For
 each n the run measures, in one process and on the same articles:
 
 * **dedup's pipeline, stage by stage**, as :func:`dedup.cluster_articles`
-  runs it (``n_jobs`` worker processes for the per-article stage):
-  per-article features (normalise, tokenise, hash, shingle, sign, count
-  terms), weighting (TF-IDF, top terms, term signatures), LSH candidates,
+  runs it (``n_jobs`` worker processes for the per-article stage), the
+  input read a line at a time from a JSON-lines file written first (not
+  timed): per-article features (read and parse, normalise, tokenise,
+  hash, shingle, sign, count terms), weighting (TF-IDF, top terms, term signatures), LSH candidates,
   verification (pair cosine), clustering, and end to end. Throughput is
   articles per second of wall time; memory is the peak resident set size
   (this process plus its workers, sampled every 10 ms) during the stage.
@@ -49,8 +52,10 @@ import platform
 import pstats
 import sys
 import threading
+import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
@@ -67,10 +72,11 @@ from dedup.cluster import build_clusters, link  # noqa: E402
 from dedup.minhash import oph_signatures, signatures  # noqa: E402
 from dedup.pipeline import (  # noqa: E402
     article_tokens,
+    RawFeatures,
     canonical_order,
-    featurize_many,
+    featurize_parts,
     find_candidates,
-    prepare_articles,
+    iter_articles,
     score_pairs,
     story_scores,
     weigh,
@@ -143,65 +149,64 @@ def timed(fn, *args, **kwargs) -> tuple[float, Any]:
 
 # --- the pipeline, stage by stage ---------------------------------------------
 
-class TimedSource:
-    """Wraps the article generator, adding up the time spent inside it, so
-    that streaming input can be split into generating and coercing."""
-
-    def __init__(self, it: Iterator[dict]):
-        self.it = it
-        self.seconds = 0.0
-
-    def __iter__(self) -> "TimedSource":
-        return self
-
-    def __next__(self) -> dict:
-        t0 = time.perf_counter()
-        try:
-            return next(self.it)
-        finally:
-            self.seconds += time.perf_counter() - t0
+def write_input(n: int, seed: int, path: Path) -> float:
+    """The generated articles as JSON lines (not timed: the input a caller
+    would have on disk). Returns the seconds it took."""
+    t0 = time.perf_counter()
+    with path.open("w", encoding="utf-8") as f:
+        for d in generate_articles(n, seed=seed):
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    return time.perf_counter() - t0
 
 
-def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any]) -> dict[str, Any]:
-    """The steps of :func:`dedup.cluster_articles`, each timed. Articles are
-    streamed from the generator into :func:`prepare_articles` (as a caller
-    with a million articles would read them from disk): only the Article
-    values stay in memory, not the input dicts too."""
+def read_input(path: Path) -> Iterator[dict]:
+    """The articles of :func:`write_input`, one parsed line at a time."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_text: bool = True,
+                 keep_term_signatures: bool = True) -> dict[str, Any]:
+    """The steps of :func:`dedup.cluster_articles`, each timed. The articles
+    are first written to a JSON-lines file (not timed); the feature stage
+    reads it a line at a time through :func:`iter_articles` (as a caller
+    with a million articles would), so only the Article values stay in
+    memory, not the input dicts too -- and with ``keep_text=False`` not
+    their texts either. Reading and parsing the file counts as dedup's time."""
     stages: dict[str, Any] = {}
-    src = TimedSource(generate_articles(n, seed=seed))
-    gc.collect()
-    with PeakRSS() as total:
-        t_all = time.perf_counter()
-        t0 = time.perf_counter()
-        arts, _ = prepare_articles(src)
-        dt = time.perf_counter() - t0
-        gen = src.seconds
-        t_all += gen  # generating the input is not dedup's time
-        rec["generate_s"] = gen
-        print(f"    generated in {gen:.1f} s ({n / gen:,.0f} art/s), streamed into prepare_articles", flush=True)
-        prep = dt - gen
-        stages["prepare (coerce articles)"] = {"seconds": prep, "articles_per_s": n / prep, "peak_rss_mb": total.current() / 2**20}
-        print(f"    {'prepare (coerce articles)':<28} {prep:9.2f} s  {n / prep:12,.0f} art/s  (memory: the articles, "
-              f"{total.current() / 2**20:,.0f} MB)", flush=True)
-        with stage(stages, "features (per article)", n):
-            raw = featurize_many(arts, params)
-        with stage(stages, "weighting (TF-IDF, top terms)", n):
-            order = canonical_order(arts, raw.digests)
-            ordered = [arts[i] for i in order]
-            del arts
-            raw = raw.take(order)
-            features = weigh(raw, [a.timestamp for a in ordered], params)
-            del raw
-        with stage(stages, "LSH candidates", n):
-            pairs = find_candidates(features, params)
-        with stage(stages, "verification", n):
-            scored = score_pairs(features, pairs, params)
-        with stage(stages, "story score (short texts, neighbours)", n):
-            scored = story_scores(scored, features.n_terms, params)
-        with stage(stages, "clustering", n):
-            labels = link(n, scored, params)
-            clusters = build_clusters(ordered, labels, scored, params, empty=features.empty)
-    dt = time.perf_counter() - t_all
+    rejected: list = []
+    with tempfile.TemporaryDirectory(prefix="dedup-speed-") as tmp:
+        path = Path(tmp) / "articles.jsonl"
+        rec["generate_s"] = gen = write_input(n, seed, path)
+        print(f"    (input generated in {gen:.1f} s and written to a JSON-lines file: not timed)", flush=True)
+        gc.collect()
+        with PeakRSS() as total:
+            t_all = time.perf_counter()
+            with stage(stages, "features (read, per article)", n):
+                arts, parts = featurize_parts(iter_articles(read_input(path), "warn", rejected), params,
+                                              keep_text=keep_text)
+            print(f"    (articles {'with' if keep_text else 'without'} their texts kept: "
+                  f"{total.current() / 2**20:,.0f} MB now)", flush=True)
+            with stage(stages, "weighting (TF-IDF, top terms)", n):
+                order = canonical_order(arts, [d for p in parts for d in p.digests])
+                ordered = [arts[i] for i in order]
+                del arts
+                raw = RawFeatures.assemble(parts, order)
+                features = weigh(raw, [a.timestamp for a in ordered], params, copy=False)
+                del raw
+            with stage(stages, "LSH candidates", n):
+                pairs = find_candidates(features, params)
+            if not keep_term_signatures:  # as cluster_articles drops them (the LSH baseline needs them)
+                features = replace(features, term_signatures=np.zeros((n, 0), dtype=np.uint32))
+            with stage(stages, "verification", n):
+                scored = score_pairs(features, pairs, params)
+            with stage(stages, "story score (short texts, neighbours)", n):
+                scored = story_scores(scored, features.n_terms, params)
+            with stage(stages, "clustering", n):
+                labels = link(n, scored, params)
+                clusters = build_clusters(ordered, labels, scored, params, empty=features.empty)
+            dt = time.perf_counter() - t_all
     stages["end to end"] = {"seconds": dt, "articles_per_s": n / dt, "peak_rss_mb": total.peak / 2**20}
     print(f"    {'end to end':<28} {dt:9.2f} s  {n / dt:12,.0f} art/s  peak {total.peak / 2**20:8,.0f} MB", flush=True)
     stories = {a.metadata["story"] for a in ordered}
@@ -426,7 +431,11 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                          f"{tuple(round(x, 1) for x in r.get('load_average_after', ()))}" for r in results)
              + " (the machine is shared: 2 cores, other jobs running). "
              f"Before the runs, a warm-up of 300 articles ({meta.get('warm_up_s', 0):.1f} s) compiled or loaded the "
-             "numba kernels, so no figure below includes compiling.", "",
+             "numba kernels, so no figure below includes compiling. "
+             + ("Articles are streamed from the generator and kept with their texts (as `cluster_articles()` does by default)."
+                if meta.get("keep_text", True) else
+                "Articles are streamed from the generator and their texts released once featurised "
+                "(`cluster_articles(keep_text=False)`): the memory is the pipeline's, not the input's."), "",
              "## Pipeline stages (wall time, articles/s, peak resident memory of process + workers)", ""]
     names = list(results[0]["pipeline"])
     head = "| stage | " + " | ".join(f"n={r['n']:,}" for r in results) + " |"
@@ -492,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-terms", type=int, default=None,
                     help="Params.max_terms (e.g. 256 for 1M articles in under 8 GB; default: the library's)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-keep-text", dest="keep_text", action="store_false",
+                    help="cluster as cluster_articles(keep_text=False) does: texts released once featurised "
+                         "(the signature baselines, which need the texts, are skipped)")
     ap.add_argument("--signature-max", type=int, default=100_000, help="signature baselines only up to this n")
     ap.add_argument("--lsh-max", type=int, default=100_000, help="datasketch LSH baseline on at most this many articles")
     ap.add_argument("--profile-n", type=int, default=10_000, help="profile the end-to-end run at this n (0: no)")
@@ -518,19 +530,19 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         print(f"n = {n:,}", flush=True)
         rec: dict[str, Any] = {"n": n, "n_jobs": args.jobs, "load_average_before": os.getloadavg()}
-        state = run_pipeline(n, args.seed, params, rec)
+        state = run_pipeline(n, args.seed, params, rec, keep_text=args.keep_text,
+                             keep_term_signatures=n <= args.lsh_max)
         if n <= args.lsh_max:
             bench_lsh(state["features"], params, rec, args.lsh_max)
         arts = state["articles"]
         kern_features, kern_pairs = state["features"], state["pairs"]
         del state
         gc.collect()
-        if n <= args.signature_max:
+        if n <= args.signature_max and args.keep_text:
             bench_signatures(arts, params, sample, rec)
-        if n <= args.signature_max:
             bench_kernels(kern_features, kern_pairs, arts, params, rec)
         del kern_features, kern_pairs
-        if n == args.profile_n:
+        if n == args.profile_n and args.keep_text:
             profile = profile_end_to_end(arts, params)
         rec["load_average_after"] = os.getloadavg()
         print(f"    load average (1, 5, 15 min) before {rec['load_average_before']}, after {rec['load_average_after']}", flush=True)
@@ -540,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30, "n_jobs": args.jobs,
             "python": platform.python_version(), "profile": profile, "profile_n": args.profile_n,
-            "num_perm": params.num_perm, "max_terms": params.max_terms, "warm_up_s": warm_up_s}
+            "num_perm": params.num_perm, "max_terms": params.max_terms, "warm_up_s": warm_up_s,
+            "keep_text": args.keep_text}
     args.out.mkdir(parents=True, exist_ok=True)
     # a run of large sizes only (the 1M run) goes beside the 10k/100k table
     suffix = "" if min(sizes) <= 100_000 else "-" + "-".join(f"{s // 1000}k" if s < 10**6 else f"{s // 10**6}m" for s in sizes)

@@ -750,3 +750,46 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
                     if _offer_pair(a, b, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
                         sure, n_sure = _record(sure, n_sure, a, b)
     return sure[:n_sure].copy()
+
+
+# --- neighbour profiles (story score) -------------------------------------------------
+
+@njit(inline="always")
+def _nb_offer(x, y, v, best_v, best_c, fill):
+    """Offer partner ``y`` with similarity ``v`` to row ``x``'s top list:
+    higher similarity first, then lower column (partners are distinct)."""
+    k = best_v.shape[1]
+    f = fill[x]
+    if f < k:
+        t = f
+        fill[x] = f + 1
+    else:
+        t = k - 1
+        if v < best_v[x, t] or (v == best_v[x, t] and y > best_c[x, t]):
+            return
+    # insertion into the sorted list (k is small)
+    while t > 0 and (v > best_v[x, t - 1] or (v == best_v[x, t - 1] and y < best_c[x, t - 1])):
+        best_v[x, t] = best_v[x, t - 1]
+        best_c[x, t] = best_c[x, t - 1]
+        t -= 1
+    best_v[x, t] = v
+    best_c[x, t] = y
+
+
+@njit(**_opts)
+def top_neighbours(pairs, sims, n, k):
+    """Each row's ``k`` most similar partners among the scored pairs (positive
+    similarities only; ties to the lower column), as ``(values, columns,
+    counts)`` with ``(n, k)`` arrays: what sorting both directions of every
+    pair by (row, -similarity, column) and keeping each row's first ``k``
+    gives, in O(n * k) memory instead of O(pairs)."""
+    best_v = np.zeros((n, k), np.float64)
+    best_c = np.full((n, k), -1, np.int64)
+    fill = np.zeros(n, np.int64)
+    for q in range(len(pairs)):
+        v = np.float64(sims[q])
+        if v > 0:
+            i, j = pairs[q, 0], pairs[q, 1]
+            _nb_offer(i, j, v, best_v, best_c, fill)
+            _nb_offer(j, i, v, best_v, best_c, fill)
+    return best_v, best_c, fill

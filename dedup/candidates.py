@@ -148,7 +148,6 @@ def candidate_pairs(
         return top_partner_pairs(signatures, bands, rows, members, max_partners, max_bucket_size=max_bucket_size,
                                  neighbours=neighbours, timestamps=timestamps, window_seconds=window_seconds,
                                  keep_bands=keep_bands)
-    sig = signatures[members]
     acc = np.zeros(0, np.int64)  # unique pair codes i * n + j found so far, sorted
     found: list[np.ndarray] = []
     pending = 0
@@ -157,7 +156,7 @@ def candidate_pairs(
     # into the running set when they outnumber it (amortised: a pair is
     # merged O(1) times; the stable sort merges the sorted runs).
     for b in range(bands):
-        keys = band_keys(sig[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+        keys = band_keys(signatures[members, b * rows : (b + 1) * rows], 1, rows)[:, 0]
         pr = within_window(_bucket_pairs(keys, members, max_bucket_size, neighbours), timestamps, window_seconds)
         if len(pr):
             found.append(np.unique(pr[:, 0].astype(np.int64) * n + pr[:, 1]))
@@ -215,7 +214,6 @@ def top_partner_pairs(
     fill = np.zeros(n, dtype=np.int64)
     worst = np.zeros(n, dtype=np.int64)
     sig = np.ascontiguousarray(signatures[:, : bands * rows])
-    sub = sig[members]
     big = np.zeros((n, (bands + 7) // 8), dtype=np.uint8)  # bit b: the row's bucket in band b was capped
     # a byte per band key (padded to whole words of 8), to count bands in common
     fp = np.zeros((n, (bands + 7) // 8 * 8), dtype=np.uint8)
@@ -237,7 +235,8 @@ def top_partner_pairs(
     sure: list[np.ndarray] = []  # pairs agreeing in keep_bands bands or more: kept whatever their rank
     try:
         for b in range(bands):
-            keys = band_keys(sub[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+            # the members' band values gathered per band: no copy of all signatures
+            keys = band_keys(sig[members, b * rows : (b + 1) * rows], 1, rows)[:, 0]
             order = np.argsort(keys, kind="stable")  # stable: rows stay ascending within a bucket
             k = keys[order]
             idx = members[order]

@@ -81,11 +81,12 @@ def format_cluster(c: Cluster, number: int, width: int = 100) -> str:
 def _cmd_cluster(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     bad = []
-    articles = list(read_paths(args.paths, text_field=args.text_field, id_field=args.id_field,
-                               on_error=lambda r: (bad.append(r), print(f"dedup: {r.where()}: {r.error}", file=sys.stderr))))
+    records = read_paths(args.paths, text_field=args.text_field, id_field=args.id_field,
+                         on_error=lambda r: (bad.append(r), print(f"dedup: {r.where()}: {r.error}", file=sys.stderr)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = cluster_articles(articles, params=params)
+        # read as a stream; JSON output needs no texts, so they are not kept
+        result = cluster_articles(records, params=params, keep_text=args.format == "text")
     for w in caught:
         print(f"dedup: {w.message}", file=sys.stderr)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
@@ -100,7 +101,8 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
                     out.write(json.dumps({"id": a.id, "cluster": c.id, "representative": a.id == c.id}, ensure_ascii=False) + "\n")
         else:
             multi = [c for c in result if len(c) > 1]
-            out.write(f"{len(articles)} articles, {len(result)} stories ({len(multi)} told more than once)\n\n")
+            n_read = sum(len(c) for c in result) + len(result.rejected)
+            out.write(f"{n_read} articles, {len(result)} stories ({len(multi)} told more than once)\n\n")
             shown = result if args.all else multi
             for k, c in enumerate(shown, 1):
                 out.write(format_cluster(c, k) + "\n\n")

@@ -9,21 +9,23 @@ values. The index and the Spark path reuse both.
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .article import Article, Cluster, Clustering, PairScore, Version
+from .article import Article, Cluster, Clustering, PairScore, Rejected, Version
 from .params import Params
-from .pipeline import ScoredPairs, compute_features, find_candidates, prepare_articles, score_pairs, story_scores
+from .pipeline import ScoredPairs, compute_features, find_candidates, iter_articles, score_pairs, story_scores
 
 __all__ = ["cluster_articles", "link", "build_clusters", "choose_representative"]
 
 
 def cluster_articles(
-    articles: Iterable[Any], *, errors: str = "warn", params: Params | None = None, **kwargs: Any
+    articles: Iterable[Any], *, errors: str = "warn", params: Params | None = None, keep_text: bool = True,
+    **kwargs: Any,
 ) -> Clustering:
     """Group articles into stories.
 
@@ -40,6 +42,13 @@ def cluster_articles(
         Left-out records are listed in ``Clustering.rejected``.
     params : Params, optional
         All pipeline parameters at once (e.g. shared with a StoryIndex).
+    keep_text : bool, default True
+        Whether the clusters' articles keep their text. ``False`` releases
+        each text as soon as it is featurised (the articles keep id, title,
+        source, url, published and metadata; ``text`` is ``""``): with
+        ``articles`` a generator over a file, a corpus whose texts do not
+        fit in memory clusters in memory proportional to its features
+        alone. ``articles`` is read once, a chunk at a time, either way.
     **kwargs
         Pipeline parameters by name, overriding ``params``; see
         :class:`dedup.Params` for each and its default.
@@ -54,11 +63,14 @@ def cluster_articles(
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
     p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
-    good, rejected = prepare_articles(articles, errors=errors)
-    if not good:
+    rejected: list[Rejected] = []
+    arts, features = compute_features(iter_articles(articles, errors, rejected), p, keep_text=keep_text)
+    if not arts:
         return Clustering(clusters=(), rejected=tuple(rejected))
-    arts, features = compute_features(good, p)
-    scored = score_pairs(features, find_candidates(features, p), p)
+    pairs = find_candidates(features, p)
+    # the term signatures serve the candidates alone: not held through the pair stages
+    features = replace(features, term_signatures=np.zeros((features.n, 0), dtype=np.uint32))
+    scored = score_pairs(features, pairs, p)
     scored = story_scores(scored, features.n_terms, p)
     labels = link(len(arts), scored, p)
     clusters = build_clusters(arts, labels, scored, p, empty=features.empty)

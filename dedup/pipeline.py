@@ -19,7 +19,8 @@ import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from itertools import islice
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,8 +40,10 @@ __all__ = [
     "RawFeatures",
     "article_tokens",
     "prepare_articles",
+    "iter_articles",
     "featurize",
     "featurize_many",
+    "featurize_parts",
     "weigh",
     "compute_features",
     "find_candidates",
@@ -78,12 +81,23 @@ def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[A
     ``"warn"`` rejects it with a :class:`DedupWarning` and goes on;
     ``"ignore"`` rejects it silently. Rejected records are returned.
     """
+    rejected: list[Rejected] = []
+    good = list(iter_articles(items, errors, rejected))
+    return good, rejected
+
+
+def iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -> Iterator[Article]:
+    """:func:`prepare_articles` as a generator: each good record as an
+    :class:`Article` as soon as it is read (so a caller streaming a large
+    input never holds it whole); rejected records are appended to ``rejected``."""
     if errors not in ("raise", "warn", "ignore"):
         raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
     if isinstance(items, (str, bytes, dict, Article)):
         raise TypeError("cluster_articles() takes an iterable of articles, not a single article")
-    good: list[Article] = []
-    rejected: list[Rejected] = []
+    return _iter_articles(items, errors, rejected)
+
+
+def _iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -> Iterator[Article]:
     seen: dict[str, int] = {}
     for pos, item in enumerate(items):
         try:
@@ -91,14 +105,14 @@ def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[A
             if art.id in seen:
                 raise ArticleError(repr(art.id), f"duplicate id: input positions {seen[art.id]} and {pos} both use it")
             seen[art.id] = pos
-            good.append(art)
         except ArticleError as exc:
             if errors == "raise":
                 raise
             rejected.append(Rejected(ref=exc.ref, position=pos, reason=exc.reason))
             if errors == "warn":
-                warnings.warn(f"{exc} (input position {pos}); left out", DedupWarning, stacklevel=3)
-    return good, rejected
+                warnings.warn(f"{exc} (input position {pos}); left out", DedupWarning, stacklevel=4)
+            continue
+        yield art
 
 
 def canonical_order(articles: Sequence[Article], digests: Sequence[bytes]) -> np.ndarray:
@@ -179,6 +193,54 @@ class RawFeatures:
             n_terms=None if all(p.n_terms is None for p in parts) else np.concatenate(
                 [p.terms_per_row() for p in parts]),
         )
+
+
+    @staticmethod
+    def assemble(parts: list["RawFeatures"], order: np.ndarray) -> "RawFeatures":
+        """``concat(parts).take(order)`` without either copy: each part's rows
+        are written straight to their places in order, and each part is
+        released (popped from ``parts``, which ends empty) once written, so
+        the features of a large batch are held about once, not three times."""
+        n = sum(p.n for p in parts)
+        dest = np.empty(n, dtype=np.int64)
+        dest[order] = np.arange(n)
+        lengths = np.concatenate([np.diff(p.counts.indptr) for p in parts]) if parts else np.zeros(0, np.int64)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths[order], out=indptr[1:])
+        first = parts[0] if parts else None
+        data_dtype = first.counts.dtype if first is not None else np.float32
+        n_features = first.counts.shape[1] if first is not None else 1
+        num_perm = first.shingle_signatures.shape[1] if first is not None else 0
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        data = np.empty(int(indptr[-1]), dtype=data_dtype)
+        sigs = np.empty((n, num_perm), dtype=np.uint32)
+        digests: list[bytes] = [b""] * n
+        empty = np.empty(n, dtype=bool)
+        pruned = any(p.dropped is not None for p in parts)
+        dropped = np.zeros(n) if pruned else None
+        n_terms = np.empty(n, dtype=np.int64)
+        df_cols = first.df_cols if first is not None else None
+        df_vals = first.df_vals if first is not None else None
+        start = 0
+        while parts:
+            p = parts.pop(0)
+            d = dest[start : start + p.n]
+            src, ln = p.counts.indptr, np.diff(p.counts.indptr)
+            # each stored value's place in the output: its row's new start plus its offset in the row
+            at = np.repeat(indptr[d] - src[:-1], ln) + np.arange(p.counts.nnz)
+            indices[at] = p.counts.indices
+            data[at] = p.counts.data
+            sigs[d] = p.shingle_signatures
+            for k, r in enumerate(d.tolist()):
+                digests[r] = p.digests[k]
+            empty[d] = p.empty
+            if dropped is not None and p.dropped is not None:
+                dropped[d] = p.dropped
+            n_terms[d] = p.terms_per_row()
+            start += p.n
+            del p, at
+        counts = sp.csr_matrix((data, indices, indptr), shape=(n, n_features))
+        return RawFeatures(counts, sigs, digests, empty, df_cols, df_vals, dropped, n_terms)
 
 
 def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
@@ -262,26 +324,48 @@ def _featurize_job(job: tuple[list[str], Params]) -> RawFeatures:
 
 def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int = 2000) -> RawFeatures:
     """:func:`featurize` over chunks (so token lists never pile up), in
-    ``params.n_jobs`` worker processes when there is enough work. Workers
-    are sent only the comparison texts (plain strings: cheap to pickle) and
-    return compact arrays."""
-    chunks = [articles[i : i + chunk_size] for i in range(0, len(articles), chunk_size)] or [[]]
+    ``params.n_jobs`` worker processes when there is enough work."""
+    _, parts = featurize_parts(articles, params, chunk_size=chunk_size)
+    return RawFeatures.concat(parts)
+
+
+def featurize_parts(
+    articles: Iterable[Article], params: Params, *, chunk_size: int = 2000, keep_text: bool = True
+) -> tuple[list[Article], list[RawFeatures]]:
+    """The per-article stages over ``articles`` (any iterable: it is read a
+    chunk at a time), in ``params.n_jobs`` worker processes when there is
+    more than one chunk. Returns the articles as read and one
+    :class:`RawFeatures` per chunk; the first part carries the document
+    frequencies of all (``df_cols``/``df_vals``), the others none.
+
+    Workers are sent only the comparison texts (plain strings: cheap to
+    pickle) and return compact arrays. With ``keep_text=False`` each article
+    is kept without its text once the text is on its way to featurisation
+    (:func:`cluster_articles`'s ``keep_text``)."""
     workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
+    source = iter(articles)
+    kept: list[Article] = []
     # Document frequencies are folded into one dense array as chunks arrive
     # (a chunk's sparse copies would add up to gigabytes).
     df = np.zeros(params.n_features, dtype=np.float64)
     none_i, none_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
 
     def fold(part: RawFeatures) -> RawFeatures:
-        if part.df_cols is None:
-            df[:] += verify.document_frequency(part.counts)
-        else:  # columns are unique within a part
-            df[part.df_cols] += part.df_vals
+        df[part.df_cols] += part.df_vals  # columns are unique within a part
         return replace(part, df_cols=none_i, df_vals=none_f)
 
-    if workers > 1 and len(chunks) > 1:
-        workers = min(workers, len(chunks))
-        parts = []
+    def texts() -> Iterator[list[str]]:
+        while chunk := list(islice(source, chunk_size)):
+            yield [_comparison_source(a) for a in chunk]
+            kept.extend(chunk if keep_text else (replace(a, text="") for a in chunk))
+
+    chunks = texts()
+    first = next(chunks, None)
+    second = next(chunks, None) if first is not None else None
+    parts: list[RawFeatures] = []
+    if first is None:
+        parts.append(fold(_featurize_texts([], params)))
+    elif workers > 1 and second is not None:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             # At most two chunks per worker in flight: texts are copied for a
             # worker only shortly before it needs them, and results are
@@ -292,20 +376,26 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
             # collections do not touch (and copy) the pages of the articles.
             gc.freeze()
             try:
-                pending.append(pool.submit(_featurize_job, ([_comparison_source(a) for a in chunks[0]], params)))
+                pending.append(pool.submit(_featurize_job, (first, params)))
             finally:
                 gc.unfreeze()
-            for c in chunks[1:]:
+            for texts_ in _chain_one(second, chunks):
                 if len(pending) >= 2 * workers:
                     parts.append(fold(pending.popleft().result()))
-                pending.append(pool.submit(_featurize_job, ([_comparison_source(a) for a in c], params)))
+                pending.append(pool.submit(_featurize_job, (texts_, params)))
             while pending:
                 parts.append(fold(pending.popleft().result()))
     else:
-        parts = [fold(featurize(c, params)) for c in chunks]
-    raw = RawFeatures.concat(parts)
+        for texts_ in _chain_one(first, _chain_one(second, chunks) if second is not None else iter(())):
+            parts.append(fold(_featurize_texts(texts_, params)))
     df_cols = np.flatnonzero(df)
-    return replace(raw, df_cols=df_cols, df_vals=df[df_cols])
+    parts[0] = replace(parts[0], df_cols=df_cols, df_vals=df[df_cols])
+    return kept, parts
+
+
+def _chain_one(head: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield head
+    yield from rest
 
 
 @dataclass(frozen=True)
@@ -330,16 +420,19 @@ def weigh(
     params: Params,
     *,
     document_frequency: tuple[np.ndarray, float] | None = None,
+    copy: bool = True,
 ) -> Features:
     """Apply corpus statistics: TF-IDF rows and the top-terms signatures.
     Document frequencies come from ``raw`` itself unless
-    ``document_frequency=(df, n_docs)`` is given (the live index)."""
+    ``document_frequency=(df, n_docs)`` is given (the live index).
+    ``copy=False`` weighs ``raw.counts`` in place (``raw`` is then spent):
+    a large batch holds its rows once."""
     if document_frequency is None:
         df, n_docs = raw.document_frequency(), float(raw.n)
     else:
         df, n_docs = document_frequency
     idf = verify.idf_weights(df, n_docs, _prior(params), params.background_docs if params.background else 0)
-    x = verify.tfidf(raw.counts, idf, raw.dropped)
+    x = verify.tfidf(raw.counts, idf, raw.dropped, copy=copy)
     terms, term_offsets = verify.top_terms(x, params.n_terms)
     term_sigs = signatures(terms, term_offsets, num_perm=params.num_perm, seed=params.random_state)
     ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
@@ -353,13 +446,17 @@ def weigh(
     )
 
 
-def compute_features(articles: Sequence[Article], params: Params) -> tuple[list[Article], Features]:
-    """Features of a batch, with the articles put in canonical order."""
-    raw = featurize_many(articles, params)
-    order = canonical_order(articles, raw.digests)
-    ordered = [articles[i] for i in order]
-    raw = raw.take(order)  # the unordered copy is freed here
-    return ordered, weigh(raw, [a.timestamp for a in ordered], params)
+def compute_features(
+    articles: Iterable[Article], params: Params, *, keep_text: bool = True
+) -> tuple[list[Article], Features]:
+    """Features of a batch, with the articles put in canonical order.
+    ``articles`` is read once, a chunk at a time (:func:`featurize_parts`)."""
+    arts, parts = featurize_parts(articles, params, keep_text=keep_text)
+    order = canonical_order(arts, [d for p in parts for d in p.digests])
+    ordered = [arts[i] for i in order]
+    del arts
+    raw = RawFeatures.assemble(parts, order)  # empties ``parts``
+    return ordered, weigh(raw, [a.timestamp for a in ordered], params, copy=False)
 
 
 def lsh_views(params: Params) -> list[tuple[str, int, int]]:

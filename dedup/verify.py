@@ -105,20 +105,39 @@ def idf_weights(df: np.ndarray, n_docs: float, prior_df: np.ndarray | None = Non
     return (np.log((1.0 + n_docs + prior_docs) / (1.0 + total_df)) + 1.0).astype(np.float32)
 
 
-def tfidf(counts: sp.csr_matrix, idf: np.ndarray, dropped: np.ndarray | None = None) -> sp.csr_matrix:
+def tfidf(
+    counts: sp.csr_matrix, idf: np.ndarray, dropped: np.ndarray | None = None, *, copy: bool = True,
+    chunk_nnz: int = 1 << 22,
+) -> sp.csr_matrix:
     """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``).
 
     ``dropped`` (per row) is the squared weight of terms pruned from the row
     (:func:`dedup.pipeline.prune_counts`); it counts in the row's norm, so a
     pruned row keeps the scale of the full one and its cosines stay close
-    to the full cosines (lower bounds, missing only the dropped common terms)."""
-    x = counts.copy()
-    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    to the full cosines (lower bounds, missing only the dropped common terms).
+    ``copy=False`` writes the weights over ``counts`` (when its dtype can
+    hold them), a block of rows at a time: no second matrix, no temporary
+    larger than ``chunk_nnz`` values. The values are the same either way."""
+    out_dtype = np.result_type(np.float32, counts.dtype, idf.dtype)  # that of (1 + log(tf)) * idf
+    x = counts.copy() if copy or counts.dtype != out_dtype else counts
+    if x.dtype != out_dtype:
+        x.data = x.data.astype(out_dtype)
+    indptr = x.indptr
+    rows = int(x.shape[0])
+    lo = 0
+    while lo < rows:  # blocks of rows holding about chunk_nnz values
+        hi = min(rows, max(lo + 1, int(np.searchsorted(indptr, indptr[lo] + chunk_nnz, side="right")) - 1))
+        a, b = int(indptr[lo]), int(indptr[hi])
+        w = (1.0 + np.log(x.data[a:b])) * idf[x.indices[a:b]]
+        if dropped is not None:
+            block = sp.csr_matrix((w, x.indices[a:b], indptr[lo : hi + 1] - a), shape=(hi - lo, x.shape[1]))
+            norm2 = np.asarray(block.multiply(block).sum(axis=1)).ravel() + dropped[lo:hi]
+            scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
+            w *= np.repeat(scale, np.diff(indptr[lo : hi + 1])).astype(w.dtype)
+        x.data[a:b] = w
+        lo = hi
     if dropped is None:
         return normalize(x, norm="l2", copy=False)
-    norm2 = np.asarray(x.multiply(x).sum(axis=1)).ravel() + dropped
-    scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
-    x.data *= np.repeat(scale, np.diff(x.indptr)).astype(x.dtype)
     return x
 
 
@@ -231,20 +250,16 @@ def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) ->
     them but not their neighbourhood. Only scored pairs are read and scored,
     so no n x n matrix is formed.
     """
-    m = len(pairs)
-    if m == 0:
+    from ._kernels import top_neighbours
+
+    if len(pairs) == 0:
         return np.zeros(0, dtype=np.float64)
-    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    vals = np.concatenate([sims, sims]).astype(np.float64)
-    keep = vals > 0
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    # rank each row's partners by similarity (ties by column) and keep the top k
-    order = np.lexsort((cols, -vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    starts = np.searchsorted(rows, rows, side="left")
-    top = (np.arange(len(rows)) - starts) < k
-    rows, cols, vals = rows[top], cols[top], vals[top]
+    # each row's top k partners (compiled: O(n * k) memory, not O(pairs))
+    best_v, best_c, fill = top_neighbours(np.ascontiguousarray(pairs, dtype=np.int64),
+                                          np.ascontiguousarray(sims), int(n), int(k))
+    top = np.arange(best_v.shape[1]) < fill[:, None]
+    rows = np.repeat(np.arange(n, dtype=np.int64), fill)
+    cols, vals = best_c[top], best_v[top]
     # symmetric profiles: j is in i's profile when either is in the other's top k
     w = _max_duplicates(np.concatenate([rows, cols, np.arange(n)]), np.concatenate([cols, rows, np.arange(n)]),
                         np.concatenate([vals, vals, np.ones(n)]), n)

@@ -308,3 +308,35 @@ def test_top_partner_pairs_in_threads_equal_one_thread(monkeypatch):
     many = cand.candidate_pairs(sig, 16, 1, **kw)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert np.array_equal(cand.candidate_pairs(sig, 16, 1, **kw), many) and len(many) > n
+
+
+def _neighbour_similarity_by_sorting(pairs, sims, n, k):
+    """The reference: both directions of every pair sorted by (row,
+    -similarity, column), each row's first k kept, made symmetric."""
+    from dedup.verify import _max_duplicates
+
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    vals = np.concatenate([sims, sims]).astype(np.float64)
+    keep = vals > 0
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    top = (np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")) < k
+    rows, cols, vals = rows[top], cols[top], vals[top]
+    w = _max_duplicates(np.concatenate([rows, cols, np.arange(n)]), np.concatenate([cols, rows, np.arange(n)]),
+                        np.concatenate([vals, vals, np.ones(n)]), n)
+    return pair_cosine(normalize(w, norm="l2"), pairs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_neighbour_similarity_equals_sorting_every_pair(seed):
+    from dedup.verify import neighbour_similarity
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    p = np.unique(np.sort(rng.integers(0, n, (int(rng.integers(1, 4000)), 2)), axis=1), axis=0)
+    p = p[p[:, 0] < p[:, 1]]
+    sims = np.round(rng.random(len(p)) - 0.2, 2)  # ties, zeros and negatives
+    k = int(rng.integers(1, 12))
+    assert np.array_equal(neighbour_similarity(p, sims, n, k), _neighbour_similarity_by_sorting(p, sims, n, k))

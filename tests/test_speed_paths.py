@@ -170,3 +170,84 @@ def test_candidate_pairs_are_the_same_when_found_pairs_are_merged_in_steps():
             m = np.flatnonzero(inv == g)
             ref.update((int(m[i]), int(m[j])) for i in range(len(m)) for j in range(i + 1, len(m)))
     assert len(pairs) > 4 * 3000 and set(map(tuple, pairs.tolist())) == ref
+
+
+# --- streaming and memory-saving paths of the feature stage -------------------
+
+def _old_tfidf(counts, idf, dropped=None):
+    """The whole-matrix expression the chunked, in-place weighting replaced."""
+    from sklearn.preprocessing import normalize
+
+    x = counts.copy()
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    if dropped is None:
+        return normalize(x, norm="l2", copy=False)
+    norm2 = np.asarray(x.multiply(x).sum(axis=1)).ravel() + dropped
+    scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
+    x.data *= np.repeat(scale, np.diff(x.indptr)).astype(x.dtype)
+    return x
+
+
+@pytest.mark.parametrize("max_terms", [None, 100])
+def test_in_place_weighting_in_blocks_equals_the_whole_matrix_expression(max_terms):
+    from dedup.pipeline import featurize_many, prepare_articles
+    from dedup.verify import idf_weights, tfidf
+
+    arts, _ = prepare_articles(generate_articles(400, seed=5))
+    raw = featurize_many(arts, Params(max_terms=max_terms))
+    idf = idf_weights(raw.document_frequency(), raw.n)
+    want = _old_tfidf(raw.counts, idf, raw.dropped)
+    counts = raw.counts.copy()
+    got = tfidf(counts, idf, raw.dropped, copy=False, chunk_nnz=997)  # blocks end mid-way anywhere
+    assert got.data is counts.data  # weighed over the counts: no second matrix
+    assert np.array_equal(got.data, want.data) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(tfidf(raw.counts, idf, raw.dropped).data, want.data)
+
+
+def test_assembled_features_equal_concatenated_then_reordered():
+    from dedup.pipeline import RawFeatures, canonical_order, featurize_parts, prepare_articles
+
+    arts, _ = prepare_articles(generate_articles(700, seed=6))
+    kept, parts = featurize_parts(arts, Params(), chunk_size=128)
+    assert len(parts) == 6 and [a.id for a in kept] == [a.id for a in arts]
+    order = canonical_order(kept, [d for p in parts for d in p.digests])
+    want = RawFeatures.concat(parts).take(order)
+    got = RawFeatures.assemble(parts, order)
+    assert parts == []  # each part released once written
+    assert (got.counts != want.counts).nnz == 0 and np.array_equal(got.counts.indptr, want.counts.indptr)
+    for name in ("shingle_signatures", "empty", "dropped", "n_terms", "df_cols", "df_vals"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert got.digests == want.digests
+
+
+def test_input_is_read_once_in_chunks_and_texts_can_be_released():
+    docs = list(generate_articles(3000, seed=8))
+    reads = []
+
+    def source():
+        for d in docs:
+            reads.append(d["id"])
+            yield d
+
+    kept = cluster_articles(docs)
+    lean = cluster_articles(source(), keep_text=False, n_jobs=2)
+    assert reads == [d["id"] for d in docs]  # one pass over a generator
+    assert lean.labels() == kept.labels()
+    assert [c.id for c in lean] == [c.id for c in kept]
+    assert all(a.text == "" for c in lean for a in c.members)
+    by_id = {d["id"]: d for d in docs}
+    a = lean[0].members[0]
+    assert a.published is not None and a.metadata["story"] == by_id[a.id]["story"]
+    assert [s.score for s in lean[0].scores] == [s.score for s in kept[0].scores]
+
+
+def test_bad_records_in_a_stream_are_rejected_and_the_rest_clustered():
+    docs = list(generate_articles(300, seed=9))
+    bad = [{"id": "x1", "text": 5}, {"id": docs[0]["id"], "text": "again"}]
+    stream = iter(docs[:100] + bad[:1] + docs[100:] + bad[1:])
+    with pytest.warns(UserWarning) as caught:
+        result = cluster_articles(stream, keep_text=False)
+    assert {r.ref for r in result.rejected} == {"'x1'", repr(docs[0]["id"])}
+    assert [r.position for r in result.rejected] == [100, 301]
+    assert any("'x1'" in str(w.message) for w in caught)
+    assert sum(len(c) for c in result) == 300
