@@ -24,7 +24,13 @@ not frozen weights, so two articles are always compared under one idf, as in
 a batch. Rows are pruned to ``Params.max_terms`` terms by
 :func:`dedup.pipeline.featurize` exactly as in a batch (frequencies count
 every term; the pruned weight stays in the row's norm, ``Entry.dropped``).
-Removing an article does not change the frequencies.
+Removing an article does not change the frequencies. In memory, the
+candidates of an add are weighed and multiplied with the article's row in
+one compiled pass (:func:`dedup._index_kernels.candidate_products`) over the
+live rows kept in flat arrays (:class:`dedup._index_kernels.TermPool`) and a
+per-column array of document frequency plus prior; the numpy form
+(:meth:`StoryIndex._weights`) is its reference and is used for the article's
+own row and for re-clustering.
 
 Story score
 -----------
@@ -68,7 +74,9 @@ adjusted Rand index against :func:`dedup.cluster_articles` is about 0.99
 Memory
 ------
 Per article the index keeps its id, story, version and time; while an
-article can still be matched ("live") also its pruned term counts and its two
+article can still be matched ("live") also its pruned term counts (on the
+entry and, for the compiled candidate pass, in the term pool: about 20 bytes
+per kept term in all) and its two
 signatures (uint32 arrays), its neighbour profile, and its place in the
 two LSH band tables (one member per band: about 40-60 bytes per band in
 numpy arrays, :mod:`dedup.bandtable`). An article leaves the live set when it is older
