@@ -793,3 +793,26 @@ def top_neighbours(pairs, sims, n, k):
             _nb_offer(i, j, v, best_v, best_c, fill)
             _nb_offer(j, i, v, best_v, best_c, fill)
     return best_v, best_c, fill
+
+
+@njit(cache=True)
+def partner_codes(best_p, fill, sure):
+    """Codes ``i * n + j`` (``i < j``) of every row's kept best partners
+    (``best_p[x, :fill[x]]``, ``fill`` capped at the list length) and of the
+    ``sure`` pairs, in one array (not deduplicated)."""
+    n, k = best_p.shape
+    total = len(sure)
+    for x in range(n):
+        total += min(fill[x], k)
+    out = np.empty(total, np.int64)
+    o = 0
+    for x in range(n):
+        for t in range(min(fill[x], k)):
+            y = best_p[x, t]
+            out[o] = min(x, y) * n + max(x, y)
+            o += 1
+    for q in range(len(sure)):
+        a, b = sure[q, 0], sure[q, 1]
+        out[o] = min(a, b) * n + max(a, b)
+        o += 1
+    return out

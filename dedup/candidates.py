@@ -107,8 +107,29 @@ def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
     """Sort and deduplicate ``(i, j)`` pairs with ``i < j``."""
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    codes = _merge_codes([np.sort(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])])
-    return np.stack([codes // n, codes % n], axis=1)
+    codes = pairs[:, 0].astype(np.int64) * n
+    codes += pairs[:, 1]
+    return _code_pairs(_unique_codes(codes), n)
+
+
+def _unique_codes(codes: np.ndarray) -> np.ndarray:
+    """Sorted unique values of an int64 array, sorting it in place (no copy
+    of a large candidate set beyond the kept values)."""
+    codes.sort()
+    if len(codes) < 2:
+        return codes
+    keep = np.empty(len(codes), dtype=bool)
+    keep[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
+    return codes[keep]
+
+
+def _code_pairs(codes: np.ndarray, n: int) -> np.ndarray:
+    """``(i, j)`` rows of pair codes ``i * n + j``."""
+    out = np.empty((len(codes), 2), dtype=np.int64)
+    np.floor_divide(codes, n, out=out[:, 0])
+    np.remainder(codes, n, out=out[:, 1])
+    return out
 
 
 def candidate_pairs(
@@ -164,7 +185,7 @@ def candidate_pairs(
         if pending > max(1 << 22, 2 * len(acc)):
             acc, found, pending = _merge_codes([acc, *found]), [], 0
     acc = _merge_codes([acc, *found])
-    return np.stack([acc // n, acc % n], axis=1) if len(acc) else np.zeros((0, 2), np.int64)
+    return _code_pairs(acc, n)
 
 
 def top_partner_pairs(
@@ -255,11 +276,12 @@ def top_partner_pairs(
     finally:
         if pool is not None:
             pool.shutdown()
-    counts = np.minimum(fill, max_partners)
-    left = np.repeat(np.arange(n, dtype=np.int64), counts)
-    right = best_p[np.arange(max_partners)[None, :] < counts[:, None]]
-    pairs = np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
-    return unique_pairs(np.concatenate([pairs, *sure]), n)
+    del best_c, fp, big
+    sure_pairs = np.concatenate(sure).astype(np.int64, copy=False) if sure else np.zeros((0, 2), np.int64)
+    del sure
+    codes = _kernels.partner_codes(best_p, fill, sure_pairs)  # each kept pair once or twice, as i * n + j (i < j)
+    del best_p, sure_pairs
+    return _code_pairs(_unique_codes(codes), n)
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:
