@@ -209,6 +209,11 @@ def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_te
             dt = time.perf_counter() - t_all
     stages["end to end"] = {"seconds": dt, "articles_per_s": n / dt, "peak_rss_mb": total.peak / 2**20}
     print(f"    {'end to end':<28} {dt:9.2f} s  {n / dt:12,.0f} art/s  peak {total.peak / 2**20:8,.0f} MB", flush=True)
+    from sklearn.metrics import adjusted_rand_score
+
+    label_of = {a.id: c.id for c in clusters for a in c.members}
+    rec["ari_vs_planted"] = float(adjusted_rand_score([a.metadata["story"] for a in ordered],
+                                                      [label_of[a.id] for a in ordered]))
     stories = {a.metadata["story"] for a in ordered}
     pure = sum(len({m.metadata["story"] for m in c.members}) == 1 for c in clusters)
     rec["pipeline"] = stages
@@ -446,6 +451,7 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("| candidates per article | " + " | ".join(f"{r['candidates_per_article']:.1f}" for r in results) + " |")
     lines.append("| clusters / planted stories | " + " | ".join(f"{r['clusters']:,} / {r['stories']:,}" for r in results) + " |")
+    lines.append("| ARI against the planted stories | " + " | ".join(f"{r.get('ari_vs_planted', float('nan')):.4f}" for r in results) + " |")
     if len(results) > 1:
         lines += ["", "Growth of end-to-end time: " + ", ".join(
             f"{results[i]['n']:,} -> {results[i + 1]['n']:,}: x{results[i + 1]['pipeline']['end to end']['seconds'] / results[i]['pipeline']['end to end']['seconds']:.1f}"
