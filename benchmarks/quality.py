@@ -244,8 +244,9 @@ def dedup_graph(docs: Sequence[Doc], params: Params) -> Graph:
     order = np.array([position[a.id] for a in arts], dtype=np.int64)
     pairs = find_candidates(features, params)
     # terms in common for every pair, so any short-text setting can be tried
-    scored = replace(score_pairs(features, pairs), shared=shared_terms(features.tfidf, pairs))
-    return Graph(n=len(arts), pairs=pairs, scored=scored, order=order, tfidf=features.tfidf, n_terms=features.n_terms,
+    tfidf = features.ordered_tfidf()
+    scored = replace(score_pairs(features, pairs), shared=shared_terms(tfidf, pairs))
+    return Graph(n=len(arts), pairs=pairs, scored=scored, order=order, tfidf=tfidf, n_terms=features.n_terms,
                  seconds=time.perf_counter() - t0)
 
 

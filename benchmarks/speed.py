@@ -192,8 +192,8 @@ def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_te
                 order = canonical_order(arts, [d for p in parts for d in p.digests])
                 ordered = [arts[i] for i in order]
                 del arts
-                raw = RawFeatures.assemble(parts, order)
-                features = weigh(raw, [a.timestamp for a in ordered], params, copy=False)
+                raw = RawFeatures.stack(parts)
+                features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order)
                 del raw
             with stage(stages, "LSH candidates", n):
                 pairs = find_candidates(features, params)
@@ -360,7 +360,7 @@ def bench_kernels(features: Any, pairs: np.ndarray, arts: list, params: Params, 
               f"{t_slow / count * 1e6:.2f} us/{unit})", flush=True)
 
     p = pairs[: min(len(pairs), 200_000)]
-    x = features.tfidf
+    x = features.ordered_tfidf()
     row("pair cosine (scipy csr_elmul + sum)", "pair", len(p), lambda: pair_cosine(x, p),
         lambda: np.clip(np.asarray(x[p[:, 0]].multiply(x[p[:, 1]]).sum(axis=1)).ravel(), 0, 1))
     sig = features.shingle_signatures

@@ -196,49 +196,40 @@ class RawFeatures:
 
 
     @staticmethod
-    def assemble(parts: list["RawFeatures"], order: np.ndarray) -> "RawFeatures":
-        """``concat(parts).take(order)`` without either copy: each part's rows
-        are written straight to their places in order, and each part is
-        released (popped from ``parts``, which ends empty) once written, so
-        the features of a large batch are held about once, not three times."""
+    def stack(parts: list["RawFeatures"]) -> "RawFeatures":
+        """:meth:`concat` that releases each part (popped from ``parts``,
+        which ends empty) as soon as it is copied: the output is filled in
+        order, so a large batch's features are held about once, not twice."""
+        if len(parts) == 1:
+            return parts.pop()
         n = sum(p.n for p in parts)
-        dest = np.empty(n, dtype=np.int64)
-        dest[order] = np.arange(n)
-        lengths = np.concatenate([np.diff(p.counts.indptr) for p in parts]) if parts else np.zeros(0, np.int64)
+        nnz = sum(p.counts.nnz for p in parts)
+        first = parts[0]
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths[order], out=indptr[1:])
-        first = parts[0] if parts else None
-        data_dtype = first.counts.dtype if first is not None else np.float32
-        n_features = first.counts.shape[1] if first is not None else 1
-        num_perm = first.shingle_signatures.shape[1] if first is not None else 0
-        indices = np.empty(int(indptr[-1]), dtype=np.int32)
-        data = np.empty(int(indptr[-1]), dtype=data_dtype)
-        sigs = np.empty((n, num_perm), dtype=np.uint32)
-        digests: list[bytes] = [b""] * n
+        indices = np.empty(nnz, dtype=first.counts.indices.dtype)
+        data = np.empty(nnz, dtype=first.counts.dtype)
+        sigs = np.empty((n, first.shingle_signatures.shape[1]), dtype=np.uint32)
+        digests: list[bytes] = []
         empty = np.empty(n, dtype=bool)
         pruned = any(p.dropped is not None for p in parts)
         dropped = np.zeros(n) if pruned else None
         n_terms = np.empty(n, dtype=np.int64)
-        df_cols = first.df_cols if first is not None else None
-        df_vals = first.df_vals if first is not None else None
-        start = 0
+        df_cols, df_vals, n_features = first.df_cols, first.df_vals, first.counts.shape[1]
+        row = at = 0
         while parts:
             p = parts.pop(0)
-            d = dest[start : start + p.n]
-            src, ln = p.counts.indptr, np.diff(p.counts.indptr)
-            # each stored value's place in the output: its row's new start plus its offset in the row
-            at = np.repeat(indptr[d] - src[:-1], ln) + np.arange(p.counts.nnz)
-            indices[at] = p.counts.indices
-            data[at] = p.counts.data
-            sigs[d] = p.shingle_signatures
-            for k, r in enumerate(d.tolist()):
-                digests[r] = p.digests[k]
-            empty[d] = p.empty
+            c = p.counts
+            indptr[row + 1 : row + p.n + 1] = c.indptr[1:] + at
+            indices[at : at + c.nnz] = c.indices
+            data[at : at + c.nnz] = c.data
+            sigs[row : row + p.n] = p.shingle_signatures
+            digests.extend(p.digests)
+            empty[row : row + p.n] = p.empty
             if dropped is not None and p.dropped is not None:
-                dropped[d] = p.dropped
-            n_terms[d] = p.terms_per_row()
-            start += p.n
-            del p, at
+                dropped[row : row + p.n] = p.dropped
+            n_terms[row : row + p.n] = p.terms_per_row()
+            row, at = row + p.n, at + c.nnz
+            del p, c
         counts = sp.csr_matrix((data, indices, indptr), shape=(n, n_features))
         return RawFeatures(counts, sigs, digests, empty, df_cols, df_vals, dropped, n_terms)
 
@@ -402,16 +393,28 @@ def _chain_one(head: Any, rest: Iterator[Any]) -> Iterator[Any]:
 class Features:
     """Everything the pair stages need about a batch of articles (rows in batch order)."""
 
-    tfidf: sp.csr_matrix  # L2-normalised rows
+    tfidf: sp.csr_matrix  # L2-normalised rows (row ``rows[k]`` is article k's, see ``rows``)
     term_signatures: np.ndarray  # (n, num_perm) uint32 over each article's top terms
     shingle_signatures: np.ndarray  # (n, num_perm) uint32 over word n-gram shingles
     timestamps: np.ndarray | None  # POSIX seconds, NaN where unknown; None if no article has one
     empty: np.ndarray  # bool: no usable text
     n_terms: np.ndarray  # distinct unigrams and bigrams per article (before pruning): the short-text rule
+    # Row of ``tfidf`` of each article; None: row k is article k's. A large
+    # batch keeps its TF-IDF rows in input order (reordering gigabytes of
+    # rows would hold them twice) and maps its canonical order onto them.
+    rows: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return len(self.empty)
+
+    def tfidf_rows(self, pairs: np.ndarray) -> np.ndarray:
+        """``pairs`` of articles as pairs of :attr:`tfidf` rows."""
+        return pairs if self.rows is None else self.rows[pairs]
+
+    def ordered_tfidf(self) -> sp.csr_matrix:
+        """:attr:`tfidf` with row k article k's (a copy when :attr:`rows` is set)."""
+        return self.tfidf if self.rows is None else self.tfidf[self.rows]
 
 
 def weigh(
@@ -421,12 +424,16 @@ def weigh(
     *,
     document_frequency: tuple[np.ndarray, float] | None = None,
     copy: bool = True,
+    order: np.ndarray | None = None,
 ) -> Features:
     """Apply corpus statistics: TF-IDF rows and the top-terms signatures.
     Document frequencies come from ``raw`` itself unless
     ``document_frequency=(df, n_docs)`` is given (the live index).
     ``copy=False`` weighs ``raw.counts`` in place (``raw`` is then spent):
-    a large batch holds its rows once."""
+    a large batch holds its rows once. With ``order`` (the canonical order
+    of ``raw``'s rows; ``timestamps`` are then in that order), the features
+    come in that order but the TF-IDF rows stay where they are
+    (:attr:`Features.rows`)."""
     if document_frequency is None:
         df, n_docs = raw.document_frequency(), float(raw.n)
     else:
@@ -436,13 +443,17 @@ def weigh(
     terms, term_offsets = verify.top_terms(x, params.n_terms)
     term_sigs = signatures(terms, term_offsets, num_perm=params.num_perm, seed=params.random_state)
     ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
+    sh, empty, n_terms = raw.shingle_signatures, raw.empty, raw.terms_per_row()
+    if order is not None:
+        term_sigs, sh, empty, n_terms = term_sigs[order], sh[order], empty[order], n_terms[order]
     return Features(
         tfidf=x,
         term_signatures=term_sigs,
-        shingle_signatures=raw.shingle_signatures,
+        shingle_signatures=sh,
         timestamps=None if np.isnan(ts).all() else ts,
-        empty=raw.empty,
-        n_terms=raw.terms_per_row(),
+        empty=empty,
+        n_terms=n_terms,
+        rows=None if order is None else np.asarray(order, dtype=np.int64),
     )
 
 
@@ -455,8 +466,8 @@ def compute_features(
     order = canonical_order(arts, [d for p in parts for d in p.digests])
     ordered = [arts[i] for i in order]
     del arts
-    raw = RawFeatures.assemble(parts, order)  # empties ``parts``
-    return ordered, weigh(raw, [a.timestamp for a in ordered], params, copy=False)
+    raw = RawFeatures.stack(parts)  # empties ``parts``
+    return ordered, weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order)
 
 
 def lsh_views(params: Params) -> list[tuple[str, int, int]]:
@@ -508,13 +519,15 @@ def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = N
     terms a pair of short texts has in common."""
     from .minhash import pair_jaccard
 
-    cos = verify.pair_cosine(features.tfidf, pairs)
+    cos = np.empty(len(pairs), dtype=np.float64)
+    for lo in range(0, len(pairs), 1 << 22):  # blocks: the row pairs are a copy when rows are mapped
+        cos[lo : lo + (1 << 22)] = verify.pair_cosine(features.tfidf, features.tfidf_rows(pairs[lo : lo + (1 << 22)]))
     shared = None
     if params is not None and params.short_text_terms:
         t = features.n_terms
         short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms ** 2)
         shared = np.full(len(pairs), -1, dtype=np.int64)
-        shared[short] = verify.shared_terms(features.tfidf, pairs[short])
+        shared[short] = verify.shared_terms(features.tfidf, features.tfidf_rows(pairs[short]))
     sig = features.shingle_signatures
     jac = pair_jaccard(sig, pairs)
     return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)

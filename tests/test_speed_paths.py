@@ -204,20 +204,36 @@ def test_in_place_weighting_in_blocks_equals_the_whole_matrix_expression(max_ter
     assert np.array_equal(tfidf(raw.counts, idf, raw.dropped).data, want.data)
 
 
-def test_assembled_features_equal_concatenated_then_reordered():
-    from dedup.pipeline import RawFeatures, canonical_order, featurize_parts, prepare_articles
+def test_stacked_parts_equal_concatenated_and_weighing_in_order_maps_rows():
+    from dedup.pipeline import RawFeatures, canonical_order, featurize_parts, prepare_articles, weigh
 
     arts, _ = prepare_articles(generate_articles(700, seed=6))
-    kept, parts = featurize_parts(arts, Params(), chunk_size=128)
+    p = Params()
+    kept, parts = featurize_parts(arts, p, chunk_size=128)
     assert len(parts) == 6 and [a.id for a in kept] == [a.id for a in arts]
-    order = canonical_order(kept, [d for p in parts for d in p.digests])
-    want = RawFeatures.concat(parts).take(order)
-    got = RawFeatures.assemble(parts, order)
-    assert parts == []  # each part released once written
+    order = canonical_order(kept, [d for q in parts for d in q.digests])
+    want = RawFeatures.concat(parts)
+    got = RawFeatures.stack(parts)
+    assert parts == []  # each part released once copied
     assert (got.counts != want.counts).nnz == 0 and np.array_equal(got.counts.indptr, want.counts.indptr)
     for name in ("shingle_signatures", "empty", "dropped", "n_terms", "df_cols", "df_vals"):
         assert np.array_equal(getattr(got, name), getattr(want, name)), name
     assert got.digests == want.digests
+    # weighed in place with the canonical order: the same features as reordering the rows first
+    ts = [kept[i].timestamp for i in order]
+    ref = weigh(want.take(order), ts, p)
+    mapped = weigh(got, ts, p, copy=False, order=order)
+    assert ref.rows is None and np.array_equal(mapped.rows, order)
+    for name in ("term_signatures", "shingle_signatures", "empty", "n_terms", "timestamps"):
+        assert np.array_equal(getattr(ref, name), getattr(mapped, name)), name
+    assert (mapped.ordered_tfidf() != ref.tfidf).nnz == 0
+    rng = np.random.default_rng(0)
+    pairs = np.unique(np.sort(rng.integers(0, 700, (3000, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    from dedup.pipeline import score_pairs
+
+    a, b = score_pairs(ref, pairs, p), score_pairs(mapped, pairs, p)
+    assert np.array_equal(a.cosine, b.cosine) and np.array_equal(a.shared, b.shared) and np.array_equal(a.jaccard, b.jaccard)
 
 
 def test_input_is_read_once_in_chunks_and_texts_can_be_released():
