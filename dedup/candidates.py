@@ -37,6 +37,8 @@ __all__ = [
     "datasketch_candidates",
     "within_window",
     "unique_pairs",
+    "unique_codes",
+    "code_pairs",
 ]
 
 
@@ -109,10 +111,10 @@ def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     codes = pairs[:, 0].astype(np.int64) * n
     codes += pairs[:, 1]
-    return _code_pairs(_unique_codes(codes), n)
+    return code_pairs(unique_codes(codes), n)
 
 
-def _unique_codes(codes: np.ndarray) -> np.ndarray:
+def unique_codes(codes: np.ndarray) -> np.ndarray:
     """Sorted unique values of an int64 array, sorting it in place (no copy
     of a large candidate set beyond the kept values)."""
     codes.sort()
@@ -124,7 +126,7 @@ def _unique_codes(codes: np.ndarray) -> np.ndarray:
     return codes[keep]
 
 
-def _code_pairs(codes: np.ndarray, n: int) -> np.ndarray:
+def code_pairs(codes: np.ndarray, n: int) -> np.ndarray:
     """``(i, j)`` rows of pair codes ``i * n + j``."""
     out = np.empty((len(codes), 2), dtype=np.int64)
     np.floor_divide(codes, n, out=out[:, 0])
@@ -185,7 +187,7 @@ def candidate_pairs(
         if pending > max(1 << 22, 2 * len(acc)):
             acc, found, pending = _merge_codes([acc, *found]), [], 0
     acc = _merge_codes([acc, *found])
-    return _code_pairs(acc, n)
+    return code_pairs(acc, n)
 
 
 def top_partner_pairs(
@@ -281,7 +283,7 @@ def top_partner_pairs(
     del sure
     codes = _kernels.partner_codes(best_p, fill, sure_pairs)  # each kept pair once or twice, as i * n + j (i < j)
     del best_p, sure_pairs
-    return _code_pairs(_unique_codes(codes), n)
+    return code_pairs(unique_codes(codes), n)
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:

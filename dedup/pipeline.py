@@ -486,11 +486,14 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
     window = None if params.time_window is None else params.time_window.total_seconds()
     kw = dict(valid=valid, max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours,
               timestamps=features.timestamps, window_seconds=window)
-    pairs = np.concatenate([
-        cand.candidate_pairs(features.term_signatures, tb, tr, max_partners=params.max_partners, **kw),
-        cand.candidate_pairs(features.shingle_signatures, sb, sr, **kw),
-    ])
-    return cand.unique_pairs(pairs, features.n)
+    n = features.n
+    codes = []  # each view's pairs as codes i * n + j, so only one (m, 2) array is ever built
+    for sig, b, r, limit in ((features.term_signatures, tb, tr, params.max_partners),
+                             (features.shingle_signatures, sb, sr, None)):
+        p = cand.candidate_pairs(sig, b, r, max_partners=limit, **kw)
+        codes.append(p[:, 0] * n + p[:, 1])
+        del p
+    return cand.code_pairs(cand.unique_codes(np.concatenate(codes)), n)
 
 
 @dataclass(frozen=True)
