@@ -437,10 +437,12 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              + " (the machine is shared: 2 cores, other jobs running). "
              f"Before the runs, a warm-up of 300 articles ({meta.get('warm_up_s', 0):.1f} s) compiled or loaded the "
              "numba kernels, so no figure below includes compiling. "
-             + ("Articles are streamed from the generator and kept with their texts (as `cluster_articles()` does by default)."
+             + ("Articles are read a line at a time from a JSON-lines file (reading included in the features stage) "
+                "and kept with their texts (as `cluster_articles()` does by default)."
                 if meta.get("keep_text", True) else
-                "Articles are streamed from the generator and their texts released once featurised "
-                "(`cluster_articles(keep_text=False)`): the memory is the pipeline's, not the input's."), "",
+                "Articles are read a line at a time from a JSON-lines file (reading included in the features stage) "
+                "and their texts released once featurised (`cluster_articles(keep_text=False)`): the memory is "
+                "the pipeline's, not the input's."), "",
              "## Pipeline stages (wall time, articles/s, peak resident memory of process + workers)", ""]
     names = list(results[0]["pipeline"])
     head = "| stage | " + " | ".join(f"n={r['n']:,}" for r in results) + " |"
