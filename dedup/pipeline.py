@@ -230,8 +230,25 @@ class RawFeatures:
             n_terms[row : row + p.n] = p.terms_per_row()
             row, at = row + p.n, at + c.nnz
             del p, c
+            if len(parts) % 8 == 0:  # every few parts (a call costs about a millisecond)
+                _return_freed_memory()
         counts = sp.csr_matrix((data, indices, indptr), shape=(n, n_features))
         return RawFeatures(counts, sigs, digests, empty, df_cols, df_vals, dropped, n_terms)
+
+
+def _return_freed_memory() -> None:
+    """Give freed heap memory back to the OS (glibc's ``malloc_trim``).
+
+    The feature parts arrive unpickled from the workers; once glibc's
+    malloc has raised its mmap threshold, their arrays live on the heap, and
+    freeing them keeps the pages resident -- so copying the parts into one
+    matrix would hold them twice. A no-op where there is no glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
