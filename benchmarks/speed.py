@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 
 from dedup import Params  # noqa: E402
 from dedup import candidates as cand  # noqa: E402
+from dedup._sysmem import release_freed_memory  # noqa: E402
 from dedup.cluster import build_clusters, link  # noqa: E402
 from dedup.minhash import oph_signatures, signatures  # noqa: E402
 from dedup.pipeline import (  # noqa: E402
@@ -199,6 +200,7 @@ def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_te
                 pairs = find_candidates(features, params)
             if not keep_term_signatures:  # as cluster_articles drops them (the LSH baseline needs them)
                 features = replace(features, term_signatures=np.zeros((n, 0), dtype=np.uint32))
+                release_freed_memory()
             with stage(stages, "verification", n):
                 scored = score_pairs(features, pairs, params)
             with stage(stages, "story score (short texts, neighbours)", n):

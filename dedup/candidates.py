@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ._sysmem import release_freed_memory
 from .minhash import EMPTY, to_lean_minhash
 from .shingle import fmix64
 
@@ -186,6 +187,7 @@ def candidate_pairs(
             pending += len(found[-1])
         if pending > max(1 << 22, 2 * len(acc)):
             acc, found, pending = _merge_codes([acc, *found]), [], 0
+            release_freed_memory()
     acc = _merge_codes([acc, *found])
     return code_pairs(acc, n)
 
@@ -270,6 +272,8 @@ def top_partner_pairs(
             big[idx[np.repeat(sizes > max_bucket_size, sizes)], b >> 3] |= np.uint8(1 << (b & 7))
             args = (idx, starts, max_bucket_size, neighbours, ts, window, sorted_times,
                     fp, sig, bands, rows, b, big, best_c, best_p, fill, worst)
+            if b % 32 == 31:
+                release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
             if pool is None:
                 sure.append(_kernels.offer_band(*args, 0, n, keep_bands))
             else:

@@ -17,6 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .article import Article, Cluster, Clustering, PairScore, Rejected, Version
+from ._sysmem import release_freed_memory
 from .params import Params
 from .pipeline import ScoredPairs, compute_features, find_candidates, iter_articles, score_pairs, story_scores
 
@@ -70,6 +71,7 @@ def cluster_articles(
     pairs = find_candidates(features, p)
     # the term signatures serve the candidates alone: not held through the pair stages
     features = replace(features, term_signatures=np.zeros((features.n, 0), dtype=np.uint32))
+    release_freed_memory()
     scored = score_pairs(features, pairs, p)
     scored = story_scores(scored, features.n_terms, p)
     labels = link(len(arts), scored, p)

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from . import candidates as cand
 from . import verify
+from ._sysmem import release_freed_memory
 from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import oph_signatures, signatures
 from .normalize import comparison_terms, similarity_text
@@ -231,24 +232,9 @@ class RawFeatures:
             row, at = row + p.n, at + c.nnz
             del p, c
             if len(parts) % 8 == 0:  # every few parts (a call costs about a millisecond)
-                _return_freed_memory()
+                release_freed_memory()
         counts = sp.csr_matrix((data, indices, indptr), shape=(n, n_features))
         return RawFeatures(counts, sigs, digests, empty, df_cols, df_vals, dropped, n_terms)
-
-
-def _return_freed_memory() -> None:
-    """Give freed heap memory back to the OS (glibc's ``malloc_trim``).
-
-    The feature parts arrive unpickled from the workers; once glibc's
-    malloc has raised its mmap threshold, their arrays live on the heap, and
-    freeing them keeps the pages resident -- so copying the parts into one
-    matrix would hold them twice. A no-op where there is no glibc."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
 
 
 def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
@@ -484,7 +470,10 @@ def compute_features(
     ordered = [arts[i] for i in order]
     del arts
     raw = RawFeatures.stack(parts)  # empties ``parts``
-    return ordered, weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order)
+    features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order)
+    del raw
+    release_freed_memory()
+    return ordered, features
 
 
 def lsh_views(params: Params) -> list[tuple[str, int, int]]:
@@ -510,7 +499,11 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
         p = cand.candidate_pairs(sig, b, r, max_partners=limit, **kw)
         codes.append(p[:, 0] * n + p[:, 1])
         del p
-    return cand.code_pairs(cand.unique_codes(np.concatenate(codes)), n)
+        release_freed_memory()
+    pairs = cand.code_pairs(cand.unique_codes(np.concatenate(codes)), n)
+    del codes
+    release_freed_memory()
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -550,6 +543,7 @@ def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = N
         shared[short] = verify.shared_terms(features.tfidf, features.tfidf_rows(pairs[short]))
     sig = features.shingle_signatures
     jac = pair_jaccard(sig, pairs)
+    release_freed_memory()
     return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)
 
 
@@ -564,4 +558,5 @@ def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> Sc
         short_text_terms=params.short_text_terms, neighbourhood=params.neighbourhood,
         neighbourhood_weight=params.neighbourhood_weight, shared=scored.shared,
     )
+    release_freed_memory()
     return replace(scored, similarity=sim)
