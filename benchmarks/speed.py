@@ -55,7 +55,6 @@ import threading
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
@@ -68,20 +67,9 @@ sys.path.insert(0, str(ROOT))
 
 from dedup import Params  # noqa: E402
 from dedup import candidates as cand  # noqa: E402
-from dedup._sysmem import release_freed_memory  # noqa: E402
 from dedup.cluster import build_clusters, link  # noqa: E402
 from dedup.minhash import oph_signatures, signatures  # noqa: E402
-from dedup.pipeline import (  # noqa: E402
-    article_tokens,
-    RawFeatures,
-    canonical_order,
-    featurize_parts,
-    find_candidates,
-    iter_articles,
-    score_pairs,
-    story_scores,
-    weigh,
-)
+from dedup.pipeline import PairStages, article_tokens, featurize_parts, iter_articles, weigh_batch  # noqa: E402
 from dedup.shingle import fold32, hash_tokens, ngram_hashes  # noqa: E402
 from dedup.synth import generate_articles  # noqa: E402
 
@@ -168,13 +156,16 @@ def read_input(path: Path) -> Iterator[dict]:
 
 
 def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_text: bool = True,
-                 keep_term_signatures: bool = True) -> dict[str, Any]:
+                 keep_features: bool = True) -> dict[str, Any]:
     """The steps of :func:`dedup.cluster_articles`, each timed. The articles
     are first written to a JSON-lines file (not timed); the feature stage
     reads it a line at a time through :func:`iter_articles` (as a caller
     with a million articles would), so only the Article values stay in
     memory, not the input dicts too -- and with ``keep_text=False`` not
-    their texts either. Reading and parsing the file counts as dedup's time."""
+    their texts either. Reading and parsing the file counts as dedup's time.
+    ``keep_features`` keeps the features for the baselines (the memory
+    figures then include them); without it they go as in
+    :func:`dedup.cluster_articles`."""
     stages: dict[str, Any] = {}
     rejected: list = []
     with tempfile.TemporaryDirectory(prefix="dedup-speed-") as tmp:
@@ -190,24 +181,20 @@ def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_te
             print(f"    (articles {'with' if keep_text else 'without'} their texts kept: "
                   f"{total.current() / 2**20:,.0f} MB now)", flush=True)
             with stage(stages, "weighting (TF-IDF, top terms)", n):
-                order = canonical_order(arts, [d for p in parts for d in p.digests])
-                ordered = [arts[i] for i in order]
+                ordered, features = weigh_batch(arts, parts, params)
                 del arts
-                raw = RawFeatures.stack(parts)
-                features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order)
-                del raw
+            pair_stages = PairStages(features, params)
+            if not keep_features:  # as cluster_articles: each feature let go once used
+                del features
             with stage(stages, "LSH candidates", n):
-                pairs = find_candidates(features, params)
-            if not keep_term_signatures:  # as cluster_articles drops them (the LSH baseline needs them)
-                features = replace(features, term_signatures=np.zeros((n, 0), dtype=np.uint32))
-                release_freed_memory()
+                pairs = pair_stages.candidates()
             with stage(stages, "verification", n):
-                scored = score_pairs(features, pairs, params)
+                scored = pair_stages.verify()
             with stage(stages, "story score (short texts, neighbours)", n):
-                scored = story_scores(scored, features.n_terms, params)
+                scored = pair_stages.story(scored)
             with stage(stages, "clustering", n):
                 labels = link(n, scored, params)
-                clusters = build_clusters(ordered, labels, scored, params, empty=features.empty)
+                clusters = build_clusters(ordered, labels, scored, params, empty=pair_stages.empty)
             dt = time.perf_counter() - t_all
     stages["end to end"] = {"seconds": dt, "articles_per_s": n / dt, "peak_rss_mb": total.peak / 2**20}
     print(f"    {'end to end':<28} {dt:9.2f} s  {n / dt:12,.0f} art/s  peak {total.peak / 2**20:8,.0f} MB", flush=True)
@@ -223,7 +210,7 @@ def run_pipeline(n: int, seed: int, params: Params, rec: dict[str, Any], keep_te
     rec["clusters"] = len(clusters)
     rec["stories"] = len(stories)
     rec["pure_cluster_share"] = pure / len(clusters)
-    return {"features": features, "pairs": pairs, "articles": ordered}
+    return {"features": features if keep_features else None, "pairs": pairs, "articles": ordered}
 
 
 # --- signatures against the baselines -----------------------------------------
@@ -541,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"n = {n:,}", flush=True)
         rec: dict[str, Any] = {"n": n, "n_jobs": args.jobs, "load_average_before": os.getloadavg()}
         state = run_pipeline(n, args.seed, params, rec, keep_text=args.keep_text,
-                             keep_term_signatures=n <= args.lsh_max)
+                             keep_features=n <= max(args.lsh_max, args.signature_max if args.keep_text else 0))
         if n <= args.lsh_max:
             bench_lsh(state["features"], params, rec, args.lsh_max)
         arts = state["articles"]

@@ -428,29 +428,187 @@ def pair_dot(indptr, indices, data, pairs):
     """Dot product of CSR row pairs (sorted, duplicate-free indices), added up
     as ``x[i].multiply(x[j]).sum(axis=1)`` does: the nonzero products in
     column order, the first plus numpy's pairwise sum of the rest, in the
-    dtype of ``data``."""
+    dtype of ``data``.
+
+    Pairs come grouped by their first row (candidate pairs are sorted): a
+    row met in several pairs in a row goes once into a small open-addressing
+    table of its columns, and each partner's columns are looked up in it --
+    one probe per partner value instead of a merge over both rows. The
+    products still come in the partner's column order, so the sums are the
+    same bit for bit."""
     m = len(pairs)
     out = np.zeros(m, data.dtype)
     width = 0
     for r in range(len(indptr) - 1):
         width = max(width, indptr[r + 1] - indptr[r])
     prod = np.empty(width, data.dtype)
-    for q in range(m):
-        a, a_end = indptr[pairs[q, 0]], indptr[pairs[q, 0] + 1]
-        b, b_end = indptr[pairs[q, 1]], indptr[pairs[q, 1] + 1]
-        c = 0
-        while a < a_end and b < b_end:  # branch-free steps: the rare match is the only branch
-            ca, cb = indices[a], indices[b]
-            if ca == cb:
-                v = data[a] * data[b]
-                if v != 0:
-                    prod[c] = v
-                    c += 1
-            a += ca <= cb
-            b += cb <= ca
-        if c > 0:
-            out[q] = prod[0] + _pairwise_sum(prod, 1, c - 1) if c > 1 else prod[0]
+    bits = 4
+    while (1 << bits) < 2 * width:
+        bits += 1
+    mask = (1 << bits) - 1
+    keys = np.full(mask + 1, -1, indices.dtype)
+    vals = np.zeros(mask + 1, data.dtype)
+    held = -1  # the row in the table
+    q = 0
+    while q < m:
+        i = pairs[q, 0]
+        run = 1
+        while q + run < m and pairs[q + run, 0] == i:
+            run += 1
+        if run >= 4 and i != held:
+            if held >= 0:
+                for k in range(indptr[held], indptr[held + 1]):
+                    h = _slot(indices[k], mask)
+                    while keys[h] != -1:
+                        keys[h] = -1
+                        h = (h + 1) & mask
+            for k in range(indptr[i], indptr[i + 1]):
+                h = _slot(indices[k], mask)
+                while keys[h] != -1:
+                    h = (h + 1) & mask
+                keys[h] = indices[k]
+                vals[h] = data[k]
+            held = i
+        for t in range(q, q + run):
+            j = pairs[t, 1]
+            c = 0
+            if run >= 4:
+                for b in range(indptr[j], indptr[j + 1]):
+                    col = indices[b]
+                    h = _slot(col, mask)
+                    while True:
+                        key = keys[h]
+                        if key == col:
+                            v = vals[h] * data[b]
+                            if v != 0:
+                                prod[c] = v
+                                c += 1
+                            break
+                        if key == -1:
+                            break
+                        h = (h + 1) & mask
+            else:
+                a, a_end = indptr[i], indptr[i + 1]
+                b, b_end = indptr[j], indptr[j + 1]
+                while a < a_end and b < b_end:  # branch-free steps: the rare match is the only branch
+                    ca, cb = indices[a], indices[b]
+                    if ca == cb:
+                        v = data[a] * data[b]
+                        if v != 0:
+                            prod[c] = v
+                            c += 1
+                    a += ca <= cb
+                    b += cb <= ca
+            if c > 0:
+                out[t] = prod[0] + _pairwise_sum(prod, 1, c - 1) if c > 1 else prod[0]
+        q += run
     return out
+
+
+@njit(inline="always")
+def _slot(col, mask):
+    return np.int64(((np.uint64(col) * _C64) >> np.uint64(40)) & np.uint64(mask))
+
+
+@njit(**_opts)
+def drop_columns(indptr, indices, data, drop):
+    """Remove, in place, the stored values of CSR rows whose column is marked
+    in ``drop``; rows keep their order and their values' order. Returns the
+    new number of stored values (``indptr`` is rewritten to match)."""
+    o = 0
+    for r in range(len(indptr) - 1):
+        a, b = indptr[r], indptr[r + 1]
+        indptr[r] = o
+        for k in range(a, b):
+            if not drop[indices[k]]:
+                indices[o] = indices[k]
+                data[o] = data[k]
+                o += 1
+    indptr[len(indptr) - 1] = o
+    return o
+
+
+@njit(**_opts)
+def permute_rows(a, order):
+    """``a[:] = a[order]`` for a 2-d array, in place (one row of scratch:
+    each cycle of the permutation is followed once)."""
+    n = len(order)
+    done = np.zeros(n, np.bool_)
+    tmp = np.empty(a.shape[1], a.dtype)
+    for start in range(n):
+        if done[start]:
+            continue
+        tmp[:] = a[start]
+        k = start
+        while True:
+            done[k] = True
+            src = order[k]
+            if src == start:
+                a[k] = tmp
+                break
+            a[k] = a[src]
+            k = src
+
+
+@njit(**_opts)
+def take_ragged(values, offsets, order):
+    """Rows ``order`` of a ragged array (``values`` cut at ``offsets``)."""
+    n = len(order)
+    out_offsets = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        out_offsets[k + 1] = out_offsets[k] + offsets[order[k] + 1] - offsets[order[k]]
+    out = np.empty(out_offsets[n], values.dtype)
+    for k in range(n):
+        lo = offsets[order[k]]
+        for t in range(out_offsets[k + 1] - out_offsets[k]):
+            out[out_offsets[k] + t] = values[lo + t]
+    return out, out_offsets
+
+
+@njit(**_opts)
+def prune_rows(indptr, indices, data, log_tf, col_idf, k):
+    """Each CSR row cut to its ``k`` heaviest values by the weight
+    ``log_tf[tf] * col_idf[column]`` (ties: lower columns first), as
+    :func:`dedup.pipeline.prune_counts` does with numpy. Returns the kept
+    ``(indptr, indices, data)`` and each row's dropped squared weight."""
+    n = len(indptr) - 1
+    out_indptr = np.zeros(n + 1, np.int64)
+    width = 0
+    for r in range(n):
+        length = indptr[r + 1] - indptr[r]
+        out_indptr[r + 1] = out_indptr[r] + min(length, k)
+        width = max(width, length)
+    out_indices = np.empty(out_indptr[n], indices.dtype)
+    out_data = np.empty(out_indptr[n], data.dtype)
+    dropped = np.zeros(n, np.float64)
+    w = np.empty(width, np.float64)
+    for r in range(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        length = hi - lo
+        o = out_indptr[r]
+        if length <= k:
+            for t in range(length):
+                out_indices[o + t] = indices[lo + t]
+                out_data[o + t] = data[lo + t]
+            continue
+        for t in range(length):
+            w[t] = log_tf[np.int64(data[lo + t])] * col_idf[indices[lo + t]]
+        thr = np.partition(w[:length].copy(), length - k)[length - k]
+        above = 0
+        for t in range(length):
+            above += w[t] > thr
+        room = k - above
+        for t in range(length):
+            v = w[t]
+            if v > thr or (v == thr and room > 0):
+                if v == thr:
+                    room -= 1
+                out_indices[o] = indices[lo + t]
+                out_data[o] = data[lo + t]
+                o += 1
+            else:
+                dropped[r] += v * v
+    return out_indptr, out_indices, out_data, dropped
 
 
 @njit(**_opts)

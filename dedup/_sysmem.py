@@ -1,9 +1,17 @@
-"""Returning freed heap memory to the operating system."""
+"""Memory: freed heap pages back to the operating system, idle matrices out to a file."""
 
 from __future__ import annotations
 
 import ctypes
+import os
+import tempfile
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 @lru_cache(maxsize=1)
@@ -28,3 +36,48 @@ def release_freed_memory() -> None:
     lib = _libc()
     if lib is not None:
         lib.malloc_trim(0)
+
+
+class SpilledRows:
+    """A CSR matrix parked in a temporary file until it is needed again.
+
+    The batch pipeline's TF-IDF rows are most of its memory at a million
+    articles and are idle while the candidates are found; written out (to
+    ``dir``, default the system's temporary folder) they leave room for
+    that stage, and :meth:`load` reads them back unchanged. If the file
+    cannot be written (no space, no folder), the matrix is kept in memory."""
+
+    def __init__(self, x: "sp.csr_matrix", dir: str | None = None) -> None:
+        self._shape = x.shape
+        self._sorted = bool(x.has_sorted_indices)
+        self._kept: "sp.csr_matrix | None" = None
+        self._files: list[tuple[str, np.dtype, int]] = []
+        try:
+            self._tmp: tempfile.TemporaryDirectory | None = tempfile.TemporaryDirectory(prefix="dedup-rows-", dir=dir)
+            for name in ("data", "indices", "indptr"):
+                a = getattr(x, name)
+                path = os.path.join(self._tmp.name, name)
+                a.tofile(path)
+                self._files.append((path, a.dtype, a.size))
+        except OSError:
+            if getattr(self, "_tmp", None) is not None:
+                self._tmp.cleanup()
+            self._tmp, self._kept = None, x
+
+    @property
+    def spilled(self) -> bool:
+        return self._kept is None
+
+    def load(self) -> "sp.csr_matrix":
+        """The matrix, read back (the file is removed)."""
+        if self._kept is not None:
+            x, self._kept = self._kept, None
+            return x
+        from .verify import csr_of
+
+        data, indices, indptr = (np.fromfile(path, dtype=dtype, count=size) for path, dtype, size in self._files)
+        assert self._tmp is not None
+        self._tmp.cleanup()
+        x = csr_of(data, indices, indptr, self._shape)
+        x.has_sorted_indices = self._sorted
+        return x

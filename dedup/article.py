@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Iterator, Sequence
 
 __all__ = [
     "Article",

@@ -9,7 +9,6 @@ values. The index and the Spark path reuse both.
 from __future__ import annotations
 
 import heapq
-from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -17,9 +16,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .article import Article, Cluster, Clustering, PairScore, Rejected, Version
-from ._sysmem import release_freed_memory
 from .params import Params
-from .pipeline import ScoredPairs, compute_features, find_candidates, iter_articles, score_pairs, story_scores
+from .pipeline import PairStages, ScoredPairs, compute_features, iter_articles
 
 __all__ = ["cluster_articles", "link", "build_clusters", "choose_representative"]
 
@@ -68,14 +66,12 @@ def cluster_articles(
     arts, features = compute_features(iter_articles(articles, errors, rejected), p, keep_text=keep_text)
     if not arts:
         return Clustering(clusters=(), rejected=tuple(rejected))
-    pairs = find_candidates(features, p)
-    # the term signatures serve the candidates alone: not held through the pair stages
-    features = replace(features, term_signatures=np.zeros((features.n, 0), dtype=np.uint32))
-    release_freed_memory()
-    scored = score_pairs(features, pairs, p)
-    scored = story_scores(scored, features.n_terms, p)
+    stages = PairStages(features, p)  # each feature held only while a stage needs it
+    del features
+    stages.candidates()
+    scored = stages.story(stages.verify())
     labels = link(len(arts), scored, p)
-    clusters = build_clusters(arts, labels, scored, p, empty=features.empty)
+    clusters = build_clusters(arts, labels, scored, p, empty=stages.empty)
     return Clustering(clusters=tuple(clusters), rejected=tuple(rejected))
 
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from . import candidates as cand
 from . import verify
-from ._sysmem import release_freed_memory
+from ._sysmem import SpilledRows, release_freed_memory
 from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import oph_signatures, signatures
 from .normalize import comparison_terms, similarity_text
@@ -47,10 +47,12 @@ __all__ = [
     "featurize_parts",
     "weigh",
     "compute_features",
+    "weigh_batch",
     "find_candidates",
     "lsh_views",
     "score_pairs",
     "story_scores",
+    "PairStages",
     "canonical_order",
 ]
 
@@ -233,7 +235,7 @@ class RawFeatures:
             del p, c
             if len(parts) % 8 == 0:  # every few parts (a call costs about a millisecond)
                 release_freed_memory()
-        counts = sp.csr_matrix((data, indices, indptr), shape=(n, n_features))
+        counts = verify.csr_of(data, indices, indptr, (n, n_features))
         return RawFeatures(counts, sigs, digests, empty, df_cols, df_vals, dropped, n_terms)
 
 
@@ -292,6 +294,17 @@ def prune_counts(
     lengths = np.diff(counts.indptr)
     if counts.nnz == 0 or int(lengths.max()) <= max_terms:
         return counts, np.zeros(n)
+    if (counts.dtype == np.float32 and counts.data.max() < 1 << 20 and counts.has_sorted_indices
+            and np.array_equal(counts.data, np.floor(counts.data))):  # term counts (featurize's): compiled
+        from ._kernels import prune_rows
+
+        # the weight's two factors by table: the numpy expressions below, once per count and per column
+        log_tf = np.ones(int(counts.data.max()) + 1)  # by term count (0 unused)
+        log_tf[1:] = 1.0 + np.log(np.arange(1, len(log_tf), dtype=np.float64))
+        indptr, indices, data, dropped = prune_rows(
+            counts.indptr.astype(np.int64, copy=False), counts.indices, counts.data, log_tf,
+            _prior_idf(prior_df, prior_docs), int(max_terms))
+        return verify.csr_of(data, indices, indptr.astype(counts.indptr.dtype), counts.shape), dropped
     idf = np.log((1.0 + prior_docs) / (1.0 + prior_df[counts.indices])) + 1.0
     w = (1.0 + np.log(counts.data.astype(np.float64))) * idf
     thr = verify.row_kth_largest(counts.indptr, w, max_terms)  # -inf for rows with <= max_terms terms
@@ -310,6 +323,21 @@ def prune_counts(
     np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
     dropped = np.bincount(rows[~keep], weights=w[~keep] ** 2, minlength=n)
     return sp.csr_matrix((counts.data[keep], counts.indices[keep], indptr), shape=counts.shape), dropped
+
+
+_PRIOR_IDF: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _prior_idf(prior_df: np.ndarray, prior_docs: float) -> np.ndarray:
+    """``ln((1 + D) / (1 + prior_df)) + 1`` per column, cached for the
+    library's priors (cached and read-only themselves)."""
+    if prior_df.flags.writeable:
+        return np.log((1.0 + prior_docs) / (1.0 + prior_df)) + 1.0
+    key = (id(prior_df), float(prior_docs))
+    hit = _PRIOR_IDF.get(key)
+    if hit is None or hit[0] is not prior_df:
+        hit = _PRIOR_IDF[key] = (prior_df, np.log((1.0 + prior_docs) / (1.0 + prior_df)) + 1.0)
+    return hit[1]
 
 
 def _featurize_job(job: tuple[list[str], Params]) -> RawFeatures:
@@ -428,6 +456,7 @@ def weigh(
     document_frequency: tuple[np.ndarray, float] | None = None,
     copy: bool = True,
     order: np.ndarray | None = None,
+    drop_unshared: bool = False,
 ) -> Features:
     """Apply corpus statistics: TF-IDF rows and the top-terms signatures.
     Document frequencies come from ``raw`` itself unless
@@ -436,7 +465,10 @@ def weigh(
     a large batch holds its rows once. With ``order`` (the canonical order
     of ``raw``'s rows; ``timestamps`` are then in that order), the features
     come in that order but the TF-IDF rows stay where they are
-    (:attr:`Features.rows`)."""
+    (:attr:`Features.rows`). ``drop_unshared`` removes, once the top terms
+    are taken, the terms no other row of ``raw`` has
+    (:func:`dedup.verify.drop_columns`: the same cosines in less memory);
+    only for a batch compared within itself."""
     if document_frequency is None:
         df, n_docs = raw.document_frequency(), float(raw.n)
     else:
@@ -444,11 +476,22 @@ def weigh(
     idf = verify.idf_weights(df, n_docs, _prior(params), params.background_docs if params.background else 0)
     x = verify.tfidf(raw.counts, idf, raw.dropped, copy=copy)
     terms, term_offsets = verify.top_terms(x, params.n_terms)
-    term_sigs = signatures(terms, term_offsets, num_perm=params.num_perm, seed=params.random_state)
-    ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
+    if drop_unshared:
+        x = verify.drop_columns(x, df == 1)
     sh, empty, n_terms = raw.shingle_signatures, raw.empty, raw.terms_per_row()
-    if order is not None:
-        term_sigs, sh, empty, n_terms = term_sigs[order], sh[order], empty[order], n_terms[order]
+    if order is not None:  # signatures made in the canonical order; no second copy of them
+        from ._kernels import permute_rows, take_ragged
+
+        order = np.asarray(order, dtype=np.int64)
+        terms, term_offsets = take_ragged(terms, np.asarray(term_offsets, dtype=np.int64), order)
+        empty, n_terms = empty[order], n_terms[order]
+        if copy:
+            sh = sh[order]
+        else:
+            permute_rows(sh, order)  # raw is spent
+    term_sigs = signatures(terms, term_offsets, num_perm=params.num_perm, seed=params.random_state)
+    del terms, term_offsets
+    ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
     return Features(
         tfidf=x,
         term_signatures=term_sigs,
@@ -466,11 +509,17 @@ def compute_features(
     """Features of a batch, with the articles put in canonical order.
     ``articles`` is read once, a chunk at a time (:func:`featurize_parts`)."""
     arts, parts = featurize_parts(articles, params, keep_text=keep_text)
+    return weigh_batch(arts, parts, params)
+
+
+def weigh_batch(arts: list[Article], parts: list[RawFeatures], params: Params) -> tuple[list[Article], Features]:
+    """The second half of :func:`compute_features`: the parts stacked
+    (``parts`` ends empty) and weighed in place, the articles in canonical
+    order; terms only one article has are dropped from the TF-IDF rows."""
     order = canonical_order(arts, [d for p in parts for d in p.digests])
     ordered = [arts[i] for i in order]
-    del arts
-    raw = RawFeatures.stack(parts)  # empties ``parts``
-    features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order)
+    raw = RawFeatures.stack(parts)
+    features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order, drop_unshared=True)
     del raw
     release_freed_memory()
     return ordered, features
@@ -526,10 +575,13 @@ class ScoredPairs:
         return self.cosine if self.similarity is None else self.similarity
 
 
-def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = None) -> ScoredPairs:
+def score_pairs(
+    features: Features, pairs: np.ndarray, params: Params | None = None, *, jaccard: np.ndarray | None = None
+) -> ScoredPairs:
     """Verify candidate pairs: cosine of TF-IDF rows, MinHash Jaccard of
-    shingles, and (with ``params`` and its short-text rule on) the number of
-    terms a pair of short texts has in common."""
+    shingles (unless given as ``jaccard``), and (with ``params`` and its
+    short-text rule on) the number of terms a pair of short texts has in
+    common."""
     from .minhash import pair_jaccard
 
     cos = np.empty(len(pairs), dtype=np.float64)
@@ -541,8 +593,7 @@ def score_pairs(features: Features, pairs: np.ndarray, params: Params | None = N
         short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms ** 2)
         shared = np.full(len(pairs), -1, dtype=np.int64)
         shared[short] = verify.shared_terms(features.tfidf, features.tfidf_rows(pairs[short]))
-    sig = features.shingle_signatures
-    jac = pair_jaccard(sig, pairs)
+    jac = pair_jaccard(features.shingle_signatures, pairs) if jaccard is None else jaccard
     release_freed_memory()
     return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)
 
@@ -560,3 +611,79 @@ def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> Sc
     )
     release_freed_memory()
     return replace(scored, similarity=sim)
+
+
+SPILL_BYTES = 1 << 30
+
+
+class PairStages:
+    """The pair stages of a batch -- candidates, verification, story score --
+    each feature held only while a stage needs it.
+
+    At a million articles the features are most of the memory: TF-IDF rows
+    (about 4 GB), term and shingle signatures (1 GB each). Here the term
+    signatures go once the candidates are found, the shingle signatures
+    once their Jaccard is taken, the rows once their cosines are; and rows
+    larger than ``spill_bytes`` wait in a temporary file (in ``spill_dir``,
+    default the system's temporary folder: :class:`dedup._sysmem.SpilledRows`)
+    while the candidates are found. The scores are the same either way.
+
+    Give it the only reference to the features (``del`` yours), then call
+    :meth:`candidates`, :meth:`verify` and :meth:`story` in turn."""
+
+    def __init__(
+        self, features: Features, params: Params, *, spill_bytes: int | None = SPILL_BYTES, spill_dir: str | None = None
+    ) -> None:
+        self.params = params
+        self.n = features.n
+        self.n_terms, self.empty = features.n_terms, features.empty
+        self._features: Features | None = features
+        self._spill_bytes, self._spill_dir = spill_bytes, spill_dir
+        self._spilled: SpilledRows | None = None
+        self._pairs: np.ndarray | None = None
+
+    def _take(self) -> Features:
+        if self._features is None:
+            raise RuntimeError("PairStages: call candidates(), verify() and story() once each, in that order")
+        return self._features
+
+    def candidates(self) -> np.ndarray:
+        """:func:`find_candidates`; the term signatures are dropped after."""
+        f = self._take()
+        if self._pairs is not None:
+            raise RuntimeError("PairStages: candidates() was called already")
+        x = f.tfidf
+        if self._spill_bytes is not None and x.data.nbytes + x.indices.nbytes > self._spill_bytes:
+            spilled = SpilledRows(x, self._spill_dir)
+            if spilled.spilled:
+                self._spilled = spilled
+                f = self._features = replace(f, tfidf=sp.csr_matrix((0, 0), dtype=x.dtype))
+        del x
+        release_freed_memory()
+        pairs = find_candidates(f, self.params)
+        self._features = replace(f, term_signatures=np.zeros((self.n, 0), dtype=np.uint32))
+        del f
+        release_freed_memory()
+        self._pairs = pairs
+        return pairs
+
+    def verify(self) -> ScoredPairs:
+        """:func:`score_pairs` of the candidates; the features are let go."""
+        from .minhash import pair_jaccard
+
+        f = self._take()
+        if self._pairs is None:
+            raise RuntimeError("PairStages: call candidates() before verify()")
+        pairs, self._pairs = self._pairs, None
+        jac = pair_jaccard(f.shingle_signatures, pairs)
+        f = self._features = replace(f, shingle_signatures=np.zeros((self.n, 0), dtype=np.uint32))
+        release_freed_memory()
+        if self._spilled is not None:  # the rows back in, in the room the signatures left
+            f = replace(f, tfidf=self._spilled.load())
+            self._spilled = None
+        self._features = None
+        return score_pairs(f, pairs, self.params, jaccard=jac)
+
+    def story(self, scored: ScoredPairs) -> ScoredPairs:
+        """:func:`story_scores`."""
+        return story_scores(scored, self.n_terms, self.params)

@@ -27,6 +27,8 @@ __all__ = [
     "document_frequency",
     "idf_weights",
     "tfidf",
+    "drop_columns",
+    "csr_of",
     "pair_cosine",
     "top_terms",
     "row_kth_largest",
@@ -227,6 +229,44 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return c_cols[keep].astype(np.uint32), offsets
+
+
+def drop_columns(x: sp.csr_matrix, drop: np.ndarray) -> sp.csr_matrix:
+    """``x`` without its stored values in the columns marked in ``drop``,
+    compacted in place (``x`` is spent); row norms are not recomputed.
+
+    The batch pipeline drops the terms no other article of the batch has
+    (document frequency 1) once the rows are weighed and their top terms
+    taken: such a term is in no pair's dot product or shared-term count, so
+    every cosine stays the same bit for bit, while the rows -- most of a
+    large batch's memory -- lose the rare names and bigrams only one
+    article uses."""
+    from ._kernels import drop_columns as kernel
+
+    x.sum_duplicates()  # canonical rows (a no-op for the pipeline's)
+    indptr = x.indptr.astype(np.int64)
+    m = int(kernel(indptr, x.indices, x.data, np.asarray(drop, dtype=np.bool_)))
+    out = csr_of(_shrunk(x.data, m), _shrunk(x.indices, m), indptr, x.shape)
+    out.has_sorted_indices = True
+    return out
+
+
+def csr_of(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A CSR matrix over these very arrays (scipy's constructor keeps views
+    of them; a large matrix is then shrunk or spilled through its owners)."""
+    x = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+    if x.data.dtype == data.dtype and x.indices.dtype == indices.dtype:
+        x.data, x.indices = data, indices
+    return x
+
+
+def _shrunk(a: np.ndarray, m: int) -> np.ndarray:
+    """The first ``m`` values of ``a``: resized in place when ``a`` owns its
+    memory (a large block shrinks without a copy), a copy otherwise."""
+    if a.base is None and a.flags.owndata:
+        a.resize(m, refcheck=False)
+        return a
+    return a[:m].copy()
 
 
 def shared_terms(x: sp.csr_matrix, pairs: np.ndarray, max_rows: int = 1 << 16) -> np.ndarray:

@@ -193,6 +193,29 @@ def test_pair_cosine_in_threads_equals_one_block():
     assert np.array_equal(pair_cosine(x, pairs), _scipy_cosine(x, pairs))
 
 
+def test_pair_cosine_of_pairs_grouped_by_row_equals_the_merge_bit_for_bit():
+    # grouped pairs go through a table of the first row's columns; columns
+    # spaced to collide in it, rows met again after other rows, long rows
+    rng = np.random.default_rng(3)
+    n, width = 300, 400
+    rows = []
+    for i in range(n):
+        k = int(rng.integers(1, width))
+        cols = np.sort(rng.choice(1 << 22, k, replace=False)) if i % 3 else np.arange(k) * (1 << 16)
+        rows.append(cols)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum([len(c) for c in rows], out=indptr[1:])
+    x = sp.csr_matrix((rng.random(indptr[-1]).astype(np.float32), np.concatenate(rows), indptr), shape=(n, 1 << 22))
+    x = normalize(x)
+    pairs = rng.integers(0, n, (20_000, 2))
+    pairs = pairs[np.argsort(pairs[:, 0] // 7, kind="stable")]  # runs of one row, each row in several runs
+    got = pair_cosine(x, pairs)
+    assert np.array_equal(got, _scipy_cosine(x, pairs))
+    single = np.concatenate([pair_cosine(x, pairs[k : k + 1]) for k in range(0, 2000)])  # no runs: the merge
+    assert np.array_equal(single, got[:2000])
+    assert (got > 0).sum() > 1000  # the pairs do share columns
+
+
 def test_pair_cosine_of_non_canonical_rows_falls_back():
     x = sp.csr_matrix((np.array([0.6, 0.8, 1.0], np.float32), np.array([3, 1, 1]), np.array([0, 2, 3])), shape=(2, 5))
     assert not x.has_sorted_indices
@@ -340,3 +363,24 @@ def test_neighbour_similarity_equals_sorting_every_pair(seed):
     sims = np.round(rng.random(len(p)) - 0.2, 2)  # ties, zeros and negatives
     k = int(rng.integers(1, 12))
     assert np.array_equal(neighbour_similarity(p, sims, n, k), _neighbour_similarity_by_sorting(p, sims, n, k))
+
+
+def test_compiled_pruning_equals_the_numpy_expressions():
+    from dedup import Params
+    from dedup.pipeline import _prior, article_tokens, prepare_articles, prune_counts
+    from dedup.shingle import hash_texts
+    from dedup.synth import generate_articles
+    from dedup.verify import feature_counts
+
+    arts, _ = prepare_articles(generate_articles(300, seed=4))
+    tokens, _ = hash_texts([article_tokens(a) for a in arts])
+    counts = feature_counts(tokens, 1 << 21)
+    assert counts.dtype == np.float32
+    for max_terms in (1, 50, 300):
+        p = Params(max_terms=max_terms)
+        fast, fast_dropped = prune_counts(counts, _prior(p), p.background_docs, max_terms)
+        slow, slow_dropped = prune_counts(counts.astype(np.float64), _prior(p), p.background_docs, max_terms)
+        assert np.array_equal(fast.indptr, slow.indptr) and np.array_equal(fast.indices, slow.indices)
+        assert np.array_equal(fast.data, slow.data) and np.array_equal(fast_dropped, slow_dropped)
+        assert (np.diff(fast.indptr) == np.minimum(np.diff(counts.indptr), max_terms)).all()
+        assert (fast_dropped > 0).sum() == (np.diff(counts.indptr) > max_terms).sum()

@@ -236,6 +236,36 @@ def test_stacked_parts_equal_concatenated_and_weighing_in_order_maps_rows():
     assert np.array_equal(a.cosine, b.cosine) and np.array_equal(a.shared, b.shared) and np.array_equal(a.jaccard, b.jaccard)
 
 
+def test_dropping_terms_only_one_article_has_keeps_every_pair_score_bit_for_bit():
+    from dedup.pipeline import featurize_many, prepare_articles, score_pairs, weigh
+    from dedup.verify import drop_columns
+
+    arts, _ = prepare_articles(generate_articles(600, seed=9))
+    p = Params()
+    raw = featurize_many(arts, p)
+    ts = [a.timestamp for a in arts]
+    full = weigh(raw, ts, p)
+    lean = weigh(raw, ts, p, drop_unshared=True)
+    df = raw.document_frequency()
+    kept = df[full.tfidf.indices] > 1
+    assert 0 < kept.sum() < full.tfidf.nnz  # some terms are one article's alone, some are shared
+    assert np.array_equal(lean.tfidf.indices, full.tfidf.indices[kept])
+    assert np.array_equal(lean.tfidf.data, full.tfidf.data[kept])
+    assert np.array_equal(lean.term_signatures, full.term_signatures)  # top terms taken before the drop
+    pairs = np.array([(i, j) for i in range(600) for j in range(i + 1, 600) if (i * 7 + j) % 5 == 0])
+    a, b = score_pairs(full, pairs, p), score_pairs(lean, pairs, p.with_(short_text_terms=10**6))
+    c = score_pairs(full, pairs, p.with_(short_text_terms=10**6))
+    assert np.array_equal(a.cosine, b.cosine) and np.array_equal(b.shared, c.shared)
+    # an arbitrary matrix and mask; not canonical, a view: compacted all the same
+    rng = np.random.default_rng(1)
+    x = sp.random(50, 40, density=0.3, format="csr", random_state=2, dtype=np.float32)
+    drop = rng.random(40) < 0.4
+    want = x.toarray()
+    want[:, drop] = 0
+    got = drop_columns(x.copy(), drop)
+    assert np.array_equal(got.toarray(), want) and got.nnz == np.count_nonzero(want)
+
+
 def test_input_is_read_once_in_chunks_and_texts_can_be_released():
     docs = list(generate_articles(3000, seed=8))
     reads = []
@@ -267,3 +297,35 @@ def test_bad_records_in_a_stream_are_rejected_and_the_rest_clustered():
     assert [r.position for r in result.rejected] == [100, 301]
     assert any("'x1'" in str(w.message) for w in caught)
     assert sum(len(c) for c in result) == 300
+
+
+@pytest.mark.parametrize("spill", ["never", "always", "unwritable"])
+def test_pair_stages_let_each_feature_go_and_give_the_same_scores(spill, tmp_path):
+    import weakref
+
+    from dedup.pipeline import PairStages, compute_features, find_candidates, prepare_articles, score_pairs, story_scores
+
+    arts, _ = prepare_articles(generate_articles(800, seed=11))
+    p = Params()
+    _, features = compute_features(arts, p)
+    pairs = find_candidates(features, p)
+    want = story_scores(score_pairs(features, pairs, p), features.n_terms, p)
+    _, features = compute_features(arts, p)
+    gone = weakref.ref(features)
+    folder = tmp_path / ("missing" if spill == "unwritable" else "spill")
+    if spill != "unwritable":
+        folder.mkdir()
+    stages = PairStages(features, p, spill_bytes=None if spill == "never" else 0, spill_dir=str(folder))
+    del features
+    got_pairs = stages.candidates()
+    assert gone() is None  # the features holding the term signatures are let go
+    if spill == "always":
+        assert [d.name[:11] for d in folder.iterdir()] == ["dedup-rows-"]  # the rows wait on disk
+    scored = stages.story(stages.verify())
+    if spill == "always":
+        assert list(folder.iterdir()) == []  # and the file is removed once read back
+    assert np.array_equal(got_pairs, pairs)
+    for name in ("pairs", "cosine", "jaccard", "shared", "similarity"):
+        assert np.array_equal(getattr(scored, name), getattr(want, name)), name
+    with pytest.raises(RuntimeError, match="in that order"):
+        stages.verify()
