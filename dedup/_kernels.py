@@ -738,6 +738,44 @@ def term_counts(hashes, offsets, mask):
 
 # --- candidates -----------------------------------------------------------------
 
+@njit(**_opts)
+def stable_argsort(keys):
+    """``np.argsort(keys, kind="stable")`` of uint64 keys, and the keys in
+    that order: least-significant-digit radix sort, 16 bits a pass, as many
+    passes as the largest key needs (two for 32-bit band keys)."""
+    n = len(keys)
+    order = np.arange(n)
+    k = keys.copy()
+    tmp_o = np.empty(n, np.int64)
+    tmp_k = np.empty(n, np.uint64)
+    top = np.uint64(0)
+    for i in range(n):
+        if k[i] > top:
+            top = k[i]
+    count = np.empty(65537, np.int64)
+    digit_mask = np.uint64(0xFFFF)
+    shift = np.uint64(0)
+    for _ in range(4):
+        if (top >> shift) == 0:
+            break
+        count[:] = 0
+        for i in range(n):
+            count[np.int64((k[i] >> shift) & digit_mask) + 1] += 1
+        for d in range(65536):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = np.int64((k[i] >> shift) & digit_mask)
+            p = count[d]
+            tmp_k[p] = k[i]
+            tmp_o[p] = order[i]
+            count[d] = p + 1
+        k, tmp_k = tmp_k, k
+        order, tmp_o = tmp_o, order
+        shift += np.uint64(16)
+    return order, k
+
+
+
 @njit(inline="always")
 def _better(c1, p1, c2, p2, x):
     """Whether partner ``p1`` (``c1`` bands in common with ``x``) ranks above

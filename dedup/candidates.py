@@ -69,6 +69,17 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return acc
 
 
+def stable_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.argsort(keys, kind="stable")`` and the sorted keys; band keys
+    (uint64) by a compiled radix sort, several times numpy's merge sort."""
+    if keys.dtype == np.uint64 and len(keys) > 1000:
+        from ._kernels import stable_argsort
+
+        return stable_argsort(keys)
+    order = np.argsort(keys, kind="stable")
+    return order, keys[order]
+
+
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(c)`` for each ``c`` in counts."""
     total = int(counts.sum())
@@ -86,8 +97,7 @@ def _bucket_pairs(keys: np.ndarray, members: np.ndarray, max_bucket_size: int, n
 def _bucket_pairs_capped(keys: np.ndarray, members: np.ndarray, max_bucket_size: int,
                          neighbours: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_bucket_pairs`, and the members whose bucket was capped."""
-    order = np.argsort(keys, kind="stable")  # stable: members stay ascending within a bucket
-    k = keys[order]
+    order, k = stable_order(keys)  # stable: members stay ascending within a bucket
     idx = members[order]
     n = len(k)
     if n < 2:
@@ -262,8 +272,7 @@ def top_partner_pairs(
         for b in range(bands):
             # the members' band values gathered per band: no copy of all signatures
             keys = band_keys(sig[members, b * rows : (b + 1) * rows], 1, rows)[:, 0]
-            order = np.argsort(keys, kind="stable")  # stable: rows stay ascending within a bucket
-            k = keys[order]
+            order, k = stable_order(keys)  # stable: rows stay ascending within a bucket
             idx = members[order]
             if len(k) < 2:
                 continue
