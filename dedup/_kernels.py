@@ -428,86 +428,29 @@ def pair_dot(indptr, indices, data, pairs):
     """Dot product of CSR row pairs (sorted, duplicate-free indices), added up
     as ``x[i].multiply(x[j]).sum(axis=1)`` does: the nonzero products in
     column order, the first plus numpy's pairwise sum of the rest, in the
-    dtype of ``data``.
-
-    Pairs come grouped by their first row (candidate pairs are sorted): a
-    row met in several pairs in a row goes once into a small open-addressing
-    table of its columns, and each partner's columns are looked up in it --
-    one probe per partner value instead of a merge over both rows. The
-    products still come in the partner's column order, so the sums are the
-    same bit for bit."""
+    dtype of ``data``."""
     m = len(pairs)
     out = np.zeros(m, data.dtype)
     width = 0
     for r in range(len(indptr) - 1):
         width = max(width, indptr[r + 1] - indptr[r])
     prod = np.empty(width, data.dtype)
-    bits = 4
-    while (1 << bits) < 2 * width:
-        bits += 1
-    mask = (1 << bits) - 1
-    keys = np.full(mask + 1, -1, indices.dtype)
-    vals = np.zeros(mask + 1, data.dtype)
-    held = -1  # the row in the table
-    q = 0
-    while q < m:
-        i = pairs[q, 0]
-        run = 1
-        while q + run < m and pairs[q + run, 0] == i:
-            run += 1
-        if run >= 4 and i != held:
-            if held >= 0:
-                for k in range(indptr[held], indptr[held + 1]):
-                    h = _slot(indices[k], mask)
-                    while keys[h] != -1:
-                        keys[h] = -1
-                        h = (h + 1) & mask
-            for k in range(indptr[i], indptr[i + 1]):
-                h = _slot(indices[k], mask)
-                while keys[h] != -1:
-                    h = (h + 1) & mask
-                keys[h] = indices[k]
-                vals[h] = data[k]
-            held = i
-        for t in range(q, q + run):
-            j = pairs[t, 1]
-            c = 0
-            if run >= 4:
-                for b in range(indptr[j], indptr[j + 1]):
-                    col = indices[b]
-                    h = _slot(col, mask)
-                    while True:
-                        key = keys[h]
-                        if key == col:
-                            v = vals[h] * data[b]
-                            if v != 0:
-                                prod[c] = v
-                                c += 1
-                            break
-                        if key == -1:
-                            break
-                        h = (h + 1) & mask
-            else:
-                a, a_end = indptr[i], indptr[i + 1]
-                b, b_end = indptr[j], indptr[j + 1]
-                while a < a_end and b < b_end:  # branch-free steps: the rare match is the only branch
-                    ca, cb = indices[a], indices[b]
-                    if ca == cb:
-                        v = data[a] * data[b]
-                        if v != 0:
-                            prod[c] = v
-                            c += 1
-                    a += ca <= cb
-                    b += cb <= ca
-            if c > 0:
-                out[t] = prod[0] + _pairwise_sum(prod, 1, c - 1) if c > 1 else prod[0]
-        q += run
+    for q in range(m):
+        a, a_end = indptr[pairs[q, 0]], indptr[pairs[q, 0] + 1]
+        b, b_end = indptr[pairs[q, 1]], indptr[pairs[q, 1] + 1]
+        c = 0
+        while a < a_end and b < b_end:  # branch-free steps: the rare match is the only branch
+            ca, cb = indices[a], indices[b]
+            if ca == cb:
+                v = data[a] * data[b]
+                if v != 0:
+                    prod[c] = v
+                    c += 1
+            a += ca <= cb
+            b += cb <= ca
+        if c > 0:
+            out[q] = prod[0] + _pairwise_sum(prod, 1, c - 1) if c > 1 else prod[0]
     return out
-
-
-@njit(inline="always")
-def _slot(col, mask):
-    return np.int64(((np.uint64(col) * _C64) >> np.uint64(40)) & np.uint64(mask))
 
 
 @njit(**_opts)
