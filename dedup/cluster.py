@@ -58,6 +58,15 @@ def cluster_articles(
         A sequence of :class:`~dedup.Cluster`; every accepted article is in
         exactly one. Articles without usable text are singletons flagged
         ``"empty"``. The result does not depend on the input order.
+
+    Notes
+    -----
+    Memory is the batch's features, about 7 KB per news-length article
+    (TF-IDF rows of up to ``max_terms`` terms, two signatures of
+    ``num_perm`` values), plus the articles. Each feature is let go once
+    its stage is done (:class:`dedup.pipeline.PairStages`), and TF-IDF rows
+    over 1 GiB wait in a temporary file (under ``TMPDIR``) while the
+    candidates are found.
     """
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
