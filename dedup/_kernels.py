@@ -719,6 +719,23 @@ def stable_argsort(keys):
 
 
 
+@njit(**_opts)
+def band_fingerprints(sig, bands, rows, width):
+    """One byte per row and band: the top byte of ``fmix64`` of the band key
+    (:func:`dedup.candidates.band_keys`), ``width`` bytes a row (zero
+    padded) -- the fingerprints :func:`offer_band` counts bands in common
+    with. One pass over the signatures, row by row."""
+    n = sig.shape[0]
+    fp = np.zeros((n, width), np.uint8)
+    for i in range(n):
+        for b in range(bands):
+            key = np.uint64(sig[i, b * rows])
+            for r in range(1, rows):
+                key = _fmix64(key * _C64 + np.uint64(sig[i, b * rows + r]))
+            fp[i, b] = np.uint8(_fmix64(key) >> np.uint64(56))
+    return fp
+
+
 @njit(inline="always")
 def _better(c1, p1, c2, p2, x):
     """Whether partner ``p1`` (``c1`` bands in common with ``x``) ranks above

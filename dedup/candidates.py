@@ -251,11 +251,7 @@ def top_partner_pairs(
     sig = np.ascontiguousarray(signatures[:, : bands * rows])
     big = np.zeros((n, (bands + 7) // 8), dtype=np.uint8)  # bit b: the row's bucket in band b was capped
     # a byte per band key (padded to whole words of 8), to count bands in common
-    fp = np.zeros((n, (bands + 7) // 8 * 8), dtype=np.uint8)
-    for b in range(bands):
-        key = band_keys(sig[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
-        fp[:, b] = (fmix64(key) >> np.uint64(56)).astype(np.uint8)
-    fp = fp.view(np.uint64)
+    fp = _kernels.band_fingerprints(sig, bands, rows, (bands + 7) // 8 * 8).view(np.uint64)
     if timestamps is None or window_seconds is None:
         ts, window, sorted_times = np.zeros(n), -1.0, False
     else:

@@ -397,3 +397,17 @@ def test_radix_argsort_equals_numpys_stable_argsort(bits):
     order, ordered = K.stable_argsort(keys)
     want = np.argsort(keys, kind="stable")
     assert np.array_equal(order, want) and np.array_equal(ordered, keys[want])
+
+
+@pytest.mark.parametrize("bands,rows", [(256, 1), (20, 5), (3, 7)])
+def test_band_fingerprints_equal_the_band_keys_top_byte(bands, rows):
+    from dedup.candidates import band_keys
+    from dedup.shingle import fmix64
+
+    rng = np.random.default_rng(bands)
+    sig = rng.integers(0, 2**32, (300, 256), dtype=np.uint32)
+    width = (bands + 7) // 8 * 8
+    got = K.band_fingerprints(sig, bands, rows, width)
+    want = np.zeros((300, width), np.uint8)
+    want[:, :bands] = (fmix64(band_keys(sig, bands, rows)) >> np.uint64(56)).astype(np.uint8)
+    assert np.array_equal(got, want)
