@@ -790,17 +790,13 @@ _HIGH = np.uint64(0x8080808080808080)
 
 
 @njit(inline="always")
-def _offer_pair(i, j, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
-    """Offer one proposed pair; True when it agrees in ``keep_bands`` bands
-    or more and this range owns row ``i`` (it is then kept outright)."""
-    own_i = lo <= i < hi
-    own_j = lo <= j < hi
-    if not (own_i or own_j):
-        return False
-    # Bands in common, from one-byte fingerprints of the band keys (8 bands
-    # per word; a zero byte of the xor flags a possible match, confirmed on
-    # the signature values), and whether an earlier band with an uncapped
-    # bucket already proposed the pair.
+def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
+    """The number of bands rows ``i`` and ``j`` agree in, or -1 when an
+    earlier band with an uncapped bucket already proposed the pair.
+
+    From one-byte fingerprints of the band keys (8 bands per word; a zero
+    byte of the xor flags a possible match, confirmed on the signature
+    values)."""
     c = 0
     for w in range(fp.shape[1]):
         x = fp[i, w] ^ fp[j, w]
@@ -812,31 +808,28 @@ def _offer_pair(i, j, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands)
                 b = 8 * w + k
                 if b < bands and _band_equal(sig, i, j, b, rows):
                     if b < band and not (big[i, b >> 3] >> (b & 7)) & 1:
-                        return False  # proposed before
+                        return -1  # proposed before
                     c += 1
-    best_c, best_p, fill, worst = best
-    if own_i:
-        _offer(i, j, c, best_c, best_p, fill, worst)
-    if own_j:
-        _offer(j, i, c, best_c, best_p, fill, worst)
-    return own_i and c >= keep_bands
+    return c
 
 
 @njit(inline="always")
-def _record(sure, n_sure, a, b):
-    if n_sure == len(sure):
-        grown = np.empty((2 * len(sure), 2), sure.dtype)
-        grown[:n_sure] = sure
-        sure = grown
-    sure[n_sure, 0] = a
-    sure[n_sure, 1] = b
-    return sure, n_sure + 1
+def _propose(a, b, c, out, n_out):
+    if n_out == len(out):
+        grown = np.empty((2 * len(out), 3), out.dtype)
+        grown[:n_out] = out
+        out = grown
+    out[n_out, 0] = a
+    out[n_out, 1] = b
+    out[n_out, 2] = c
+    return out, n_out + 1
 
 
 @njit(**_opts)
-def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_times,
-               fp, sig, bands, rows, band, big, best_c, best_p, fill, worst, lo, hi, keep_bands):
-    """Offer every pair one band proposes to both rows' lists of best partners.
+def propose_band(idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, window, sorted_times,
+                 fp, sig, bands, rows, band, big):
+    """The pairs one band proposes, from its buckets ``g_lo <= g < g_hi``,
+    with the number of bands each agrees in: rows ``(i, j, bands)``.
 
     ``idx`` are the band's rows sorted by bucket (ascending within one),
     ``starts`` where each bucket begins. Pairs are those of
@@ -847,23 +840,17 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
     the first later row past the window and goes on with the rows of
     unknown time, which it always pairs with.
 
-    A partner's rank is the number of LSH bands (``rows`` signature values
-    each) the two signatures agree in, computed here from the signatures
-    (``fp``: a byte per band key, eight to a word, to find the candidates).
-    A pair already proposed by an earlier band -- one where the two agree
-    and their bucket was not capped (``big`` bit clear: every pair of it was
-    proposed) -- is skipped; offering a pair twice changes nothing anyway.
-    Each list keeps the ``best_c.shape[1]`` best partners (:func:`_better`);
-    ``fill`` and ``worst`` are its bookkeeping. Only the lists of rows
-    ``lo <= x < hi`` are updated, so threads can share the work by ranges
-    of rows. Returns the pairs (row ``i`` in the range) that agree in at
-    least ``keep_bands`` bands: those are kept whatever their rank."""
-    best = (best_c, best_p, fill, worst)
-    sure = np.empty((1024, 2), np.int64)
-    n_sure = 0
+    The count is computed from the signatures (``fp``: a byte per band key,
+    eight to a word, to find the candidates). A pair already proposed by an
+    earlier band -- one where the two agree and their bucket was not capped
+    (``big`` bit clear: every pair of it was proposed) -- is left out:
+    offering a pair twice changes nothing. Buckets are independent, so
+    threads can take ranges of them."""
+    out = np.empty((1024, 3), np.int64)
+    n_out = 0
     m = len(idx)
     n_buckets = len(starts)
-    for g in range(n_buckets):
+    for g in range(g_lo, g_hi):
         s = starts[g]
         e = starts[g + 1] if g + 1 < n_buckets else m
         size = e - s
@@ -876,8 +863,9 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
                     b = idx[q]
                     if window >= 0 and abs(ts[a] - ts[b]) > window:
                         continue
-                    if _offer_pair(a, b, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
-                        sure, n_sure = _record(sure, n_sure, a, b)
+                    c = _bands_in_common(a, b, fp, sig, bands, rows, band, big)
+                    if c >= 0:
+                        out, n_out = _propose(a, b, c, out, n_out)
             continue
         nan_start = e
         if window >= 0 and sorted_times:
@@ -887,24 +875,56 @@ def offer_band(idx, starts, max_bucket_size, neighbours, ts, window, sorted_time
             a = idx[p]
             if window < 0 or np.isnan(ts[a]):
                 for q in range(p + 1, e):
-                    if _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
-                        sure, n_sure = _record(sure, n_sure, a, idx[q])
+                    c = _bands_in_common(a, idx[q], fp, sig, bands, rows, band, big)
+                    if c >= 0:
+                        out, n_out = _propose(a, idx[q], c, out, n_out)
             elif sorted_times:
                 q = p + 1
                 while q < nan_start and ts[idx[q]] - ts[a] <= window:
-                    if _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
-                        sure, n_sure = _record(sure, n_sure, a, idx[q])
+                    c = _bands_in_common(a, idx[q], fp, sig, bands, rows, band, big)
+                    if c >= 0:
+                        out, n_out = _propose(a, idx[q], c, out, n_out)
                     q += 1
                 for q in range(max(nan_start, p + 1), e):
-                    if _offer_pair(a, idx[q], fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
-                        sure, n_sure = _record(sure, n_sure, a, idx[q])
+                    c = _bands_in_common(a, idx[q], fp, sig, bands, rows, band, big)
+                    if c >= 0:
+                        out, n_out = _propose(a, idx[q], c, out, n_out)
             else:
                 for q in range(p + 1, e):
                     b = idx[q]
                     if abs(ts[a] - ts[b]) > window:
                         continue
-                    if _offer_pair(a, b, fp, sig, bands, rows, band, big, best, lo, hi, keep_bands):
-                        sure, n_sure = _record(sure, n_sure, a, b)
+                    c = _bands_in_common(a, b, fp, sig, bands, rows, band, big)
+                    if c >= 0:
+                        out, n_out = _propose(a, b, c, out, n_out)
+    return out[:n_out]
+
+
+@njit(**_opts)
+def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands):
+    """Offer proposed pairs ``(i, j, bands)`` (:func:`propose_band`) to both
+    rows' lists of best partners, each keeping the ``best_c.shape[1]`` best
+    (:func:`_better`; ``fill`` and ``worst`` are the bookkeeping). Only rows
+    ``lo <= x < hi`` are updated, so threads can share the work by ranges of
+    rows. Returns the pairs (row ``i`` in the range) that agree in at least
+    ``keep_bands`` bands: those are kept whatever their rank."""
+    sure = np.empty((1024, 2), np.int64)
+    n_sure = 0
+    for t in range(len(proposed)):
+        i, j, c = proposed[t, 0], proposed[t, 1], proposed[t, 2]
+        own_i = lo <= i < hi
+        if own_i:
+            _offer(i, j, c, best_c, best_p, fill, worst)
+            if c >= keep_bands:
+                if n_sure == len(sure):
+                    grown = np.empty((2 * len(sure), 2), sure.dtype)
+                    grown[:n_sure] = sure
+                    sure = grown
+                sure[n_sure, 0] = i
+                sure[n_sure, 1] = j
+                n_sure += 1
+        if lo <= j < hi:
+            _offer(j, i, c, best_c, best_p, fill, worst)
     return sure[:n_sure].copy()
 
 

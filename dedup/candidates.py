@@ -275,15 +275,22 @@ def top_partner_pairs(
             starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
             sizes = np.diff(np.append(starts, len(k)))
             big[idx[np.repeat(sizes > max_bucket_size, sizes)], b >> 3] |= np.uint8(1 << (b & 7))
-            args = (idx, starts, max_bucket_size, neighbours, ts, window, sorted_times,
-                    fp, sig, bands, rows, b, big, best_c, best_p, fill, worst)
+            args = (max_bucket_size, neighbours, ts, window, sorted_times, fp, sig, bands, rows, b, big)
             if b % 32 == 31:
                 release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
+            # each proposed pair's bands in common computed once (threads by buckets), then
+            # offered to the partner lists (threads by rows: each updates only its rows)
             if pool is None:
-                sure.append(_kernels.offer_band(*args, 0, n, keep_bands))
+                proposed = _kernels.propose_band(idx, starts, 0, len(starts), *args)
+                sure.append(_kernels.offer_proposals(proposed, best_c, best_p, fill, worst, 0, n, keep_bands))
             else:
-                sure.extend(pool.map(lambda w: _kernels.offer_band(*args, bounds[w], bounds[w + 1], keep_bands),
-                                     range(workers)))
+                cuts = np.searchsorted(starts, np.linspace(0, len(idx), workers + 1).astype(np.int64))
+                cuts[-1] = len(starts)
+                proposed = np.concatenate(list(pool.map(
+                    lambda w: _kernels.propose_band(idx, starts, cuts[w], cuts[w + 1], *args), range(workers))))
+                sure.extend(pool.map(lambda w: _kernels.offer_proposals(
+                    proposed, best_c, best_p, fill, worst, bounds[w], bounds[w + 1], keep_bands), range(workers)))
+            del proposed
     finally:
         if pool is not None:
             pool.shutdown()
