@@ -3,8 +3,9 @@
     python benchmarks/speed.py                    # n = 10k and 100k (about 5 minutes on 2 cores)
     python benchmarks/speed.py --million          # also n = 1M (about 15 minutes, 24 GB machine)
     python benchmarks/speed.py --sizes 2000       # a smoke test
-    python benchmarks/speed.py --sizes 1000000 --no-keep-text --lsh-max 0 --signature-max 0 --profile-n 0
-                                                  # 1M as cluster_articles(keep_text=False) runs it
+    python benchmarks/speed.py --sizes 100000 1000000 --seed 7 --no-keep-text --lsh-max 0 --signature-max 0 --profile-n 0
+                                                  # 1M (and 100k, for the growth) as cluster_articles(keep_text=False)
+                                                  # runs it: results/speed-1m.*
 
 Articles come from :func:`dedup.synth.generate_articles` (seeded: news-length
 texts with English word frequencies, 10% copies and rewrites planted). For
@@ -552,8 +553,9 @@ def main(argv: list[str] | None = None) -> int:
             "num_perm": params.num_perm, "max_terms": params.max_terms, "warm_up_s": warm_up_s,
             "keep_text": args.keep_text}
     args.out.mkdir(parents=True, exist_ok=True)
-    # a run of large sizes only (the 1M run) goes beside the 10k/100k table
-    suffix = "" if min(sizes) <= 100_000 else "-" + "-".join(f"{s // 1000}k" if s < 10**6 else f"{s // 10**6}m" for s in sizes)
+    # a run up to a million (the 1M run, with 100k beside it for the growth) goes beside the 10k/100k table
+    top = max(sizes)
+    suffix = "" if top <= 100_000 else f"-{top // 10**6}m" if top % 10**6 == 0 else f"-{top // 1000}k"
     (args.out / f"speed{suffix}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     (args.out / f"speed{suffix}.md").write_text(markdown(results, meta))
     plot(results, args.out / f"speed{suffix}.png")
