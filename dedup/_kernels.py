@@ -814,11 +814,18 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
 
 
 @njit(inline="always")
+def _room(out, n_out):
+    """``out`` (rows filled up to ``n_out``), doubled when full."""
+    if n_out < len(out):
+        return out
+    grown = np.empty((2 * len(out), out.shape[1]), out.dtype)
+    grown[:n_out] = out[:n_out]
+    return grown
+
+
+@njit(inline="always")
 def _propose(a, b, c, out, n_out):
-    if n_out == len(out):
-        grown = np.empty((2 * len(out), 3), out.dtype)
-        grown[:n_out] = out
-        out = grown
+    out = _room(out, n_out)
     out[n_out, 0] = a
     out[n_out, 1] = b
     out[n_out, 2] = c
@@ -916,10 +923,7 @@ def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands):
         if own_i:
             _offer(i, j, c, best_c, best_p, fill, worst)
             if c >= keep_bands:
-                if n_sure == len(sure):
-                    grown = np.empty((2 * len(sure), 2), sure.dtype)
-                    grown[:n_sure] = sure
-                    sure = grown
+                sure = _room(sure, n_sure)
                 sure[n_sure, 0] = i
                 sure[n_sure, 1] = j
                 n_sure += 1
