@@ -81,3 +81,31 @@ class SpilledRows:
         x = csr_of(data, indices, indptr, self._shape)
         x.has_sorted_indices = self._sorted
         return x
+
+
+class SpilledArray:
+    """A dense array parked in a temporary file until it is needed again
+    (:class:`SpilledRows` for one array); kept in memory if the file cannot
+    be written."""
+
+    def __init__(self, a: np.ndarray, dir: str | None = None) -> None:
+        self._shape, self._dtype = a.shape, a.dtype
+        self._kept: np.ndarray | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        try:
+            self._tmp = tempfile.TemporaryDirectory(prefix="dedup-array-", dir=dir)
+            np.ascontiguousarray(a).tofile(os.path.join(self._tmp.name, "a"))
+        except OSError:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+            self._tmp, self._kept = None, a
+
+    def load(self) -> np.ndarray:
+        """The array, read back (the file is removed)."""
+        if self._kept is not None:
+            a, self._kept = self._kept, None
+            return a
+        assert self._tmp is not None
+        a = np.fromfile(os.path.join(self._tmp.name, "a"), dtype=self._dtype).reshape(self._shape)
+        self._tmp.cleanup()
+        return a

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from . import candidates as cand
 from . import verify
-from ._sysmem import SpilledRows, release_freed_memory
+from ._sysmem import SpilledArray, SpilledRows, release_freed_memory
 from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import oph_signatures, signatures
 from .normalize import comparison_terms, similarity_text
@@ -519,9 +519,23 @@ def weigh_batch(arts: list[Article], parts: list[RawFeatures], params: Params) -
     order = canonical_order(arts, [d for p in parts for d in p.digests])
     ordered = [arts[i] for i in order]
     raw = RawFeatures.stack(parts)
+    # a large batch's shingle signatures wait in a temporary file while the
+    # term signatures are made: the rows, both matrices and the articles
+    # would otherwise meet in memory here
+    sh = raw.shingle_signatures
+    parked = SpilledArray(sh) if sh.nbytes > SPILL_BYTES // 2 else None
+    if parked is not None:
+        raw = replace(raw, shingle_signatures=np.zeros((raw.n, 0), dtype=sh.dtype))
+    del sh
     features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order, drop_unshared=True)
     del raw
     release_freed_memory()
+    if parked is not None:
+        from ._kernels import permute_rows
+
+        sh = parked.load()
+        permute_rows(sh, np.asarray(order, dtype=np.int64))
+        features = replace(features, shingle_signatures=sh)
     return ordered, features
 
 

@@ -329,3 +329,22 @@ def test_pair_stages_let_each_feature_go_and_give_the_same_scores(spill, tmp_pat
         assert np.array_equal(getattr(scored, name), getattr(want, name)), name
     with pytest.raises(RuntimeError, match="in that order"):
         stages.verify()
+
+
+def test_parking_the_shingle_signatures_while_weighing_changes_nothing(monkeypatch):
+    from dedup import pipeline
+    from dedup.pipeline import featurize_parts, prepare_articles, weigh_batch
+
+    arts, _ = prepare_articles(generate_articles(900, seed=14))
+    p = Params()
+    want_arts, want = weigh_batch(*featurize_parts(arts, p, chunk_size=200), p)
+    monkeypatch.setattr(pipeline, "SPILL_BYTES", 0)  # every batch parks them
+    parked = []
+    real = pipeline.SpilledArray
+    monkeypatch.setattr(pipeline, "SpilledArray", lambda a: parked.append(a.shape) or real(a))
+    got_arts, got = weigh_batch(*featurize_parts(arts, p, chunk_size=200), p)
+    assert parked == [(900, p.num_perm)]
+    assert [a.id for a in got_arts] == [a.id for a in want_arts]
+    for name in ("term_signatures", "shingle_signatures", "empty", "n_terms", "rows"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert (got.tfidf != want.tfidf).nnz == 0
