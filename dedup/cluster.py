@@ -64,9 +64,10 @@ def cluster_articles(
     Memory is the batch's features, about 7 KB per news-length article
     (TF-IDF rows of up to ``max_terms`` terms, two signatures of
     ``num_perm`` values), plus the articles. Each feature is let go once
-    its stage is done (:class:`dedup.pipeline.PairStages`), and TF-IDF rows
+    its stage is done (:class:`dedup.pipeline.PairStages`); TF-IDF rows
     over 1 GiB wait in a temporary file (under ``TMPDIR``) while the
-    candidates are found.
+    candidates are found, and shingle signatures over 512 MiB while the
+    term signatures are made.
     """
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
