@@ -44,38 +44,33 @@ class SpilledRows:
     The batch pipeline's TF-IDF rows are most of its memory at a million
     articles and are idle while the candidates are found; written out (to
     ``dir``, default the system's temporary folder) they leave room for
-    that stage, and :meth:`load` reads them back unchanged. If the file
-    cannot be written (no space, no folder), the matrix is kept in memory."""
+    that stage, and :meth:`load` reads them back unchanged. Its arrays that
+    cannot be written (no space, no folder) are kept in memory."""
 
     def __init__(self, x: "sp.csr_matrix", dir: str | None = None) -> None:
         self._shape = x.shape
         self._sorted = bool(x.has_sorted_indices)
         self._kept: "sp.csr_matrix | None" = None
-        self._files: list[tuple[str, np.dtype, int]] = []
+        self._parts: list[SpilledArray] = []
         try:
             self._tmp: tempfile.TemporaryDirectory | None = tempfile.TemporaryDirectory(prefix="dedup-rows-", dir=dir)
-            for name in ("data", "indices", "indptr"):
-                a = getattr(x, name)
-                path = os.path.join(self._tmp.name, name)
-                a.tofile(path)
-                self._files.append((path, a.dtype, a.size))
         except OSError:
-            if getattr(self, "_tmp", None) is not None:
-                self._tmp.cleanup()
             self._tmp, self._kept = None, x
+            return
+        self._parts = [SpilledArray(getattr(x, name), self._tmp.name) for name in ("data", "indices", "indptr")]
 
     @property
     def spilled(self) -> bool:
-        return self._kept is None
+        return self._kept is None and all(p.spilled for p in self._parts)
 
     def load(self) -> "sp.csr_matrix":
-        """The matrix, read back (the file is removed)."""
+        """The matrix, read back (the files are removed)."""
         if self._kept is not None:
             x, self._kept = self._kept, None
             return x
         from .verify import csr_of
 
-        data, indices, indptr = (np.fromfile(path, dtype=dtype, count=size) for path, dtype, size in self._files)
+        data, indices, indptr = (p.load() for p in self._parts)
         assert self._tmp is not None
         self._tmp.cleanup()
         x = csr_of(data, indices, indptr, self._shape)
@@ -85,7 +80,7 @@ class SpilledRows:
 
 class SpilledArray:
     """A dense array parked in a temporary file until it is needed again
-    (:class:`SpilledRows` for one array); kept in memory if the file cannot
+    (one of :class:`SpilledRows`' three); kept in memory if the file cannot
     be written."""
 
     def __init__(self, a: np.ndarray, dir: str | None = None) -> None:
@@ -99,6 +94,10 @@ class SpilledArray:
             if self._tmp is not None:
                 self._tmp.cleanup()
             self._tmp, self._kept = None, a
+
+    @property
+    def spilled(self) -> bool:
+        return self._kept is None
 
     def load(self) -> np.ndarray:
         """The array, read back (the file is removed)."""

@@ -304,13 +304,7 @@ def top_partner_pairs(
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:
     """Union of sorted unique int64 arrays."""
-    codes = np.sort(np.concatenate(runs), kind="stable")
-    if len(codes) < 2:
-        return codes
-    keep = np.empty(len(codes), dtype=bool)
-    keep[0] = True
-    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
-    return codes[keep]
+    return unique_codes(np.concatenate(runs))
 
 
 def within_window(pairs: np.ndarray, timestamps: np.ndarray | None, window_seconds: float | None) -> np.ndarray:
