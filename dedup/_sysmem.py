@@ -68,7 +68,7 @@ class SpilledRows:
         if self._kept is not None:
             x, self._kept = self._kept, None
             return x
-        from .verify import csr_of
+        from .arrays import csr_of
 
         data, indices, indptr = (p.load() for p in self._parts)
         assert self._tmp is not None

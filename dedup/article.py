@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from collections.abc import Mapping
-from typing import Any, Iterator, Sequence
+import warnings
+from typing import Any, Iterable, Iterator, Sequence
 
 __all__ = [
     "Article",
@@ -23,6 +24,9 @@ __all__ = [
     "Rejected",
     "Version",
     "coerce_article",
+    "DedupWarning",
+    "prepare_articles",
+    "iter_articles",
 ]
 
 _FIELDS = ("id", "text", "title", "source", "url", "published", "metadata")
@@ -267,3 +271,48 @@ class Clustering(Sequence[Cluster]):
             if any(a.id == article_id for a in c.members):
                 return c
         raise KeyError(article_id)
+
+
+class DedupWarning(UserWarning):
+    """A record was rejected or flagged; the message names it."""
+
+
+def prepare_articles(items: Iterable[Any], errors: str = "warn") -> tuple[list[Article], list[Rejected]]:
+    """Coerce inputs to :class:`Article` and check ids are unique.
+
+    ``errors="raise"`` raises :class:`ArticleError` at the first bad record;
+    ``"warn"`` rejects it with a :class:`DedupWarning` and goes on;
+    ``"ignore"`` rejects it silently. Rejected records are returned.
+    """
+    rejected: list[Rejected] = []
+    good = list(iter_articles(items, errors, rejected))
+    return good, rejected
+
+
+def iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -> Iterator[Article]:
+    """:func:`prepare_articles` as a generator: each good record as an
+    :class:`Article` as soon as it is read (so a caller streaming a large
+    input never holds it whole); rejected records are appended to ``rejected``."""
+    if errors not in ("raise", "warn", "ignore"):
+        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+    if isinstance(items, (str, bytes, dict, Article)):
+        raise TypeError("cluster_articles() takes an iterable of articles, not a single article")
+    return _iter_articles(items, errors, rejected)
+
+
+def _iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -> Iterator[Article]:
+    seen: dict[str, int] = {}
+    for pos, item in enumerate(items):
+        try:
+            art = coerce_article(item, default_id=str(pos))
+            if art.id in seen:
+                raise ArticleError(repr(art.id), f"duplicate id: input positions {seen[art.id]} and {pos} both use it")
+            seen[art.id] = pos
+        except ArticleError as exc:
+            if errors == "raise":
+                raise
+            rejected.append(Rejected(ref=exc.ref, position=pos, reason=exc.reason))
+            if errors == "warn":
+                warnings.warn(f"{exc} (input position {pos}); left out", DedupWarning, stacklevel=4)
+            continue
+        yield art

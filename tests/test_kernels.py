@@ -367,7 +367,7 @@ def test_neighbour_similarity_equals_sorting_every_pair(seed):
 
 def test_compiled_pruning_equals_the_numpy_expressions():
     from dedup import Params
-    from dedup.pipeline import _prior, article_tokens, prepare_articles, prune_counts
+    from dedup.pipeline import prior_of, article_tokens, prepare_articles, prune_counts
     from dedup.shingle import hash_texts
     from dedup.synth import generate_articles
     from dedup.verify import feature_counts
@@ -378,8 +378,8 @@ def test_compiled_pruning_equals_the_numpy_expressions():
     assert counts.dtype == np.float32
     for max_terms in (1, 50, 300):
         p = Params(max_terms=max_terms)
-        fast, fast_dropped = prune_counts(counts, _prior(p), p.background_docs, max_terms)
-        slow, slow_dropped = prune_counts(counts.astype(np.float64), _prior(p), p.background_docs, max_terms)
+        fast, fast_dropped = prune_counts(counts, prior_of(p), p.background_docs, max_terms)
+        slow, slow_dropped = prune_counts(counts.astype(np.float64), prior_of(p), p.background_docs, max_terms)
         assert np.array_equal(fast.indptr, slow.indptr) and np.array_equal(fast.indices, slow.indices)
         assert np.array_equal(fast.data, slow.data) and np.array_equal(fast_dropped, slow_dropped)
         assert (np.diff(fast.indptr) == np.minimum(np.diff(counts.indptr), max_terms)).all()

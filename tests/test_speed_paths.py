@@ -332,7 +332,7 @@ def test_pair_stages_let_each_feature_go_and_give_the_same_scores(spill, tmp_pat
 
 
 def test_parking_the_shingle_signatures_while_weighing_changes_nothing(monkeypatch):
-    from dedup import pipeline
+    from dedup import batch as pipeline
     from dedup.pipeline import featurize_parts, prepare_articles, weigh_batch
 
     arts, _ = prepare_articles(generate_articles(900, seed=14))

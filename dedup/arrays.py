@@ -1,0 +1,153 @@
+"""Compiled array utilities shared by the stages: threads over blocks, a stable
+radix argsort, row permutations and ragged takes, and CSR construction
+without copies. Each kernel is tested against the numpy expression it replaces.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+__all__ = [
+    "run_split",
+    "stable_argsort",
+    "permute_rows",
+    "take_ragged",
+    "csr_of",
+]
+
+
+KERNEL_OPTIONS = dict(cache=True, nogil=True)  # every kernel: compiled once, cached, free to run in threads
+
+
+def run_split(fn: Callable[[np.ndarray], np.ndarray], items: np.ndarray, min_block: int = 50_000) -> np.ndarray:
+    """``fn(items)`` computed over contiguous blocks in threads (one per core),
+    the results concatenated. Only for kernels that release the GIL and whose
+    result for an item does not depend on the other items."""
+    workers = min(os.cpu_count() or 1, max(1, len(items) // min_block))
+    if workers <= 1:
+        return fn(items)
+    bounds = np.linspace(0, len(items), workers + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(fn, [items[bounds[w] : bounds[w + 1]] for w in range(workers)]))
+    return np.concatenate(parts)
+
+
+@njit(inline="always")
+def _radix_sort(a, tmp, n, n_bits):
+    """Sort ``a[:n]`` (non-negative, below ``2**n_bits``) by least-significant
+    digit first, 8 bits a pass; ``tmp`` is scratch of the same size. Returns
+    the array (``a`` or ``tmp``) holding the sorted run."""
+    count = np.empty(257, np.int64)
+    src, dst = a, tmp
+    shift = 0
+    while shift < n_bits:
+        count[:] = 0
+        for i in range(n):
+            count[((src[i] >> shift) & 255) + 1] += 1
+        for b in range(256):
+            count[b + 1] += count[b]
+        for i in range(n):
+            digit = (src[i] >> shift) & 255
+            dst[count[digit]] = src[i]
+            count[digit] += 1
+        src, dst = dst, src
+        shift += 8
+    return src[:n]
+
+
+@njit(**KERNEL_OPTIONS)
+def stable_argsort(keys):
+    """``np.argsort(keys, kind="stable")`` of uint64 keys, and the keys in
+    that order: least-significant-digit radix sort, 16 bits a pass, as many
+    passes as the largest key needs (two for 32-bit band keys)."""
+    n = len(keys)
+    order = np.arange(n)
+    k = keys.copy()
+    tmp_o = np.empty(n, np.int64)
+    tmp_k = np.empty(n, np.uint64)
+    top = np.uint64(0)
+    for i in range(n):
+        if k[i] > top:
+            top = k[i]
+    count = np.empty(65537, np.int64)
+    digit_mask = np.uint64(0xFFFF)
+    shift = np.uint64(0)
+    for _ in range(4):
+        if (top >> shift) == 0:
+            break
+        count[:] = 0
+        for i in range(n):
+            count[np.int64((k[i] >> shift) & digit_mask) + 1] += 1
+        for d in range(65536):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = np.int64((k[i] >> shift) & digit_mask)
+            p = count[d]
+            tmp_k[p] = k[i]
+            tmp_o[p] = order[i]
+            count[d] = p + 1
+        k, tmp_k = tmp_k, k
+        order, tmp_o = tmp_o, order
+        shift += np.uint64(16)
+    return order, k
+
+
+@njit(**KERNEL_OPTIONS)
+def permute_rows(a, order):
+    """``a[:] = a[order]`` for a 2-d array, in place (one row of scratch:
+    each cycle of the permutation is followed once)."""
+    n = len(order)
+    done = np.zeros(n, np.bool_)
+    tmp = np.empty(a.shape[1], a.dtype)
+    for start in range(n):
+        if done[start]:
+            continue
+        tmp[:] = a[start]
+        k = start
+        while True:
+            done[k] = True
+            src = order[k]
+            if src == start:
+                a[k] = tmp
+                break
+            a[k] = a[src]
+            k = src
+
+
+@njit(**KERNEL_OPTIONS)
+def take_ragged(values, offsets, order):
+    """Rows ``order`` of a ragged array (``values`` cut at ``offsets``)."""
+    n = len(order)
+    out_offsets = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        out_offsets[k + 1] = out_offsets[k] + offsets[order[k] + 1] - offsets[order[k]]
+    out = np.empty(out_offsets[n], values.dtype)
+    for k in range(n):
+        lo = offsets[order[k]]
+        for t in range(out_offsets[k + 1] - out_offsets[k]):
+            out[out_offsets[k] + t] = values[lo + t]
+    return out, out_offsets
+
+
+def csr_of(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A CSR matrix over these very arrays (scipy's constructor keeps views
+    of them; a large matrix is then shrunk or spilled through its owners)."""
+    x = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+    if x.data.dtype == data.dtype and x.indices.dtype == indices.dtype:
+        x.data, x.indices = data, indices
+    return x
+
+
+def shrunk(a: np.ndarray, m: int) -> np.ndarray:
+    """The first ``m`` values of ``a``: resized in place when ``a`` owns its
+    memory (a large block shrinks without a copy), a copy otherwise."""
+    if a.base is None and a.flags.owndata:
+        a.resize(m, refcheck=False)
+        return a
+    return a[:m].copy()

@@ -1,0 +1,223 @@
+"""Compiled kernels (numba) of the feature stages: n-gram hashes, term counts,
+pruning and top terms per row, dropping columns. Each reproduces bit for bit
+the numpy/scipy code it replaces (tests compare them on random inputs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..arrays import KERNEL_OPTIONS, _radix_sort
+from ..hashing import COMBINE, fmix64_scalar
+
+__all__ = [
+    "ngram_hashes",
+    "term_counts",
+    "prune_rows",
+    "row_kth_largest",
+    "row_top_k",
+    "drop_columns",
+]
+
+
+
+
+@njit(**KERNEL_OPTIONS)
+def ngram_hashes(hashes, offsets, n):
+    """``shingle.ngram_hashes`` for ``n >= 2`` (see there), one pass per document."""
+    n_docs = len(offsets) - 1
+    total = 0
+    for d in range(n_docs):
+        length = offsets[d + 1] - offsets[d]
+        if length >= n:
+            total += length - n + 1
+        elif length > 0:
+            total += 1
+    out = np.empty(total, np.uint64)
+    new_offsets = np.zeros(n_docs + 1, np.int64)
+    o = 0
+    for d in range(n_docs):
+        lo, hi = offsets[d], offsets[d + 1]
+        length = hi - lo
+        if length >= n:
+            for t in range(lo, hi - n + 1):
+                acc = hashes[t]
+                for k in range(1, n):
+                    acc = acc * COMBINE + hashes[t + k]
+                out[o] = fmix64_scalar(acc)
+                o += 1
+        elif length > 0:
+            acc = hashes[lo]
+            for k in range(1, n):
+                acc = acc * COMBINE + (hashes[lo + k] if k < length else np.uint64(0))
+            out[o] = fmix64_scalar(acc)
+            o += 1
+        new_offsets[d + 1] = o
+    return out, new_offsets
+
+
+@njit(**KERNEL_OPTIONS)
+def term_counts(hashes, offsets, mask):
+    """Hashed unigram + bigram counts per document as CSR ``(indptr, indices,
+    data)``: columns ``fmix64(h) & mask`` of each token hash and of each
+    bigram hash (``ngram_hashes(..., 2)``: a one-token document has one
+    "bigram"), sorted, duplicates added up -- ``feature_counts``."""
+    n_docs = len(offsets) - 1
+    total = 0
+    for d in range(n_docs):
+        length = offsets[d + 1] - offsets[d]
+        total += 2 * length - 1 if length > 1 else 2 * length
+    indptr = np.zeros(n_docs + 1, np.int64)
+    indices = np.empty(total, np.int32)
+    counts = np.empty(total, np.float32)
+    width = 0
+    for d in range(n_docs):
+        width = max(width, offsets[d + 1] - offsets[d])
+    cols = np.empty(2 * width, np.int64)
+    tmp = np.empty(2 * width, np.int64)
+    n_bits = 0
+    while (np.uint64(1) << np.uint64(n_bits)) <= mask and n_bits < 64:
+        n_bits += 1
+    o = 0
+    for d in range(n_docs):
+        lo, hi = offsets[d], offsets[d + 1]
+        length = hi - lo
+        c = 0
+        for t in range(lo, hi):
+            cols[c] = np.int64(fmix64_scalar(hashes[t]) & mask)
+            c += 1
+        if length == 1:
+            cols[c] = np.int64(fmix64_scalar(fmix64_scalar(hashes[lo] * COMBINE)) & mask)
+            c += 1
+        for t in range(lo, hi - 1):
+            cols[c] = np.int64(fmix64_scalar(fmix64_scalar(hashes[t] * COMBINE + hashes[t + 1])) & mask)
+            c += 1
+        if c:
+            s = _radix_sort(cols, tmp, c, n_bits)
+            prev = s[0]
+            run = 1
+            for q in range(1, c):
+                if s[q] == prev:
+                    run += 1
+                else:
+                    indices[o] = prev
+                    counts[o] = run
+                    o += 1
+                    prev = s[q]
+                    run = 1
+            indices[o] = prev
+            counts[o] = run
+            o += 1
+        indptr[d + 1] = o
+    return indptr, indices[:o].copy(), counts[:o].copy()
+
+
+@njit(**KERNEL_OPTIONS)
+def prune_rows(indptr, indices, data, log_tf, col_idf, k):
+    """Each CSR row cut to its ``k`` heaviest values by the weight
+    ``log_tf[tf] * col_idf[column]`` (ties: lower columns first), as
+    :func:`dedup.pipeline.prune_counts` does with numpy. Returns the kept
+    ``(indptr, indices, data)`` and each row's dropped squared weight."""
+    n = len(indptr) - 1
+    out_indptr = np.zeros(n + 1, np.int64)
+    width = 0
+    for r in range(n):
+        length = indptr[r + 1] - indptr[r]
+        out_indptr[r + 1] = out_indptr[r] + min(length, k)
+        width = max(width, length)
+    out_indices = np.empty(out_indptr[n], indices.dtype)
+    out_data = np.empty(out_indptr[n], data.dtype)
+    dropped = np.zeros(n, np.float64)
+    w = np.empty(width, np.float64)
+    for r in range(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        length = hi - lo
+        o = out_indptr[r]
+        if length <= k:
+            for t in range(length):
+                out_indices[o + t] = indices[lo + t]
+                out_data[o + t] = data[lo + t]
+            continue
+        for t in range(length):
+            w[t] = log_tf[np.int64(data[lo + t])] * col_idf[indices[lo + t]]
+        thr = np.partition(w[:length].copy(), length - k)[length - k]
+        above = 0
+        for t in range(length):
+            above += w[t] > thr
+        room = k - above
+        for t in range(length):
+            v = w[t]
+            if v > thr or (v == thr and room > 0):
+                if v == thr:
+                    room -= 1
+                out_indices[o] = indices[lo + t]
+                out_data[o] = data[lo + t]
+                o += 1
+            else:
+                dropped[r] += v * v
+    return out_indptr, out_indices, out_data, dropped
+
+
+@njit(**KERNEL_OPTIONS)
+def row_kth_largest(indptr, data, k):
+    """Each row's ``k``-th largest stored value, ``-inf`` for rows with at most ``k``."""
+    n = len(indptr) - 1
+    out = np.full(n, -np.inf, np.float64)
+    for r in range(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        length = hi - lo
+        if length > k:
+            row = data[lo:hi].astype(np.float64)
+            out[r] = np.partition(row, length - k)[length - k]
+    return out
+
+
+@njit(**KERNEL_OPTIONS)
+def row_top_k(indptr, indices, data, k):
+    """Each row's ``k`` largest values' columns, by value descending, ties by
+    column ascending. Returns ``(columns, offsets)``."""
+    n = len(indptr) - 1
+    offsets = np.zeros(n + 1, np.int64)
+    for r in range(n):
+        offsets[r + 1] = offsets[r] + min(k, indptr[r + 1] - indptr[r])
+    cols = np.empty(offsets[n], np.uint32)
+    for r in range(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        length = hi - lo
+        if length == 0:
+            continue
+        vals = data[lo:hi].astype(np.float64)
+        if length > k:
+            thr = np.partition(vals.copy(), length - k)[length - k]
+        else:
+            thr = -np.inf
+        cand = np.flatnonzero(vals >= thr)
+        cc = indices[lo:hi][cand].astype(np.int64)
+        by_col = np.argsort(cc, kind="mergesort")
+        cand = cand[by_col]
+        cc = cc[by_col]
+        order = np.argsort(-vals[cand], kind="mergesort")
+        take = min(k, length)
+        o = offsets[r]
+        for q in range(take):
+            cols[o + q] = cc[order[q]]
+    return cols, offsets
+
+
+@njit(**KERNEL_OPTIONS)
+def drop_columns(indptr, indices, data, drop):
+    """Remove, in place, the stored values of CSR rows whose column is marked
+    in ``drop``; rows keep their order and their values' order. Returns the
+    new number of stored values (``indptr`` is rewritten to match)."""
+    o = 0
+    for r in range(len(indptr) - 1):
+        a, b = indptr[r], indptr[r + 1]
+        indptr[r] = o
+        for k in range(a, b):
+            if not drop[indices[k]]:
+                indices[o] = indices[k]
+                data[o] = data[k]
+                o += 1
+    indptr[len(indptr) - 1] = o
+    return o

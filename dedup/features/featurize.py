@@ -1,0 +1,43 @@
+"""The per-article stage of every path: an article's comparison text to its
+raw features -- term counts (pruned to ``max_terms``), shingle signatures and
+a content digest. Each article's result depends on it alone, so the batch,
+the live index and Spark run it wherever the article is.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..article import Article
+from ..params import Params
+from ..sketch.minhash import oph_signatures
+from ..text.tokens import comparison_item, comparison_source, hash_texts
+from .counts import RawFeatures, feature_counts, ngram_hashes
+from .weights import prior_of, prune_counts
+
+__all__ = ["featurize", "featurize_texts"]
+
+
+def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
+    """The per-article stages for a run of articles: normalise, tokenise, hash,
+    count terms, sign shingles. Each article's result depends on it alone."""
+    return featurize_texts([comparison_source(a) for a in articles], params)
+
+
+def featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
+    tokens, digests = hash_texts([comparison_item(t) for t in texts])
+    counts = feature_counts(tokens, params.n_features)
+    df_cols, df_vals = np.unique(counts.indices, return_counts=True)  # before pruning: exact df
+    df_cols = df_cols.astype(np.int64)
+    dropped = n_terms = None
+    if params.max_terms is not None:
+        n_terms = np.diff(counts.indptr).astype(np.int64)
+        counts, dropped = prune_counts(counts, prior_of(params), params.background_docs if params.background else 0,
+                                       params.max_terms)
+    sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
+    shingle_sigs = oph_signatures(sh, sh_offsets, num_perm=params.num_perm, seed=params.random_state)
+    return RawFeatures(counts, shingle_sigs, digests, tokens.lengths() == 0,
+                       df_cols=df_cols, df_vals=df_vals.astype(np.float64), dropped=dropped,
+                       n_terms=n_terms)

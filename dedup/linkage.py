@@ -1,0 +1,227 @@
+"""Story graph to clusters: linkage, representatives, versions and copies.
+
+:func:`cluster_articles` is the library's front door; :func:`link` turns
+scored pairs into cluster labels with the chosen linkage, and
+:func:`build_clusters` dresses the labels as :class:`~dedup.article.Cluster`
+values. The index and the Spark path reuse both.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Sequence
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .article import Article, Cluster, PairScore, Version
+from .params import Params
+from .scoring import ScoredPairs
+
+__all__ = [
+    "link",
+    "choose_representative",
+    "build_clusters",
+]
+
+
+def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
+    """Cluster label (a row index of the cluster's first member) for each row."""
+    score = scored.score
+    strong = score >= params.threshold
+    p = scored.pairs[strong]
+    graph = coo_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    if params.linkage == "single":
+        return _first_member_labels(comp)
+    # Two groups can only merge if some pair between them reaches the
+    # threshold (a mean or a minimum below it otherwise), so clusters lie
+    # inside the components of the strong pairs: weaker pairs that cross
+    # components cannot matter and are dropped before the agglomeration.
+    inside = comp[scored.pairs[:, 0]] == comp[scored.pairs[:, 1]]
+    return _agglomerate(n, scored.pairs[inside], score[inside], params.threshold, params.linkage)
+
+
+def _first_member_labels(labels: np.ndarray) -> np.ndarray:
+    """Relabel so each cluster is named by its smallest row index."""
+    first: dict[int, int] = {}
+    out = np.empty(len(labels), dtype=np.int64)
+    for i, lab in enumerate(labels.tolist()):
+        out[i] = first.setdefault(lab, i)
+    return out
+
+
+def _agglomerate(n: int, pairs: np.ndarray, sims: np.ndarray, threshold: float, linkage: str) -> np.ndarray:
+    """Agglomerative clustering over a sparse similarity graph.
+
+    Pairs that were never scored count as similarity 0. ``"average"`` merges
+    the two groups with the highest mean pairwise similarity while it is at
+    least ``threshold``; ``"complete"`` merges only groups all of whose pairs
+    are scored at least ``threshold``. Ties go to the smaller row indices, so
+    the result depends only on the (canonically ordered) input.
+    """
+    # neighbours[c][d] = [sum of similarities, number of scored pairs, minimum]
+    neighbours: list[dict[int, list[float]] | None] = [{} for _ in range(n)]
+    for (i, j), s in zip(pairs.tolist(), sims.tolist()):
+        if s > 0:
+            neighbours[i][j] = [s, 1, s]
+            neighbours[j][i] = [s, 1, s]
+    size = [1] * n
+    parent = list(range(n))
+    name = list(range(n))  # smallest row index in each group, for tie-breaks
+
+    def score(e: list[float], na: int, nb: int) -> float:
+        if linkage == "average":
+            return e[0] / (na * nb)
+        return e[2] if e[1] == na * nb else -1.0
+
+    heap = [(-s, min(i, j), max(i, j), i, j) for (i, j), s in zip(pairs.tolist(), sims.tolist()) if s >= threshold]
+    heapq.heapify(heap)
+    while heap:
+        _, _, _, a, b = heapq.heappop(heap)
+        na, nb = neighbours[a], neighbours[b]
+        if na is None or nb is None:
+            continue  # one side was merged since this entry was pushed
+        c = len(size)
+        size.append(size[a] + size[b])
+        parent.append(c)
+        parent[a] = parent[b] = c
+        name.append(min(name[a], name[b]))
+        merged = _merge_edges(na, b, nb, a)
+        neighbours[a] = neighbours[b] = None
+        neighbours.append(merged)
+        for x, e in merged.items():
+            nx = neighbours[x]
+            nx.pop(a, None)
+            nx.pop(b, None)
+            nx[c] = e
+            s = score(e, size[c], size[x])
+            if s >= threshold:
+                lo, hi = sorted((name[c], name[x]))
+                heapq.heappush(heap, (-s, lo, hi, c, x))
+    return _leaf_roots(n, parent, name)
+
+
+def _merge_edges(na: dict[int, list[float]], b: int, nb: dict[int, list[float]], a: int) -> dict[int, list[float]]:
+    """The edges of the union of groups a and b (``na``, ``nb``: their
+    edges): per neighbour, summed similarities, summed pair counts and the
+    minimum; the a-b edge itself left out."""
+    merged: dict[int, list[float]] = {}
+    for src, other in ((na, b), (nb, a)):
+        for x, e in src.items():
+            if x == other:
+                continue
+            m = merged.get(x)
+            if m is None:
+                merged[x] = list(e)
+            else:
+                m[0] += e[0]
+                m[1] += e[1]
+                m[2] = min(m[2], e[2])
+    return merged
+
+
+def _leaf_roots(n: int, parent: list[int], name: list[int]) -> np.ndarray:
+    """Each leaf resolved to its root group's smallest member."""
+    roots = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        roots[i] = name[r]
+    return roots
+
+
+def choose_representative(members: Sequence[int], articles: Sequence[Article], centrality: dict[int, float]) -> int:
+    """The earliest published member; without times, the most central one
+    (highest summed similarity to the others); then the first in canonical order."""
+    dated = [i for i in members if articles[i].timestamp is not None]
+    if dated:
+        return min(dated, key=lambda i: (articles[i].timestamp, i))
+    return min(members, key=lambda i: (-centrality.get(i, 0.0), i))
+
+
+def build_clusters(
+    articles: Sequence[Article],
+    labels: np.ndarray,
+    scored: ScoredPairs,
+    params: Params,
+    *,
+    empty: np.ndarray | None = None,
+) -> list[Cluster]:
+    """:class:`Cluster` values from labels: representative, scores, versions."""
+    groups: dict[int, list[int]] = {}
+    for i, lab in enumerate(labels.tolist()):
+        groups.setdefault(lab, []).append(i)
+    same = labels[scored.pairs[:, 0]] == labels[scored.pairs[:, 1]] if len(scored) else np.zeros(0, bool)
+    confirmed = same & (scored.score >= params.threshold)
+    by_cluster: dict[int, list[int]] = {}
+    for k in np.flatnonzero(confirmed).tolist():
+        by_cluster.setdefault(int(labels[scored.pairs[k, 0]]), []).append(k)
+
+    clusters = []
+    for lab, members in groups.items():
+        ks = by_cluster.get(lab, [])
+        centrality: dict[int, float] = {}
+        copy_edges: list[tuple[int, int]] = []
+        scores = []
+        for k in ks:
+            i, j = scored.pairs[k].tolist()
+            cos, jac, sc = float(scored.cosine[k]), float(scored.jaccard[k]), float(scored.score[k])
+            centrality[i] = centrality.get(i, 0.0) + sc
+            centrality[j] = centrality.get(j, 0.0) + sc
+            a, b = sorted((articles[i].id, articles[j].id))
+            scores.append(PairScore(a=a, b=b, cosine=cos, jaccard=jac, score=sc))
+            if jac >= params.copy_threshold:
+                copy_edges.append((i, j))
+        rep = choose_representative(members, articles, centrality)
+        versions = _versions(members, copy_edges, articles, centrality)
+        versions.sort(key=lambda v: (v[0] != rep, _order_key(articles[v[0]], v[0])))
+        ordered = [rep] + sorted((m for m in members if m != rep), key=lambda m: _order_key(articles[m], m))
+        flags = frozenset({"empty"}) if empty is not None and len(members) == 1 and empty[members[0]] else frozenset()
+        clusters.append(
+            Cluster(
+                id=articles[rep].id,
+                representative=articles[rep],
+                members=tuple(articles[m] for m in ordered),
+                scores=tuple(sorted(scores, key=lambda s: (s.a, s.b))),
+                versions=tuple(
+                    Version(representative=articles[v[0]], copies=tuple(articles[m] for m in v[1:])) for v in versions
+                ),
+                flags=flags,
+            )
+        )
+    clusters.sort(key=lambda c: (-len(c.members), c.id))
+    return clusters
+
+
+def _order_key(article: Article, row: int) -> tuple[float, int]:
+    ts = article.timestamp
+    return (float("inf") if ts is None else ts, row)
+
+
+def _versions(
+    members: list[int], copy_edges: list[tuple[int, int]], articles: Sequence[Article], centrality: dict[int, float]
+) -> list[list[int]]:
+    """Group members joined by copy edges; each group as [representative, *copies]."""
+    parent = {m: m for m in members}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in copy_edges:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list[int]] = {}
+    for m in members:
+        groups.setdefault(find(m), []).append(m)
+    out = []
+    for g in groups.values():
+        rep = choose_representative(g, articles, centrality)
+        out.append([rep] + sorted((m for m in g if m != rep), key=lambda m: _order_key(articles[m], m)))
+    return out

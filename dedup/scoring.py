@@ -1,0 +1,218 @@
+"""Pair scoring: TF-IDF cosine of candidate pairs, shared terms, the short-text
+rule and the shared-neighbour blend that make the story score.
+
+No n x n matrix is ever formed: only candidate pairs are scored. The batch,
+the live index and Spark all score with these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from ._kernels import top_neighbours
+from ._sysmem import release_freed_memory
+from .features.weights import Features
+from .params import Params
+from .sketch.minhash import pair_jaccard
+
+__all__ = [
+    "pair_cosine",
+    "shared_terms",
+    "neighbour_similarity",
+    "story_similarity",
+    "blend_neighbourhood",
+    "ScoredPairs",
+    "score_pairs",
+    "story_scores",
+]
+
+
+def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -> np.ndarray:
+    """Cosine of each row pair ``(i, j)`` of L2-normalised ``x``, in chunks of
+    about ``max_nnz`` stored values so memory stays bounded.
+
+    Rows with sorted, duplicate-free columns (as :func:`tfidf` makes them)
+    go through a compiled merge of the two rows per pair
+    (:func:`dedup._kernels.pair_dot`, in two threads for many pairs), which
+    adds the products in the same order as the scipy expression below and
+    so gives the same values, bit for bit, without copying any row."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(pairs) and x.has_canonical_format and x.dtype in (np.float32, np.float64):
+        from ._kernels import pair_dot
+        from .arrays import run_split
+
+        indptr, indices = x.indptr.astype(np.int64, copy=False), x.indices
+        dots = run_split(lambda p: pair_dot(indptr, indices, x.data, p), np.ascontiguousarray(pairs))
+        return np.clip(dots.astype(np.float64), 0.0, 1.0)
+    out = np.empty(len(pairs), dtype=np.float64)
+    row_nnz = np.diff(x.indptr)
+    lo = 0
+    while lo < len(pairs):
+        cost = np.cumsum(row_nnz[pairs[lo : lo + 1_000_000, 0]] + row_nnz[pairs[lo : lo + 1_000_000, 1]])
+        hi = lo + max(1, int(np.searchsorted(cost, max_nnz)))
+        p = pairs[lo:hi]
+        out[lo:hi] = np.asarray(x[p[:, 0]].multiply(x[p[:, 1]]).sum(axis=1)).ravel()
+        lo = hi
+    return np.clip(out, 0.0, 1.0)
+
+
+def shared_terms(x: sp.csr_matrix, pairs: np.ndarray, max_rows: int = 1 << 16) -> np.ndarray:
+    """How many columns (terms) each row pair ``(i, j)`` of ``x`` has in common."""
+    out = np.zeros(len(pairs), dtype=np.int64)
+    for lo in range(0, len(pairs), max_rows):
+        p = pairs[lo : lo + max_rows]
+        out[lo : lo + len(p)] = x[p[:, 0]].multiply(x[p[:, 1]]).getnnz(axis=1)
+    return out
+
+
+def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Second-order similarity of each scored pair: the cosine of the two
+    articles' neighbour profiles (shared-nearest-neighbour similarity).
+
+    Each article's profile is its similarity to itself (1) and to its ``k``
+    most similar scored partners; a profile row is L2-normalised and a pair's
+    score is the dot product of the two rows. Two reports of one story tend
+    to have the same nearest neighbours (the other reports of that story);
+    an article about another story of the same kind shares vocabulary with
+    them but not their neighbourhood. Only scored pairs are read and scored,
+    so no n x n matrix is formed.
+    """
+
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.float64)
+    # each row's top k partners (compiled: O(n * k) memory, not O(pairs))
+    best_v, best_c, fill = top_neighbours(np.ascontiguousarray(pairs, dtype=np.int64),
+                                          np.ascontiguousarray(sims), int(n), int(k))
+    top = np.arange(best_v.shape[1]) < fill[:, None]
+    rows = np.repeat(np.arange(n, dtype=np.int64), fill)
+    cols, vals = best_c[top], best_v[top]
+    # symmetric profiles: j is in i's profile when either is in the other's top k
+    w = _max_duplicates(np.concatenate([rows, cols, np.arange(n)]), np.concatenate([cols, rows, np.arange(n)]),
+                        np.concatenate([vals, vals, np.ones(n)]), n)
+    return pair_cosine(normalize(w, norm="l2"), pairs)
+
+
+def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+    """A csr matrix from coordinates, keeping the largest value of duplicates."""
+    order = np.lexsort((-vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(n, n))
+
+
+def story_similarity(
+    pairs: np.ndarray,
+    cosine: np.ndarray,
+    n_terms: np.ndarray,
+    n: int,
+    *,
+    short_text_terms: int = 0,
+    neighbourhood: int = 0,
+    neighbourhood_weight: float = 0.5,
+    shared: np.ndarray | None = None,
+    min_shared: int = 2,
+) -> np.ndarray:
+    """The score that linkage compares with ``Params.threshold``.
+
+    Two steps on the scored candidate pairs, each off when its parameter is 0:
+
+    1. **Short texts** (``short_text_terms`` = L): a pair of articles with
+       ``n_i`` and ``n_j`` distinct terms (unigrams and bigrams) has its cosine
+       multiplied by ``max(1, L / sqrt(n_i * n_j))`` (capped at 1). Sharing a
+       fixed number of distinctive words gives a cosine of about that number
+       over ``sqrt(n_i * n_j)``, so two headlines that share a name and a verb
+       score low although that is strong evidence; the factor puts short texts
+       on the scale of long ones. Articles with at least L terms are
+       unchanged, and so is a pair with fewer than ``min_shared`` terms in
+       common (``shared``, from :func:`shared_terms`, needed only where the
+       factor would apply): one shared word is not evidence, however short
+       the texts.
+    2. **Neighbourhood** (``neighbourhood`` = k, ``neighbourhood_weight`` = w):
+       the score becomes ``(1 - w) * s + w * neighbour_similarity(s, k)``
+       (see :func:`neighbour_similarity`): reports of one story share their
+       nearest neighbours; another story of the same kind shares words, not
+       neighbours.
+
+    ``n_terms`` is per row (e.g. the number of stored values of each TF-IDF
+    row); ``n`` the number of rows.
+    """
+    s = np.asarray(cosine, dtype=np.float64)
+    if len(pairs) == 0:
+        return s.copy()
+    if short_text_terms:
+        t = np.maximum(np.asarray(n_terms, dtype=np.float64), 1.0)
+        factor = np.maximum(1.0, short_text_terms / np.sqrt(t[pairs[:, 0]] * t[pairs[:, 1]]))
+        if shared is not None:
+            factor[np.asarray(shared) < min_shared] = 1.0
+        s = np.minimum(1.0, s * factor)
+    if neighbourhood and neighbourhood_weight > 0:
+        return blend_neighbourhood(s, neighbour_similarity(pairs, s, n, neighbourhood), neighbourhood_weight)
+    return np.clip(s, 0.0, 1.0)
+
+
+def blend_neighbourhood(s: np.ndarray, neighbour: np.ndarray, weight: float) -> np.ndarray:
+    """Step 2 of :func:`story_similarity`: ``(1 - w) * s + w * neighbour``, in [0, 1]
+    (one definition for the batch, the live index and Spark)."""
+    return np.clip((1.0 - weight) * s + weight * neighbour, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """Candidate pairs with their TF-IDF cosine, estimated shingle Jaccard and
+    (after :func:`story_scores`) the linkage score."""
+
+    pairs: np.ndarray  # (m, 2) int64, i < j
+    cosine: np.ndarray  # float64
+    jaccard: np.ndarray  # float64
+    similarity: np.ndarray | None = None  # float64: what linkage compares with the threshold
+    shared: np.ndarray | None = None  # int64: terms in common, where a short-text pair needs it (else -1)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def score(self) -> np.ndarray:
+        """The linkage score: ``similarity`` when computed, else the cosine."""
+        return self.cosine if self.similarity is None else self.similarity
+
+
+def score_pairs(
+    features: Features, pairs: np.ndarray, params: Params | None = None, *, jaccard: np.ndarray | None = None
+) -> ScoredPairs:
+    """Verify candidate pairs: cosine of TF-IDF rows, MinHash Jaccard of
+    shingles (unless given as ``jaccard``), and (with ``params`` and its
+    short-text rule on) the number of terms a pair of short texts has in
+    common."""
+
+    cos = np.empty(len(pairs), dtype=np.float64)
+    for lo in range(0, len(pairs), 1 << 22):  # blocks: the row pairs are a copy when rows are mapped
+        cos[lo : lo + (1 << 22)] = pair_cosine(features.tfidf, features.tfidf_rows(pairs[lo : lo + (1 << 22)]))
+    shared = None
+    if params is not None and params.short_text_terms:
+        t = features.n_terms
+        short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms ** 2)
+        shared = np.full(len(pairs), -1, dtype=np.int64)
+        shared[short] = shared_terms(features.tfidf, features.tfidf_rows(pairs[short]))
+    jac = pair_jaccard(features.shingle_signatures, pairs) if jaccard is None else jaccard
+    release_freed_memory()
+    return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)
+
+
+def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> ScoredPairs:
+    """The linkage score of every scored pair (:func:`dedup.story_similarity`):
+    the cosine on one scale for short texts, blended with the shared-neighbour
+    similarity. ``n_terms`` is each row's number of distinct terms
+    (:attr:`Features.n_terms`). Needs every scored pair of the rows at once:
+    an article's neighbour profile is its top partners among them."""
+    sim = story_similarity(
+        scored.pairs, scored.cosine, n_terms, len(n_terms),
+        short_text_terms=params.short_text_terms, neighbourhood=params.neighbourhood,
+        neighbourhood_weight=params.neighbourhood_weight, shared=scored.shared,
+    )
+    release_freed_memory()
+    return replace(scored, similarity=sim)

@@ -1,0 +1,371 @@
+"""Compiled kernels (numba) of the sketches: one-permutation and affine MinHash,
+signature Jaccard, and the LSH partner rule's band loop. Each reproduces bit
+for bit the numpy code it replaces (tests compare them on random inputs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..arrays import KERNEL_OPTIONS
+from ..hashing import COMBINE, fmix64_scalar
+
+__all__ = [
+    "oph",
+    "affine_min",
+    "pair_jaccard",
+    "band_fingerprints",
+    "propose_band",
+    "offer_proposals",
+    "partner_codes",
+]
+
+
+
+
+_EMPTY32 = np.uint32(0xFFFFFFFF)
+
+
+_OPH_OFFSET = np.uint32(0x9E3779B1)
+
+
+@njit(inline="always")
+def _fmix32(h):
+    # numba widens uint32 arithmetic to 64 bits: truncate after each product
+    h = np.uint32(h ^ (h >> np.uint32(16)))
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h = np.uint32(h ^ (h >> np.uint32(13)))
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    return np.uint32(h ^ (h >> np.uint32(16)))
+
+
+@njit(**KERNEL_OPTIONS)
+def oph(hashes, offsets, num_perm, mix):
+    """``minhash.oph_signatures``: one-permutation bins, then rotation densification."""
+    n_docs = len(offsets) - 1
+    out = np.full((n_docs, num_perm), _EMPTY32, np.uint32)
+    k = np.uint64(num_perm)
+    filled = np.empty(num_perm, np.bool_)
+    for d in range(n_docs):
+        row = out[d]
+        lo, hi = offsets[d], offsets[d + 1]
+        if hi == lo:
+            continue
+        for t in range(lo, hi):
+            g = fmix64_scalar(hashes[t] + mix)
+            b = ((g >> np.uint64(32)) * k) >> np.uint64(32)
+            v = np.uint32(g & np.uint64(0xFFFFFFFF))
+            if v < row[b]:
+                row[b] = v
+        n_empty = 0
+        for b in range(num_perm):
+            filled[b] = row[b] != _EMPTY32
+            if not filled[b]:
+                n_empty += 1
+        if n_empty == 0 or n_empty == num_perm:
+            continue
+        # each empty bin borrows the next filled bin to its right, circularly
+        nxt = -1
+        dist = np.uint32(0)
+        for step in range(2 * num_perm - 1, -1, -1):
+            b = step % num_perm
+            if filled[b]:
+                nxt = b
+                dist = np.uint32(0)
+            else:
+                dist += np.uint32(1)
+                if step < num_perm and nxt >= 0:
+                    row[b] = np.uint32(row[nxt] + dist * _OPH_OFFSET)
+    return out
+
+
+@njit(**KERNEL_OPTIONS)
+def affine_min(values, offsets, a, b):
+    """``minhash.signatures``: per set and permutation, ``min(a * fmix32(v) + b)`` (mod 2**32)."""
+    n_docs = len(offsets) - 1
+    num_perm = len(a)
+    out = np.full((n_docs, num_perm), _EMPTY32, np.uint32)
+    row = np.empty(num_perm, np.uint32)
+    for d in range(n_docs):
+        lo, hi = offsets[d], offsets[d + 1]
+        if hi == lo:
+            continue
+        row[:] = _EMPTY32
+        for t in range(lo, hi):
+            m = _fmix32(values[t])
+            for p in range(num_perm):
+                row[p] = min(row[p], np.uint32(a[p] * m + b[p]))
+        out[d] = row
+    return out
+
+
+@njit(**KERNEL_OPTIONS)
+def pair_jaccard(sig, pairs):
+    """``minhash.estimate_jaccard`` of row pairs of one signature matrix."""
+    m = len(pairs)
+    k = sig.shape[1]
+    out = np.zeros(m, np.float64)
+    for q in range(m):
+        i, j = pairs[q, 0], pairs[q, 1]
+        eq = 0
+        empty_i = True
+        empty_j = True
+        for p in range(k):
+            x, y = sig[i, p], sig[j, p]
+            eq += x == y
+            empty_i &= x == _EMPTY32
+            empty_j &= y == _EMPTY32
+        if not (empty_i or empty_j):
+            out[q] = eq / k
+    return out
+
+
+@njit(**KERNEL_OPTIONS)
+def band_fingerprints(sig, bands, rows, width):
+    """One byte per row and band: the top byte of ``fmix64`` of the band key
+    (:func:`dedup.candidates.band_keys`), ``width`` bytes a row (zero
+    padded) -- the fingerprints :func:`offer_band` counts bands in common
+    with. One pass over the signatures, row by row."""
+    n = sig.shape[0]
+    fp = np.zeros((n, width), np.uint8)
+    for i in range(n):
+        for b in range(bands):
+            key = np.uint64(sig[i, b * rows])
+            for r in range(1, rows):
+                key = fmix64_scalar(key * COMBINE + np.uint64(sig[i, b * rows + r]))
+            fp[i, b] = np.uint8(fmix64_scalar(key) >> np.uint64(56))
+    return fp
+
+
+@njit(inline="always")
+def _better(c1, p1, c2, p2, x):
+    """Whether partner ``p1`` (``c1`` bands in common with ``x``) ranks above
+    ``p2``: more bands, then nearer to ``x`` in canonical order, then lower."""
+    if c1 != c2:
+        return c1 > c2
+    d1, d2 = abs(p1 - x), abs(p2 - x)
+    if d1 != d2:
+        return d1 < d2
+    return p1 < p2
+
+
+@njit(inline="always")
+def _offer(x, y, c, best_c, best_p, fill, worst):
+    k = best_c.shape[1]
+    f = fill[x]
+    if f < k:
+        for t in range(f):
+            if best_p[x, t] == y:
+                return
+        best_c[x, f] = c
+        best_p[x, f] = y
+        fill[x] = f + 1
+        if f + 1 < k:
+            return
+    else:
+        w = worst[x]
+        if not _better(c, y, best_c[x, w], best_p[x, w], x):
+            return  # no better than the worst kept (or the worst itself)
+        for t in range(k):
+            if best_p[x, t] == y:
+                return
+        best_c[x, w] = c
+        best_p[x, w] = y
+    w = 0
+    for t in range(1, k):
+        if _better(best_c[x, w], best_p[x, w], best_c[x, t], best_p[x, t], x):
+            w = t
+    worst[x] = w
+
+
+@njit(inline="always")
+def _band_equal(sig, i, j, b, rows):
+    same = True
+    for r in range(b * rows, (b + 1) * rows):
+        same &= sig[i, r] == sig[j, r]
+    return same
+
+
+_LOW7 = np.uint64(0x0101010101010101)
+
+
+_HIGH = np.uint64(0x8080808080808080)
+
+
+@njit(inline="always")
+def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
+    """The number of bands rows ``i`` and ``j`` agree in, or -1 when an
+    earlier band with an uncapped bucket already proposed the pair.
+
+    From one-byte fingerprints of the band keys (8 bands per word; a zero
+    byte of the xor flags a possible match, confirmed on the signature
+    values)."""
+    c = 0
+    for w in range(fp.shape[1]):
+        x = fp[i, w] ^ fp[j, w]
+        t = (x - _LOW7) & ~x & _HIGH
+        if t == 0:
+            continue
+        for k in range(8):
+            if (t >> np.uint64(8 * k + 7)) & np.uint64(1):
+                b = 8 * w + k
+                if b < bands and _band_equal(sig, i, j, b, rows):
+                    if b < band and not (big[i, b >> 3] >> (b & 7)) & 1:
+                        return -1  # proposed before
+                    c += 1
+    return c
+
+
+@njit(inline="always")
+def _room(out, n_out):
+    """``out`` (rows filled up to ``n_out``), doubled when full."""
+    if n_out < len(out):
+        return out
+    grown = np.empty((2 * len(out), out.shape[1]), out.dtype)
+    grown[:n_out] = out[:n_out]
+    return grown
+
+
+@njit(inline="always")
+def _propose(a, b, c, out, n_out):
+    out = _room(out, n_out)
+    out[n_out, 0] = a
+    out[n_out, 1] = b
+    out[n_out, 2] = c
+    return out, n_out + 1
+
+
+@njit(**KERNEL_OPTIONS)
+def propose_band(idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, window, sorted_times,
+                 fp, sig, bands, rows, band, big):
+    """The pairs one band proposes, from its buckets ``g_lo <= g < g_hi``,
+    with the number of bands each agrees in: rows ``(i, j, bands)``.
+
+    ``idx`` are the band's rows sorted by bucket (ascending within one),
+    ``starts`` where each bucket begins. Pairs are those of
+    ``candidates._bucket_pairs`` (a bucket over ``max_bucket_size``: each
+    row with its next ``neighbours``) that ``candidates.within_window``
+    keeps (``window < 0``: no window). With ``sorted_times`` (times
+    non-decreasing along the rows, unknown ones last) a row stops pairing at
+    the first later row past the window and goes on with the rows of
+    unknown time, which it always pairs with.
+
+    The count is computed from the signatures (``fp``: a byte per band key,
+    eight to a word, to find the candidates). A pair already proposed by an
+    earlier band -- one where the two agree and their bucket was not capped
+    (``big`` bit clear: every pair of it was proposed) -- is left out:
+    offering a pair twice changes nothing. Buckets are independent, so
+    threads can take ranges of them."""
+    out = np.empty((1024, 3), np.int64)
+    n_out = 0
+    m = len(idx)
+    n_buckets = len(starts)
+    for g in range(g_lo, g_hi):
+        s = starts[g]
+        e = starts[g + 1] if g + 1 < n_buckets else m
+        if e - s < 2:
+            continue
+        if e - s > max_bucket_size:
+            out, n_out = _propose_capped(idx, s, e, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out)
+        else:
+            out, n_out = _propose_bucket(idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, band, big, out,
+                                         n_out)
+    return out[:n_out]
+
+
+@njit(inline="always")
+def _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out):
+    """Propose ``(a, b)`` with its bands in common, unless proposed before."""
+    c = _bands_in_common(a, b, fp, sig, bands, rows, band, big)
+    if c >= 0:
+        return _propose(a, b, c, out, n_out)
+    return out, n_out
+
+
+@njit(inline="always")
+def _propose_capped(idx, s, e, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out):
+    """A bucket over the cap: each row with its next ``neighbours`` rows in the window."""
+    for p in range(s, e - 1):
+        a = idx[p]
+        for q in range(p + 1, min(e, p + 1 + neighbours)):
+            b = idx[q]
+            if window >= 0 and abs(ts[a] - ts[b]) > window:
+                continue
+            out, n_out = _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out)
+    return out, n_out
+
+
+@njit(inline="always")
+def _propose_bucket(idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out):
+    """A bucket within the cap: every pair in the window (rows of unknown time
+    pair with all)."""
+    nan_start = e
+    if window >= 0 and sorted_times:
+        while nan_start > s and np.isnan(ts[idx[nan_start - 1]]):
+            nan_start -= 1
+    for p in range(s, e - 1):
+        a = idx[p]
+        if window < 0 or np.isnan(ts[a]):
+            for q in range(p + 1, e):
+                out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+        elif sorted_times:
+            q = p + 1
+            while q < nan_start and ts[idx[q]] - ts[a] <= window:
+                out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                q += 1
+            for q in range(max(nan_start, p + 1), e):
+                out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+        else:
+            for q in range(p + 1, e):
+                if not abs(ts[a] - ts[idx[q]]) > window:  # NaN: kept
+                    out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+    return out, n_out
+
+
+@njit(**KERNEL_OPTIONS)
+def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands):
+    """Offer proposed pairs ``(i, j, bands)`` (:func:`propose_band`) to both
+    rows' lists of best partners, each keeping the ``best_c.shape[1]`` best
+    (:func:`_better`; ``fill`` and ``worst`` are the bookkeeping). Only rows
+    ``lo <= x < hi`` are updated, so threads can share the work by ranges of
+    rows. Returns the pairs (row ``i`` in the range) that agree in at least
+    ``keep_bands`` bands: those are kept whatever their rank."""
+    sure = np.empty((1024, 2), np.int64)
+    n_sure = 0
+    for t in range(len(proposed)):
+        i, j, c = proposed[t, 0], proposed[t, 1], proposed[t, 2]
+        own_i = lo <= i < hi
+        if own_i:
+            _offer(i, j, c, best_c, best_p, fill, worst)
+            if c >= keep_bands:
+                sure = _room(sure, n_sure)
+                sure[n_sure, 0] = i
+                sure[n_sure, 1] = j
+                n_sure += 1
+        if lo <= j < hi:
+            _offer(j, i, c, best_c, best_p, fill, worst)
+    return sure[:n_sure].copy()
+
+
+@njit(cache=True)
+def partner_codes(best_p, fill, sure):
+    """Codes ``i * n + j`` (``i < j``) of every row's kept best partners
+    (``best_p[x, :fill[x]]``, ``fill`` capped at the list length) and of the
+    ``sure`` pairs, in one array (not deduplicated)."""
+    n, k = best_p.shape
+    total = len(sure)
+    for x in range(n):
+        total += min(fill[x], k)
+    out = np.empty(total, np.int64)
+    o = 0
+    for x in range(n):
+        for t in range(min(fill[x], k)):
+            y = best_p[x, t]
+            out[o] = min(x, y) * n + max(x, y)
+            o += 1
+    for q in range(len(sure)):
+        a, b = sure[q, 0], sure[q, 1]
+        out[o] = min(a, b) * n + max(a, b)
+        o += 1
+    return out

@@ -1,0 +1,234 @@
+"""Compiled tokeniser (numba): the comparison tokens of ASCII texts found in
+their bytes, equal to :func:`dedup.text.normalise.tokenize`'s pattern, and
+token spans factorised into ids. Tested against the dict-based reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..arrays import KERNEL_OPTIONS
+from ..hashing import fmix64_scalar
+
+__all__ = [
+    "token_spans",
+    "factorize_spans",
+]
+
+
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+
+
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@njit(inline="always")
+def _alnum(c):
+    return (97 <= c <= 122) or (48 <= c <= 57)
+
+
+@njit(inline="always")
+def _digit(c):
+    return 48 <= c <= 57
+
+
+@njit(inline="always")
+def _emit_token(buf, lo, hi, out, o, first, starts, ends, keys, t):
+    """Append token ``buf[lo:hi]`` to ``out`` at ``o`` (after a ``\x1f``
+    unless it is the document's first) as token ``t``: its span and its
+    byte hash. Returns the new end of ``out``."""
+    if not first:
+        out[o] = 31
+        o += 1
+    starts[t] = o
+    h = _FNV_OFFSET
+    for q in range(lo, hi):
+        out[o] = buf[q]
+        h = (h ^ np.uint64(buf[q])) * _FNV_PRIME
+        o += 1
+    ends[t] = o
+    keys[t] = fmix64_scalar(h)
+    return o
+
+
+@njit(inline="always")
+def _split_joined(buf, lo, hi, out, o, starts, ends, keys, t):
+    """One document of tokens joined by ``\\x1f``: its tokens emitted; ``(o, t)`` after."""
+    first = True
+    i = lo
+    while i < hi:
+        j = i
+        while j < hi and buf[j] != 31:
+            j += 1
+        if j > i:
+            o = _emit_token(buf, i, j, out, o, first, starts, ends, keys, t)
+            first = False
+            t += 1
+        i = j + 1
+    return o, t
+
+
+@njit(inline="always")
+def _token_end(buf, i, hi):
+    """End of the token running on from ``i``: alphanumerics, joined by ``' . -``
+    between two of them or by a comma between two digits."""
+    while True:
+        while i < hi and _alnum(buf[i]):
+            i += 1
+        if i + 1 < hi and _alnum(buf[i + 1]):
+            c = buf[i]
+            if c == 39 or c == 46 or c == 45 or (c == 44 and _digit(buf[i - 1]) and _digit(buf[i + 1])):
+                i += 1
+                continue
+        return i
+
+
+@njit(inline="always")
+def _scan_ascii(buf, lo, hi, out, o, starts, ends, keys, t):
+    """One document of folded ASCII text: its tokens emitted; ``(o, t)`` after."""
+    first = True
+    i = lo
+    while i < hi:
+        if not _alnum(buf[i]):
+            i += 1
+            continue
+        s = i
+        i = _token_end(buf, i + 1, hi)
+        o = _emit_token(buf, s, i, out, o, first, starts, ends, keys, t)
+        first = False
+        t += 1
+    return o, t
+
+
+@njit(**KERNEL_OPTIONS)
+def token_spans(buf, doc_offsets, pretokenized):
+    """Tokens of many documents, and each document's tokens joined by ``\\x1f``.
+
+    ``buf[doc_offsets[d]:doc_offsets[d+1]]`` is document ``d``: folded ASCII
+    text, tokenised here exactly as ``normalize._ASCII_TOKEN_RE.findall``
+    (runs of ``[a-z0-9]``, joined by ``' . -`` between two of them or by a
+    comma between two digits); or, where ``pretokenized[d]``, tokens
+    already joined by ``\\x1f`` (texts the regex tokenised). Returns
+    ``(joined, joined_offsets, tok_offsets, starts, ends, keys)``: token
+    ``t`` is ``joined[starts[t]:ends[t]]``, document ``d``'s tokens are
+    ``tok_offsets[d]:tok_offsets[d+1]``, and ``keys[t]`` is a 64-bit hash of
+    the token's bytes for :func:`factorize_spans` (not the token hash the
+    pipeline uses, which is BLAKE2b).
+    """
+    n_docs = len(doc_offsets) - 1
+    out = np.empty(len(buf) + 1, np.uint8)
+    joined_offsets = np.zeros(n_docs + 1, np.int64)
+    tok_offsets = np.zeros(n_docs + 1, np.int64)
+    cap = len(buf) // 2 + 1  # a token and its separator take at least two bytes
+    starts = np.empty(cap, np.int64)
+    ends = np.empty(cap, np.int64)
+    keys = np.empty(cap, np.uint64)
+    o = 0
+    t = 0
+    for d in range(n_docs):
+        lo, hi = doc_offsets[d], doc_offsets[d + 1]
+        if pretokenized[d]:
+            o, t = _split_joined(buf, lo, hi, out, o, starts, ends, keys, t)
+        else:
+            o, t = _scan_ascii(buf, lo, hi, out, o, starts, ends, keys, t)
+        joined_offsets[d + 1] = o
+        tok_offsets[d + 1] = t
+    return out[:o], joined_offsets, tok_offsets, starts[:t], ends[:t], keys[:t]
+
+
+@njit(**KERNEL_OPTIONS)
+def factorize_spans(buf, starts, ends, keys):
+    """Ids of byte strings ``buf[starts[t]:ends[t]]`` in order of first
+    occurrence (as ``dict.fromkeys``), by an open-addressing table keyed by
+    ``keys`` (hashes of the strings) that doubles with the number of
+    distinct strings. Equal keys are confirmed by comparing the bytes with
+    a compact copy of each distinct string, so ids are exact. Returns
+    ``(ids, first)``: ``first[v]`` is the first token with id ``v``."""
+    n = len(starts)
+    cap = 1 << 12
+    table = np.full(cap, -1, np.int64)  # per slot: high 32 bits of the key, then the id
+    store = np.empty(1 << 16, np.uint8)  # the distinct strings, back to back
+    s_off = np.zeros(1025, np.int64)
+    first = np.empty(1024, np.int64)
+    ids = np.empty(n, np.int64)
+    n_ids = 0
+    for t in range(n):
+        s, e = starts[t], ends[t]
+        h = keys[t]
+        tag = np.int64(h >> np.uint64(32)) << np.int64(32)
+        found, slot = _find_span(table, cap - 1, h, tag, store, s_off, buf, s, e)
+        if found >= 0:
+            ids[t] = found
+            continue
+        store, s_off, first = _add_span(store, s_off, first, n_ids, buf, s, e, t)
+        ids[t] = n_ids
+        table[slot] = tag | n_ids
+        n_ids += 1
+        if 2 * n_ids > cap:  # keep the load under one half
+            cap *= 2
+            table = _rehash_spans(keys, first, n_ids, cap)
+    return ids, first[:n_ids].copy()
+
+
+@njit(inline="always")
+def _find_span(table, mask, h, tag, store, s_off, buf, s, e):
+    """``(id, slot)`` of ``buf[s:e]`` in the table (id -1 and the free slot
+    where it is new); equal tags are confirmed byte by byte."""
+    hi_mask = np.int64(-1) << np.int64(32)
+    slot = np.int64(h & np.uint64(mask))
+    while True:
+        entry = table[slot]
+        if entry == -1:
+            return -1, slot
+        if (entry & hi_mask) == tag:
+            v = entry & np.int64(0xFFFFFFFF)
+            lo, hi2 = s_off[v], s_off[v + 1]
+            if hi2 - lo == e - s:
+                same = True
+                for q in range(e - s):
+                    if store[lo + q] != buf[s + q]:
+                        same = False
+                        break
+                if same:
+                    return v, slot
+        slot = (slot + 1) & mask
+
+
+@njit(inline="always")
+def _add_span(store, s_off, first, n_ids, buf, s, e, t):
+    """``buf[s:e]`` stored as string ``n_ids`` (first seen at token ``t``),
+    the arrays grown (doubled) where full; returns them."""
+    if n_ids + 1 >= len(first):
+        grown = 2 * len(first)
+        first2 = np.empty(grown, np.int64)
+        first2[:n_ids] = first[:n_ids]
+        first = first2
+        s_off2 = np.zeros(grown + 1, np.int64)
+        s_off2[: n_ids + 1] = s_off[: n_ids + 1]
+        s_off = s_off2
+    if s_off[n_ids] + (e - s) > len(store):
+        store2 = np.empty(2 * len(store) + (e - s), np.uint8)
+        store2[: s_off[n_ids]] = store[: s_off[n_ids]]
+        store = store2
+    o = s_off[n_ids]
+    for q in range(e - s):
+        store[o + q] = buf[s + q]
+    s_off[n_ids + 1] = o + (e - s)
+    first[n_ids] = t
+    return store, s_off, first
+
+
+@njit(inline="always")
+def _rehash_spans(keys, first, n_ids, cap):
+    """A table of ``cap`` slots holding the ``n_ids`` strings so far."""
+    mask = cap - 1
+    table = np.full(cap, -1, np.int64)
+    for v in range(n_ids):
+        slot = np.int64(keys[first[v]] & np.uint64(mask))
+        while table[slot] != -1:
+            slot = (slot + 1) & mask
+        table[slot] = (np.int64(keys[first[v]] >> np.uint64(32)) << np.int64(32)) | v
+    return table

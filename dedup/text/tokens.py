@@ -1,0 +1,162 @@
+"""Tokens: the comparison text of an article, tokenised and hashed once.
+
+Each distinct token string of a batch is hashed once (BLAKE2b, 8 bytes: stable
+across processes and Python versions, unlike ``hash()``); an ASCII text is
+scanned in compiled code (:mod:`dedup.text._kernels`) without a Python string
+per token. The same token hashes feed the shingles (copy view) and the
+TF-IDF terms (:mod:`dedup.features.counts`), so a text is tokenised once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from itertools import chain
+from typing import Sequence
+
+import numpy as np
+
+from ..article import Article
+from ..hashing import hash_bytes, hash_str
+from .normalise import comparison_terms, similarity_text, tokenize
+
+__all__ = [
+    "comparison_tokens",
+    "article_tokens",
+    "TokenBatch",
+    "hash_tokens",
+    "hash_texts",
+]
+
+
+def comparison_source(article: Article) -> str:
+    return article.title + "\n" + article.text if article.title else article.text
+
+
+def comparison_tokens(text: str) -> list[str]:
+    """The tokens an article's text is compared by (:func:`dedup.normalize.comparison_terms`
+    of its comparison text)."""
+    return comparison_terms(similarity_text(text))
+
+
+def article_tokens(article: Article) -> list[str]:
+    """The comparison tokens of one article (title, then body without
+    datelines and credit lines)."""
+    return comparison_tokens(comparison_source(article))
+
+
+def comparison_item(text: str) -> str | list[str]:
+    """What :func:`dedup.shingle.hash_texts` takes for one text: the folded
+    comparison text when it is ASCII (its tokens are then exactly
+    :func:`comparison_tokens`: no CJK), else the comparison tokens."""
+    folded = similarity_text(text)
+    return folded if folded.isascii() else comparison_terms(folded)
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """The tokens of many documents as arrays, document after document.
+
+    ``hashes[offsets[i]:offsets[i+1]]`` are document ``i``'s token hashes in
+    text order; ``vocab`` and ``ids`` give each token's string (``vocab[ids[k]]``).
+    """
+
+    hashes: np.ndarray  # uint64, one per token
+    ids: np.ndarray  # int64, index into vocab
+    offsets: np.ndarray  # int64, n_docs + 1
+    vocab: tuple[str, ...]
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
+    """Hash every document's tokens; each distinct string is hashed once.
+
+    The tokens are joined into one byte buffer and given ids in order of
+    first occurrence by a compiled hash table (:mod:`dedup._kernels`); only
+    the distinct strings are hashed in Python (see :func:`hash_texts`).
+    """
+    return hash_texts(token_lists)[0]
+
+
+def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
+    """Tokenise and hash many documents at once, with each document's digest.
+
+    An item is either folded text (a ``str``, see :func:`dedup.normalize.fold`),
+    tokenised exactly as :func:`dedup.normalize.tokenize` does, or the list
+    of its tokens. The result equals ``hash_tokens`` of the token lists, but
+    an ASCII text (most feeds) never becomes a Python string per token: a
+    compiled scanner equal to ``tokenize``'s pattern finds its tokens in the
+    bytes. The digest of a document is BLAKE2b (8 bytes) of its tokens
+    joined by ``\x1f`` (UTF-8) -- the content part of the pipeline's
+    canonical order. Token lists the byte buffer cannot hold (an empty
+    token, or one containing ``\x1f``) take a dict path with the same result.
+    """
+
+    pretok = np.ones(len(items), dtype=np.bool_)
+    encoded: list[bytes] = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            if item.isascii():
+                pretok[i] = False
+                encoded.append(item.encode("ascii"))
+                continue
+            item = tokenize(item)
+        joined = "\x1f".join(item)
+        if len(item) and joined.count("\x1f") != len(item) - 1:
+            return _hash_items_dict(items)
+        encoded.append(joined.encode("utf-8", "surrogatepass"))
+    batch, digests = _batch_from_buffer(encoded, pretok)
+    given = np.flatnonzero(pretok)
+    if len(given):
+        lengths = batch.lengths()[given]
+        want = np.fromiter((len(items[i]) if not isinstance(items[i], str) else lengths[k]
+                            for k, i in enumerate(given.tolist())), dtype=np.int64, count=len(given))
+        if not np.array_equal(lengths, want):  # an empty token in a list
+            return _hash_items_dict(items)
+    return batch, digests
+
+
+def _hash_items_dict(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
+
+    lists = [tokenize(i) if isinstance(i, str) else list(i) for i in items]
+    digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest() for t in lists]
+    return _hash_tokens_dict(lists), digests
+
+
+def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[TokenBatch, list[bytes]]:
+    from . import _kernels
+
+    doc_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=doc_offsets[1:])
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
+    ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
+    raw = joined.tobytes()
+    spans = list(zip(starts[first].tolist(), ends[first].tolist()))
+    vocab = tuple(raw[s:e].decode("utf-8", "surrogatepass") for s, e in spans)
+    table = np.fromiter((hash_bytes(raw[s:e]) for s, e in spans), dtype=np.uint64, count=len(spans))
+    jo = joined_offsets.tolist()
+    digests = [hashlib.blake2b(raw[jo[d] : jo[d + 1]], digest_size=8).digest() for d in range(len(encoded))]
+    batch = TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=tok_offsets,
+                       vocab=vocab)
+    return batch, digests
+
+
+def _hash_tokens_dict(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
+    """:func:`hash_tokens` with a dict: the reference the compiled path equals."""
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    offsets = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = list(chain.from_iterable(token_lists))
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(flat))}
+    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    del flat
+    strings = tuple(vocab)
+    table = np.fromiter((hash_str(s) for s in strings), dtype=np.uint64, count=len(strings))
+    return TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=offsets, vocab=strings)
