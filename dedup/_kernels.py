@@ -17,8 +17,6 @@ __all__ = [
 ]
 
 
-
-
 @njit(inline="always")
 def _pairwise_leaf(a, lo, n):
     if n < 8:  # numpy starts from -0.0, and -0.0 + x == x for every x

@@ -47,10 +47,10 @@ class SpilledRows:
     that stage, and :meth:`load` reads them back unchanged. Its arrays that
     cannot be written (no space, no folder) are kept in memory."""
 
-    def __init__(self, x: "sp.csr_matrix", dir: str | None = None) -> None:
+    def __init__(self, x: sp.csr_matrix, dir: str | None = None) -> None:
         self._shape = x.shape
         self._sorted = bool(x.has_sorted_indices)
-        self._kept: "sp.csr_matrix | None" = None
+        self._kept: sp.csr_matrix | None = None
         self._parts: list[SpilledArray] = []
         try:
             self._tmp: tempfile.TemporaryDirectory | None = tempfile.TemporaryDirectory(prefix="dedup-rows-", dir=dir)
@@ -63,7 +63,7 @@ class SpilledRows:
     def spilled(self) -> bool:
         return self._kept is None and all(p.spilled for p in self._parts)
 
-    def load(self) -> "sp.csr_matrix":
+    def load(self) -> sp.csr_matrix:
         """The matrix, read back (the files are removed)."""
         if self._kept is not None:
             x, self._kept = self._kept, None

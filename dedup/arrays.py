@@ -6,8 +6,8 @@ without copies. Each kernel is tested against the numpy expression it replaces.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp

@@ -15,10 +15,11 @@ import gc
 import math
 import os
 from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from itertools import islice
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,7 +50,11 @@ __all__ = [
 
 
 def cluster_articles(
-    articles: Iterable[Any], *, errors: str = "warn", params: Params | None = None, keep_text: bool = True,
+    articles: Iterable[Any],
+    *,
+    errors: str = "warn",
+    params: Params | None = None,
+    keep_text: bool = True,
     **kwargs: Any,
 ) -> Clustering:
     """Group articles into stories.
@@ -112,6 +117,7 @@ def cluster_articles(
 
 def canonical_order(articles: Sequence[Article], digests: Sequence[bytes]) -> np.ndarray:
     """Indices that sort articles by (publication time, text digest, id)."""
+
     def key(i: int) -> tuple[float, bytes, str]:
         ts = articles[i].timestamp
         return (math.inf if ts is None else ts, digests[i], articles[i].id)
@@ -244,12 +250,19 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
     valid = ~features.empty
     (_, tb, tr), (_, sb, sr) = lsh_views(params)
     window = None if params.time_window is None else params.time_window.total_seconds()
-    kw = dict(valid=valid, max_bucket_size=params.max_bucket_size, neighbours=params.bucket_neighbours,
-              timestamps=features.timestamps, window_seconds=window)
+    kw = dict(
+        valid=valid,
+        max_bucket_size=params.max_bucket_size,
+        neighbours=params.bucket_neighbours,
+        timestamps=features.timestamps,
+        window_seconds=window,
+    )
     n = features.n
     codes = []  # each view's pairs as codes i * n + j, so only one (m, 2) array is ever built
-    for sig, b, r, limit in ((features.term_signatures, tb, tr, params.max_partners),
-                             (features.shingle_signatures, sb, sr, None)):
+    for sig, b, r, limit in (
+        (features.term_signatures, tb, tr, params.max_partners),
+        (features.shingle_signatures, sb, sr, None),
+    ):
         p = candidate_pairs(sig, b, r, max_partners=limit, **kw)
         codes.append(p[:, 0] * n + p[:, 1])
         del p

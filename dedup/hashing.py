@@ -54,8 +54,6 @@ def hash_bytes(b: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(b, digest_size=8).digest(), "little")
 
 
-
-
 @njit(inline="always")
 def fmix64_scalar(x):
     x ^= x >> np.uint64(33)

@@ -19,10 +19,10 @@ article, so a million articles take about a minute.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Iterator
 
 import numpy as np
 
@@ -104,10 +104,10 @@ def _render(ids: np.ndarray, terms: list[str], vocab: _Vocab, rng: np.random.Gen
     for k in np.flatnonzero(ids >= size).tolist():
         words[k] = terms[int(ids[k]) - size]
     starts = [0, *ends[:-1].tolist()]
-    for s, i in zip(starts, ids[starts].tolist()):
+    for s, i in zip(starts, ids[starts].tolist(), strict=True):
         if i < size:
             words[s] = upper[i]
-    sentences = [" ".join(words[a:b]) + "." for a, b in zip(starts, ends.tolist())]
+    sentences = [" ".join(words[a:b]) + "." for a, b in zip(starts, ends.tolist(), strict=True)]
     out, k = [], 0
     for p in per_par.tolist():
         if k >= len(sentences):
@@ -145,7 +145,10 @@ def generate_articles(n: int, *, seed: int = 0, config: SynthConfig | None = Non
                     w[rng.integers(0, len(w), k)] = vocab.sample(rng, k)
                 text = _render(w, terms, vocab, np.random.default_rng(story))
                 if rng.random() < 0.5:
-                    text = f"{_PLACES[int(rng.integers(len(_PLACES)))]} ({_AGENCIES[int(rng.integers(len(_AGENCIES)))]}) - " + text
+                    text = (
+                        f"{_PLACES[int(rng.integers(len(_PLACES)))]} ({_AGENCIES[int(rng.integers(len(_AGENCIES)))]}) - "
+                        + text
+                    )
                 if rng.random() < 0.5:
                     text += f"\n\n(Reporting by {terms[0]} {terms[1]}; Editing by {terms[2]})"
             else:

@@ -21,8 +21,6 @@ __all__ = [
 ]
 
 
-
-
 @njit(**KERNEL_OPTIONS)
 def ngram_hashes(hashes, offsets, n):
     """``shingle.ngram_hashes`` for ``n >= 2`` (see there), one pass per document."""
@@ -188,10 +186,7 @@ def row_top_k(indptr, indices, data, k):
         if length == 0:
             continue
         vals = data[lo:hi].astype(np.float64)
-        if length > k:
-            thr = np.partition(vals.copy(), length - k)[length - k]
-        else:
-            thr = -np.inf
+        thr = np.partition(vals.copy(), length - k)[length - k] if length > k else -np.inf
         cand = np.flatnonzero(vals >= thr)
         cc = indices[lo:hi][cand].astype(np.int64)
         by_col = np.argsort(cc, kind="mergesort")

@@ -22,8 +22,6 @@ __all__ = [
 ]
 
 
-
-
 _EMPTY32 = np.uint32(0xFFFFFFFF)
 
 
@@ -237,8 +235,9 @@ def _propose(a, b, c, out, n_out):
 
 
 @njit(**KERNEL_OPTIONS)
-def propose_band(idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, window, sorted_times,
-                 fp, sig, bands, rows, band, big):
+def propose_band(
+    idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, window, sorted_times, fp, sig, bands, rows, band, big
+):
     """The pairs one band proposes, from its buckets ``g_lo <= g < g_hi``,
     with the number of bands each agrees in: rows ``(i, j, bands)``.
 
@@ -269,8 +268,9 @@ def propose_band(idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, windo
         if e - s > max_bucket_size:
             out, n_out = _propose_capped(idx, s, e, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out)
         else:
-            out, n_out = _propose_bucket(idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, band, big, out,
-                                         n_out)
+            out, n_out = _propose_bucket(
+                idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out
+            )
     return out[:n_out]
 
 

@@ -20,16 +20,16 @@ Pairs are ``(i, j)`` row-index arrays with ``i < j``, sorted and unique.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import _kernels
 from .._sysmem import release_freed_memory
 from ..hashing import fmix64
 from ..params import Params
+from . import _kernels
 from .minhash import EMPTY, to_lean_minhash
 
 __all__ = [
@@ -99,8 +99,9 @@ def _bucket_pairs(keys: np.ndarray, members: np.ndarray, max_bucket_size: int, n
     return _bucket_pairs_capped(keys, members, max_bucket_size, neighbours)[0]
 
 
-def _bucket_pairs_capped(keys: np.ndarray, members: np.ndarray, max_bucket_size: int,
-                         neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+def _bucket_pairs_capped(
+    keys: np.ndarray, members: np.ndarray, max_bucket_size: int, neighbours: int
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_bucket_pairs`, and the members whose bucket was capped."""
     order, k = stable_order(keys)  # stable: members stay ascending within a bucket
     idx = members[order]
@@ -184,9 +185,18 @@ def candidate_pairs(
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
     members = members[~(signatures[members] == EMPTY).all(axis=1)]
     if max_partners is not None:
-        return top_partner_pairs(signatures, bands, rows, members, max_partners, max_bucket_size=max_bucket_size,
-                                 neighbours=neighbours, timestamps=timestamps, window_seconds=window_seconds,
-                                 keep_bands=keep_bands)
+        return top_partner_pairs(
+            signatures,
+            bands,
+            rows,
+            members,
+            max_partners,
+            max_bucket_size=max_bucket_size,
+            neighbours=neighbours,
+            timestamps=timestamps,
+            window_seconds=window_seconds,
+            keep_bands=keep_bands,
+        )
     acc = np.zeros(0, np.int64)  # unique pair codes i * n + j found so far, sorted
     found: list[np.ndarray] = []
     pending = 0
@@ -245,13 +255,25 @@ def top_partner_pairs(
     n = len(signatures)
     sig = np.ascontiguousarray(signatures[:, : bands * rows])
     ts, window, sorted_times = _time_arguments(timestamps, window_seconds, n)
-    codes = _partner_codes(sig, bands, rows, np.asarray(members, dtype=np.int64), max_partners, keep_bands,
-                           (max_bucket_size, neighbours, ts, window, sorted_times))
+    codes = _partner_codes(
+        sig,
+        bands,
+        rows,
+        np.asarray(members, dtype=np.int64),
+        max_partners,
+        keep_bands,
+        (max_bucket_size, neighbours, ts, window, sorted_times),
+    )
     return code_pairs(unique_codes(codes), n)
 
 
 def _partner_codes(
-    sig: np.ndarray, bands: int, rows: int, members: np.ndarray, max_partners: int, keep_bands: int,
+    sig: np.ndarray,
+    bands: int,
+    rows: int,
+    members: np.ndarray,
+    max_partners: int,
+    keep_bands: int,
     bucket_args: tuple,
 ) -> np.ndarray:
     """The band loop of :func:`top_partner_pairs`: the kept pairs as codes
@@ -294,11 +316,17 @@ class _PartnerLists:
 
     @classmethod
     def empty(cls, n: int, k: int) -> _PartnerLists:
-        return cls(np.zeros((n, k), dtype=np.int32), np.zeros((n, k), dtype=np.int64), np.zeros(n, dtype=np.int64),
-                   np.zeros(n, dtype=np.int64))
+        return cls(
+            np.zeros((n, k), dtype=np.int32),
+            np.zeros((n, k), dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+        )
 
 
-def _time_arguments(timestamps: np.ndarray | None, window_seconds: float | None, n: int) -> tuple[np.ndarray, float, bool]:
+def _time_arguments(
+    timestamps: np.ndarray | None, window_seconds: float | None, n: int
+) -> tuple[np.ndarray, float, bool]:
     """The time window as the kernels take it: times (NaN unknown), the window
     (-1: none) and whether the known times are ascending and come first."""
     if timestamps is None or window_seconds is None:
@@ -326,8 +354,13 @@ def _band_buckets(
 
 
 def _offer_band(
-    pool: ThreadPoolExecutor, workers: int, idx: np.ndarray, starts: np.ndarray, args: tuple,
-    lists: _PartnerLists, keep_bands: int,
+    pool: ThreadPoolExecutor,
+    workers: int,
+    idx: np.ndarray,
+    starts: np.ndarray,
+    args: tuple,
+    lists: _PartnerLists,
+    keep_bands: int,
 ) -> list[np.ndarray]:
     """One band's pairs: each proposed pair's bands in common computed once
     (threads by buckets), then offered to the partner lists (threads by rows:
@@ -339,11 +372,15 @@ def _offer_band(
         return [_kernels.offer_proposals(proposed, *offer, 0, n, keep_bands)]
     cuts = np.searchsorted(starts, np.linspace(0, len(idx), workers + 1).astype(np.int64))
     cuts[-1] = len(starts)
-    proposed = np.concatenate(list(pool.map(
-        lambda w: _kernels.propose_band(idx, starts, cuts[w], cuts[w + 1], *args), range(workers))))
+    proposed = np.concatenate(
+        list(pool.map(lambda w: _kernels.propose_band(idx, starts, cuts[w], cuts[w + 1], *args), range(workers)))
+    )
     bounds = np.linspace(0, n, workers + 1).astype(np.int64)
-    return list(pool.map(
-        lambda w: _kernels.offer_proposals(proposed, *offer, bounds[w], bounds[w + 1], keep_bands), range(workers)))
+    return list(
+        pool.map(
+            lambda w: _kernels.offer_proposals(proposed, *offer, bounds[w], bounds[w + 1], keep_bands), range(workers)
+        )
+    )
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:

@@ -91,8 +91,9 @@ def signatures(
     return _kernels.affine_min(values, offsets, a, b)
 
 
-def _signatures_numpy(values: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1,
-                      chunk_elements: int = 1 << 20) -> np.ndarray:
+def _signatures_numpy(
+    values: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1, chunk_elements: int = 1 << 20
+) -> np.ndarray:
     """:func:`signatures` with numpy over blocks of documents: the reference the kernel equals."""
     values = np.asarray(values, dtype=np.uint32)
     offsets = np.asarray(offsets, dtype=np.int64)
@@ -164,8 +165,9 @@ def oph_signatures(
     return _kernels.oph(hashes, offsets, num_perm, mix)
 
 
-def _oph_signatures_numpy(hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1,
-                          chunk_elements: int = 1 << 18) -> np.ndarray:
+def _oph_signatures_numpy(
+    hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1, chunk_elements: int = 1 << 18
+) -> np.ndarray:
     """:func:`oph_signatures` with numpy: the reference the kernel equals."""
 
     hashes = np.asarray(hashes, dtype=np.uint64)
@@ -185,8 +187,9 @@ def _oph_signatures_numpy(hashes: np.ndarray, offsets: np.ndarray, *, num_perm: 
         if hi > lo:
             with np.errstate(over="ignore"):
                 g = fmix64(hashes[lo:hi] + mix)
-            key = np.repeat(np.arange(doc * num_perm, end * num_perm, num_perm, dtype=np.int64),
-                            np.diff(offsets[doc : end + 1]))
+            key = np.repeat(
+                np.arange(doc * num_perm, end * num_perm, num_perm, dtype=np.int64), np.diff(offsets[doc : end + 1])
+            )
             key += ((g >> np.uint64(32)) * k >> np.uint64(32)).astype(np.int64)
             val = g.astype(np.uint32)
             # Scatter until no element is below its bin's value: each round

@@ -17,8 +17,6 @@ __all__ = [
 ]
 
 
-
-
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 
 

@@ -46,9 +46,9 @@ class ParagraphKind(str, Enum):
     CREDIT = "credit"  # "(With inputs from Reuters)", "Reporting by ...", bylines
 
 
-_QUOTES = {
-    ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4\u02bc"
-} | {ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a"}
+_QUOTES = {ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4\u02bc"} | {
+    ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a"
+}
 
 
 _DASHES = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"}
@@ -63,7 +63,9 @@ _MARKUP_RE = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*\b[^<>]*|/[a-zA-Z][a-zA-Z0-9]*
 _DROP_BLOCK_RE = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 
 
-_BLOCK_TAG_RE = re.compile(r"</?(?:p|div|br|h[1-6]|li|ul|ol|tr|table|blockquote|section|article|header|footer)\b[^>]*>", re.I)
+_BLOCK_TAG_RE = re.compile(
+    r"</?(?:p|div|br|h[1-6]|li|ul|ol|tr|table|blockquote|section|article|header|footer)\b[^>]*>", re.I
+)
 
 
 _ANY_TAG_RE = re.compile(r"<[^<>]*>")
@@ -154,14 +156,89 @@ def paragraphs(text: str) -> list[str]:
 
 
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sen rep gov gen col lt sgt capt cmdr adm maj st jr sr rev hon pres
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    no nos vs etc inc corp ltd co bros dept est approx fig al op cit ft mt ave blvd rd e.g i.e
-    u.s u.k u.n u.s.a e.u a.m p.m d.c""".split()
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sen",
+        "rep",
+        "gov",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "maj",
+        "st",
+        "jr",
+        "sr",
+        "rev",
+        "hon",
+        "pres",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thur",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+        "no",
+        "nos",
+        "vs",
+        "etc",
+        "inc",
+        "corp",
+        "ltd",
+        "co",
+        "bros",
+        "dept",
+        "est",
+        "approx",
+        "fig",
+        "al",
+        "op",
+        "cit",
+        "ft",
+        "mt",
+        "ave",
+        "blvd",
+        "rd",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "u.s.a",
+        "e.u",
+        "a.m",
+        "p.m",
+        "d.c",
+    }
 )
 
 
-_BOUNDARY_RE = re.compile(r"""([.!?]+)(["')\]\u201d\u2019]*)\s+(?=["'(\[\u201c\u2018]*[A-Z0-9\u00c0-\u024f\u0400-\u04ff])""")
+_BOUNDARY_RE = re.compile(
+    r"""([.!?]+)(["')\]\u201d\u2019]*)\s+(?=["'(\[\u201c\u2018]*[A-Z0-9\u00c0-\u024f\u0400-\u04ff])"""
+)
 
 
 _CJK_BOUNDARY_RE = re.compile(r"(?<=[\u3002\uff01\uff1f])")
@@ -191,7 +268,10 @@ def split_sentences(paragraph: str) -> list[str]:
     return out
 
 
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?"
+    r"|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
 
 
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?,?"
@@ -285,9 +365,7 @@ def similarity_text(text: str) -> str:
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff"
 
 
-_TOKEN_RE = re.compile(
-    rf"[{_CJK}]|[^\W_{_CJK}]+(?:(?:['.\-]|(?<=\d),(?=\d))[^\W_{_CJK}]+)*"
-)
+_TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:(?:['.\-]|(?<=\d),(?=\d))[^\W_{_CJK}]+)*")
 
 
 _ASCII_TOKEN_RE = re.compile(r"[a-z0-9]+(?:(?:['.\-]|(?<=\d),(?=\d))[a-z0-9]+)*")
@@ -320,7 +398,7 @@ def comparison_terms(folded: str) -> list[str]:
         if len(run) == 1:
             out.append(run[0])
         elif run:
-            out.extend(a + b for a, b in zip(run, run[1:]))
+            out.extend(a + b for a, b in zip(run, run[1:], strict=False))
         run = []
         if t:
             out.append(t)

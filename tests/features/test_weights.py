@@ -1,0 +1,155 @@
+"""Weights: top terms, pruning, TF-IDF in place, dropping unshared terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from dedup import Params
+from dedup.features.weights import row_kth_largest, top_terms
+from dedup.synth import generate_articles
+from dedup.text.tokens import hash_texts
+
+
+def test_row_kth_largest_and_top_terms_against_sorting():
+    x = sp.random(200, 500, density=0.2, format="csr", random_state=3, dtype=np.float32)
+    x.data = np.round(x.data * 5).astype(np.float32)  # many ties
+    x = x.tolil()
+    x[49, :] = 0  # an empty row
+    x = x.tocsr()
+    for k in (1, 3, 60, 500):
+        kth = row_kth_largest(x.indptr, x.data, k)
+        vals, offs = top_terms(x, k)
+        for i in range(x.shape[0]):
+            row = x.data[x.indptr[i] : x.indptr[i + 1]]
+            cols = x.indices[x.indptr[i] : x.indptr[i + 1]]
+            want = np.sort(row)[::-1][k - 1] if len(row) > k else -np.inf
+            assert kth[i] == want
+            order = np.lexsort((cols, -row))[:k]
+            assert vals[offs[i] : offs[i + 1]].tolist() == cols[order].tolist()
+        assert vals.dtype == np.uint32
+
+
+def test_compiled_pruning_equals_the_numpy_expressions():
+    from dedup import Params
+    from dedup.article import prepare_articles
+    from dedup.features.counts import feature_counts
+    from dedup.features.weights import prior_of, prune_counts
+    from dedup.synth import generate_articles
+    from dedup.text.tokens import article_tokens
+
+    arts, _ = prepare_articles(generate_articles(300, seed=4))
+    tokens, _ = hash_texts([article_tokens(a) for a in arts])
+    counts = feature_counts(tokens, 1 << 21)
+    assert counts.dtype == np.float32
+    for max_terms in (1, 50, 300):
+        p = Params(max_terms=max_terms)
+        fast, fast_dropped = prune_counts(counts, prior_of(p), p.background_docs, max_terms)
+        slow, slow_dropped = prune_counts(counts.astype(np.float64), prior_of(p), p.background_docs, max_terms)
+        assert np.array_equal(fast.indptr, slow.indptr) and np.array_equal(fast.indices, slow.indices)
+        assert np.array_equal(fast.data, slow.data) and np.array_equal(fast_dropped, slow_dropped)
+        assert (np.diff(fast.indptr) == np.minimum(np.diff(counts.indptr), max_terms)).all()
+        assert (fast_dropped > 0).sum() == (np.diff(counts.indptr) > max_terms).sum()
+
+
+def test_top_terms_matches_a_full_sort():
+    x = sp.random(300, 2000, density=0.1, format="csr", random_state=1, dtype=np.float32)
+    x.data = np.round(x.data * 10).astype(np.float32) + 1  # many ties: broken by column
+    for k in (1, 5, 40, 1000):
+        vals, offs = top_terms(x, k)
+        for i in range(x.shape[0]):
+            row = x.getrow(i)
+            order = np.lexsort((row.indices, -row.data))[:k]
+            assert vals[offs[i] : offs[i + 1]].tolist() == row.indices[order].tolist()
+
+
+def test_pruning_keeps_the_heaviest_terms_ties_by_column_and_the_exact_df():
+    from dedup.article import Article
+    from dedup.features.featurize import featurize
+    from dedup.features.weights import prune_counts
+
+    counts = sp.csr_matrix(np.array([[1, 3, 1, 1, 2, 0], [0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0]], dtype=np.float32))
+    prior = np.array([0, 0, 0, 0, 0, 0], dtype=np.float64)
+    pruned, dropped = prune_counts(counts, prior, 2000, 3)
+    # row 0: weights by tf only (no prior): col 1 (3), col 4 (2), then the tie at tf 1 goes to the lowest column
+    assert pruned[0].indices.tolist() == [0, 1, 4]
+    assert pruned[1].nnz == 0 and pruned[2].indices.tolist() == [0, 1]
+    prior[1] = 2000  # a very common word now ranks below the tf-1 words
+    assert prune_counts(counts, prior, 2000, 3)[0][0].indices.tolist() == [0, 2, 4]
+    # the dropped terms' squared weight (cols 2 and 3: tf 1, the idf of an unknown word) counts in the norm
+    idf = np.log(2001.0) + 1.0
+    assert dropped.tolist() == pytest.approx([2 * idf**2, 0.0, 0.0])
+
+    docs = [a["text"] for a in generate_articles(30, seed=3)]
+    arts = [Article(id=str(i), text=t) for i, t in enumerate(docs)]
+    full = featurize(arts, Params(max_terms=None))
+    few = featurize(arts, Params(max_terms=50))
+    assert np.diff(few.counts.indptr).max() == 50
+    assert np.array_equal(few.document_frequency(), full.document_frequency())
+    # a row's kept terms do not depend on the other articles
+    alone = featurize(arts[7:8], Params(max_terms=50))
+    assert np.array_equal(alone.counts.indices, few.counts[7].indices)
+
+
+def _old_tfidf(counts, idf, dropped=None):
+    """The whole-matrix expression the chunked, in-place weighting replaced."""
+
+    x = counts.copy()
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    if dropped is None:
+        return normalize(x, norm="l2", copy=False)
+    norm2 = np.asarray(x.multiply(x).sum(axis=1)).ravel() + dropped
+    scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
+    x.data *= np.repeat(scale, np.diff(x.indptr)).astype(x.dtype)
+    return x
+
+
+@pytest.mark.parametrize("max_terms", [None, 100])
+def test_in_place_weighting_in_blocks_equals_the_whole_matrix_expression(max_terms):
+    from dedup.article import prepare_articles
+    from dedup.batch import featurize_many
+    from dedup.features.weights import idf_weights, tfidf
+
+    arts, _ = prepare_articles(generate_articles(400, seed=5))
+    raw = featurize_many(arts, Params(max_terms=max_terms))
+    idf = idf_weights(raw.document_frequency(), raw.n)
+    want = _old_tfidf(raw.counts, idf, raw.dropped)
+    counts = raw.counts.copy()
+    got = tfidf(counts, idf, raw.dropped, copy=False, chunk_nnz=997)  # blocks end mid-way anywhere
+    assert got.data is counts.data  # weighed over the counts: no second matrix
+    assert np.array_equal(got.data, want.data) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(tfidf(raw.counts, idf, raw.dropped).data, want.data)
+
+
+def test_dropping_terms_only_one_article_has_keeps_every_pair_score_bit_for_bit():
+    from dedup.article import prepare_articles
+    from dedup.batch import featurize_many
+    from dedup.features.weights import drop_columns, weigh
+    from dedup.scoring import score_pairs
+
+    arts, _ = prepare_articles(generate_articles(600, seed=9))
+    p = Params()
+    raw = featurize_many(arts, p)
+    ts = [a.timestamp for a in arts]
+    full = weigh(raw, ts, p)
+    lean = weigh(raw, ts, p, drop_unshared=True)
+    df = raw.document_frequency()
+    kept = df[full.tfidf.indices] > 1
+    assert 0 < kept.sum() < full.tfidf.nnz  # some terms are one article's alone, some are shared
+    assert np.array_equal(lean.tfidf.indices, full.tfidf.indices[kept])
+    assert np.array_equal(lean.tfidf.data, full.tfidf.data[kept])
+    assert np.array_equal(lean.term_signatures, full.term_signatures)  # top terms taken before the drop
+    pairs = np.array([(i, j) for i in range(600) for j in range(i + 1, 600) if (i * 7 + j) % 5 == 0])
+    a, b = score_pairs(full, pairs, p), score_pairs(lean, pairs, p.with_(short_text_terms=10**6))
+    c = score_pairs(full, pairs, p.with_(short_text_terms=10**6))
+    assert np.array_equal(a.cosine, b.cosine) and np.array_equal(b.shared, c.shared)
+    # an arbitrary matrix and mask; not canonical, a view: compacted all the same
+    rng = np.random.default_rng(1)
+    x = sp.random(50, 40, density=0.3, format="csr", random_state=2, dtype=np.float32)
+    drop = rng.random(40) < 0.4
+    want = x.toarray()
+    want[:, drop] = 0
+    got = drop_columns(x.copy(), drop)
+    assert np.array_equal(got.toarray(), want) and got.nnz == np.count_nonzero(want)

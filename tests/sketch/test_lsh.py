@@ -1,0 +1,144 @@
+"""LSH banding: buckets, the cap, the partner rule, against brute force and datasketch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup import Params
+from dedup import _kernels as K
+from dedup.sketch import lsh as cand
+from dedup.synth import generate_articles
+
+
+def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k, keep_bands):
+    """Brute force: the pairs plain banding proposes, each row's k best by
+    (bands in common desc, distance asc, partner asc), union of both sides,
+    and every pair agreeing in keep_bands bands or more."""
+    from dedup.sketch import lsh as cand
+
+    offered = cand.candidate_pairs(
+        sig, bands, rows, valid=valid, max_bucket_size=cap, neighbours=nb, timestamps=ts, window_seconds=window
+    )
+    keys = cand.band_keys(sig, bands, rows)
+    partners: dict[int, list[tuple[int, int, int]]] = {}
+    sure = set()
+    for i, j in offered.tolist():
+        c = int((keys[i] == keys[j]).sum())
+        if c >= keep_bands:
+            sure.add((i, j))
+        partners.setdefault(i, []).append((-c, abs(i - j), j))
+        partners.setdefault(j, []).append((-c, abs(i - j), i))
+    kept = {(min(x, y), max(x, y)) for x, lst in partners.items() for _, _, y in sorted(lst)[:k]} | sure
+    return np.array(sorted(kept), dtype=np.int64).reshape(-1, 2)
+
+
+@pytest.mark.parametrize(
+    "rows,cap,times", [(1, 100, "sorted"), (1, 6, "sorted"), (1, 6, None), (2, 8, "shuffled"), (1, 5, "nan")]
+)
+def test_top_partner_pairs_equal_brute_force(rows, cap, times):
+    from dedup.sketch import lsh as cand
+
+    rng = np.random.default_rng(rows * 100 + cap)
+    n, bands = 400, 24
+    sig = rng.integers(0, 6, (n, bands * rows)).astype(np.uint32)  # many collisions, big buckets
+    sig[:40] = sig[0]  # a group of copies: one big bucket in every band
+    sig[7] = 0xFFFFFFFF  # an empty set
+    valid = np.ones(n, dtype=bool)
+    valid[9] = False
+    ts = None
+    if times is not None:
+        ts = np.sort(rng.uniform(0, 100, n))
+        if times == "shuffled":
+            ts = rng.permutation(ts)
+        if times == "nan":
+            ts[-30:] = np.nan  # unknown times come last in canonical order
+    for k, keep in ((1, 10**6), (3, 10**6), (10, 10**6), (1, 6), (3, 9)):
+        got = cand.candidate_pairs(
+            sig,
+            bands,
+            rows,
+            valid=valid,
+            max_bucket_size=cap,
+            neighbours=3,
+            timestamps=ts,
+            window_seconds=None if ts is None else 20.0,
+            max_partners=k,
+            keep_bands=keep,
+        )
+        want = _reference_top_partners(sig, bands, rows, valid, cap, 3, ts, None if ts is None else 20.0, k, keep)
+        assert np.array_equal(got, want), (k, keep, len(got), len(want))
+        assert not ({7, 9} & set(got.ravel().tolist()))
+
+
+def test_top_partner_pairs_keep_everything_when_rows_have_few_partners():
+    from dedup.sketch import lsh as cand
+
+    rng = np.random.default_rng(3)
+    sig = rng.integers(0, 2**32, (300, 64), dtype=np.uint64).astype(np.uint32)
+    sig[100:110] = sig[100]
+    sig[200:203, :5] = 7
+    plain = cand.candidate_pairs(sig, 64, 1)
+    assert np.array_equal(cand.candidate_pairs(sig, 64, 1, max_partners=20), plain) and len(plain) > 40
+
+
+def test_top_partner_pairs_in_threads_equal_one_thread(monkeypatch):
+    import os
+
+    from dedup.sketch import lsh as cand
+
+    rng = np.random.default_rng(4)
+    n = 25_000  # above the size where threads are used
+    sig = rng.integers(0, 3000, (n, 16)).astype(np.uint32)
+    ts = np.sort(rng.uniform(0, 1000, n))
+    kw = dict(timestamps=ts, window_seconds=50.0, max_partners=4, keep_bands=2)
+    many = cand.candidate_pairs(sig, 16, 1, **kw)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert np.array_equal(cand.candidate_pairs(sig, 16, 1, **kw), many) and len(many) > n
+
+
+@pytest.mark.parametrize("bands,rows", [(256, 1), (20, 5), (3, 7)])
+def test_band_fingerprints_equal_the_band_keys_top_byte(bands, rows):
+    from dedup.hashing import fmix64
+    from dedup.sketch.lsh import band_keys
+
+    rng = np.random.default_rng(bands)
+    sig = rng.integers(0, 2**32, (300, 256), dtype=np.uint32)
+    width = (bands + 7) // 8 * 8
+    got = K.band_fingerprints(sig, bands, rows, width)
+    want = np.zeros((300, width), np.uint8)
+    want[:, :bands] = (fmix64(band_keys(sig, bands, rows)) >> np.uint64(56)).astype(np.uint8)
+    assert np.array_equal(got, want)
+
+
+def test_numpy_candidates_equal_datasketch_lsh_when_uncapped():
+    docs = list(generate_articles(300, seed=5))
+    from dedup.article import prepare_articles
+    from dedup.batch import compute_features
+
+    arts, _ = prepare_articles(docs)
+    p = Params()
+    _, feats = compute_features(arts, p)
+    for sig, thr, rw in (
+        (feats.term_signatures, p.lsh_threshold, 0.9),
+        (feats.shingle_signatures, p.copy_threshold, 0.5),
+    ):
+        b, r = cand.lsh_params(thr, p.num_perm, recall_weight=rw)
+        ours = cand.candidate_pairs(sig, b, r, max_bucket_size=10**9)
+        theirs = cand.datasketch_candidates(sig, b, r, seed=p.random_state)
+        assert np.array_equal(ours, theirs)
+        assert len(ours) > 0
+
+
+def test_candidate_pairs_are_the_same_when_found_pairs_are_merged_in_steps():
+    rng = np.random.default_rng(0)
+    sig = rng.integers(0, 50, (3000, 128)).astype(np.uint32)  # many collisions: many pairs
+    pairs = cand.candidate_pairs(sig, 128, 1, max_bucket_size=10_000)
+    keys = cand.band_keys(sig, 128, 1)
+    ref = set()
+    for b in range(128):
+        _, inv = np.unique(keys[:, b], return_inverse=True)
+        for g in np.unique(inv):
+            m = np.flatnonzero(inv == g)
+            ref.update((int(m[i]), int(m[j])) for i in range(len(m)) for j in range(i + 1, len(m)))
+    assert len(pairs) > 4 * 3000 and set(map(tuple, pairs.tolist())) == ref

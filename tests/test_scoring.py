@@ -1,0 +1,121 @@
+"""Pair scoring: the cosine kernel against scipy, the neighbour similarity against sorting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from dedup import _kernels as K
+from dedup.scoring import pair_cosine
+
+
+def _scipy_cosine(x: sp.csr_matrix, pairs: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(x[pairs[:, 0]].multiply(x[pairs[:, 1]]).sum(axis=1)).ravel().astype(np.float64), 0, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pair_cosine_is_bit_identical_to_scipy(dtype):
+    rng = np.random.default_rng(7)
+    # long rows sharing many columns (pairwise summation beyond 128 terms),
+    # short rows, empty rows, disjoint rows
+    dense = np.zeros((40, 3000), dtype=dtype)
+    for i in range(40):
+        width = [0, 1, 5, 50, 400, 2500][i % 6]
+        cols = rng.choice(3000, width, replace=False)
+        dense[i, cols] = rng.random(width)
+    x = normalize(sp.csr_matrix(dense), norm="l2").astype(dtype)
+    x.sort_indices()
+    pairs = np.array([(i, j) for i in range(40) for j in range(i + 1, 40)], dtype=np.int64)
+    got = pair_cosine(x, pairs)
+    assert np.array_equal(got, _scipy_cosine(x, pairs))
+    assert np.array_equal(got, pair_cosine(x, pairs[:, ::-1]))  # a product commutes: same order
+    assert len(pair_cosine(x, np.zeros((0, 2), np.int64))) == 0
+
+
+def test_pair_cosine_in_threads_equals_one_block():
+    x = normalize(sp.random(3000, 800, density=0.05, format="csr", random_state=2, dtype=np.float32))
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, 3000, (120_000, 2))
+    ind = x.indptr.astype(np.int64)
+    whole = K.pair_dot(ind, x.indices, x.data, pairs)
+    assert np.array_equal(K.run_split(lambda p: K.pair_dot(ind, x.indices, x.data, p), pairs, min_block=1000), whole)
+    assert np.array_equal(pair_cosine(x, pairs), _scipy_cosine(x, pairs))
+
+
+def test_pair_cosine_of_pairs_grouped_by_row_equals_the_merge_bit_for_bit():
+    # grouped pairs go through a table of the first row's columns; columns
+    # spaced to collide in it, rows met again after other rows, long rows
+    rng = np.random.default_rng(3)
+    n, width = 300, 400
+    rows = []
+    for i in range(n):
+        k = int(rng.integers(1, width))
+        cols = np.sort(rng.choice(1 << 22, k, replace=False)) if i % 3 else np.arange(k) * (1 << 16)
+        rows.append(cols)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum([len(c) for c in rows], out=indptr[1:])
+    x = sp.csr_matrix((rng.random(indptr[-1]).astype(np.float32), np.concatenate(rows), indptr), shape=(n, 1 << 22))
+    x = normalize(x)
+    pairs = rng.integers(0, n, (20_000, 2))
+    pairs = pairs[np.argsort(pairs[:, 0] // 7, kind="stable")]  # runs of one row, each row in several runs
+    got = pair_cosine(x, pairs)
+    assert np.array_equal(got, _scipy_cosine(x, pairs))
+    single = np.concatenate([pair_cosine(x, pairs[k : k + 1]) for k in range(0, 2000)])  # no runs: the merge
+    assert np.array_equal(single, got[:2000])
+    assert (got > 0).sum() > 1000  # the pairs do share columns
+
+
+def test_pair_cosine_of_non_canonical_rows_falls_back():
+    x = sp.csr_matrix((np.array([0.6, 0.8, 1.0], np.float32), np.array([3, 1, 1]), np.array([0, 2, 3])), shape=(2, 5))
+    assert not x.has_sorted_indices
+    assert np.allclose(pair_cosine(x, np.array([[0, 1]])), [0.8])
+
+
+def _neighbour_similarity_by_sorting(pairs, sims, n, k):
+    """The reference: both directions of every pair sorted by (row,
+    -similarity, column), each row's first k kept, made symmetric."""
+    from dedup.scoring import _max_duplicates
+
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    vals = np.concatenate([sims, sims]).astype(np.float64)
+    keep = vals > 0
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    top = (np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")) < k
+    rows, cols, vals = rows[top], cols[top], vals[top]
+    w = _max_duplicates(
+        np.concatenate([rows, cols, np.arange(n)]),
+        np.concatenate([cols, rows, np.arange(n)]),
+        np.concatenate([vals, vals, np.ones(n)]),
+        n,
+    )
+    return pair_cosine(normalize(w, norm="l2"), pairs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_neighbour_similarity_equals_sorting_every_pair(seed):
+    from dedup.scoring import neighbour_similarity
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    p = np.unique(np.sort(rng.integers(0, n, (int(rng.integers(1, 4000)), 2)), axis=1), axis=0)
+    p = p[p[:, 0] < p[:, 1]]
+    sims = np.round(rng.random(len(p)) - 0.2, 2)  # ties, zeros and negatives
+    k = int(rng.integers(1, 12))
+    assert np.array_equal(neighbour_similarity(p, sims, n, k), _neighbour_similarity_by_sorting(p, sims, n, k))
+
+
+def test_pair_cosine_equals_dense_dot():
+    from sklearn.preprocessing import normalize
+
+    x = normalize(sp.random(200, 500, density=0.05, format="csr", random_state=2))
+    rng = np.random.default_rng(0)
+    pairs = np.unique(np.sort(rng.integers(0, 200, (3000, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    dense = x.toarray()
+    want = np.clip((dense[pairs[:, 0]] * dense[pairs[:, 1]]).sum(1), 0, 1)
+    assert np.allclose(pair_cosine(x, pairs, max_nnz=500), want)

@@ -1,0 +1,65 @@
+"""The tokeniser: compiled ASCII scan and factorisation against the dict-based reference."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from dedup import _kernels as K
+from dedup.text.normalise import tokenize
+from dedup.text.tokens import _hash_tokens_dict, hash_texts, hash_tokens
+from tests._data import random_texts, same_batch
+
+
+def test_hash_texts_equals_tokenize_then_hash_tokens():
+    texts = random_texts(0)
+    lists = [tokenize(t) for t in texts]
+    batch, digests = hash_texts(texts)
+    same_batch(batch, _hash_tokens_dict(lists))
+    want = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest() for t in lists]
+    assert digests == want
+    assert sum(map(len, lists)) > 500
+
+
+def test_factorize_compares_bytes_when_keys_collide():
+    texts = random_texts(9)
+    buf = np.frombuffer("".join(texts).encode("utf-8", "surrogatepass"), np.uint8)
+    enc = [t.encode("utf-8", "surrogatepass") for t in texts]
+    off = np.concatenate([[0], np.cumsum([len(e) for e in enc])]).astype(np.int64)
+    pretok = np.array([not t.isascii() for t in texts])
+    joined, _, _, starts, ends, keys = K.token_spans(buf, off, pretok)
+    want = K.factorize_spans(joined, starts, ends, keys)
+    for bad in (np.zeros_like(keys), keys & np.uint64(7), keys | np.uint64(0xFFFFFFFF << 32)):
+        got = K.factorize_spans(joined, starts, ends, bad)  # every key alike, or few distinct
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert len(want[1]) > 100
+
+
+def test_hash_texts_on_no_texts_and_only_empty_texts():
+    batch, digests = hash_texts([])
+    assert batch.n_docs == 0 and len(batch.hashes) == 0 and digests == []
+    batch, digests = hash_texts(["", "..."])
+    same_batch(batch, _hash_tokens_dict([[], []]))
+    assert len(digests) == 2
+
+
+def test_hash_tokens_equals_the_dict_path_including_awkward_tokens():
+    lists = [tokenize(t) for t in random_texts(1)]
+    same_batch(hash_tokens(lists), _hash_tokens_dict(lists))
+    for odd in ([["a", "", "b"], []], [["a\x1fb"], ["a", "b"]], [["a\x1fb", ""]], [[]], []):
+        same_batch(hash_tokens(odd), _hash_tokens_dict(odd))
+
+
+def test_hash_texts_takes_texts_and_token_lists_mixed():
+    texts = random_texts(2)
+    items = [t if i % 3 else tokenize(t) for i, t in enumerate(texts)]
+    lists = [tokenize(t) for t in texts]
+    batch, digests = hash_texts(items)
+    same_batch(batch, _hash_tokens_dict(lists))
+    assert digests == hash_texts(texts)[1]
+    items[7] = ["x", ""]  # an empty token: the dict path, same result
+    lists[7] = ["x", ""]
+    batch, digests = hash_texts(items)
+    same_batch(batch, _hash_tokens_dict(lists))
+    assert digests[7] == hashlib.blake2b(b"x\x1f", digest_size=8).digest()
