@@ -71,19 +71,23 @@ def test_seed_rewrite_paragraph_matched_to_counterpart(seed_json, number):
     assert pairs[0]["moved"] is False
 
 
-def test_seed_original_paragraph_6_split_over_rewrite_4_and_5(seed_json):
-    o = _index(seed_json["original"], "Zelenskyy has emphasised repeatedly")
-    assert o + 1 == 6
+def test_seed_original_paragraph_6_regrouped_over_rewrite_4_and_5(seed_json):
+    # original ¶6's first sentence moved to the end of rewrite ¶4 (the partner of
+    # original ¶5), its other two sentences became rewrite ¶5: two pairs, and the
+    # moved sentence is matched across them, marked "elsewhere" on both sides
+    o5 = _index(seed_json["original"], "speaking to journalists on Sunday")
+    o6 = _index(seed_json["original"], "Zelenskyy has emphasised repeatedly")
     r4 = _index(seed_json["rewrite"], "Ukrainian President Volodymyr Zelenskiy said on Sunday")
     r5 = _index(seed_json["rewrite"], "According to the report, Ukraine is growing uncertain")
-    splits = [b for b in _blocks_with(seed_json, "original", o) if b["kind"] == "split"]
-    assert len(splits) == 1
-    assert splits[0]["rewrite"] == [r4, r5]
-    assert all(s > 0.15 for s in splits[0]["shares"])
-    # the moved sentence is marked inside the split, and r4's other sentence points elsewhere
-    r4_spans = splits[0]["rewrite_spans"][0]
-    assert any(s["mark"] == "elsewhere" and "President Volodymyr Zelenskiy" in s["text"] for s in r4_spans)
-    assert not any(s["mark"] == "elsewhere" and "territorial integrity" in s["text"] for s in r4_spans)
+    assert [(b["kind"], b["rewrite"]) for b in _blocks_with(seed_json, "original", o6)] == [("reworded", [r5])]
+    assert [(b["kind"], b["original"]) for b in _blocks_with(seed_json, "rewrite", r4)] == [("reworded", [o5])]
+    (b6,) = _blocks_with(seed_json, "original", o6)
+    (b5,) = _blocks_with(seed_json, "original", o5)
+    assert any(s["mark"] == "elsewhere" and "territorial integrity" in s["text"] and s["ref"] == f"rewrite ¶{r4 + 1}" for s in b6["original_spans"][0])
+    assert any(s["mark"] == "elsewhere" and "repeatedly insisted" in s["text"] and s["ref"] == f"original ¶{o6 + 1}" for s in b5["rewrite_spans"][0])
+    # the correspondence itself: original ¶6 sentence 1 <-> rewrite ¶4 sentence 2
+    moved = [s for s in b5["sentences"] if s["original"] == [[o6, 0]]]
+    assert len(moved) == 1 and moved[0]["rewrite"] == [[r4, 1]] and moved[0]["kind"] == "changed"
 
 
 def test_seed_closing_context_paragraph_added(seed_json):
@@ -129,7 +133,7 @@ def test_seed_summary(seed_json):
     s = seed_json["summary"]
     assert 0.6 < s["carried_over"] < 1.0  # most of the rewrite retells the original
     assert s["verbatim"] < s["carried_over"]  # ... in other words
-    assert s["split"] >= 1 and s["moved"] == 0 and s["identical"] == 0
+    assert s["split"] == 0 and s["merged"] == 0 and s["moved"] == 0 and s["identical"] == 0  # regrouped, not split
     assert s["dropped"] == 3
 
 
@@ -288,8 +292,10 @@ def test_rejects_bad_types_and_parameters():
         diff_articles(123, "x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sentence_threshold"):
         diff_articles("a", "b", sentence_threshold=2)
-    with pytest.raises(ValueError, match="candidates"):
-        diff_articles("a", "b", candidates=0)
+    with pytest.raises(ValueError, match="stem_length"):
+        diff_articles("a", "b", stem_length=0)
+    with pytest.raises(ValueError, match="min_share"):
+        diff_articles("a", "b", min_share=-0.1)
 
 
 def test_html_in_text_is_kept_as_text_data():

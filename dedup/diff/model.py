@@ -1,5 +1,8 @@
 """The alignment as data (like difflib's opcodes): what :func:`dedup.diff.diff_articles`
-returns and what every renderer in :mod:`dedup.report` reads.
+returns and what every renderer in :mod:`dedup.report` reads. This package
+never imports :mod:`dedup.report`; ``dedup.diff_articles`` (from
+:mod:`dedup.report`) returns the same data with ``to_html`` / ``to_markdown``
+/ ``to_text`` added.
 
 Everything is a frozen dataclass, and :meth:`Alignment.to_dict` is the
 versioned JSON form documented in ``docs/diff-json-schema.md``. Paragraph and
@@ -299,20 +302,3 @@ class Alignment:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
-
-    # Convenience: rendering lives in dedup.report (imported lazily so the diff
-    # package never depends on it).
-    def to_html(self, **kwargs: Any) -> str:
-        from dedup.report.html import render_html
-
-        return render_html(self, **kwargs)
-
-    def to_markdown(self, **kwargs: Any) -> str:
-        from dedup.report.markdown import render_markdown
-
-        return render_markdown(self, **kwargs)
-
-    def to_text(self, **kwargs: Any) -> str:
-        from dedup.report.terminal import render_terminal
-
-        return render_terminal(self, **kwargs)

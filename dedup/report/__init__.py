@@ -5,6 +5,7 @@ story against its representative, one HTML page).
 Rendering only: the alignment is computed by :func:`dedup.diff.diff_articles`.
 """
 
+from .document import DiffReport, diff_articles
 from .cluster import cluster_diffs, render_cluster_html, render_clusters_html
 from .html import render_html
 from .jsonout import render_json
@@ -12,6 +13,8 @@ from .markdown import render_markdown
 from .terminal import render_terminal, use_color
 
 __all__ = [
+    "DiffReport",
+    "diff_articles",
     "cluster_diffs",
     "render_cluster_html",
     "render_clusters_html",

@@ -1,0 +1,117 @@
+"""Which paragraphs and sentences of two documents correspond.
+
+Three passes, each on what the previous left over, so that an exact answer is
+never overridden by a guess:
+
+1. identical paragraphs (same folded text) are paired, in order where they
+   are in order (difflib's matching blocks over the paragraph keys), then the
+   remaining ones with the same text in reading order;
+2. verbatim sentences of the other paragraphs are paired with their twins the
+   same way;
+3. the sentences still unpaired are paired by content-stem TF-IDF cosine
+   (>= ``threshold``) with a maximum-weight one-to-one assignment
+   (``scipy.optimize.linear_sum_assignment``, per connected component of the
+   candidate graph). A sentence whose twin exists is never in this pool, so a
+   dropped sentence cannot be glued onto a similar sentence that is still
+   there word for word.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import connected_components
+
+from .features import tfidf_rows
+from .parse import Side
+
+__all__ = ["assign", "pair_equal", "pair_similar"]
+
+# Largest component (rows x columns) solved exactly; beyond it, greedy by weight.
+_MAX_DENSE = 4_000_000
+
+
+def pair_equal(keys_a: Sequence[str], keys_b: Sequence[str]) -> list[tuple[int, int]]:
+    """Pairs of positions with equal keys, each position used once: every key
+    gets ``min(count in a, count in b)`` pairs, in order where possible."""
+    common = set(keys_a).intersection(keys_b)
+    if not common:
+        return []
+    ia = [i for i, k in enumerate(keys_a) if k in common]
+    ib = [j for j, k in enumerate(keys_b) if k in common]
+    ka = [keys_a[i] for i in ia]
+    kb = [keys_b[j] for j in ib]
+    pairs: list[tuple[int, int]] = []
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    for blk in SequenceMatcher(None, ka, kb, autojunk=False).get_matching_blocks():
+        for k in range(blk.size):
+            pairs.append((ia[blk.a + k], ib[blk.b + k]))
+            used_a.add(blk.a + k)
+            used_b.add(blk.b + k)
+    left: dict[str, list[int]] = defaultdict(list)
+    for n in range(len(kb) - 1, -1, -1):
+        if n not in used_b:
+            left[kb[n]].append(ib[n])
+    for n, k in enumerate(ka):
+        if n not in used_a and left.get(k):
+            pairs.append((ia[n], left[k].pop()))
+    return sorted(pairs)
+
+
+def pair_similar(a: Side, b: Side, sa: Sequence[int], sb: Sequence[int], *, threshold: float) -> list[tuple[int, int, float]]:
+    """Maximum-weight one-to-one pairs ``(sentence of a, sentence of b, cosine)``
+    among flat sentences ``sa`` and ``sb`` with cosine >= ``threshold``."""
+    if not sa or not sb:
+        return []
+    m, _ = tfidf_rows([a.terms(s) for s in sa] + [b.terms(s) for s in sb])
+    sim = (m[: len(sa)] @ m[len(sa) :].T).tocoo()
+    keep = sim.data >= max(threshold, 1e-9)
+    rows, cols, vals = sim.row[keep], sim.col[keep], np.minimum(sim.data[keep], 0.9999)
+    if not len(vals):
+        return []
+    chosen = assign(rows, cols, vals, len(sa), len(sb))
+    return [(sa[i], sb[j], float(v)) for i, j, v in chosen]
+
+
+def assign(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_a: int, n_b: int) -> list[tuple[int, int, float]]:
+    """Maximum-weight one-to-one matching over a sparse bipartite graph given as
+    ``(rows, cols, vals)`` (rows < ``n_a``, cols < ``n_b``, vals > 0), per connected component."""
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b))
+    _, label = connected_components(graph, directed=False)
+    comp = label[rows]
+    order = np.argsort(comp, kind="stable")
+    bounds = np.flatnonzero(np.diff(comp[order])) + 1
+    out: list[tuple[int, int, float]] = []
+    for part in np.split(order, bounds):
+        r, c, v = rows[part], cols[part], vals[part]
+        ur, ri = np.unique(r, return_inverse=True)
+        uc, ci = np.unique(c, return_inverse=True)
+        if len(part) == 1:
+            out.append((int(r[0]), int(c[0]), float(v[0])))
+        elif len(ur) * len(uc) <= _MAX_DENSE:
+            w = np.zeros((len(ur), len(uc)))
+            w[ri, ci] = v
+            x, y = linear_sum_assignment(w, maximize=True)
+            out.extend((int(ur[i]), int(uc[j]), float(w[i, j])) for i, j in zip(x, y) if w[i, j] > 0)
+        else:
+            out.extend(_greedy(r, c, v))
+    return out
+
+
+def _greedy(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> list[tuple[int, int, float]]:
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    out: list[tuple[int, int, float]] = []
+    for k in np.lexsort((cols, rows, -vals)):
+        i, j = int(rows[k]), int(cols[k])
+        if i not in used_r and j not in used_c:
+            used_r.add(i)
+            used_c.add(j)
+            out.append((i, j, float(vals[k])))
+    return out
