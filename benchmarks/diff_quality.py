@@ -541,6 +541,9 @@ def check_dedup(label: str, a: str, b: str, inv: Invariants) -> None:
     s_twins = _twins(list(keys_a.values()), list(keys_b.values()))
     matched: set[tuple] = set()
     for blk in d.blocks:
+        if not blk.changed and blk.role == "body":  # an identical pair: each sentence with the one at its index
+            o, r = blk.original[0], blk.rewrite[0]
+            matched |= {((o, k), (r, k)) for k in range(len(d.original[o].sentences))}
         for s in blk.sentences:
             if s.kind == "equal" and len(s.original) == len(s.rewrite) == 1 and keys_a[s.original[0]] == keys_b[s.rewrite[0]]:
                 matched.add((s.original[0], s.rewrite[0]))

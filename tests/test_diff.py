@@ -325,11 +325,11 @@ def test_two_thousand_paragraphs_fast():
 
 
 def test_semantic_cleanup_merges_small_equalities():
-    a = word_tokens("the cat sat on the mat", 0)
-    b = word_tokens("a dog lay on the rug", 0)
+    a = word_tokens("the cat sat on the mat")
+    b = word_tokens("a dog lay on the rug")
     ops = diff_tokens(a, b)
     # "on the" is no longer than the changes around it: one change, not confetti
     assert [op[0] for op in ops] == ["change"]
-    a = word_tokens("the minister resigned on Tuesday after weeks of protests", 0)
-    b = word_tokens("the minister quit on Tuesday after weeks of protests", 0)
+    a = word_tokens("the minister resigned on Tuesday after weeks of protests")
+    b = word_tokens("the minister quit on Tuesday after weeks of protests")
     assert [op[0] for op in diff_tokens(a, b)] == ["equal", "change", "equal"]

@@ -113,14 +113,16 @@ def diff_articles(
 
 
 def correspond(a: Side, b: Side, *, sentence_threshold: float) -> tuple[list[tuple[int, int]], Matches]:
-    """Identical paragraph pairs, and every sentence correspondence (see :mod:`dedup.diff.match`)."""
+    """Identical paragraph pairs, and the sentence correspondences of the other
+    paragraphs (see :mod:`dedup.diff.match`); those get split into sentences here."""
     identical = pair_equal(a.para_key, b.para_key)
+    taken_o = {o for o, _ in identical}
+    taken_r = {r for _, r in identical}
+    a.split(p for p in a.body if p not in taken_o)
+    b.split(p for p in b.body if p not in taken_r)
     matches = Matches()
-    for o, r in identical:
-        for x, y in zip(a.sentences_of(o), b.sentences_of(r)):
-            matches.add(x, y, 1.0)
-    rest_a = [x for x in range(len(a.sent_key)) if x not in matches.o2r]
-    rest_b = [y for y in range(len(b.sent_key)) if y not in matches.r2o]
+    rest_a = list(range(len(a.sent_key)))
+    rest_b = list(range(len(b.sent_key)))
     for i, j in pair_equal([a.sent_key[x] for x in rest_a], [b.sent_key[y] for y in rest_b]):
         matches.add(rest_a[i], rest_b[j], 1.0)
     rest_a = [x for x in rest_a if x not in matches.o2r]

@@ -33,7 +33,7 @@ import numpy as np
 
 from dedup.normalize import fold, tokenize
 
-from .features import tfidf_rows
+from .features import cosine_pairs
 from .match import assign
 from .parse import BODY, Side
 
@@ -166,12 +166,8 @@ def _pairs_by_cosine(a: Side, b: Side, rest_o: list[int], rest_r: list[int], thr
     if not rest_o or not rest_r:
         return {}
     terms = [[t for s in side.sentences_of(p) for t in side.terms(s)] for side, ps in ((a, rest_o), (b, rest_r)) for p in ps]
-    m, _ = tfidf_rows(terms)
-    sim = (m[: len(rest_o)] @ m[len(rest_o) :].T).tocoo()
-    keep = sim.data >= max(threshold, 1e-9)
-    if not keep.any():
-        return {}
-    chosen = assign(sim.row[keep], sim.col[keep], sim.data[keep], len(rest_o), len(rest_r))
+    rows, cols, vals = cosine_pairs(terms[: len(rest_o)], terms[len(rest_o) :], threshold)
+    chosen = assign(rows, cols, vals, len(rest_o), len(rest_r))
     return {rest_o[i]: rest_r[j] for i, j, _ in chosen}
 
 

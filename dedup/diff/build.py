@@ -12,7 +12,7 @@ from dedup.normalize import fold
 from .blocks import Part, jaccard
 from .model import Block, SentenceDiff, Span, Summary, WordOp
 from .parse import BODY, Side
-from .words import Token, diff_tokens
+from .words import Words, diff_tokens
 
 __all__ = ["Matches", "Builder"]
 
@@ -36,8 +36,8 @@ class _Pair:
     equal: bool
     sim: float
     ops: list[list]
-    ta: list[Token]
-    tb: list[Token]
+    ta: Words | None
+    tb: Words | None
     changed_a: set[int]
     changed_b: set[int]
 
@@ -56,7 +56,7 @@ class Builder:
             return got
         y, sim = self.m.o2r[x]
         if self.a.sent_key[x] == self.b.sent_key[y]:
-            got = _Pair(True, 1.0, [], [], [], set(), set())  # twins: no word diff needed
+            got = _Pair(True, 1.0, [], None, None, set(), set())  # twins: no word diff needed
         else:
             ta, tb = self.a.tokens(x), self.b.tokens(y)
             ops = diff_tokens(ta, tb, max_tokens=self.max_tokens)
@@ -98,12 +98,12 @@ class Builder:
             return [[start, end, "equal", None]]
         toks, changed = (pr.ta, pr.changed_a) if si == 0 else (pr.tb, pr.changed_b)
         runs: list[list] = []
-        for k, tok in enumerate(toks):
+        for k, (t0, t1) in enumerate(zip(toks.starts, toks.ends)):  # type: ignore[union-attr]
             mark = "changed" if k in changed else "equal"
             if runs and runs[-1][2] == mark:
-                runs[-1][1] = tok.end
+                runs[-1][1] = t1
             else:
-                runs.append([tok.start, tok.end, mark, None])
+                runs.append([t0, t1, mark, None])
         return runs
 
     # -- sentence diffs ------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class Builder:
         words = [WordOp("equal", self.a.sent_text[x], self.b.sent_text[y])] if pr.equal and not pr.ops else []
         for tag, i1, i2, j1, j2 in pr.ops:
             op = "equal" if tag == "equal" else ("insert" if i1 == i2 else "delete" if j1 == j2 else "replace")
-            words.append(WordOp(op, _text(self.a, pr.ta[i1:i2]), _text(self.b, pr.tb[j1:j2])))
+            words.append(WordOp(op, _text(self.a, x, pr.ta, i1, i2), _text(self.b, y, pr.tb, j1, j2)))
         return SentenceDiff(
             "equal" if pr.equal else "changed",
             ((self.a.sent_para[x], self.a.sent_idx[x]),),
@@ -165,6 +165,18 @@ class Builder:
         if part.moved and kind in ("identical", "reworded"):
             kind = "moved"
         oset, rset = set(os_), set(rs_)
+        if not changed:  # an identical pair: every sentence equals the one at its index
+            return Block(
+                kind=kind,
+                original=os_,
+                rewrite=rs_,
+                similarity=1.0,
+                role=part.role,
+                moved=part.moved,
+                changed=False,
+                original_spans=(self.spans(0, os_[0], rset, True),),
+                rewrite_spans=(self.spans(1, rs_[0], oset, True),),
+            )
         return Block(
             kind=kind,
             original=os_,
@@ -175,8 +187,8 @@ class Builder:
             changed=changed,
             shares=self._shares(part),
             sentences=self.sentence_diffs(os_, rs_),
-            original_spans=tuple(self.spans(0, o, rset, not changed) for o in os_),
-            rewrite_spans=tuple(self.spans(1, r, oset, not changed) for r in rs_),
+            original_spans=tuple(self.spans(0, o, rset) for o in os_),
+            rewrite_spans=tuple(self.spans(1, r, oset) for r in rs_),
         )
 
     def _similarity(self, os_: tuple[int, ...], rs_: tuple[int, ...], changed: bool) -> float:
@@ -252,6 +264,10 @@ class Builder:
     def summary(self, blocks: Sequence[Block]) -> Summary:
         a, b = self.a, self.b
         total = carried = verbatim = 0
+        for r in b.body:
+            if r not in b.first:  # not split: the twin of an identical paragraph
+                n = b.body_words(r)
+                total, carried, verbatim = total + n, carried + n, verbatim + n
         for y in range(len(b.sent_key)):
             n = b.words(y)
             total += n
@@ -260,7 +276,7 @@ class Builder:
                 continue
             carried += n
             pr = self.pair(hit[0])
-            verbatim += n if pr.equal else sum(1 for j, t in enumerate(pr.tb) if j not in pr.changed_b and t.key[:1].isalnum())
+            verbatim += n if pr.equal else sum(1 for j, k in enumerate(pr.tb.keys) if j not in pr.changed_b and k[:1].isalnum())  # type: ignore[union-attr]
         added_by: dict[str, int] = defaultdict(int)
         dropped_by: dict[str, int] = defaultdict(int)
         for blk in blocks:
@@ -292,11 +308,11 @@ class Builder:
         )
 
 
-def _text(side: Side, toks: list[Token]) -> str:
-    """The paragraph text a run of tokens covers (tokens of one sentence share a paragraph)."""
-    if not toks:
+def _text(side: Side, s: int, toks: Words | None, i1: int, i2: int) -> str:
+    """The text tokens ``i1:i2`` of flat sentence ``s`` cover, as in its paragraph."""
+    if toks is None or i1 >= i2:
         return ""
-    return side.paras[toks[0].para].text[toks[0].start : toks[-1].end]
+    return side.paras[side.sent_para[s]].text[toks.starts[i1] : toks.ends[i2 - 1]]
 
 
 def _fill(text: str, runs: list[list]) -> tuple[Span, ...]:

@@ -27,13 +27,15 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
-from .features import tfidf_rows
+from .features import cosine_pairs
 from .parse import Side
 
 __all__ = ["assign", "pair_equal", "pair_similar"]
 
 # Largest component (rows x columns) solved exactly; beyond it, greedy by weight.
 _MAX_DENSE = 4_000_000
+# Below this many cells the whole problem is one dense assignment (no component split).
+_SMALL = 40_000
 
 
 def pair_equal(keys_a: Sequence[str], keys_b: Sequence[str]) -> list[tuple[int, int]]:
@@ -69,19 +71,23 @@ def pair_similar(a: Side, b: Side, sa: Sequence[int], sb: Sequence[int], *, thre
     among flat sentences ``sa`` and ``sb`` with cosine >= ``threshold``."""
     if not sa or not sb:
         return []
-    m, _ = tfidf_rows([a.terms(s) for s in sa] + [b.terms(s) for s in sb])
-    sim = (m[: len(sa)] @ m[len(sa) :].T).tocoo()
-    keep = sim.data >= max(threshold, 1e-9)
-    rows, cols, vals = sim.row[keep], sim.col[keep], np.minimum(sim.data[keep], 0.9999)
+    rows, cols, vals = cosine_pairs([a.terms(s) for s in sa], [b.terms(s) for s in sb], threshold)
     if not len(vals):
         return []
-    chosen = assign(rows, cols, vals, len(sa), len(sb))
+    chosen = assign(rows, cols, np.minimum(vals, 0.9999), len(sa), len(sb))
     return [(sa[i], sb[j], float(v)) for i, j, v in chosen]
 
 
 def assign(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_a: int, n_b: int) -> list[tuple[int, int, float]]:
     """Maximum-weight one-to-one matching over a sparse bipartite graph given as
     ``(rows, cols, vals)`` (rows < ``n_a``, cols < ``n_b``, vals > 0), per connected component."""
+    if not len(rows):
+        return []
+    if n_a * n_b <= _SMALL:
+        w = np.zeros((n_a, n_b))
+        w[rows, cols] = vals
+        x, y = linear_sum_assignment(w, maximize=True)
+        return [(int(i), int(j), float(w[i, j])) for i, j in zip(x, y) if w[i, j] > 0]
     graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b))
     _, label = connected_components(graph, directed=False)
     comp = label[rows]

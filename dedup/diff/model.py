@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+from dedup.normalize import split_sentences
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -61,19 +64,26 @@ class Span:
 class Paragraph:
     """One paragraph of either side. ``kind`` is a :class:`dedup.normalize.ParagraphKind`
     value (``body``, ``header``, ``dateline``, ``credit``); ``dateline`` is a
-    leading dateline split off a body paragraph; ``sentences`` are of the text
-    after the dateline."""
+    leading dateline split off a body paragraph."""
 
     index: int
     text: str
     kind: str
     dateline: str | None
-    sentences: tuple[str, ...]
 
     @property
     def number(self) -> int:
         """1-based number, as reports show it."""
         return self.index + 1
+
+    @cached_property
+    def sentences(self) -> tuple[str, ...]:
+        """Sentences of a body paragraph's text after the dateline (the sentence
+        indices of :class:`SentenceDiff` count these); other kinds are one piece.
+        Made on first use: most paragraphs of a long, lightly edited pair never need them."""
+        if self.kind != "body":
+            return (self.text,)
+        return tuple(split_sentences(self.text[len(self.dateline or "") :].strip()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
