@@ -177,6 +177,7 @@ class Builder:
                 original_spans=(self.spans(0, os_[0], rset, True),),
                 rewrite_spans=(self.spans(1, rs_[0], oset, True),),
             )
+        sentences = self.sentence_diffs(os_, rs_)
         return Block(
             kind=kind,
             original=os_,
@@ -186,10 +187,55 @@ class Builder:
             moved=part.moved,
             changed=changed,
             shares=self._shares(part),
-            sentences=self.sentence_diffs(os_, rs_),
+            sentences=sentences,
+            inline=self.inline(os_[0], rs_[0], sentences) if len(os_) == len(rs_) == 1 else (),
             original_spans=tuple(self.spans(0, o, rset) for o in os_),
             rewrite_spans=tuple(self.spans(1, r, oset) for r in rs_),
         )
+
+    def inline(self, o: int, r: int, sentences: Sequence[SentenceDiff]) -> tuple[Span, ...]:
+        """The rewrite paragraph ``r`` with the changes from original ``o`` in place."""
+        a, b = self.a, self.b
+        runs: list[Span] = []
+        if b.paras[r].dateline:
+            runs.append(Span(b.paras[r].dateline + " ", "dateline"))  # type: ignore[operator]
+        for d in sentences:
+            if d.kind == "added":
+                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "added"))
+            elif d.kind == "dropped":
+                runs.append(Span(a.paras[o].sentences[d.original[0][1]] + " ", "dropped"))
+            elif d.rewrite[0][0] != r:
+                continue  # gone to another block: shown there
+            elif d.original[0][0] != o:
+                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "elsewhere", f"original ¶{d.original[0][0] + 1}"))
+            elif d.kind == "equal":
+                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "equal"))
+            else:
+                runs.extend(self._inline_words(self.m.r2o[b.first[r] + d.rewrite[0][1]][0]))
+                runs[-1] = Span(runs[-1].text + " ", runs[-1].mark)
+        if runs:
+            last = runs[-1]
+            runs[-1] = Span(last.text.rstrip(), last.mark, last.ref)
+        return tuple(runs)
+
+    def _inline_words(self, x: int) -> list[Span]:
+        """Original sentence ``x`` and its changed counterpart as inline runs:
+        each run keeps the spaces after it in its own text; a replace is its
+        deleted then its inserted words."""
+        y, _ = self.m.o2r[x]
+        pr = self.pair(x)
+        ta, tb = pr.ta, pr.tb
+        text_a = self.a.paras[self.a.sent_para[x]].text
+        text_b = self.b.paras[self.b.sent_para[y]].text
+        out: list[Span] = []
+        for tag, i1, i2, j1, j2 in pr.ops:
+            if i2 > i1 and tag != "equal":
+                end = ta.starts[i2] if i2 < len(ta) else ta.ends[-1]  # type: ignore[union-attr]
+                out.append(Span(text_a[ta.starts[i1] : end], "deleted"))  # type: ignore[union-attr]
+            if j2 > j1:
+                end = tb.starts[j2] if j2 < len(tb) else tb.ends[-1]  # type: ignore[union-attr]
+                out.append(Span(text_b[tb.starts[j1] : end], "equal" if tag == "equal" else "inserted"))  # type: ignore[union-attr]
+        return out
 
     def _similarity(self, os_: tuple[int, ...], rs_: tuple[int, ...], changed: bool) -> float:
         """Share of the block's words in corresponding sentences, weighted by their similarity."""

@@ -35,7 +35,7 @@ SCHEMA_VERSION = "1.0"
 #: Block kinds, in the order a legend lists them.
 BLOCK_KINDS = ("identical", "reworded", "moved", "split", "merged", "added", "dropped")
 #: Span marks a renderer has to style.
-SPAN_MARKS = ("equal", "changed", "added", "dropped", "elsewhere", "dateline")
+SPAN_MARKS = ("equal", "changed", "added", "dropped", "elsewhere", "dateline", "deleted", "inserted")
 
 
 @dataclass(frozen=True)
@@ -147,13 +147,18 @@ class Block:
       * ``merged``: adjacent original paragraphs combined into one rewrite paragraph;
       * ``added`` / ``dropped``: no counterpart.
 
-    A rewrite paragraph can be in a pair *and* receive part of a split (a
-    rewrite often moves one sentence to the neighbouring paragraph); its
-    sentences from elsewhere are marked ``elsewhere`` in that block's spans.
+    Every paragraph of both sides is in exactly one block. A sentence whose
+    counterpart is in a paragraph of another block (a rewrite often moves one
+    sentence to the neighbouring paragraph) is marked ``elsewhere`` in the
+    spans of both blocks.
     ``role`` is the paragraph kind for added/dropped/furniture blocks
     (``header``, ``credit``, ``dateline``, ``body``). ``shares`` (split and
     merged blocks) is, per paragraph on the "many" side, the share of the
-    "one" side's content found in it.
+    "one" side's content found in it. ``inline`` (1:1 pairs whose text
+    changed): the rewrite read with the original's words in place, as runs
+    marked ``equal``, ``deleted`` / ``inserted`` (words), ``dropped`` /
+    ``added`` (whole sentences), ``elsewhere`` and ``dateline``; runs join
+    with the spaces they carry.
     """
 
     kind: str
@@ -167,6 +172,7 @@ class Block:
     sentences: tuple[SentenceDiff, ...] = ()
     original_spans: tuple[tuple[Span, ...], ...] = ()
     rewrite_spans: tuple[tuple[Span, ...], ...] = ()
+    inline: tuple[Span, ...] = ()
 
     @property
     def sentences_added(self) -> tuple[SentenceDiff, ...]:
@@ -189,6 +195,7 @@ class Block:
             "sentences": [s.to_dict() for s in self.sentences],
             "original_spans": [[s.to_dict() for s in p] for p in self.original_spans],
             "rewrite_spans": [[s.to_dict() for s in p] for p in self.rewrite_spans],
+            "inline": [s.to_dict() for s in self.inline],
         }
 
 

@@ -4,9 +4,10 @@
 runs, which on a rewrite leaves "character confetti": a lone ``the`` or ``,``
 kept between two changes. The clean-up merges such small equalities into the
 surrounding change, following diff-match-patch's ``cleanupSemantic`` rule (an
-equality no longer than the edits on both sides of it goes) plus one of our
-own (an equality of at most three stop words or punctuation marks goes), so
-changes read as whole words and phrases.
+equality no longer than the edits on both sides of it goes, unless it holds
+two content words or more: a shared "security guarantees" stays visible inside
+a reworded sentence) plus one of our own (an equality of at most three stop
+words or punctuation marks goes), so changes read as whole words and phrases.
 
 Tokens are parallel lists (:class:`Words`), not one object per word: a
 2,000-paragraph pair has hundreds of thousands of words.
@@ -60,6 +61,10 @@ def _weak(keys: Sequence[str]) -> bool:
     return len(keys) <= 3 and all(k in STOP_WORDS or not k[:1].isalnum() for k in keys)
 
 
+def _content(keys: Sequence[str]) -> int:
+    return sum(1 for k in keys if k[:1].isalnum() and k not in STOP_WORDS)
+
+
 def _chars(keys: Sequence[str]) -> int:
     return sum(map(len, keys)) + max(len(keys) - 1, 0)
 
@@ -99,7 +104,7 @@ def _cleanup(ops: list[Op], a: Sequence[str], b: Sequence[str]) -> list[Op]:
             eq_len = _chars(eq_keys)
             len_before = max(_chars(a[before[1] : before[2]]), _chars(b[before[3] : before[4]]))
             len_after = max(_chars(a[after[1] : after[2]]), _chars(b[after[3] : after[4]]))
-            if _weak(eq_keys) or (eq_len <= len_before and eq_len <= len_after):
+            if _weak(eq_keys) or (eq_len <= len_before and eq_len <= len_after and _content(eq_keys) < 2):
                 ops[k - 1 : k + 2] = [["change", before[1], after[2], before[3], after[4]]]
                 k = max(k - 2, 1)  # the grown change may now swallow the equality before it
                 continue
