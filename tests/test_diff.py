@@ -333,3 +333,75 @@ def test_semantic_cleanup_merges_small_equalities():
     a = word_tokens("the minister resigned on Tuesday after weeks of protests")
     b = word_tokens("the minister quit on Tuesday after weeks of protests")
     assert [op[0] for op in diff_tokens(a, b)] == ["equal", "change", "equal"]
+
+
+# --- the failure families of issue #15 ------------------------------------------------------
+
+
+def _one_block_each(d: Alignment) -> None:
+    """Every paragraph of both sides is in exactly one block."""
+    assert sorted(o for b in d.blocks for o in b.original) == list(range(len(d.original)))
+    assert sorted(r for b in d.blocks for r in b.rewrite) == list(range(len(d.rewrite)))
+
+
+def test_dropped_sentence_is_not_glued_to_its_verbatim_look_alike():
+    # the dropped sentence shares most content words with a sentence of an untouched paragraph
+    p2 = "Heavy monsoon rain flooded railway tracks near Mumbai. Thousands of commuters were stranded near Mumbai by the flooded tracks."
+    p5 = "Commuters near Mumbai were stranded by flooded railway tracks for hours. Services resumed by evening."
+    orig = PARAS[:2] + [p2] + PARAS[3:5] + [p5]
+    rew = PARAS[:2] + [p2.split(". ")[0] + "."] + PARAS[3:5] + [p5]
+    d = diff_articles(_doc(orig), _doc(rew))
+    _one_block_each(d)
+    assert [(b.kind, b.original, b.rewrite) for b in d.blocks if b.kind != "identical"] == [("reworded", (2,), (2,))]
+    (b,) = d.reworded
+    assert [(s.kind, s.original) for s in b.sentences if s.kind != "equal"] == [("dropped", ((2, 1),))]
+    assert d.summary.identical == 5 and d.summary.sentences_dropped == 1
+
+
+def test_repeated_sentences_and_paragraphs_pair_with_their_twins():
+    quote = '"We will not back down," the minister said.'
+    orig = [PARAS[0], quote, PARAS[1] + " " + quote, PARAS[2], quote, PARAS[3]]
+    rew = [PARAS[0], PARAS[1] + " " + quote, PARAS[2], quote, PARAS[3]]  # the first lone quote dropped
+    d = diff_articles(_doc(orig), _doc(rew))
+    _one_block_each(d)
+    assert [b.kind for b in d.blocks].count("identical") == 5
+    assert [(b.kind, b.original) for b in d.blocks if b.kind != "identical"] == [("dropped", (1,))]
+    assert d.summary.split == d.summary.merged == d.summary.moved == 0
+
+
+def test_merge_and_move_in_one_rewrite_give_one_block_per_paragraph():
+    rew = [PARAS[0], PARAS[6], PARAS[1] + " " + PARAS[2]] + PARAS[3:6] + [PARAS[7]]
+    d = diff_articles(_doc(PARAS), _doc(rew))
+    _one_block_each(d)
+    changed = sorted((b.kind, b.original, b.rewrite) for b in d.blocks if b.kind != "identical")
+    assert changed == [("merged", (1, 2), (2,)), ("moved", (6,), (1,))]
+    assert not [b for b in d.blocks if b.kind == "moved" and b.changed]
+
+
+@pytest.mark.parametrize("quote_after", ['"He\'s not me yet," he said.', '"He is not me yet," he told reporters.'])
+def test_short_quote_stays_matched_after_a_split(quote_after):
+    quote = '"He\'s not me yet," he said.'
+    para = "The coach praised the young striker after the match in Lisbon. " + quote + " The club expects him to start on Sunday against Porto."
+    orig = PARAS[:2] + [para] + PARAS[2:4]
+    first, rest = para.split(" " + quote + " ")
+    rew = PARAS[:2] + [first + " " + quote_after, rest] + PARAS[2:4]
+    d = diff_articles(_doc(orig), _doc(rew))
+    _one_block_each(d)
+    assert [(b.original, b.rewrite) for b in d.splits] == [((2,), (2, 3))]
+    (split,) = d.splits
+    assert not split.sentences_added and not split.sentences_dropped
+    kinds = [s.kind for s in split.sentences]
+    assert kinds.count("equal") == 3 - (quote_after != quote) and kinds.count("changed") == (quote_after != quote)
+
+
+def test_short_paragraph_merged_into_a_long_one_is_in_the_merge():
+    short = "The ruling can be appealed."
+    orig = PARAS[:3] + [short] + PARAS[3:5]
+    long_para = PARAS[2]
+    rew = PARAS[:2] + [long_para + " " + short] + PARAS[3:5]
+    d = diff_articles(_doc(orig), _doc(rew))
+    _one_block_each(d)
+    assert [(b.original, b.rewrite) for b in d.merges] == [((2, 3), (2,))]
+    assert d.summary.dropped == 0
+    (m,) = d.merges
+    assert ((3, 0),) in [s.original for s in m.sentences if s.kind == "equal"]

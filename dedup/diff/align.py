@@ -24,7 +24,7 @@ from dedup.article import Article, coerce_article
 
 from .blocks import order_parts, partition
 from .build import Builder, Matches
-from .match import pair_equal, pair_similar
+from .match import pair_equal, pair_in_gaps, pair_similar
 from .model import Alignment
 from .parse import Side, parse_side
 
@@ -129,4 +129,6 @@ def correspond(a: Side, b: Side, *, sentence_threshold: float) -> tuple[list[tup
     rest_b = [y for y in rest_b if y not in matches.r2o]
     for x, y, sim in pair_similar(a, b, rest_a, rest_b, threshold=sentence_threshold):
         matches.add(x, y, sim)
+    for x, y, ratio in pair_in_gaps(a, b, {x: y for x, (y, _) in matches.o2r.items()}):
+        matches.add(x, y, ratio)
     return identical, matches

@@ -111,8 +111,8 @@ def _groups(
     """Splits and merges whose gain over the 1:1 pairs is positive, best first, disjoint."""
     pair_r = {r: o for o, r in pair_o.items()}
     flipped: Links = {(r, o): w for (o, r), w in weight.items()}
-    cands = [(g, "split", p, run) for g, p, run in _group_candidates(weight, pair_o, pair_r, size_o, body_r, min_share)]
-    cands += [(g, "merged", p, run) for g, p, run in _group_candidates(flipped, pair_r, pair_o, size_r, body_o, min_share)]
+    cands = [(g, "split", p, run) for g, p, run in _group_candidates(weight, pair_o, pair_r, size_o, size_r, body_r, min_share)]
+    cands += [(g, "merged", p, run) for g, p, run in _group_candidates(flipped, pair_r, pair_o, size_r, size_o, body_o, min_share)]
     cands.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
     used_o: set[int] = set()
     used_r: set[int] = set()
@@ -128,10 +128,18 @@ def _groups(
 
 
 def _group_candidates(
-    weight: Links, pair_one: dict[int, int], pair_many: dict[int, int], size_one: dict[int, int], order_many: list[int], min_share: float
+    weight: Links,
+    pair_one: dict[int, int],
+    pair_many: dict[int, int],
+    size_one: dict[int, int],
+    size_many: dict[int, int],
+    order_many: list[int],
+    min_share: float,
 ) -> list[tuple[float, int, tuple[int, ...]]]:
     """``(gain, p, run)``: paragraph ``p`` of the "one" side spread over the
-    adjacent paragraphs ``run`` of the other side."""
+    adjacent paragraphs ``run`` of the other side. A part qualifies when it
+    holds ``min_share`` of ``p``'s words, or when most of its own words are
+    ``p``'s (a short paragraph merged into a long one)."""
     by_one: dict[int, dict[int, float]] = defaultdict(dict)
     for (p, q), w in weight.items():
         if p in size_one:
@@ -139,7 +147,7 @@ def _group_candidates(
     pos = {q: k for k, q in enumerate(order_many)}
     out: list[tuple[float, int, tuple[int, ...]]] = []
     for p, targets in by_one.items():
-        keep = sorted(pos[q] for q, w in targets.items() if q in pos and w >= min_share * size_one[p])
+        keep = sorted(pos[q] for q, w in targets.items() if q in pos and (w >= min_share * size_one[p] or w >= 0.5 * size_many.get(q, 0) > 0))
         for run in _consecutive(keep):
             qs = [order_many[k] for k in run]
             for i in range(len(qs) - 1):

@@ -198,7 +198,7 @@ class Builder:
         a, b = self.a, self.b
         runs: list[Span] = []
         if b.paras[r].dateline:
-            runs.append(Span(b.paras[r].dateline + " ", "dateline"))  # type: ignore[operator]
+            runs += [Span(b.paras[r].dateline, "dateline"), Span(" ", "equal")]  # type: ignore[arg-type]
         for d in sentences:
             if d.kind == "added":
                 runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "added"))

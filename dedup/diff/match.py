@@ -13,7 +13,9 @@ never overridden by a guess:
    (``scipy.optimize.linear_sum_assignment``, per connected component of the
    candidate graph). A sentence whose twin exists is never in this pool, so a
    dropped sentence cannot be glued onto a similar sentence that is still
-   there word for word.
+   there word for word;
+4. sentences still unpaired between the same two paired neighbours are
+   paired in order by word-sequence ratio (:func:`pair_in_gaps`).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from scipy.sparse.csgraph import connected_components
 from .features import cosine_pairs
 from .parse import Side
 
-__all__ = ["assign", "pair_equal", "pair_similar"]
+__all__ = ["assign", "pair_equal", "pair_in_gaps", "pair_similar"]
 
 # Largest component (rows x columns) solved exactly; beyond it, greedy by weight.
 _MAX_DENSE = 4_000_000
+# Largest gap (original x rewrite sentences) aligned by word-sequence ratio.
+_MAX_GAP = 400
 # Below this many cells the whole problem is one dense assignment (no component split).
 _SMALL = 40_000
 
@@ -121,3 +125,62 @@ def _greedy(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> list[tuple[
             used_c.add(j)
             out.append((i, j, float(vals[k])))
     return out
+
+
+def pair_in_gaps(a: Side, b: Side, o2r: dict[int, int], *, min_ratio: float = 0.5) -> list[tuple[int, int, float]]:
+    """Unpaired sentences between the same two paired neighbours: the DP over
+    the order that difflib does, for what content words missed (a short quote
+    with two of its three content words changed shares mostly short words).
+
+    For each run of unpaired original sentences of a paragraph, the rewrite
+    sentences between the partners of the run's paired neighbours are its
+    candidates; pairs are kept when the word-sequence ratio is >= ``min_ratio``,
+    in order (longest common subsequence of the ratio-matched pairs)."""
+    taken = set(o2r.values())
+    out: list[tuple[int, int, float]] = []
+    for o in a.first:
+        xs = list(a.sentences_of(o))
+        k = 0
+        while k < len(xs):
+            if xs[k] in o2r:
+                k += 1
+                continue
+            end = k
+            while end < len(xs) and xs[end] not in o2r:
+                end += 1
+            ys = _gap(b, o2r.get(xs[k - 1]) if k else None, o2r.get(xs[end]) if end < len(xs) else None)
+            out += _order_pairs(a, b, xs[k:end], [y for y in ys if y not in taken], min_ratio)
+            k = end
+    return out
+
+
+def _gap(b: Side, before: int | None, after: int | None) -> range:
+    """Flat rewrite sentences after ``before``'s partner and before ``after``'s,
+    within the paragraph of the one given when only one is."""
+    if before is None and after is None:
+        return range(0)
+    if before is None:
+        start = b.first[b.sent_para[after]]  # type: ignore[index]
+        return range(start, after)  # type: ignore[arg-type]
+    if after is None:
+        p = b.sent_para[before]
+        return range(before + 1, b.first[p] + b.count[p])
+    return range(before + 1, after) if after > before else range(0)
+
+
+def _order_pairs(a: Side, b: Side, xs: Sequence[int], ys: Sequence[int], min_ratio: float) -> list[tuple[int, int, float]]:
+    if not xs or not ys or len(xs) * len(ys) > _MAX_GAP:
+        return []
+    ratio = {(x, y): SequenceMatcher(None, a.sent_key[x].split(), b.sent_key[y].split(), autojunk=False).ratio() for x in xs for y in ys}
+    # longest chain of in-order pairs, heaviest first: a small DP over the gap
+    best: dict[tuple[int, int], tuple[float, list[tuple[int, int, float]]]] = {}
+    for i in range(len(xs) - 1, -1, -1):
+        for j in range(len(ys) - 1, -1, -1):
+            skip = max(best.get((i + 1, j), (0.0, []))[0], best.get((i, j + 1), (0.0, []))[0])
+            r = ratio[(xs[i], ys[j])]
+            take = (r + best.get((i + 1, j + 1), (0.0, []))[0]) if r >= min_ratio else -1.0
+            if take > skip:
+                best[(i, j)] = (take, [(xs[i], ys[j], r)] + best.get((i + 1, j + 1), (0.0, []))[1])
+            else:
+                best[(i, j)] = max(best.get((i + 1, j), (0.0, [])), best.get((i, j + 1), (0.0, [])), key=lambda v: v[0])
+    return best[(0, 0)][1]
