@@ -116,7 +116,11 @@ def load_sources() -> list[Source]:
         if len(paras) >= 5:
             out.append(Source(row["doc_id"], str(row["topic"]), paras))
     for f in SEEDS:
-        ps = [p for p in paragraphs(f.read_text(encoding="utf-8")) if classify_paragraph(p).value == "body" and not split_dateline(p)[0]]
+        ps = [
+            p
+            for p in paragraphs(f.read_text(encoding="utf-8"))
+            if classify_paragraph(p).value == "body" and not split_dateline(p)[0]
+        ]
         out.append(Source(f.stem, "seed", [split_sentences(p) for p in ps]))
     return out
 
@@ -176,13 +180,17 @@ def edit_replace_words(items: list[Item], o: int, rng: random.Random, ctx: dict)
     k = rng.randrange(len(it.sents))
     words = it.sents[k].split(" ")
     counts: Counter[str] = ctx["article_words"]
-    spots = [i for i, w in enumerate(words) if i > 0 and w.isalpha() and len(w) >= 4 and w.lower() not in STOP_WORDS and counts[w.lower()] == 1]
+    spots = [
+        i
+        for i, w in enumerate(words)
+        if i > 0 and w.isalpha() and len(w) >= 4 and w.lower() not in STOP_WORDS and counts[w.lower()] == 1
+    ]
     if not spots:
         return False
     chosen = sorted(rng.sample(spots, min(len(spots), rng.randint(1, 3))))
     new = [w for w in ctx["foreign_words"] if w.lower() not in counts and w.lower() not in STOP_WORDS]
     picks = rng.sample(new, len(chosen))
-    for i, w in zip(chosen, picks):
+    for i, w in zip(chosen, picks, strict=True):
         words[i] = w
     sents = list(it.sents)
     sents[k] = " ".join(words)
@@ -204,7 +212,12 @@ def edit_split(items: list[Item], o: int, rng: random.Random, ctx: dict) -> bool
 
 def edit_merge(items: list[Item], o: int, rng: random.Random, ctx: dict) -> bool:
     at = _find(items, o)
-    if at + 1 >= len(items) or items[at + 1].origin != (o + 1,) or items[at + 1].how != "same" or items[at].how != "same":
+    if (
+        at + 1 >= len(items)
+        or items[at + 1].origin != (o + 1,)
+        or items[at + 1].how != "same"
+        or items[at].how != "same"
+    ):
         return False
     x, y = items[at].sents, items[at + 1].sents
     if min(_words(x), _words(y)) < 0.25 * (_words(x) + _words(y)):
@@ -276,7 +289,7 @@ def _unique_run(seq: list[int], moved: set[int]) -> bool:
                 elif length[j] + 1 == length[i]:
                     count[i] += count[j]
     best = max(length, default=0)
-    return best == n - len(moved) and sum(c for L, c in zip(length, count) if L == best) == 1
+    return best == n - len(moved) and sum(c for L, c in zip(length, count, strict=True) if best == L) == 1
 
 
 def make_case(kind: str, src: Source, rng: random.Random, ctx: dict) -> Case | None:
@@ -288,7 +301,7 @@ def make_case(kind: str, src: Source, rng: random.Random, ctx: dict) -> Case | N
         spots = _spread(len(src.paras), len(chosen), rng)
         if spots is None:
             return None
-        plan = sorted(zip(chosen, spots), key=lambda kv: COMBO_ORDER.index(kv[0]))
+        plan = sorted(zip(chosen, spots, strict=True), key=lambda kv: COMBO_ORDER.index(kv[0]))
     else:
         plan = [(kind, rng.randrange(len(src.paras) - (1 if kind == "merge" else 0)))]
     for name, o in plan:
@@ -330,7 +343,9 @@ def make_cases(sources: list[Source], per_kind: int, seed: int) -> list[Case]:
             ctx = {
                 "article_words": Counter(w.lower() for p in src.paras for s in p for w in s.split(" ")),
                 "foreign_paras": other.paras,
-                "foreign_words": sorted({w for p in other.paras for s in p for w in s.split(" ") if w.isalpha() and len(w) >= 5}),
+                "foreign_words": sorted(
+                    {w for p in other.paras for s in p for w in s.split(" ") if w.isalpha() and len(w) >= 5}
+                ),
             }
             case = make_case(kind, src, rng, ctx)
             if case is not None:
@@ -428,7 +443,9 @@ def predict_difflib(original: list[list[str]], rewrite: list[list[str]]) -> Pred
 def _difflib_pair(pred: Prediction, original: list[list[str]], rewrite: list[list[str]], i: int, j: int) -> None:
     key: Key = ("reworded", (i,), (j,))
     pred.blocks.add(key)
-    pred.dropped[key], pred.added[key], pred.changed[key], pred.changed_words[key] = _difflib_sentences(original[i], rewrite[j])
+    pred.dropped[key], pred.added[key], pred.changed[key], pred.changed_words[key] = _difflib_sentences(
+        original[i], rewrite[j]
+    )
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -442,9 +459,10 @@ def exact(case: Case, pred: Prediction) -> bool:
         if it.how != "reworded":
             continue
         key: Key = ("reworded", it.origin, (it_j,))
-        if it.dropped_sentence is not None:
-            if pred.dropped.get(key) != {it.dropped_sentence} or pred.changed.get(key) or pred.added.get(key):
-                return False
+        if it.dropped_sentence is not None and (
+            pred.dropped.get(key) != {it.dropped_sentence} or pred.changed.get(key) or pred.added.get(key)
+        ):
+            return False
         if it.changed_sentence is not None:
             k = it.changed_sentence
             if pred.changed.get(key) != {(k, k)} or pred.dropped.get(key) or pred.added.get(key):
@@ -472,9 +490,16 @@ def score_cases(cases: list[Case]) -> dict[str, Any]:
             per[case.kind][f"{name}_exact"].append(ok)
             per[case.kind][f"{name}_false"].append(false_edit(case, pred))
             if name == "dedup" and not ok and len(failures) < 40:
-                failures.append({"kind": case.kind, "truth": sorted(map(str, case.truth - pred.blocks)), "got": sorted(map(str, pred.blocks - case.truth))})
+                failures.append(
+                    {
+                        "kind": case.kind,
+                        "truth": sorted(map(str, case.truth - pred.blocks)),
+                        "got": sorted(map(str, pred.blocks - case.truth)),
+                    }
+                )
     table = {
-        kind: {k: sum(v) / len(v) for k, v in cols.items()} | {"pairs": len(cols["dedup_exact"])} for kind, cols in per.items()
+        kind: {k: sum(v) / len(v) for k, v in cols.items()} | {"pairs": len(cols["dedup_exact"])}
+        for kind, cols in per.items()
     }
     n = sum(len(cols["dedup_false"]) for cols in per.values())
     false_rate = {name: sum(sum(cols[f"{name}_false"]) for cols in per.values()) / n for name in ("dedup", "difflib")}
@@ -513,7 +538,9 @@ class Invariants:
     verbatim_unmatched: int = 0
     failing_pairs: list[str] = field(default_factory=list)
 
-    def add(self, label: str, n_paras: int, off: int, twins: int, unlabelled: int, verbatim: int, unmatched: int) -> None:
+    def add(
+        self, label: str, n_paras: int, off: int, twins: int, unlabelled: int, verbatim: int, unmatched: int
+    ) -> None:
         self.paragraphs += n_paras
         self.not_in_one_block += off
         self.identical_on_both += twins
@@ -535,7 +562,11 @@ def check_dedup(label: str, a: str, b: str, inv: Invariants) -> None:
     seen_r = Counter(r for blk in d.blocks for r in blk.rewrite)
     off = sum(1 for p in d.original if seen_o[p.index] != 1) + sum(1 for p in d.rewrite if seen_r[p.index] != 1)
     twins = _twins([fold(p.text) for p in d.original], [fold(p.text) for p in d.rewrite])
-    labelled = Counter(fold(d.original[blk.original[0]].text) for blk in d.blocks if blk.kind in ("identical", "moved") and not blk.changed)
+    labelled = Counter(
+        fold(d.original[blk.original[0]].text)
+        for blk in d.blocks
+        if blk.kind in ("identical", "moved") and not blk.changed
+    )
     unlabelled = sum(max(n - labelled[k], 0) for k, n in twins.items())
     keys_a = {(p.index, k): fold(s) for p in d.original if p.kind == "body" for k, s in enumerate(p.sentences)}
     keys_b = {(p.index, k): fold(s) for p in d.rewrite if p.kind == "body" for k, s in enumerate(p.sentences)}
@@ -546,11 +577,17 @@ def check_dedup(label: str, a: str, b: str, inv: Invariants) -> None:
             o, r = blk.original[0], blk.rewrite[0]
             matched |= {((o, k), (r, k)) for k in range(len(d.original[o].sentences))}
         for s in blk.sentences:
-            if s.kind == "equal" and len(s.original) == len(s.rewrite) == 1 and keys_a[s.original[0]] == keys_b[s.rewrite[0]]:
+            if (
+                s.kind == "equal"
+                and len(s.original) == len(s.rewrite) == 1
+                and keys_a[s.original[0]] == keys_b[s.rewrite[0]]
+            ):
                 matched.add((s.original[0], s.rewrite[0]))
     got = Counter(keys_a[o] for o, _ in matched)
     unmatched = sum(max(n - got[k], 0) for k, n in s_twins.items())
-    inv.add(label, len(d.original) + len(d.rewrite), off, sum(twins.values()), unlabelled, sum(s_twins.values()), unmatched)
+    inv.add(
+        label, len(d.original) + len(d.rewrite), off, sum(twins.values()), unlabelled, sum(s_twins.values()), unmatched
+    )
 
 
 def body_sentences(paras: list[str]) -> list[tuple[int, str]]:
@@ -613,8 +650,11 @@ def light_pair(sources: list[Source], n_paras: int, seed: int) -> tuple[str, str
     rng = random.Random(seed)
     paras = [list(p) for s in sources for p in s.paras][:n_paras]
     items = [Item(list(p), "same", (o,)) for o, p in enumerate(paras)]
-    ctx = {"article_words": Counter(w.lower() for p in paras for s in p for w in s.split(" ")), "foreign_paras": paras[:50],
-           "foreign_words": ["Zyxwal", "Quorvath", "Plimsett", "Dravonik", "Yselmar", "Kwentish"]}
+    ctx = {
+        "article_words": Counter(w.lower() for p in paras for s in p for w in s.split(" ")),
+        "foreign_paras": paras[:50],
+        "foreign_words": ["Zyxwal", "Quorvath", "Plimsett", "Dravonik", "Yselmar", "Kwentish"],
+    }
     for o in sorted(rng.sample(range(n_paras - 1), max(n_paras // 25, 2)), reverse=True):
         EDITS[rng.choice(list(EDITS))](items, o, rng, ctx)
     return as_text(paras), as_text([it.sents for it in items])
@@ -647,8 +687,14 @@ def speed(sources: list[Source], repeat: int) -> list[dict[str, Any]]:
         bd, bl = min(t_dedup), min(t_difflib)
         out.append(
             {
-                "pair": label, "paragraphs": len(paragraphs(a)), "dedup_ms": bd * 1000, "difflib_ms": bl * 1000, "ratio": bd / bl,
-                "dedup_median_ms": statistics.median(t_dedup) * 1000, "difflib_median_ms": statistics.median(t_difflib) * 1000, "runs": n,
+                "pair": label,
+                "paragraphs": len(paragraphs(a)),
+                "dedup_ms": bd * 1000,
+                "difflib_ms": bl * 1000,
+                "ratio": bd / bl,
+                "dedup_median_ms": statistics.median(t_dedup) * 1000,
+                "difflib_median_ms": statistics.median(t_difflib) * 1000,
+                "runs": n,
             }
         )
     return out
@@ -672,7 +718,10 @@ def to_markdown(res: dict[str, Any]) -> str:
     ]
     for kind in KINDS:
         r = q["per_kind"][kind]
-        lines.append(f"| {kind} | {r['pairs']} | {r['dedup_exact']:.2f} | {r['difflib_exact']:.2f} | {r['dedup_false']:.1%} | {r['difflib_false']:.1%} |")
+        lines.append(
+            f"| {kind} | {r['pairs']} | {r['dedup_exact']:.2f} | {r['difflib_exact']:.2f} | "
+            f"{r['dedup_false']:.1%} | {r['difflib_false']:.1%} |"
+        )
     fr = q["false_edit_rate"]
     lines += [
         "",
@@ -681,42 +730,62 @@ def to_markdown(res: dict[str, Any]) -> str:
         "",
         "## Invariants on real same-story pairs",
         "",
-        "| | paragraphs not in exactly one block | identical paragraphs not labelled identical | verbatim sentences not matched to their twin | pairs failing any |",
+        "| | paragraphs not in exactly one block | identical paragraphs not labelled identical "
+        "| verbatim sentences not matched to their twin | pairs failing any |",
         "|---|---|---|---|---|",
     ]
     for name in ("dedup", "difflib"):
         r = inv[name]
         lines.append(
-            f"| {name} | {r['not_in_one_block']} of {r['paragraphs']} | {r['identical_unlabelled']} of {r['identical_on_both']} | "
+            f"| {name} | {r['not_in_one_block']} of {r['paragraphs']} "
+            f"| {r['identical_unlabelled']} of {r['identical_on_both']} | "
             f"{r['verbatim_unmatched']} of {r['verbatim_sentences']} | {r['n_failing_pairs']} of {inv['pairs']} |"
         )
-    lines += [
-        "", "## Speed: best of interleaved runs (medians beside them)", "",
-        "| pair | paragraphs | dedup | difflib | ratio | medians (dedup / difflib) |", "|---|---|---|---|---|---|",
+    return "\n".join(lines + _speed_and_sizes_md(res))
+
+
+def _speed_and_sizes_md(res: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Speed: best of interleaved runs (medians beside them)",
+        "",
+        "| pair | paragraphs | dedup | difflib | ratio | medians (dedup / difflib) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in res["speed"]:
         lines.append(
-            f"| {r['pair']} | {r['paragraphs']} | {r['dedup_ms']:.1f} ms | {r['difflib_ms']:.1f} ms | {r['ratio']:.2f}x | "
+            f"| {r['pair']} | {r['paragraphs']} | {r['dedup_ms']:.1f} ms | {r['difflib_ms']:.1f} ms "
+            f"| {r['ratio']:.2f}x | "
             f"{r['dedup_median_ms']:.1f} / {r['difflib_median_ms']:.1f} ms |"
         )
-    lines += ["", "difflib: `SequenceMatcher` over paragraphs (dedup's paragraph split for both), then over the words of each replaced range.", ""]
+    lines += [
+        "",
+        "difflib: `SequenceMatcher` over paragraphs (dedup's paragraph split for both), "
+        "then over the words of each replaced range.",
+        "",
+    ]
     rs = res["report_sizes"]
     lines += [
         "## Report sizes",
         "",
         f"- seed pair, `diff_articles(a, b).to_html()`: {rs['seed_pair_html_bytes'] / 1024:.0f} KB",
-        f"- ECB+ gold stories in one page (`render_clusters_html`, {rs['ecb_gold_stories']} stories, {rs['ecb_articles']} articles, "
-        f"{rs['ecb_text_bytes'] / 1e6:.2f} MB of text): {rs['ecb_report_bytes'] / 1e6:.2f} MB, made in {rs['ecb_report_seconds']:.1f} s",
+        f"- ECB+ gold stories in one page (`render_clusters_html`, {rs['ecb_gold_stories']} stories, "
+        f"{rs['ecb_articles']} articles, {rs['ecb_text_bytes'] / 1e6:.2f} MB of text): "
+        f"{rs['ecb_report_bytes'] / 1e6:.2f} MB, made in {rs['ecb_report_seconds']:.1f} s",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-kind", type=int, default=60, help="synthetic pairs per kind of edit (default 60)")
-    ap.add_argument("--real-pairs", type=int, default=500, help="ECB+ same-story pairs for the invariants (default 500)")
-    ap.add_argument("--repeat", type=int, default=30, help="timed runs of each news-length pair (default 30; 3 at 2,000 paragraphs)")
+    ap.add_argument(
+        "--real-pairs", type=int, default=500, help="ECB+ same-story pairs for the invariants (default 500)"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=30, help="timed runs of each news-length pair (default 30; 3 at 2,000 paragraphs)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args(argv)

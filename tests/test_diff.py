@@ -83,8 +83,14 @@ def test_seed_original_paragraph_6_regrouped_over_rewrite_4_and_5(seed_json):
     assert [(b["kind"], b["original"]) for b in _blocks_with(seed_json, "rewrite", r4)] == [("reworded", [o5])]
     (b6,) = _blocks_with(seed_json, "original", o6)
     (b5,) = _blocks_with(seed_json, "original", o5)
-    assert any(s["mark"] == "elsewhere" and "territorial integrity" in s["text"] and s["ref"] == f"rewrite ¶{r4 + 1}" for s in b6["original_spans"][0])
-    assert any(s["mark"] == "elsewhere" and "repeatedly insisted" in s["text"] and s["ref"] == f"original ¶{o6 + 1}" for s in b5["rewrite_spans"][0])
+    assert any(
+        s["mark"] == "elsewhere" and "territorial integrity" in s["text"] and s["ref"] == f"rewrite ¶{r4 + 1}"
+        for s in b6["original_spans"][0]
+    )
+    assert any(
+        s["mark"] == "elsewhere" and "repeatedly insisted" in s["text"] and s["ref"] == f"original ¶{o6 + 1}"
+        for s in b5["rewrite_spans"][0]
+    )
     # the correspondence itself: original ¶6 sentence 1 <-> rewrite ¶4 sentence 2
     moved = [s for s in b5["sentences"] if s["original"] == [[o6, 0]]]
     assert len(moved) == 1 and moved[0]["rewrite"] == [[r4, 1]] and moved[0]["kind"] == "changed"
@@ -207,7 +213,9 @@ def test_merged_paragraphs():
 
 def test_reworded_paragraph_word_changes():
     rew = list(PARAS)
-    rew[1] = "Volcanic ash from Mount Etna shut Catania airport for six hours on Tuesday. Airlines diverted flights to Palermo and Comiso."
+    rew[1] = (
+        "Volcanic ash from Mount Etna shut Catania airport for six hours on Tuesday. Airlines diverted flights to Palermo and Comiso."
+    )
     d = diff_articles(_doc(PARAS), _doc(rew))
     (b,) = [b for b in d.blocks if b.kind != "identical"]
     assert b.kind == "reworded" and b.original == b.rewrite == (1,)
@@ -278,7 +286,10 @@ def test_empty_documents():
 
 def test_one_giant_paragraph():
     rng = random.Random(3)
-    words = [rng.choice(["alpha", "beta", "gamma", "delta", "kappa", "omega", "sigma"]) + str(rng.randrange(300)) for _ in range(6000)]
+    words = [
+        rng.choice(["alpha", "beta", "gamma", "delta", "kappa", "omega", "sigma"]) + str(rng.randrange(300))
+        for _ in range(6000)
+    ]
     orig = " ".join(words)  # one paragraph, one "sentence", no punctuation
     rew = " ".join(words[:3000] + ["inserted", "words"] + words[3000:])
     t0 = time.perf_counter()
@@ -299,7 +310,9 @@ def test_rejects_bad_types_and_parameters():
 
 
 def test_html_in_text_is_kept_as_text_data():
-    hostile = "Officials said &lt;script&gt;alert(1)&lt;/script&gt; appeared on the <b>page</b> of the Tromsø exporters."
+    hostile = (
+        "Officials said &lt;script&gt;alert(1)&lt;/script&gt; appeared on the <b>page</b> of the Tromsø exporters."
+    )
     d = diff_articles(_doc([PARAS[0], hostile]), _doc([PARAS[0]]))
     texts = " ".join(p.text for p in d.original)
     assert "<script>" in texts or "script" in texts  # never executed here; renderers escape it
@@ -381,7 +394,11 @@ def test_merge_and_move_in_one_rewrite_give_one_block_per_paragraph():
 @pytest.mark.parametrize("quote_after", ['"He\'s not me yet," he said.', '"He is not me yet," he told reporters.'])
 def test_short_quote_stays_matched_after_a_split(quote_after):
     quote = '"He\'s not me yet," he said.'
-    para = "The coach praised the young striker after the match in Lisbon. " + quote + " The club expects him to start on Sunday against Porto."
+    para = (
+        "The coach praised the young striker after the match in Lisbon. "
+        + quote
+        + " The club expects him to start on Sunday against Porto."
+    )
     orig = PARAS[:2] + [para] + PARAS[2:4]
     first, rest = para.split(" " + quote + " ")
     rew = PARAS[:2] + [first + " " + quote_after, rest] + PARAS[2:4]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dedup.article import Article, Cluster, Version
-from dedup.diff import diff_articles
+from dedup.diff import SCHEMA_VERSION, diff_articles
 from dedup.report import (
     render_cluster_html,
     render_clusters_html,
@@ -37,7 +37,7 @@ def hostile_alignment():
     # entities survive dedup.normalize.clean as literal "<script>" text; the id and title are raw
     orig = "Ministers met in Oslo on Monday to discuss &lt;script&gt;alert(1)&lt;/script&gt; fishing quotas for <b>cod</b>.\n\nThe talks ended without agreement."
     rew = "Ministers met in Oslo on Monday to discuss fishing quotas for cod &lt;/td&gt;&lt;/tr&gt;&lt;img src=x onerror=alert(2)&gt;.\n\nA new round is planned for June &lt;script&gt;document.title='pwned'&lt;/script&gt;."
-    return diff_articles(Article(id=HOSTILE, text=orig, title=HOSTILE), Article(id="b\"><script>", text=rew))
+    return diff_articles(Article(id=HOSTILE, text=orig, title=HOSTILE), Article(id='b"><script>', text=rew))
 
 
 class _Tags(HTMLParser):
@@ -142,7 +142,7 @@ def test_use_color_follows_tty_and_no_color(monkeypatch):
 
 def test_json_schema(seed_alignment):
     data = json.loads(render_json(seed_alignment))
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == SCHEMA_VERSION == "2.0"
     assert set(data) == {"schema_version", "original", "rewrite", "summary", "blocks", "parameters"}
     for b in data["blocks"]:
         assert b["kind"] in ("identical", "reworded", "moved", "split", "merged", "added", "dropped")
@@ -185,7 +185,11 @@ def test_cluster_report_from_cluster_articles():
 
 def test_cluster_report_escapes_hostile_ids():
     a = Article(id="<script>x</script>", text="Ministers met in Oslo to discuss cod quotas.")
-    b = Article(id='"><img onerror=alert(1)>', text="Ministers met in Oslo on Monday to discuss cod quotas.", source="<b>src</b>")
+    b = Article(
+        id='"><img onerror=alert(1)>',
+        text="Ministers met in Oslo on Monday to discuss cod quotas.",
+        source="<b>src</b>",
+    )
     page = render_cluster_html(Cluster(id=a.id, representative=a, members=(a, b)))
     t = _tags(page)
     assert "script" not in t.tags and "img" not in t.tags
@@ -204,7 +208,7 @@ def _run(argv):
 def test_cli_diff_formats(tmp_path, capsys):
     o, r = map(str, SEEDS[:2])
     assert _run(["diff", o, r, "-o", str(tmp_path / "d.json")]) == 0
-    assert json.loads((tmp_path / "d.json").read_text())["schema_version"] == "1.0"
+    assert json.loads((tmp_path / "d.json").read_text())["schema_version"] == SCHEMA_VERSION == "2.0"
     assert _run(["diff", o, r, "-o", str(tmp_path / "d.html")]) == 0
     assert (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
     assert _run(["diff", o, r, "--format", "md"]) == 0
@@ -238,7 +242,9 @@ def test_summary_line_is_singular_aware():
 
     one = diff_articles("Alpha beta gamma delta.\n\nEpsilon zeta eta theta.", "Alpha beta gamma delta.")
     assert summary_line(one.summary) == "1 paragraph dropped; 1 identical."
-    many = diff_articles("Alpha beta gamma delta.", "Alpha beta gamma delta.\n\nKappa lambda mu nu.\n\nXi omicron pi rho.")
+    many = diff_articles(
+        "Alpha beta gamma delta.", "Alpha beta gamma delta.\n\nKappa lambda mu nu.\n\nXi omicron pi rho."
+    )
     assert summary_line(many.summary) == "2 paragraphs added; 1 identical."
     same = diff_articles("Alpha beta gamma delta.", "Alpha beta gamma delta.")
     assert summary_line(same.summary) == "No change: 1 paragraph identical."
@@ -286,7 +292,7 @@ def test_diff_articles_from_dedup_renders_and_diff_never_imports_report():
     d = dedup.diff_articles("Alpha beta gamma delta.", "Alpha beta gamma delta epsilon.")
     assert isinstance(d, Alignment) and d.to_html().startswith("<!DOCTYPE html>")
     assert d.to_markdown().startswith("### ") and "\x1b" not in d.to_text()
-    assert json.loads(d.to_json())["schema_version"] == "1.0"
+    assert json.loads(d.to_json())["schema_version"] == SCHEMA_VERSION == "2.0"
     for f in (Path(dedup.__file__).parent / "diff").glob("*.py"):
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -295,10 +301,16 @@ def test_diff_articles_from_dedup_renders_and_diff_never_imports_report():
 
 
 def _story(n_versions: int) -> Cluster:
-    rep_paras = [f"Paragraph {k} of the original report on the Oslo fishing talks, with quotas for cod and haddock item{k}." for k in range(30)]
+    rep_paras = [
+        f"Paragraph {k} of the original report on the Oslo fishing talks, with quotas for cod and haddock item{k}."
+        for k in range(30)
+    ]
     rep = Article(id="rep", text="\n\n".join(rep_paras))
     versions = [
-        Article(id=f"v{k}", text="\n\n".join(rep_paras[: 25 + k % 5] + [f"A new closing paragraph number {k} on the talks in Oslo."]))
+        Article(
+            id=f"v{k}",
+            text="\n\n".join(rep_paras[: 25 + k % 5] + [f"A new closing paragraph number {k} on the talks in Oslo."]),
+        )
         for k in range(n_versions)
     ]
     return Cluster(id="rep", representative=rep, members=(rep, *versions))

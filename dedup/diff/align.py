@@ -43,6 +43,19 @@ def _check_int(name: str, value: Any, lo: int) -> int:
     return value
 
 
+def _checked(
+    sentence_threshold: Any, paragraph_threshold: Any, min_share: Any, stem_length: Any, max_word_tokens: Any
+) -> tuple[tuple[str, Any], ...]:
+    """The parameters, validated (a clear ``ValueError`` naming the first bad one)."""
+    return (
+        ("sentence_threshold", _check_float("sentence_threshold", sentence_threshold, 0.0, 1.0)),
+        ("paragraph_threshold", _check_float("paragraph_threshold", paragraph_threshold, 0.0, 1.0)),
+        ("min_share", _check_float("min_share", min_share, 0.0, 1.0)),
+        ("stem_length", _check_int("stem_length", stem_length, 1)),
+        ("max_word_tokens", _check_int("max_word_tokens", max_word_tokens, 1)),
+    )
+
+
 def diff_articles(
     original: str | Article | dict,
     rewrite: str | Article | dict,
@@ -84,18 +97,16 @@ def diff_articles(
     """
     a = coerce_article(original, "original")
     b = coerce_article(rewrite, "rewrite")
-    params = (
-        ("sentence_threshold", _check_float("sentence_threshold", sentence_threshold, 0.0, 1.0)),
-        ("paragraph_threshold", _check_float("paragraph_threshold", paragraph_threshold, 0.0, 1.0)),
-        ("min_share", _check_float("min_share", min_share, 0.0, 1.0)),
-        ("stem_length", _check_int("stem_length", stem_length, 1)),
-        ("max_word_tokens", _check_int("max_word_tokens", max_word_tokens, 1)),
-    )
+    params = _checked(sentence_threshold, paragraph_threshold, min_share, stem_length, max_word_tokens)
     sa, sb = parse_side(a.text, stem_length=stem_length), parse_side(b.text, stem_length=stem_length)
     identical, matches = correspond(sa, sb, sentence_threshold=float(sentence_threshold))
     parts = partition(
-        sa, sb, identical, ((x, y, sim) for x, (y, sim) in matches.o2r.items()),
-        min_share=float(min_share), paragraph_threshold=float(paragraph_threshold),
+        sa,
+        sb,
+        identical,
+        ((x, y, sim) for x, (y, sim) in matches.o2r.items()),
+        min_share=float(min_share),
+        paragraph_threshold=float(paragraph_threshold),
     )
     builder = Builder(sa, sb, matches, max_tokens=max_word_tokens)
     blocks = [builder.block(p) for p in order_parts(parts)]

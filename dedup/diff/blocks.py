@@ -83,7 +83,15 @@ def partition(
     free_o = [o for o in free_o if o not in taken_o]
     free_r = [r for r in free_r if r not in taken_r]
     pair_o = _pairs(weight, free_o, free_r)
-    pair_o.update(_pairs_by_cosine(a, b, [o for o in free_o if o not in pair_o], [r for r in free_r if r not in pair_o.values()], paragraph_threshold))
+    pair_o.update(
+        _pairs_by_cosine(
+            a,
+            b,
+            [o for o in free_o if o not in pair_o],
+            [r for r in free_r if r not in pair_o.values()],
+            paragraph_threshold,
+        )
+    )
     pair_o.update(_pair_furniture(a, b, taken_o, taken_r))
     for o, r in pair_o.items():
         parts.append(Part("pair", (o,), (r,), a.paras[o].kind))
@@ -101,18 +109,30 @@ def _pairs(weight: Links, free_o: Sequence[int], free_r: Sequence[int]) -> dict[
     edges = [(io[o], ir[r], w) for (o, r), w in weight.items() if o in io and r in ir and w > 0]
     if not edges:
         return {}
-    rows, cols, vals = (np.array(x) for x in zip(*edges))
+    rows, cols, vals = (np.array(x) for x in zip(*edges, strict=True))
     return {free_o[i]: free_r[j] for i, j, _ in assign(rows, cols, vals, len(free_o), len(free_r))}
 
 
 def _groups(
-    weight: Links, pair_o: dict[int, int], size_o: dict[int, int], size_r: dict[int, int], body_o: list[int], body_r: list[int], min_share: float
+    weight: Links,
+    pair_o: dict[int, int],
+    size_o: dict[int, int],
+    size_r: dict[int, int],
+    body_o: list[int],
+    body_r: list[int],
+    min_share: float,
 ) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
     """Splits and merges whose gain over the 1:1 pairs is positive, best first, disjoint."""
     pair_r = {r: o for o, r in pair_o.items()}
     flipped: Links = {(r, o): w for (o, r), w in weight.items()}
-    cands = [(g, "split", p, run) for g, p, run in _group_candidates(weight, pair_o, pair_r, size_o, size_r, body_r, min_share)]
-    cands += [(g, "merged", p, run) for g, p, run in _group_candidates(flipped, pair_r, pair_o, size_r, size_o, body_o, min_share)]
+    cands = [
+        (g, "split", p, run)
+        for g, p, run in _group_candidates(weight, pair_o, pair_r, size_o, size_r, body_r, min_share)
+    ]
+    cands += [
+        (g, "merged", p, run)
+        for g, p, run in _group_candidates(flipped, pair_r, pair_o, size_r, size_o, body_o, min_share)
+    ]
     cands.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
     used_o: set[int] = set()
     used_r: set[int] = set()
@@ -147,7 +167,11 @@ def _group_candidates(
     pos = {q: k for k, q in enumerate(order_many)}
     out: list[tuple[float, int, tuple[int, ...]]] = []
     for p, targets in by_one.items():
-        keep = sorted(pos[q] for q, w in targets.items() if q in pos and (w >= min_share * size_one[p] or w >= 0.5 * size_many.get(q, 0) > 0))
+        keep = sorted(
+            pos[q]
+            for q, w in targets.items()
+            if q in pos and (w >= min_share * size_one[p] or w >= 0.5 * size_many.get(q, 0) > 0)
+        )
         for run in _consecutive(keep):
             qs = [order_many[k] for k in run]
             for i in range(len(qs) - 1):
@@ -173,7 +197,9 @@ def _pairs_by_cosine(a: Side, b: Side, rest_o: list[int], rest_r: list[int], thr
     """Pairs of paragraphs without any corresponding sentence, by whole-paragraph cosine."""
     if not rest_o or not rest_r:
         return {}
-    terms = [[t for s in side.sentences_of(p) for t in side.terms(s)] for side, ps in ((a, rest_o), (b, rest_r)) for p in ps]
+    terms = [
+        [t for s in side.sentences_of(p) for t in side.terms(s)] for side, ps in ((a, rest_o), (b, rest_r)) for p in ps
+    ]
     rows, cols, vals = cosine_pairs(terms[: len(rest_o)], terms[len(rest_o) :], threshold)
     chosen = assign(rows, cols, vals, len(rest_o), len(rest_r))
     return {rest_o[i]: rest_r[j] for i, j, _ in chosen}

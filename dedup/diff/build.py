@@ -98,7 +98,7 @@ class Builder:
             return [[start, end, "equal", None]]
         toks, changed = (pr.ta, pr.changed_a) if si == 0 else (pr.tb, pr.changed_b)
         runs: list[list] = []
-        for k, (t0, t1) in enumerate(zip(toks.starts, toks.ends)):  # type: ignore[union-attr]
+        for k, (t0, t1) in enumerate(zip(toks.starts, toks.ends, strict=True)):  # type: ignore[union-attr]
             mark = "changed" if k in changed else "equal"
             if runs and runs[-1][2] == mark:
                 runs[-1][1] = t1
@@ -207,7 +207,9 @@ class Builder:
             elif d.rewrite[0][0] != r:
                 continue  # gone to another block: shown there
             elif d.original[0][0] != o:
-                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "elsewhere", f"original ¶{d.original[0][0] + 1}"))
+                runs.append(
+                    Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "elsewhere", f"original ¶{d.original[0][0] + 1}")
+                )
             elif d.kind == "equal":
                 runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "equal"))
             else:
@@ -322,7 +324,9 @@ class Builder:
                 continue
             carried += n
             pr = self.pair(hit[0])
-            verbatim += n if pr.equal else sum(1 for j, k in enumerate(pr.tb.keys) if j not in pr.changed_b and k[:1].isalnum())  # type: ignore[union-attr]
+            verbatim += (
+                n if pr.equal else sum(1 for j, k in enumerate(pr.tb.keys) if j not in pr.changed_b and k[:1].isalnum())
+            )  # type: ignore[union-attr]
         added_by: dict[str, int] = defaultdict(int)
         dropped_by: dict[str, int] = defaultdict(int)
         for blk in blocks:
@@ -366,7 +370,12 @@ def _fill(text: str, runs: list[list]) -> tuple[Span, ...]:
     gap of spaces between two runs with the same mark takes that mark."""
     merged: list[list] = []
     for run in runs:
-        if merged and merged[-1][2] == run[2] != "equal" and merged[-1][3] == run[3] and not text[merged[-1][1] : run[0]].strip():
+        if (
+            merged
+            and merged[-1][2] == run[2] != "equal"
+            and merged[-1][3] == run[3]
+            and not text[merged[-1][1] : run[0]].strip()
+        ):
             merged[-1][1] = run[1]
         else:
             merged.append(list(run))

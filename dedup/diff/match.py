@@ -70,7 +70,9 @@ def pair_equal(keys_a: Sequence[str], keys_b: Sequence[str]) -> list[tuple[int, 
     return sorted(pairs)
 
 
-def pair_similar(a: Side, b: Side, sa: Sequence[int], sb: Sequence[int], *, threshold: float) -> list[tuple[int, int, float]]:
+def pair_similar(
+    a: Side, b: Side, sa: Sequence[int], sb: Sequence[int], *, threshold: float
+) -> list[tuple[int, int, float]]:
     """Maximum-weight one-to-one pairs ``(sentence of a, sentence of b, cosine)``
     among flat sentences ``sa`` and ``sb`` with cosine >= ``threshold``."""
     if not sa or not sb:
@@ -91,7 +93,7 @@ def assign(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_a: int, n_b: 
         w = np.zeros((n_a, n_b))
         w[rows, cols] = vals
         x, y = linear_sum_assignment(w, maximize=True)
-        return [(int(i), int(j), float(w[i, j])) for i, j in zip(x, y) if w[i, j] > 0]
+        return [(int(i), int(j), float(w[i, j])) for i, j in zip(x, y, strict=True) if w[i, j] > 0]
     graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols + n_a)), shape=(n_a + n_b, n_a + n_b))
     _, label = connected_components(graph, directed=False)
     comp = label[rows]
@@ -108,7 +110,7 @@ def assign(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_a: int, n_b: 
             w = np.zeros((len(ur), len(uc)))
             w[ri, ci] = v
             x, y = linear_sum_assignment(w, maximize=True)
-            out.extend((int(ur[i]), int(uc[j]), float(w[i, j])) for i, j in zip(x, y) if w[i, j] > 0)
+            out.extend((int(ur[i]), int(uc[j]), float(w[i, j])) for i, j in zip(x, y, strict=True) if w[i, j] > 0)
         else:
             out.extend(_greedy(r, c, v))
     return out
@@ -168,10 +170,16 @@ def _gap(b: Side, before: int | None, after: int | None) -> range:
     return range(before + 1, after) if after > before else range(0)
 
 
-def _order_pairs(a: Side, b: Side, xs: Sequence[int], ys: Sequence[int], min_ratio: float) -> list[tuple[int, int, float]]:
+def _order_pairs(
+    a: Side, b: Side, xs: Sequence[int], ys: Sequence[int], min_ratio: float
+) -> list[tuple[int, int, float]]:
     if not xs or not ys or len(xs) * len(ys) > _MAX_GAP:
         return []
-    ratio = {(x, y): SequenceMatcher(None, a.sent_key[x].split(), b.sent_key[y].split(), autojunk=False).ratio() for x in xs for y in ys}
+    ratio = {
+        (x, y): SequenceMatcher(None, a.sent_key[x].split(), b.sent_key[y].split(), autojunk=False).ratio()
+        for x in xs
+        for y in ys
+    }
     # longest chain of in-order pairs, heaviest first: a small DP over the gap
     best: dict[tuple[int, int], tuple[float, list[tuple[int, int, float]]]] = {}
     for i in range(len(xs) - 1, -1, -1):

@@ -30,7 +30,7 @@ __all__ = [
     "WordOp",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 #: Block kinds, in the order a legend lists them.
 BLOCK_KINDS = ("identical", "reworded", "moved", "split", "merged", "added", "dropped")

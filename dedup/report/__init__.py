@@ -5,8 +5,8 @@ story against its representative, one HTML page).
 Rendering only: the alignment is computed by :func:`dedup.diff.diff_articles`.
 """
 
-from .document import DiffReport, diff_articles
 from .cluster import cluster_diffs, render_cluster_html, render_clusters_html
+from .document import DiffReport, diff_articles
 from .html import render_html
 from .jsonout import render_json
 from .markdown import render_markdown

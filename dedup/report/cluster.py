@@ -71,8 +71,11 @@ def cluster_diffs(cluster: Cluster, **diff_options: Any) -> list[tuple[Article, 
 
 def _original_text(rep: Article, anchor: str) -> str:
     """The representative's paragraphs, numbered, each with an id the diffs link to."""
-    ps = "".join(f'<p id="{esc(anchor)}{k}"><b class=n>¶{k}</b>{esc_text(p)}</p>' for k, p in enumerate(paragraphs(rep.text), 1))
-    return f'<details class="text"><summary>The representative\'s text (the original of every diff below)</summary>{ps}</details>'
+    ps = "".join(
+        f'<p id="{esc(anchor)}{k}"><b class=n>¶{k}</b>{esc_text(p)}</p>' for k, p in enumerate(paragraphs(rep.text), 1)
+    )
+    head = "<summary>The representative's text (the original of every diff below)</summary>"
+    return f'<details class="text">{head}{ps}</details>'
 
 
 def _toc_entry(anchor: str, target: Article, copies: Sequence[Article], al: Alignment) -> str:
@@ -80,7 +83,8 @@ def _toc_entry(anchor: str, target: Article, copies: Sequence[Article], al: Alig
     copies_note = f", {len(copies)} identical cop{'y' if len(copies) == 1 else 'ies'}" if copies else ""
     return (
         f'<li><a href="#{esc(anchor)}">{esc(headline(target))}</a> <span class="meta">({esc(target.id)}) — '
-        f"{s.carried_over:.0%} carried over, {s.added} added, {s.dropped} dropped, {s.moved} moved, {s.reworded} reworded{esc(copies_note)}</span></li>"
+        f"{s.carried_over:.0%} carried over, {s.added} added, {s.dropped} dropped, {s.moved} moved, "
+        f"{s.reworded} reworded{esc(copies_note)}</span></li>"
     )
 
 
@@ -94,13 +98,20 @@ def _cluster_body(cluster: Cluster, prefix: str, level: int, diff_options: dict[
     for k, (target, copies, al) in enumerate(diffs, 1):
         anchor = f"{prefix}v{k}"
         toc.append(_toc_entry(anchor, target, copies, al))
-        section = render_alignment_section(al, heading=f"{k}. {_label(target)}", anchor=anchor, level=level, legend=False, original_anchor=text_anchor)
+        section = render_alignment_section(
+            al, heading=f"{k}. {_label(target)}", anchor=anchor, level=level, legend=False, original_anchor=text_anchor
+        )
         if copies:
-            extra = '<p class="meta">Near-identical copies of this version: ' + ", ".join(esc(_label(c)) for c in copies) + "</p>"
+            extra = (
+                '<p class="meta">Near-identical copies of this version: '
+                + ", ".join(esc(_label(c)) for c in copies)
+                + "</p>"
+            )
             section = section.replace(f"</h{level}>", f"</h{level}>{extra}", 1)
         sections.append(section)
     intro = (
-        f'<p class="meta">Representative (the original of every diff): <b>{esc(_label(rep))}</b> · {len(cluster.members)} member(s)'
+        '<p class="meta">Representative (the original of every diff): '
+        f"<b>{esc(_label(rep))}</b> · {len(cluster.members)} member(s)"
         + (f" · copies of the representative: {', '.join(esc(_label(c)) for c in rep_copies)}" if rep_copies else "")
         + "</p>"
         + _original_text(rep, text_anchor)
@@ -114,7 +125,8 @@ _HOW_TO_READ = (
     '<p class="meta">Each story shows its representative\'s text once; every other version is compared with it '
     "(representative left, version right; rows follow the version, ¶ numbers count each side's paragraphs from 1). "
     "Paragraph numbers on the left link to the representative's text. A reworded paragraph shows the deleted and "
-    f"inserted words in place; one retold loosely (similarity under {INLINE_MIN_SIMILARITY}) shows its new words marked.</p>"
+    f"inserted words in place; one retold loosely (similarity under {INLINE_MIN_SIMILARITY}) "
+    "shows its new words marked.</p>"
 )
 
 
@@ -126,7 +138,9 @@ def render_cluster_html(cluster: Cluster, *, title: str | None = None, **diff_op
     return page(t, f"<h1>{esc(t)}</h1>{_HOW_TO_READ}{legend_html()}{nav}{body}")
 
 
-def render_clusters_html(clusters: Iterable[Cluster], *, title: str = "dedup story report", min_size: int = 2, **diff_options: Any) -> str:
+def render_clusters_html(
+    clusters: Iterable[Cluster], *, title: str = "dedup story report", min_size: int = 2, **diff_options: Any
+) -> str:
     """Several clusters in one page (clusters smaller than ``min_size`` left out),
     with a two-level table of contents."""
     if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
@@ -138,10 +152,13 @@ def render_clusters_html(clusters: Iterable[Cluster], *, title: str = "dedup sto
         anchor = f"c{n}"
         body, sub = _cluster_body(c, f"{anchor}-", 3, diff_options)
         toc.append(
-            f'<li><a href="#{anchor}">{esc(headline(c.representative))}</a> <span class="meta">({esc(c.representative.id)}, '
-            f'{len(c.members)} articles)</span><ol>{"".join(sub)}</ol></li>'
+            f'<li><a href="#{anchor}">{esc(headline(c.representative))}</a> '
+            f'<span class="meta">({esc(c.representative.id)}, '
+            f"{len(c.members)} articles)</span><ol>{''.join(sub)}</ol></li>"
         )
-        parts.append(f'<section class="cluster" id="{anchor}"><h2>{n}. {esc(_label(c.representative))}</h2>{body}</section>')
+        parts.append(
+            f'<section class="cluster" id="{anchor}"><h2>{n}. {esc(_label(c.representative))}</h2>{body}</section>'
+        )
     if not chosen:
         parts.append(f'<p class="meta">No story with {min_size} or more articles.</p>')
     nav = f'<nav class="toc" aria-label="contents"><h2>Contents</h2><ol>{"".join(toc)}</ol></nav>' if toc else ""

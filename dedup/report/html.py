@@ -16,7 +16,16 @@ from dedup.diff import Alignment, Block, Paragraph, Span
 
 from .summary import direction, side_name, summary_line
 
-__all__ = ["CSS", "INLINE_MIN_SIMILARITY", "render_html", "render_alignment_section", "legend_html", "page", "esc", "esc_text"]
+__all__ = [
+    "CSS",
+    "INLINE_MIN_SIMILARITY",
+    "render_html",
+    "render_alignment_section",
+    "legend_html",
+    "page",
+    "esc",
+    "esc_text",
+]
 
 
 def esc(value: object) -> str:
@@ -35,26 +44,35 @@ CSS = """
   --chg-add: #a6e9b4; --chg-del: #f7b9b4; --move: #fff1c2; --move-ink: #7a5900;
   --else: #e4ecfb; --else-ink: #1e3f8a; --ink: #1d1d1f; --muted: #5f6368; --rule: #d5d7db; }
 * { box-sizing: border-box; }
-body { font: 15px/1.5 Georgia, "Times New Roman", serif; color: var(--ink); margin: 0 auto; padding: 1.2rem 1.5rem 3rem; max-width: 1280px; background: #fff; }
-h1, h2, h3, .meta, .legend, .summary, th, .badge, .num, .toc { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+body { font: 15px/1.5 Georgia, "Times New Roman", serif; color: var(--ink); margin: 0 auto;
+  padding: 1.2rem 1.5rem 3rem; max-width: 1280px; background: #fff; }
+h1, h2, h3, .meta, .legend, .summary, th, .badge, .num, .toc { font-family: system-ui, -apple-system, "Segoe UI",
+  Roboto, Arial, sans-serif; }
 h1 { font-size: 1.45rem; margin: 0 0 .3rem; } h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; }
 .meta { color: var(--muted); font-size: .85rem; margin-bottom: .8rem; }
 .summary { display: flex; flex-wrap: wrap; gap: .5rem; margin: .6rem 0; padding: 0; list-style: none; }
 .summary li { border: 1px solid var(--rule); border-radius: 6px; padding: .3rem .6rem; font-size: .85rem; }
 .summary b { font-size: 1.05rem; }
-.legend { display: flex; flex-wrap: wrap; gap: .4rem 1rem; font-size: .8rem; color: var(--muted); margin: .4rem 0 1rem; padding: 0; list-style: none; }
+.legend { display: flex; flex-wrap: wrap; gap: .4rem 1rem; font-size: .8rem; color: var(--muted);
+  margin: .4rem 0 1rem; padding: 0; list-style: none; }
 .legend li { display: flex; align-items: center; gap: .35rem; }
 table.diff { width: 100%; border-collapse: collapse; table-layout: fixed; }
-table.diff th { text-align: left; font-size: .85rem; color: var(--muted); border-bottom: 2px solid var(--rule); padding: .3rem .5rem; }
+table.diff th { text-align: left; font-size: .85rem; color: var(--muted); border-bottom: 2px solid var(--rule);
+  padding: .3rem .5rem; }
 table.diff th.kind, table.diff td.kind { width: 7.5rem; }
 table.diff td { vertical-align: top; padding: .45rem .6rem; border-bottom: 1px solid var(--rule); }
 tr.block { break-inside: avoid; page-break-inside: avoid; }
 td.side p { margin: 0 0 .5rem; } td.side p:last-child { margin-bottom: 0; }
-td.empty { color: var(--muted); text-align: center; font-style: italic; background: repeating-linear-gradient(135deg, #fafafa, #fafafa 6px, #f1f1f1 6px, #f1f1f1 12px); }
+td.empty { color: var(--muted); text-align: center; font-style: italic;
+  background: repeating-linear-gradient(135deg, #fafafa, #fafafa 6px, #f1f1f1 6px, #f1f1f1 12px); }
 .num, b.n { display: inline-block; min-width: 2.2em; color: var(--muted); font-size: .75rem; font-weight: 600; }
-.role { font-family: system-ui, Arial, sans-serif; font-size: .7rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); border: 1px solid var(--rule); border-radius: 3px; padding: 0 .25rem; margin-right: .3rem; }
-.badge { display: inline-block; font-size: .75rem; font-weight: 600; border-radius: 4px; padding: .05rem .4rem; border: 1px solid transparent; }
-.sim { display: block; font-family: system-ui, Arial, sans-serif; font-size: .72rem; color: var(--muted); margin-top: .2rem; }
+.role { font-family: system-ui, Arial, sans-serif; font-size: .7rem; text-transform: uppercase;
+  letter-spacing: .04em; color: var(--muted); border: 1px solid var(--rule); border-radius: 3px; padding: 0 .25rem;
+  margin-right: .3rem; }
+.badge { display: inline-block; font-size: .75rem; font-weight: 600; border-radius: 4px; padding: .05rem .4rem;
+  border: 1px solid transparent; }
+.sim { display: block; font-family: system-ui, Arial, sans-serif; font-size: .72rem; color: var(--muted);
+  margin-top: .2rem; }
 .k-identical .badge { background: #eef0f2; color: #3c4043; }
 .k-reworded .badge { background: #eef0f2; color: #3c4043; border-color: #9aa0a6; }
 .k-moved .badge { background: var(--move); color: var(--move-ink); border-color: #e0b300; }
@@ -71,13 +89,17 @@ del { background: var(--chg-del); text-decoration: line-through; text-decoration
 ins.s { background: var(--add); color: var(--add-ink); border-bottom: 2px solid #56b46c; }
 del.s { background: var(--del); color: var(--del-ink); text-decoration: line-through; }
 .elsewhere { background: var(--else); color: var(--else-ink); border-bottom: 1px dashed #7d9bdc; }
-.dateline { font-variant: small-caps; font-weight: 600; border: 1px solid var(--rule); border-radius: 3px; padding: 0 .2rem; }
+.dateline { font-variant: small-caps; font-weight: 600; border: 1px solid var(--rule); border-radius: 3px;
+  padding: 0 .2rem; }
 .ref { font-family: system-ui, Arial, sans-serif; font-size: .7rem; color: var(--else-ink); }
 .swatch { display: inline-block; min-width: 2.2em; text-align: center; font-size: .75rem; }
-nav.toc ol { padding-left: 1.4rem; } nav.toc { border: 1px solid var(--rule); border-radius: 6px; padding: .5rem 1rem; margin: 1rem 0; }
+nav.toc ol { padding-left: 1.4rem; } nav.toc { border: 1px solid var(--rule); border-radius: 6px;
+  padding: .5rem 1rem; margin: 1rem 0; }
 section.pair { margin-top: 2rem; }
-p.headline { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; font-size: 1.05rem; font-weight: 600; margin: .4rem 0; }
-tr.k-same td { color: var(--muted); font-size: .85rem; font-family: system-ui, Arial, sans-serif; padding: .2rem .6rem; }
+p.headline { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; font-size: 1.05rem;
+  font-weight: 600; margin: .4rem 0; }
+tr.k-same td { color: var(--muted); font-size: .85rem; font-family: system-ui, Arial, sans-serif;
+  padding: .2rem .6rem; }
 .excerpt { color: var(--muted); } a.pref { color: var(--del-ink); }
 details.text { border: 1px solid var(--rule); border-radius: 6px; padding: .3rem .8rem; margin: .6rem 0; }
 details.text summary { font-family: system-ui, Arial, sans-serif; font-size: .9rem; cursor: pointer; }
@@ -105,8 +127,14 @@ _LEGEND = (
     ('<ins class="s swatch">sentence</ins>', "sentence added"),
     ('<del class="s swatch">sentence</del>', "sentence dropped"),
     ('<span class="elsewhere swatch">sentence</span>', "counterpart in another row"),
-    ('<span class="badge k-moved" style="background:#fff1c2;color:#7a5900;border-color:#e0b300">moved</span>', "out of the original's order"),
-    ('<span class="badge" style="background:#e4ecfb;color:#1e3f8a;border-color:#7d9bdc">split / merged</span>', "one paragraph ↔ adjacent paragraphs"),
+    (
+        '<span class="badge k-moved" style="background:#fff1c2;color:#7a5900;border-color:#e0b300">moved</span>',
+        "out of the original's order",
+    ),
+    (
+        '<span class="badge" style="background:#e4ecfb;color:#1e3f8a;border-color:#7d9bdc">split / merged</span>',
+        "one paragraph ↔ adjacent paragraphs",
+    ),
     ('<span class="dateline swatch">dateline</span>', "dateline"),
 )
 
@@ -136,12 +164,20 @@ def _span_html(span: Span, side: str) -> str:
 def _para_html(p: Paragraph, spans: Sequence[Span], side: str, block: Block, anchor: str = "") -> str:
     role = f'<span class="role">{esc(p.kind)}</span>' if p.kind != "body" else ""
     if p.kind != "body" and block.kind in ("added", "dropped"):
-        body = f'<ins class="s">{esc_text(p.text)}</ins>' if side == "rewrite" else f'<del class="s">{esc_text(p.text)}</del>'
+        body = (
+            f'<ins class="s">{esc_text(p.text)}</ins>'
+            if side == "rewrite"
+            else f'<del class="s">{esc_text(p.text)}</del>'
+        )
     elif p.kind != "body" and block.changed:
         body = f"<ins>{esc_text(p.text)}</ins>" if side == "rewrite" else f"<del>{esc_text(p.text)}</del>"
     else:
         body = "".join(_span_html(s, side) for s in spans)
-    num = f'<a class="num" href="#{esc(anchor)}{p.number}">¶{p.number}</a>' if anchor else f'<span class="num">¶{p.number}</span>'
+    num = (
+        f'<a class="num" href="#{esc(anchor)}{p.number}">¶{p.number}</a>'
+        if anchor
+        else f'<span class="num">¶{p.number}</span>'
+    )
     return f"<p>{num}{role}{body}</p>"
 
 
@@ -158,7 +194,9 @@ def _side_html(a: Alignment, block: Block, side: str, anchor: str = "", compact:
         return f'<td class="side original">¶<a href="#{esc(anchor)}{idx[0] + 1}">{idx[0] + 1}</a></td>'
     spans = block.original_spans if side == "original" else block.rewrite_spans
     link = anchor if side == "original" else ""
-    inner = "".join(_para_html(paras[i], spans[k] if k < len(spans) else (), side, block, link) for k, i in enumerate(idx))
+    inner = "".join(
+        _para_html(paras[i], spans[k] if k < len(spans) else (), side, block, link) for k, i in enumerate(idx)
+    )
     return f'<td class="side {side}">{inner}</td>'
 
 
@@ -173,7 +211,11 @@ def _kind_label(block: Block) -> str:
 
 
 def _row(a: Alignment, block: Block, anchor: str = "") -> str:
-    sim = f'<span class="sim">similarity {block.similarity:.2f}</span>' if block.original and block.rewrite and block.changed else ""
+    sim = (
+        f'<span class="sim">similarity {block.similarity:.2f}</span>'
+        if block.original and block.rewrite and block.changed
+        else ""
+    )
     role = f'<span class="sim">{esc(block.role)}</span>' if block.role != "body" else ""
     attrs = f'class="block k-{esc(block.kind)}"'
     if not anchor:  # a page with the original once keeps rows lean
@@ -212,7 +254,9 @@ def _compact_rows(a: Alignment, anchor: str) -> str:
                 f'<td class="side original">¶{o}</td><td class="side rewrite empty">not in the rewrite</td></tr>'
             )
         elif kind == "added":
-            ps = "".join(f"<p><b class=n>¶{b.rewrite[0] + 1}</b>{esc_text(a.rewrite[b.rewrite[0]].text)}</p>" for b in run)
+            ps = "".join(
+                f"<p><b class=n>¶{b.rewrite[0] + 1}</b>{esc_text(a.rewrite[b.rewrite[0]].text)}</p>" for b in run
+            )
             rows.append(
                 f'<tr class="block k-added"><td class="kind"><span class="badge">added</span></td>'
                 f'<td class="side original empty">not in the original</td><td class="side rewrite">{ps}</td></tr>'
@@ -269,7 +313,13 @@ def legend_html() -> str:
 
 
 def render_alignment_section(
-    a: Alignment, *, heading: str | None = None, anchor: str | None = None, level: int = 2, legend: bool = True, original_anchor: str | None = None
+    a: Alignment,
+    *,
+    heading: str | None = None,
+    anchor: str | None = None,
+    level: int = 2,
+    legend: bool = True,
+    original_anchor: str | None = None,
 ) -> str:
     """One alignment as an HTML fragment (headline, summary, legend, table);
     the cluster report puts several in one page. With ``original_anchor`` the
@@ -282,13 +332,21 @@ def render_alignment_section(
     head = heading if heading is not None else direction(a)
     id_attr = f' id="{esc(anchor)}"' if anchor else ""
     meta = (
-        f'<p class="meta">Original (left): <b>{esc(side_name(a.original_id, a.original_title))}</b> · {len(a.original)} paragraphs — '
-        f'rewrite (right): <b>{esc(side_name(a.rewrite_id, a.rewrite_title))}</b> · {len(a.rewrite)} paragraphs.'
-        + ("" if original_anchor is not None else " Rows follow the rewrite; ¶ numbers count each side's paragraphs from 1.")
+        f'<p class="meta">Original (left): <b>{esc(side_name(a.original_id, a.original_title))}</b> · '
+        f"{len(a.original)} paragraphs — "
+        f"rewrite (right): <b>{esc(side_name(a.rewrite_id, a.rewrite_title))}</b> · {len(a.rewrite)} paragraphs."
+        + (
+            ""
+            if original_anchor is not None
+            else " Rows follow the rewrite; ¶ numbers count each side's paragraphs from 1."
+        )
         + "</p>"
     )
     if not a.blocks:
-        rows = '<tr class="block k-empty"><td class="kind"></td><td class="side empty" colspan="2">Both documents are empty.</td></tr>'
+        rows = (
+            '<tr class="block k-empty"><td class="kind"></td>'
+            '<td class="side empty" colspan="2">Both documents are empty.</td></tr>'
+        )
     elif original_anchor is not None:
         rows = _compact_rows(a, original_anchor)
     else:
@@ -298,13 +356,14 @@ def render_alignment_section(
         f"<tbody>{rows}</tbody></table>"
     )
     head_html = f"<h{level}>{esc(head)}</h{level}>" if head else ""
-    return f'<section class="pair"{id_attr}>{head_html}{meta}{_summary_html(a, original_anchor is None)}{legend_html() if legend else ""}{table}</section>'
+    top = f"{head_html}{meta}{_summary_html(a, original_anchor is None)}{legend_html() if legend else ''}"
+    return f'<section class="pair"{id_attr}>{top}{table}</section>'
 
 
 def page(title: str, body: str) -> str:
     """A complete, self-contained HTML document around ``body``."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="generator" content="dedup">'

@@ -75,10 +75,12 @@ def render_markdown(a: Alignment, *, title: str | None = None, show_identical: b
         "",
         "| carried over | word for word | identical | reworded | moved | split | merged | added | dropped |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| {s.carried_over:.0%} | {s.verbatim:.0%} | {s.identical} | {s.reworded} | {s.moved} | {s.split} | {s.merged} | {s.added} | {s.dropped} |",
+        f"| {s.carried_over:.0%} | {s.verbatim:.0%} | {s.identical} | {s.reworded} | {s.moved} | {s.split} "
+        f"| {s.merged} | {s.added} | {s.dropped} |",
         "",
         "Legend: ~~deleted~~ · **inserted** · *(sentence added/dropped)* · *(→ counterpart elsewhere)*; "
-        "original ¶ → rewrite ¶, numbers counting paragraphs from 1; a reworded pair reads as the rewrite with the changes in place.",
+        "original ¶ → rewrite ¶, numbers counting paragraphs from 1; "
+        "a reworded pair reads as the rewrite with the changes in place.",
         "",
     ]
     if not a.blocks:

@@ -18,7 +18,14 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 
 def summary_line(s: Summary) -> str:
     """E.g. ``3 paragraphs added, 1 dropped, 2 moved, 4 reworded; 7 identical``."""
-    counts = [(s.added, "added"), (s.dropped, "dropped"), (s.moved, "moved"), (s.reworded, "reworded"), (s.split, "split"), (s.merged, "merged")]
+    counts = [
+        (s.added, "added"),
+        (s.dropped, "dropped"),
+        (s.moved, "moved"),
+        (s.reworded, "reworded"),
+        (s.split, "split"),
+        (s.merged, "merged"),
+    ]
     changes = [(n, what) for n, what in counts if n]
     if not changes:
         if not s.original_paragraphs and not s.rewrite_paragraphs:

@@ -68,7 +68,9 @@ def _spans(spans: tuple[Span, ...], side: str, color: bool) -> str:
         if s.mark == "equal":
             out.append(t)
         elif s.mark == "changed":
-            out.append(_mark(t, "del", color, ("[-", "-]")) if side == "original" else _mark(t, "ins", color, ("{+", "+}")))
+            out.append(
+                _mark(t, "del", color, ("[-", "-]")) if side == "original" else _mark(t, "ins", color, ("{+", "+}"))
+            )
         elif s.mark == "dropped":
             out.append(_mark(t, "dropped", color, ("[-", "-]")))
         elif s.mark == "added":
@@ -94,7 +96,9 @@ def _heading(b: Block, color: bool) -> str:
     return _mark(text, "moved" if b.moved else "head", color, ("", ""))
 
 
-def render_terminal(a: Alignment, *, color: bool | None = None, width: int | None = None, show_identical: bool = False) -> str:
+def render_terminal(
+    a: Alignment, *, color: bool | None = None, width: int | None = None, show_identical: bool = False
+) -> str:
     """The alignment as terminal text. ``color=None`` decides with :func:`use_color`;
     ``width`` wraps plain output (colour output is not wrapped, escapes would
     break it)."""
@@ -104,7 +108,8 @@ def render_terminal(a: Alignment, *, color: bool | None = None, width: int | Non
     lines = [
         _mark(_clean(direction(a)), "head", color, ("", "")),
         _clean(summary_line(s)),
-        f"carried over {s.carried_over:.0%} (word for word {s.verbatim:.0%}) | identical {s.identical} | reworded {s.reworded} | "
+        f"carried over {s.carried_over:.0%} (word for word {s.verbatim:.0%}) | identical {s.identical} | "
+        f"reworded {s.reworded} | "
         f"moved {s.moved} | split {s.split} | merged {s.merged} | added {s.added} | dropped {s.dropped}",
         "",
     ]
@@ -114,14 +119,23 @@ def render_terminal(a: Alignment, *, color: bool | None = None, width: int | Non
         if b.kind == "identical" and not show_identical:
             continue
         lines.append(_heading(b, color))
-        parts = ((("rewrite", b.rewrite, (b.inline,)),) if b.inline else
-                 (("original", b.original, b.original_spans), ("rewrite", b.rewrite, b.rewrite_spans)))
+        parts = (
+            (("rewrite", b.rewrite, (b.inline,)),)
+            if b.inline
+            else (("original", b.original, b.original_spans), ("rewrite", b.rewrite, b.rewrite_spans))
+        )
         for side, idx, spans in parts:
             for k, i in enumerate(idx):
-                prefix = f"  {'-' if side == 'original' else '+'} ¶{i + 1}: " if not b.inline else f"  ¶{b.original[0] + 1} -> ¶{i + 1}: "
+                prefix = (
+                    f"  {'-' if side == 'original' else '+'} ¶{i + 1}: "
+                    if not b.inline
+                    else f"  ¶{b.original[0] + 1} -> ¶{i + 1}: "
+                )
                 body = _spans(spans[k] if k < len(spans) else (), side, color)
                 if width and not color:
-                    lines.extend(textwrap.wrap(prefix + body, width=width, subsequent_indent=" " * len(prefix)) or [prefix])
+                    lines.extend(
+                        textwrap.wrap(prefix + body, width=width, subsequent_indent=" " * len(prefix)) or [prefix]
+                    )
                 else:
                     lines.append(prefix + body)
         lines.append("")
