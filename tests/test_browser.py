@@ -13,7 +13,7 @@ import pytest
 from dedup.article import Article
 from dedup.diff import diff_articles
 from dedup.report import render_html
-from dedup.report.screenshot import CHROMIUM, CHROMIUM_ARGS, seed_html
+from dedup.report.screenshot import CHROMIUM, CHROMIUM_ARGS, cluster_html, seed_html
 
 pytestmark = pytest.mark.browser
 
@@ -89,13 +89,17 @@ def test_seed_report_dom_and_screenshot(browser, tmp_path):
 
 
 HOSTILE_ORIG = (
-    "Ministers met in <b>Oslo</b> on Monday <script>window.__pwned=5</script> to discuss &lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt; fishing quotas.\n\n"
-    "The talks ended &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;h1 id=injected&gt;broken&lt;/h1&gt; without agreement."
+    "Ministers met in <b>Oslo</b> on Monday <script>window.__pwned=5</script> to discuss "
+    "&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt; fishing quotas.\n\n"
+    "The talks ended &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;h1 id=injected&gt;broken&lt;/h1&gt; "
+    "without agreement."
 )
 HOSTILE_REW = (
-    'Ministers met in <i>Oslo</i> on Monday to discuss fishing quotas &lt;img src=x onerror="window.__pwned=2"&gt;.\n\n'
+    "Ministers met in <i>Oslo</i> on Monday to discuss fishing quotas "
+    '&lt;img src=x onerror="window.__pwned=2"&gt;.\n\n'
     "A new round is planned for June &lt;script&gt;document.title='pwned'&lt;/script&gt;.\n\n"
-    'Officials said "&lt;/p&gt;&lt;/td&gt;&lt;td&gt;extra cell" in a statement &lt;style&gt;body{display:none}&lt;/style&gt;.'
+    'Officials said "&lt;/p&gt;&lt;/td&gt;&lt;td&gt;extra cell" in a statement '
+    "&lt;style&gt;body{display:none}&lt;/style&gt;."
 )
 HOSTILE_ID = '<script>window.__pwned=3</script>"><img src=x onerror=window.__pwned=4>'
 
@@ -123,6 +127,25 @@ def test_hostile_text_neither_executes_nor_alters_structure(browser, tmp_path, k
         assert page.evaluate("[...document.querySelectorAll('tbody tr')].every(r => r.cells.length === 3)")
         text = page.locator("table.diff").inner_text()
         assert "<script>" in text and "onerror" in text  # shown as text, not run
+        assert events == []
+    finally:
+        page.close()
+
+
+def test_ecb_cluster_report_links_resolve_and_reads_compactly(browser, tmp_path):
+    page_html = cluster_html("1_ecbplus")
+    page, events = _open(browser, tmp_path, page_html, "cluster.html", js=False)
+    try:
+        toc = page.locator("nav.toc li a")
+        assert toc.count() == 20  # 21 articles, the representative's own diff left out
+        assert all(not t.strip().startswith("1_") for t in toc.all_inner_texts())  # headlines, not bare ids
+        # every in-page link points at an element that exists
+        hrefs = page.evaluate("[...document.querySelectorAll('a[href^=\"#\"]')].map(a => a.getAttribute('href').slice(1))")
+        assert hrefs and page.evaluate("ids => ids.every(i => document.getElementById(i) !== null)", hrefs)
+        # the representative's text is there once, folded away; the rows are three cells wide
+        assert page.locator("details.text").count() == 1 and not page.locator("details.text").get_attribute("open")
+        assert page.evaluate("[...document.querySelectorAll('tbody tr')].every(r => r.cells.length === 3)")
+        assert page.locator("p.headline").count() == 20
         assert events == []
     finally:
         page.close()

@@ -35,8 +35,15 @@ def seed_alignment():
 
 def hostile_alignment():
     # entities survive dedup.normalize.clean as literal "<script>" text; the id and title are raw
-    orig = "Ministers met in Oslo on Monday to discuss &lt;script&gt;alert(1)&lt;/script&gt; fishing quotas for <b>cod</b>.\n\nThe talks ended without agreement."
-    rew = "Ministers met in Oslo on Monday to discuss fishing quotas for cod &lt;/td&gt;&lt;/tr&gt;&lt;img src=x onerror=alert(2)&gt;.\n\nA new round is planned for June &lt;script&gt;document.title='pwned'&lt;/script&gt;."
+    orig = (
+        "Ministers met in Oslo on Monday to discuss &lt;script&gt;alert(1)&lt;/script&gt; fishing "
+        "quotas for <b>cod</b>.\n\nThe talks ended without agreement."
+    )
+    rew = (
+        "Ministers met in Oslo on Monday to discuss fishing quotas for cod "
+        "&lt;/td&gt;&lt;/tr&gt;&lt;img src=x onerror=alert(2)&gt;.\n\nA new round is planned for "
+        "June &lt;script&gt;document.title='pwned'&lt;/script&gt;."
+    )
     return diff_articles(Article(id=HOSTILE, text=orig, title=HOSTILE), Article(id='b"><script>', text=rew))
 
 

@@ -37,7 +37,7 @@ from .features import cosine_pairs
 from .match import assign
 from .parse import BODY, Side
 
-__all__ = ["Part", "partition", "longest_run", "order_parts"]
+__all__ = ["Part", "consecutive_runs", "partition", "longest_run", "order_parts"]
 
 Links = dict[tuple[int, int], float]
 
@@ -172,7 +172,7 @@ def _group_candidates(
             for q, w in targets.items()
             if q in pos and (w >= min_share * size_one[p] or w >= 0.5 * size_many.get(q, 0) > 0)
         )
-        for run in _consecutive(keep):
+        for run in (r for r in consecutive_runs(keep) if len(r) >= 2):
             qs = [order_many[k] for k in run]
             for i in range(len(qs) - 1):
                 for j in range(i + 2, len(qs) + 1):
@@ -183,14 +183,15 @@ def _group_candidates(
     return out
 
 
-def _consecutive(sorted_pos: list[int]) -> list[list[int]]:
+def consecutive_runs(values: Iterable[int]) -> list[list[int]]:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``[[1, 2, 3], [7], [9, 10]]``: maximal runs of consecutive integers, in order."""
     runs: list[list[int]] = []
-    for k in sorted_pos:
+    for k in values:
         if runs and k == runs[-1][-1] + 1:
             runs[-1].append(k)
         else:
             runs.append([k])
-    return [r for r in runs if len(r) >= 2]
+    return runs
 
 
 def _pairs_by_cosine(a: Side, b: Side, rest_o: list[int], rest_r: list[int], threshold: float) -> dict[int, int]:

@@ -13,6 +13,7 @@ import html
 from collections.abc import Sequence
 
 from dedup.diff import Alignment, Block, Paragraph, Span
+from dedup.diff.blocks import consecutive_runs
 
 from .summary import direction, side_name, summary_line
 
@@ -269,14 +270,8 @@ def _compact_rows(a: Alignment, anchor: str) -> str:
 
 def _ranges(numbers: list[int], anchor: str) -> str:
     """``2–5, 7, 9–12`` (ascending runs in one piece), each linked to its first paragraph when ``anchor`` is given."""
-    pieces: list[list[int]] = []
-    for n in numbers:
-        if pieces and n == pieces[-1][-1] + 1:
-            pieces[-1].append(n)
-        else:
-            pieces.append([n])
     out = []
-    for p in pieces:
+    for p in consecutive_runs(numbers):
         label = f"{p[0]}–{p[-1]}" if len(p) > 1 else str(p[0])
         out.append(f'<a href="#{esc(anchor)}{p[0]}">{label}</a>' if anchor else label)
     return ", ".join(out)
