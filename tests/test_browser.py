@@ -140,7 +140,8 @@ def test_ecb_cluster_report_links_resolve_and_reads_compactly(browser, tmp_path)
         assert toc.count() == 20  # 21 articles, the representative's own diff left out
         assert all(not t.strip().startswith("1_") for t in toc.all_inner_texts())  # headlines, not bare ids
         # every in-page link points at an element that exists
-        hrefs = page.evaluate("[...document.querySelectorAll('a[href^=\"#\"]')].map(a => a.getAttribute('href').slice(1))")
+        links = "[...document.querySelectorAll('a[href^=\"#\"]')]"
+        hrefs = page.evaluate(links + ".map(a => a.getAttribute('href').slice(1))")
         assert hrefs and page.evaluate("ids => ids.every(i => document.getElementById(i) !== null)", hrefs)
         # the representative's text is there once, folded away; the rows are three cells wide
         assert page.locator("details.text").count() == 1 and not page.locator("details.text").get_attribute("open")
