@@ -700,6 +700,38 @@ def speed(sources: list[Source], repeat: int) -> list[dict[str, Any]]:
     return out
 
 
+# --- report sizes --------------------------------------------------------------------------------
+
+
+def gold_clusters() -> list[Any]:
+    """ECB+'s gold stories as clusters (representative: the first document of each)."""
+    from dedup.article import Article, Cluster
+
+    by_story: dict[str, list[Article]] = defaultdict(list)
+    for line in ECB.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        by_story[row["cluster_id"]].append(Article(id=row["doc_id"], text=row["text"]))
+    return [Cluster(id=k, representative=docs[0], members=tuple(docs)) for k, docs in sorted(by_story.items())]
+
+
+def report_sizes() -> dict[str, Any]:
+    from dedup.report import diff_articles as diff_report
+    from dedup.report import render_clusters_html
+
+    seeds = [f.read_text(encoding="utf-8") for f in SEEDS[:2]]
+    clusters = gold_clusters()
+    t0 = time.perf_counter()
+    page = render_clusters_html(clusters)
+    return {
+        "seed_pair_html_bytes": len(diff_report(*seeds).to_html().encode()),
+        "ecb_gold_stories": len(clusters),
+        "ecb_articles": sum(len(c.members) for c in clusters),
+        "ecb_text_bytes": sum(len(m.text.encode()) for c in clusters for m in c.members),
+        "ecb_report_bytes": len(page.encode()),
+        "ecb_report_seconds": time.perf_counter() - t0,
+    }
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -812,35 +844,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-# --- report sizes --------------------------------------------------------------------------------
-
-
-def gold_clusters() -> list[Any]:
-    """ECB+'s gold stories as clusters (representative: the first document of each)."""
-    from dedup.article import Article, Cluster
-
-    by_story: dict[str, list[Article]] = defaultdict(list)
-    for line in ECB.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        by_story[row["cluster_id"]].append(Article(id=row["doc_id"], text=row["text"]))
-    return [Cluster(id=k, representative=docs[0], members=tuple(docs)) for k, docs in sorted(by_story.items())]
-
-
-def report_sizes() -> dict[str, Any]:
-    from dedup.report import diff_articles as diff_report
-    from dedup.report import render_clusters_html
-
-    seeds = [f.read_text(encoding="utf-8") for f in SEEDS[:2]]
-    clusters = gold_clusters()
-    t0 = time.perf_counter()
-    page = render_clusters_html(clusters)
-    return {
-        "seed_pair_html_bytes": len(diff_report(*seeds).to_html().encode()),
-        "ecb_gold_stories": len(clusters),
-        "ecb_articles": sum(len(c.members) for c in clusters),
-        "ecb_text_bytes": sum(len(m.text.encode()) for c in clusters for m in c.members),
-        "ecb_report_bytes": len(page.encode()),
-        "ecb_report_seconds": time.perf_counter() - t0,
-    }
