@@ -70,7 +70,9 @@ def bench(n: int, repeat: int) -> tuple[float, float, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Time dedup.diff.diff_articles")
-    ap.add_argument("--repeat", type=int, default=20, help="runs for the news-length pair (default 20; 3 for 2,000 paragraphs)")
+    ap.add_argument(
+        "--repeat", type=int, default=20, help="runs for the news-length pair (default 20; 3 for 2,000 paragraphs)"
+    )
     args = ap.parse_args()
     for n, rep in ((35, args.repeat), (2000, 3)):
         med, best, s = bench(n, rep)

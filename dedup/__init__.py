@@ -7,10 +7,11 @@ into stories, and show what each rewrite added or dropped.
 
 from .article import Article, ArticleError, Cluster, Clustering, PairScore, Rejected, Version
 from .cluster import cluster_articles
-from .diff import Alignment, diff_articles
+from .diff import Alignment
 from .index import DuplicateArticleError, IndexFormatError, IndexStorageError, Match, Story, StoryIndex
 from .params import Params
 from .pipeline import DedupWarning
+from .report import diff_articles
 
 __all__ = [
     "Alignment",

@@ -13,7 +13,7 @@ import pytest
 from dedup.article import Article
 from dedup.diff import diff_articles
 from dedup.report import render_html
-from dedup.report.screenshot import CHROMIUM, CHROMIUM_ARGS, seed_html
+from dedup.report.screenshot import CHROMIUM, CHROMIUM_ARGS, cluster_html, seed_html
 
 pytestmark = pytest.mark.browser
 
@@ -53,17 +53,24 @@ def test_seed_report_dom_and_screenshot(browser, tmp_path):
         assert rows.count() == len(al.blocks)
         # every row is aligned: a change cell and one cell per side
         assert page.evaluate("[...document.querySelectorAll('tbody tr.block')].every(r => r.cells.length === 3)")
-        split = page.locator('tr[data-kind="split"][data-original="6"]')
-        assert split.count() == 1 and split.get_attribute("data-rewrite") == "4 5"
-        assert "Zelenskiy has repeatedly insisted" in split.locator("td.rewrite").inner_text()
+        # original ¶6 regrouped: its pair is rewrite ¶5, its first sentence is in rewrite ¶4 (marked elsewhere)
+        split = page.locator('tr[data-kind="reworded"][data-original="6"]')
+        assert split.count() == 1 and split.get_attribute("data-rewrite") == "5"
+        r4 = page.locator('tr[data-kind="reworded"][data-rewrite="4"]')
+        assert "Zelenskiy has repeatedly insisted" in r4.locator("td.rewrite .elsewhere").inner_text()
+        # the summary line on top
+        assert page.locator("p.headline").first.inner_text() == "1 paragraph added, 3 dropped, 9 reworded."
         added = page.locator('tr[data-kind="added"] td.rewrite ins.s')
         assert added.first.inner_text().startswith("Context in the report")
         dropped = page.locator('tr[data-kind="dropped"] td.original').all_inner_texts()
-        assert any("Security Guaranteed?" in t for t in dropped) and any("With inputs from Reuters" in t for t in dropped)
+        assert any("Security Guaranteed?" in t for t in dropped) and any(
+            "With inputs from Reuters" in t for t in dropped
+        )
         assert any("two-day talks" in t for t in page.locator('tr[data-original="5"] del.s').all_inner_texts())
-        # marked changes are visibly styled
-        bg_ins = page.evaluate("getComputedStyle(document.querySelector('ins.w')).backgroundColor")
-        bg_del = page.evaluate("getComputedStyle(document.querySelector('del.w')).backgroundColor")
+        # word changes are inline in the rewrite column, visibly styled
+        assert page.locator("td.rewrite.inline del").count() > 0 and page.locator("td.rewrite.inline ins").count() > 0
+        bg_ins = page.evaluate("getComputedStyle(document.querySelector('td.inline ins:not(.s)')).backgroundColor")
+        bg_del = page.evaluate("getComputedStyle(document.querySelector('td.inline del:not(.s)')).backgroundColor")
         assert bg_ins not in ("rgba(0, 0, 0, 0)", "transparent") and bg_ins != bg_del
         # columns are side by side: the rewrite cell starts right of the original cell in the same row
         box_o = split.locator("td.original").bounding_box()
@@ -82,20 +89,26 @@ def test_seed_report_dom_and_screenshot(browser, tmp_path):
 
 
 HOSTILE_ORIG = (
-    "Ministers met in <b>Oslo</b> on Monday <script>window.__pwned=5</script> to discuss &lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt; fishing quotas.\n\n"
-    "The talks ended &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;h1 id=injected&gt;broken&lt;/h1&gt; without agreement."
+    "Ministers met in <b>Oslo</b> on Monday <script>window.__pwned=5</script> to discuss "
+    "&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt; fishing quotas.\n\n"
+    "The talks ended &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;h1 id=injected&gt;broken&lt;/h1&gt; "
+    "without agreement."
 )
 HOSTILE_REW = (
-    "Ministers met in <i>Oslo</i> on Monday to discuss fishing quotas &lt;img src=x onerror=\"window.__pwned=2\"&gt;.\n\n"
+    "Ministers met in <i>Oslo</i> on Monday to discuss fishing quotas "
+    '&lt;img src=x onerror="window.__pwned=2"&gt;.\n\n'
     "A new round is planned for June &lt;script&gt;document.title='pwned'&lt;/script&gt;.\n\n"
-    "Officials said \"&lt;/p&gt;&lt;/td&gt;&lt;td&gt;extra cell\" in a statement &lt;style&gt;body{display:none}&lt;/style&gt;."
+    'Officials said "&lt;/p&gt;&lt;/td&gt;&lt;td&gt;extra cell" in a statement '
+    "&lt;style&gt;body{display:none}&lt;/style&gt;."
 )
-HOSTILE_ID = "<script>window.__pwned=3</script>\"><img src=x onerror=window.__pwned=4>"
+HOSTILE_ID = '<script>window.__pwned=3</script>"><img src=x onerror=window.__pwned=4>'
 
 
 @pytest.mark.parametrize("keep_csp", [True, False], ids=["with-csp", "escaping-alone"])
 def test_hostile_text_neither_executes_nor_alters_structure(browser, tmp_path, keep_csp):
-    al = diff_articles(Article(id=HOSTILE_ID, text=HOSTILE_ORIG, title=HOSTILE_ID), Article(id="rewrite", text=HOSTILE_REW))
+    al = diff_articles(
+        Article(id=HOSTILE_ID, text=HOSTILE_ORIG, title=HOSTILE_ID), Article(id="rewrite", text=HOSTILE_REW)
+    )
     page_html = render_html(al)
     if not keep_csp:  # prove the escaping alone is enough, without the CSP's second line of defence
         page_html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page_html)
@@ -114,6 +127,26 @@ def test_hostile_text_neither_executes_nor_alters_structure(browser, tmp_path, k
         assert page.evaluate("[...document.querySelectorAll('tbody tr')].every(r => r.cells.length === 3)")
         text = page.locator("table.diff").inner_text()
         assert "<script>" in text and "onerror" in text  # shown as text, not run
+        assert events == []
+    finally:
+        page.close()
+
+
+def test_ecb_cluster_report_links_resolve_and_reads_compactly(browser, tmp_path):
+    page_html = cluster_html("1_ecbplus")
+    page, events = _open(browser, tmp_path, page_html, "cluster.html", js=False)
+    try:
+        toc = page.locator("nav.toc li a")
+        assert toc.count() == 20  # 21 articles, the representative's own diff left out
+        assert all(not t.strip().startswith("1_") for t in toc.all_inner_texts())  # headlines, not bare ids
+        # every in-page link points at an element that exists
+        links = "[...document.querySelectorAll('a[href^=\"#\"]')]"
+        hrefs = page.evaluate(links + ".map(a => a.getAttribute('href').slice(1))")
+        assert hrefs and page.evaluate("ids => ids.every(i => document.getElementById(i) !== null)", hrefs)
+        # the representative's text is there once, folded away; the rows are three cells wide
+        assert page.locator("details.text").count() == 1 and not page.locator("details.text").get_attribute("open")
+        assert page.evaluate("[...document.querySelectorAll('tbody tr')].every(r => r.cells.length === 3)")
+        assert page.locator("p.headline").count() == 20
         assert events == []
     finally:
         page.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dedup.article import Article, Cluster, Version
-from dedup.diff import diff_articles
+from dedup.diff import SCHEMA_VERSION, diff_articles
 from dedup.report import (
     render_cluster_html,
     render_clusters_html,
@@ -35,9 +35,16 @@ def seed_alignment():
 
 def hostile_alignment():
     # entities survive dedup.normalize.clean as literal "<script>" text; the id and title are raw
-    orig = "Ministers met in Oslo on Monday to discuss &lt;script&gt;alert(1)&lt;/script&gt; fishing quotas for <b>cod</b>.\n\nThe talks ended without agreement."
-    rew = "Ministers met in Oslo on Monday to discuss fishing quotas for cod &lt;/td&gt;&lt;/tr&gt;&lt;img src=x onerror=alert(2)&gt;.\n\nA new round is planned for June &lt;script&gt;document.title='pwned'&lt;/script&gt;."
-    return diff_articles(Article(id=HOSTILE, text=orig, title=HOSTILE), Article(id="b\"><script>", text=rew))
+    orig = (
+        "Ministers met in Oslo on Monday to discuss &lt;script&gt;alert(1)&lt;/script&gt; fishing "
+        "quotas for <b>cod</b>.\n\nThe talks ended without agreement."
+    )
+    rew = (
+        "Ministers met in Oslo on Monday to discuss fishing quotas for cod "
+        "&lt;/td&gt;&lt;/tr&gt;&lt;img src=x onerror=alert(2)&gt;.\n\nA new round is planned for "
+        "June &lt;script&gt;document.title='pwned'&lt;/script&gt;."
+    )
+    return diff_articles(Article(id=HOSTILE, text=orig, title=HOSTILE), Article(id='b"><script>', text=rew))
 
 
 class _Tags(HTMLParser):
@@ -69,15 +76,19 @@ def test_html_is_self_contained(seed_alignment):
     assert "@media print" in page and "Content-Security-Policy" in page
     # one row per block, with the kind on it
     assert t.tags.count("tr") == len(seed_alignment.blocks) + 1
-    assert page.count('data-kind="split"') == 2 and page.count('data-kind="added"') == 1
+    # every paragraph in exactly one row: no split shown twice
+    assert page.count('data-kind="added"') == 1 and page.count('data-kind="dropped"') == 3
+    assert page.count('data-kind="reworded"') == 9
 
 
 def test_html_marks_changes(seed_alignment):
     page = render_html(seed_alignment)
-    assert '<ins class="s" title="sentence added">Context in the report' in page
-    assert re.search(r'<del class="s" title="sentence dropped">Representatives from Russia, Ukraine, and the U\.S\. met for two-day talks', page)
-    assert '<span class="dateline" title="dateline">Jan 27 -</span>' in page
+    assert '<ins class="s">Context in the report' in page
+    assert re.search(r'<del class="s">Representatives from Russia, Ukraine, and the U\.S\. met for two-day talks', page)
+    assert '<span class="dateline">Jan 27 -</span>' in page
     assert "carried over" in page and "legend" in page
+    # the summary line on top, singular-aware
+    assert '<p class="headline">1 paragraph added, 3 dropped, 9 reworded.</p>' in page
 
 
 def test_html_escapes_hostile_text_ids_and_titles():
@@ -100,9 +111,12 @@ def test_markdown(seed_alignment):
     assert "| 86% |" in md or re.search(r"\| \d+% \|", md)
     assert "**Context in the report highlights" in md
     assert "~~Security Guaranteed?~~" in md
-    assert re.search(r"\*\*split\*\* — original ¶6 → rewrite ¶4, ¶5", md)
-    # word changes keep their spaces
-    assert "~~by the Financial Times (FT)~~." in md and "report ~~by" in md
+    assert "**1 paragraph added, 3 dropped, 9 reworded.**" in md
+    # a reworded pair is one line, the changes in place, with their spaces kept
+    assert "**reworded** — original ¶1 → rewrite ¶1" in md
+    assert "a report ~~by the Financial Times (FT)~~**that cited eight people familiar with the discussions**." in md
+    # the sentence moved to rewrite ¶4 points back to original ¶6
+    assert re.search(r"repeatedly insisted [^\n]*\*\(→ original ¶6\)\*", md)
 
 
 def test_markdown_escapes_markup():
@@ -135,7 +149,7 @@ def test_use_color_follows_tty_and_no_color(monkeypatch):
 
 def test_json_schema(seed_alignment):
     data = json.loads(render_json(seed_alignment))
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == SCHEMA_VERSION == "2.0"
     assert set(data) == {"schema_version", "original", "rewrite", "summary", "blocks", "parameters"}
     for b in data["blocks"]:
         assert b["kind"] in ("identical", "reworded", "moved", "split", "merged", "added", "dropped")
@@ -178,7 +192,11 @@ def test_cluster_report_from_cluster_articles():
 
 def test_cluster_report_escapes_hostile_ids():
     a = Article(id="<script>x</script>", text="Ministers met in Oslo to discuss cod quotas.")
-    b = Article(id='"><img onerror=alert(1)>', text="Ministers met in Oslo on Monday to discuss cod quotas.", source="<b>src</b>")
+    b = Article(
+        id='"><img onerror=alert(1)>',
+        text="Ministers met in Oslo on Monday to discuss cod quotas.",
+        source="<b>src</b>",
+    )
     page = render_cluster_html(Cluster(id=a.id, representative=a, members=(a, b)))
     t = _tags(page)
     assert "script" not in t.tags and "img" not in t.tags
@@ -197,7 +215,7 @@ def _run(argv):
 def test_cli_diff_formats(tmp_path, capsys):
     o, r = map(str, SEEDS[:2])
     assert _run(["diff", o, r, "-o", str(tmp_path / "d.json")]) == 0
-    assert json.loads((tmp_path / "d.json").read_text())["schema_version"] == "1.0"
+    assert json.loads((tmp_path / "d.json").read_text())["schema_version"] == SCHEMA_VERSION == "2.0"
     assert _run(["diff", o, r, "-o", str(tmp_path / "d.html")]) == 0
     assert (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
     assert _run(["diff", o, r, "--format", "md"]) == 0
@@ -221,3 +239,105 @@ def test_cli_report(tmp_path):
     assert _run(["report", str(SEEDS[0].parent), "-o", str(out)]) == 0
     page = out.read_text(encoding="utf-8")
     assert page.count('<section class="cluster"') == 1 and "Contents" in page
+
+
+# --- issue #15: reading at a glance, one direction, safe output --------------------------
+
+
+def test_summary_line_is_singular_aware():
+    from dedup.report.summary import summary_line
+
+    one = diff_articles("Alpha beta gamma delta.\n\nEpsilon zeta eta theta.", "Alpha beta gamma delta.")
+    assert summary_line(one.summary) == "1 paragraph dropped; 1 identical."
+    many = diff_articles(
+        "Alpha beta gamma delta.", "Alpha beta gamma delta.\n\nKappa lambda mu nu.\n\nXi omicron pi rho."
+    )
+    assert summary_line(many.summary) == "2 paragraphs added; 1 identical."
+    same = diff_articles("Alpha beta gamma delta.", "Alpha beta gamma delta.")
+    assert summary_line(same.summary) == "No change: 1 paragraph identical."
+
+
+def test_one_direction_original_first_everywhere(seed_alignment):
+    a = seed_alignment
+    assert a.original_id == SEEDS[0].stem and a.rewrite_id == SEEDS[1].stem
+    arrow = f"{a.original_id} → {a.rewrite_id}"
+    assert f"<title>dedup diff: {arrow}</title>" in render_html(a)
+    assert render_markdown(a).startswith(f"### Diff: {arrow}".replace("_", "\\_"))
+    assert render_terminal(a, color=False).startswith(arrow)
+    # the original is the left column
+    assert re.search(r"<th>Original</th><th>Rewrite</th>", render_html(a))
+
+
+def test_reworded_pair_is_inline_not_solid_blocks(seed_alignment):
+    (first,) = [b for b in seed_alignment.blocks if b.original == (0,)]
+    marks = [s.mark for s in first.inline]
+    assert "deleted" in marks and "inserted" in marks and "equal" in marks
+    # unchanged words stay plain between the changes: no sentence-long red then green
+    kept = " ".join(s.text for s in first.inline if s.mark == "equal")
+    assert "security guarantees" in kept and "Donbas region to Russia" in kept
+    page = render_html(seed_alignment)
+    assert re.search(r"<del>[^<]*</del><ins>[^<]*</ins>security guarantees", page.replace("\u2019", "'"))
+
+
+def test_terminal_drops_c1_and_bidi_controls():
+    evil = "Ministers met in Oslo \x1b[31mred\x1b[0m and \x9b31m csi \u202egnitirw\u202c on cod quotas."
+    d = diff_articles("Ministers met in Oslo to discuss cod quotas.", evil)
+    for color in (False, True):
+        out = render_terminal(d, color=color)
+        assert "\x9b" not in out and "\u202e" not in out and "\u202c" not in out
+        assert all(ch in "\n" or (ch >= " " and ch != "\x7f") or ch == "\x1b" for ch in out)
+        assert out.count("\x1b") == (0 if not color else out.count("\x1b["))
+    assert "\x1b" not in render_terminal(d, color=False)
+
+
+def test_diff_articles_from_dedup_renders_and_diff_never_imports_report():
+    import ast
+
+    import dedup
+    from dedup.diff import Alignment
+
+    d = dedup.diff_articles("Alpha beta gamma delta.", "Alpha beta gamma delta epsilon.")
+    assert isinstance(d, Alignment) and d.to_html().startswith("<!DOCTYPE html>")
+    assert d.to_markdown().startswith("### ") and "\x1b" not in d.to_text()
+    assert json.loads(d.to_json())["schema_version"] == SCHEMA_VERSION == "2.0"
+    for f in (Path(dedup.__file__).parent / "diff").glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [n.name for n in node.names]
+                assert not any("report" in n for n in names), f"{f.name} imports {names}"
+
+
+def _story(n_versions: int) -> Cluster:
+    rep_paras = [
+        f"Paragraph {k} of the original report on the Oslo fishing talks, with quotas for cod and haddock item{k}."
+        for k in range(30)
+    ]
+    rep = Article(id="rep", text="\n\n".join(rep_paras))
+    versions = [
+        Article(
+            id=f"v{k}",
+            text="\n\n".join(rep_paras[: 25 + k % 5] + [f"A new closing paragraph number {k} on the talks in Oslo."]),
+        )
+        for k in range(n_versions)
+    ]
+    return Cluster(id="rep", representative=rep, members=(rep, *versions))
+
+
+def test_cluster_page_grows_with_new_text_not_with_the_original():
+    small, big = render_cluster_html(_story(2)), render_cluster_html(_story(12))
+    per_version = (len(big) - len(small)) / 10
+    rep_len = len(_story(1).representative.text)
+    assert per_version < rep_len / 2  # each version adds its own few lines, not the representative again
+    assert big.count("Paragraph 7 of the original report") == 1  # the representative's text once
+    # the contents name articles by their text, not bare ids
+    assert "A new closing paragraph" not in big.split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert "Paragraph 0 of the original report" in big.split("<nav", 1)[1].split("</nav>", 1)[0]
+
+
+def test_cluster_contents_use_titles_and_headlines():
+    a = Article(id="a1", text="Fishing Talks End\n\nMinisters met in Oslo to discuss cod quotas on Monday.")
+    b = Article(id="b2", text="Ministers met in Oslo on Monday to discuss cod quotas.", title="Oslo talks: no deal")
+    page = render_cluster_html(Cluster(id="a1", representative=a, members=(a, b)))
+    toc = page.split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert "Oslo talks: no deal" in toc and "(b2)" in toc
+    assert "Fishing Talks End" in page.split("<h1>", 1)[1].split("</h1>", 1)[0]

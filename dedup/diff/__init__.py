@@ -1,7 +1,7 @@
 """Diff of two versions of one story: paragraph alignment (pairs, moves,
 splits, merges, added, dropped) with sentence and word-level changes.
 
-Computing only; rendering is in :mod:`dedup.report`.
+Computing only; rendering is in :mod:`dedup.report` (which this package never imports).
 """
 
 from .align import diff_articles

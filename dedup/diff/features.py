@@ -14,7 +14,7 @@ sentences apart.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,12 +22,13 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.normalize import fold, tokenize
 
-__all__ = ["STOP_WORDS", "content_terms", "tfidf_rows"]
+__all__ = ["STOP_WORDS", "content_terms", "cosine_pairs", "tfidf_rows"]
 
 # Reporting verbs and attribution words are everywhere in news and say
 # nothing about which fact a sentence carries.
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | frozenset(
-    "said says say told tell according report reported reports reportedly also would could may might".split()
+    ["said", "says", "say", "told", "tell", "according", "report", "reported", "reports", "reportedly"]
+    + ["also", "would", "could", "may", "might"]
 )
 
 
@@ -56,7 +57,9 @@ def tfidf_rows(docs: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, np.ndarray
         indptr.append(len(indices))
     n = len(docs)
     data = np.ones(len(indices), dtype=np.float64)
-    m = sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)), shape=(n, max(len(vocab), 1)))
+    m = sp.csr_matrix(
+        (data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)), shape=(n, max(len(vocab), 1))
+    )
     m.sum_duplicates()
     counts = np.diff(np.asarray(indptr))
     if m.nnz:
@@ -67,3 +70,39 @@ def tfidf_rows(docs: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, np.ndarray
         norms[norms == 0] = 1.0
         m = sp.csr_matrix(sp.diags(1.0 / norms) @ m)
     return m, counts
+
+
+# Largest dense term matrix (rows x vocabulary) worth making instead of a sparse
+# one: on news-length pairs scipy.sparse's per-call overhead is most of the time.
+_DENSE_CELLS = 2_000_000
+
+
+def cosine_pairs(
+    docs_a: Sequence[Sequence[str]], docs_b: Sequence[Sequence[str]], threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, cosine)`` of the pairs ``docs_a[i]``, ``docs_b[j]`` with cosine
+    >= ``threshold`` (> 0), TF-IDF fitted on both lists together."""
+    docs = list(docs_a) + list(docs_b)
+    n_a = len(docs_a)
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for k, terms in enumerate(docs):
+        for t in terms:
+            cols.append(vocab.setdefault(t, len(vocab)))
+            rows.append(k)
+    if not n_a or n_a == len(docs) or not cols or len(docs) * len(vocab) > _DENSE_CELLS:
+        m, _ = tfidf_rows(docs)
+        sim = (m[:n_a] @ m[n_a:].T).tocoo()
+        keep = sim.data >= max(threshold, 1e-12)
+        return sim.row[keep], sim.col[keep], sim.data[keep]
+    tf = np.zeros((len(docs), len(vocab)))
+    np.add.at(tf, (np.asarray(rows), np.asarray(cols)), 1.0)
+    present = tf > 0
+    idf = np.log((1.0 + len(docs)) / (1.0 + present.sum(axis=0))) + 1.0
+    w = np.where(present, 1.0 + np.log(np.where(present, tf, 1.0)), 0.0) * idf
+    norms = np.linalg.norm(w, axis=1)
+    w /= np.where(norms == 0, 1.0, norms)[:, None]
+    sim = w[:n_a] @ w[n_a:].T
+    i, j = np.nonzero(sim >= max(threshold, 1e-12))
+    return i, j, sim[i, j]

@@ -1,5 +1,8 @@
 """The alignment as data (like difflib's opcodes): what :func:`dedup.diff.diff_articles`
-returns and what every renderer in :mod:`dedup.report` reads.
+returns and what every renderer in :mod:`dedup.report` reads. This package
+never imports :mod:`dedup.report`; ``dedup.diff_articles`` (from
+:mod:`dedup.report`) returns the same data with ``to_html`` / ``to_markdown``
+/ ``to_text`` added.
 
 Everything is a frozen dataclass, and :meth:`Alignment.to_dict` is the
 versioned JSON form documented in ``docs/diff-json-schema.md``. Paragraph and
@@ -11,7 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+from dedup.normalize import split_sentences
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,12 +30,12 @@ __all__ = [
     "WordOp",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 #: Block kinds, in the order a legend lists them.
 BLOCK_KINDS = ("identical", "reworded", "moved", "split", "merged", "added", "dropped")
 #: Span marks a renderer has to style.
-SPAN_MARKS = ("equal", "changed", "added", "dropped", "elsewhere", "dateline")
+SPAN_MARKS = ("equal", "changed", "added", "dropped", "elsewhere", "dateline", "deleted", "inserted")
 
 
 @dataclass(frozen=True)
@@ -58,19 +64,26 @@ class Span:
 class Paragraph:
     """One paragraph of either side. ``kind`` is a :class:`dedup.normalize.ParagraphKind`
     value (``body``, ``header``, ``dateline``, ``credit``); ``dateline`` is a
-    leading dateline split off a body paragraph; ``sentences`` are of the text
-    after the dateline."""
+    leading dateline split off a body paragraph."""
 
     index: int
     text: str
     kind: str
     dateline: str | None
-    sentences: tuple[str, ...]
 
     @property
     def number(self) -> int:
         """1-based number, as reports show it."""
         return self.index + 1
+
+    @cached_property
+    def sentences(self) -> tuple[str, ...]:
+        """Sentences of a body paragraph's text after the dateline (the sentence
+        indices of :class:`SentenceDiff` count these); other kinds are one piece.
+        Made on first use: most paragraphs of a long, lightly edited pair never need them."""
+        if self.kind != "body":
+            return (self.text,)
+        return tuple(split_sentences(self.text[len(self.dateline or "") :].strip()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,13 +147,18 @@ class Block:
       * ``merged``: adjacent original paragraphs combined into one rewrite paragraph;
       * ``added`` / ``dropped``: no counterpart.
 
-    A rewrite paragraph can be in a pair *and* receive part of a split (a
-    rewrite often moves one sentence to the neighbouring paragraph); its
-    sentences from elsewhere are marked ``elsewhere`` in that block's spans.
+    Every paragraph of both sides is in exactly one block. A sentence whose
+    counterpart is in a paragraph of another block (a rewrite often moves one
+    sentence to the neighbouring paragraph) is marked ``elsewhere`` in the
+    spans of both blocks.
     ``role`` is the paragraph kind for added/dropped/furniture blocks
     (``header``, ``credit``, ``dateline``, ``body``). ``shares`` (split and
     merged blocks) is, per paragraph on the "many" side, the share of the
-    "one" side's content found in it.
+    "one" side's content found in it. ``inline`` (1:1 pairs whose text
+    changed): the rewrite read with the original's words in place, as runs
+    marked ``equal``, ``deleted`` / ``inserted`` (words), ``dropped`` /
+    ``added`` (whole sentences), ``elsewhere`` and ``dateline``; runs join
+    with the spaces they carry.
     """
 
     kind: str
@@ -154,6 +172,7 @@ class Block:
     sentences: tuple[SentenceDiff, ...] = ()
     original_spans: tuple[tuple[Span, ...], ...] = ()
     rewrite_spans: tuple[tuple[Span, ...], ...] = ()
+    inline: tuple[Span, ...] = ()
 
     @property
     def sentences_added(self) -> tuple[SentenceDiff, ...]:
@@ -176,6 +195,7 @@ class Block:
             "sentences": [s.to_dict() for s in self.sentences],
             "original_spans": [[s.to_dict() for s in p] for p in self.original_spans],
             "rewrite_spans": [[s.to_dict() for s in p] for p in self.rewrite_spans],
+            "inline": [s.to_dict() for s in self.inline],
         }
 
 
@@ -299,20 +319,3 @@ class Alignment:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
-
-    # Convenience: rendering lives in dedup.report (imported lazily so the diff
-    # package never depends on it).
-    def to_html(self, **kwargs: Any) -> str:
-        from dedup.report.html import render_html
-
-        return render_html(self, **kwargs)
-
-    def to_markdown(self, **kwargs: Any) -> str:
-        from dedup.report.markdown import render_markdown
-
-        return render_markdown(self, **kwargs)
-
-    def to_text(self, **kwargs: Any) -> str:
-        from dedup.report.terminal import render_terminal
-
-        return render_terminal(self, **kwargs)

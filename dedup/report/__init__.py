@@ -6,12 +6,15 @@ Rendering only: the alignment is computed by :func:`dedup.diff.diff_articles`.
 """
 
 from .cluster import cluster_diffs, render_cluster_html, render_clusters_html
+from .document import DiffReport, diff_articles
 from .html import render_html
 from .jsonout import render_json
 from .markdown import render_markdown
 from .terminal import render_terminal, use_color
 
 __all__ = [
+    "DiffReport",
+    "diff_articles",
     "cluster_diffs",
     "render_cluster_html",
     "render_clusters_html",

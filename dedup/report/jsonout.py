@@ -1,5 +1,5 @@
 """JSON output of an alignment: the versioned schema in ``docs/diff-json-schema.md``
-(``schema_version`` ``"1.0"``); this module only serialises
+(``schema_version`` ``"2.0"``); this module only serialises
 :meth:`dedup.diff.Alignment.to_dict`."""
 
 from __future__ import annotations

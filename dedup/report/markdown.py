@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-from dedup.diff.model import Alignment, Block, Span
+from dedup.diff import Alignment, Block, Span
+
+from .summary import direction, summary_line
 
 __all__ = ["render_markdown", "md_escape"]
 
@@ -44,6 +46,10 @@ def _spans_md(spans: tuple[Span, ...], side: str, whole: bool = False) -> str:
             t = f"{t} *(→ {md_escape(s.ref or '')})*"
         elif s.mark == "dateline":
             t = f"`{s.text.strip().replace('`', '')}`"
+        elif s.mark == "deleted":
+            t = f"~~{t}~~"
+        elif s.mark == "inserted":
+            t = f"**{t}**"
         out.append(lead + t + trail)
     return "".join(out)
 
@@ -61,15 +67,20 @@ def render_markdown(a: Alignment, *, title: str | None = None, show_identical: b
     """Summary table, then one entry per changed block (``show_identical`` to list
     unchanged pairs too)."""
     s = a.summary
-    head = title if title is not None else f"Diff: {a.rewrite_id} against {a.original_id}"
+    head = title if title is not None else f"Diff: {direction(a)}"
     lines = [
         f"### {md_escape(head)}",
         "",
+        f"**{md_escape(summary_line(s))}**",
+        "",
         "| carried over | word for word | identical | reworded | moved | split | merged | added | dropped |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| {s.carried_over:.0%} | {s.verbatim:.0%} | {s.identical} | {s.reworded} | {s.moved} | {s.split} | {s.merged} | {s.added} | {s.dropped} |",
+        f"| {s.carried_over:.0%} | {s.verbatim:.0%} | {s.identical} | {s.reworded} | {s.moved} | {s.split} "
+        f"| {s.merged} | {s.added} | {s.dropped} |",
         "",
-        "Legend: ~~deleted~~ · **inserted** · *(sentence added/dropped)* · *(→ counterpart elsewhere)*; ¶ numbers count paragraphs from 1.",
+        "Legend: ~~deleted~~ · **inserted** · *(sentence added/dropped)* · *(→ counterpart elsewhere)*; "
+        "original ¶ → rewrite ¶, numbers counting paragraphs from 1; "
+        "a reworded pair reads as the rewrite with the changes in place.",
         "",
     ]
     if not a.blocks:
@@ -78,6 +89,9 @@ def render_markdown(a: Alignment, *, title: str | None = None, show_identical: b
         if b.kind == "identical" and not show_identical:
             continue
         lines.append(f"- {_title(b)}")
+        if b.inline:  # a reworded pair: one line, the changes in place
+            lines.append(f"  - {_spans_md(b.inline, 'rewrite')}")
+            continue
         for k, i in enumerate(b.original):
             spans = b.original_spans[k] if k < len(b.original_spans) else ()
             lines.append(f"  - original ¶{i + 1}: {_spans_md(spans, 'original', not b.rewrite)}")

@@ -1,7 +1,9 @@
-"""Regenerate ``docs/seed-report.png``: the seed pair's HTML report, rendered
-headless in the system Chromium and saved as a screenshot.
+"""Regenerate ``docs/seed-report.png`` and ``docs/cluster-report.png``: the seed
+pair's HTML report and an ECB+ story's cluster report, rendered headless in
+the system Chromium and saved as screenshots.
 
     python -m dedup.report.screenshot [-o docs/seed-report.png] [--viewport-only]
+    python -m dedup.report.screenshot --cluster [-o docs/cluster-report.png]
 
 Needs Python ``playwright`` and ``/usr/bin/chromium`` (Debian's ``chromium``
 package); never downloads a browser.
@@ -38,7 +40,28 @@ def seed_html() -> str:
     if len(files) < 2:
         raise FileNotFoundError(f"need two seed files in {ROOT / 'seeds'}")
     a, b = (Article(id=f.stem, text=f.read_text(encoding="utf-8")) for f in files[:2])
-    return render_html(diff_articles(a, b), title="Seed pair: what the rewrite added, dropped, moved and reworded")
+    return render_html(
+        diff_articles(a, b),
+        title="Seed pair: what the rewrite (right) added, dropped, moved and reworded from the original (left)",
+    )
+
+
+def cluster_html(story: str = "1_ecbplus") -> str:
+    """The cluster report of one ECB+ gold story (its first document as the representative)."""
+    import json
+
+    from dedup.article import Article, Cluster
+    from dedup.report.cluster import render_cluster_html
+
+    data = ROOT / "benchmarks" / "data" / "ecbplus" / "ecbplus_docs.jsonl"
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    docs = [Article(id=r["doc_id"], text=r["text"]) for r in rows if r["cluster_id"] == story]
+    if not docs:
+        raise ValueError(f"no ECB+ story {story!r} in {data}")
+    return render_cluster_html(
+        Cluster(id=story, representative=docs[0], members=tuple(docs)),
+        title=f"ECB+ story {story}: every version against the first",
+    )
 
 
 def screenshot(html_text: str, out: Path, *, width: int = 1280, height: int = 900, full_page: bool = False) -> Path:
@@ -62,7 +85,21 @@ def screenshot(html_text: str, out: Path, *, width: int = 1280, height: int = 90
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dedup.report.screenshot", description=__doc__.split("\n\n")[0])
-    ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "seed-report.png")
+    ap.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="default docs/seed-report.png (docs/cluster-report.png with --cluster)",
+    )
+    ap.add_argument(
+        "--cluster",
+        metavar="STORY",
+        nargs="?",
+        const="1_ecbplus",
+        default=None,
+        help="an ECB+ story's cluster report (default story 1_ecbplus)",
+    )
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--viewport-only", action="store_true", help="only the first screen, not the whole page")
@@ -70,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found (apt-get install -y chromium)", file=sys.stderr)
         return 2
-    out = screenshot(seed_html(), args.output, width=args.width, height=args.height, full_page=not args.viewport_only)
+    if args.cluster:
+        html_text, default = cluster_html(args.cluster), ROOT / "docs" / "cluster-report.png"
+    else:
+        html_text, default = seed_html(), ROOT / "docs" / "seed-report.png"
+    out = screenshot(
+        html_text, args.output or default, width=args.width, height=args.height, full_page=not args.viewport_only
+    )
     print(out)
     return 0
 

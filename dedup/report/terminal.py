@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import unicodedata
 from typing import TextIO
 
-from dedup.diff.model import Alignment, Block, Span
+from dedup.diff import Alignment, Block, Span
+
+from .summary import direction, summary_line
 
 __all__ = ["render_terminal", "use_color"]
 
@@ -39,9 +42,17 @@ def use_color(stream: TextIO | None = None) -> bool:
         return False
 
 
+def _safe(ch: str) -> bool:
+    # C0 and C1 controls (ESC, CSI U+009B ...) and format characters (bidi overrides U+202E ...)
+    return unicodedata.category(ch) not in ("Cc", "Cf")
+
+
 def _clean(text: str) -> str:
-    # article text must not be able to drive the terminal: drop control characters (ESC included)
-    return "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in text)
+    """Article text must not be able to drive the terminal: every control and
+    format character (ESC, C1 controls, bidi overrides) becomes a space."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(ch if _safe(ch) else " " for ch in text)
 
 
 def _mark(text: str, style: str, color: bool, plain: tuple[str, str]) -> str:
@@ -57,7 +68,9 @@ def _spans(spans: tuple[Span, ...], side: str, color: bool) -> str:
         if s.mark == "equal":
             out.append(t)
         elif s.mark == "changed":
-            out.append(_mark(t, "del", color, ("[-", "-]")) if side == "original" else _mark(t, "ins", color, ("{+", "+}")))
+            out.append(
+                _mark(t, "del", color, ("[-", "-]")) if side == "original" else _mark(t, "ins", color, ("{+", "+}"))
+            )
         elif s.mark == "dropped":
             out.append(_mark(t, "dropped", color, ("[-", "-]")))
         elif s.mark == "added":
@@ -66,6 +79,10 @@ def _spans(spans: tuple[Span, ...], side: str, color: bool) -> str:
             out.append(_mark(t, "elsewhere", color, ("", "")) + f" (-> {_clean(s.ref or '')})")
         elif s.mark == "dateline":
             out.append(_mark(t, "dateline", color, ("", "")))
+        elif s.mark == "deleted":
+            out.append(_mark(t, "del", color, ("[-", "-]")))
+        elif s.mark == "inserted":
+            out.append(_mark(t, "ins", color, ("{+", "+}")))
     return "".join(out)
 
 
@@ -79,7 +96,9 @@ def _heading(b: Block, color: bool) -> str:
     return _mark(text, "moved" if b.moved else "head", color, ("", ""))
 
 
-def render_terminal(a: Alignment, *, color: bool | None = None, width: int | None = None, show_identical: bool = False) -> str:
+def render_terminal(
+    a: Alignment, *, color: bool | None = None, width: int | None = None, show_identical: bool = False
+) -> str:
     """The alignment as terminal text. ``color=None`` decides with :func:`use_color`;
     ``width`` wraps plain output (colour output is not wrapped, escapes would
     break it)."""
@@ -87,8 +106,10 @@ def render_terminal(a: Alignment, *, color: bool | None = None, width: int | Non
         color = use_color()
     s = a.summary
     lines = [
-        _mark(f"{_clean(a.rewrite_id)} against {_clean(a.original_id)}", "head", color, ("", "")),
-        f"carried over {s.carried_over:.0%} (word for word {s.verbatim:.0%}) | identical {s.identical} | reworded {s.reworded} | "
+        _mark(_clean(direction(a)), "head", color, ("", "")),
+        _clean(summary_line(s)),
+        f"carried over {s.carried_over:.0%} (word for word {s.verbatim:.0%}) | identical {s.identical} | "
+        f"reworded {s.reworded} | "
         f"moved {s.moved} | split {s.split} | merged {s.merged} | added {s.added} | dropped {s.dropped}",
         "",
     ]
@@ -98,12 +119,23 @@ def render_terminal(a: Alignment, *, color: bool | None = None, width: int | Non
         if b.kind == "identical" and not show_identical:
             continue
         lines.append(_heading(b, color))
-        for side, idx, spans in (("original", b.original, b.original_spans), ("rewrite", b.rewrite, b.rewrite_spans)):
+        parts = (
+            (("rewrite", b.rewrite, (b.inline,)),)
+            if b.inline
+            else (("original", b.original, b.original_spans), ("rewrite", b.rewrite, b.rewrite_spans))
+        )
+        for side, idx, spans in parts:
             for k, i in enumerate(idx):
-                prefix = f"  {'-' if side == 'original' else '+'} ¶{i + 1}: "
+                prefix = (
+                    f"  {'-' if side == 'original' else '+'} ¶{i + 1}: "
+                    if not b.inline
+                    else f"  ¶{b.original[0] + 1} -> ¶{i + 1}: "
+                )
                 body = _spans(spans[k] if k < len(spans) else (), side, color)
                 if width and not color:
-                    lines.extend(textwrap.wrap(prefix + body, width=width, subsequent_indent=" " * len(prefix)) or [prefix])
+                    lines.extend(
+                        textwrap.wrap(prefix + body, width=width, subsequent_indent=" " * len(prefix)) or [prefix]
+                    )
                 else:
                     lines.append(prefix + body)
         lines.append("")

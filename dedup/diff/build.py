@@ -1,0 +1,397 @@
+"""Blocks, marked spans, sentence diffs and the summary, from the paragraph
+partition and the sentence correspondences (the data renderers read)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dedup.normalize import fold
+
+from .blocks import Part, jaccard
+from .model import Block, SentenceDiff, Span, Summary, WordOp
+from .parse import BODY, Side
+from .words import Words, diff_tokens
+
+__all__ = ["Matches", "Builder"]
+
+
+@dataclass
+class Matches:
+    """Sentence correspondences, both directions: flat index -> (partner, similarity)."""
+
+    o2r: dict[int, tuple[int, float]] = field(default_factory=dict)
+    r2o: dict[int, tuple[int, float]] = field(default_factory=dict)
+
+    def add(self, x: int, y: int, sim: float) -> None:
+        self.o2r[x] = (y, sim)
+        self.r2o[y] = (x, sim)
+
+
+@dataclass
+class _Pair:
+    """The word diff of one pair of corresponding sentences."""
+
+    equal: bool
+    sim: float
+    ops: list[list]
+    ta: Words | None
+    tb: Words | None
+    changed_a: set[int]
+    changed_b: set[int]
+
+
+class Builder:
+    """Turns parts and matches into :class:`Block` values (word diffs made once per sentence pair)."""
+
+    def __init__(self, a: Side, b: Side, matches: Matches, *, max_tokens: int) -> None:
+        self.a, self.b, self.m, self.max_tokens = a, b, matches, max_tokens
+        self._pairs: dict[int, _Pair] = {}
+
+    def pair(self, x: int) -> _Pair:
+        """Word diff of original sentence ``x`` and its counterpart (cached)."""
+        got = self._pairs.get(x)
+        if got is not None:
+            return got
+        y, sim = self.m.o2r[x]
+        if self.a.sent_key[x] == self.b.sent_key[y]:
+            got = _Pair(True, 1.0, [], None, None, set(), set())  # twins: no word diff needed
+        else:
+            ta, tb = self.a.tokens(x), self.b.tokens(y)
+            ops = diff_tokens(ta, tb, max_tokens=self.max_tokens)
+            ca = {i for op in ops if op[0] == "change" for i in range(op[1], op[2])}
+            cb = {j for op in ops if op[0] == "change" for j in range(op[3], op[4])}
+            got = _Pair(not ca and not cb, sim, ops, ta, tb, ca, cb)
+        self._pairs[x] = got
+        return got
+
+    # -- spans ---------------------------------------------------------------------------
+    def spans(self, si: int, para: int, other: set[int], identical: bool = False) -> tuple[Span, ...]:
+        """Marked runs of one paragraph; ``other``: the other side's paragraphs in its block."""
+        side = self.a if si == 0 else self.b
+        p = side.paras[para]
+        if p.kind != BODY:
+            return (Span(p.text, "equal"),)
+        if identical:
+            head = (Span(p.text[: len(p.dateline)], "dateline"),) if p.dateline else ()
+            return head + (Span(p.text[len(p.dateline or "") :], "equal"),)
+        runs: list[list] = []
+        if p.dateline:
+            runs.append([0, len(p.dateline), "dateline", None])
+        for s in side.sentences_of(para):
+            runs.extend(self._sentence_runs(si, s, other))
+        return _fill(p.text, runs)
+
+    def _sentence_runs(self, si: int, s: int, other: set[int]) -> list[list]:
+        side, partner_side = (self.a, self.b) if si == 0 else (self.b, self.a)
+        start, end = side.sent_start[s], side.sent_start[s] + len(side.sent_text[s])
+        hit = (self.m.o2r if si == 0 else self.m.r2o).get(s)
+        if hit is None:
+            return [[start, end, "dropped" if si == 0 else "added", None]]
+        t = hit[0]
+        if partner_side.sent_para[t] not in other:
+            ref = f"{'rewrite' if si == 0 else 'original'} ¶{partner_side.sent_para[t] + 1}"
+            return [[start, end, "elsewhere", ref]]
+        pr = self.pair(s if si == 0 else t)
+        if pr.equal:
+            return [[start, end, "equal", None]]
+        toks, changed = (pr.ta, pr.changed_a) if si == 0 else (pr.tb, pr.changed_b)
+        runs: list[list] = []
+        for k, (t0, t1) in enumerate(zip(toks.starts, toks.ends, strict=True)):  # type: ignore[union-attr]
+            mark = "changed" if k in changed else "equal"
+            if runs and runs[-1][2] == mark:
+                runs[-1][1] = t1
+            else:
+                runs.append([t0, t1, mark, None])
+        return runs
+
+    # -- sentence diffs ------------------------------------------------------------------------
+    def sentence_diff(self, x: int) -> SentenceDiff:
+        """The correspondence of original sentence ``x`` and its counterpart."""
+        y, _ = self.m.o2r[x]
+        pr = self.pair(x)
+        words = [WordOp("equal", self.a.sent_text[x], self.b.sent_text[y])] if pr.equal and not pr.ops else []
+        for tag, i1, i2, j1, j2 in pr.ops:
+            op = "equal" if tag == "equal" else ("insert" if i1 == i2 else "delete" if j1 == j2 else "replace")
+            words.append(WordOp(op, _text(self.a, x, pr.ta, i1, i2), _text(self.b, y, pr.tb, j1, j2)))
+        return SentenceDiff(
+            "equal" if pr.equal else "changed",
+            ((self.a.sent_para[x], self.a.sent_idx[x]),),
+            ((self.b.sent_para[y], self.b.sent_idx[y]),),
+            1.0 if pr.equal else pr.sim,
+            tuple(words),
+        )
+
+    def sentence_diffs(self, os_: tuple[int, ...], rs_: tuple[int, ...]) -> tuple[SentenceDiff, ...]:
+        """Correspondences touching a block, in the rewrite's order; a dropped
+        sentence (or one gone elsewhere) right after the previous original sentence's item."""
+        a, b = self.a, self.b
+        items: list[tuple[tuple[int, int, int], SentenceDiff]] = []
+        seen: set[int] = set()
+        for r in rs_:
+            for y in b.sentences_of(r):
+                hit = self.m.r2o.get(y)
+                key = (r, b.sent_idx[y], 0)
+                if hit is None:
+                    items.append((key, SentenceDiff("added", (), ((r, b.sent_idx[y]),), 0.0)))
+                else:
+                    seen.add(hit[0])
+                    items.append((key, self.sentence_diff(hit[0])))
+        last = (-1, -1, 0)
+        for o in os_:
+            for x in a.sentences_of(o):
+                hit = self.m.o2r.get(x)
+                if x in seen:
+                    last = (b.sent_para[hit[0]], b.sent_idx[hit[0]], 0)  # type: ignore[index]
+                    continue
+                last = (last[0], last[1], last[2] + 1)
+                d = SentenceDiff("dropped", ((o, a.sent_idx[x]),), (), 0.0) if hit is None else self.sentence_diff(x)
+                items.append((last, d))
+        items.sort(key=lambda kv: kv[0])
+        return tuple(d for _, d in items)
+
+    # -- blocks ---------------------------------------------------------------------------------
+    def block(self, part: Part) -> Block:
+        """The :class:`Block` of one part, with similarity, spans and sentence diffs."""
+        a, b = self.a, self.b
+        os_, rs_ = part.original, part.rewrite
+        if part.role != BODY:
+            return self._furniture(part)
+        kind, changed = part.kind, part.kind != "identical"
+        if kind == "pair":
+            changed = a.para_key[os_[0]] != b.para_key[rs_[0]]
+            kind = "reworded" if changed else "identical"
+        if part.moved and kind in ("identical", "reworded"):
+            kind = "moved"
+        oset, rset = set(os_), set(rs_)
+        if not changed:  # an identical pair: every sentence equals the one at its index
+            return Block(
+                kind=kind,
+                original=os_,
+                rewrite=rs_,
+                similarity=1.0,
+                role=part.role,
+                moved=part.moved,
+                changed=False,
+                original_spans=(self.spans(0, os_[0], rset, True),),
+                rewrite_spans=(self.spans(1, rs_[0], oset, True),),
+            )
+        sentences = self.sentence_diffs(os_, rs_)
+        return Block(
+            kind=kind,
+            original=os_,
+            rewrite=rs_,
+            similarity=self._similarity(os_, rs_, changed),
+            role=part.role,
+            moved=part.moved,
+            changed=changed,
+            shares=self._shares(part),
+            sentences=sentences,
+            inline=self.inline(os_[0], rs_[0], sentences) if len(os_) == len(rs_) == 1 else (),
+            original_spans=tuple(self.spans(0, o, rset) for o in os_),
+            rewrite_spans=tuple(self.spans(1, r, oset) for r in rs_),
+        )
+
+    def inline(self, o: int, r: int, sentences: Sequence[SentenceDiff]) -> tuple[Span, ...]:
+        """The rewrite paragraph ``r`` with the changes from original ``o`` in place."""
+        a, b = self.a, self.b
+        runs: list[Span] = []
+        if b.paras[r].dateline:
+            runs += [Span(b.paras[r].dateline, "dateline"), Span(" ", "equal")]  # type: ignore[arg-type]
+        for d in sentences:
+            if d.kind == "added":
+                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "added"))
+            elif d.kind == "dropped":
+                runs.append(Span(a.paras[o].sentences[d.original[0][1]] + " ", "dropped"))
+            elif d.rewrite[0][0] != r:
+                continue  # gone to another block: shown there
+            elif d.original[0][0] != o:
+                runs.append(
+                    Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "elsewhere", f"original ¶{d.original[0][0] + 1}")
+                )
+            elif d.kind == "equal":
+                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "equal"))
+            else:
+                runs.extend(self._inline_words(self.m.r2o[b.first[r] + d.rewrite[0][1]][0]))
+                runs[-1] = Span(runs[-1].text + " ", runs[-1].mark)
+        if runs:
+            last = runs[-1]
+            runs[-1] = Span(last.text.rstrip(), last.mark, last.ref)
+        return tuple(runs)
+
+    def _inline_words(self, x: int) -> list[Span]:
+        """Original sentence ``x`` and its changed counterpart as inline runs:
+        each run keeps the spaces after it in its own text; a replace is its
+        deleted then its inserted words."""
+        y, _ = self.m.o2r[x]
+        pr = self.pair(x)
+        ta, tb = pr.ta, pr.tb
+        text_a = self.a.paras[self.a.sent_para[x]].text
+        text_b = self.b.paras[self.b.sent_para[y]].text
+        out: list[Span] = []
+        for tag, i1, i2, j1, j2 in pr.ops:
+            if i2 > i1 and tag != "equal":
+                end = ta.starts[i2] if i2 < len(ta) else ta.ends[-1]  # type: ignore[union-attr]
+                out.append(Span(text_a[ta.starts[i1] : end], "deleted"))  # type: ignore[union-attr]
+            if j2 > j1:
+                end = tb.starts[j2] if j2 < len(tb) else tb.ends[-1]  # type: ignore[union-attr]
+                out.append(Span(text_b[tb.starts[j1] : end], "equal" if tag == "equal" else "inserted"))  # type: ignore[union-attr]
+        return out
+
+    def _similarity(self, os_: tuple[int, ...], rs_: tuple[int, ...], changed: bool) -> float:
+        """Share of the block's words in corresponding sentences, weighted by their similarity."""
+        if not os_ or not rs_:
+            return 0.0
+        if not changed:
+            return 1.0
+        a, b = self.a, self.b
+        total = covered = 0.0
+        for side, ps, own, other_paras in ((a, os_, self.m.o2r, rs_), (b, rs_, self.m.r2o, os_)):
+            partner = b if side is a else a
+            for p in ps:
+                for s in side.sentences_of(p):
+                    n = side.words(s)
+                    total += n
+                    hit = own.get(s)
+                    if hit is not None and partner.sent_para[hit[0]] in other_paras:
+                        covered += n * hit[1]
+        return covered / total if total else 0.0
+
+    def _shares(self, part: Part) -> tuple[float, ...]:
+        if part.kind not in ("split", "merged"):
+            return ()
+        one, many, own, one_side, many_side = (
+            (part.original[0], part.rewrite, self.m.o2r, self.a, self.b)
+            if part.kind == "split"
+            else (part.rewrite[0], part.original, self.m.r2o, self.b, self.a)
+        )
+        got: dict[int, float] = defaultdict(float)
+        total = 0
+        for s in one_side.sentences_of(one):
+            n = one_side.words(s)
+            total += n
+            hit = own.get(s)
+            if hit is not None:
+                got[many_side.sent_para[hit[0]]] += n
+        return tuple(got[q] / total if total else 0.0 for q in many)
+
+    def _furniture(self, part: Part) -> Block:
+        a, b = self.a, self.b
+        if part.original and part.rewrite:
+            po, pr = a.paras[part.original[0]], b.paras[part.rewrite[0]]
+            same = fold(po.text) == fold(pr.text)
+            mark = "equal" if same else "changed"
+            kind = ("identical" if same else "reworded") if not part.moved else "moved"
+            return Block(
+                kind=kind,
+                original=part.original,
+                rewrite=part.rewrite,
+                similarity=1.0 if same else jaccard(po.text, pr.text),
+                role=part.role,
+                moved=part.moved,
+                changed=not same,
+                original_spans=((Span(po.text, mark),),),
+                rewrite_spans=((Span(pr.text, mark),),),
+            )
+        side, idx = (a, part.original) if part.original else (b, part.rewrite)
+        text = side.paras[idx[0]].text
+        spans = ((Span(text, part.kind),),)
+        return Block(
+            kind=part.kind,
+            original=part.original,
+            rewrite=part.rewrite,
+            similarity=0.0,
+            role=part.role,
+            changed=True,
+            original_spans=spans if part.original else (),
+            rewrite_spans=spans if part.rewrite else (),
+        )
+
+    # -- summary --------------------------------------------------------------------------------
+    def summary(self, blocks: Sequence[Block]) -> Summary:
+        a, b = self.a, self.b
+        total = carried = verbatim = 0
+        for r in b.body:
+            if r not in b.first:  # not split: the twin of an identical paragraph
+                n = b.body_words(r)
+                total, carried, verbatim = total + n, carried + n, verbatim + n
+        for y in range(len(b.sent_key)):
+            n = b.words(y)
+            total += n
+            hit = self.m.r2o.get(y)
+            if hit is None:
+                continue
+            carried += n
+            pr = self.pair(hit[0])
+            verbatim += (
+                n if pr.equal else sum(1 for j, k in enumerate(pr.tb.keys) if j not in pr.changed_b and k[:1].isalnum())
+            )  # type: ignore[union-attr]
+        added_by: dict[str, int] = defaultdict(int)
+        dropped_by: dict[str, int] = defaultdict(int)
+        for blk in blocks:
+            if blk.kind == "added":
+                added_by[blk.role] += 1
+            elif blk.kind == "dropped":
+                dropped_by[blk.role] += 1
+        dl0 = {fold(p.dateline) for p in a.paras if p.dateline}
+        dl1 = {fold(p.dateline) for p in b.paras if p.dateline}
+        pairs = [blk for blk in blocks if blk.kind in ("identical", "reworded", "moved")]
+        return Summary(
+            original_paragraphs=len(a.paras),
+            rewrite_paragraphs=len(b.paras),
+            carried_over=carried / total if total else 0.0,
+            verbatim=min(verbatim / total, 1.0) if total else 0.0,
+            identical=sum(1 for blk in pairs if not blk.changed),
+            reworded=sum(1 for blk in pairs if blk.changed),
+            moved=sum(1 for blk in blocks if blk.moved),
+            split=sum(1 for blk in blocks if blk.kind == "split"),
+            merged=sum(1 for blk in blocks if blk.kind == "merged"),
+            added=sum(added_by.values()),
+            dropped=sum(dropped_by.values()),
+            added_by_role=tuple(sorted(added_by.items())),
+            dropped_by_role=tuple(sorted(dropped_by.items())),
+            sentences_added=len(b.sent_key) - len(self.m.r2o),
+            sentences_dropped=len(a.sent_key) - len(self.m.o2r),
+            datelines_added=len(dl1 - dl0),
+            datelines_dropped=len(dl0 - dl1),
+        )
+
+
+def _text(side: Side, s: int, toks: Words | None, i1: int, i2: int) -> str:
+    """The text tokens ``i1:i2`` of flat sentence ``s`` cover, as in its paragraph."""
+    if toks is None or i1 >= i2:
+        return ""
+    return side.paras[side.sent_para[s]].text[toks.starts[i1] : toks.ends[i2 - 1]]
+
+
+def _fill(text: str, runs: list[list]) -> tuple[Span, ...]:
+    """Spans covering ``text`` exactly: the marked runs, gaps as ``equal``; a
+    gap of spaces between two runs with the same mark takes that mark."""
+    merged: list[list] = []
+    for run in runs:
+        if (
+            merged
+            and merged[-1][2] == run[2] != "equal"
+            and merged[-1][3] == run[3]
+            and not text[merged[-1][1] : run[0]].strip()
+        ):
+            merged[-1][1] = run[1]
+        else:
+            merged.append(list(run))
+    out: list[Span] = []
+    pos = 0
+    for start, end, mark, ref in merged:
+        if start > pos:
+            out.append(Span(text[pos:start], "equal"))
+        out.append(Span(text[start:end], mark, ref))
+        pos = end
+    if pos < len(text):
+        out.append(Span(text[pos:], "equal"))
+    joined: list[Span] = []
+    for s in out:
+        if joined and joined[-1].mark == s.mark == "equal":
+            joined[-1] = Span(joined[-1].text + s.text, "equal")
+        else:
+            joined.append(s)
+    return tuple(joined)
