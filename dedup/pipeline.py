@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import candidates as cand
-from . import verify
+from . import frames, verify
 from ._sysmem import SpilledArray, SpilledRows, release_freed_memory
 from .article import Article, ArticleError, Rejected, coerce_article
 from .minhash import oph_signatures, signatures
@@ -95,6 +95,8 @@ def iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -
     input never holds it whole); rejected records are appended to ``rejected``."""
     if errors not in ("raise", "warn", "ignore"):
         raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+    if frames.is_frame(items):  # a pandas DataFrame or Arrow table: its rows as dicts
+        items = frames.frame_records(items)
     if isinstance(items, (str, bytes, dict, Article)):
         raise TypeError("cluster_articles() takes an iterable of articles, not a single article")
     return _iter_articles(items, errors, rejected)

@@ -54,7 +54,7 @@ def test_seed_pair_joins_in_ecbplus_and_nothing_else_joins(seed_texts, ecbplus_d
 def test_cli_cluster_seeds_prints_one_story():
     out = subprocess.run([sys.executable, "-m", "dedup.cli", "cluster", str(ROOT / "seeds")],
                          capture_output=True, text=True, check=True).stdout
-    assert "2 articles, 1 stories" in out
+    assert "2 articles, 1 story " in out
     assert "000_aadb172c92af177a" in out and "001_7c6128077c236151" in out
 
 

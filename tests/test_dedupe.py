@@ -109,7 +109,7 @@ def test_csv_gzip_in_and_stdout(tmp_path, feed_rows):
         w.writeheader()
         for r in feed_rows[:60]:
             w.writerow(r)
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", str(p)], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "dedup", "dedupe", str(p)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(res.stdout.splitlines()))
     copies = {r["id"] for r in feed_rows[:60] if r["kind"] == "copy"}
@@ -119,7 +119,7 @@ def test_csv_gzip_in_and_stdout(tmp_path, feed_rows):
 
 def test_stdin_to_stdout(feed_rows):
     data = "".join(json.dumps(r) + "\n" for r in feed_rows[:40])
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", "-", "-o", "-"], input=data,
+    res = subprocess.run([sys.executable, "-m", "dedup", "dedupe", "-", "-o", "-"], input=data,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert len(res.stdout.splitlines()) == 40 - sum(r["kind"] == "copy" for r in feed_rows[:40])
@@ -142,7 +142,7 @@ def test_resume_with_index(feed_rows, tmp_path):
     k3, d3 = tmp_path / "k3.jsonl", tmp_path / "d3.jsonl"
     assert main(["dedupe", str(second), "-o", str(k3), "--index", str(idx), "--duplicates", str(d3)]) == 0
     assert _jsonl(k3) == [] and all(d["kind"] == "already indexed" for d in _jsonl(d3))
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "index", "stats", str(idx)], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "dedup", "index", "stats", str(idx)], capture_output=True, text=True)
     assert json.loads(res.stdout)["articles"] == len(feed_rows)
 
 
