@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_REJECTED",
     "EXIT_INTERRUPTED",
     "EXIT_CODES",
+    "exit_codes_table",
     "Parser",
     "Formatter",
     "add_input_arguments",
@@ -57,6 +58,12 @@ EXIT_CODES = (
     ),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
+
+def exit_codes_table() -> str:
+    """:data:`EXIT_CODES` as the Markdown table the README shows."""
+    rows = [f"| `{code}` | {meaning} |" for code, meaning in EXIT_CODES]
+    return "\n".join(["| code | meaning |", "| --- | --- |", *rows])
+
 
 # C0 and C1 controls (but tab and newline), DEL, and the bidirectional overrides
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
