@@ -290,3 +290,15 @@ def test_kernel_notice_only_before_the_first_compile(tmp_path, monkeypatch, caps
     (tmp_path / "x" / "_kernels.tokenize-10.py311.nbi").write_bytes(b"")
     kernel_notice()
     assert capsys.readouterr().err == ""
+
+
+def test_diff_reads_the_first_argument_as_the_original(tmp_path, capsys):
+    o, r = sorted(SEEDS.glob("*.txt"))[:2]
+    page = tmp_path / "d.html"
+    assert main(["diff", str(o), str(r), "-o", str(page)]) == 0
+    title = re.search(r"<title>(.*?)</title>", page.read_text(encoding="utf-8")).group(1)
+    assert title == f"dedup diff: {o.stem} (original) vs {r.stem} (rewrite)"
+    assert main(["diff", str(o), str(r), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    first = o.read_text(encoding="utf-8").split("\n\n")[0].strip()[:40]
+    assert doc["original"]["paragraphs"][0]["text"].startswith(first[:20])

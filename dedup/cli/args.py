@@ -59,6 +59,7 @@ EXIT_CODES = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
+
 def exit_codes_table() -> str:
     """:data:`EXIT_CODES` as the Markdown table the README shows."""
     rows = [f"| `{code}` | {meaning} |" for code, meaning in EXIT_CODES]

@@ -187,8 +187,11 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # a stream: JSON/Parquet output needs no texts, so they are not kept
-        result = cluster_articles(counted(articles, bar, log), params=params, errors="ignore", keep_text=fmt == "text")
-    bar.close()
+        stream = counted(articles, bar, log)
+        try:
+            result = cluster_articles(stream, params=params, errors="ignore", keep_text=fmt == "text")
+        finally:
+            stream.close()
     rejected = log.reject_after(result.rejected)
     log.close()
     n_articles = sum(len(c) for c in result)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from .args import say
 
-__all__ = ["Bar", "progress_wanted", "kernels_compiled", "kernel_notice"]
+__all__ = ["Bar", "Ticker", "progress_wanted", "kernels_compiled", "kernel_notice"]
 
 
 def progress_wanted(flag: bool | None) -> bool:
@@ -48,8 +49,39 @@ class Bar:
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=False)
 
+    @property
+    def enabled(self) -> bool:
+        return self._bar is not None
+
     def close(self) -> None:
         if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Ticker:
+    """A line that shows the time spent on a step whose progress cannot be
+    counted (the stages after reading), refreshed twice a second; silent when disabled."""
+
+    def __init__(self, enabled: bool, desc: str):
+        self._bar: Any = None
+        self._stop = threading.Event()
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=None, desc=desc, file=sys.stderr, bar_format="{desc}: {elapsed}", leave=True)
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._stop.set()
+            self._thread.join()
+            self._bar.refresh()
             self._bar.close()
             self._bar = None
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 from array import array
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from ..article import Article, Rejected
 from ..io import FieldMap, Record, input_size, read_paths
 from .args import fields_from_args, plural, say
-from .progress import Bar, progress_wanted
+from .progress import Bar, Ticker, progress_wanted
 
-__all__ = ["InputLog", "read_articles", "SHOWN"]
+__all__ = ["InputLog", "read_articles", "log_for", "counted", "SHOWN"]
 
 #: rejected records named one by one on stderr before "... and N more"
 SHOWN = 10
@@ -122,13 +121,35 @@ def log_for(args: argparse.Namespace) -> InputLog:
     )
 
 
-def counted(articles: Iterator[Article], bar: Bar, log: InputLog) -> Iterator[Any]:
-    """The stream, updating the bar's note with the counts as it goes; the bar closes when it ends."""
-    n = 0
-    for a in articles:
-        n += 1
-        if n % 512 == 0:
-            bar.note(f"{n:,} articles, {log.rejected:,} rejected")
-        yield a
-    bar.note(f"{n:,} articles, {log.rejected:,} rejected")
-    bar.close()
+class Counted:
+    """The article stream, updating the bar's note with the counts as it goes.
+    When the input ends the bar closes and a :class:`Ticker` shows the time the
+    remaining stages take, until :meth:`close`."""
+
+    def __init__(self, articles: Iterator[Article], bar: Bar, log: InputLog):
+        self._articles = articles
+        self._bar = bar
+        self._log = log
+        self._ticker: Ticker | None = None
+
+    def __iter__(self) -> Iterator[Article]:
+        n = 0
+        for a in self._articles:
+            n += 1
+            if n % 512 == 0:
+                self._bar.note(f"{n:,} articles, {self._log.rejected:,} rejected")
+            yield a
+        self._bar.note(f"{n:,} articles, {self._log.rejected:,} rejected")
+        enabled = self._bar.enabled
+        self._bar.close()
+        self._ticker = Ticker(enabled, f"finding stories among {n:,} articles")
+
+    def close(self) -> None:
+        self._bar.close()
+        if self._ticker is not None:
+            self._ticker.close()
+
+
+def counted(articles: Iterator[Article], bar: Bar, log: InputLog) -> Counted:
+    """:class:`Counted` over ``articles``."""
+    return Counted(articles, bar, log)

@@ -90,8 +90,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     if fmt in ("term", "md"):  # no escape sequence from the data reaches a terminal
         original, rewrite = _terminal_safe(original), _terminal_safe(rewrite)
     al = diff_articles(original, rewrite)
-    if fmt == "html":
-        text = render_html(al)
+    if fmt == "html":  # the original first, as in the arguments and the columns
+        text = render_html(al, title=f"dedup diff: {original.id} (original) vs {rewrite.id} (rewrite)")
     elif fmt == "md":
         text = render_markdown(al, show_identical=args.all)
     elif fmt == "json":
@@ -110,8 +110,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     kernel_notice()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = cluster_articles(counted(articles, bar, log), params=params_from_args(args), errors="ignore")
-    bar.close()
+        stream = counted(articles, bar, log)
+        try:
+            result = cluster_articles(stream, params=params_from_args(args), errors="ignore")
+        finally:
+            stream.close()
     log.reject_after(result.rejected)
     log.close()
     n = sum(len(c) for c in result)
