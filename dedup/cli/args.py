@@ -27,6 +27,7 @@ __all__ = [
     "Parser",
     "Formatter",
     "add_input_arguments",
+    "add_paths_arguments",
     "add_param_arguments",
     "add_progress_argument",
     "params_from_args",
@@ -165,6 +166,22 @@ def add_param_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -
     )
     g.add_argument("--jobs", type=int, default=d.n_jobs, help="worker processes (-1: all cores)")
     add_input_arguments(p, delimiter=delimiter)
+
+
+def add_paths_arguments(p: argparse.ArgumentParser) -> None:
+    """PATH... and --input-format: the articles a command reads."""
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".txt files, folders, .jsonl, .csv or .parquet files (.gz looked through); - for JSONL on stdin",
+    )
+    p.add_argument(
+        "--input-format",
+        choices=("jsonl", "csv", "parquet", "txt"),
+        default=None,
+        help="read every input file as this format (default: from each file name)",
+    )
 
 
 def add_progress_argument(p: argparse.ArgumentParser) -> None:

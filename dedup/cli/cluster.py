@@ -18,6 +18,7 @@ from .args import (
     EXIT_REJECTED,
     Formatter,
     add_param_arguments,
+    add_paths_arguments,
     add_progress_argument,
     params_from_args,
     plural,
@@ -50,12 +51,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
-    p.add_argument(
-        "paths",
-        nargs="+",
-        metavar="PATH",
-        help=".txt files, folders, .jsonl, .csv or .parquet files (.gz looked through); - for stdin JSONL",
-    )
+    add_paths_arguments(p)
     p.add_argument(
         "--format",
         choices=OUTPUT_FORMATS,
@@ -66,12 +62,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--all", action="store_true", help="text: also list stories told only once")
-    p.add_argument(
-        "--input-format",
-        choices=("jsonl", "csv", "parquet", "txt"),
-        default=None,
-        help="read every input file as this format (default: from each file name)",
-    )
     add_progress_argument(p)
     add_param_arguments(p)
     p.set_defaults(func=run)

@@ -29,6 +29,7 @@ from .args import (
     Formatter,
     add_input_arguments,
     add_param_arguments,
+    add_paths_arguments,
     add_progress_argument,
     fields_from_args,
     params_from_args,
@@ -166,21 +167,10 @@ def register(subparsers: Any) -> None:
         formatter_class=Formatter,
         description="Cluster the input as 'dedup cluster' does, then write one HTML page with a table of contents.",
     )
-    r.add_argument(
-        "paths",
-        nargs="+",
-        metavar="PATH",
-        help=".txt files, folders, .jsonl, .csv or .parquet files (.gz looked through)",
-    )
+    add_paths_arguments(r)
     r.add_argument("-o", "--output", metavar="FILE", help="write the HTML here instead of stdout")
     r.add_argument("--title", default="dedup story report", help="page title")
     r.add_argument("--all", action="store_true", help="also list stories told only once")
-    r.add_argument(
-        "--input-format",
-        choices=("jsonl", "csv", "parquet", "txt"),
-        default=None,
-        help="read every input file as this format (default: from each file name)",
-    )
     add_progress_argument(r)
     add_param_arguments(r)
     r.set_defaults(func=_cmd_report)

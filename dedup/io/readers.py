@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -226,10 +225,9 @@ def read_paths(
     """
     report = on_error or (lambda r: print(f"dedup: {r.where()}: {r.error}", file=sys.stderr))
     for path in expand_paths(paths):
-        kind = fmt if fmt and (path == "-" or not os.path.isdir(path)) else None
         for rec in iter_records(
             path,
-            fmt=kind,
+            fmt=fmt,
             text_field=text_field,
             id_field=id_field,
             title_field=title_field,
