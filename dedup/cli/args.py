@@ -95,15 +95,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and epilogs as written (examples keep their lines); each
-    option's default shown after its help when it has a meaningful one."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        default = action.default
-        if default in (None, False, True, argparse.SUPPRESS) or "default" in text or not action.option_strings:
-            return text
-        return f"{text} (default: {default})"
+    """Descriptions and epilogs as written (examples keep their lines)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -118,19 +110,23 @@ def add_input_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -
     """--text-field, --id-field, --title-field, --published-field (and --delimiter)."""
     d = FieldMap()
     g = p.add_argument_group("input fields (JSONL keys, CSV header names, Parquet columns)")
-    g.add_argument("--text-field", default=d.text, metavar="NAME", help="field holding the article text")
+    g.add_argument(
+        "--text-field", default=d.text, metavar="NAME", help="field holding the article text (default: %(default)s)"
+    )
     g.add_argument(
         "--id-field",
         default=d.id,
         metavar="NAME",
-        help="field holding the article id (a record without one gets FILE:LINE)",
+        help="field holding the article id (a record without one gets FILE:LINE) (default: %(default)s)",
     )
-    g.add_argument("--title-field", default=d.title, metavar="NAME", help="field holding the headline")
+    g.add_argument(
+        "--title-field", default=d.title, metavar="NAME", help="field holding the headline (default: %(default)s)"
+    )
     g.add_argument(
         "--published-field",
         default=d.published,
         metavar="NAME",
-        help="field holding the publication time (ISO 8601, or epoch seconds or milliseconds)",
+        help="field holding the publication time (ISO 8601, or epoch seconds or milliseconds) (default: %(default)s)",
     )
     if delimiter:
         g.add_argument(
@@ -148,14 +144,19 @@ def add_param_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -
     d = Params()
     g = p.add_argument_group("clustering parameters")
     g.add_argument(
-        "--threshold", type=float, default=d.threshold, help="score at or above which two articles are the same story"
+        "--threshold",
+        type=float,
+        default=d.threshold,
+        help="score at or above which two articles are the same story (default: %(default)s)",
     )
-    g.add_argument("--linkage", choices=LINKAGES, default=d.linkage, help="how scored pairs become stories")
+    g.add_argument(
+        "--linkage", choices=LINKAGES, default=d.linkage, help="how scored pairs become stories (default: %(default)s)"
+    )
     g.add_argument(
         "--copy-threshold",
         type=float,
         default=d.copy_threshold,
-        help="estimated shingle Jaccard at or above which two articles are copies",
+        help="estimated shingle Jaccard at or above which two articles are copies (default: %(default)s)",
     )
     g.add_argument(
         "--time-window",
@@ -164,7 +165,7 @@ def add_param_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -
         metavar="DAYS",
         help="compare only articles published within DAYS of each other (default 7; 0: no window)",
     )
-    g.add_argument("--jobs", type=int, default=d.n_jobs, help="worker processes (-1: all cores)")
+    g.add_argument("--jobs", type=int, default=d.n_jobs, help="worker processes (-1: all cores) (default: %(default)s)")
     add_input_arguments(p, delimiter=delimiter)
 
 

@@ -95,17 +95,20 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--errors", metavar="FILE", help="JSON lines of the rejected records: source, line, error")
     p.add_argument(
-        "--keep", choices=("first", "earliest", "longest"), default="first", help="which article of a group to keep"
+        "--keep",
+        choices=("first", "earliest", "longest"),
+        default="first",
+        help="which article of a group to keep (default: %(default)s)",
     )
     p.add_argument(
         "--level",
         choices=("copy", "story"),
         default="copy",
-        help="drop only copies, or every later version of a known story",
+        help="drop only copies, or every later version of a known story (default: %(default)s)",
     )
     p.add_argument("--index", metavar="PATH", help="resume against this saved index and save it at the end")
     p.add_argument("--redis", metavar="HOST:PORT", help="use a shared index on this Redis server")
-    p.add_argument("--redis-prefix", default="dedup", help="key namespace of the shared index")
+    p.add_argument("--redis-prefix", default="dedup", help="key namespace of the shared index (default: %(default)s)")
     p.add_argument(
         "--max-live",
         type=int,

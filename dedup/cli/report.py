@@ -169,7 +169,7 @@ def register(subparsers: Any) -> None:
     )
     add_paths_arguments(r)
     r.add_argument("-o", "--output", metavar="FILE", help="write the HTML here instead of stdout")
-    r.add_argument("--title", default="dedup story report", help="page title")
+    r.add_argument("--title", default="dedup story report", help="page title (default: %(default)s)")
     r.add_argument("--all", action="store_true", help="also list stories told only once")
     add_progress_argument(r)
     add_param_arguments(r)

@@ -49,7 +49,10 @@ def register(subparsers: Any) -> None:
         help="auto: from the first path's extension (.parquet, or .jsonl/.json, optionally .gz)",
     )
     p.add_argument(
-        "--output-format", choices=("parquet", "jsonl"), default="parquet", help="format of the part files written"
+        "--output-format",
+        choices=("parquet", "jsonl"),
+        default="parquet",
+        help="format of the part files written (default: %(default)s)",
     )
     p.add_argument("--master", default=None, help="Spark master (default: the one spark-submit sets, else local[*])")
     p.add_argument("--shuffle-partitions", type=int, default=None, help="spark.sql.shuffle.partitions")
