@@ -302,3 +302,29 @@ def test_diff_reads_the_first_argument_as_the_original(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     first = o.read_text(encoding="utf-8").split("\n\n")[0].strip()[:40]
     assert doc["original"]["paragraphs"][0]["text"].startswith(first[:20])
+
+
+def test_json_output_lists_every_rejected_record(tmp_path, rows, capsys):
+    p = tmp_path / "mixed.jsonl"
+    p.write_text(
+        json.dumps(rows[0]) + "\n{oops\n" + json.dumps(rows[1]) + "\n" + json.dumps(rows[1]) + "\n", encoding="utf-8"
+    )
+    out = tmp_path / "s.json"
+    assert main(["cluster", str(p), "-o", str(out)]) == 3
+    rejected = json.loads(out.read_text(encoding="utf-8"))["rejected"]
+    assert [r["where"] for r in rejected] == [f"{p}:2", f"{p}:4"]
+    assert "invalid JSON" in rejected[0]["reason"] and "duplicate id" in rejected[1]["reason"]
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys):
+    from dedup.cli import cluster
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cluster, "cluster_articles", broken)
+    p = tmp_path / "one.jsonl"
+    p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
+    assert main(["cluster", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "dedup: error: unexpected KeyError" in err and "Traceback" not in err

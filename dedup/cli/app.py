@@ -77,5 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one line, never a traceback
+        say(f"error: unexpected {type(exc).__name__}: {exc} (a bug in dedup: please report it with the command line)")
+        return EXIT_INPUT
     finally:
         warnings.showwarning = previous

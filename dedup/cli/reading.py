@@ -35,6 +35,7 @@ class InputLog:
         self._source_of: array = array("l")
         self._line_of: array = array("q")
         self._warned_id = False
+        self.entries: list[dict[str, str]] = []  # every rejection: where, reason
 
     def on_record(self, rec: Record) -> None:
         self.records += 1
@@ -61,6 +62,7 @@ class InputLog:
 
     def reject(self, where: str, reason: str) -> None:
         self.rejected += 1
+        self.entries.append({"where": where, "reason": reason})
         if self.rejected <= self.shown:
             say(f"{where}: {reason}")
 
@@ -71,13 +73,10 @@ class InputLog:
         return f"{src}:{line}" if line else src
 
     def reject_after(self, rejected: tuple[Rejected, ...]) -> list[dict[str, str]]:
-        """Report the articles the clustering left out (e.g. a duplicate id); their where and reason."""
-        out = []
+        """Report the articles the clustering left out (e.g. a duplicate id); every rejection so far."""
         for r in rejected:
-            where = self.where(r.position)
-            self.reject(where, f"article {r.ref}: {r.reason}")
-            out.append({"where": where, "reason": r.reason})
-        return out
+            self.reject(self.where(r.position), f"article {r.ref}: {r.reason}")
+        return self.entries
 
     def close(self) -> None:
         """The line that ends a capped list of rejections."""
