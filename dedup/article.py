@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
@@ -130,6 +130,8 @@ def _parse_published(value: Any, ref: str) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value
+    if isinstance(value, date):  # a date column (Parquet, pandas): midnight UTC
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, bool):
         raise ArticleError(ref, f"'published' must be a datetime, ISO 8601 string or epoch number, got {value!r}")
     if isinstance(value, (int, float)):

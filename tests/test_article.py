@@ -3,7 +3,7 @@ dates out of range rejected with a reason (case 1), Clustering.labels_."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -18,6 +18,7 @@ def test_article_coerces_like_a_dict():  # issue 18 case 11
     assert a.published == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
     assert Article(id="e", text=None).text == ""
     assert Article(id="n", text="x", published=1_700_000_000_000).published.year == 2023  # epoch ms
+    assert Article(id="d", text="x", published=date(2024, 2, 3)).published == datetime(2024, 2, 3, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
