@@ -8,6 +8,7 @@ into stories, and show what each rewrite added or dropped.
 from .article import Article, ArticleError, Cluster, Clustering, PairScore, Rejected, Version
 from .cluster import cluster_articles
 from .diff import Alignment
+from .frames import frame_records
 from .index import DuplicateArticleError, IndexFormatError, IndexStorageError, Match, Story, StoryIndex
 from .params import Params
 from .pipeline import DedupWarning
@@ -32,6 +33,7 @@ __all__ = [
     "StoryIndex",
     "cluster_articles",
     "diff_articles",
+    "frame_records",
 ]
 
 __version__ = "0.1.0"

@@ -8,12 +8,15 @@ changes under a caller's feet.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from types import MappingProxyType
-from collections.abc import Mapping
 import warnings
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+from . import frames
 
 __all__ = [
     "Article",
@@ -48,6 +51,12 @@ class Article:
     Only ``text`` is needed; ``id`` is assigned from the input position when
     missing. ``published`` is used to pick the representative (earliest) and,
     when every article has one, to restrict comparisons to a time window.
+
+    Values are checked and coerced when the article is built, as for a dict
+    (:func:`coerce_article`): an integer id or a numeric title becomes a
+    string, ``published`` may be an ISO 8601 string or epoch seconds or
+    milliseconds, ``text=None`` is empty text; anything else raises
+    :class:`ArticleError` naming the article, so no bad value reaches a run.
     """
 
     id: str
@@ -59,7 +68,22 @@ class Article:
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
+        ref = _check_id(self.id)
+        if ref != self.id:
+            object.__setattr__(self, "id", ref)
+        if self.text is None:
+            object.__setattr__(self, "text", "")
+        elif not isinstance(self.text, str):
+            raise ArticleError(repr(ref), f"'text' must be a string, got {type(self.text).__name__}")
+        for name in ("title", "source", "url"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, name, _optional_str(value, name, repr(ref)))
+        if self.published is not None and not isinstance(self.published, datetime):
+            object.__setattr__(self, "published", _parse_published(self.published, repr(ref)))
         if not isinstance(self.metadata, MappingProxyType):
+            if not isinstance(self.metadata, Mapping):
+                raise ArticleError(repr(ref), f"'metadata' must be a mapping, got {type(self.metadata).__name__}")
             object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     @property
@@ -83,18 +107,40 @@ class Article:
         return d
 
 
+def _check_id(value: Any) -> str:
+    """The id as a string (an integer is converted); ArticleError for another type or bad UTF-8."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ArticleError(repr(value), f"'id' must be a string or integer, got {type(value).__name__}")
+    art_id = value if isinstance(value, str) else str(value)
+    try:
+        art_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ArticleError(ascii(art_id), "'id' has bytes that are not valid UTF-8") from None
+    return art_id
+
+
+def _from_epoch(value: float, ref: str) -> datetime:
+    seconds = value / 1000.0 if abs(value) > 1e11 else float(value)  # epoch ms vs s
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ArticleError(ref, f"'published' {value!r} is out of range for epoch seconds or milliseconds "
+                                "(years 1 to 9999)") from None
+
+
 def _parse_published(value: Any, ref: str) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value
+    if isinstance(value, date):  # a date column (Parquet, pandas): midnight UTC
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, bool):
         raise ArticleError(ref, f"'published' must be a datetime, ISO 8601 string or epoch number, got {value!r}")
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise ArticleError(ref, f"'published' is not a finite number: {value!r}")
-        seconds = value / 1000.0 if abs(value) > 1e11 else float(value)  # epoch ms vs s
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return _from_epoch(value, ref)
     if isinstance(value, str):
         s = value.strip()
         if s.endswith("Z"):
@@ -107,7 +153,8 @@ def _parse_published(value: Any, ref: str) -> datetime | None:
             except ValueError:
                 pass
         raise ArticleError(ref, f"'published' is not an ISO 8601 date: {value!r}")
-    raise ArticleError(ref, f"'published' must be a datetime, ISO 8601 string or epoch number, got {type(value).__name__}")
+    raise ArticleError(ref, "'published' must be a datetime, ISO 8601 string or epoch number, got "
+                            f"{type(value).__name__}")
 
 
 def _optional_str(value: Any, name: str, ref: str) -> str | None:
@@ -128,19 +175,18 @@ def coerce_article(obj: Any, default_id: str) -> Article:
     another type is an :class:`ArticleError` naming the article.
     """
     if isinstance(obj, Article):
-        if not isinstance(obj.text, str):
-            raise ArticleError(repr(obj.id), f"text must be a string, got {type(obj.text).__name__}")
-        return obj
+        return obj  # checked when it was built
     if isinstance(obj, str):
         return Article(id=default_id, text=obj)
     if isinstance(obj, Mapping):
         raw_id = obj.get("id")
         if raw_id is None or raw_id == "":
             art_id = default_id
-        elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
-            art_id = str(raw_id)
         else:
-            raise ArticleError(default_id, f"'id' must be a string or integer, got {type(raw_id).__name__}")
+            try:
+                art_id = _check_id(raw_id)
+            except ArticleError as exc:
+                raise ArticleError(default_id, exc.reason) from None
         ref = repr(art_id)
         text = obj.get("text")
         if text is None:
@@ -262,9 +308,25 @@ class Clustering(Sequence[Cluster]):
     def __iter__(self) -> Iterator[Cluster]:
         return iter(self.clusters)
 
-    def labels(self) -> dict[str, str]:
-        """Map each article id to its cluster id."""
+    @cached_property
+    def labels_(self) -> dict[str, str]:
+        """Each article id mapped to its cluster id (as scikit-learn's ``labels_``)."""
         return {a.id: c.id for c in self.clusters for a in c.members}
+
+    def labels(self) -> dict[str, str]:
+        """Deprecated alias of :attr:`labels_` (to be removed in the next version)."""
+        warnings.warn("Clustering.labels() is deprecated; use the attribute Clustering.labels_",
+                      DeprecationWarning, stacklevel=2)
+        return self.labels_
+
+    def to_pandas(self) -> Any:
+        """One row per article (``id``, ``story``, ``version``, ``representative``,
+        ``score``) as a pandas DataFrame; needs ``dedup[pandas]``. See :func:`dedup.frames.clustering_rows`."""
+        return frames.to_pandas(self)
+
+    def to_arrow(self) -> Any:
+        """The rows of :meth:`to_pandas` as a pyarrow Table; needs ``dedup[arrow]``."""
+        return frames.to_arrow(self)
 
     def cluster_of(self, article_id: str) -> Cluster:
         for c in self.clusters:
@@ -295,6 +357,8 @@ def iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -
     input never holds it whole); rejected records are appended to ``rejected``."""
     if errors not in ("raise", "warn", "ignore"):
         raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+    if frames.is_frame(items):  # a pandas DataFrame or Arrow table: its rows as dicts
+        items = frames.frame_records(items)
     if isinstance(items, (str, bytes, dict, Article)):
         raise TypeError("cluster_articles() takes an iterable of articles, not a single article")
     return _iter_articles(items, errors, rejected)

@@ -22,3 +22,13 @@ def seed_texts() -> list[tuple[str, str]]:
 def ecbplus_docs() -> list[dict]:
     with ECBPLUS.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Spark tests start a JVM and run for minutes: they count as slow, so the
+    default run (``-m 'not slow'`` in pyproject.toml) leaves them to
+    ``pytest -m slow`` / ``pytest -m spark``, which CI runs too."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.slow)

@@ -55,7 +55,7 @@ def test_cli_cluster_seeds_prints_one_story():
     out = subprocess.run(
         [sys.executable, "-m", "dedup.cli", "cluster", str(ROOT / "seeds")], capture_output=True, text=True, check=True
     ).stdout
-    assert "2 articles, 1 stories" in out
+    assert "2 articles, 1 story " in out
     assert "000_aadb172c92af177a" in out and "001_7c6128077c236151" in out
 
 

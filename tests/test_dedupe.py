@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,10 +86,10 @@ def test_bad_records_go_to_errors_file(tmp_path, feed_rows):
     with p.open("wb") as f:
         for r in good[:10]:
             f.write((json.dumps(r) + "\n").encode())
-        f.write(b"{not json\n")                                   # line 11
-        f.write(json.dumps({"id": "nt"}).encode() + b"\n")         # 12: missing text
+        f.write(b"{not json\n")  # line 11
+        f.write(json.dumps({"id": "nt"}).encode() + b"\n")  # 12: missing text
         f.write(json.dumps({"id": "wt", "text": 3}).encode() + b"\n")  # 13: wrong type
-        f.write(b'{"id": "ub", "text": "caf\xe9 \xff"}\n')        # 14: undecodable bytes
+        f.write(b'{"id": "ub", "text": "caf\xe9 \xff"}\n')  # 14: undecodable bytes
         for r in good[10:]:
             f.write((json.dumps(r) + "\n").encode())
     out, errs = tmp_path / "kept.jsonl", tmp_path / "errors.jsonl"
@@ -109,7 +110,7 @@ def test_csv_gzip_in_and_stdout(tmp_path, feed_rows):
         w.writeheader()
         for r in feed_rows[:60]:
             w.writerow(r)
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", str(p)], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "dedup", "dedupe", str(p)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(res.stdout.splitlines()))
     copies = {r["id"] for r in feed_rows[:60] if r["kind"] == "copy"}
@@ -119,8 +120,9 @@ def test_csv_gzip_in_and_stdout(tmp_path, feed_rows):
 
 def test_stdin_to_stdout(feed_rows):
     data = "".join(json.dumps(r) + "\n" for r in feed_rows[:40])
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", "-", "-o", "-"], input=data,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "dedup", "dedupe", "-", "-o", "-"], input=data, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
     assert len(res.stdout.splitlines()) == 40 - sum(r["kind"] == "copy" for r in feed_rows[:40])
 
@@ -142,7 +144,7 @@ def test_resume_with_index(feed_rows, tmp_path):
     k3, d3 = tmp_path / "k3.jsonl", tmp_path / "d3.jsonl"
     assert main(["dedupe", str(second), "-o", str(k3), "--index", str(idx), "--duplicates", str(d3)]) == 0
     assert _jsonl(k3) == [] and all(d["kind"] == "already indexed" for d in _jsonl(d3))
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "index", "stats", str(idx)], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "dedup", "index", "stats", str(idx)], capture_output=True, text=True)
     assert json.loads(res.stdout)["articles"] == len(feed_rows)
 
 
@@ -154,3 +156,90 @@ def test_progress_when_asked(feed_file, tmp_path, capsys):
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["dedupe", str(tmp_path / "nope.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# --- hostile input (issue 18) -------------------------------------------------------------------------
+
+
+def test_out_of_range_epoch_is_rejected_and_the_index_still_saved(tmp_path, feed_rows, capsys):  # case 1
+    p = tmp_path / "epoch.jsonl"
+    bad = dict(feed_rows[0], id="far-future", published=1e17)
+    p.write_text("".join(json.dumps(r) + "\n" for r in [bad, *feed_rows[:30]]), encoding="utf-8")
+    out, idx = tmp_path / "kept.jsonl", tmp_path / "i.dedup"
+    assert main(["dedupe", str(p), "-o", str(out), "--index", str(idx)]) == 3
+    assert f"{p}:1: article 'far-future': 'published' 1e+17 is out of range" in capsys.readouterr().err
+    assert idx.exists()
+    assert {r["id"] for r in _jsonl(out)} >= {r["id"] for r in feed_rows[:30] if r["kind"] == "original"}
+
+
+def test_kept_records_are_written_exactly_as_read(tmp_path, feed_rows):  # case 12
+    p = tmp_path / "odd.jsonl"
+    lines = [
+        b'{"id":"n1",  "text": ' + json.dumps(feed_rows[0]["text"]).encode() + b', "big": 1e400, "f": 1.50}',
+        b'{"text": ' + json.dumps(feed_rows[1]["text"]).encode() + b', "id": "n2", "u": "caf\\u00e9"}',
+    ]
+    p.write_bytes(b"\n".join(lines))  # no final newline either
+    out = tmp_path / "kept.jsonl"
+    assert main(["dedupe", str(p), "-o", str(out)]) == 0
+    data = out.read_bytes()
+    assert data == lines[0] + b"\n" + lines[1] + b"\n"
+    assert b"Infinity" not in data
+
+
+def test_rejected_records_are_named_on_stderr_capped(tmp_path, feed_rows, capsys):  # case 14
+    p = tmp_path / "bad.jsonl"
+    body = [json.dumps(feed_rows[0])] + ["{oops"] * 15 + [json.dumps(feed_rows[1])]
+    p.write_text("\n".join(body) + "\n", encoding="utf-8")
+    assert main(["dedupe", str(p), "-o", str(tmp_path / "k.jsonl")]) == 3
+    err = capsys.readouterr().err
+    named = re.findall(rf"^dedup: {re.escape(str(p))}:(\d+): invalid JSON", err, re.M)
+    assert named == [str(n) for n in range(2, 12)]
+    assert "... and 5 more rejected records" in err and "15 rejected" in err
+
+
+def test_bad_unicode_id_rejected_others_written(tmp_path, feed_rows):  # case 4
+    p = tmp_path / "ids.jsonl"
+    with p.open("wb") as f:
+        f.write((json.dumps(feed_rows[0]) + "\n").encode())
+        f.write(b'{"id": "x\\ud800", "text": "some text here"}\n')
+        f.write(b'{"id": "y\xff", "text": "some text here"}\n')
+        f.write((json.dumps(feed_rows[1]) + "\n").encode())
+    out, errs = tmp_path / "k.jsonl", tmp_path / "e.jsonl"
+    assert main(["dedupe", str(p), "-o", str(out), "--errors", str(errs)]) == 3
+    assert [r["id"] for r in _jsonl(out)] == [feed_rows[0]["id"], feed_rows[1]["id"]]
+    assert [(e["line"], "UTF-8" in e["error"]) for e in _jsonl(errs)] == [(2, True), (3, True)]
+
+
+def test_truncated_gzip_feed_keeps_what_was_read(tmp_path, feed_rows, capsys):  # case 5
+    data = gzip.compress("".join(json.dumps(r) + "\n" for r in feed_rows).encode())
+    p = tmp_path / "feed.jsonl.gz"
+    p.write_bytes(data[: len(data) * 3 // 4])
+    out = tmp_path / "k.jsonl"
+    assert main(["dedupe", str(p), "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and re.search(rf"{re.escape(str(p))}:\d+: the file is truncated", err)
+    assert len(_jsonl(out)) > 10
+
+
+def test_index_that_cannot_be_saved_is_a_one_line_error(tmp_path, feed_rows, capsys):
+    p = tmp_path / "f.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in feed_rows[:10]), encoding="utf-8")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["dedupe", str(p), "-o", str(tmp_path / "k.jsonl"), "--index", str(blocker / "i.dedup")]) == 2
+    err = capsys.readouterr().err
+    assert "the index could not be saved" in err and "Traceback" not in err
+
+
+def test_parquet_feed_in_and_out(tmp_path, feed_rows):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    src, out = tmp_path / "feed.parquet", tmp_path / "kept.parquet"
+    table = pa.Table.from_pylist(feed_rows)
+    pq.write_table(table, src, row_group_size=16)
+    assert main(["dedupe", str(src), "-o", str(out)]) == 0
+    kept = pq.read_table(out)
+    assert kept.schema == table.schema
+    copies = {r["id"] for r in feed_rows if r["kind"] == "copy"}
+    assert kept.column("id").to_pylist() == [r["id"] for r in feed_rows if r["id"] not in copies]
+    assert kept.to_pylist()[0] == feed_rows[0]

@@ -1,4 +1,4 @@
-"""``dedup spark-cluster``: :func:`dedup.spark.cluster_spark` from the command line.
+"""``dedup spark-cluster``: ``dedup.spark.cluster_spark`` from the command line.
 
 Reads Parquet or JSONL (files, folders or globs Spark understands, local or
 ``hdfs://`` / ``s3a://``), writes one row per article as Parquet or JSONL
@@ -8,7 +8,7 @@ pyspark is imported only when it runs, with a clear message when missing.
 Run it on a laptop (``--master local[*]``, the default outside
 ``spark-submit``) or on a cluster::
 
-    spark-submit --master yarn $(python -c 'import dedup.spark.commands as c; print(c.__file__)') \\
+    spark-submit --master yarn $(python -c 'import dedup.cli.submit as s; print(s.__file__)') \\
         spark-cluster s3a://bucket/articles/ -o s3a://bucket/stories/
 """
 
@@ -18,31 +18,47 @@ import argparse
 import os
 import sys
 import warnings
+from typing import Any
 
-__all__ = ["register", "main"]
+from dedup.cli.args import EXIT_INPUT, EXIT_OK, Formatter, add_param_arguments, params_from_args, plural, say
+
+__all__ = ["register"]
+
+EPILOG = """\
+examples:
+  dedup spark-cluster articles.jsonl -o stories/ --output-format jsonl
+  dedup spark-cluster s3a://archive/articles/ -o s3a://archive/stories/ --text-field body
+"""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from dedup.cli import add_param_arguments
-
+def register(subparsers: Any) -> None:
+    """Add ``dedup spark-cluster``."""
     p = subparsers.add_parser(
         "spark-cluster",
         help="group articles into stories on Apache Spark (needs dedup[spark])",
         description="Group articles into stories on Apache Spark: the same clusters as 'dedup cluster'.",
+        epilog=EPILOG,
+        formatter_class=Formatter,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="Parquet or JSONL input (files, folders, globs)")
     p.add_argument("-o", "--output", required=True, help="output folder (Spark writes part files)")
-    p.add_argument("--input-format", choices=("auto", "parquet", "jsonl"), default="auto",
-                   help="default: from the first path's extension (.parquet or .jsonl/.json[.gz])")
-    p.add_argument("--output-format", choices=("parquet", "jsonl"), default="parquet")
-    p.add_argument("--title-field", default=None, help="field holding the title (optional)")
-    p.add_argument("--published-field", default=None, help="field holding the publication time (optional)")
-    p.add_argument("--master", default=None,
-                   help="Spark master (default: the one spark-submit sets, else local[*])")
+    p.add_argument(
+        "--input-format",
+        choices=("auto", "parquet", "jsonl"),
+        default="auto",
+        help="auto: from the first path's extension (.parquet, or .jsonl/.json, optionally .gz)",
+    )
+    p.add_argument(
+        "--output-format",
+        choices=("parquet", "jsonl"),
+        default="parquet",
+        help="format of the part files written (default: %(default)s)",
+    )
+    p.add_argument("--master", default=None, help="Spark master (default: the one spark-submit sets, else local[*])")
     p.add_argument("--shuffle-partitions", type=int, default=None, help="spark.sql.shuffle.partitions")
     p.add_argument("--driver-memory", default=None, help="spark.driver.memory when starting Spark here, e.g. 4g")
     p.add_argument("--overwrite", action="store_true", help="replace the output folder if it exists")
-    add_param_arguments(p)
+    add_param_arguments(p, delimiter=False)
     p.set_defaults(func=_cmd_spark_cluster)
 
 
@@ -62,9 +78,8 @@ def _cmd_spark_cluster(args: argparse.Namespace) -> int:
         import pyspark  # noqa: F401
         from pyspark.sql import SparkSession
     except ModuleNotFoundError:
-        print("dedup: spark-cluster needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'", file=sys.stderr)
-        return 2
-    from dedup.cli import params_from_args
+        say("error: spark-cluster needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'")
+        return EXIT_INPUT
     from dedup.spark import cluster_spark
 
     params = params_from_args(args)
@@ -83,10 +98,16 @@ def _cmd_spark_cluster(args: argparse.Namespace) -> int:
     df = spark.read.parquet(*args.paths) if fmt == "parquet" else spark.read.json(list(args.paths))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = cluster_spark(df, id_col=args.id_field, text_col=args.text_field, title_col=args.title_field,
-                            published_col=args.published_field, params=params)
-    for w in caught:
-        print(f"dedup: {w.message}", file=sys.stderr)
+        out = cluster_spark(
+            df,
+            id_col=args.id_field,
+            text_col=args.text_field,
+            title_col=_present(args.title_field, df.columns),
+            published_col=_present(args.published_field, df.columns),
+            params=params,
+        )
+    for w in caught[:10]:
+        say(str(w.message))
     writer = out.write.mode("overwrite" if args.overwrite else "errorifexists")
     if args.output_format == "parquet":
         writer.parquet(args.output)
@@ -95,11 +116,17 @@ def _cmd_spark_cluster(args: argparse.Namespace) -> int:
     n = out.count()
     n_rejected = out.filter("rejected IS NOT NULL").count()
     n_clusters = out.filter("representative").count()
-    print(f"dedup: {n - n_rejected} articles, {n_clusters} stories -> {args.output}", file=sys.stderr)
-    if n_rejected:
-        print(f"dedup: {n_rejected} record(s) rejected (rows with 'rejected' set)", file=sys.stderr)
+    say(
+        f"{plural(n - n_rejected, 'article')}, {plural(n_clusters, 'story', 'stories')}, {n_rejected:,} rejected "
+        f"(rows with 'rejected' set) -> {args.output}"
+    )
     out.unpersist()
-    return 0
+    return EXIT_OK
+
+
+def _present(name: str, columns: list[str]) -> str | None:
+    """A title/published column name when the input has it (they are optional)."""
+    return name if name in columns else None
 
 
 def _submitted_conf() -> dict[str, str]:
@@ -107,14 +134,3 @@ def _submitted_conf() -> dict[str, str]:
     from pyspark import SparkConf
 
     return dict(SparkConf().getAll())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``spark-submit .../dedup/spark/commands.py spark-cluster ...``."""
-    from dedup.cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The ``dedup`` command: the parser of every subcommand and the one place
+errors become exit codes and one-line messages (never a traceback)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from .. import __version__
+from ..io import InputError
+from . import cluster, dedupe, index, report, spark
+from .args import EXIT_INPUT, EXIT_INTERRUPTED, Formatter, Parser, say
+
+__all__ = ["main", "build_parser"]
+
+_COMMANDS = (cluster, report, dedupe, index, spark)
+
+EPILOG = """\
+examples:
+  dedup cluster seeds/
+  dedup cluster feed.jsonl --format json -o stories.json
+  dedup diff original.txt rewrite.txt -o diff.html
+  dedup report feed.jsonl -o report.html
+  dedup dedupe feed.jsonl.gz -o kept.jsonl --index feed.dedup
+
+exit codes: 0 done; 1 bad command line; 2 input or output error;
+3 done but some records rejected; 130 interrupted.
+"""
+
+
+def build_parser() -> Parser:
+    """The argument parser of ``dedup`` and all its subcommands."""
+    parser = Parser(
+        prog="dedup",
+        formatter_class=Formatter,
+        epilog=EPILOG,
+        description="Find news stories published more than once, group them, and show what rewrites changed.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"dedup {__version__}", help="print the version and exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for module in _COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    say(f"warning: {message}")  # the message only: never an internal file:line
+
+
+def _quiet_broken_pipe() -> int:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_INPUT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``dedup`` with ``argv`` (default: the command line); the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except FileNotFoundError as exc:
+        say(f"error: {exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc}")
+        return EXIT_INPUT
+    except (InputError, OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:
+        if isinstance(exc, BrokenPipeError):  # output piped into head & co.: stop quietly
+            return _quiet_broken_pipe()
+        say(f"error: {exc}")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        say("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one line, never a traceback
+        say(f"error: unexpected {type(exc).__name__}: {exc} (a bug in dedup: please report it with the command line)")
+        return EXIT_INPUT
+    finally:
+        warnings.showwarning = previous

@@ -1,0 +1,229 @@
+"""What every command shares: the exit codes, the options that read articles
+and set the pipeline's parameters, and the wording helpers (plurals,
+terminal-safe text, one-line messages on stderr).
+
+Command modules import this module; nothing here imports a command, so the
+commands and :mod:`dedup.cli.app` form no circle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any, NoReturn
+
+from ..io import FieldMap
+from ..params import LINKAGES, Params
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EXIT_INPUT",
+    "EXIT_REJECTED",
+    "EXIT_INTERRUPTED",
+    "EXIT_CODES",
+    "exit_codes_table",
+    "Parser",
+    "Formatter",
+    "add_input_arguments",
+    "add_paths_arguments",
+    "add_param_arguments",
+    "add_progress_argument",
+    "params_from_args",
+    "fields_from_args",
+    "plural",
+    "safe",
+    "say",
+]
+
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_INPUT = 2
+EXIT_REJECTED = 3
+EXIT_INTERRUPTED = 130
+
+#: the one table of exit codes every command uses (the README prints it)
+EXIT_CODES = (
+    (EXIT_OK, "done; every record was used"),
+    (EXIT_USAGE, "bad command line (unknown option, wrong value): see --help"),
+    (
+        EXIT_INPUT,
+        "input or output error: a file is missing or unreadable, nothing usable was read, "
+        "an index or Redis failed; the message says which",
+    ),
+    (
+        EXIT_REJECTED,
+        "done, but some records were rejected: each is named on stderr as file:line: reason "
+        "(--errors FILE for dedupe lists them all)",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+
+def exit_codes_table() -> str:
+    """:data:`EXIT_CODES` as the Markdown table the README shows."""
+    rows = [f"| `{code}` | {meaning} |" for code, meaning in EXIT_CODES]
+    return "\n".join(["| code | meaning |", "| --- | --- |", *rows])
+
+
+# C0 and C1 controls (but tab and newline), DEL, and the bidirectional overrides
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def safe(text: str, *, one_line: bool = False) -> str:
+    """``text`` with control characters from the data shown escaped (``\\x1b``),
+    so that no escape sequence in an id, title or text reaches a terminal;
+    ``one_line`` escapes newlines and tabs too."""
+    return (_CONTROL_LINE if one_line else _CONTROL).sub(_escape, text)
+
+
+def say(message: str) -> None:
+    """One line on stderr, prefixed ``dedup:``, control characters escaped."""
+    print(f"dedup: {safe(message, one_line=True)}", file=sys.stderr, flush=True)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``"1 story"``, ``"2 stories"``, ``"1,024 articles"``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written (examples keep their lines)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit with :data:`EXIT_USAGE`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def add_input_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -> None:
+    """--text-field, --id-field, --title-field, --published-field (and --delimiter)."""
+    d = FieldMap()
+    g = p.add_argument_group("input fields (JSONL keys, CSV header names, Parquet columns)")
+    g.add_argument(
+        "--text-field", default=d.text, metavar="NAME", help="field holding the article text (default: %(default)s)"
+    )
+    g.add_argument(
+        "--id-field",
+        default=d.id,
+        metavar="NAME",
+        help="field holding the article id (a record without one gets FILE:LINE) (default: %(default)s)",
+    )
+    g.add_argument(
+        "--title-field", default=d.title, metavar="NAME", help="field holding the headline (default: %(default)s)"
+    )
+    g.add_argument(
+        "--published-field",
+        default=d.published,
+        metavar="NAME",
+        help="field holding the publication time (ISO 8601, or epoch seconds or milliseconds) (default: %(default)s)",
+    )
+    if delimiter:
+        g.add_argument(
+            "--delimiter",
+            default=None,
+            metavar="CHAR",
+            help=r"CSV delimiter (default: sniffed from the header line among , ; | and tab; "
+            r"'\t' for tab)",
+        )
+
+
+def add_param_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -> None:
+    """The pipeline parameters most often changed, as options (defaults: ``dedup.Params``),
+    and the input field options."""
+    d = Params()
+    g = p.add_argument_group("clustering parameters")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=d.threshold,
+        help="score at or above which two articles are the same story (default: %(default)s)",
+    )
+    g.add_argument(
+        "--linkage", choices=LINKAGES, default=d.linkage, help="how scored pairs become stories (default: %(default)s)"
+    )
+    g.add_argument(
+        "--copy-threshold",
+        type=float,
+        default=d.copy_threshold,
+        help="estimated shingle Jaccard at or above which two articles are copies (default: %(default)s)",
+    )
+    g.add_argument(
+        "--time-window",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="compare only articles published within DAYS of each other (default 7; 0: no window)",
+    )
+    g.add_argument("--jobs", type=int, default=d.n_jobs, help="worker processes (-1: all cores) (default: %(default)s)")
+    add_input_arguments(p, delimiter=delimiter)
+
+
+def add_paths_arguments(p: argparse.ArgumentParser) -> None:
+    """PATH... and --input-format: the articles a command reads."""
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".txt files, folders, .jsonl, .csv or .parquet files (.gz looked through); - for JSONL on stdin",
+    )
+    p.add_argument(
+        "--input-format",
+        choices=("jsonl", "csv", "parquet", "txt"),
+        default=None,
+        help="read every input file as this format (default: from each file name)",
+    )
+
+
+def add_progress_argument(p: argparse.ArgumentParser) -> None:
+    """--progress / --no-progress (default: a bar only when stderr is a terminal)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show a progress bar on stderr even when it is not a terminal",
+    )
+    g.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bar, even on a terminal (the summary line stays)",
+    )
+
+
+def params_from_args(args: argparse.Namespace) -> Params:
+    """The :class:`dedup.Params` of the clustering options."""
+    kw: dict[str, Any] = dict(
+        threshold=args.threshold, linkage=args.linkage, copy_threshold=args.copy_threshold, n_jobs=args.jobs
+    )
+    if args.time_window is not None:
+        kw["time_window"] = None if args.time_window == 0 else args.time_window
+    return Params(**kw)
+
+
+def fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The reader keywords of the input options (``text_field=...``, ``delimiter=...``)."""
+    delim = getattr(args, "delimiter", None)
+    if delim is not None:
+        delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
+        if len(delim) != 1:
+            raise ValueError(f"--delimiter takes one character, got {delim!r}")
+    return dict(
+        text_field=args.text_field,
+        id_field=args.id_field,
+        title_field=args.title_field,
+        published_field=args.published_field,
+        delimiter=delim,
+    )

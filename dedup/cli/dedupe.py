@@ -1,0 +1,396 @@
+"""``dedup dedupe``: stream a feed through a :class:`~dedup.StoryIndex` and
+write the articles to keep, exactly as they were read.
+
+The index is driven through ``add_stream``, ``story_of``, ``story``,
+``in``, ``n_articles``, ``max_live``, ``save``/``load``/``close``; with
+``--keep earliest|longest`` the choice also reads one private attribute,
+``StoryIndex._state.get(id).version`` (the version of the kept article),
+until the index has a public way to ask it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ..article import Article
+from ..index import DuplicateArticleError, IndexStorageError, StoryIndex
+from ..io import Record, detect_format, iter_records, open_text
+from ..io.writers import RecordWriter
+from .args import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_REJECTED,
+    Formatter,
+    add_param_arguments,
+    add_progress_argument,
+    fields_from_args,
+    params_from_args,
+    plural,
+    say,
+)
+from .progress import Bar, kernel_notice, progress_wanted
+from .reading import InputLog, log_for
+
+__all__ = ["register", "run"]
+
+DESCRIPTION = """\
+Stream a feed through a live story index and write the articles to keep,
+exactly as they were read (the same bytes for JSONL), in input order, in the
+input's format (JSONL, CSV or Parquet; .gz looked through; - for stdin JSONL).
+
+--level copy drops copies of a version already seen (near-identical text);
+--level story drops every later version of a known story, rewrites too.
+--keep first streams (an article is written as soon as it is known to be new);
+earliest (publication time) and longest (text length) choose one article per
+group once the whole input is read (records wait in a temporary file).
+
+With --index PATH the index is loaded if the file exists and saved at the end,
+so tonight's run deduplicates against everything before. An article whose id
+is already indexed is dropped as 'already indexed': re-running is harmless.
+--redis HOST:PORT shares one index between several workers.
+
+Each rejected record is named on stderr (file:line: reason, the first 10);
+--errors FILE lists them all as JSON lines. Good records always go through.
+"""
+
+EPILOG = """\
+examples:
+  dedup dedupe feed.jsonl -o kept.jsonl --duplicates dropped.jsonl
+  dedup dedupe today.jsonl.gz -o kept.jsonl --errors rejected.jsonl --index feed.dedup
+  cat feed.jsonl | dedup dedupe - --level story > kept.jsonl
+  dedup dedupe archive.parquet -o kept.parquet --keep earliest
+
+exit codes: 0 done; 1 bad command line; 2 input, output, index or Redis error
+(what was written before is complete); 3 done but some records rejected.
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``dedup dedupe``."""
+    p = subparsers.add_parser(
+        "dedupe",
+        help="drop copies and rewrites from a feed, keep one of each",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=Formatter,
+    )
+    p.add_argument("input", metavar="INPUT", help="JSONL, CSV or Parquet file (.gz looked through); - for stdin")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        help="where the kept records go, in the input's format (- is stdout; .gz compresses)",
+    )
+    p.add_argument(
+        "--duplicates",
+        metavar="FILE",
+        help="JSON lines of the dropped articles: id, duplicate_of, story, version, kind, scores, line",
+    )
+    p.add_argument("--errors", metavar="FILE", help="JSON lines of the rejected records: source, line, error")
+    p.add_argument(
+        "--keep",
+        choices=("first", "earliest", "longest"),
+        default="first",
+        help="which article of a group to keep (default: %(default)s)",
+    )
+    p.add_argument(
+        "--level",
+        choices=("copy", "story"),
+        default="copy",
+        help="drop only copies, or every later version of a known story (default: %(default)s)",
+    )
+    p.add_argument("--index", metavar="PATH", help="resume against this saved index and save it at the end")
+    p.add_argument("--redis", metavar="HOST:PORT", help="use a shared index on this Redis server")
+    p.add_argument("--redis-prefix", default="dedup", help="key namespace of the shared index (default: %(default)s)")
+    p.add_argument(
+        "--max-live",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep at most N recent articles matchable (bounds memory for feeds without dates)",
+    )
+    p.add_argument(
+        "--input-format",
+        choices=("jsonl", "csv", "parquet"),
+        help="the input's format (default: from the file name; stdin is JSONL)",
+    )
+    add_progress_argument(p)
+    add_param_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _make_index(args: argparse.Namespace) -> StoryIndex:
+    params = params_from_args(args)
+    if args.redis:
+        host, _, port = args.redis.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--redis takes HOST:PORT, got {args.redis!r}")
+        return StoryIndex(
+            params, redis={"host": host, "port": int(port)}, redis_prefix=args.redis_prefix, max_live=args.max_live
+        )
+    if args.index and os.path.exists(args.index):
+        index = StoryIndex.load(args.index)
+        if args.max_live is not None:
+            index.max_live = args.max_live
+        return index
+    return StoryIndex(params, max_live=args.max_live)
+
+
+class _Run:
+    """The state of one run: outputs, counts, the spool, the progress bar."""
+
+    def __init__(self, args: argparse.Namespace, fmt: str, log: InputLog):
+        schema = None
+        if fmt == "parquet":
+            from ..io.parquet import input_schema
+
+            schema = input_schema(args.input)
+        self.out = RecordWriter(args.output, fmt, schema=schema)
+        self.dups: IO[str] | None = open_text(args.duplicates, "w") if args.duplicates else None
+        self.errs: IO[str] | None = open_text(args.errors, "w") if args.errors else None
+        self.counts = {"read": 0, "kept": 0, "duplicates": 0, "rejected": 0}
+        self.log = log
+        self.spool: IO[bytes] | None = None if args.keep == "first" else tempfile.TemporaryFile()  # noqa: SIM115
+        self.groups: list[tuple[str, str, float, int]] = []  # (id, version, time, length) when not streaming
+        size = None if args.input == "-" else os.path.getsize(args.input)
+        self.bar = Bar(progress_wanted(args.progress), size, "dedupe")
+
+    def keep(self, rec: Record) -> None:
+        self.out.write(rec)
+        self.counts["kept"] += 1
+
+    def drop(self, article_id: str, **info: Any) -> None:
+        self.counts["duplicates"] += 1
+        if self.dups is not None:
+            self.dups.write(json.dumps({"id": article_id, **info}, ensure_ascii=False) + "\n")
+
+    def reject(self, rec: Record) -> None:
+        self.counts["rejected"] += 1
+        self.log.on_error(rec)
+        if self.errs is not None:
+            self.errs.write(
+                json.dumps({"source": rec.source, "line": rec.line, "error": rec.error}, ensure_ascii=False) + "\n"
+            )
+
+    def spool_record(self, rec: Record, version: str) -> None:
+        a: Article = rec.article  # type: ignore[assignment]
+        row = (rec.source, rec.line, rec.raw if rec.data is None else None, rec.data)
+        pickle.dump(row, self.spool, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
+        ts = a.timestamp
+        self.groups.append((a.id, version, float("inf") if ts is None else ts, len(a.text)))
+
+    def spooled(self) -> Iterator[Record]:
+        self.spool.seek(0)  # type: ignore[union-attr]
+        for _ in self.groups:
+            source, line, raw, data = pickle.load(self.spool)  # type: ignore[arg-type]
+            yield Record(source, line, raw=raw, data=data)
+
+    def note(self) -> None:
+        c = self.counts
+        self.bar.note(
+            f"{c['read']:,} read, {c['kept']:,} kept, {c['duplicates']:,} dropped, {c['rejected']:,} rejected"
+        )
+
+    def close(self) -> None:
+        self.out.close()
+        for f in (self.dups, self.errs, self.spool):
+            if f is not None:
+                f.close()
+        self.note()
+        self.bar.close()
+        self.log.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """``dedup dedupe``: the exit code."""
+    if args.index and args.redis:
+        raise ValueError("--index and --redis are alternatives: a Redis index is stored on the server")
+    fmt = args.input_format or ("jsonl" if args.input == "-" else detect_format(args.input))
+    if fmt not in ("jsonl", "csv", "parquet"):
+        raise ValueError(f"dedupe reads JSONL, CSV or Parquet, not {fmt!r} ({args.input}); see --input-format")
+    if args.input != "-" and not os.path.exists(args.input):
+        raise FileNotFoundError(f"no such file: {args.input}")
+    start = time.monotonic()
+    index = _make_index(args)
+    known_before = index.n_articles
+    kernel_notice()
+    state = _Run(args, fmt, log_for(args))
+    records = iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args))
+    failure: str | None = None
+    try:
+        failure = _stream(index, records, args, state)
+        if state.spool is not None and failure is None:
+            _choose_and_write(index, args, state, known_before)
+    except KeyboardInterrupt:
+        failure = "interrupted"
+    finally:
+        state.close()
+    if args.index and (failure is None or state.spool is None):
+        failure = _save(index, args.index) or failure
+    c = state.counts
+    summary = (
+        f"{plural(c['read'], 'record')} read, {c['kept']:,} kept, {c['duplicates']:,} dropped as "
+        f"duplicates, {c['rejected']:,} rejected, {time.monotonic() - start:.1f} s"
+    )
+    say(summary + (f" (see {args.errors})" if c["rejected"] and args.errors else ""))
+    index.close()
+    if failure is not None:
+        say(
+            f"error: stopped after {plural(c['read'], 'record')}: {failure}. Everything written so far is "
+            "complete; re-running on the same input skips the articles already indexed."
+        )
+        return EXIT_INPUT
+    return EXIT_REJECTED if c["rejected"] else EXIT_OK
+
+
+def _save(index: StoryIndex, path: str) -> str | None:
+    """Save the index; the reason when it could not be (the previous file is then left as it was)."""
+    try:
+        index.save(path)
+    except (OSError, IndexStorageError) as exc:
+        return f"the index could not be saved to {path} ({exc}); the previous file is unchanged"
+    return None
+
+
+def _stream(index: StoryIndex, records: Iterator[Record], args: argparse.Namespace, state: _Run) -> str | None:
+    """Feed every record through the index; the failure that stopped it, if any."""
+    streaming = state.spool is None
+    for rec, m in _matches(index, records, args.jobs):
+        state.counts["read"] += 1
+        if isinstance(m, IndexStorageError):
+            return str(m)
+        if not rec.ok:
+            state.reject(rec)
+        elif m is None:
+            state.drop(
+                rec.article.id,
+                duplicate_of=rec.article.id,
+                kind="already indexed",  # type: ignore[union-attr]
+                line=rec.line,
+            )
+        elif not streaming:
+            state.spool_record(rec, m.version)
+        elif m.kind == "copy" or (args.level == "story" and m.kind == "rewrite"):
+            state.drop(
+                m.id,
+                duplicate_of=m.matched,
+                story=m.story,
+                version=m.version,
+                kind=m.kind,
+                cosine=round(m.cosine, 4),
+                jaccard=round(m.jaccard, 4),
+                score=round(m.score, 4),
+                line=rec.line,
+            )
+        else:
+            state.keep(rec)
+        if state.counts["read"] % 256 == 0:
+            state.note()
+    return None
+
+
+def _matches(index: StoryIndex, records: Iterator[Record], jobs: int) -> Iterator[tuple[Record, Any]]:
+    """``(record, match)`` for each record: match None for a bad record or an
+    id already indexed, an IndexStorageError (then stop) if the storage failed.
+    With ``jobs > 1`` features are computed ahead in worker processes."""
+    pending: list[Record] = []
+    seen: set[str] = set()
+
+    def articles() -> Iterator[Article]:
+        for rec in records:
+            if rec.ok and rec.article.id not in index and rec.article.id not in seen:  # type: ignore[union-attr]
+                seen.add(rec.article.id)  # type: ignore[union-attr]
+                pending.append(rec)
+                yield rec.article  # type: ignore[misc]
+            else:
+                pending.append(rec)
+
+    stream = index.add_stream(articles(), n_jobs=jobs)
+    while True:
+        try:
+            m = next(stream)
+        except StopIteration:
+            break
+        except (IndexStorageError, DuplicateArticleError) as exc:
+            failure = exc if isinstance(exc, IndexStorageError) else IndexStorageError(str(exc))
+            yield from _flush_until_failure(pending, seen, failure)
+            return
+        while pending:  # records before the matched article: bad ones or already indexed
+            rec = pending.pop(0)
+            if rec.ok and rec.article.id == m.id:  # type: ignore[union-attr]
+                yield rec, m
+                break
+            yield rec, None
+    for rec in pending:
+        yield rec, None
+
+
+def _flush_until_failure(pending: list[Record], seen: set[str], failure: Exception) -> Iterator[tuple[Record, Any]]:
+    while pending:
+        rec = pending.pop(0)
+        if rec.ok and rec.article.id in seen:  # type: ignore[union-attr]
+            yield rec, failure
+            return
+        yield rec, None
+
+
+def _group_keys(index: StoryIndex, args: argparse.Namespace, groups: list) -> dict[str, tuple[str, tuple]]:
+    key_of: dict[str, tuple[str, tuple]] = {}
+    for aid, version, ts, length in groups:
+        group = index.story_of(aid).id if args.level == "story" else version
+        key = (ts, len(key_of)) if args.keep == "earliest" else (-length, len(key_of))
+        key_of[aid] = (group, key)
+    return key_of
+
+
+def _written_before(index: StoryIndex, args: argparse.Namespace, key_of: dict, run_ids: set[str]) -> dict[str, str]:
+    """Groups that already had a member before this run (written then): group -> that member."""
+    old: dict[str, str] = {}
+    for aid, (group, _) in key_of.items():
+        if group in old:
+            continue
+        members = index.story(group).members if args.level == "story" else None
+        if members is None:
+            story = index.story_of(aid)
+            members = next((v for v in story.versions if v[0] == group or aid in v), ())
+        earlier = [m for m in members if m not in run_ids]
+        if earlier:
+            old[group] = earlier[0]
+    return old
+
+
+def _choose_and_write(index: StoryIndex, args: argparse.Namespace, state: _Run, known_before: int) -> None:
+    """Keep one article per group (version, or story at ``--level story``),
+    by publication time or length; write the kept records in input order."""
+    key_of = _group_keys(index, args, state.groups)
+    run_ids = {g[0] for g in state.groups}
+    old_groups = _written_before(index, args, key_of, run_ids) if known_before else {}
+    best: dict[str, str] = {}
+    for aid, (group, key) in key_of.items():
+        if group in old_groups:
+            continue
+        b = best.get(group)
+        if b is None or key < key_of[b][1]:
+            best[group] = aid
+    for (aid, version, _, _), rec in zip(state.groups, state.spooled(), strict=True):
+        group = key_of[aid][0]
+        keeper = old_groups.get(group) or best[group]
+        if keeper == aid:
+            state.keep(rec)
+        else:
+            kept_entry = index._state.get(keeper)  # private: see the module docstring
+            same_version = kept_entry is not None and kept_entry.version == version
+            state.drop(
+                aid,
+                duplicate_of=keeper,
+                story=index.story_of(aid).id,
+                version=version,
+                kind="copy" if same_version else "rewrite",
+            )

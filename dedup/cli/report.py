@@ -1,0 +1,176 @@
+"""``dedup diff`` and ``dedup report``.
+
+``dedup diff ORIGINAL REWRITE``: one pair, the first argument the original
+and the second the rewrite, everywhere (terminal, Markdown, HTML, JSON).
+``dedup report PATH...``: cluster the input as ``dedup cluster`` does and
+write one HTML page with every story told more than once, each version
+against its representative. Rendering is :mod:`dedup.report`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..article import Article
+from ..cluster import cluster_articles
+from ..diff import diff_articles
+from ..io import iter_records
+from ..report import render_clusters_html, render_html, render_json, render_markdown, render_terminal, use_color
+from .args import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_REJECTED,
+    Formatter,
+    add_input_arguments,
+    add_param_arguments,
+    add_paths_arguments,
+    add_progress_argument,
+    fields_from_args,
+    params_from_args,
+    plural,
+    safe,
+    say,
+)
+from .progress import kernel_notice
+from .reading import counted, log_for, read_articles
+
+__all__ = ["register", "FORMATS"]
+
+FORMATS = ("html", "md", "term", "json")
+_EXT = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".json": "json"}
+
+DIFF_EPILOG = """\
+examples:
+  dedup diff original.txt rewrite.txt                 coloured on a terminal (not with NO_COLOR)
+  dedup diff original.txt rewrite.txt -o diff.html    one self-contained page
+  dedup diff a.jsonl b.jsonl --format md              each file holding one record
+"""
+
+REPORT_EPILOG = """\
+examples:
+  dedup report feed.jsonl -o report.html
+  dedup report articles/ archive.parquet -o report.html --all
+"""
+
+
+def _read_one(path: str, args: argparse.Namespace) -> Article:
+    found: list[Article] = []
+    for rec in iter_records(path, **fields_from_args(args)):
+        if not rec.ok:
+            raise ValueError(f"{rec.where()}: {rec.error}")
+        found.append(rec.article)  # type: ignore[arg-type]
+    if len(found) != 1:
+        raise ValueError(f"{path}: expected one article, found {len(found)}")
+    return found[0]
+
+
+def _terminal_safe(a: Article) -> Article:
+    return dataclasses.replace(a, text=safe(a.text), title=safe(a.title) if a.title else a.title)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    fmt = args.format
+    if fmt is None:
+        fmt = _EXT.get(Path(args.output).suffix.lower(), "term") if args.output else "term"
+    original = _read_one(args.original, args)
+    rewrite = _read_one(args.rewrite, args)
+    if fmt in ("term", "md"):  # no escape sequence from the data reaches a terminal
+        original, rewrite = _terminal_safe(original), _terminal_safe(rewrite)
+    al = diff_articles(original, rewrite)
+    if fmt == "html":  # the original first, as in the arguments and the columns
+        text = render_html(al, title=f"dedup diff: {original.id} (original) vs {rewrite.id} (rewrite)")
+    elif fmt == "md":
+        text = render_markdown(al, show_identical=args.all)
+    elif fmt == "json":
+        text = render_json(al)
+    else:
+        color = False if args.output else use_color(sys.stdout)
+        text = render_terminal(al, color=color, show_identical=args.all)
+    _write(text, args.output)
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    start = time.monotonic()
+    log = log_for(args)
+    articles, bar = read_articles(args, log)
+    kernel_notice()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stream = counted(articles, bar, log)
+        try:
+            result = cluster_articles(stream, params=params_from_args(args), errors="ignore")
+        finally:
+            stream.close()
+    log.reject_after(result.rejected)
+    log.close()
+    n = sum(len(c) for c in result)
+    if n == 0:
+        say(log.why_nothing(args.paths))
+        return EXIT_INPUT
+    page = render_clusters_html(result, title=args.title, min_size=1 if args.all else 2)
+    _write(page, args.output)
+    multi = sum(1 for c in result if len(c) > 1)
+    target = f" -> {args.output}" if args.output else ""
+    say(
+        f"{plural(n, 'article')}, {plural(multi, 'story', 'stories')} told more than once, "
+        f"{log.rejected:,} rejected, {time.monotonic() - start:.1f} s{target}"
+    )
+    return EXIT_REJECTED if log.rejected else EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    """Add ``dedup diff`` and ``dedup report``."""
+    p = subparsers.add_parser(
+        "diff",
+        help="show what a rewrite added, dropped, moved or reworded",
+        epilog=DIFF_EPILOG,
+        formatter_class=Formatter,
+        description="Align REWRITE against ORIGINAL paragraph by paragraph and show the changes: the original "
+        "on the left, the rewrite on the right.",
+    )
+    p.add_argument(
+        "original",
+        metavar="ORIGINAL",
+        help="the original article (.txt, or a .jsonl/.csv/.parquet file holding one record)",
+    )
+    p.add_argument("rewrite", metavar="REWRITE", help="the rewrite, in the same forms")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="html, md, term or json (default: from the -o extension, else term)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--all", action="store_true", help="md and term: also list identical paragraphs")
+    add_input_arguments(p)
+    p.set_defaults(func=_cmd_diff)
+
+    r = subparsers.add_parser(
+        "report",
+        help="HTML page: every story told more than once, each version against its representative",
+        epilog=REPORT_EPILOG,
+        formatter_class=Formatter,
+        description="Cluster the input as 'dedup cluster' does, then write one HTML page with a table of contents.",
+    )
+    add_paths_arguments(r)
+    r.add_argument("-o", "--output", metavar="FILE", help="write the HTML here instead of stdout")
+    r.add_argument("--title", default="dedup story report", help="page title (default: %(default)s)")
+    r.add_argument("--all", action="store_true", help="also list stories told only once")
+    add_progress_argument(r)
+    add_param_arguments(r)
+    r.set_defaults(func=_cmd_report)

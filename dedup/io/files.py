@@ -1,0 +1,137 @@
+"""Opening inputs and outputs: ``-`` for stdin/stdout, ``.gz`` looked through,
+formats told by the file name, folders expanded, bytes read counted (for a
+progress bar).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, BinaryIO
+
+from .records import InputError
+
+__all__ = [
+    "FORMATS",
+    "READ_EXTENSIONS",
+    "detect_format",
+    "open_binary",
+    "open_text",
+    "open_output",
+    "expand_paths",
+    "input_size",
+    "TRUNCATION_ERRORS",
+]
+
+FORMATS = ("jsonl", "csv", "parquet", "txt")
+#: what a folder is searched for
+READ_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
+#: what a truncated or corrupt gzip stream raises while it is read
+TRUNCATION_ERRORS: tuple[type[BaseException], ...] = (EOFError, gzip.BadGzipFile)
+
+
+def detect_format(path: str) -> str:
+    """``jsonl``, ``csv``, ``parquet`` or ``txt`` from a file name (``.gz`` is looked through)."""
+    name = path[:-3] if path.endswith(".gz") else path
+    ext = os.path.splitext(name)[1].lower()
+    if ext in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if ext in (".csv", ".tsv"):
+        return "csv"
+    if ext in (".parquet", ".pq"):
+        return "parquet"
+    return "txt"
+
+
+class _Counting(io.RawIOBase):
+    """A binary file that reports each chunk's size to ``on_bytes`` as it is read."""
+
+    def __init__(self, f: BinaryIO, on_bytes: Callable[[int], None]):
+        self._f = f
+        self._on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._f.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self._on_bytes(n)
+        return n or 0
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def open_binary(path: str, on_bytes: Callable[[int], None] | None = None) -> BinaryIO:
+    """An input as decompressed bytes (``-``: stdin; ``.gz`` gunzipped).
+
+    ``on_bytes`` hears how many bytes of the file itself (compressed, for
+    ``.gz``) each read took. Raises :class:`InputError` naming the file when it
+    cannot be opened."""
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if on_bytes is not None:
+        raw = io.BufferedReader(_Counting(raw, on_bytes), 1 << 16)  # type: ignore[assignment]
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def open_text(path: str, mode: str = "r") -> IO[str]:
+    """A text file for reading or writing, ``-`` for stdin/stdout, gzipped for
+    ``.gz``; undecodable bytes kept as surrogate escapes (reported per record)."""
+    if path == "-":
+        if "r" in mode:
+            return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline="")
+        return sys.stdout
+    if path.endswith(".gz"):
+        return gzip.open(path, mode + "t", encoding="utf-8", errors="surrogateescape", newline="")  # type: ignore[return-value]
+    return open(path, mode, encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def open_output(path: str) -> BinaryIO:
+    """A binary output (``-``: stdout; ``.gz`` gzipped)."""
+    if path == "-":
+        return sys.stdout.buffer
+    if path.endswith(".gz"):
+        return gzip.open(path, "wb")  # type: ignore[return-value]
+    return open(path, "wb")
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[str]:
+    """Files as given, and the readable files inside folders (sorted, hidden ones skipped).
+
+    Raises :class:`FileNotFoundError` naming a path that does not exist."""
+    for p in paths:
+        if p != "-" and os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    plain = name[:-3] if name.endswith(".gz") else name
+                    if not name.startswith(".") and plain.lower().endswith(READ_EXTENSIONS):
+                        yield os.path.join(root, name)
+        elif p != "-" and not os.path.exists(p):
+            raise FileNotFoundError(f"no such file or folder: {p}")
+        else:
+            yield p
+
+
+def input_size(paths: Iterable[str]) -> int | None:
+    """Total bytes of the files behind ``paths`` (None when one is stdin)."""
+    total = 0
+    for p in expand_paths(paths):
+        if p == "-":
+            return None
+        total += os.path.getsize(p)
+    return total

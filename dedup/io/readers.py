@@ -1,0 +1,243 @@
+"""Readers of JSONL, CSV, Parquet and ``.txt`` inputs: one :class:`Record`
+per line, row or file, good or bad, never an exception for one bad record.
+
+What a reader does with hostile input (each is a rejected record naming its
+line, and the reader goes on):
+
+* invalid JSON, JSON nested too deeply, a record that is not an object;
+* a missing text field, values of the wrong type, an out-of-range date;
+* bytes that are not UTF-8 (or escaped lone surrogates) in id, text, title,
+  source or url;
+* a CSV row with more fields than the header;
+* a truncated or corrupt ``.gz`` file: the records before the break come
+  through, then one record says the file is truncated and the reader stops.
+
+A UTF-8 byte order mark at the start of a file is ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..article import Article, ArticleError
+from .files import FORMATS, TRUNCATION_ERRORS, detect_format, expand_paths, open_binary
+from .records import FieldMap, InputError, Record, record_from_mapping
+
+__all__ = ["iter_records", "read_paths", "sniff_delimiter", "DELIMITERS"]
+
+BOM = b"\xef\xbb\xbf"
+DELIMITERS = (",", ";", "\t", "|")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def _stem(path: str) -> str:
+    return "stdin" if path == "-" else Path(path[:-3] if path.endswith(".gz") else path).stem
+
+
+def _record(label: str, n: int, obj: Any, default_id: str, fields: FieldMap, data: bytes | None = None) -> Record:
+    try:
+        return Record(label, n, article=record_from_mapping(obj, default_id, fields), raw=obj, data=data)
+    except ArticleError as exc:
+        return Record(label, n, error=str(exc), raw=obj, data=data)
+
+
+def _parse_json(line: bytes) -> tuple[Any, str | None]:
+    """The parsed line, or None and why it is not JSON."""
+    try:
+        return json.loads(line.decode("utf-8", "surrogateescape")), None
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        return None, f"invalid JSON: {exc}"
+
+
+def _iter_jsonl(f: BinaryIO, label: str, stem: str, fields: FieldMap) -> Iterator[Record]:
+    for n, line in enumerate(f, 1):
+        if n == 1 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        if not line.strip():
+            continue
+        obj, error = _parse_json(line)
+        if error is not None:
+            yield Record(label, n, error=error, data=line)
+        else:
+            yield _record(label, n, obj, f"{stem}:{n}", fields, data=line)
+
+
+def sniff_delimiter(header: str, default: str = ",") -> str:
+    """The delimiter a CSV header line uses: the most frequent of ``,;<tab>|`` (``default`` when none)."""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else default
+
+
+def _resolve_fields(header: list[str], fields: FieldMap) -> FieldMap:
+    """``fields`` with each name matched to the header, ignoring case when not exact."""
+    lower = {h.lower(): h for h in header}
+
+    def find(name: str) -> str:
+        return name if name in header else lower.get(name.lower(), name)
+
+    return FieldMap(
+        id=find(fields.id), text=find(fields.text), title=find(fields.title), published=find(fields.published)
+    )
+
+
+def _iter_csv(
+    f: BinaryIO, label: str, stem: str, fields: FieldMap, delimiter: str | None, tsv: bool
+) -> Iterator[Record]:
+    import io
+
+    text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    head = list(islice(text, 1))
+    if not head:
+        return
+    delim = delimiter or sniff_delimiter(head[0], "\t" if tsv else ",")
+    reader = csv.reader(chain(head, text), delimiter=delim)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        yield Record(label, 1, error=f"unreadable CSV header: {exc}")
+        return
+    names = _resolve_fields(header, fields)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Record(label, reader.line_num, error=f"unreadable CSV row: {exc}")
+            continue
+        n = reader.line_num
+        if not row or row == [""]:
+            continue
+        if len(row) > len(header):
+            yield Record(label, n, error=f"row has {len(row)} fields, header has {len(header)}")
+            continue
+        yield _record(label, n, dict(zip(header, row, strict=False)), f"{stem}:{n}", names)
+
+
+def _iter_txt(f: BinaryIO, label: str, stem: str) -> Iterator[Record]:
+    data = f.read()
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield Record(label, 0, error=f"article {stem!r}: bytes that are not valid UTF-8 (at byte {exc.start})")
+        return
+    yield Record(label, 0, article=Article(id=stem, text=text))
+
+
+def _iter_parquet(
+    path: str, label: str, fields: FieldMap, on_bytes: Callable[[int], None] | None, batch_size: int
+) -> Iterator[Record]:
+    from .parquet import iter_rows
+
+    stem = _stem(path)
+    for n, row in iter_rows(path, batch_size=batch_size, on_bytes=on_bytes):
+        yield _record(label, n, row, f"{stem}:{n}", fields)
+
+
+def iter_records(
+    path: str,
+    *,
+    fmt: str | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+    title_field: str = "title",
+    published_field: str = "published",
+    delimiter: str | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+    batch_size: int = 1024,
+) -> Iterator[Record]:
+    """Every record of one input, good or bad, with its line number.
+
+    ``fmt`` is ``jsonl``, ``csv``, ``parquet`` or ``txt`` (default: from the
+    file name; stdin is JSONL). Missing ids become ``"<file stem>:<line>"``.
+    CSV: the header names the fields (matched ignoring case), the delimiter
+    is sniffed from it unless given. Parquet is read ``batch_size`` rows at a
+    time. ``on_bytes`` hears the input bytes consumed (for progress).
+    Raises :class:`InputError` or :class:`FileNotFoundError` only when the
+    file cannot be opened at all.
+    """
+    fmt = fmt or ("jsonl" if path == "-" else detect_format(path))
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    fields = FieldMap(id=id_field, text=text_field, title=title_field, published=published_field)
+    label = "<stdin>" if path == "-" else path
+    if fmt == "parquet":
+        if path == "-":
+            raise InputError("Parquet cannot be read from stdin; give a file")
+        yield from _iter_parquet(path, label, fields, on_bytes, batch_size)
+        return
+    f = open_binary(path, on_bytes)
+    last = 0
+    try:
+        if fmt == "txt":
+            records: Iterator[Record] = _iter_txt(f, label, _stem(path))
+        elif fmt == "jsonl":
+            records = _iter_jsonl(f, label, _stem(path), fields)
+        else:
+            tsv = path.endswith((".tsv", ".tsv.gz"))
+            records = _iter_csv(f, label, _stem(path), fields, delimiter, tsv)
+        for rec in records:
+            last = rec.line
+            yield rec
+    except (*TRUNCATION_ERRORS, zlib.error) as exc:
+        yield Record(
+            label,
+            last + 1,
+            error=f"the file is truncated or corrupt ({exc}); reading stopped here, the records before were read",
+        )
+    finally:
+        if path != "-":
+            f.close()
+
+
+def read_paths(
+    paths: Iterable[str],
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    title_field: str = "title",
+    published_field: str = "published",
+    delimiter: str | None = None,
+    fmt: str | None = None,
+    on_error: Callable[[Record], None] | None = None,
+    on_record: Callable[[Record], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[Article]:
+    """Articles from files and folders (``.txt``, ``.jsonl``, ``.csv``, ``.parquet``; ``.gz`` looked through).
+
+    Bad records go to ``on_error`` (default: a line on stderr naming file,
+    line and reason) and are skipped; the good ones still come through.
+    ``on_record`` sees every record, good or bad, before that.
+    """
+    report = on_error or (lambda r: print(f"dedup: {r.where()}: {r.error}", file=sys.stderr))
+    for path in expand_paths(paths):
+        for rec in iter_records(
+            path,
+            fmt=fmt,
+            text_field=text_field,
+            id_field=id_field,
+            title_field=title_field,
+            published_field=published_field,
+            delimiter=delimiter,
+            on_bytes=on_bytes,
+        ):
+            if on_record is not None:
+                on_record(rec)
+            if rec.ok:
+                yield rec.article  # type: ignore[misc]
+            else:
+                report(rec)

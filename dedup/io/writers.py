@@ -1,0 +1,75 @@
+"""Writers: JSON lines of dicts, and kept input records written back unchanged."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import IO, Any
+
+from .files import open_output
+from .records import Record
+
+__all__ = ["write_jsonl", "RecordWriter"]
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """Write dicts as JSON lines (strict JSON: no NaN or Infinity); returns how many."""
+    n = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False) + "\n")
+        n += 1
+    return n
+
+
+class RecordWriter:
+    """Input records written back in their own format: a JSONL record as its
+    exact input bytes, a CSV row under the input's header, a Parquet row
+    under the input's schema."""
+
+    def __init__(self, path: str, fmt: str, *, schema: Any = None):
+        self.fmt = fmt
+        self.path = path
+        self._csv: Any = None
+        self._text: IO[str] | None = None
+        self._parquet: Any = None
+        if fmt == "parquet":
+            if path == "-":
+                raise ValueError("Parquet output needs a file name (-o FILE.parquet), not stdout")
+            from .parquet import RowWriter
+
+            self._parquet = RowWriter(path, schema=schema)
+            self._out = None
+        else:
+            self._out = open_output(path)
+
+    def write(self, rec: Record) -> None:
+        if self.fmt == "jsonl":
+            data = rec.data if rec.data is not None else json.dumps(rec.raw, ensure_ascii=False).encode()
+            self._out.write(data if data.endswith(b"\n") else data + b"\n")  # type: ignore[union-attr]
+        elif self.fmt == "csv":
+            if self._csv is None:
+                self._text = io.TextIOWrapper(
+                    self._out,
+                    encoding="utf-8",
+                    errors="surrogateescape",  # type: ignore[arg-type]
+                    newline="",
+                    write_through=True,
+                )
+                self._csv = csv.DictWriter(self._text, fieldnames=list(rec.raw), extrasaction="ignore")
+                self._csv.writeheader()
+            self._csv.writerow(rec.raw)
+        else:
+            self._parquet.write(rec.raw)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            return
+        if self._text is not None:
+            self._text.flush()
+            self._text.detach()
+        self._out.flush()  # type: ignore[union-attr]
+        if self.path != "-":
+            self._out.close()  # type: ignore[union-attr]

@@ -1,0 +1,60 @@
+"""Article values: checked and coerced when built (issue 18 case 11), epoch
+dates out of range rejected with a reason (case 1), Clustering.labels_."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from dedup import Article, ArticleError, cluster_articles
+
+TEXT = "Officials met in Geneva on Tuesday to discuss the ceasefire proposal for the region."
+
+
+def test_article_coerces_like_a_dict():  # issue 18 case 11
+    a = Article(id=42, text=TEXT, title=2024, published="2024-03-01T10:00:00Z")
+    assert a.id == "42" and a.title == "2024"
+    assert a.published == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+    assert Article(id="e", text=None).text == ""
+    assert Article(id="n", text="x", published=1_700_000_000_000).published.year == 2023  # epoch ms
+    assert Article(id="d", text="x", published=date(2024, 2, 3)).published == datetime(2024, 2, 3, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        (dict(id=["x"], text=TEXT), "'id' must be a string or integer"),
+        (dict(id=True, text=TEXT), "'id' must be a string or integer"),
+        (dict(id="a", text=3), "'text' must be a string"),
+        (dict(id="a", text=TEXT, url=5), "'url' must be text"),
+        (dict(id="a", text=TEXT, published="last Tuesday"), "not an ISO 8601 date"),
+        (dict(id="a", text=TEXT, published=1e17), "out of range"),
+        (dict(id="a\ud800", text=TEXT), "not valid UTF-8"),
+        (dict(id="a", text=TEXT, metadata=[1]), "'metadata' must be a mapping"),
+    ],
+)
+def test_article_refuses_bad_values_when_built(kwargs, reason):  # issue 18 cases 11, 1, 4
+    with pytest.raises(ArticleError, match=reason):
+        Article(**kwargs)
+
+
+def test_cluster_articles_with_built_articles_never_crashes_mid_run():  # issue 18 case 11
+    arts = [Article(id=1, text=TEXT, title=7, published="2024-01-01"), Article(id=2, text=TEXT + " Again.")]
+    result = cluster_articles(arts)
+    assert sorted(a.id for c in result for a in c.members) == ["1", "2"]
+
+
+def test_out_of_range_epoch_is_one_rejected_record():  # issue 18 case 1
+    docs = [{"id": "bad", "text": TEXT, "published": 1e17}, {"id": "good", "text": TEXT}]
+    with pytest.warns(UserWarning, match="out of range"):
+        result = cluster_articles(docs)
+    assert [r.ref for r in result.rejected] == ["'bad'"] and "out of range" in result.rejected[0].reason
+    assert [a.id for c in result for a in c.members] == ["good"]
+
+
+def test_labels_is_an_attribute_and_labels_call_is_deprecated():
+    result = cluster_articles([{"id": "a", "text": TEXT}, {"id": "b", "text": TEXT}])
+    assert result.labels_ == {"a": result[0].id, "b": result[0].id}
+    with pytest.warns(DeprecationWarning, match="labels_"):
+        assert result.labels() == result.labels_

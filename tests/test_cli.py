@@ -1,0 +1,330 @@
+"""The ``dedup`` command through its real entry points: version, help,
+exit codes, field options, delimiters, Parquet, progress, terminal safety
+(issues 18 and 19)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dedup.cli import EXIT_CODES, main
+from dedup.synth import generate_articles
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+COMMANDS = ("cluster", "diff", "report", "dedupe", "index", "spark-cluster")
+TEXT = "Officials met in Geneva on Tuesday to discuss the ceasefire proposal for the northern region."
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return list(generate_articles(40, seed=5))
+
+
+@pytest.fixture()
+def feed(tmp_path, rows) -> Path:
+    p = tmp_path / "feed.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return p
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# --- entry points, version, help ----------------------------------------------------------------
+
+
+def test_version_and_python_m_dedup():
+    from dedup import __version__
+
+    res = subprocess.run([sys.executable, "-m", "dedup", "--version"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == f"dedup {__version__}"
+    res = subprocess.run([sys.executable, "-m", "dedup", "cluster", str(SEEDS)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("2 articles, 1 story (1 told more than once)")
+    assert "Traceback" not in res.stderr
+
+
+def _help(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--help"])
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_examples_every_option_explained_and_no_markup(command, capsys):
+    text = _help([command], capsys)
+    assert "examples:" in text
+    assert not re.search(r"``|:func:|:class:|:mod:|:meth:", text)
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        m = re.match(r"^  (-[^ ].*?)(?:\s{2,}(\S.*))?$", line)
+        if m and not m.group(2):  # the help text is on the next line then
+            assert k + 1 < len(lines) and re.match(r"^\s{8,}\S", lines[k + 1]), f"{command}: {line!r} has no help"
+
+
+def test_top_level_help_lists_commands_and_exit_codes(capsys):
+    text = _help([], capsys)
+    for command in COMMANDS:
+        assert command in text
+    assert "exit codes" in text
+    assert [code for code, _ in EXIT_CODES] == [0, 1, 2, 3, 130]
+
+
+def test_usage_error_exits_1(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["cluster", "--threshold", "high", str(SEEDS)])
+    assert e.value.code == 1
+    assert "invalid float value" in capsys.readouterr().err
+
+
+# --- exit codes and messages --------------------------------------------------------------------
+
+
+def test_empty_input_exits_2(tmp_path, capsys):  # issue 18 case 15
+    p = tmp_path / "empty.jsonl"
+    p.write_text("", encoding="utf-8")
+    assert main(["cluster", str(p)]) == 2
+    assert f"no records in {p}" in capsys.readouterr().err
+
+
+def test_every_record_rejected_exits_2(tmp_path, capsys):  # issue 18 case 15
+    p = tmp_path / "bad.jsonl"
+    p.write_text("{oops\n[1, 2]\n", encoding="utf-8")
+    assert main(["cluster", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert f"{p}:1: invalid JSON" in err and f"{p}:2:" in err
+    assert "every record" in err and "2 records" in err
+
+
+def test_wrong_text_field_lists_the_fields_the_records_have(feed, capsys):  # issue 18 case 15
+    assert main(["cluster", str(feed), "--text-field", "body"]) == 2
+    err = capsys.readouterr().err
+    assert "no record has the text field 'body'" in err
+    assert "id, text, published, story, kind" in err
+    assert "... and 30 more rejected records" in err  # 40 rejected, 10 named
+
+
+def test_wrong_id_field_warns_with_the_fields_present(feed, capsys):  # issue 18 case 16
+    assert main(["cluster", str(feed), "--id-field", "doc_id", "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {feed}:1 has no field 'doc_id' (--id-field)" in err
+    assert "Its fields: id, text, published, story, kind" in err
+    assert json.loads(out.splitlines()[0])["id"].startswith("feed:")
+
+
+def test_some_rejected_exits_3_like_dedupe(tmp_path, rows, capsys):
+    p = tmp_path / "mixed.jsonl"
+    p.write_text(json.dumps(rows[0]) + "\n{oops\n" + json.dumps(rows[1]) + "\n", encoding="utf-8")
+    assert main(["cluster", str(p)]) == 3
+    err = capsys.readouterr().err
+    assert f"{p}:2: invalid JSON" in err and "1 rejected" in err
+
+
+def test_duplicate_id_is_named_with_its_file_and_line(tmp_path, capsys):
+    p = tmp_path / "dup.jsonl"
+    p.write_text(json.dumps({"id": "x", "text": TEXT}) + "\n" + json.dumps({"id": "x", "text": TEXT}) + "\n")
+    assert main(["cluster", str(p)]) == 3
+    err = capsys.readouterr().err
+    assert f"{p}:2: article 'x': duplicate id" in err
+
+
+def test_messages_are_singular_aware(tmp_path, capsys):
+    p = tmp_path / "one.jsonl"
+    p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
+    assert main(["cluster", str(p), "--all"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("1 article, 1 story (0 told more than once)")
+    assert "story 1: 1 article, 1 version" in out
+    assert "1 article in 1 story" in err
+    assert not re.search(r"\b1 (articles|stories|versions|records)\b|\(s\)", out + err)
+
+
+def test_a_warning_never_shows_an_internal_file_and_line(monkeypatch, tmp_path, capsys):
+    import warnings
+
+    from dedup.cli import cluster
+
+    monkeypatch.setattr(cluster, "kernel_notice", lambda: warnings.warn("something odd", UserWarning, stacklevel=1))
+    p = tmp_path / "one.jsonl"
+    p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
+    assert main(["cluster", str(p)]) == 0
+    err = capsys.readouterr().err
+    assert "dedup: warning: something odd" in err
+    assert ".py:" not in err
+
+
+# --- terminal safety ------------------------------------------------------------------------------
+
+
+def test_escape_sequences_from_the_data_never_reach_the_terminal(tmp_path, capsys):  # issue 18 case 3
+    evil = "\x1b]0;pwned\x07\x1b[2J\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"
+    p = tmp_path / "evil.jsonl"
+    p.write_text(
+        json.dumps({"id": "a" + evil, "title": "T" + evil, "text": TEXT + evil})
+        + "\n"
+        + json.dumps({"id": "b" + evil, "text": TEXT + " Again" + evil})
+        + "\n"
+        + "{bad"
+        + evil
+        + "\n",
+        encoding="utf-8",
+    )
+    assert main(["cluster", str(p)]) == 3
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out and "\x07" not in out and "\x1b" not in err
+    assert "a\\x1b]0;pwned\\x07" in out  # shown escaped
+
+
+def test_no_color_is_honoured_on_a_terminal():
+    pty = pytest.importorskip("pty")
+    o, r = map(str, sorted(SEEDS.glob("*.txt"))[:2])
+
+    def run(env: dict) -> bytes:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "dedup", "diff", o, r], stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait()
+        os.close(master)
+        return b"".join(chunks)
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert b"\x1b[" in run({**env, "TERM": "xterm"})
+    assert b"\x1b[" not in run({**env, "TERM": "xterm", "NO_COLOR": "1"})
+
+
+# --- fields, delimiters, formats ------------------------------------------------------------------
+
+
+def test_spreadsheet_csv_with_semicolons_and_field_options(tmp_path, rows, capsys):
+    p = tmp_path / "export.csv"
+    lines = ["headline;body;date;ref"]
+    for k, r in enumerate(rows[:12]):
+        lines.append(f'Headline {k};"{r["text"]}";{r["published"]};{r["id"]}')
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = [
+        "cluster",
+        str(p),
+        "--text-field",
+        "body",
+        "--title-field",
+        "headline",
+        "--published-field",
+        "date",
+        "--id-field",
+        "ref",
+        "--all",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("12 articles") and "Headline 0" in out and rows[0]["id"] in out
+    assert main([*argv, "--delimiter", ","]) == 2  # forced wrong: one column, no 'body'
+
+
+def test_cluster_parquet_in_and_out(tmp_path, rows, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    src, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), src, row_group_size=7)
+    assert main(["cluster", str(src), "-o", str(out)]) == 0
+    table = pq.read_table(out)
+    assert table.column_names == ["id", "story", "version", "representative", "score"]
+    assert sorted(table.column("id").to_pylist()) == sorted(r["id"] for r in rows)
+    stories = {r["story"] for r in rows}
+    assert len(set(table.column("story").to_pylist())) == len(stories)
+    jsonl = tmp_path / "out.jsonl"
+    assert main(["cluster", str(src), "-o", str(jsonl)]) == 0
+    by_id = {r["id"]: r["cluster"] for r in _jsonl(jsonl)}
+    assert by_id == dict(zip(table.column("id").to_pylist(), table.column("story").to_pylist(), strict=True))
+
+
+def test_report_reads_parquet(tmp_path, rows):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    src, page = tmp_path / "in.parquet", tmp_path / "r.html"
+    pq.write_table(pa.Table.from_pylist(rows), src)
+    assert main(["report", str(src), "-o", str(page)]) == 0
+    assert page.read_text(encoding="utf-8").count('<section class="cluster"') == len(
+        {r["story"] for r in rows if sum(x["story"] == r["story"] for x in rows) > 1}
+    )
+
+
+# --- progress -----------------------------------------------------------------------------------------
+
+
+def test_progress_bar_when_forced_and_summary_always(feed, capsys):
+    assert main(["cluster", str(feed), "--format", "jsonl", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" in err and "reading" in err and "100%" in err
+    assert main(["cluster", str(feed), "--format", "jsonl"]) == 0  # not a terminal: no bar
+    err = capsys.readouterr().err
+    assert "\r" not in err and "reading" not in err
+    assert re.search(r"^dedup: 40 articles in \d+ stories", err, re.M)
+
+
+def test_kernel_notice_only_before_the_first_compile(tmp_path, monkeypatch, capsys):
+    from dedup.cli.progress import kernel_notice, kernels_compiled
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert not kernels_compiled()
+    kernel_notice()
+    assert "compiling the numba kernels" in capsys.readouterr().err
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "_kernels.tokenize-10.py311.nbi").write_bytes(b"")
+    kernel_notice()
+    assert capsys.readouterr().err == ""
+
+
+def test_diff_reads_the_first_argument_as_the_original(tmp_path, capsys):
+    o, r = sorted(SEEDS.glob("*.txt"))[:2]
+    page = tmp_path / "d.html"
+    assert main(["diff", str(o), str(r), "-o", str(page)]) == 0
+    title = re.search(r"<title>(.*?)</title>", page.read_text(encoding="utf-8")).group(1)
+    assert title == f"dedup diff: {o.stem} (original) vs {r.stem} (rewrite)"
+    assert main(["diff", str(o), str(r), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    first = o.read_text(encoding="utf-8").split("\n\n")[0].strip()[:40]
+    assert doc["original"]["paragraphs"][0]["text"].startswith(first[:20])
+
+
+def test_json_output_lists_every_rejected_record(tmp_path, rows, capsys):
+    p = tmp_path / "mixed.jsonl"
+    p.write_text(
+        json.dumps(rows[0]) + "\n{oops\n" + json.dumps(rows[1]) + "\n" + json.dumps(rows[1]) + "\n", encoding="utf-8"
+    )
+    out = tmp_path / "s.json"
+    assert main(["cluster", str(p), "-o", str(out)]) == 3
+    rejected = json.loads(out.read_text(encoding="utf-8"))["rejected"]
+    assert [r["where"] for r in rejected] == [f"{p}:2", f"{p}:4"]
+    assert "invalid JSON" in rejected[0]["reason"] and "duplicate id" in rejected[1]["reason"]
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys):
+    from dedup.cli import cluster
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cluster, "cluster_articles", broken)
+    p = tmp_path / "one.jsonl"
+    p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
+    assert main(["cluster", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "dedup: error: unexpected KeyError" in err and "Traceback" not in err

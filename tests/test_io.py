@@ -1,0 +1,162 @@
+"""Readers (dedup.io): line-numbered rejections, BOMs, truncated gzip,
+hostile JSON, CSV delimiters and field names, Parquet in batches."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from dedup.io import FieldMap, InputError, iter_records, read_paths, sniff_delimiter
+
+TEXT = "Officials met in Geneva on Tuesday to discuss the ceasefire proposal."
+
+
+def _lines(*rows: object) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in rows)
+
+
+def test_jsonl_bom_is_ignored(tmp_path):  # issue 18 case 9
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + _lines({"id": "a", "text": TEXT}, {"id": "b", "text": TEXT + " Again."}))
+    recs = list(iter_records(str(p)))
+    assert [r.ok for r in recs] == [True, True]
+    assert recs[0].article.id == "a"
+
+
+def test_csv_bom_is_ignored_and_the_id_column_found(tmp_path):  # issue 18 case 9
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbfid,text\r\nx1," + TEXT.encode() + b"\r\n")
+    (rec,) = iter_records(str(p))
+    assert rec.ok and rec.article.id == "x1"
+
+
+def test_truncated_gzip_keeps_the_records_before_and_names_the_file(tmp_path):  # issue 18 case 5
+    rows = [{"id": f"r{i}", "text": f"{TEXT} Number {i} of many. " * 30} for i in range(400)]
+    whole = gzip.compress(_lines(*rows))
+    p = tmp_path / "feed.jsonl.gz"
+    p.write_bytes(whole[: len(whole) // 2])
+    recs = list(iter_records(str(p)))
+    good = [r for r in recs if r.ok]
+    assert 0 < len(good) < 400
+    assert [r.article.id for r in good] == [f"r{i}" for i in range(len(good))]
+    last = recs[-1]
+    assert not last.ok and "truncated" in last.error and last.source == str(p)
+    assert last.line == len(good) + 1
+
+
+def test_deeply_nested_json_is_one_rejected_line(tmp_path):  # issue 18 case 6
+    p = tmp_path / "nested.jsonl"
+    p.write_bytes(_lines({"id": "a", "text": TEXT}, b"[" * 100_000, {"id": "c", "text": TEXT}))
+    recs = list(iter_records(str(p)))
+    assert [r.ok for r in recs] == [True, False, True]
+    assert recs[1].line == 2 and "nested too deeply" in recs[1].error
+
+
+def test_huge_integer_is_a_rejected_line_not_a_crash(tmp_path):
+    p = tmp_path / "int.jsonl"
+    p.write_bytes(b'{"id": 1' + b"9" * 6000 + b', "text": "x"}\n')
+    (rec,) = iter_records(str(p))
+    assert not rec.ok and rec.error.startswith("invalid JSON")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b'{"id": "caf\xe9\xff", "text": "fine text"}', b'{"id": "bad\\ud800", "text": "fine text"}'],
+    ids=["undecodable-bytes", "lone-surrogate"],
+)
+def test_bad_unicode_in_an_id_rejects_that_record(tmp_path, line):  # issue 18 case 4
+    p = tmp_path / "ids.jsonl"
+    p.write_bytes(_lines({"id": "a", "text": TEXT}, line, {"id": "c", "text": TEXT}))
+    recs = list(iter_records(str(p)))
+    assert [r.ok for r in recs] == [True, False, True]
+    assert recs[1].line == 2 and "UTF-8" in recs[1].error
+
+
+def test_out_of_range_epoch_rejects_that_record(tmp_path):  # issue 18 case 1
+    p = tmp_path / "epoch.jsonl"
+    p.write_bytes(_lines({"id": "a", "text": TEXT, "published": 1e17}, {"id": "b", "text": TEXT, "published": 1e9}))
+    bad, good = iter_records(str(p))
+    assert not bad.ok and "out of range" in bad.error and bad.line == 1
+    assert good.ok and good.article.published.year == 2001
+
+
+def test_jsonl_record_keeps_its_exact_bytes(tmp_path):  # issue 18 case 12 (reader side)
+    line = b'{"id": "a", "text": "' + TEXT.encode() + b'", "n": 1e400, "z": 1.50}'
+    p = tmp_path / "exact.jsonl"
+    p.write_bytes(line + b"\n")
+    (rec,) = iter_records(str(p))
+    assert rec.data == line + b"\n"
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
+def test_csv_delimiter_is_sniffed(tmp_path, delim):
+    p = tmp_path / "export.csv"
+    p.write_text(f"headline{delim}body{delim}date\nA title{delim}{TEXT}{delim}2024-01-02\n", encoding="utf-8")
+    (rec,) = iter_records(str(p), text_field="body", title_field="headline", published_field="date")
+    assert rec.ok, rec.error
+    assert rec.article.text == TEXT and rec.article.title == "A title" and rec.article.published.day == 2
+
+
+def test_csv_delimiter_can_be_forced(tmp_path):
+    p = tmp_path / "odd.csv"
+    p.write_text("id;text,with,commas\n1;a,b,c\n", encoding="utf-8")
+    assert sniff_delimiter("id;text,with,commas\n") == ","  # the most frequent
+    (rec,) = iter_records(str(p), delimiter=";", text_field="text,with,commas")
+    assert rec.ok and rec.article.text == "a,b,c"
+
+
+def test_field_options_rename_fields_and_keep_others_as_metadata(tmp_path):
+    p = tmp_path / "f.jsonl"
+    p.write_bytes(_lines({"doc": 7, "body": TEXT, "head": "H", "when": "2024-05-01", "text": "not this"}))
+    (rec,) = iter_records(str(p), id_field="doc", text_field="body", title_field="head", published_field="when")
+    a = rec.article
+    assert (a.id, a.text, a.title, a.published.month) == ("7", TEXT, "H", 5)
+
+
+def test_csv_row_with_too_many_fields_is_rejected_with_its_line(tmp_path):
+    p = tmp_path / "rows.csv"
+    p.write_text(f"id,text\na,{TEXT}\nb,x,y\nc,{TEXT}\n", encoding="utf-8")
+    recs = list(iter_records(str(p)))
+    assert [r.ok for r in recs] == [True, False, True]
+    assert recs[1].line == 3 and "3 fields" in recs[1].error
+
+
+def test_parquet_is_read_in_batches(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    n = 2500
+    table = pa.table({"id": [f"p{i}" for i in range(n)], "body": [f"{TEXT} {i}" for i in range(n)]})
+    p = tmp_path / "a.parquet"
+    pq.write_table(table, p, row_group_size=1000)
+    seen = []
+    recs = list(iter_records(str(p), text_field="body", batch_size=300, on_bytes=seen.append))
+    assert [r.article.id for r in recs] == [f"p{i}" for i in range(n)]
+    assert recs[-1].line == n and len(seen) >= n // 300  # progress heard once per batch
+    assert sum(seen) == p.stat().st_size
+
+
+def test_not_parquet_is_an_input_error(tmp_path):
+    pytest.importorskip("pyarrow")
+    p = tmp_path / "fake.parquet"
+    p.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="fake.parquet"):
+        list(iter_records(str(p)))
+
+
+def test_read_paths_reports_bad_records_and_walks_folders(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "one.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "d" / ".hidden.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "d" / "feed.jsonl").write_bytes(_lines({"id": "j", "text": TEXT}, b"{oops"))
+    bad = []
+    got = list(read_paths([str(tmp_path / "d")], on_error=bad.append))
+    assert sorted(a.id for a in got) == ["j", "one"]
+    assert [r.where() for r in bad] == [f"{tmp_path / 'd' / 'feed.jsonl'}:2"]
+    with pytest.raises(FileNotFoundError, match="nope"):
+        list(read_paths([str(tmp_path / "nope")]))
+
+
+def test_fieldmap_defaults():
+    assert FieldMap().pairs() == (("id", "id"), ("text", "text"), ("title", "title"), ("published", "published"))
