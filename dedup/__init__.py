@@ -8,7 +8,7 @@ into stories, and show what each rewrite added or dropped.
 from .article import Article, ArticleError, Cluster, Clustering, PairScore, Rejected, Version
 from .cluster import cluster_articles
 from .diff import Alignment, diff_articles
-from .index import DuplicateArticleError, IndexFormatError, IndexStorageError, Match, Story, StoryIndex
+from .live import DuplicateArticleError, IndexFormatError, IndexSaveError, IndexStorageError, Match, Story, StoryIndex
 from .params import Params
 from .pipeline import DedupWarning
 
@@ -25,6 +25,7 @@ __all__ = [
     "Version",
     "DuplicateArticleError",
     "IndexFormatError",
+    "IndexSaveError",
     "IndexStorageError",
     "Match",
     "Story",

@@ -30,8 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .candidates import band_keys
-from .minhash import EMPTY
+from ..candidates import band_keys
+from ..minhash import EMPTY
+from ._kernels import capped_start
 
 __all__ = ["BandTable"]
 
@@ -211,7 +212,7 @@ def _query(sbands, skeys, soff, ssize, pool, keys, max_bucket_size, neighbours):
         slots[b] = i
         if i >= 0:
             s = ssize[i]
-            n += min(s, neighbours) if s > max_bucket_size else s
+            n += s - capped_start(s, max_bucket_size, neighbours)
     out = np.empty(n, np.int64)
     n = 0
     for b in range(len(keys)):
@@ -219,9 +220,7 @@ def _query(sbands, skeys, soff, ssize, pool, keys, max_bucket_size, neighbours):
         if i < 0:
             continue
         s = ssize[i]
-        lo = s - neighbours if s > max_bucket_size else 0
-        if lo < 0:
-            lo = 0
+        lo = capped_start(s, max_bucket_size, neighbours)
         off = soff[i]
         if s == 1:
             out[n] = off

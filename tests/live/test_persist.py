@@ -11,8 +11,10 @@ import zipfile
 
 import pytest
 
-from dedup.index import IndexFormatError, StoryIndex
-from dedup.index_file import FORMAT_VERSION, MAGIC
+from dedup import Params
+from dedup.live import IndexFormatError, StoryIndex
+from dedup.live.memory import MemoryState
+from dedup.live.persist import FORMAT_VERSION, MAGIC, load_index
 from dedup.synth import generate_articles
 
 
@@ -54,13 +56,14 @@ def test_retention_and_params_survive(feed, tmp_path):
 
 @pytest.fixture()
 def saved(feed, tmp_path):
-    """A small index saved to a file: ``(path, index)``."""
+    """A small index saved to a file: ``(path, its state)``."""
     path = tmp_path / "x.dedup"
-    index = StoryIndex()
+    state = MemoryState(Params())
+    index = StoryIndex(state=state)
     for a in feed[:30]:
         index.add(a)
     index.save(str(path))
-    return path, index
+    return path, state
 
 
 def test_file_is_zip_of_json_and_npy_only(saved):
@@ -75,11 +78,11 @@ def test_file_is_zip_of_json_and_npy_only(saved):
 
 
 def test_neighbour_profiles_survive(saved):
-    path, index = saved
-    back = StoryIndex.load(str(path))
-    live = {e.seq: (e.top, e.rev, e.n_terms, e.dropped) for e in index._state.entries.values() if e.live}
+    path, state = saved
+    _, _, back = load_index(str(path))
+    live = {e.seq: (e.top, e.rev, e.n_terms, e.dropped) for e in state.entries.values() if e.live}
     assert live and any(t for t, _, _, _ in live.values())
-    assert {e.seq: (e.top, e.rev, e.n_terms, e.dropped) for e in back._state.entries.values() if e.live} == live
+    assert {e.seq: (e.top, e.rev, e.n_terms, e.dropped) for e in back.entries if e.live} == live
 
 
 def test_truncated_file_gives_clear_error(saved):
@@ -151,7 +154,7 @@ def test_pickle_in_file_is_not_executed(tmp_path):
 
 _SAVER = r"""
 import sys
-from dedup.index import StoryIndex
+from dedup.live import StoryIndex
 from dedup.synth import generate_articles
 index = StoryIndex()
 for a in generate_articles(150, seed=5):
