@@ -192,3 +192,46 @@ def test_dedupe_cli_with_redis(redis_server, prefix, feed, tmp_path):
     assert res.returncode == 0, res.stderr
     kept = [json.loads(line)["id"] for line in res.stdout.splitlines()]
     assert kept == [a["id"] for a in feed if a["kind"] != "copy"]
+
+
+def _soak_worker(conn: dict, prefix: str, articles: list[dict], out) -> None:
+    """Add every article; report (id, existing) for each, or the error that stopped the worker."""
+    try:
+        index = StoryIndex(redis=conn, redis_prefix=prefix)
+        out.put(("ok", [(a["id"], index.add(a).existing) for a in articles]))
+    except Exception as exc:  # reported to the test, which fails on it
+        out.put(("error", repr(exc)))
+
+
+SOAK_ARTICLES = int(__import__("os").environ.get("DEDUP_SOAK_ARTICLES", "80"))
+
+
+@pytest.mark.slow
+def test_four_workers_on_overlapping_feeds(redis_server, prefix):
+    """Issue 18 case 2 and the Redis soak: four workers on overlapping feeds at
+    once (``DEDUP_SOAK_ARTICLES``, default 80; e.g. 2000 for a longer soak).
+    No worker dies; every article is added exactly once by someone and
+    answered as already indexed to every other worker that had it."""
+    feed = list(generate_articles(SOAK_ARTICLES, seed=17))
+    n = len(feed)
+    # worker w gets a half of the feed starting at w * n / 4 (wrapping): each article goes to two workers
+    parts = [[feed[(w * n // 4 + k) % n] for k in range(n // 2)] for w in range(4)]
+    parts[1] = parts[1][::-1]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_soak_worker, args=(redis_server, prefix, part, q)) for part in parts]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert all(status == "ok" for status, _ in results), results
+    added = sorted(i for _, rows in results for i, existing in rows if not existing)
+    again = sorted(i for _, rows in results for i, existing in rows if existing)
+    given = sorted(a["id"] for part in parts for a in part)
+    assert added == sorted({a["id"] for part in parts for a in part})  # each added exactly once
+    assert sorted(added + again) == given  # every input accounted for
+    index = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    assert index.n_articles == len(added)
+    assert sorted(m for s in index for m in s.members) == added  # each in exactly one story
