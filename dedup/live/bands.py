@@ -20,7 +20,7 @@ from .. import candidates as cand
 from ..minhash import EMPTY
 from ..params import Params
 
-__all__ = ["optimal_params", "lsh_params", "lsh_bands", "colliding", "bands_in_common"]
+__all__ = ["optimal_params", "lsh_params", "lsh_bands", "colliding", "partner_rule"]
 
 
 def _false_positive(threshold: float, b: int, r: int) -> float:
@@ -66,11 +66,6 @@ def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
     (:func:`dedup.pipeline.lsh_views`)."""
     return (lsh_params(params.lsh_threshold, params.num_perm),
             lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5))
-
-
-def bands_in_common(keys: np.ndarray, mine: np.ndarray) -> np.ndarray:
-    """How many bands each row of ``keys`` (band keys, ``(n, bands)``) shares with ``mine``."""
-    return (keys == mine[None, :]).sum(axis=1)
 
 
 def colliding(params: Params, term_sigs: np.ndarray, shingle_sigs: np.ndarray,

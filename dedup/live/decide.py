@@ -3,13 +3,12 @@ decision (copy, rewrite of the best story, or a new story) that
 :mod:`dedup.live.recluster` then revisits.
 
 Candidates come from the two LSH views (with the batch's bucket cap), minus
-pairs further apart than ``time_window``; with ``max_partners`` the term
-view's candidates follow the batch's partner rule from the new article's
-side (:func:`dedup.live.bands.partner_rule`: its ``max_partners`` best by
-bands in common, nearer -- more recent -- first, or any sharing
-``keep_bands`` bands). The batch also keeps a pair where the *older*
-article ranks the new one among its best; a live index would have to keep
-every article's partner list to know that, and does not.
+pairs further apart than ``time_window``. ``max_partners`` is not applied
+here but in the re-clustering that follows (:func:`dedup.live.bands.colliding`):
+the batch keeps a pair when *either* article ranks the other among its
+``max_partners`` best, and the older article's ranking depends on articles
+that have not arrived yet (applying the rule from the new article's side
+alone dropped pairs the batch keeps: ECB+ shuffled ARI 0.973 against 0.982).
 """
 
 from __future__ import annotations
@@ -20,18 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .. import candidates as cand
 from .. import verify
 from ..minhash import EMPTY, estimate_jaccard, signatures
 from ..params import Params
-from .bands import bands_in_common, lsh_bands
 from .records import Entry, Match, Prepared, Profiles
 from .scoring import Scorer
 from .state import IndexState
 
-__all__ = ["Decision", "decide", "KEEP_BANDS"]
-
-KEEP_BANDS = 4  # candidates.candidate_pairs' keep_bands, which the batch leaves at its default
+__all__ = ["Decision", "decide", "candidates", "term_signature"]
 
 
 @dataclass
@@ -70,18 +65,7 @@ def candidates(state: IndexState, params: Params, prep: Prepared, term_sig: np.n
     window = None if params.time_window is None else params.time_window.total_seconds()
     if window is not None and not math.isnan(prep.ts):
         entries = [e for e in entries if math.isnan(e.ts) or abs(e.ts - prep.ts) <= window]
-    if params.max_partners is None:
-        return entries
-    term_only = set(t_seqs.tolist()) - set(s_seqs.tolist())
-    ranked = [e for e in entries if e.seq in term_only]
-    if len(ranked) <= params.max_partners:
-        return entries
-    (bands, rows), _ = lsh_bands(params)
-    mine = cand.band_keys(term_sig[None, :], bands, rows)[0]
-    common = bands_in_common(cand.band_keys(np.stack([e.term_sig for e in ranked]), bands, rows), mine)
-    order = sorted(range(len(ranked)), key=lambda k: (-common[k], -ranked[k].seq))
-    drop = {ranked[k].seq for k in order[params.max_partners:] if common[k] < KEEP_BANDS}
-    return [e for e in entries if e.seq not in drop]
+    return entries
 
 
 def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -> Decision:

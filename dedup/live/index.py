@@ -61,8 +61,8 @@ Assignment (the incremental form of average linkage)
 Candidates come from the two LSH views (with the batch's bucket cap: a bucket
 larger than ``max_bucket_size`` contributes only its ``bucket_neighbours``
 most recent members) and are dropped when both times are known and further
-apart than ``time_window``; ``max_partners`` bounds the term view's
-candidates by the batch's partner rule (:mod:`dedup.live.decide`). Each candidate is scored (TF-IDF cosine,
+apart than ``time_window``; the re-clustering below scores only the pairs
+the batch's partner rule (``max_partners``) keeps (:mod:`dedup.live.decide`). Each candidate is scored (TF-IDF cosine,
 estimated shingle Jaccard, story score). If a candidate's Jaccard reaches
 ``copy_threshold`` the article is a *copy* of that candidate's version (best
 Jaccard wins). Otherwise the article joins the story with the highest mean
@@ -71,15 +71,15 @@ as in average linkage) when that mean reaches ``threshold`` -- a *rewrite*,
 a new version; else it starts a *new* story. Ties go to the older story.
 
 Arrival order matters to a greedy rule, so after each add the article's
-neighbourhood (its story and every story with a member within half the
-threshold of it) is clustered again with the batch's own
-:func:`dedup.cluster.link` over the pairs that share an LSH band, scored
-with the story score: a later article can merge two stories it bridges, or
-move a member to a story it fits better, as the batch would. Story
-membership of earlier articles can therefore change (a :class:`Match`
-describes the state right after its add). On ECB+ in random orders the
-adjusted Rand index against :func:`dedup.cluster_articles` is about 0.99
-(``tests/live/test_index.py``).
+neighbourhood (its story and every story with a member whose story score
+with it reaches a quarter of the threshold) is clustered again with the
+batch's own :func:`dedup.cluster.link` over the pairs the batch would score,
+with the story score (:mod:`dedup.live.recluster`): a later article can
+merge two stories it bridges, or move a member to a story it fits better, as
+the batch would. Story membership of earlier articles can therefore change
+(a :class:`Match` describes the state right after its add). On all ECB+
+articles the adjusted Rand index against :func:`dedup.cluster_articles` is
+0.9895 fed in file order and 0.9931 shuffled (``tests/live/test_index.py``).
 
 Memory
 ------

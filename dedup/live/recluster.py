@@ -34,7 +34,7 @@ class Neighbourhood:
     """How far re-clustering reaches: stories with a member whose story score
     with the new article reaches ``share`` of the threshold, at most ``max_local`` articles."""
 
-    share: float = 0.5
+    share: float = 0.25  # 0.5 before: ECB+ agreement with the batch 0.9874 / 0.982 (file order / shuffled) -> 0.9895 / 0.9931
     max_local: int = 300
 
 
