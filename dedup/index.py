@@ -11,5 +11,12 @@ from .live import (
     StoryIndex,
 )
 
-__all__ = ["StoryIndex", "Match", "Story", "DuplicateArticleError", "IndexFormatError", "IndexSaveError",
-           "IndexStorageError"]
+__all__ = [
+    "StoryIndex",
+    "Match",
+    "Story",
+    "DuplicateArticleError",
+    "IndexFormatError",
+    "IndexSaveError",
+    "IndexStorageError",
+]

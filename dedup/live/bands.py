@@ -33,8 +33,9 @@ def _false_negative(threshold: float, b: int, r: int) -> float:
 
 # CORE: sketch/lsh.py -- replaces candidates.lsh_params' call of datasketch's private _optimal_param
 @lru_cache(maxsize=64)
-def optimal_params(threshold: float, num_perm: int, false_positive_weight: float = 0.5,
-                   false_negative_weight: float = 0.5) -> tuple[int, int]:
+def optimal_params(
+    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
+) -> tuple[int, int]:
     """``(b, r)`` minimising ``fp_weight * P(false positive) + fn_weight * P(false
     negative)`` for a Jaccard ``threshold`` over every ``b * r <= num_perm``:
     what datasketch's ``MinHashLSH`` picks (its ``b`` and ``r`` attributes)."""
@@ -43,8 +44,10 @@ def optimal_params(threshold: float, num_perm: int, false_positive_weight: float
     best, opt = float("inf"), (0, 0)
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
-            error = (_false_positive(threshold, b, r) * false_positive_weight
-                     + _false_negative(threshold, b, r) * false_negative_weight)
+            error = (
+                _false_positive(threshold, b, r) * false_positive_weight
+                + _false_negative(threshold, b, r) * false_negative_weight
+            )
             if error < best:
                 best, opt = error, (b, r)
     return opt
@@ -64,12 +67,15 @@ def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> t
 def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
     """``(bands, rows)`` of the two LSH views (term view, shingle view): the batch's
     (:func:`dedup.pipeline.lsh_views`)."""
-    return (lsh_params(params.lsh_threshold, params.num_perm),
-            lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5))
+    return (
+        lsh_params(params.lsh_threshold, params.num_perm),
+        lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5),
+    )
 
 
-def colliding(params: Params, term_sigs: np.ndarray, shingle_sigs: np.ndarray,
-              seqs: Sequence[int] | None = None) -> np.ndarray:
+def colliding(
+    params: Params, term_sigs: np.ndarray, shingle_sigs: np.ndarray, seqs: Sequence[int] | None = None
+) -> np.ndarray:
     """Which pairs of articles share an LSH band in either view (the pairs the
     batch scores), as an ``(n, n)`` bool matrix; an empty signature shares none.
     With ``params.max_partners``, term-view pairs follow the partner rule
@@ -78,7 +84,7 @@ def colliding(params: Params, term_sigs: np.ndarray, shingle_sigs: np.ndarray,
     n = len(term_sigs)
     out = np.zeros((n, n), dtype=bool)
     order = np.arange(n) if seqs is None else np.asarray(seqs, dtype=np.int64)
-    for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs))):
+    for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs), strict=False)):
         keys = cand.band_keys(sigs, bands, rows)
         usable = ~(sigs == EMPTY).all(axis=1)
         common = np.zeros((n, n), dtype=np.int64)
@@ -91,8 +97,9 @@ def colliding(params: Params, term_sigs: np.ndarray, shingle_sigs: np.ndarray,
     return out
 
 
-def partner_rule(common: np.ndarray, hit: np.ndarray, order: np.ndarray, max_partners: int,
-                 keep_bands: int = 4) -> np.ndarray:
+def partner_rule(
+    common: np.ndarray, hit: np.ndarray, order: np.ndarray, max_partners: int, keep_bands: int = 4
+) -> np.ndarray:
     """The pairs :func:`dedup.candidates.top_partner_pairs` keeps among ``hit``:
     among the ``max_partners`` best of either side (more bands in ``common``,
     then nearer in ``order``, then lower), or sharing ``keep_bands`` bands."""

@@ -56,8 +56,7 @@ def term_signature(scorer: Scorer, pc: np.ndarray, pw: np.ndarray, pptr: np.ndar
     return signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
 
 
-def candidates(state: IndexState, params: Params, prep: Prepared, term_sig: np.ndarray, seq: int | None
-               ) -> list[Entry]:
+def candidates(state: IndexState, params: Params, prep: Prepared, term_sig: np.ndarray, seq: int | None) -> list[Entry]:
     """The live indexed articles the batch would pair with this one, by seq."""
     t_seqs, s_seqs = state.lsh_query(term_sig, prep.shingle_sig)
     found = state.get_seqs(np.union1d(t_seqs, s_seqs).tolist() if len(s_seqs) else t_seqs.tolist())
@@ -84,8 +83,12 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
     # candidates' weights under the same (current) document frequencies
     cos, shared = state.candidate_products(pc, pw, entries, n_docs, prep.df_cols)
     jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
-    s1 = scorer.short_scaled(cos, np.full(len(entries), prep.n_terms, dtype=np.float64),
-                             np.array([e.n_terms for e in entries], dtype=np.float64), shared)
+    s1 = scorer.short_scaled(
+        cos,
+        np.full(len(entries), prep.n_terms, dtype=np.float64),
+        np.array([e.n_terms for e in entries], dtype=np.float64),
+        shared,
+    )
     me = -1 if seq is None else seq
     top, rev, changed = scorer.plan_profiles(me, entries, s1, state.get_seqs)
     profiles = [(me, top, rev)] + [(e.seq, *changed.get(e.seq, (e.top, e.rev))) for e in entries]
@@ -96,8 +99,16 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
     return d
 
 
-def _choose(state: IndexState, p: Params, new: Match, entries: list[Entry], cos: np.ndarray, jac: np.ndarray,
-            score: np.ndarray, best: dict[str, float]) -> Match:
+def _choose(
+    state: IndexState,
+    p: Params,
+    new: Match,
+    entries: list[Entry],
+    cos: np.ndarray,
+    jac: np.ndarray,
+    score: np.ndarray,
+    best: dict[str, float],
+) -> Match:
     """Copy of the best-Jaccard candidate, else rewrite of the story with the
     best mean score over all its members (average linkage), else ``new``;
     fills ``best`` (story -> best score of the article to a member)."""
@@ -106,8 +117,16 @@ def _choose(state: IndexState, p: Params, new: Match, entries: list[Entry], cos:
         e = entries[best_copy]
         for k, e2 in enumerate(entries):
             best[e2.story] = max(best.get(e2.story, 0.0), float(score[k]))
-        return Match(id=new.id, story=e.story, version=e.version, kind="copy", matched=e.id,
-                     cosine=float(cos[best_copy]), jaccard=float(jac[best_copy]), score=float(jac[best_copy]))
+        return Match(
+            id=new.id,
+            story=e.story,
+            version=e.version,
+            kind="copy",
+            matched=e.id,
+            cosine=float(cos[best_copy]),
+            jaccard=float(jac[best_copy]),
+            score=float(jac[best_copy]),
+        )
     sums: dict[str, float] = {}
     first_seq: dict[str, int] = {}
     best_member: dict[str, int] = {}
@@ -127,6 +146,14 @@ def _choose(state: IndexState, p: Params, new: Match, entries: list[Entry], cos:
             best_story, best_score = s, mean
     if best_story is not None and best_score >= p.threshold:
         k = best_member[best_story]
-        return Match(id=new.id, story=best_story, version=new.id, kind="rewrite", matched=entries[k].id,
-                     cosine=float(cos[k]), jaccard=float(jac[k]), score=float(best_score))
+        return Match(
+            id=new.id,
+            story=best_story,
+            version=new.id,
+            kind="rewrite",
+            matched=entries[k].id,
+            cosine=float(cos[k]),
+            jaccard=float(jac[k]),
+            score=float(best_score),
+        )
     return new

@@ -215,8 +215,10 @@ class StoryIndex:
 
     def config(self) -> dict[str, Any]:
         """The index's own settings besides its parameters (saved with it)."""
-        return {"retention_days": None if self.retention is None else self.retention.total_seconds() / 86400.0,
-                "max_live": self.max_live}
+        return {
+            "retention_days": None if self.retention is None else self.retention.total_seconds() / 86400.0,
+            "max_live": self.max_live,
+        }
 
     # --- adding ----------------------------------------------------------------
 
@@ -262,7 +264,7 @@ class StoryIndex:
                 yield from self._finish(*item)
 
     def _finish(self, chunk: list[Article], fut: Future) -> Iterator[Match]:
-        for a, prep in zip(chunk, fut.result()):
+        for a, prep in zip(chunk, fut.result(), strict=False):
             prep.article = a
             yield self._add_prepared(prep)
 
@@ -336,8 +338,12 @@ class StoryIndex:
         versions: dict[str, list[str]] = {}
         for e in members:
             versions.setdefault(e.version, []).append(e.id)
-        return Story(id=story_id, representative=rep.id, members=tuple(e.id for e in members),
-                     versions=tuple(tuple(v) for v in versions.values()))
+        return Story(
+            id=story_id,
+            representative=rep.id,
+            members=tuple(e.id for e in members),
+            versions=tuple(tuple(v) for v in versions.values()),
+        )
 
     def story_of(self, article_id: str) -> Story:
         e = self._state.get(article_id)
@@ -357,8 +363,14 @@ class StoryIndex:
         return {a: s.id for s in self for a in s.members}
 
     def stats(self) -> dict[str, Any]:
-        return {"articles": self.n_articles, "stories": len(self), "live": self.n_live,
-                "storage": self._state.kind, "params": self.params.to_dict(), **self.config()}
+        return {
+            "articles": self.n_articles,
+            "stories": len(self),
+            "live": self.n_live,
+            "storage": self._state.kind,
+            "params": self.params.to_dict(),
+            **self.config(),
+        }
 
     # --- saving --------------------------------------------------------------------
 
@@ -376,8 +388,13 @@ class StoryIndex:
         :class:`~dedup.IndexFormatError` for a file that is not a whole,
         consistent index."""
         params, config, snap = persist.load_index(path)
-        index = cls(params, retention=config["retention_days"], max_live=config["max_live"], redis=redis,
-                    redis_prefix=redis_prefix)
+        index = cls(
+            params,
+            retention=config["retention_days"],
+            max_live=config["max_live"],
+            redis=redis,
+            redis_prefix=redis_prefix,
+        )
         index._state.restore(snap)
         return index
 
@@ -414,8 +431,7 @@ class StoryIndex:
         """The answer for an id already indexed on a shared index: where it is."""
         e = self._state.get(article_id)
         assert e is not None
-        return Match(id=e.id, story=e.story, version=e.version, kind="copy", matched=e.id, cosine=1.0, jaccard=1.0,
-                     score=1.0, existing=True)
+        return Match.already_indexed(e.id, e.story, e.version)
 
     def _add_prepared(self, prep: Prepared) -> Match:
         a = prep.article

@@ -205,8 +205,10 @@ class MemoryState:
     def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         kt, ks = self._band_keys(term_sig, shingle_sig)
-        return (self.bands[0].query_keys(kt, p.max_bucket_size, p.bucket_neighbours),
-                self.bands[1].query_keys(ks, p.max_bucket_size, p.bucket_neighbours))
+        return (
+            self.bands[0].query_keys(kt, p.max_bucket_size, p.bucket_neighbours),
+            self.bands[1].query_keys(ks, p.max_bucket_size, p.bucket_neighbours),
+        )
 
     def lsh_remove(self, seqs: Sequence[int]) -> None:
         for s in seqs:
@@ -216,16 +218,28 @@ class MemoryState:
                 self.bands[1].remove(s, e.shingle_sig)
 
     # scoring support
-    def candidate_products(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
-                           own_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def candidate_products(
+        self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float, own_cols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Straight from the term pool and ``total_df`` (the article's own columns counted once more)."""
         pool, total = self.terms, self.total_df
         seqs = np.fromiter((e.seq for e in entries), dtype=np.int64, count=len(entries))
         saved = total[own_cols]
         total[own_cols] = self.scorer.total_df(self.df[own_cols] + 1.0, own_cols)
         try:
-            return candidate_products(pc, pw, seqs, pool.start, pool.length, pool.dropped, pool.cols, pool.tf,
-                                      total, float(n_docs), float(self.scorer.prior_docs))
+            return candidate_products(
+                pc,
+                pw,
+                seqs,
+                pool.start,
+                pool.length,
+                pool.dropped,
+                pool.cols,
+                pool.tf,
+                total,
+                float(n_docs),
+                float(self.scorer.prior_docs),
+            )
         finally:
             total[own_cols] = saved
 
@@ -233,9 +247,15 @@ class MemoryState:
     def snapshot(self) -> Snapshot:
         with self._lock:
             df_cols = np.flatnonzero(self.df).astype(np.int64)
-            return Snapshot(entries=tuple(sorted(self.entries.values(), key=lambda e: e.seq)), df_cols=df_cols,
-                            df_vals=self.df[df_cols].astype(np.int32), n_docs=self.n_docs, next_seq=self.next_seq,
-                            newest_ts=self.newest_ts, n_stories=len(self.stories))
+            return Snapshot(
+                entries=tuple(sorted(self.entries.values(), key=lambda e: e.seq)),
+                df_cols=df_cols,
+                df_vals=self.df[df_cols].astype(np.int32),
+                n_docs=self.n_docs,
+                next_seq=self.next_seq,
+                newest_ts=self.newest_ts,
+                n_stories=len(self.stories),
+            )
 
     def restore(self, snap: Snapshot) -> None:
         if self.entries or self.n_docs:

@@ -66,14 +66,29 @@ MAX_HEADER_BYTES = 1 << 20  # the header is a few KB: params, counts, one line p
 
 # name -> (dtype kinds accepted, number of dimensions)
 _ARRAYS: dict[str, tuple[str, int]] = {
-    "seq": ("iu", 1), "ts": ("f", 1), "live": ("b", 1), "offsets": ("iu", 1), "cols": ("iu", 1),
-    "counts": ("fiu", 1), "n_terms": ("iu", 1), "dropped": ("f", 1), "term_sig": ("u", 2), "shingle_sig": ("u", 2),
-    "top_offsets": ("iu", 1), "top_seq": ("iu", 1), "top_val": ("f", 1), "rev_offsets": ("iu", 1),
-    "rev_seq": ("iu", 1), "rev_val": ("f", 1), "df_cols": ("iu", 1), "df_vals": ("iu", 1),
+    "seq": ("iu", 1),
+    "ts": ("f", 1),
+    "live": ("b", 1),
+    "offsets": ("iu", 1),
+    "cols": ("iu", 1),
+    "counts": ("fiu", 1),
+    "n_terms": ("iu", 1),
+    "dropped": ("f", 1),
+    "term_sig": ("u", 2),
+    "shingle_sig": ("u", 2),
+    "top_offsets": ("iu", 1),
+    "top_seq": ("iu", 1),
+    "top_val": ("f", 1),
+    "rev_offsets": ("iu", 1),
+    "rev_seq": ("iu", 1),
+    "rev_val": ("f", 1),
+    "df_cols": ("iu", 1),
+    "df_vals": ("iu", 1),
 }
 
 
 # --- saving ----------------------------------------------------------------------
+
 
 def _npy(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
@@ -114,8 +129,12 @@ def snapshot_arrays(snap: Snapshot, num_perm: int) -> dict[str, np.ndarray]:
         "counts": cat([e.counts for e in live], np.float32),
         "n_terms": np.array([e.n_terms for e in live], dtype=np.int64),
         "dropped": np.array([e.dropped for e in live], dtype=np.float64),
-        "top_offsets": top_off, "top_seq": top_seq, "top_val": top_val,
-        "rev_offsets": rev_off, "rev_seq": rev_seq, "rev_val": rev_val,
+        "top_offsets": top_off,
+        "top_seq": top_seq,
+        "top_val": top_val,
+        "rev_offsets": rev_off,
+        "rev_seq": rev_seq,
+        "rev_val": rev_val,
         "term_sig": stack([e.term_sig for e in live]),
         "shingle_sig": stack([e.shingle_sig for e in live]),
         "df_cols": np.asarray(snap.df_cols, dtype=np.int64),
@@ -126,18 +145,23 @@ def snapshot_arrays(snap: Snapshot, num_perm: int) -> dict[str, np.ndarray]:
 def encode(params: Params, config: dict[str, Any], snap: Snapshot) -> dict[str, bytes]:
     """Every member of the file, ``header.json`` first."""
     members: dict[str, bytes] = {f"{k}.npy": _npy(v) for k, v in snapshot_arrays(snap, params.num_perm).items()}
-    strings = {"id": [e.id for e in snap.entries], "story": [e.story for e in snap.entries],
-               "version": [e.version for e in snap.entries]}
+    strings = {
+        "id": [e.id for e in snap.entries],
+        "story": [e.story for e in snap.entries],
+        "version": [e.version for e in snap.entries],
+    }
     members["strings.json"] = json.dumps(strings, ensure_ascii=False).encode("utf-8")
     header = {
         "magic": MAGIC,
         "format_version": FORMAT_VERSION,
         "params": params.to_dict(),
         "config": config,
-        "counts": {"articles": len(snap.entries), "live": sum(e.live for e in snap.entries),
-                   "stories": snap.n_stories},
-        "state": {"n_docs": snap.n_docs, "next_seq": snap.next_seq,
-                  "newest_ts": None if snap.newest_ts == -math.inf else snap.newest_ts},
+        "counts": {"articles": len(snap.entries), "live": sum(e.live for e in snap.entries), "stories": snap.n_stories},
+        "state": {
+            "n_docs": snap.n_docs,
+            "next_seq": snap.next_seq,
+            "newest_ts": None if snap.newest_ts == -math.inf else snap.newest_ts,
+        },
         "members": {k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)} for k, v in members.items()},
     }
     return {"header.json": json.dumps(header, indent=1).encode("utf-8"), **members}
@@ -222,11 +246,13 @@ def save_index(path: str, params: Params, config: dict[str, Any], snap: Snapshot
         _write_atomically(path, members)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise IndexSaveError(exc.errno, f"cannot save index {path}: {reason}; the previous file is unchanged",
-                             path) from exc
+        raise IndexSaveError(
+            exc.errno, f"cannot save index {path}: {reason}; the previous file is unchanged", path
+        ) from exc
 
 
 # --- loading -----------------------------------------------------------------------
+
 
 def load_index(path: str) -> tuple[Params, dict[str, Any], Snapshot]:
     """Parameters, settings and state of a saved index; :class:`IndexFormatError`
@@ -249,8 +275,9 @@ def read_snapshot(data: bytes, path: str = "<bytes>") -> tuple[Params, dict[str,
     except IndexFormatError as exc:
         raise IndexFormatError(f"cannot load index {path}: {exc}") from None
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as exc:
-        raise IndexFormatError(f"cannot load index {path}: inconsistent contents ({type(exc).__name__}: {exc})"
-                               ) from None
+        raise IndexFormatError(
+            f"cannot load index {path}: inconsistent contents ({type(exc).__name__}: {exc})"
+        ) from None
     return params, config, snap
 
 
@@ -276,11 +303,15 @@ def _read_member(z: zipfile.ZipFile, name: str, size: int, limit: int) -> bytes:
     except KeyError:
         raise IndexFormatError(f"member {name} is missing (truncated?)") from None
     if info.compress_type != zipfile.ZIP_STORED:
-        raise IndexFormatError(f"member {name} is compressed; index files store members uncompressed "
-                               f"(refused without inflating: {info.file_size:,} bytes claimed)")
+        raise IndexFormatError(
+            f"member {name} is compressed; index files store members uncompressed "
+            f"(refused without inflating: {info.file_size:,} bytes claimed)"
+        )
     if info.file_size > limit or info.compress_size != info.file_size or (size >= 0 and info.file_size != size):
-        raise IndexFormatError(f"member {name} has the wrong size ({info.file_size:,} bytes; expected "
-                               f"{'at most ' + format(limit, ',') if size < 0 else format(size, ',')})")
+        raise IndexFormatError(
+            f"member {name} has the wrong size ({info.file_size:,} bytes; expected "
+            f"{'at most ' + format(limit, ',') if size < 0 else format(size, ',')})"
+        )
     try:
         return z.read(info)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
@@ -295,15 +326,21 @@ def _read_members(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
             raise IndexFormatError("not a dedup index file (wrong magic)")
         version = header.get("format_version")
         if version != FORMAT_VERSION:
-            hint = (": it was written before the story score (no neighbour profiles); rebuild the index by "
-                    "feeding the articles again" if isinstance(version, int) and version < FORMAT_VERSION else "")
+            hint = (
+                ": it was written before the story score (no neighbour profiles); rebuild the index by "
+                "feeding the articles again"
+                if isinstance(version, int) and version < FORMAT_VERSION
+                else ""
+            )
             raise IndexFormatError(f"format version {version!r}; this dedup reads version {FORMAT_VERSION}{hint}")
         listed = header.get("members")
         if not isinstance(listed, dict):
             raise IndexFormatError("the header lists no members")
         raw: dict[str, bytes] = {}
         for name, info in listed.items():
-            if not (isinstance(info, dict) and isinstance(info.get("bytes"), int) and isinstance(info.get("sha256"), str)):
+            if not (
+                isinstance(info, dict) and isinstance(info.get("bytes"), int) and isinstance(info.get("sha256"), str)
+            ):
                 raise IndexFormatError(f"the header's entry for member {name} is malformed")
             raw[name] = _read_member(z, name, info["bytes"], len(data))
             if hashlib.sha256(raw[name]).hexdigest() != info["sha256"]:
@@ -346,8 +383,7 @@ def _load_npy(name: str, b: bytes) -> np.ndarray:
         raise IndexFormatError(f"member {name} is not a plain numpy array ({exc})") from None
 
 
-def _check_arrays(arrays: dict[str, np.ndarray], strings: Any, params: Params, state: dict[str, Any]
-                  ) -> dict[str, Any]:
+def _check_arrays(arrays: dict[str, np.ndarray], strings: Any, params: Params, state: dict[str, Any]) -> dict[str, Any]:
     """Every array of the right type and shape and consistent with the others;
     returns them with ``id``, ``story`` and ``version`` lists."""
     missing = sorted(set(_ARRAYS) - set(arrays))
@@ -362,26 +398,40 @@ def _check_arrays(arrays: dict[str, np.ndarray], strings: Any, params: Params, s
         _expect(len(arrays[name]) == n, f"array {name} has {len(arrays[name])} values for {n} articles")
     _check_strings(strings, n)
     seq = arrays["seq"].astype(np.int64)
-    _expect(bool(np.all(seq[1:] > seq[:-1])) and (n == 0 or 0 <= seq[0] and seq[-1] < state["next_seq"]),
-            "sequence numbers are not increasing below next_seq")
+    _expect(
+        bool(np.all(seq[1:] > seq[:-1])) and (n == 0 or seq[0] >= 0 and seq[-1] < state["next_seq"]),
+        "sequence numbers are not increasing below next_seq",
+    )
     n_live = int(arrays["live"].sum())
     for name in ("n_terms", "dropped"):
         _expect(len(arrays[name]) == n_live, f"array {name} has {len(arrays[name])} values for {n_live} live articles")
     for name in ("term_sig", "shingle_sig"):
-        _expect(arrays[name].shape == (n_live, params.num_perm),
-                f"array {name} has shape {arrays[name].shape}, not ({n_live}, {params.num_perm})")
+        _expect(
+            arrays[name].shape == (n_live, params.num_perm),
+            f"array {name} has shape {arrays[name].shape}, not ({n_live}, {params.num_perm})",
+        )
     _check_ragged(arrays, "offsets", ("cols", "counts"), n_live)
     for name in ("top", "rev"):
         _check_ragged(arrays, f"{name}_offsets", (f"{name}_seq", f"{name}_val"), n_live)
         ps = arrays[f"{name}_seq"]
-        _expect(len(ps) == 0 or (0 <= ps.min() and ps.max() < state["next_seq"]),
-                f"{name}_seq names sequence numbers the index never gave")
+        _expect(
+            len(ps) == 0 or (ps.min() >= 0 and ps.max() < state["next_seq"]),
+            f"{name}_seq names sequence numbers the index never gave",
+        )
     _check_columns(arrays, params)
-    _expect(len(arrays["df_cols"]) == len(arrays["df_vals"]) and bool((arrays["df_vals"] >= 0).all()),
-            "document frequencies: df_cols and df_vals differ in length, or a count is negative")
-    _expect(bool(np.isfinite(arrays["counts"]).all() and (arrays["counts"] >= 1).all()
-                 and np.isfinite(arrays["dropped"]).all() and (arrays["dropped"] >= 0).all()),
-            "term counts below 1 or pruned weights negative")
+    _expect(
+        len(arrays["df_cols"]) == len(arrays["df_vals"]) and bool((arrays["df_vals"] >= 0).all()),
+        "document frequencies: df_cols and df_vals differ in length, or a count is negative",
+    )
+    _expect(
+        bool(
+            np.isfinite(arrays["counts"]).all()
+            and (arrays["counts"] >= 1).all()
+            and np.isfinite(arrays["dropped"]).all()
+            and (arrays["dropped"] >= 0).all()
+        ),
+        "term counts below 1 or pruned weights negative",
+    )
     return {**arrays, **strings}
 
 
@@ -394,8 +444,10 @@ def _check_strings(strings: Any, n: int) -> None:
     _expect(isinstance(strings, dict), "strings.json is missing or not an object")
     for key in ("id", "story", "version"):
         values = strings.get(key)
-        _expect(isinstance(values, list) and len(values) == n and all(isinstance(v, str) for v in values),
-                f"the string table {key!r} does not hold {n} strings")
+        _expect(
+            isinstance(values, list) and len(values) == n and all(isinstance(v, str) for v in values),
+            f"the string table {key!r} does not hold {n} strings",
+        )
     _expect(len(set(strings["id"])) == n, "an article id appears twice")
 
 
@@ -403,8 +455,10 @@ def _check_ragged(arrays: dict[str, np.ndarray], offsets: str, values: tuple[str
     off = arrays[offsets].astype(np.int64)
     size = len(arrays[values[0]])
     _expect(len(arrays[values[1]]) == size, f"arrays {values[0]} and {values[1]} differ in length")
-    _expect(len(off) == rows + 1 and off[0] == 0 and off[-1] == size and bool(np.all(np.diff(off) >= 0)),
-            f"array {offsets} does not index {values[0]} ({size} values) for {rows} live articles")
+    _expect(
+        len(off) == rows + 1 and off[0] == 0 and off[-1] == size and bool(np.all(np.diff(off) >= 0)),
+        f"array {offsets} does not index {values[0]} ({size} values) for {rows} live articles",
+    )
 
 
 def _check_columns(arrays: dict[str, np.ndarray], params: Params) -> None:
@@ -412,7 +466,7 @@ def _check_columns(arrays: dict[str, np.ndarray], params: Params) -> None:
     nf = params.n_features
     for name in ("cols", "df_cols"):
         c = arrays[name]
-        _expect(len(c) == 0 or (0 <= c.min() and c.max() < nf), f"array {name} has columns outside 0..{nf - 1}")
+        _expect(len(c) == 0 or (c.min() >= 0 and c.max() < nf), f"array {name} has columns outside 0..{nf - 1}")
     cols, off = arrays["cols"].astype(np.int64), arrays["offsets"].astype(np.int64)
     rising = np.ones(len(cols), dtype=bool)
     rising[1:] = cols[1:] > cols[:-1]
@@ -433,14 +487,29 @@ def _build(params: Params, state: dict[str, Any], a: dict[str, Any]) -> Snapshot
             e.cols, e.counts = a["cols"][lo:hi].astype(np.int32), a["counts"][lo:hi].astype(np.float32)
             e.n_terms, e.dropped = int(a["n_terms"][k]), float(a["dropped"][k])
             e.term_sig, e.shingle_sig = a["term_sig"][k].astype(np.uint32), a["shingle_sig"][k].astype(np.uint32)
-            e.top = dict(zip(a["top_seq"][top_off[k] : top_off[k + 1]].tolist(),
-                             a["top_val"][top_off[k] : top_off[k + 1]].tolist()))
-            e.rev = dict(zip(a["rev_seq"][rev_off[k] : rev_off[k + 1]].tolist(),
-                             a["rev_val"][rev_off[k] : rev_off[k + 1]].tolist()))
+            e.top = dict(
+                zip(
+                    a["top_seq"][top_off[k] : top_off[k + 1]].tolist(),
+                    a["top_val"][top_off[k] : top_off[k + 1]].tolist(),
+                    strict=False,
+                )
+            )
+            e.rev = dict(
+                zip(
+                    a["rev_seq"][rev_off[k] : rev_off[k + 1]].tolist(),
+                    a["rev_val"][rev_off[k] : rev_off[k + 1]].tolist(),
+                    strict=False,
+                )
+            )
             k += 1
         entries.append(e)
     newest = state["newest_ts"]
-    return Snapshot(entries=tuple(entries), df_cols=a["df_cols"].astype(np.int64),
-                    df_vals=a["df_vals"].astype(np.int32), n_docs=state["n_docs"], next_seq=state["next_seq"],
-                    newest_ts=-math.inf if newest is None else float(newest),
-                    n_stories=len(set(a["story"])))
+    return Snapshot(
+        entries=tuple(entries),
+        df_cols=a["df_cols"].astype(np.int64),
+        df_vals=a["df_vals"].astype(np.int32),
+        n_docs=state["n_docs"],
+        next_seq=state["next_seq"],
+        newest_ts=-math.inf if newest is None else float(newest),
+        n_stories=len(set(a["story"])),
+    )

@@ -27,10 +27,17 @@ def from_raw(a: Article, raw: RawFeatures) -> Prepared:
     ts = a.timestamp
     df_cols = raw.df_cols
     df_cols = cols if df_cols is None else np.sort(np.asarray(df_cols, dtype=np.int32))  # sorted: binary search
-    return Prepared(article=a, ts=math.nan if ts is None else float(ts), cols=cols, df_cols=df_cols, counts=counts,
-                    shingle_sig=raw.shingle_signatures[0], empty=bool(raw.empty[0]),
-                    n_terms=int(raw.terms_per_row()[0]),
-                    dropped=0.0 if raw.dropped is None else float(raw.dropped[0]))
+    return Prepared(
+        article=a,
+        ts=math.nan if ts is None else float(ts),
+        cols=cols,
+        df_cols=df_cols,
+        counts=counts,
+        shingle_sig=raw.shingle_signatures[0],
+        empty=bool(raw.empty[0]),
+        n_terms=int(raw.terms_per_row()[0]),
+        dropped=0.0 if raw.dropped is None else float(raw.dropped[0]),
+    )
 
 
 def prepare(articles: Sequence[Article], params: Params) -> list[Prepared]:

@@ -86,6 +86,12 @@ class Match:
     merged: tuple[str, ...] = ()
     existing: bool = False
 
+    @classmethod
+    def already_indexed(cls, article_id: str, story: str, version: str) -> Match:
+        """The answer for an id already in a shared index: where that article is
+        (``existing``; the scores are 1: it is the same article)."""
+        return cls(article_id, story, version, "copy", article_id, 1.0, 1.0, 1.0, existing=True)
+
     @property
     def is_new(self) -> bool:
         return self.kind == "new"
@@ -95,9 +101,17 @@ class Match:
         return self.kind == "copy"
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"id": self.id, "story": self.story, "version": self.version, "kind": self.kind,
-             "matched": self.matched, "cosine": round(self.cosine, 4), "jaccard": round(self.jaccard, 4),
-             "score": round(self.score, 4), "merged": list(self.merged)}
+        d = {
+            "id": self.id,
+            "story": self.story,
+            "version": self.version,
+            "kind": self.kind,
+            "matched": self.matched,
+            "cosine": round(self.cosine, 4),
+            "jaccard": round(self.jaccard, 4),
+            "score": round(self.score, 4),
+            "merged": list(self.merged),
+        }
         if self.existing:
             d["existing"] = True
         return d
@@ -122,8 +136,12 @@ class Story:
         return len(self.members)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "representative": self.representative, "members": list(self.members),
-                "versions": [list(v) for v in self.versions]}
+        return {
+            "id": self.id,
+            "representative": self.representative,
+            "members": list(self.members),
+            "versions": [list(v) for v in self.versions],
+        }
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ is. A lost connection raises :class:`~dedup.live.records.IndexStorageError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -94,23 +95,38 @@ def _pack(d: dict[int, float] | None) -> bytes:
 
 def _unpack(b: bytes) -> dict[int, float]:
     n = len(b) // 16
-    return dict(zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, "<f8", n, offset=8 * n).tolist()))
+    return dict(
+        zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, "<f8", n, offset=8 * n).tolist(), strict=False)
+    )
 
 
 def _record(entry: Entry) -> dict[str, Any]:
     """The ``P:e:<seq>`` hash of an entry."""
-    rec: dict[str, Any] = {"id": entry.id, "story": entry.story, "version": entry.version, "ts": repr(entry.ts),
-                           "live": "1" if entry.live else "0"}
+    rec: dict[str, Any] = {
+        "id": entry.id,
+        "story": entry.story,
+        "version": entry.version,
+        "ts": repr(entry.ts),
+        "live": "1" if entry.live else "0",
+    }
     if entry.live:
-        rec.update(cols=np.asarray(entry.cols, "<i4").tobytes(), counts=np.asarray(entry.counts, "<f4").tobytes(),
-                   nt=int(entry.n_terms), dr=repr(float(entry.dropped)), top=_pack(entry.top), rev=_pack(entry.rev),
-                   tsig=np.asarray(entry.term_sig, "<u4").tobytes(), ssig=np.asarray(entry.shingle_sig, "<u4").tobytes())
+        rec.update(
+            cols=np.asarray(entry.cols, "<i4").tobytes(),
+            counts=np.asarray(entry.counts, "<f4").tobytes(),
+            nt=int(entry.n_terms),
+            dr=repr(float(entry.dropped)),
+            top=_pack(entry.top),
+            rev=_pack(entry.rev),
+            tsig=np.asarray(entry.term_sig, "<u4").tobytes(),
+            ssig=np.asarray(entry.shingle_sig, "<u4").tobytes(),
+        )
     return rec
 
 
 def _entry(seq: int, h: dict[bytes, bytes]) -> Entry:
-    e = Entry(seq=seq, id=h[b"id"].decode(), story=h[b"story"].decode(), version=h[b"version"].decode(),
-              ts=float(h[b"ts"]))
+    e = Entry(
+        seq=seq, id=h[b"id"].decode(), story=h[b"story"].decode(), version=h[b"version"].decode(), ts=float(h[b"ts"])
+    )
     if h.get(b"live") == b"1":
         e.live = True
         e.cols = np.frombuffer(h[b"cols"], dtype="<i4")
@@ -134,8 +150,7 @@ class RedisState:
         self.params = params
         self.connection = dict(connection)
         self.prefix = prefix
-        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                        redis.exceptions.LockError)
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.LockError)
         self.r = redis.Redis(**self.connection)
         self.where = f"{self.connection.get('host', 'localhost')}:{self.connection.get('port', 6379)}"
         self.views = lsh_bands(params)
@@ -148,8 +163,10 @@ class RedisState:
         except self._errors as exc:
             raise IndexStorageError(f"cannot reach Redis at {self.where}: {exc}") from exc
         if theirs != mine:
-            raise ValueError(f"the index {prefix!r} on Redis at {self.where} was created with other parameters "
-                             f"(or by another dedup version): {theirs}")
+            raise ValueError(
+                f"the index {prefix!r} on Redis at {self.where} was created with other parameters "
+                f"(or by another dedup version): {theirs}"
+            )
 
     def _k(self, *parts: Any) -> str:
         return ":".join([self.prefix, *map(str, parts)])
@@ -157,8 +174,10 @@ class RedisState:
     def failure(self, exc: BaseException) -> str | None:
         if not isinstance(exc, self._errors):
             return None
-        return (f"lost the connection to Redis at {self.where} ({exc}); every article acknowledged before "
-                "this one is stored")
+        return (
+            f"lost the connection to Redis at {self.where} ({exc}); every article acknowledged before "
+            "this one is stored"
+        )
 
     def _guarded(self, fn: Any, *args: Any) -> Any:
         try:
@@ -190,7 +209,7 @@ class RedisState:
         pipe = self.r.pipeline(transaction=False)
         for s in seqs:
             pipe.hgetall(self._k("e", s))
-        return [_entry(s, h) if h else None for s, h in zip(seqs, self._guarded(pipe.execute))]
+        return [_entry(s, h) if h else None for s, h in zip(seqs, self._guarded(pipe.execute), strict=False)]
 
     def story_size(self, story: str) -> int:
         return int(self._guarded(self.r.zcard, self._k("s", story)))
@@ -305,7 +324,7 @@ class RedisState:
     def _buckets(self, term_sig: np.ndarray | None, shingle_sig: np.ndarray | None) -> list[tuple[int, list[str]]]:
         """``(view, bucket keys)`` of both signatures (none for an empty one)."""
         out = []
-        for view, ((bands, rows), sig, name) in enumerate(zip(self.views, (term_sig, shingle_sig), "ts")):
+        for view, ((bands, rows), sig, name) in enumerate(zip(self.views, (term_sig, shingle_sig), "ts", strict=False)):
             if sig is None or (np.asarray(sig) == EMPTY).all():
                 out.append((view, []))
                 continue
@@ -335,8 +354,9 @@ class RedisState:
             found: set[int] = set()
             for _ in keys:
                 bucket = next(results)
-                found.update(int(s) for s in bucket[capped_start(len(bucket), p.max_bucket_size,
-                                                                 p.bucket_neighbours):])
+                found.update(
+                    int(s) for s in bucket[capped_start(len(bucket), p.max_bucket_size, p.bucket_neighbours) :]
+                )
             out.append(np.array(sorted(found), dtype=np.int64))
         return out[0], out[1]
 
@@ -351,8 +371,9 @@ class RedisState:
         self._guarded(pipe.execute)
 
     # scoring support
-    def candidate_products(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
-                           own_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def candidate_products(
+        self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float, own_cols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Over a pool of the entries' rows with their columns renumbered."""
         return self.scorer.products_of_rows(pc, pw, entries, n_docs, own_cols, self.df_of)
 
@@ -363,9 +384,15 @@ class RedisState:
         df = self._guarded(self.r.hgetall, self._k("df"))
         cols = np.array(sorted(int(c) for c in df), dtype=np.int64)
         vals = np.array([int(df[str(c).encode()]) for c in cols.tolist()], dtype=np.int32)
-        return Snapshot(entries=tuple(entries), df_cols=cols, df_vals=vals, n_docs=self.get_n_docs(),
-                        next_seq=int(self._guarded(self.r.get, self._k("seq")) or 0),
-                        newest_ts=self.get_newest_ts(), n_stories=self.n_stories())
+        return Snapshot(
+            entries=tuple(entries),
+            df_cols=cols,
+            df_vals=vals,
+            n_docs=self.get_n_docs(),
+            next_seq=int(self._guarded(self.r.get, self._k("seq")) or 0),
+            newest_ts=self.get_newest_ts(),
+            n_stories=self.n_stories(),
+        )
 
     def restore(self, snap: Snapshot) -> None:
         if self.n_articles() or self.get_n_docs():
@@ -374,7 +401,7 @@ class RedisState:
         for e in snap.entries:
             self._queue_record(pipe, e)
         if len(snap.df_cols):
-            pipe.hset(self._k("df"), mapping=dict(zip(snap.df_cols.tolist(), snap.df_vals.tolist())))
+            pipe.hset(self._k("df"), mapping=dict(zip(snap.df_cols.tolist(), snap.df_vals.tolist(), strict=False)))
         pipe.set(self._k("n_docs"), snap.n_docs)
         pipe.set(self._k("seq"), snap.next_seq)
         if snap.newest_ts > -math.inf:
@@ -385,10 +412,8 @@ class RedisState:
                 self.lsh_insert(e)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection
             self.r.close()
-        except Exception:  # pragma: no cover - closing a broken connection
-            pass
 
 
 def drop_index(connection: dict[str, Any], prefix: str) -> int:

@@ -52,8 +52,13 @@ class Scorer:
         background prior, as :func:`verify.idf_weights` adds them."""
         return df + self.prior[cols] if self.prior_docs else df
 
-    def weights(self, items: Sequence[Entry | object], df_of: Callable[[np.ndarray], np.ndarray], n_docs: float,
-                own_cols: np.ndarray | None = None) -> Rows:
+    def weights(
+        self,
+        items: Sequence[Entry | object],
+        df_of: Callable[[np.ndarray], np.ndarray],
+        n_docs: float,
+        own_cols: np.ndarray | None = None,
+    ) -> Rows:
         """TF-IDF weights of articles with ``cols``, ``counts`` and ``dropped``,
         under the document frequencies ``df_of`` gives (plus one on
         ``own_cols``, sorted: the article being added counts in its own), as
@@ -86,8 +91,7 @@ class Scorer:
         w *= scale[rows]
         return cols, w, indptr
 
-    def matrix(self, items: Sequence[Entry], df_of: Callable[[np.ndarray], np.ndarray], n_docs: float
-               ) -> sp.csr_matrix:
+    def matrix(self, items: Sequence[Entry], df_of: Callable[[np.ndarray], np.ndarray], n_docs: float) -> sp.csr_matrix:
         """:meth:`weights` as a matrix over the articles' own columns only, so
         products and transposes never touch ``n_features``-sized arrays."""
         cols, w, indptr = self.weights(items, df_of, n_docs)
@@ -96,9 +100,15 @@ class Scorer:
         ucols, inv = np.unique(cols, return_inverse=True)
         return sp.csr_matrix((w, inv.ravel(), indptr), shape=(len(items), len(ucols)))
 
-    def products_of_rows(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
-                         own_cols: np.ndarray, df_of: Callable[[np.ndarray], np.ndarray]
-                         ) -> tuple[np.ndarray, np.ndarray]:
+    def products_of_rows(
+        self,
+        pc: np.ndarray,
+        pw: np.ndarray,
+        entries: Sequence[Entry],
+        n_docs: float,
+        own_cols: np.ndarray,
+        df_of: Callable[[np.ndarray], np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
         """What ``row_products(pc, pw, weights(entries, df_of, n_docs, own_cols))``
         gives, from the compiled :func:`candidate_products` over a pool of the
         entries' own rows, columns renumbered over the candidates' columns (a
@@ -115,9 +125,19 @@ class Scorer:
         own = np.isin(ucols, own_cols)
         total = self.total_df(df_of(ucols) + own, ucols)
         dropped = np.fromiter((e.dropped for e in entries), dtype=np.float64, count=n)
-        return candidate_products(at[hit].astype(np.int64), pw[hit], np.arange(n, dtype=np.int64), start, length,
-                                  dropped, local.ravel().astype(np.int32), tf, total, float(n_docs),
-                                  float(self.prior_docs))
+        return candidate_products(
+            at[hit].astype(np.int64),
+            pw[hit],
+            np.arange(n, dtype=np.int64),
+            start,
+            length,
+            dropped,
+            local.ravel().astype(np.int32),
+            tf,
+            total,
+            float(n_docs),
+            float(self.prior_docs),
+        )
 
     def row_products(self, pc: np.ndarray, pw: np.ndarray, rows: Rows) -> tuple[np.ndarray, np.ndarray]:
         """Cosines (clipped to [0, 1]) and shared-term counts of one article's
@@ -146,12 +166,19 @@ class Scorer:
         pairs given by their cosines, terms per article and terms in common."""
         m = len(cos)
         pairs = np.stack([np.arange(m), m + np.arange(m)], axis=1)
-        return verify.story_similarity(pairs, cos, np.concatenate([n_i, n_j]), 2 * m,
-                                       short_text_terms=self.params.short_text_terms, neighbourhood=0,
-                                       shared=shared)
+        return verify.story_similarity(
+            pairs,
+            cos,
+            np.concatenate([n_i, n_j]),
+            2 * m,
+            short_text_terms=self.params.short_text_terms,
+            neighbourhood=0,
+            shared=shared,
+        )
 
-    def blend(self, s1: np.ndarray, profiles: Sequence[tuple[int, dict | None, dict | None]],
-              pairs: np.ndarray) -> np.ndarray:
+    def blend(
+        self, s1: np.ndarray, profiles: Sequence[tuple[int, dict | None, dict | None]], pairs: np.ndarray
+    ) -> np.ndarray:
         """Step 2 of :func:`verify.story_similarity`: ``(1 - w) * s1 + w *`` the
         dot product of the two articles' L2-normalised neighbour profiles
         (``(seq, top, rev)`` per row; ``pairs`` index them)."""
@@ -165,13 +192,21 @@ class Scorer:
             keys.extend(d)
             vals.extend(d.values())
             offsets[i + 1] = offsets[i] + len(d)
-        nb = profile_dots(np.array(keys, dtype=np.int64), np.array(vals, dtype=np.float64), offsets,
-                          np.ascontiguousarray(pairs, dtype=np.int64))
+        nb = profile_dots(
+            np.array(keys, dtype=np.int64),
+            np.array(vals, dtype=np.float64),
+            offsets,
+            np.ascontiguousarray(pairs, dtype=np.int64),
+        )
         return verify.blend_neighbourhood(s1, nb, self.params.neighbourhood_weight)
 
-    def plan_profiles(self, seq: int, entries: Sequence[Entry], s1: np.ndarray,
-                      get_seqs: Callable[[Sequence[int]], list[Entry | None]]
-                      ) -> tuple[dict[int, float], dict[int, float], Profiles]:
+    def plan_profiles(
+        self,
+        seq: int,
+        entries: Sequence[Entry],
+        s1: np.ndarray,
+        get_seqs: Callable[[Sequence[int]], list[Entry | None]],
+    ) -> tuple[dict[int, float], dict[int, float], Profiles]:
         """The neighbour profiles once a new article's scored pairs count.
 
         As in :func:`verify.neighbour_similarity`: the article keeps its ``k``
@@ -208,8 +243,16 @@ class Scorer:
                         rev.pop(c, None)
         return top_n, rev_n, changed
 
-    def _enter_tops(self, seq: int, entries: Sequence[Entry], s1: np.ndarray, pos: list[int], changed: Profiles,
-                    edit: Callable[[Entry], tuple[dict, dict]], rev_n: dict[int, float]) -> dict[int, list[int]]:
+    def _enter_tops(
+        self,
+        seq: int,
+        entries: Sequence[Entry],
+        s1: np.ndarray,
+        pos: list[int],
+        changed: Profiles,
+        edit: Callable[[Entry], tuple[dict, dict]],
+        rev_n: dict[int, float],
+    ) -> dict[int, list[int]]:
         """The new article enters each partner's top ``k`` it beats the weakest
         of; returns partner dropped from a top -> whose top."""
         k = self.params.neighbourhood

@@ -100,8 +100,9 @@ class IndexState(Protocol):
     def lsh_remove(self, seqs: Sequence[int]) -> None: ...
 
     # --- scoring support -----------------------------------------------------
-    def candidate_products(self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float,
-                           own_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def candidate_products(
+        self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float, own_cols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Cosines and shared-term counts of one article's row (``pc``, ``pw``)
         with each live entry's row under the current frequencies (plus one on
         ``own_cols``): :func:`dedup.live.scoring.row_products` of

@@ -131,16 +131,16 @@ def test_index_candidates_equal_the_reference_on_a_feed() -> None:
         e = state.get(a["id"])
         sigs = (e.term_sig, e.shingle_sig)
         if e.live:
-            for ref, sig in zip(refs, sigs):
+            for ref, sig in zip(refs, sigs, strict=False):
                 if not (sig == EMPTY).all():
                     ref.insert(e.seq, sig)
             kept[e.seq] = sigs
         for s in sorted(set(kept) - set(state.live_order)):  # evicted: out of the reference too
-            for ref, sig in zip(refs, kept.pop(s)):
+            for ref, sig in zip(refs, kept.pop(s), strict=False):
                 ref.remove(s, sig)
         if e.live:
             got = state.lsh_query(*sigs)
-            for ref, sig, g in zip(refs, sigs, got):
+            for ref, sig, g in zip(refs, sigs, got, strict=False):
                 want = [] if (sig == EMPTY).all() else ref.query(sig, p.max_bucket_size, p.bucket_neighbours)
                 assert g.tolist() == want
     assert 0 < len(kept) < 300

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -149,7 +149,7 @@ def test_all_ecbplus_in_file_order_agrees_with_batch(ecbplus_docs):
 
 
 def test_incremental_agrees_with_batch_on_three_topics(ecbplus_docs):
-    docs = [d for d, raw in zip(_ecb_articles(ecbplus_docs), ecbplus_docs) if raw["topic"] in (1, 3, 8)]
+    docs = [d for d, raw in zip(_ecb_articles(ecbplus_docs), ecbplus_docs, strict=False) if raw["topic"] in (1, 3, 8)]
     batch = cluster_articles(docs).labels()
     order = docs[:]
     random.Random(3).shuffle(order)
@@ -162,6 +162,7 @@ def test_incremental_agrees_with_batch_on_three_topics(ecbplus_docs):
 
 
 # --- the compiled candidate products (dedup/live/_kernels.py) -------------------
+
 
 def _kernel_inputs(feed: list[dict], background: bool = True):
     """A state holding most of the feed (some rows removed, so the pool has
@@ -186,13 +187,16 @@ def test_candidate_kernel_equals_numpy_weights_bit_for_bit(feed, background):
     """The kernel (memory pool and renumbered rows, as on Redis) gives exactly
     what the numpy reference (weights then row_products) gives."""
     state, scorer, prep, (pc, pw, n_docs), entries = _kernel_inputs(feed, background)
-    ref_cos, ref_shared = scorer.row_products(pc, pw, scorer.weights(entries, state.df_of, n_docs,
-                                                                     own_cols=prep.df_cols))
+    ref_cos, ref_shared = scorer.row_products(
+        pc, pw, scorer.weights(entries, state.df_of, n_docs, own_cols=prep.df_cols)
+    )
     assert ref_shared.sum() > 0 and (ref_cos > 0).sum() > 10
     backwards = state.candidate_products(pc, pw, entries[::-1], n_docs, prep.df_cols)  # idf cached per call
-    for cos, shared in (state.candidate_products(pc, pw, entries, n_docs, prep.df_cols),
-                        scorer.products_of_rows(pc, pw, entries, n_docs, prep.df_cols, state.df_of),
-                        (backwards[0][::-1], backwards[1][::-1])):
+    for cos, shared in (
+        state.candidate_products(pc, pw, entries, n_docs, prep.df_cols),
+        scorer.products_of_rows(pc, pw, entries, n_docs, prep.df_cols, state.df_of),
+        (backwards[0][::-1], backwards[1][::-1]),
+    ):
         assert np.array_equal(cos, ref_cos) and np.array_equal(shared, ref_shared)
     # the scratch arrays are left clean
     assert not scorer.scratch_own.any() and not scorer.scratch_pos.any()
@@ -217,7 +221,9 @@ def test_term_pool_keeps_rows_through_compaction():
     for seq in range(300):
         if seq in rows:
             lo, n = pool.start[seq], pool.length[seq]
-            assert np.array_equal(pool.cols[lo : lo + n], rows[seq][0]) and np.array_equal(pool.tf[lo : lo + n], rows[seq][1])
+            assert np.array_equal(pool.cols[lo : lo + n], rows[seq][0]) and np.array_equal(
+                pool.tf[lo : lo + n], rows[seq][1]
+            )
             assert pool.dropped[seq] == float(seq)
         else:
             assert pool.length[seq] == -1

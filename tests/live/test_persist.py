@@ -133,8 +133,9 @@ def test_wrong_version_and_not_an_index(tmp_path):
 
 def test_pickle_in_file_is_not_executed(tmp_path):
     """A .npy member holding a pickled object is refused, not unpickled."""
-    import io
     import hashlib
+    import io
+
     import numpy as np
 
     buf = io.BytesIO()
@@ -142,8 +143,14 @@ def test_pickle_in_file_is_not_executed(tmp_path):
     payload = buf.getvalue()
     p = tmp_path / "evil.dedup"
     members = {"seq.npy": payload}
-    header = {"magic": MAGIC, "format_version": FORMAT_VERSION, "params": {}, "config": {}, "state": {},
-              "members": {k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)} for k, v in members.items()}}
+    header = {
+        "magic": MAGIC,
+        "format_version": FORMAT_VERSION,
+        "params": {},
+        "config": {},
+        "state": {},
+        "members": {k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)} for k, v in members.items()},
+    }
     with zipfile.ZipFile(p, "w") as z:
         z.writestr("header.json", json.dumps(header))
         for k, v in members.items():
@@ -195,6 +202,7 @@ def test_kill_during_save_keeps_previous_file(feed, tmp_path):
 
 # --- issue 18: hostile files and failing saves ---------------------------------------
 
+
 def _members(path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as z:
         return {n: z.read(n) for n in z.namelist()}
@@ -206,8 +214,9 @@ def _rewrite(path, members: dict[str, bytes], header_edit=None) -> None:
     import hashlib
 
     header = json.loads(members["header.json"])
-    header["members"] = {k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)}
-                         for k, v in members.items() if k != "header.json"}
+    header["members"] = {
+        k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)} for k, v in members.items() if k != "header.json"
+    }
     if header_edit is not None:
         header_edit(header)
     with zipfile.ZipFile(path, "w") as z:
@@ -282,18 +291,21 @@ def test_member_larger_than_the_file_is_refused(saved):
         StoryIndex.load(str(path))
 
 
-@pytest.mark.parametrize("case,pattern", [
-    ("short_strings", "string table 'id'"),
-    ("offsets_out_of_range", "array offsets does not index cols"),
-    ("no_state", "no params, config or state"),
-    ("wrong_member_type", "array seq has type"),
-    ("bad_columns", "columns outside"),
-    ("profile_seq", "top_seq names sequence numbers"),
-    ("signature_shape", "array term_sig has shape"),
-    ("strings_not_json", "strings.json is not valid JSON"),
-    ("missing_array", "missing arrays"),
-    ("bad_params", "bad parameters"),
-])
+@pytest.mark.parametrize(
+    "case,pattern",
+    [
+        ("short_strings", "string table 'id'"),
+        ("offsets_out_of_range", "array offsets does not index cols"),
+        ("no_state", "no params, config or state"),
+        ("wrong_member_type", "array seq has type"),
+        ("bad_columns", "columns outside"),
+        ("profile_seq", "top_seq names sequence numbers"),
+        ("signature_shape", "array term_sig has shape"),
+        ("strings_not_json", "strings.json is not valid JSON"),
+        ("missing_array", "missing arrays"),
+        ("bad_params", "bad parameters"),
+    ],
+)
 def test_inconsistent_contents_with_valid_checksums(saved, case, pattern):
     """Case 10: checksums valid, contents not: IndexFormatError naming what is wrong."""
     import numpy as np
@@ -310,6 +322,7 @@ def test_inconsistent_contents_with_valid_checksums(saved, case, pattern):
         off[-1] += 10**6
         m["offsets.npy"] = _npy(off)
     elif case == "no_state":
+
         def edit(h):
             del h["state"]
     elif case == "wrong_member_type":
@@ -325,8 +338,10 @@ def test_inconsistent_contents_with_valid_checksums(saved, case, pattern):
     elif case == "missing_array":
         del m["dropped.npy"]
     elif case == "bad_params":
+
         def edit(h):
             h["params"]["threshold"] = "high"
+
     _rewrite(path, m, edit)
     with pytest.raises(IndexFormatError, match=pattern):
         StoryIndex.load(str(path))
@@ -374,6 +389,7 @@ def test_read_only_target_is_a_clear_error(saved, monkeypatch):
     if os.geteuid() != 0:
         os.chmod(path.parent, 0o555)
     else:  # root writes anywhere: a read-only file system, then
+
         def refuse(*args, **kwargs):
             raise OSError(errno.EROFS, "Read-only file system")
 

@@ -57,8 +57,11 @@ def _resealed(members: dict[str, bytes]) -> bytes:
     except ValueError:
         header = None
     if isinstance(header, dict) and isinstance(header.get("members"), dict):
-        header["members"] = {k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)}
-                             for k, v in members.items() if k != "header.json"}
+        header["members"] = {
+            k: {"sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)}
+            for k, v in members.items()
+            if k != "header.json"
+        }
         members = {**members, "header.json": json.dumps(header).encode()}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -132,10 +135,14 @@ def test_member_mutations_with_valid_checksums(name, data):
 
 
 @FUZZ
-@given(st.sampled_from([n for n in _NAMES if n.endswith(".json")]), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12))
+@given(
+    st.sampled_from([n for n in _NAMES if n.endswith(".json")]),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    ),
+)
 def test_json_members_replaced_by_any_json(name, value):
     members = _members(VALID)
     if name == "header.json":

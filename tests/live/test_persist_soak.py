@@ -48,8 +48,9 @@ def test_kill_during_save_soak(tmp_path):
     rng = random.Random(1)
     seen = set()
     for _ in range(KILLS):
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(target), paths["small"], paths["big"]],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(target), paths["small"], paths["big"]], stdout=subprocess.PIPE, text=True
+        )
         try:
             assert proc.stdout.readline().strip() == "ready"
             time.sleep(rng.uniform(0.0, 1.0))

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -27,8 +26,12 @@ def _free_port() -> int:
 
 
 def _start(port: int, *extra: str, cwd: str | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    proc = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+    )
     import redis
 
     r = redis.Redis(host="127.0.0.1", port=port)
@@ -37,10 +40,10 @@ def _start(port: int, *extra: str, cwd: str | None = None) -> subprocess.Popen:
         try:
             if r.ping():
                 return proc
-        except redis.exceptions.ConnectionError:
+        except redis.exceptions.ConnectionError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"redis-server did not start on port {port}")
+                raise RuntimeError(f"redis-server did not start on port {port}") from exc
             time.sleep(0.05)
 
 
@@ -186,9 +189,21 @@ def test_dedupe_cli_with_redis(redis_server, prefix, feed, tmp_path):
 
     p = tmp_path / "feed.jsonl"
     p.write_text("".join(json.dumps(a) + "\n" for a in feed))
-    res = subprocess.run([sys.executable, "-m", "dedup.cli", "dedupe", str(p), "--redis",
-                          f"{redis_server['host']}:{redis_server['port']}", "--redis-prefix", prefix],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dedup.cli",
+            "dedupe",
+            str(p),
+            "--redis",
+            f"{redis_server['host']}:{redis_server['port']}",
+            "--redis-prefix",
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     kept = [json.loads(line)["id"] for line in res.stdout.splitlines()]
     assert kept == [a["id"] for a in feed if a["kind"] != "copy"]
