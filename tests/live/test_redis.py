@@ -115,50 +115,6 @@ def test_other_parameters_are_refused(redis_server, prefix):
         StoryIndex(redis=redis_server, redis_prefix=prefix, threshold=0.5)
 
 
-def _worker(conn: dict, prefix: str, articles: list[dict], out) -> None:
-    index = StoryIndex(redis=conn, redis_prefix=prefix)
-    added, refused = [], []
-    for a in articles:
-        m = index.add(a)
-        if m.existing:
-            refused.append(a["id"])
-        else:
-            added.append((a["id"], m.story))
-    out.put((added, refused))
-
-
-@pytest.mark.slow
-def test_two_processes_add_concurrently(redis_server, prefix, feed):
-    # each worker gets two thirds of the feed: the middle third goes to both
-    third = len(feed) // 3
-    part1, part2 = feed[: 2 * third], feed[third:]
-    part2 = part2[::-1]
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(redis_server, prefix, part, q)) for part in (part1, part2)]
-    for p in procs:
-        p.start()
-    results = [q.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
-    added = [i for r in results for i, _ in r[0]]
-    refused = [i for r in results for i in r[1]]
-    assert sorted(added) == sorted(a["id"] for a in feed)  # nothing lost, nothing added twice
-    assert len(refused) == third  # the shared third: refused once each
-    index = StoryIndex(redis=redis_server, redis_prefix=prefix)
-    members = [m for s in index for m in s.members]
-    assert sorted(members) == sorted(a["id"] for a in feed)  # every article in exactly one story
-    # copies found their originals, whichever worker added them
-    story = {m: s.id for s in index for m in s.members}
-    first = {}
-    for a in feed:
-        first.setdefault(a["story"], a["id"])
-    for a in feed:
-        if a["kind"] == "copy":
-            assert story[a["id"]] == story[first[a["story"]]]
-
-
 @pytest.mark.slow
 def test_redis_going_away_is_a_clear_error_and_loses_nothing_acknowledged(tmp_path, feed):
     if REDIS is None:
@@ -250,3 +206,11 @@ def test_four_workers_on_overlapping_feeds(redis_server, prefix):
     index = StoryIndex(redis=redis_server, redis_prefix=prefix)
     assert index.n_articles == len(added)
     assert sorted(m for s in index for m in s.members) == added  # each in exactly one story
+    # copies found their originals, whichever worker added them
+    story = {m: s.id for s in index for m in s.members}
+    first: dict[str, str] = {}
+    for a in feed:
+        first.setdefault(a["story"], a["id"])
+    for a in feed:
+        if a["kind"] == "copy":
+            assert story[a["id"]] == story[first[a["story"]]]
