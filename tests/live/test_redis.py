@@ -214,3 +214,27 @@ def test_four_workers_on_overlapping_feeds(redis_server, prefix):
     for a in feed:
         if a["kind"] == "copy":
             assert story[a["id"]] == story[first[a["story"]]]
+
+
+def test_save_and_load_through_the_storage_interface(redis_server, prefix, feed, tmp_path):
+    """A Redis index saves to a file and a file loads into an empty Redis
+    index (both through IndexState.snapshot / restore): the same stories, and
+    the same answers afterwards as the in-memory index."""
+    from dedup.live.redis import drop_index
+
+    mem = StoryIndex()
+    with StoryIndex(redis=redis_server, redis_prefix=prefix) as red:
+        for a in feed[:40]:
+            assert red.add(a) == mem.add(a)
+        red.save(str(tmp_path / "from-redis.dedup"))
+    back = StoryIndex.load(str(tmp_path / "from-redis.dedup"))
+    assert sorted(s.members for s in back) == sorted(s.members for s in mem)
+    mem.save(str(tmp_path / "from-memory.dedup"))
+    other = prefix + "-loaded"
+    try:
+        loaded = StoryIndex.load(str(tmp_path / "from-memory.dedup"), redis=redis_server, redis_prefix=other)
+        assert sorted(s.members for s in loaded) == sorted(s.members for s in mem)
+        for a in feed[40:]:
+            assert loaded.add(a) == mem.add(a) == back.add(a)
+    finally:
+        drop_index(redis_server, other)
