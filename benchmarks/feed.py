@@ -39,8 +39,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
@@ -62,8 +63,100 @@ def write_feed(n: int, seed: int, path: Path) -> dict[str, int]:
 _READ = re.compile(r"dedup: ([\d,]+) read")
 
 
-def run_measured(cmd: list[str], every: int = 0, on_checkpoint: Callable[[list[dict]], None] | None = None
-                 ) -> dict[str, Any]:
+class _Sampler:
+    """Peak resident memory of a process tree, sampled every 0.2 s in a thread:
+    RSS summed over the processes, and every fifth sample PSS (pages shared
+    by forked workers counted once)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak = self.rss_now = self.peak_pss = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            p = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        k = 0
+        while not self.stop.is_set():
+            try:
+                procs = [p, *p.children(recursive=True)]
+                self.rss_now = sum(q.memory_info().rss for q in procs)
+                self.peak = max(self.peak, self.rss_now)
+                if k % 5 == 0:
+                    self.peak_pss = max(self.peak_pss, sum(getattr(q.memory_full_info(), "pss", 0) for q in procs))
+            except psutil.Error:
+                pass
+            k += 1
+            self.stop.wait(0.2)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+class _Follower:
+    """Reads a command's stderr (progress lines end in a carriage return),
+    keeps its last lines, and every ``every`` articles read records a
+    checkpoint passed to ``on_checkpoint``."""
+
+    def __init__(
+        self, stream: Any, t0: float, sampler: _Sampler, every: int, on_checkpoint: Callable[[list[dict]], None] | None
+    ):
+        self.stream, self.t0, self.sampler, self.every = stream, t0, sampler, every
+        self.on_checkpoint = on_checkpoint
+        self.checkpoints: list[dict] = []
+        self.tail: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        buf = ""
+        while True:
+            chunk = self.stream.read(256)
+            if not chunk:
+                break
+            buf += chunk
+            *parts, buf = re.split(r"[\r\n]", buf)
+            for part in parts:
+                if part.strip():
+                    self._line(part)
+        if buf.strip():
+            self.tail.append(buf)
+
+    def _line(self, part: str) -> None:
+        self.tail.append(part)
+        del self.tail[:-20]
+        m = _READ.search(part)
+        if not (m and self.every):
+            return
+        n = int(m.group(1).replace(",", ""))
+        if n < self.every * (len(self.checkpoints) + 1):
+            return
+        now = time.perf_counter() - self.t0
+        last = self.checkpoints[-1] if self.checkpoints else {"articles": 0, "seconds": 0.0}
+        since = (n - last["articles"]) / max(1e-9, now - last["seconds"])
+        self.checkpoints.append(
+            {
+                "articles": n,
+                "seconds": round(now, 1),
+                "articles_per_s": round(n / now, 1),
+                "articles_per_s_since_last": round(since, 1),
+                "rss_mb": round(self.sampler.rss_now / 2**20),
+                "peak_rss_mb": round(self.sampler.peak / 2**20),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self.checkpoints)
+
+
+def run_measured(
+    cmd: list[str], every: int = 0, on_checkpoint: Callable[[list[dict]], None] | None = None
+) -> dict[str, Any]:
     """Run a command; wall time and peak RSS of its process tree.
 
     With ``every``, the command's progress lines (``dedup: N read``) are
@@ -73,76 +166,22 @@ def run_measured(cmd: list[str], every: int = 0, on_checkpoint: Callable[[list[d
     ``on_checkpoint``, so a long run that is stopped still leaves figures."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    rss_now = 0
-    peak_pss = 0
-    stop = threading.Event()
-    checkpoints: list[dict] = []
-    tail: list[str] = []
-
-    def sample() -> None:
-        nonlocal peak, rss_now, peak_pss
-        try:
-            p = psutil.Process(proc.pid)
-        except psutil.NoSuchProcess:
-            return
-        k = 0
-        while not stop.is_set():
-            try:
-                procs = [p, *p.children(recursive=True)]
-                rss_now = sum(q.memory_info().rss for q in procs)
-                peak = max(peak, rss_now)
-                if k % 5 == 0:  # proportional set size: pages shared by the forked workers counted once
-                    peak_pss = max(peak_pss, sum(getattr(q.memory_full_info(), "pss", 0) for q in procs))
-            except psutil.Error:
-                pass
-            k += 1
-            stop.wait(0.2)
-
-    def follow() -> None:
-        """Read stderr (progress lines end in a carriage return)."""
-        buf = ""
-        assert proc.stderr is not None
-        while True:
-            chunk = proc.stderr.read(256)
-            if not chunk:
-                break
-            buf += chunk
-            *parts, buf = re.split(r"[\r\n]", buf)
-            for part in parts:
-                if not part.strip():
-                    continue
-                tail.append(part)
-                del tail[:-20]
-                m = _READ.search(part)
-                if m and every:
-                    n = int(m.group(1).replace(",", ""))
-                    if n >= every * (len(checkpoints) + 1):
-                        now = time.perf_counter() - t0
-                        last = checkpoints[-1] if checkpoints else {"articles": 0, "seconds": 0.0}
-                        checkpoints.append({
-                            "articles": n, "seconds": round(now, 1), "articles_per_s": round(n / now, 1),
-                            "articles_per_s_since_last": round((n - last["articles"]) / max(1e-9, now - last["seconds"]), 1),
-                            "rss_mb": round(rss_now / 2**20), "peak_rss_mb": round(peak / 2**20),
-                            "load_average": [round(x, 2) for x in os.getloadavg()]})
-                        if on_checkpoint is not None:
-                            on_checkpoint(checkpoints)
-        if buf.strip():
-            tail.append(buf)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    reader = threading.Thread(target=follow, daemon=True)
-    reader.start()
+    sampler = _Sampler(proc.pid)
+    follower = _Follower(proc.stderr, t0, sampler, every, on_checkpoint)
     proc.wait()
-    reader.join()
-    stop.set()
-    th.join()
-    err = "\n".join(tail)
+    follower.thread.join()
+    sampler.finish()
+    err = "\n".join(follower.tail)
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 3):
         raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {err[-2000:]}")
-    return {"seconds": wall, "peak_rss_mb": peak / 2**20, "peak_pss_mb": peak_pss / 2**20, "stderr": err.strip()[-500:], "checkpoints": checkpoints}
+    return {
+        "seconds": wall,
+        "peak_rss_mb": sampler.peak / 2**20,
+        "peak_pss_mb": sampler.peak_pss / 2**20,
+        "stderr": err.strip()[-500:],
+        "checkpoints": follower.checkpoints,
+    }
 
 
 _WORD = re.compile(r"\w+")
@@ -167,88 +206,151 @@ def baseline(feed: str, threshold: float, num_perm: int) -> None:
     print(json.dumps({"dropped": dropped}), file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--jobs", type=int, default=2, help="--jobs of dedup dedupe (feature workers)")
     ap.add_argument("--workdir", default=None, help="where the feed file goes (default a temp folder)")
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--every", type=int, default=50_000,
-                    help="record articles/s and RSS every this many articles (written to the JSON as it goes)")
+    ap.add_argument(
+        "--every",
+        type=int,
+        default=50_000,
+        help="record articles/s and RSS every this many articles (written to the JSON as it goes)",
+    )
     ap.add_argument("--baseline-only", metavar="FEED", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    from dedup import Params
 
-    p = Params()
-    if args.baseline_only:
-        baseline(args.baseline_only, p.copy_threshold, p.num_perm)
-        return 0
-
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="dedup-feed-"))
-    work.mkdir(parents=True, exist_ok=True)
-    feed = work / f"feed-{args.n}.jsonl"
-    t0 = time.perf_counter()
-    kinds = write_feed(args.n, args.seed, feed)
-    gen_seconds = time.perf_counter() - t0
-    print(f"generated {args.n:,} articles in {gen_seconds:.0f} s: {kinds}", flush=True)
-
-    load_before = os.getloadavg()
-    dups = work / "dups.jsonl"
-    cmd = [sys.executable, "-m", "dedup.cli", "dedupe", str(feed), "-o", os.devnull, "--duplicates", str(dups),
-           "--progress", "--jobs", str(args.jobs)]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"feed-{args.n}.json"
-
-    def partial(checkpoints: list[dict]) -> None:
-        out.write_text(json.dumps({"n": args.n, "seed": args.seed, "jobs": args.jobs, "cpus": os.cpu_count(),
-                                   "status": "running", "load_average_before": [round(x, 2) for x in load_before],
-                                   "dedupe_checkpoints": checkpoints}, indent=2) + "\n")
-        c = checkpoints[-1]
-        print(f"  {c['articles']:,}: {c['articles_per_s']:.0f}/s overall, {c['articles_per_s_since_last']:.0f}/s "
-              f"lately, RSS {c['rss_mb']} MB (peak {c['peak_rss_mb']} MB), load {c['load_average']}", flush=True)
-
-    ours = run_measured(cmd, every=args.every, on_checkpoint=partial)
+def _dropped_counts(feed: Path, dups: Path) -> dict[str, int]:
+    """Copies in the feed, copies and originals that ``dedupe`` dropped (ground truth from the generator)."""
     truth = {}
     with feed.open(encoding="utf-8") as f:
         for line in f:
             a = json.loads(line)
             truth[a["id"]] = a["kind"]
     dropped = [json.loads(line)["id"] for line in dups.open(encoding="utf-8")]
-    copies = sum(1 for k in truth.values() if k == "copy")
-    dropped_copies = sum(1 for i in dropped if truth[i] == "copy")
-    dropped_originals = sum(1 for i in dropped if truth[i] == "original")
-    print(f"dedup dedupe: {ours['seconds']:.0f} s, {args.n / ours['seconds']:.0f} articles/s, "
-          f"peak RSS {ours['peak_rss_mb']:.0f} MB (PSS {ours['peak_pss_mb']:.0f} MB); copies dropped {dropped_copies}/{copies}, "
-          f"originals dropped {dropped_originals}", flush=True)
+    return {
+        "copies_dropped": sum(1 for i in dropped if truth[i] == "copy"),
+        "copies": sum(1 for k in truth.values() if k == "copy"),
+        "originals_dropped": sum(1 for i in dropped if truth[i] == "original"),
+        "dropped": len(dropped),
+    }
 
-    base = None
-    if not args.no_baseline:
-        base = run_measured([sys.executable, __file__, "--baseline-only", str(feed)])
-        print(f"datasketch loop: {base['seconds']:.0f} s, {args.n / base['seconds']:.0f} articles/s, "
-              f"peak RSS {base['peak_rss_mb']:.0f} MB", flush=True)
 
+def _run_dedupe(args: argparse.Namespace, feed: Path, work: Path, load_before: tuple) -> dict[str, Any]:
+    """``dedup dedupe`` on the feed, measured, with checkpoints written to the results as it goes."""
+    dups = work / "dups.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "dedup.cli",
+        "dedupe",
+        str(feed),
+        "-o",
+        os.devnull,
+        "--duplicates",
+        str(dups),
+        "--progress",
+        "--jobs",
+        str(args.jobs),
+    ]
+    out = RESULTS / f"feed-{args.n}.json"
+
+    def partial(checkpoints: list[dict]) -> None:
+        out.write_text(
+            json.dumps(
+                {
+                    "n": args.n,
+                    "seed": args.seed,
+                    "jobs": args.jobs,
+                    "cpus": os.cpu_count(),
+                    "status": "running",
+                    "load_average_before": [round(x, 2) for x in load_before],
+                    "dedupe_checkpoints": checkpoints,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        c = checkpoints[-1]
+        print(
+            f"  {c['articles']:,}: {c['articles_per_s']:.0f}/s overall, {c['articles_per_s_since_last']:.0f}/s "
+            f"lately, RSS {c['rss_mb']} MB (peak {c['peak_rss_mb']} MB), load {c['load_average']}",
+            flush=True,
+        )
+
+    ours = run_measured(cmd, every=args.every, on_checkpoint=partial)
+    counts = _dropped_counts(feed, dups)
+    print(
+        f"dedup dedupe: {ours['seconds']:.0f} s, {args.n / ours['seconds']:.0f} articles/s, "
+        f"peak RSS {ours['peak_rss_mb']:.0f} MB (PSS {ours['peak_pss_mb']:.0f} MB); copies dropped "
+        f"{counts['copies_dropped']}/{counts['copies']}, originals dropped {counts['originals_dropped']}",
+        flush=True,
+    )
+    return {**_figures(args.n, ours), **counts, "checkpoints": ours["checkpoints"]}
+
+
+def _figures(n: int, measured: dict[str, Any]) -> dict[str, Any]:
+    """Seconds, articles/s and peak memory of a measured run of ``n`` articles."""
+    return {
+        "seconds": round(measured["seconds"], 1),
+        "articles_per_s": round(n / measured["seconds"], 1),
+        "peak_rss_mb": round(measured["peak_rss_mb"]),
+        "peak_pss_mb": round(measured["peak_pss_mb"]),
+    }
+
+
+def _run_baseline(args: argparse.Namespace, feed: Path) -> dict[str, Any]:
+    base = run_measured([sys.executable, __file__, "--baseline-only", str(feed)])
+    print(
+        f"datasketch loop: {base['seconds']:.0f} s, {args.n / base['seconds']:.0f} articles/s, "
+        f"peak RSS {base['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
+    return {**_figures(args.n, base), "result": base["stderr"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    from dedup import Params
+
+    p = Params()
+    if args.baseline_only:
+        baseline(args.baseline_only, p.copy_threshold, p.num_perm)
+        return 0
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="dedup-feed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    feed = work / f"feed-{args.n}.jsonl"
+    t0 = time.perf_counter()
+    kinds = write_feed(args.n, args.seed, feed)
+    print(f"generated {args.n:,} articles in {time.perf_counter() - t0:.0f} s: {kinds}", flush=True)
+    load_before = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    ours = _run_dedupe(args, feed, work, load_before)
+    base = None if args.no_baseline else _run_baseline(args, feed)
     load_after = os.getloadavg()
     record = {
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
-        "n": args.n, "seed": args.seed, "jobs": args.jobs, "cpus": os.cpu_count(), "kinds": kinds,
-        "dedupe": {"seconds": round(ours["seconds"], 1), "articles_per_s": round(args.n / ours["seconds"], 1),
-                   "peak_rss_mb": round(ours["peak_rss_mb"]), "peak_pss_mb": round(ours["peak_pss_mb"]),
-                   "copies_dropped": dropped_copies,
-                   "copies": copies, "originals_dropped": dropped_originals, "dropped": len(dropped),
-                   "checkpoints": ours["checkpoints"]},
-        "datasketch_loop": None if base is None else {
-            "seconds": round(base["seconds"], 1), "articles_per_s": round(args.n / base["seconds"], 1),
-            "peak_rss_mb": round(base["peak_rss_mb"]), "peak_pss_mb": round(base["peak_pss_mb"]), "result": base["stderr"]},
+        "n": args.n,
+        "seed": args.seed,
+        "jobs": args.jobs,
+        "cpus": os.cpu_count(),
+        "kinds": kinds,
+        "dedupe": ours,
+        "datasketch_loop": base,
     }
     if base is not None:
         record["throughput_ratio"] = round(base["seconds"] / ours["seconds"], 3)
+    out = RESULTS / f"feed-{args.n}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
-    b = record["datasketch_loop"]
-    print(f"| {args.n:,} | {record['dedupe']['articles_per_s']:,.0f} | {record['dedupe']['peak_rss_mb']:,} MB | "
-          + (f"{b['articles_per_s']:,.0f} | {b['peak_rss_mb']:,} MB |" if b else "- | - |"))
-    print(f"load average (1, 5, 15 min) before {record['load_average']['before']}, after {record['load_average']['after']}")
+    print(
+        f"| {args.n:,} | {ours['articles_per_s']:,.0f} | {ours['peak_rss_mb']:,} MB | "
+        + (f"{base['articles_per_s']:,.0f} | {base['peak_rss_mb']:,} MB |" if base else "- | - |")
+    )
+    loads = record["load_average"]
+    print(f"load average (1, 5, 15 min) before {loads['before']}, after {loads['after']}")
     print(f"written {out}")
     if not args.workdir:
         feed.unlink()

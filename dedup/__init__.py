@@ -9,7 +9,7 @@ from .article import Article, ArticleError, Cluster, Clustering, PairScore, Reje
 from .cluster import cluster_articles
 from .diff import Alignment
 from .frames import frame_records
-from .index import DuplicateArticleError, IndexFormatError, IndexStorageError, Match, Story, StoryIndex
+from .live import DuplicateArticleError, IndexFormatError, IndexSaveError, IndexStorageError, Match, Story, StoryIndex
 from .params import Params
 from .pipeline import DedupWarning
 from .report import diff_articles
@@ -27,6 +27,7 @@ __all__ = [
     "Version",
     "DuplicateArticleError",
     "IndexFormatError",
+    "IndexSaveError",
     "IndexStorageError",
     "Match",
     "Story",

@@ -1,11 +1,9 @@
 """``dedup dedupe``: stream a feed through a :class:`~dedup.StoryIndex` and
 write the articles to keep, exactly as they were read.
 
-The index is driven through ``add_stream``, ``story_of``, ``story``,
-``in``, ``n_articles``, ``max_live``, ``save``/``load``/``close``; with
-``--keep earliest|longest`` the choice also reads one private attribute,
-``StoryIndex._state.get(id).version`` (the version of the kept article),
-until the index has a public way to ask it.
+The index is driven through its public API only: ``add_stream``,
+``story_of``, ``story``, ``version_of``, ``in``, ``n_articles``,
+``max_live``, ``save``/``load``/``close``.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ..article import Article
-from ..index import DuplicateArticleError, IndexStorageError, StoryIndex
+from ..live import DuplicateArticleError, IndexStorageError, StoryIndex
 from ..io import Record, detect_format, iter_records, open_text
 from ..io.writers import RecordWriter
 from .args import (
@@ -268,7 +266,7 @@ def _stream(index: StoryIndex, records: Iterator[Record], args: argparse.Namespa
             return str(m)
         if not rec.ok:
             state.reject(rec)
-        elif m is None:
+        elif m is None or m.existing:  # indexed before, or by another worker first
             state.drop(
                 rec.article.id,
                 duplicate_of=rec.article.id,
@@ -385,8 +383,7 @@ def _choose_and_write(index: StoryIndex, args: argparse.Namespace, state: _Run, 
         if keeper == aid:
             state.keep(rec)
         else:
-            kept_entry = index._state.get(keeper)  # private: see the module docstring
-            same_version = kept_entry is not None and kept_entry.version == version
+            same_version = keeper in index and index.version_of(keeper) == version
             state.drop(
                 aid,
                 duplicate_of=keeper,

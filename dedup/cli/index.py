@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..index import StoryIndex
+from ..live import StoryIndex
 from .args import EXIT_OK, Formatter
 
 __all__ = ["register", "run"]

@@ -1,10 +1,10 @@
-"""Compiled kernels (numba) and compact storage for :class:`dedup.index.StoryIndex`.
+"""Compiled kernels (numba) and compact storage for :class:`dedup.live.index.StoryIndex`.
 
 :func:`candidate_products` weighs every candidate of a new article and takes
 its dot product with the article's row in one pass over stored term counts,
 instead of building the candidates' TF-IDF rows with numpy per add. It
-computes what :meth:`StoryIndex._weights` followed by
-:meth:`StoryIndex._row_products` compute (the numpy reference the tests
+computes what :meth:`dedup.live.scoring.Scorer.weights` followed by
+:meth:`~dedup.live.scoring.Scorer.row_products` compute (the numpy reference the tests
 compare it with), with the float operations in the same order; the only
 possible difference is numba's ``log`` against numpy's in the idf, which
 differ by at most one unit in the last place of a float64 (0.2% of inputs)
@@ -29,14 +29,35 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["TermPool", "candidate_products", "sublinear_tf"]
+__all__ = ["TermPool", "candidate_products", "sublinear_tf", "idf_value", "capped_start", "profile_dots"]
 
 _opts = dict(cache=True, nogil=True)
 
 
+# CORE: features/weights.py -- sublinear tf, the one definition (verify.tfidf writes it inline today)
 def sublinear_tf(counts: np.ndarray) -> np.ndarray:
-    """``1 + ln(count)`` (float64) as :meth:`StoryIndex._weights` computes it (numpy's log)."""
+    """``1 + ln(count)`` (float64, numpy's log): the tf factor of :func:`dedup.verify.tfidf`."""
     return 1.0 + np.log(np.asarray(counts, dtype=np.float64))
+
+
+# CORE: features/weights.py -- the scalar form of verify.idf_weights, for compiled loops
+@njit(inline="always")
+def idf_value(top, total_df):
+    """:func:`dedup.verify.idf_weights` of one column, ``ln(top / (1 + df)) + 1``
+    with ``top = 1 + N + prior docs`` and ``df`` the column's document frequency
+    plus prior, rounded to float32 as the array form rounds it."""
+    return np.float64(np.float32(math.log(top / (1.0 + total_df)) + 1.0))
+
+
+# CORE: sketch/lsh.py -- the bucket cap of candidates._bucket_pairs_capped, as the live query reads it
+@njit(inline="always")
+def capped_start(size, max_bucket_size, neighbours):
+    """First member (ascending order) of a bucket of ``size`` that pairs with a
+    newcomer: a bucket over ``max_bucket_size`` gives only its ``neighbours``
+    most recent -- the batch pairs each member with its next ``neighbours``."""
+    if size > max_bucket_size:
+        return max(size - neighbours, 0)
+    return 0
 
 
 @njit(**_opts)
@@ -70,8 +91,7 @@ def candidate_products(pc, pw, seqs, start, length, dropped, pool_cols, pool_tf,
             w[t] = total_df[pool_cols[lo + t]]
         norm2 = 0.0
         for t in range(n):
-            idf = np.float64(np.float32(math.log(top / (1.0 + w[t])) + 1.0))
-            x = pool_tf[lo + t] * idf
+            x = pool_tf[lo + t] * idf_value(top, w[t])
             w[t] = x
             norm2 += x * x
         norm2 += dropped[s]

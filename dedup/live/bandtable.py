@@ -30,8 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .candidates import band_keys
-from .minhash import EMPTY
+from ..candidates import band_keys
+from ..minhash import EMPTY
+from ._kernels import capped_start
 
 __all__ = ["BandTable"]
 
@@ -91,6 +92,80 @@ def _free(pool, meta, off, c):
     meta[_FREE + c] = off
 
 
+@njit(inline="always")
+def _probe(sbands, skeys, b, key, mask):
+    """``(slot of bucket (b, key) or -1, the slot a new bucket would take)``:
+    linear probing from the key's hash, the first tombstone reused."""
+    i = _slot_hash(b, key, mask)
+    tomb = -1
+    while True:
+        sb = sbands[i]
+        if sb == _EMPTY_SLOT:
+            return -1, (i if tomb < 0 else tomb)
+        if sb == _TOMB:
+            if tomb < 0:
+                tomb = i
+        elif sb == b and skeys[i] == key:
+            return i, -1
+        i = (i + 1) & mask
+
+
+@njit(inline="always")
+def _new_bucket(sbands, skeys, soff, ssize, scls, meta, slot, b, key, seq):
+    """A new bucket in ``slot``: its one member is kept in the slot itself."""
+    if sbands[slot] == _TOMB:
+        meta[_TOMBS] -= 1
+    meta[_USED] += 1
+    sbands[slot] = b
+    skeys[slot] = key
+    soff[slot] = seq
+    ssize[slot] = 1
+    scls[slot] = 0
+    meta[_MEMBERS] += 1
+
+
+@njit(inline="always")
+def _add_member(soff, ssize, scls, pool, meta, found, seq):
+    """Add ``seq`` to the bucket in slot ``found``; False when its segment
+    does not fit in ``pool`` (nothing changed then)."""
+    s = ssize[found]
+    off = soff[found]
+    if s == 1:  # the second member: move to a segment of two
+        if off == seq:
+            return True
+        new = _alloc(pool, meta, 1)
+        if new < 0:
+            return False
+        pool[new] = min(off, seq)
+        pool[new + 1] = max(off, seq)
+        soff[found] = new
+        ssize[found] = 2
+        scls[found] = 1
+        meta[_MEMBERS] += 1
+        return True
+    if pool[off + s - 1] == seq:
+        return True  # already a member (a set, as in datasketch)
+    c = scls[found]
+    if s == (np.int64(1) << c):  # full: move to a segment twice as large
+        new = _alloc(pool, meta, c + 1)
+        if new < 0:
+            return False
+        for t in range(s):
+            pool[new + t] = pool[off + t]
+        _free(pool, meta, off, c)
+        off = new
+        soff[found] = new
+        scls[found] = c + 1
+    pos = s
+    while pos > 0 and pool[off + pos - 1] > seq:  # keep ascending order (appends are in order)
+        pool[off + pos] = pool[off + pos - 1]
+        pos -= 1
+    pool[off + pos] = seq
+    ssize[found] = s + 1
+    meta[_MEMBERS] += 1
+    return True
+
+
 @njit(**_opts)
 def _insert(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys, start):
     """Add ``seq`` to the bucket of each band ``start..`` (``keys[b]``); stops
@@ -98,69 +173,11 @@ def _insert(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys, start):
     index (``len(keys)`` when done). The caller keeps the table below half load."""
     mask = len(skeys) - 1
     for b in range(start, len(keys)):
-        key = keys[b]
-        i = _slot_hash(b, key, mask)
-        tomb = -1
-        found = -1
-        while True:
-            sb = sbands[i]
-            if sb == _EMPTY_SLOT:
-                break
-            if sb == _TOMB:
-                if tomb < 0:
-                    tomb = i
-            elif sb == b and skeys[i] == key:
-                found = i
-                break
-            i = (i + 1) & mask
-        if found < 0:  # a new bucket: its one member is kept in the slot itself
-            slot = i
-            if tomb >= 0:
-                slot = tomb
-                meta[_TOMBS] -= 1
-            meta[_USED] += 1
-            sbands[slot] = b
-            skeys[slot] = key
-            soff[slot] = seq
-            ssize[slot] = 1
-            scls[slot] = 0
-            meta[_MEMBERS] += 1
-            continue
-        s = ssize[found]
-        off = soff[found]
-        if s == 1:  # the second member: move to a segment of two
-            if off == seq:
-                continue
-            new = _alloc(pool, meta, 1)
-            if new < 0:
-                return b
-            pool[new] = min(off, seq)
-            pool[new + 1] = max(off, seq)
-            soff[found] = new
-            ssize[found] = 2
-            scls[found] = 1
-            meta[_MEMBERS] += 1
-            continue
-        if pool[off + s - 1] == seq:
-            continue  # already a member (a set, as in datasketch)
-        c = scls[found]
-        if s == (np.int64(1) << c):  # full: move to a segment twice as large
-            new = _alloc(pool, meta, c + 1)
-            if new < 0:
-                return b
-            for t in range(s):
-                pool[new + t] = pool[off + t]
-            _free(pool, meta, off, c)
-            off = new
-            soff[found] = new
-            scls[found] = c + 1
-        pos = s
-        while pos > 0 and pool[off + pos - 1] > seq:  # keep ascending order (appends are in order)
-            pool[off + pos] = pool[off + pos - 1]
-            pos -= 1
-        pool[off + pos] = seq
-        ssize[found] = s + 1
-        meta[_MEMBERS] += 1
+        found, slot = _probe(sbands, skeys, b, keys[b], mask)
+        if found < 0:
+            _new_bucket(sbands, skeys, soff, ssize, scls, meta, slot, b, keys[b], seq)
+        elif not _add_member(soff, ssize, scls, pool, meta, found, seq):
+            return b
     return len(keys)
 
 
@@ -204,35 +221,35 @@ def _remove(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys):
 def _query(sbands, skeys, soff, ssize, pool, keys, max_bucket_size, neighbours):
     """Sorted distinct members of the signature's buckets (a bucket above
     ``max_bucket_size`` members gives only its ``neighbours`` most recent)."""
-    n = 0
     slots = np.empty(len(keys), np.int64)
+    first = np.zeros(len(keys), np.int64)  # first member taken from each band's bucket
+    total = 0
     for b in range(len(keys)):
         i = _find(sbands, skeys, b, keys[b])
         slots[b] = i
         if i >= 0:
-            s = ssize[i]
-            n += min(s, neighbours) if s > max_bucket_size else s
-    out = np.empty(n, np.int64)
+            first[b] = capped_start(ssize[i], max_bucket_size, neighbours)
+            total += ssize[i] - first[b]
+    out = np.empty(total, np.int64)
     n = 0
-    for b in range(len(keys)):
+    for b in np.flatnonzero(slots >= 0):
         i = slots[b]
-        if i < 0:
-            continue
-        s = ssize[i]
-        lo = s - neighbours if s > max_bucket_size else 0
-        if lo < 0:
-            lo = 0
-        off = soff[i]
-        if s == 1:
-            out[n] = off
+        if ssize[i] == 1:  # a lone member is kept in the slot
+            out[n] = soff[i]
             n += 1
-            continue
-        for t in range(lo, s):
-            out[n] = pool[off + t]
-            n += 1
+        else:
+            taken = ssize[i] - first[b]
+            out[n : n + taken] = pool[soff[i] + first[b] : soff[i] + ssize[i]]
+            n += taken
+    return _sorted_distinct(out)
+
+
+@njit(inline="always")
+def _sorted_distinct(out):
+    """``np.unique`` of ``out``, sorting it in place."""
     out.sort()
     m = 0
-    for t in range(n):
+    for t in range(len(out)):
         if m == 0 or out[t] != out[m - 1]:
             out[m] = out[t]
             m += 1
@@ -302,8 +319,9 @@ class BandTable:
             self._resize(int(meta[_USED]) + len(keys))
         start = 0
         while True:
-            start = _insert(self._sb, self._sk, self._so, self._ss, self._sc, self._pool, meta, np.int64(seq),
-                            keys, start)
+            start = _insert(
+                self._sb, self._sk, self._so, self._ss, self._sc, self._pool, meta, np.int64(seq), keys, start
+            )
             if start >= len(keys):
                 return
             self._grow_pool()
@@ -349,8 +367,9 @@ class BandTable:
         cap = len(self._sb)
         while 2 * used > cap:  # at most half full after the rebuild (tombstones dropped)
             cap *= 2
-        self._sb, self._sk, self._so, self._ss, self._sc = _rehash(self._sb, self._sk, self._so, self._ss, self._sc,
-                                                                   cap)
+        self._sb, self._sk, self._so, self._ss, self._sc = _rehash(
+            self._sb, self._sk, self._so, self._ss, self._sc, cap
+        )
         self._meta[_TOMBS] = 0
 
     def _grow_pool(self) -> None:

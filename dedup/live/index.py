@@ -1,0 +1,470 @@
+"""StoryIndex: a live index of stories for a feed, one article at a time.
+
+Each incoming article is checked against everything seen so far: it starts
+a new story, joins a known story as a new version (a rewrite), or is a copy
+of a known version. The same stages as :func:`dedup.cluster_articles` are
+used -- :func:`dedup.pipeline.featurize` for the per-article features,
+:mod:`dedup.verify` for TF-IDF weights, :func:`dedup.minhash.signatures`
+for the top-terms view, the two LSH views of :mod:`dedup.candidates` (same
+bands, rows and band keys: in memory compact band tables,
+:mod:`dedup.live.bandtable`; on Redis a sorted set per bucket) -- and the
+same :class:`dedup.Params`.
+
+Modules: :mod:`~dedup.live.records` (the values), :mod:`~dedup.live.state`
+(the storage interface) with :mod:`~dedup.live.memory` and
+:mod:`~dedup.live.redis`, :mod:`~dedup.live.prepare` (an article's own
+features), :mod:`~dedup.live.scoring` (weights and story score),
+:mod:`~dedup.live.decide` (candidates and the greedy decision),
+:mod:`~dedup.live.recluster` (local re-clustering), :mod:`~dedup.live.bands`
+(band arithmetic, the partner rule), :mod:`~dedup.live.persist` (the file).
+This module is the public face: :class:`StoryIndex`.
+
+Incremental TF-IDF
+------------------
+Features are hashed, so no vocabulary is fitted. The index keeps *running
+document frequencies* (one count per hashed column, every article ever
+added) and the article count, blended with the same ``wordfreq`` background
+prior as a batch (:func:`dedup.verify.background_prior`: one read-only array
+per process, depending on the parameters only). When an article arrives, the
+frequencies are updated with its columns first (a batch counts every article
+in its own frequencies), then the article and each candidate are weighed
+with the *current* frequencies: each indexed article keeps its term counts,
+not frozen weights, so two articles are always compared under one idf, as in
+a batch. Rows are pruned to ``Params.max_terms`` terms by
+:func:`dedup.pipeline.featurize` exactly as in a batch (frequencies count
+every term; the pruned weight stays in the row's norm, ``Entry.dropped``).
+Removing an article does not change the frequencies. In memory, the
+candidates of an add are weighed and multiplied with the article's row in
+one compiled pass (:func:`dedup.live._kernels.candidate_products`) over the
+live rows kept in flat arrays (:class:`dedup.live._kernels.TermPool`) and a
+per-column array of document frequency plus prior; the numpy form
+(:meth:`dedup.live.scoring.Scorer.weights`) is its reference and is used for
+the article's own row and for re-clustering.
+
+Story score
+-----------
+Pairs are linked on the batch's score (:func:`dedup.verify.story_similarity`):
+the cosine times the short-text factor (``Params.short_text_terms``, from
+each article's number of terms and the terms the pair shares), blended with
+the shared-neighbour similarity. The batch builds each article's neighbour
+profile from all its scored pairs at once; the index keeps it incrementally:
+each live article stores its ``Params.neighbourhood`` best partners (``top``,
+by short-text-scaled score) and the partners that have it among theirs
+(``rev``). A new article takes its best scored candidates and enters a
+candidate's ``top`` when it beats the weakest one (which leaves); its pairs
+are then scored with the updated profiles. Removing an article takes it out
+of its partners' profiles (they are not refilled); an article that stops
+being live keeps its place in the profiles of the others.
+
+Assignment (the incremental form of average linkage)
+----------------------------------------------------
+Candidates come from the two LSH views (with the batch's bucket cap: a bucket
+larger than ``max_bucket_size`` contributes only its ``bucket_neighbours``
+most recent members) and are dropped when both times are known and further
+apart than ``time_window``; the re-clustering below scores only the pairs
+the batch's partner rule (``max_partners``) keeps (:mod:`dedup.live.decide`). Each candidate is scored (TF-IDF cosine,
+estimated shingle Jaccard, story score). If a candidate's Jaccard reaches
+``copy_threshold`` the article is a *copy* of that candidate's version (best
+Jaccard wins). Otherwise the article joins the story with the highest mean
+story score over *all* its members (members that were not scored count 0,
+as in average linkage) when that mean reaches ``threshold`` -- a *rewrite*,
+a new version; else it starts a *new* story. Ties go to the older story.
+
+Arrival order matters to a greedy rule, so after each add the article's
+neighbourhood (its story and every story with a member whose story score
+with it reaches a quarter of the threshold) is clustered again with the
+batch's own :func:`dedup.cluster.link` over the pairs the batch would score,
+with the story score (:mod:`dedup.live.recluster`): a later article can
+merge two stories it bridges, or move a member to a story it fits better, as
+the batch would. Story membership of earlier articles can therefore change
+(a :class:`Match` describes the state right after its add). On all ECB+
+articles the adjusted Rand index against :func:`dedup.cluster_articles` is
+0.9895 fed in file order and 0.9931 shuffled (``tests/live/test_index.py``).
+
+Memory
+------
+Per article the index keeps its id, story, version and time; while an
+article can still be matched ("live") also its pruned term counts (on the
+entry and, for the compiled candidate pass, in the term pool: about 20 bytes
+per kept term in all) and its two
+signatures (uint32 arrays), its neighbour profile, and its place in the
+two LSH band tables (one member per band: about 40-60 bytes per band in
+numpy arrays, :mod:`dedup.live.bandtable`). An article leaves the live set when it is older
+than ``retention`` (default ``time_window``) behind the newest publication
+time seen -- it can no longer be within the window of new articles unless
+the feed arrives badly out of order -- or, with ``max_live``, when more than
+that many articles are live (oldest first). So memory grows with the feed
+only by a small record per article.
+
+Storage
+-------
+The in-memory state is the embedded default. ``StoryIndex(redis={...})``
+puts everything (LSH buckets, article
+records, stories, document frequencies) on a Redis server, so several
+worker processes share one index; each ``add`` holds a Redis lock while it
+decides and writes (featurising happens outside the lock), so concurrent
+workers give the same kind of result as one worker; an article another
+worker indexed first is answered with a :class:`Match` flagged ``existing``.
+See :mod:`dedup.live.redis`. Saving and loading (:meth:`StoryIndex.save` /
+:meth:`StoryIndex.load`) go through the state's snapshot
+(:mod:`dedup.live.persist`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from ..article import Article, coerce_article
+from ..params import Params
+from . import persist
+from .decide import decide
+from .memory import MemoryState
+from .prepare import prepare, prepare_job
+from .recluster import Neighbourhood, settle
+from .records import DuplicateArticleError, Entry, IndexStorageError, Match, Prepared, Profiles, Story
+from .redis import RedisState
+from .scoring import Scorer
+from .state import IndexState
+
+__all__ = ["StoryIndex"]
+
+
+def _retention(retention: timedelta | float | None | str, params: Params) -> timedelta | None:
+    """The ``retention`` argument, validated: a timedelta, days, None or "window"."""
+    if isinstance(retention, str):
+        if retention != "window":
+            raise ValueError(f"retention must be a timedelta, days, None or 'window', got {retention!r}")
+        return params.time_window
+    if isinstance(retention, (int, float)) and not isinstance(retention, bool):
+        retention = timedelta(days=retention)
+    if retention is not None and (not isinstance(retention, timedelta) or retention.total_seconds() <= 0):
+        raise ValueError(f"retention must be a positive timedelta (or days) or None, got {retention!r}")
+    return retention
+
+
+class StoryIndex:
+    """A live index of stories: ``add`` each article of a feed as it arrives.
+
+    Parameters
+    ----------
+    params : Params, optional
+        Pipeline parameters (shared with :func:`dedup.cluster_articles`);
+        keyword arguments override them.
+    retention : timedelta, float (days) or None, default ``params.time_window``
+        How far behind the newest publication time an article stays
+        matchable. None keeps every dated article matchable.
+    max_live : int or None, default None
+        At most this many articles stay matchable (the most recent ones);
+        None: no limit. Set it for feeds without publication times.
+    redis : dict, optional
+        ``{"host": ..., "port": ...}`` (any ``redis.Redis`` arguments): keep
+        the index on this Redis server, shared by every worker using the
+        same ``redis_prefix``.
+    redis_prefix : str, default "dedup"
+        Namespace of this index's Redis keys.
+    state : IndexState, optional
+        Any storage implementing :class:`dedup.live.state.IndexState`, built
+        with the same parameters (instead of ``redis``; default: in memory).
+    **kwargs
+        Pipeline parameters by name (see :class:`dedup.Params`).
+
+    Examples
+    --------
+    >>> index = StoryIndex()
+    >>> m = index.add({"id": "a1", "text": "..."})
+    >>> m.kind, m.story
+    """
+
+    def __init__(
+        self,
+        params: Params | None = None,
+        *,
+        retention: timedelta | float | None | str = "window",
+        max_live: int | None = None,
+        redis: dict[str, Any] | None = None,
+        redis_prefix: str = "dedup",
+        state: IndexState | None = None,
+        **kwargs: Any,
+    ):
+        if params is not None and not isinstance(params, Params):
+            raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
+        p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
+        if max_live is not None and (not isinstance(max_live, int) or isinstance(max_live, bool) or max_live < 1):
+            raise ValueError(f"max_live must be a positive integer or None, got {max_live!r}")
+        self.params = p
+        self.retention = _retention(retention, p)
+        self.max_live = max_live
+        self.reach = Neighbourhood()  # how far re-clustering reaches after an add
+        self._scorer = Scorer(p)
+        self._state: IndexState
+        if state is not None:
+            if redis is not None or not isinstance(state, IndexState):
+                raise TypeError("state must be a dedup.live.state.IndexState, and not given with redis")
+            self._state = state
+        elif redis is not None:
+            self._state = RedisState(p, redis, redis_prefix, config=self.config())
+        else:
+            self._state = MemoryState(p)
+
+    def config(self) -> dict[str, Any]:
+        """The index's own settings besides its parameters (saved with it)."""
+        return {
+            "retention_days": None if self.retention is None else self.retention.total_seconds() / 86400.0,
+            "max_live": self.max_live,
+        }
+
+    # --- adding ----------------------------------------------------------------
+
+    def add(self, article: Any) -> Match:
+        """Index one article (str, dict or :class:`Article`) and say where it belongs.
+
+        An id already indexed raises :class:`DuplicateArticleError` in memory;
+        on a shared (Redis) index, where another worker may have indexed it
+        first, it is answered with the stored article's place (a match with
+        ``existing=True``; nothing is added). A str without id gets the next
+        position as id.
+        """
+        return self._add_prepared(prepare([self._coerce(article)], self.params)[0])
+
+    def add_many(self, articles: Iterable[Any]) -> list[Match]:
+        """:meth:`add` each article in turn (same results as one at a time)."""
+        return list(self.add_stream(articles))
+
+    def add_stream(self, articles: Iterable[Any], *, n_jobs: int = 1, chunk_size: int = 64) -> Iterator[Match]:
+        """:meth:`add` every article, yielding each match as it is decided.
+
+        With ``n_jobs > 1`` the per-article features are computed ahead in
+        worker processes (each article on its own, so results are the same as
+        with one); the decisions stay in this process, in input order. A
+        record that is not an article raises :class:`ArticleError`.
+        """
+        if n_jobs == 1:
+            for a in articles:
+                yield self.add(a)
+            return
+        workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+        counter = itertools.count(self._state.n_articles())
+        coerced = (coerce_article(a, default_id=str(next(counter))) for a in articles)
+        chunks = iter(lambda: list(itertools.islice(coerced, chunk_size)), [])
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            pending: list[tuple[list[Article], Future]] = []
+            for chunk in chunks:
+                fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
+                pending.append((chunk, pool.submit(prepare_job, (fields, self.params))))
+                if len(pending) > 2 * workers:
+                    yield from self._finish(*pending.pop(0))
+            for item in pending:
+                yield from self._finish(*item)
+
+    def _finish(self, chunk: list[Article], fut: Future) -> Iterator[Match]:
+        for a, prep in zip(chunk, fut.result(), strict=False):
+            prep.article = a
+            yield self._add_prepared(prep)
+
+    def query(self, article: Any) -> Match:
+        """Where the article would belong, without adding it."""
+        prep = prepare([self._coerce(article)], self.params)[0]
+        with self._locked():
+            return decide(self._state, self._scorer, prep, seq=None).match
+
+    def remove(self, article_id: str) -> None:
+        """Remove an article; its story keeps its other members (and its id).
+        Its partners' neighbour profiles lose it (they are not refilled)."""
+        with self._locked():
+            entry = self._state.get(article_id)
+            if entry is None:
+                raise KeyError(article_id)
+            profiles = None
+            if entry.live:
+                profiles = self._unlink(entry)
+                self._state.lsh_remove([entry.seq])
+            self._state.delete(entry, profiles)
+
+    def _unlink(self, entry: Entry) -> Profiles:
+        """The profiles of ``entry``'s partners without it."""
+        partners = sorted(set(entry.top or ()) | set(entry.rev or ()))
+        out: Profiles = {}
+        for e in self._state.get_seqs(partners):
+            if e is not None and e.live:
+                top, rev = dict(e.top or {}), dict(e.rev or {})
+                top.pop(entry.seq, None)
+                rev.pop(entry.seq, None)
+                out[e.seq] = (top, rev)
+        return out
+
+    # --- reading -----------------------------------------------------------------
+
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self._state.has(article_id)
+
+    def __len__(self) -> int:
+        """The number of stories (``n_articles`` counts articles)."""
+        return self._state.n_stories()
+
+    def __iter__(self) -> Iterator[Story]:
+        """Every story, in the order they were started."""
+        for sid in self._state.story_ids():
+            s = self.story(sid)
+            if s is not None:
+                yield s
+
+    @property
+    def n_articles(self) -> int:
+        return self._state.n_articles()
+
+    @property
+    def n_live(self) -> int:
+        """Articles that new articles can still match."""
+        return self._state.n_live()
+
+    @property
+    def storage(self) -> str:
+        """Where the state lives: ``"memory"`` or ``"redis"``."""
+        return self._state.kind
+
+    def story(self, story_id: str) -> Story | None:
+        members = self._state.story_members(story_id)
+        if not members:
+            return None
+        dated = [e for e in members if not math.isnan(e.ts)]
+        rep = min(dated, key=lambda e: (e.ts, e.seq)) if dated else members[0]
+        versions: dict[str, list[str]] = {}
+        for e in members:
+            versions.setdefault(e.version, []).append(e.id)
+        return Story(
+            id=story_id,
+            representative=rep.id,
+            members=tuple(e.id for e in members),
+            versions=tuple(tuple(v) for v in versions.values()),
+        )
+
+    def story_of(self, article_id: str) -> Story:
+        e = self._state.get(article_id)
+        if e is None:
+            raise KeyError(article_id)
+        return self.story(e.story)  # type: ignore[return-value]
+
+    def version_of(self, article_id: str) -> str:
+        """The version (the id of its first article) an indexed article belongs to."""
+        e = self._state.get(article_id)
+        if e is None:
+            raise KeyError(article_id)
+        return e.version
+
+    def labels(self) -> dict[str, str]:
+        """Map each article id to its story id."""
+        return {a: s.id for s in self for a in s.members}
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "articles": self.n_articles,
+            "stories": len(self),
+            "live": self.n_live,
+            "storage": self._state.kind,
+            "params": self.params.to_dict(),
+            **self.config(),
+        }
+
+    # --- saving --------------------------------------------------------------------
+
+    def save(self, path: str) -> None:
+        """Write the index to ``path`` atomically (see :mod:`dedup.live.persist`).
+
+        Raises :class:`~dedup.IndexSaveError` when the file cannot be written
+        (the previous file at ``path`` is then left as it was)."""
+        persist.save_index(path, self.params, self.config(), self._state.snapshot())
+
+    @classmethod
+    def load(cls, path: str, *, redis: dict[str, Any] | None = None, redis_prefix: str = "dedup") -> StoryIndex:
+        """Read an index written by :meth:`save` (into memory, or into an
+        empty index on Redis with ``redis``). Raises
+        :class:`~dedup.IndexFormatError` for a file that is not a whole,
+        consistent index."""
+        params, config, snap = persist.load_index(path)
+        index = cls(
+            params,
+            retention=config["retention_days"],
+            max_live=config["max_live"],
+            redis=redis,
+            redis_prefix=redis_prefix,
+        )
+        index._state.restore(snap)
+        return index
+
+    def close(self) -> None:
+        self._state.close()
+
+    def __enter__(self) -> StoryIndex:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- the work ------------------------------------------------------------------
+
+    def _coerce(self, article: Any) -> Article:
+        if isinstance(article, bytes):
+            raise TypeError("articles are str, dict or Article, not bytes")
+        return coerce_article(article, default_id=str(self._state.n_articles()))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            with self._state.lock():
+                yield
+        except IndexStorageError:
+            raise
+        except Exception as exc:
+            message = self._state.failure(exc)
+            if message is None:
+                raise
+            raise IndexStorageError(message) from exc
+
+    def _existing(self, article_id: str) -> Match:
+        """The answer for an id already indexed on a shared index: where it is."""
+        e = self._state.get(article_id)
+        assert e is not None
+        return Match.already_indexed(e.id, e.story, e.version)
+
+    def _add_prepared(self, prep: Prepared) -> Match:
+        a = prep.article
+        assert a is not None
+        with self._locked():
+            if self._state.has(a.id):
+                if self._state.kind == "memory":
+                    raise DuplicateArticleError(f"article {a.id!r} is already in the index")
+                return self._existing(a.id)
+            seq = self._state.claim_seq()
+            d = decide(self._state, self._scorer, prep, seq)
+            entry = Entry(seq=seq, id=a.id, story=d.match.story, version=d.match.version, ts=prep.ts)
+            if not prep.empty:
+                entry.live = True
+                entry.cols, entry.counts = prep.cols, prep.counts
+                entry.n_terms, entry.dropped = prep.n_terms, prep.dropped
+                entry.term_sig, entry.shingle_sig = d.term_sig, prep.shingle_sig
+                entry.top, entry.rev = d.top, d.rev
+            if entry.live:  # LSH first: a bucket member without a record is ignored
+                self._state.lsh_insert(entry)
+            self._state.commit(entry, prep.df_cols, d.changed)  # the acknowledgement (one transaction on Redis)
+            match = settle(self._state, self._scorer, self.reach, d.match, entry, d.best) if entry.live else d.match
+            self._evict()
+        return match
+
+    def _evict(self) -> None:
+        cutoff = None
+        newest = self._state.get_newest_ts()
+        if self.retention is not None and newest > -math.inf:
+            cutoff = newest - self.retention.total_seconds()
+        if cutoff is None and self.max_live is None:
+            return
+        seqs = self._state.evictable(cutoff, self.max_live)
+        if seqs:
+            self._state.lsh_remove(seqs)
+            self._state.make_dead(seqs)

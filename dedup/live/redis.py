@@ -1,0 +1,425 @@
+"""The state of a story index on a Redis server, shared by workers: an
+:class:`~dedup.live.state.IndexState`.
+
+The LSH views are the batch's bands (:func:`dedup.live.bands.lsh_bands`) and
+band keys (:func:`dedup.candidates.band_keys`), one sorted set per bucket
+(members: sequence numbers, scored by themselves, so a bucket reads in
+ascending order and its most recent members are its last). datasketch's
+``MinHashLSH`` is not used here: its public API answers a query with the
+union of the buckets, while the index needs each bucket's members to apply
+the batch's bucket cap, which only its private storage internals expose.
+Under the same prefix ``P``:
+
+==================  ============================================================
+``P:seq``           counter of article sequence numbers (INCR)
+``P:n_docs``        articles counted in the document frequencies
+``P:df``            hash: hashed column -> document frequency
+``P:ids``           hash: article id -> sequence number
+``P:e:<seq>``       hash: one article (id, story, version, time, live flag,
+                    and while live its term counts, terms before pruning,
+                    pruned weight, signatures and neighbour profile -- ``top``
+                    and ``rev``, partner seqs then scores -- as raw
+                    little-endian arrays)
+``P:s:<story>``     sorted set: the story's members (sequence numbers)
+``P:stories``       sorted set: story ids by first sequence number
+``P:live``          sorted set: live articles by sequence number
+``P:live_t``        sorted set: live dated articles by publication time
+``P:newest``        newest publication time seen
+``P:b:<v>:<band>:<key>``  sorted set: an LSH bucket of view ``t`` or ``s``
+``P:lock``          the lock each ``add`` holds while it decides and writes
+``P:config``        the index's parameters and key layout (a second worker must agree)
+==================  ============================================================
+
+An ``add`` computes the article's features outside the lock, then under
+``P:lock`` reads what it needs, decides, inserts into the LSH buckets and
+writes the article in one MULTI/EXEC transaction -- the moment it is
+acknowledged. If Redis goes away before that, the article is not in the index
+(a bucket member without a record is ignored); everything acknowledged before
+is. A lost connection raises :class:`~dedup.live.records.IndexStorageError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from ..candidates import band_keys
+from ..minhash import EMPTY
+from ..params import Params
+from ._kernels import capped_start
+from .bands import lsh_bands
+from .records import Entry, IndexStorageError, Profiles, Snapshot
+from .scoring import Scorer
+
+__all__ = ["RedisState", "drop_index"]
+
+LAYOUT = 2  # 1: datasketch's MinHashLSH storage for the buckets (before dedup 0.2)
+
+_SET_IF_LIVE = """
+if redis.call('HGET', KEYS[1], 'live') == '1' then
+  redis.call('HSET', KEYS[1], 'top', ARGV[1], 'rev', ARGV[2])
+end
+return 0
+"""
+
+_SET_IF_GREATER = """
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+_LIVE_FIELDS = ("cols", "counts", "nt", "dr", "top", "rev", "tsig", "ssig")
+
+
+def _redis() -> Any:
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError("a Redis-backed StoryIndex needs the redis client: pip install 'dedup[redis]'") from exc
+    return redis
+
+
+def _pack(d: dict[int, float] | None) -> bytes:
+    """A neighbour profile as bytes: partner seqs (int64), then scores (float64), by seq."""
+    keys = sorted(d or ())
+    if not keys:
+        return b""
+    return np.array(keys, dtype="<i8").tobytes() + np.array([d[k] for k in keys], dtype="<f8").tobytes()  # type: ignore[index]
+
+
+def _unpack(b: bytes) -> dict[int, float]:
+    n = len(b) // 16
+    return dict(
+        zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, "<f8", n, offset=8 * n).tolist(), strict=False)
+    )
+
+
+def _record(entry: Entry) -> dict[str, Any]:
+    """The ``P:e:<seq>`` hash of an entry."""
+    rec: dict[str, Any] = {
+        "id": entry.id,
+        "story": entry.story,
+        "version": entry.version,
+        "ts": repr(entry.ts),
+        "live": "1" if entry.live else "0",
+    }
+    if entry.live:
+        rec.update(
+            cols=np.asarray(entry.cols, "<i4").tobytes(),
+            counts=np.asarray(entry.counts, "<f4").tobytes(),
+            nt=int(entry.n_terms),
+            dr=repr(float(entry.dropped)),
+            top=_pack(entry.top),
+            rev=_pack(entry.rev),
+            tsig=np.asarray(entry.term_sig, "<u4").tobytes(),
+            ssig=np.asarray(entry.shingle_sig, "<u4").tobytes(),
+        )
+    return rec
+
+
+def _entry(seq: int, h: dict[bytes, bytes]) -> Entry:
+    e = Entry(
+        seq=seq, id=h[b"id"].decode(), story=h[b"story"].decode(), version=h[b"version"].decode(), ts=float(h[b"ts"])
+    )
+    if h.get(b"live") == b"1":
+        e.live = True
+        e.cols = np.frombuffer(h[b"cols"], dtype="<i4")
+        e.counts = np.frombuffer(h[b"counts"], dtype="<f4")
+        e.n_terms = int(h.get(b"nt", b"0"))
+        e.dropped = float(h.get(b"dr", b"0"))
+        e.top = _unpack(h.get(b"top", b""))
+        e.rev = _unpack(h.get(b"rev", b""))
+        e.term_sig = np.frombuffer(h[b"tsig"], dtype="<u4")
+        e.shingle_sig = np.frombuffer(h[b"ssig"], dtype="<u4")
+    return e
+
+
+class RedisState:
+    """Everything the index knows, on a Redis server (see the module docstring)."""
+
+    kind = "redis"
+
+    def __init__(self, params: Params, connection: dict[str, Any], prefix: str, *, config: dict[str, Any]):
+        redis = _redis()
+        self.params = params
+        self.connection = dict(connection)
+        self.prefix = prefix
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.LockError)
+        self.r = redis.Redis(**self.connection)
+        self.where = f"{self.connection.get('host', 'localhost')}:{self.connection.get('port', 6379)}"
+        self.views = lsh_bands(params)
+        self.scorer = Scorer(params)
+        try:
+            self.r.ping()
+            mine = json.dumps({"params": params.to_dict(), "layout": LAYOUT, **config}, sort_keys=True)
+            self.r.setnx(self._k("config"), mine)
+            theirs = self.r.get(self._k("config")).decode()
+        except self._errors as exc:
+            raise IndexStorageError(f"cannot reach Redis at {self.where}: {exc}") from exc
+        if theirs != mine:
+            raise ValueError(
+                f"the index {prefix!r} on Redis at {self.where} was created with other parameters "
+                f"(or by another dedup version): {theirs}"
+            )
+
+    def _k(self, *parts: Any) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    def failure(self, exc: BaseException) -> str | None:
+        if not isinstance(exc, self._errors):
+            return None
+        return (
+            f"lost the connection to Redis at {self.where} ({exc}); every article acknowledged before "
+            "this one is stored"
+        )
+
+    def _guarded(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except self._errors as exc:
+            raise IndexStorageError(self.failure(exc)) from exc
+
+    # reading
+    def lock(self) -> AbstractContextManager[object]:
+        return self.r.lock(self._k("lock"), timeout=60, blocking_timeout=120)
+
+    def df_of(self, cols: np.ndarray) -> np.ndarray:
+        if len(cols) == 0:
+            return np.zeros(0)
+        vals = self._guarded(self.r.hmget, self._k("df"), [int(c) for c in cols])
+        return np.array([0 if v is None else int(v) for v in vals], dtype=np.float64)
+
+    def get_n_docs(self) -> int:
+        return int(self._guarded(self.r.get, self._k("n_docs")) or 0)
+
+    def has(self, article_id: str) -> bool:
+        return bool(self._guarded(self.r.hexists, self._k("ids"), article_id))
+
+    def get(self, article_id: str) -> Entry | None:
+        s = self._guarded(self.r.hget, self._k("ids"), article_id)
+        return None if s is None else self.get_seqs([int(s)])[0]
+
+    def get_seqs(self, seqs: Sequence[int]) -> list[Entry | None]:
+        pipe = self.r.pipeline(transaction=False)
+        for s in seqs:
+            pipe.hgetall(self._k("e", s))
+        return [_entry(s, h) if h else None for s, h in zip(seqs, self._guarded(pipe.execute), strict=False)]
+
+    def story_size(self, story: str) -> int:
+        return int(self._guarded(self.r.zcard, self._k("s", story)))
+
+    def story_ids(self) -> Iterator[str]:
+        return iter([s.decode() for s in self._guarded(self.r.zrange, self._k("stories"), 0, -1)])
+
+    def story_members(self, story: str) -> list[Entry]:
+        seqs = [int(s) for s in self._guarded(self.r.zrange, self._k("s", story), 0, -1)]
+        return [e for e in self.get_seqs(seqs) if e is not None]
+
+    def n_articles(self) -> int:
+        return int(self._guarded(self.r.hlen, self._k("ids")))
+
+    def n_stories(self) -> int:
+        return int(self._guarded(self.r.zcard, self._k("stories")))
+
+    def n_live(self) -> int:
+        return int(self._guarded(self.r.zcard, self._k("live")))
+
+    def get_newest_ts(self) -> float:
+        v = self._guarded(self.r.get, self._k("newest"))
+        return -math.inf if v is None else float(v)
+
+    # writing
+    def claim_seq(self) -> int:
+        return int(self._guarded(self.r.incr, self._k("seq"))) - 1
+
+    def _write_profiles(self, pipe: Any, profiles: Profiles | None) -> None:
+        """Queue the new neighbour profiles of other (live) articles."""
+        for s, (top, rev) in sorted((profiles or {}).items()):
+            # only while the record exists and is live (a concurrent removal or eviction wins)
+            pipe.eval(_SET_IF_LIVE, 1, self._k("e", s), _pack(top), _pack(rev))
+
+    def _queue_record(self, pipe: Any, entry: Entry) -> None:
+        """Queue an entry's record, its story membership and its place in the live sets."""
+        if entry.live:
+            pipe.zadd(self._k("live"), {entry.seq: entry.seq})
+            if not math.isnan(entry.ts):
+                pipe.zadd(self._k("live_t"), {entry.seq: entry.ts})
+        pipe.hset(self._k("e", entry.seq), mapping=_record(entry))
+        pipe.hset(self._k("ids"), entry.id, entry.seq)
+        pipe.zadd(self._k("s", entry.story), {entry.seq: entry.seq})
+        pipe.zadd(self._k("stories"), {entry.story: entry.seq}, nx=True)
+
+    def commit(self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        self._write_profiles(pipe, profiles)
+        self._queue_record(pipe, entry)
+        for c in np.asarray(all_cols).tolist():
+            pipe.hincrby(self._k("df"), c, 1)  # queued: the whole transaction is one round trip
+        pipe.incr(self._k("n_docs"))
+        if not math.isnan(entry.ts):  # the newest time, raised on the server (no read first)
+            pipe.eval(_SET_IF_GREATER, 1, self._k("newest"), repr(entry.ts))
+        self._guarded(pipe.execute)
+
+    def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:
+        out: list[int] = []
+        if cutoff is not None:
+            out = [int(s) for s in self._guarded(self.r.zrangebyscore, self._k("live_t"), "-inf", f"({cutoff}")]
+        if max_live is not None:
+            extra = self.n_live() - len(out) - max_live
+            if extra > 0:
+                for s in self._guarded(self.r.zrange, self._k("live"), 0, extra + len(out)):
+                    if extra <= 0:
+                        break
+                    if int(s) not in out:
+                        out.append(int(s))
+                        extra -= 1
+        return out
+
+    def make_dead(self, seqs: Sequence[int]) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        for s in seqs:
+            pipe.zrem(self._k("live"), s)
+            pipe.zrem(self._k("live_t"), s)
+            pipe.hset(self._k("e", s), "live", "0")
+            pipe.hdel(self._k("e", s), *_LIVE_FIELDS)
+        self._guarded(pipe.execute)
+
+    def _drop_empty_stories(self, stories: set[str]) -> None:
+        for story in sorted(stories):
+            if not self._guarded(self.r.zcard, self._k("s", story)):
+                self._guarded(self.r.zrem, self._k("stories"), story)
+
+    def delete(self, entry: Entry, profiles: Profiles | None = None) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        self._write_profiles(pipe, profiles)
+        pipe.zrem(self._k("live"), entry.seq)
+        pipe.zrem(self._k("live_t"), entry.seq)
+        pipe.delete(self._k("e", entry.seq))
+        pipe.hdel(self._k("ids"), entry.id)
+        pipe.zrem(self._k("s", entry.story), entry.seq)
+        self._guarded(pipe.execute)
+        self._drop_empty_stories({entry.story})
+
+    def reassign(self, changes: dict[int, str]) -> None:
+        entries = {e.seq: e for e in self.get_seqs(list(changes)) if e is not None}
+        pipe = self.r.pipeline(transaction=True)
+        for s, story in changes.items():
+            e = entries.get(s)
+            if e is None:
+                continue
+            pipe.zrem(self._k("s", e.story), s)
+            pipe.zadd(self._k("s", story), {s: s})
+            pipe.zadd(self._k("stories"), {story: s}, nx=True)
+            pipe.hset(self._k("e", s), "story", story)
+        self._guarded(pipe.execute)
+        self._drop_empty_stories({e.story for e in entries.values()})
+
+    # the LSH views: one sorted set per bucket
+    def _buckets(self, term_sig: np.ndarray | None, shingle_sig: np.ndarray | None) -> list[tuple[int, list[str]]]:
+        """``(view, bucket keys)`` of both signatures (none for an empty one)."""
+        out = []
+        for view, ((bands, rows), sig, name) in enumerate(zip(self.views, (term_sig, shingle_sig), "ts", strict=False)):
+            if sig is None or (np.asarray(sig) == EMPTY).all():
+                out.append((view, []))
+                continue
+            keys = band_keys(np.asarray(sig)[None, :], bands, rows)[0].tolist()
+            out.append((view, [self._k("b", name, b, k) for b, k in enumerate(keys)]))
+        return out
+
+    def lsh_insert(self, entry: Entry) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for _, keys in self._buckets(entry.term_sig, entry.shingle_sig):
+            for key in keys:
+                pipe.zadd(key, {entry.seq: entry.seq})
+        self._guarded(pipe.execute)
+
+    def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Members of the signatures' buckets (one round trip), per view; a
+        bucket above ``max_bucket_size`` gives its ``bucket_neighbours`` most recent."""
+        p = self.params
+        views = self._buckets(term_sig, shingle_sig)
+        pipe = self.r.pipeline(transaction=False)
+        for _, keys in views:
+            for key in keys:
+                pipe.zrange(key, 0, -1)
+        results = iter(self._guarded(pipe.execute))
+        out = []
+        for _, keys in views:
+            found: set[int] = set()
+            for _ in keys:
+                bucket = next(results)
+                found.update(
+                    int(s) for s in bucket[capped_start(len(bucket), p.max_bucket_size, p.bucket_neighbours) :]
+                )
+            out.append(np.array(sorted(found), dtype=np.int64))
+        return out[0], out[1]
+
+    def lsh_remove(self, seqs: Sequence[int]) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for e in self.get_seqs(list(seqs)):
+            if e is None or not e.live:
+                continue
+            for _, keys in self._buckets(e.term_sig, e.shingle_sig):
+                for key in keys:
+                    pipe.zrem(key, e.seq)
+        self._guarded(pipe.execute)
+
+    # scoring support
+    def candidate_products(
+        self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float, own_cols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Over a pool of the entries' rows with their columns renumbered."""
+        return self.scorer.products_of_rows(pc, pw, entries, n_docs, own_cols, self.df_of)
+
+    # whole state
+    def snapshot(self) -> Snapshot:
+        ids = self._guarded(self.r.hgetall, self._k("ids"))
+        entries = [e for e in self.get_seqs(sorted(int(s) for s in ids.values())) if e is not None]
+        df = self._guarded(self.r.hgetall, self._k("df"))
+        cols = np.array(sorted(int(c) for c in df), dtype=np.int64)
+        vals = np.array([int(df[str(c).encode()]) for c in cols.tolist()], dtype=np.int32)
+        return Snapshot(
+            entries=tuple(entries),
+            df_cols=cols,
+            df_vals=vals,
+            n_docs=self.get_n_docs(),
+            next_seq=int(self._guarded(self.r.get, self._k("seq")) or 0),
+            newest_ts=self.get_newest_ts(),
+            n_stories=self.n_stories(),
+        )
+
+    def restore(self, snap: Snapshot) -> None:
+        if self.n_articles() or self.get_n_docs():
+            raise ValueError(f"restore() needs an empty index; {self.prefix!r} on Redis at {self.where} is not")
+        pipe = self.r.pipeline(transaction=True)
+        for e in snap.entries:
+            self._queue_record(pipe, e)
+        if len(snap.df_cols):
+            pipe.hset(self._k("df"), mapping=dict(zip(snap.df_cols.tolist(), snap.df_vals.tolist(), strict=False)))
+        pipe.set(self._k("n_docs"), snap.n_docs)
+        pipe.set(self._k("seq"), snap.next_seq)
+        if snap.newest_ts > -math.inf:
+            pipe.set(self._k("newest"), repr(snap.newest_ts))
+        self._guarded(pipe.execute)
+        for e in snap.entries:
+            if e.live:
+                self.lsh_insert(e)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a broken connection
+            self.r.close()
+
+
+def drop_index(connection: dict[str, Any], prefix: str) -> int:
+    """Delete every key of the index ``prefix`` on a Redis server; returns how many."""
+    r = _redis().Redis(**connection)
+    n = 0
+    for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+        n += r.delete(key)
+    return n

@@ -1,0 +1,64 @@
+"""Band arithmetic of the live index against the published behaviour it mirrors:
+datasketch's MinHashLSH bands and rows, and the batch's partner rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup import Params
+from dedup import candidates as cand
+from dedup.live.bands import lsh_bands, lsh_params, optimal_params, partner_rule
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 0.6, 0.9])
+@pytest.mark.parametrize("num_perm", [16, 64])
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.1, 0.9), (0.3, 0.7)])
+def test_optimal_params_are_datasketchs(threshold, num_perm, weights):
+    """The public ``b`` and ``r`` attributes of ``MinHashLSH(threshold, num_perm, weights)``."""
+    from datasketch import MinHashLSH
+
+    mine = optimal_params(threshold, num_perm, *weights)
+    try:
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights)
+    except ValueError as exc:  # datasketch refuses a single band
+        assert "b < 2" in str(exc) and mine[0] < 2
+        return
+    assert mine == (lsh.b, lsh.r)
+
+
+def test_default_views_are_the_batchs():
+    """The live index bands its two views as the batch does (at the default 256 permutations)."""
+    from datasketch import MinHashLSH
+
+    p = Params()
+    (tb, tr), (sb, sr) = lsh_bands(p)
+    assert (tb * tr, sb * sr) == (p.num_perm, p.num_perm)
+    assert tr == MinHashLSH(threshold=p.lsh_threshold, num_perm=p.num_perm, weights=(0.1, 0.9)).r
+    assert sr == MinHashLSH(threshold=p.copy_threshold, num_perm=p.num_perm, weights=(0.5, 0.5)).r
+    assert lsh_params(0.5, 64, recall_weight=0.5) == cand.lsh_params(0.5, 64, recall_weight=0.5)
+
+
+def test_bad_threshold_and_weight_are_named():
+    with pytest.raises(ValueError, match="threshold"):
+        optimal_params(0.0, 16)
+    with pytest.raises(ValueError, match="recall_weight"):
+        lsh_params(0.5, 16, recall_weight=1.0)
+
+
+@pytest.mark.parametrize("max_partners", [1, 3, 8])
+def test_partner_rule_keeps_the_batchs_pairs(max_partners):
+    """Among rows in sequence order, the partner rule keeps exactly the pairs
+    :func:`dedup.candidates.top_partner_pairs` keeps (no bucket cap, no window)."""
+    rng = np.random.default_rng(max_partners)
+    n, bands = 70, 24
+    sigs = rng.integers(0, 6, (n, bands)).astype(np.uint32)
+    keys = cand.band_keys(sigs, bands, 1)
+    common = (keys[:, None, :] == keys[None, :, :]).sum(axis=2)
+    hit = common > 0
+    np.fill_diagonal(hit, False)
+    kept = partner_rule(common, hit, np.arange(n), max_partners) & hit
+    got = np.argwhere(np.triu(kept, 1))
+    want = cand.top_partner_pairs(sigs, bands, 1, np.arange(n), max_partners, max_bucket_size=10**6)
+    assert got.tolist() == want.tolist()
+    assert 0 < len(want) < hit.sum() // 2  # the rule dropped some pairs

@@ -1,0 +1,240 @@
+"""StoryIndex on a real Redis server: shared by worker processes, clear failures."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from dedup.live import IndexStorageError, StoryIndex
+from dedup.synth import generate_articles
+
+pytestmark = pytest.mark.redis
+
+REDIS = shutil.which("redis-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(port: int, *extra: str, cwd: str | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+    )
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if r.ping():
+                return proc
+        except redis.exceptions.ConnectionError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}") from exc
+            time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    port = _free_port()
+    proc = _start(port, "--save", "", "--appendonly", "no")
+    yield {"host": "127.0.0.1", "port": port}
+    _stop(proc)
+
+
+_counter = iter(range(10**6))
+
+
+@pytest.fixture()
+def prefix(redis_server):
+    name = f"t{next(_counter)}-{time.monotonic_ns()}"
+    yield name
+    from dedup.live.redis import drop_index
+
+    drop_index(redis_server, name)
+
+
+@pytest.fixture(scope="module")
+def feed() -> list[dict]:
+    return list(generate_articles(60, seed=31))
+
+
+def test_redis_index_matches_memory_index(redis_server, prefix, feed):
+    mem = StoryIndex()
+    with StoryIndex(redis=redis_server, redis_prefix=prefix) as red:
+        for a in feed:
+            assert red.add(a) == mem.add(a)
+        assert sorted(s.members for s in red) == sorted(s.members for s in mem)
+        assert red.n_articles == len(feed)
+        q = dict(next(a for a in feed if a["kind"] == "copy"), id="probe")
+        assert red.query(q) == mem.query(q)
+        red.remove(feed[0]["id"])
+        assert feed[0]["id"] not in red
+
+
+def test_second_worker_sees_the_first_workers_articles(redis_server, prefix, feed):
+    w1 = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    w2 = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    original = next(a for a in feed if a["kind"] == "original")
+    copy = dict(original, id="copy-of-it")
+    w1.add(original)
+    m = w2.add(copy)
+    assert m.kind == "copy" and m.story == original["id"]
+    again = w2.add(original)  # issue 18 case 2: indexed by another worker first -> a duplicate, not an error
+    assert again.existing and again.id == original["id"] and again.story == original["id"]
+    assert w1.n_articles == 2
+
+
+def test_other_parameters_are_refused(redis_server, prefix):
+    StoryIndex(redis=redis_server, redis_prefix=prefix)
+    with pytest.raises(ValueError, match="other parameters"):
+        StoryIndex(redis=redis_server, redis_prefix=prefix, threshold=0.5)
+
+
+@pytest.mark.slow
+def test_redis_going_away_is_a_clear_error_and_loses_nothing_acknowledged(tmp_path, feed):
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    port = _free_port()
+    args = ("--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path))
+    proc = _start(port, *args)
+    conn = {"host": "127.0.0.1", "port": port, "socket_timeout": 5}
+    try:
+        index = StoryIndex(redis=conn, redis_prefix="gone")
+        acked = [index.add(a).id for a in feed[:15]]
+        _stop(proc)
+        with pytest.raises(IndexStorageError, match=f"Redis at 127.0.0.1:{port}.*acknowledged"):
+            index.add(feed[15])
+        proc = _start(port, *args)
+        again = StoryIndex(redis=conn, redis_prefix="gone")
+        assert all(i in again for i in acked)
+        assert again.n_articles == len(acked)
+        assert sorted(m for s in again for m in s.members) == sorted(acked)
+        assert again.add(feed[15]).id == feed[15]["id"]  # and it carries on
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.slow
+def test_dedupe_cli_with_redis(redis_server, prefix, feed, tmp_path):
+    import sys
+
+    p = tmp_path / "feed.jsonl"
+    p.write_text("".join(json.dumps(a) + "\n" for a in feed))
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dedup.cli",
+            "dedupe",
+            str(p),
+            "--redis",
+            f"{redis_server['host']}:{redis_server['port']}",
+            "--redis-prefix",
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    kept = [json.loads(line)["id"] for line in res.stdout.splitlines()]
+    assert kept == [a["id"] for a in feed if a["kind"] != "copy"]
+
+
+def _soak_worker(conn: dict, prefix: str, articles: list[dict], out) -> None:
+    """Add every article; report (id, existing) for each, or the error that stopped the worker."""
+    try:
+        index = StoryIndex(redis=conn, redis_prefix=prefix)
+        out.put(("ok", [(a["id"], index.add(a).existing) for a in articles]))
+    except Exception as exc:  # reported to the test, which fails on it
+        out.put(("error", repr(exc)))
+
+
+SOAK_ARTICLES = int(__import__("os").environ.get("DEDUP_SOAK_ARTICLES", "80"))
+
+
+@pytest.mark.slow
+def test_four_workers_on_overlapping_feeds(redis_server, prefix):
+    """Issue 18 case 2 and the Redis soak: four workers on overlapping feeds at
+    once (``DEDUP_SOAK_ARTICLES``, default 80; e.g. 2000 for a longer soak).
+    No worker dies; every article is added exactly once by someone and
+    answered as already indexed to every other worker that had it."""
+    feed = list(generate_articles(SOAK_ARTICLES, seed=17))
+    n = len(feed)
+    # worker w gets a half of the feed starting at w * n / 4 (wrapping): each article goes to two workers
+    parts = [[feed[(w * n // 4 + k) % n] for k in range(n // 2)] for w in range(4)]
+    parts[1] = parts[1][::-1]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_soak_worker, args=(redis_server, prefix, part, q)) for part in parts]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert all(status == "ok" for status, _ in results), results
+    added = sorted(i for _, rows in results for i, existing in rows if not existing)
+    again = sorted(i for _, rows in results for i, existing in rows if existing)
+    given = sorted(a["id"] for part in parts for a in part)
+    assert added == sorted({a["id"] for part in parts for a in part})  # each added exactly once
+    assert sorted(added + again) == given  # every input accounted for
+    index = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    assert index.n_articles == len(added)
+    assert sorted(m for s in index for m in s.members) == added  # each in exactly one story
+    # copies found their originals, whichever worker added them
+    story = {m: s.id for s in index for m in s.members}
+    first: dict[str, str] = {}
+    for a in feed:
+        first.setdefault(a["story"], a["id"])
+    for a in feed:
+        if a["kind"] == "copy":
+            assert story[a["id"]] == story[first[a["story"]]]
+
+
+def test_save_and_load_through_the_storage_interface(redis_server, prefix, feed, tmp_path):
+    """A Redis index saves to a file and a file loads into an empty Redis
+    index (both through IndexState.snapshot / restore): the same stories, and
+    the same answers afterwards as the in-memory index."""
+    from dedup.live.redis import drop_index
+
+    mem = StoryIndex()
+    with StoryIndex(redis=redis_server, redis_prefix=prefix) as red:
+        for a in feed[:40]:
+            assert red.add(a) == mem.add(a)
+        red.save(str(tmp_path / "from-redis.dedup"))
+    back = StoryIndex.load(str(tmp_path / "from-redis.dedup"))
+    assert sorted(s.members for s in back) == sorted(s.members for s in mem)
+    mem.save(str(tmp_path / "from-memory.dedup"))
+    other = prefix + "-loaded"
+    try:
+        loaded = StoryIndex.load(str(tmp_path / "from-memory.dedup"), redis=redis_server, redis_prefix=other)
+        assert sorted(s.members for s in loaded) == sorted(s.members for s in mem)
+        for a in feed[40:]:
+            assert loaded.add(a) == mem.add(a) == back.add(a)
+    finally:
+        drop_index(redis_server, other)
