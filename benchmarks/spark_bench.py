@@ -119,7 +119,7 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    from dedup.spark.engine import run
+    from dedup.spark.run import run
 
     spark = (SparkSession.builder.master(args.master).appName("dedup-spark-bench")
              .config("spark.sql.shuffle.partitions", str(args.partitions))

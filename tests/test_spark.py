@@ -174,7 +174,7 @@ def test_best_partners_same_candidates_and_clusters_as_in_memory(spark, ecb_reco
     assert few < unbounded and len(few) < 0.9 * len(unbounded)  # the rule bites
     assert few != _memory_candidates(records, max_partners=4)
     timings: dict = {}
-    from dedup.spark.engine import run
+    from dedup.spark.run import run
 
     out = run(df, max_partners=3, timings=timings, **extra)
     assert timings["pairs"] == len(few)

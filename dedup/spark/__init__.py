@@ -6,9 +6,10 @@ version (copy group) and the confirmed scores that joined it -- the same
 answer :func:`dedup.cluster_articles` gives on one machine for the same rows
 and parameters. Each stage runs on the engine with the library's own
 functions doing the per-article and per-group work (Arrow-backed
-``mapInPandas`` / ``applyInPandas``); nothing is reimplemented here except
-the plumbing between stages. See :mod:`dedup.spark.engine` for the stages
-and docs/README-spark.md for when to use it and what it costs.
+``mapInPandas`` / ``applyInPandas``): :mod:`dedup.spark.steps` holds the
+steps (each calls the batch's stage function), :mod:`dedup.spark.run`
+schedules them. See docs/README-spark.md for when to use it and what it
+costs.
 
 Importing this package does not import pyspark; calling
 :func:`cluster_spark` does.
@@ -17,6 +18,8 @@ Importing this package does not import pyspark; calling
 from __future__ import annotations
 
 from typing import Any
+
+from .arguments import check_arguments
 
 __all__ = ["cluster_spark", "check_arguments", "OUTPUT_COLUMNS"]
 
@@ -76,43 +79,7 @@ def cluster_spark(
         The DataFrame is computed eagerly and cached; ``unpersist`` it when
         done.
     """
-    from .engine import run
+    from .run import run  # imports pyspark
 
     return run(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
                errors=errors, params=params, block_size=block_size, **kwargs)
-
-
-def check_arguments(
-    df: Any,
-    *,
-    id_col: str,
-    text_col: str,
-    title_col: str | None,
-    published_col: str | None,
-    errors: str,
-    params: Any,
-    block_size: Any,
-    kwargs: dict[str, Any],
-) -> Any:
-    """The :class:`dedup.Params` of a :func:`cluster_spark` call, after checking
-    its arguments and that the named columns exist -- before any Spark job,
-    so a typo fails at once with the name in the message. The one place
-    these checks live (:func:`dedup.spark.engine.run` calls it)."""
-    from pyspark.sql import DataFrame
-
-    from ..params import Params
-
-    if errors not in ("raise", "warn", "ignore"):
-        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
-    if params is not None and not isinstance(params, Params):
-        raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
-    p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
-    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-    if not isinstance(df, DataFrame):
-        raise TypeError(f"cluster_spark() takes a Spark DataFrame, got {type(df).__name__}")
-    names = df.columns
-    for name in (id_col, text_col, title_col, published_col):
-        if name is not None and name not in names:
-            raise ValueError(f"no column {name!r} in the DataFrame (columns: {', '.join(names)})")
-    return p
