@@ -27,28 +27,22 @@ __all__ = ["cluster_spark", "check_arguments", "OUTPUT_COLUMNS"]
 OUTPUT_COLUMNS = ("id", "cluster", "representative", "version", "scores", "flags", "position", "rejected")
 
 
-def cluster_spark(
-    df: Any,
-    *,
-    id_col: str = "id",
-    text_col: str = "text",
-    title_col: str | None = None,
-    published_col: str | None = None,
-    errors: str = "warn",
-    params: Any = None,
-    block_size: int = 10_000,
-    **kwargs: Any,
-) -> Any:
+def cluster_spark(df: Any, **options: Any) -> Any:
     """Group the articles of a Spark DataFrame into stories.
 
     Parameters
     ----------
     df : pyspark.sql.DataFrame
         One article a row.
-    id_col, text_col : str
+    **options
+        The keywords below, and pipeline parameters by name (as for
+        :func:`dedup.cluster_articles`); all checked, before any Spark job, by
+        :func:`dedup.spark.arguments.check_arguments`, which holds their
+        signature and defaults.
+    id_col, text_col : str, default "id", "text"
         Columns holding the id (string or integer; a missing id becomes the
         row's input position, as in memory) and the text.
-    title_col, published_col : str, optional
+    title_col, published_col : str, default None
         Columns holding the title and the publication time (timestamp, date,
         ISO 8601 string or epoch seconds/milliseconds).
     errors : {"warn", "raise", "ignore"}, default "warn"
@@ -58,9 +52,9 @@ def cluster_spark(
         :class:`~dedup.DedupWarning` naming it (``"warn"``), silently
         (``"ignore"``), or :class:`~dedup.ArticleError` is raised for the
         first one (``"raise"``).
-    params : dedup.Params, optional
-        All pipeline parameters at once; ``**kwargs`` override them by name
-        (see :class:`dedup.Params`).
+    params : dedup.Params, default None
+        All pipeline parameters at once; parameters given by name override
+        them (see :class:`dedup.Params`).
     block_size : int, default 10000
         Rows per block of the verification stage (pairs are scored block by
         block, each block holding its rows and the few it borrows); bounds
@@ -81,5 +75,4 @@ def cluster_spark(
     """
     from .run import run  # imports pyspark
 
-    return run(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
-               errors=errors, params=params, block_size=block_size, **kwargs)
+    return run(df, **options)

@@ -6,28 +6,44 @@ run both use them without importing each other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..params import Params
 
-__all__ = ["check_arguments"]
+__all__ = ["SparkOptions", "check_arguments"]
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """A checked :func:`dedup.cluster_spark` call: its columns, error policy,
+    block size and pipeline parameters."""
+
+    id_col: str
+    text_col: str
+    title_col: str | None
+    published_col: str | None
+    errors: str
+    block_size: int
+    params: Params
 
 
 def check_arguments(
     df: Any,
     *,
-    id_col: str,
-    text_col: str,
-    title_col: str | None,
-    published_col: str | None,
-    errors: str,
-    params: Any,
-    block_size: Any,
-    kwargs: dict[str, Any],
-) -> Params:
-    """The :class:`dedup.Params` of a :func:`cluster_spark` call, after checking
-    its arguments and that the named columns exist -- before any Spark job,
-    so a typo fails at once with the name in the message."""
+    id_col: str = "id",
+    text_col: str = "text",
+    title_col: str | None = None,
+    published_col: str | None = None,
+    errors: str = "warn",
+    params: Params | None = None,
+    block_size: int = 10_000,
+    **kwargs: Any,
+) -> SparkOptions:
+    """The options of a :func:`dedup.cluster_spark` call (the one place their
+    defaults live), after checking them and that the named columns exist --
+    before any Spark job, so a typo fails at once with the name in the
+    message. ``kwargs`` are pipeline parameters by name, over ``params``."""
     from pyspark.sql import DataFrame
 
     if errors not in ("raise", "warn", "ignore"):
@@ -43,4 +59,4 @@ def check_arguments(
     for name in (id_col, text_col, title_col, published_col):
         if name is not None and name not in names:
             raise ValueError(f"no column {name!r} in the DataFrame (columns: {', '.join(names)})")
-    return p
+    return SparkOptions(id_col, text_col, title_col, published_col, errors, block_size, p)

@@ -52,8 +52,10 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
 __all__ = ["run"]
 
 _SCORES_TYPE = "array<struct<other:string,score:double,cosine:double,jaccard:double>>"
-_OUT_SCHEMA = ("id string, cluster string, representative boolean, version string, scores string, flags string, "
-               "pos long, rejected string")
+_OUT_SCHEMA = (
+    "id string, cluster string, representative boolean, version string, scores string, flags string, "
+    "pos long, rejected string"
+)
 _MAX_WARNINGS = 10_000
 
 
@@ -100,8 +102,9 @@ def _arrow(spark: SparkSession) -> Iterator[None]:
             spark.conf.set(key, old)
 
 
-def _prepare_input(df: DataFrame, id_col: str, text_col: str, title_col: str | None,
-                   published_col: str | None) -> DataFrame:
+def _prepare_input(
+    df: DataFrame, id_col: str, text_col: str, title_col: str | None, published_col: str | None
+) -> DataFrame:
     """The input columns under fixed names, times as POSIX seconds, and the partition id."""
     fields = {f.name: f.dataType for f in df.schema.fields}
     idc = F.col(id_col)
@@ -131,13 +134,13 @@ def _offsets(df: DataFrame) -> dict[int, int]:
     return out
 
 
-def _featurize(src: DataFrame, p: Params, offsets: dict[int, int], has: tuple[bool, bool],
-               stages: _Stages) -> tuple[DataFrame, pd.DataFrame, np.ndarray, int]:
+def _featurize(
+    src: DataFrame, p: Params, offsets: dict[int, int], has: tuple[bool, bool], stages: _Stages
+) -> tuple[DataFrame, pd.DataFrame, np.ndarray, int]:
     """Step 1: the features (held), every row's keys (by position) and the
     summed document frequencies with the number of articles."""
     feats = stages.hold(src.mapInPandas(steps.featurize_step(p, offsets, *has), steps.FEATURE_SCHEMA))
-    df, n_docs = steps.document_frequency(feats.filter("kind = 1").select("idx", "val", "pos").collect(),
-                                          p.n_features)
+    df, n_docs = steps.document_frequency(feats.filter("kind = 1").select("idx", "val", "pos").collect(), p.n_features)
     with _arrow(src.sparkSession):
         keys = feats.filter("kind = 0").select("pos", "id", "reason", "ts", "digest", "empty", "n_terms").toPandas()
     return feats, keys.sort_values("pos", kind="stable").reset_index(drop=True), df, n_docs
@@ -153,16 +156,24 @@ def _report(rejected: list[tuple[int, str, str]], errors: str) -> None:
             warnings.warn(f"article {i!r}: {reason} (input position {pos}); left out", DedupWarning, stacklevel=4)
 
 
-def _without_duplicates(src: DataFrame, p: Params, offsets: dict[int, int], has: tuple[bool, bool],
-                        dups: list[int], df: np.ndarray, n_docs: int) -> tuple[np.ndarray, int]:
+def _without_duplicates(
+    src: DataFrame,
+    p: Params,
+    offsets: dict[int, int],
+    has: tuple[bool, bool],
+    dups: list[int],
+    df: np.ndarray,
+    n_docs: int,
+) -> tuple[np.ndarray, int]:
     """The document frequencies without those of the rows rejected as
     duplicates (featurised again from the input: few, if any)."""
     if not dups:
         return df, n_docs
     only = src.sparkSession.sparkContext.broadcast(set(dups))
     rows = src.mapInPandas(steps.featurize_step(p, offsets, *has, only=only), steps.FEATURE_SCHEMA)
-    extra, n_extra = steps.document_frequency(rows.filter("kind = 1").select("idx", "val", "pos").collect(),
-                                              p.n_features)
+    extra, n_extra = steps.document_frequency(
+        rows.filter("kind = 1").select("idx", "val", "pos").collect(), p.n_features
+    )
     only.destroy()
     return df - extra, n_docs - n_extra
 
@@ -174,27 +185,35 @@ def _candidates(weighed: DataFrame, p: Params, n: int, block_size: int, limited:
     return pairs.groupBy("block").applyInPandas(steps.merge_step(limited), steps.MERGED_SCHEMA)
 
 
-def _verify(weighed: DataFrame, merged: DataFrame, p: Params, n: int, block_size: int, limited: int | None,
-            stages: _Stages) -> list[Any]:
+def _verify(
+    weighed: DataFrame, merged: DataFrame, p: Params, n: int, block_size: int, limited: int | None, stages: _Stages
+) -> list[Any]:
     """Step 5: the scored pairs the batch keeps, one packed row per block."""
     cols = ["rank", "x_idx", "x_val", "sh_sig", "n_terms"] + ([] if limited is None else ["term_sig"])
     blk = F.lit(block_size).cast("long")
     own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *cols)
     need = merged.mapInPandas(steps.borrowed_step(n, block_size), "block long, rank long")
     rows = own.unionByName(need.join(weighed.select(*cols), "rank").select("block", *cols))
-    scored = rows.groupBy("block").cogroup(merged.groupBy("block")) \
+    scored = (
+        rows.groupBy("block")
+        .cogroup(merged.groupBy("block"))
         .applyInPandas(steps.score_step(p, n, limited), steps.SCORED_SCHEMA)
+    )
     if limited is not None:
         scored = stages.hold(scored)
         offers = scored.mapInPandas(steps.offer_step(block_size), steps.OFFER_SCHEMA)
         kept = offers.groupBy("block").applyInPandas(steps.partner_step(p, n, block_size), "block long, codes binary")
-        scored = scored.groupBy("block").cogroup(kept.groupBy("block")) \
+        scored = (
+            scored.groupBy("block")
+            .cogroup(kept.groupBy("block"))
             .applyInPandas(steps.filter_step(n), steps.SCORED_SCHEMA)
+        )
     return list(scored.toLocalIterator())
 
 
-def _output(spark: SparkSession, clusters: list[Cluster], position: dict[str, int],
-            rejected: list[tuple[int, str, str]]) -> DataFrame:
+def _output(
+    spark: SparkSession, clusters: list[Cluster], position: dict[str, int], rejected: list[tuple[int, str, str]]
+) -> DataFrame:
     """The result DataFrame (:data:`dedup.spark.OUTPUT_COLUMNS`), cached and counted."""
     cols = steps.cluster_rows(clusters, position)
     cols["rejected"] = [None] * len(cols["id"])
@@ -208,17 +227,34 @@ def _output(spark: SparkSession, clusters: list[Cluster], position: dict[str, in
         out = spark.createDataFrame(frame, _OUT_SCHEMA)
     ok = F.col("rejected").isNull()
     out = out.select(
-        "id", "cluster", "representative", "version", F.from_json("scores", _SCORES_TYPE).alias("scores"),
-        F.when(~ok, F.lit(None)).when(F.col("flags") == "", F.array().cast("array<string>"))
-        .otherwise(F.split("flags", ",")).alias("flags"),
-        F.col("pos").alias("position"), "rejected")
+        "id",
+        "cluster",
+        "representative",
+        "version",
+        F.from_json("scores", _SCORES_TYPE).alias("scores"),
+        F.when(~ok, F.lit(None))
+        .when(F.col("flags") == "", F.array().cast("array<string>"))
+        .otherwise(F.split("flags", ","))
+        .alias("flags"),
+        F.col("pos").alias("position"),
+        "rejected",
+    )
     out = out.persist(StorageLevel.MEMORY_AND_DISK)
     out.count()
     return out
 
 
-def _cluster(src: DataFrame, p: Params, feats: DataFrame, kept: pd.DataFrame, n_rows: int, df: np.ndarray,
-             n_docs: int, block_size: int, stages: _Stages) -> tuple[list[Cluster], int]:
+def _cluster(
+    src: DataFrame,
+    p: Params,
+    feats: DataFrame,
+    kept: pd.DataFrame,
+    n_rows: int,
+    df: np.ndarray,
+    n_docs: int,
+    block_size: int,
+    stages: _Stages,
+) -> tuple[list[Cluster], int]:
     """Steps 2-6 for the kept rows (``kept``: their keys, by position; ``n_rows``
     input rows in all)."""
     sc = src.sparkSession.sparkContext
@@ -228,8 +264,11 @@ def _cluster(src: DataFrame, p: Params, feats: DataFrame, kept: pd.DataFrame, n_
     bc_rank, bc_df = sc.broadcast(rank_of_pos), sc.broadcast(df)
     stages.done("order")
     stages.start("weigh")
-    weighed = stages.hold(feats.filter("kind = 0 AND reason IS NULL")
-                          .mapInPandas(steps.weigh_step(p, bc_rank, bc_df, n_docs), steps.WEIGHED_SCHEMA))
+    weighed = stages.hold(
+        feats.filter("kind = 0 AND reason IS NULL").mapInPandas(
+            steps.weigh_step(p, bc_rank, bc_df, n_docs), steps.WEIGHED_SCHEMA
+        )
+    )
     weighed.count()
     feats.unpersist()
     stages.done("weigh")
@@ -245,45 +284,37 @@ def _cluster(src: DataFrame, p: Params, feats: DataFrame, kept: pd.DataFrame, n_
     by_rank = np.empty(len(arts), dtype=np.int64)
     by_rank[rank] = np.arange(len(arts))
     scored = steps.scored_pairs(blocks)
-    clusters = steps.link_step(arts, scored, kept["n_terms"].to_numpy(dtype=np.int64)[by_rank],
-                               kept["empty"].to_numpy(dtype=bool)[by_rank], p)
+    clusters = steps.link_step(
+        arts, scored, kept["n_terms"].to_numpy(dtype=np.int64)[by_rank], kept["empty"].to_numpy(dtype=bool)[by_rank], p
+    )
     return clusters, len(scored)
 
 
-def run(
-    df: DataFrame,
-    *,
-    id_col: str = "id",
-    text_col: str = "text",
-    title_col: str | None = None,
-    published_col: str | None = None,
-    errors: str = "warn",
-    params: Params | None = None,
-    block_size: int = 10_000,
-    timings: dict[str, float] | None = None,
-    **kwargs: Any,
-) -> DataFrame:
-    """:func:`dedup.spark.cluster_spark`; ``timings``, when given, receives
-    the wall time of each stage (seconds) and the number of candidate pairs
-    (``"pairs"``), for the benchmark."""
-    p = check_arguments(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
-                        errors=errors, params=params, block_size=block_size, kwargs=kwargs)
+def run(df: DataFrame, *, timings: dict[str, float] | None = None, **options: Any) -> DataFrame:
+    """:func:`dedup.spark.cluster_spark` (``options``: its keywords, see
+    :func:`dedup.spark.arguments.check_arguments`); ``timings``, when given,
+    receives the wall time of each stage (seconds) and the number of
+    candidate pairs (``"pairs"``), for the benchmark."""
+    o = check_arguments(df, **options)
+    p = o.params
     stages = _Stages(df.sparkSession, timings)
     try:
         stages.start("featurize")
-        has = (title_col is not None, published_col is not None)
-        src = _prepare_input(df, id_col, text_col, title_col, published_col)
+        has = (o.title_col is not None, o.published_col is not None)
+        src = _prepare_input(df, o.id_col, o.text_col, o.title_col, o.published_col)
         offsets = _offsets(src)
         feats, keys, dfreq, n_docs = _featurize(src, p, offsets, has, stages)
         keep, rejected = steps.accepted_rows(keys)
-        _report(rejected, errors)
+        _report(rejected, o.errors)
         dups = keys["pos"][~keep & keys["reason"].isna().to_numpy()].tolist()
         dfreq, n_docs = _without_duplicates(src, p, offsets, has, dups, dfreq, n_docs)
         kept = keys[keep].reset_index(drop=True)
         stages.done("featurize")
-        clusters, n_pairs = (_cluster(src, p, feats, kept, len(keys), dfreq, n_docs, block_size, stages)
-            if len(kept) else ([], 0))
-        out = _output(df.sparkSession, clusters, dict(zip(kept["id"].tolist(), kept["pos"].tolist())), rejected)
+        clusters, n_pairs = ([], 0)
+        if len(kept):
+            clusters, n_pairs = _cluster(src, p, feats, kept, len(keys), dfreq, n_docs, o.block_size, stages)
+        position = dict(zip(kept["id"].tolist(), kept["pos"].tolist(), strict=True))
+        out = _output(df.sparkSession, clusters, position, rejected)
         stages.done("link")
         if timings is not None:
             timings["pairs"] = float(n_pairs)

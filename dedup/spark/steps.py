@@ -91,8 +91,10 @@ def csr_blobs(m: sp.csr_matrix) -> tuple[list[bytes], list[bytes]]:
     if m.data.dtype != _VALUES:
         raise TypeError(f"rows of {m.data.dtype} values, {np.dtype(_VALUES)} expected")
     ind, dat, p = m.indices.astype(np.int32, copy=False), m.data, m.indptr
-    return ([ind[p[k] : p[k + 1]].tobytes() for k in range(m.shape[0])],
-            [dat[p[k] : p[k + 1]].tobytes() for k in range(m.shape[0])])
+    return (
+        [ind[p[k] : p[k + 1]].tobytes() for k in range(m.shape[0])],
+        [dat[p[k] : p[k + 1]].tobytes() for k in range(m.shape[0])],
+    )
 
 
 def csr_of_blobs(idx: list, val: list, n_features: int) -> sp.csr_matrix:
@@ -124,8 +126,10 @@ def utc(ts: float | None) -> datetime | None:
 
 # --- 1. featurize ---------------------------------------------------------------------------
 
-FEATURE_SCHEMA = ("kind byte, pos long, id string, reason string, ts double, digest binary, empty boolean, "
-                  "idx binary, val binary, sh_sig binary, n_terms long, dropped double")
+FEATURE_SCHEMA = (
+    "kind byte, pos long, id string, reason string, ts double, digest binary, empty boolean, "
+    "idx binary, val binary, sh_sig binary, n_terms long, dropped double"
+)
 """Kind 0: one input row -- its coerced id, the reason it was rejected (or
 null), its features (:func:`dedup.pipeline.featurize`). Kind 1: one a task,
 its document frequencies (``idx`` int64 columns, ``val`` float64 counts;
@@ -144,9 +148,13 @@ def coerce_row(pos: int, record: dict[str, Any]) -> tuple[Article | None, str, s
 
 def _records(b: pd.DataFrame, has_title: bool, has_pub: bool) -> Iterator[dict[str, Any]]:
     n = len(b)
-    cols = [b["_id"].tolist(), b["_text"].tolist(), b["_title"].tolist() if has_title else [None] * n,
-            b["_pub"].tolist() if has_pub else [None] * n]
-    for raw_id, text, title, pub in zip(*cols):
+    cols = [
+        b["_id"].tolist(),
+        b["_text"].tolist(),
+        b["_title"].tolist() if has_title else [None] * n,
+        b["_pub"].tolist() if has_pub else [None] * n,
+    ]
+    for raw_id, text, title, pub in zip(*cols, strict=True):
         record = {"id": _none(raw_id), "text": _none(text)}
         if has_title:
             record["title"] = _none(title)
@@ -192,14 +200,16 @@ def _frequency_row(df: np.ndarray, n_docs: int) -> pd.DataFrame:
     return pd.DataFrame(row)
 
 
-def featurize_step(params: Params, offsets: dict[int, int], has_title: bool, has_pub: bool,
-                   only: Any = None) -> Callable:
+def featurize_step(
+    params: Params, offsets: dict[int, int], has_title: bool, has_pub: bool, only: Any = None
+) -> Callable:
     """``mapInPandas`` over the input (``_pid``, ``_id``, ``_text`` and the
     optional ``_title``, ``_pub``): each row coerced (its input position from
     the partition ``offsets``), the accepted ones featurised together
     (:func:`dedup.pipeline.featurize`); last, the task's document
     frequencies (counted by featurize, before pruning). With ``only`` (a
     broadcast set of positions), just those rows, for their frequencies."""
+
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         seen: dict[int, int] = {}
         df = np.zeros(params.n_features, dtype=np.float64)
@@ -208,8 +218,8 @@ def featurize_step(params: Params, offsets: dict[int, int], has_title: bool, has
             pos = _positions(b["_pid"].tolist(), offsets, seen)
             if only is not None:
                 mask = np.fromiter((p in only.value for p in pos), dtype=bool, count=len(pos))
-                b, pos = b[mask], [p for p, m in zip(pos, mask) if m]
-            rows = [coerce_row(p, r) for p, r in zip(pos, _records(b, has_title, has_pub))]
+                b, pos = b[mask], [p for p, m in zip(pos, mask, strict=True) if m]
+            rows = [coerce_row(p, r) for p, r in zip(pos, _records(b, has_title, has_pub), strict=True)]
             arts = [a for a, _, _ in rows if a is not None]
             raw = featurize(arts, params)
             df[raw.df_cols] += raw.df_vals
@@ -217,6 +227,7 @@ def featurize_step(params: Params, offsets: dict[int, int], has_title: bool, has
             if only is None:
                 yield _feature_frame(pos, [i for _, i, _ in rows], [r for _, _, r in rows], arts, raw)
         yield _frequency_row(df, n_docs)
+
     return fn
 
 
@@ -236,6 +247,7 @@ def document_frequency(rows: list[Any], n_features: int) -> tuple[np.ndarray, in
 
 # --- 2. canonical order (driver) ------------------------------------------------------------
 
+
 def accepted_rows(keys: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
     """Which rows the batch keeps, and ``(position, id, reason)`` of those it
     rejects, in input order. ``keys`` (``pos``, ``id``, ``reason``, sorted by
@@ -244,7 +256,9 @@ def accepted_rows(keys: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, 
     first: dict[str, int] = {}
     keep = np.zeros(len(keys), dtype=bool)
     rejected = []
-    for k, (pos, i, reason) in enumerate(zip(keys["pos"].tolist(), keys["id"].tolist(), keys["reason"].tolist())):
+    for k, (pos, i, reason) in enumerate(
+        zip(keys["pos"].tolist(), keys["id"].tolist(), keys["reason"].tolist(), strict=True)
+    ):
         if reason is None and i in first:
             reason = f"duplicate id: input positions {first[i]} and {pos} both use it"
         if reason is None:
@@ -261,7 +275,7 @@ def order_step(keys: pd.DataFrame) -> tuple[np.ndarray, list[Article]]:
     (``pos``, ``id``, ``ts``, ``digest``, in input order). The articles carry
     id and publication time (what linkage and the clusters read)."""
     ts = keys["ts"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
-    arts = [Article(id=i, text="", published=utc(t)) for i, t in zip(keys["id"].tolist(), ts)]
+    arts = [Article(id=i, text="", published=utc(t)) for i, t in zip(keys["id"].tolist(), ts, strict=True)]
     order = canonical_order(arts, [bytes(d) for d in keys["digest"].tolist()])
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
@@ -270,8 +284,9 @@ def order_step(keys: pd.DataFrame) -> tuple[np.ndarray, list[Article]]:
 
 # --- 3. weigh ---------------------------------------------------------------------------------
 
-WEIGHED_SCHEMA = ("rank long, ts double, empty boolean, n_terms long, x_idx binary, x_val binary, "
-                  "sh_sig binary, term_sig binary")
+WEIGHED_SCHEMA = (
+    "rank long, ts double, empty boolean, n_terms long, x_idx binary, x_val binary, sh_sig binary, term_sig binary"
+)
 
 
 def raw_features(b: pd.DataFrame, params: Params) -> RawFeatures:
@@ -280,9 +295,11 @@ def raw_features(b: pd.DataFrame, params: Params) -> RawFeatures:
     return RawFeatures(
         counts=csr_of_blobs(b["idx"].tolist(), b["val"].tolist(), params.n_features),
         shingle_signatures=matrix_of_blobs(b["sh_sig"].tolist(), params.num_perm),
-        digests=b["digest"].tolist(), empty=b["empty"].to_numpy(dtype=bool),
+        digests=b["digest"].tolist(),
+        empty=b["empty"].to_numpy(dtype=bool),
         n_terms=b["n_terms"].to_numpy(dtype=np.int64),
-        dropped=None if dropped.isna().all() else dropped.to_numpy(dtype=np.float64, na_value=0.0))
+        dropped=None if dropped.isna().all() else dropped.to_numpy(dtype=np.float64, na_value=0.0),
+    )
 
 
 def weigh_step(params: Params, rank_of_pos: Any, df: Any, n_docs: int) -> Callable:
@@ -290,6 +307,7 @@ def weigh_step(params: Params, rank_of_pos: Any, df: Any, n_docs: int) -> Callab
     broadcast ``rank_of_pos``, -1 elsewhere) through :func:`weigh` with the
     corpus-wide document frequencies (broadcast ``df``), terms no other
     article has dropped (as the batch does: the cosines do not change)."""
+
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for b in batches:
             rank = rank_of_pos.value[b["pos"].to_numpy(dtype=np.int64)]
@@ -297,12 +315,27 @@ def weigh_step(params: Params, rank_of_pos: Any, df: Any, n_docs: int) -> Callab
             if not len(b):
                 continue
             ts = b["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
-            f = weigh(raw_features(b, params), [None if math.isnan(t) else t for t in ts.tolist()], params,
-                      document_frequency=(df.value, float(n_docs)), drop_unshared=True)
+            f = weigh(
+                raw_features(b, params),
+                [None if math.isnan(t) else t for t in ts.tolist()],
+                params,
+                document_frequency=(df.value, float(n_docs)),
+                drop_unshared=True,
+            )
             idx, val = csr_blobs(f.tfidf)
-            yield pd.DataFrame({
-                "rank": rank[rank >= 0], "ts": ts, "empty": f.empty, "n_terms": f.n_terms, "x_idx": idx, "x_val": val,
-                "sh_sig": b["sh_sig"].to_numpy(), "term_sig": [r.tobytes() for r in f.term_signatures]})
+            yield pd.DataFrame(
+                {
+                    "rank": rank[rank >= 0],
+                    "ts": ts,
+                    "empty": f.empty,
+                    "n_terms": f.n_terms,
+                    "x_idx": idx,
+                    "x_val": val,
+                    "sh_sig": b["sh_sig"].to_numpy(),
+                    "term_sig": [r.tobytes() for r in f.term_signatures],
+                }
+            )
+
     return fn
 
 
@@ -354,6 +387,7 @@ def band_step(params: Params) -> Callable:
                     out["ranks"].append(r)
                     out["ts"].append(t)
             yield pd.DataFrame(out).astype({"view": "int8", "band": "int32"})
+
     return fn
 
 
@@ -383,13 +417,15 @@ def bucket_step(params: Params, n: int, block_size: int) -> Callable:
         keys = unblob(g["keys"], np.uint64)[order]
         ts = unblob(g["ts"], np.float64)[order]
         ranks = ranks[order]
-        local = cand.bucket_pairs(keys, np.arange(len(ranks), dtype=np.int64), params.max_bucket_size,
-                                  params.bucket_neighbours)
+        local = cand.bucket_pairs(
+            keys, np.arange(len(ranks), dtype=np.int64), params.max_bucket_size, params.bucket_neighbours
+        )
         local = cand.within_window(local.astype(np.int64, copy=False), ts, window)
         codes = np.unique(ranks[local[:, 0]] * n + ranks[local[:, 1]])
         out = split_by_block(codes // n // block_size, codes=codes)
         out.insert(0, "view", np.full(len(out), int(g["view"].iloc[0]), dtype=np.int8))
         return out
+
     return fn
 
 
@@ -402,6 +438,7 @@ def merge_step(limited_view: int | None) -> Callable:
     (uint8) ``term`` when ``limited_view`` proposed it (the pairs the partner
     rule ranks) and ``other`` when another view did (kept whatever the rule
     says). ``None``: no view is limited, every pair is ``other``."""
+
     def fn(g: pd.DataFrame) -> pd.DataFrame:
         views = g["view"].to_numpy()
         codes = cand.unique_codes(unblob(g["codes"], np.int64).copy())
@@ -413,34 +450,52 @@ def merge_step(limited_view: int | None) -> Callable:
             term[np.searchsorted(codes, mine)] = 1
             other[:] = 0
             other[np.searchsorted(codes, rest)] = 1
-        return pd.DataFrame({"block": [int(g["block"].iloc[0])], "codes": [codes.tobytes()],
-                             "term": [term.tobytes()], "other": [other.tobytes()]})
+        return pd.DataFrame(
+            {
+                "block": [int(g["block"].iloc[0])],
+                "codes": [codes.tobytes()],
+                "term": [term.tobytes()],
+                "other": [other.tobytes()],
+            }
+        )
+
     return fn
 
 
 def borrowed_step(n: int, block_size: int) -> Callable:
     """``mapInPandas`` over merged pairs: ``(block, rank)`` of each row a
     block's pairs need from another block (each once)."""
+
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for b in batches:
-            for block, codes in zip(b["block"].tolist(), b["codes"].tolist()):
+            for block, codes in zip(b["block"].tolist(), b["codes"].tolist(), strict=True):
                 j = np.unique(np.frombuffer(codes, np.int64) % n)
                 j = j[j // block_size != block]
                 yield pd.DataFrame({"block": np.full(len(j), block, np.int64), "rank": j})
+
     return fn
 
 
 # --- 5. verify (and bands in common) -----------------------------------------------------------
 
-_SCORED = {"i": np.int64, "j": np.int64, "cosine": np.float64, "jaccard": np.float64, "shared": np.int64,
-           "common": np.int32, "other": np.uint8}
+_SCORED = {
+    "i": np.int64,
+    "j": np.int64,
+    "cosine": np.float64,
+    "jaccard": np.float64,
+    "shared": np.int64,
+    "common": np.int32,
+    "other": np.uint8,
+}
 SCORED_SCHEMA = "block long, " + ", ".join(f"{k} binary" for k in _SCORED)
 """One row a block: its pairs and their scores, packed (dtypes ``_SCORED``);
 ``common``: bands in common of the limited view's pairs, -1 for the others."""
 
 
 def _scored_frame(block: int, cols: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame({"block": [block], **{k: [np.asarray(cols[k], dtype=dt).tobytes()] for k, dt in _SCORED.items()}})
+    return pd.DataFrame(
+        {"block": [block], **{k: [np.asarray(cols[k], dtype=dt).tobytes()] for k, dt in _SCORED.items()}}
+    )
 
 
 def _scored_columns(row: Any) -> dict[str, np.ndarray]:
@@ -448,8 +503,9 @@ def _scored_columns(row: Any) -> dict[str, np.ndarray]:
 
 
 # CORE: bands in common of a pair, as top_partner_pairs counts them (inside its kernels in the batch).
-def bands_in_common(signatures: np.ndarray, pairs: np.ndarray, bands: int, rows: int,
-                    step: int = 1 << 14) -> np.ndarray:
+def bands_in_common(
+    signatures: np.ndarray, pairs: np.ndarray, bands: int, rows: int, step: int = 1 << 14
+) -> np.ndarray:
     """How many of ``bands`` bands (``rows`` values each) the signatures of
     each row pair agree in: the rank :func:`dedup.candidates.top_partner_pairs`
     gives a partner (first criterion)."""
@@ -465,10 +521,14 @@ def bands_in_common(signatures: np.ndarray, pairs: np.ndarray, bands: int, rows:
 def _block_features(rows: pd.DataFrame, params: Params) -> Features:
     """The :class:`Features` :func:`score_pairs` reads, of a block's rows (in rank order)."""
     m = len(rows)
-    return Features(tfidf=csr_of_blobs(rows["x_idx"].tolist(), rows["x_val"].tolist(), params.n_features),
-                    term_signatures=np.zeros((m, 0), np.uint32),
-                    shingle_signatures=matrix_of_blobs(rows["sh_sig"].tolist(), params.num_perm),
-                    timestamps=None, empty=np.zeros(m, bool), n_terms=rows["n_terms"].to_numpy(dtype=np.int64))
+    return Features(
+        tfidf=csr_of_blobs(rows["x_idx"].tolist(), rows["x_val"].tolist(), params.n_features),
+        term_signatures=np.zeros((m, 0), np.uint32),
+        shingle_signatures=matrix_of_blobs(rows["sh_sig"].tolist(), params.num_perm),
+        timestamps=None,
+        empty=np.zeros(m, bool),
+        n_terms=rows["n_terms"].to_numpy(dtype=np.int64),
+    )
 
 
 def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
@@ -493,9 +553,19 @@ def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
             sig = matrix_of_blobs(rows[term[1]].tolist(), params.num_perm)
             common[limited] = bands_in_common(sig, local[limited], term[2], term[3])
         shared = np.full(len(codes), -1, np.int64) if s.shared is None else s.shared
-        return _scored_frame(int(pairs["block"].iloc[0]), {
-            "i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard, "shared": shared, "common": common,
-            "other": unblob(pairs["other"], np.uint8)})
+        return _scored_frame(
+            int(pairs["block"].iloc[0]),
+            {
+                "i": i,
+                "j": j,
+                "cosine": s.cosine,
+                "jaccard": s.jaccard,
+                "shared": shared,
+                "common": common,
+                "other": unblob(pairs["other"], np.uint8),
+            },
+        )
+
     return fn
 
 
@@ -530,6 +600,7 @@ def keep_bands() -> int:
 def offer_step(block_size: int) -> Callable:
     """``mapInPandas`` over scored blocks: each limited-view pair offered to
     both its rows, as packed rows by block of the receiving row ``x``."""
+
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for b in batches:
             for r in b.to_dict("records"):
@@ -540,6 +611,7 @@ def offer_step(block_size: int) -> Callable:
                 order = np.argsort(x // block_size, kind="stable")
                 x, y, cc = x[order], y[order], cc[order]
                 yield split_by_block(x // block_size, x=x, y=y, common=cc)
+
     return fn
 
 
@@ -547,11 +619,13 @@ def partner_step(params: Params, n: int, block_size: int) -> Callable:
     """``applyInPandas`` grouped by block of ``x``: each row's kept partners
     (:func:`best_partners` with ``Params.max_partners``), as pair codes
     ``min * n + max`` by block of the lower row."""
+
     def fn(g: pd.DataFrame) -> pd.DataFrame:
         x, y = unblob(g["x"], np.int64), unblob(g["y"], np.int64)
         kx, ky = best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
         codes = np.unique(np.minimum(kx, ky) * n + np.maximum(kx, ky))
         return split_by_block(codes // n // block_size, codes=codes)
+
     return fn
 
 
@@ -572,10 +646,12 @@ def filter_step(n: int) -> Callable:
             hit = chosen[np.minimum(np.searchsorted(chosen, codes), len(chosen) - 1)] == codes
         keep = (cols["other"] == 1) | (cols["common"] >= sure) | hit
         return _scored_frame(int(scored["block"].iloc[0]), {k: v[keep] for k, v in cols.items()})
+
     return fn
 
 
 # --- 7. story score and linkage (driver) ------------------------------------------------------
+
 
 def scored_pairs(blocks: list[Any]) -> ScoredPairs:
     """The scored blocks (rows of :data:`SCORED_SCHEMA`) as one
@@ -583,13 +659,17 @@ def scored_pairs(blocks: list[Any]) -> ScoredPairs:
     blocks = sorted(blocks, key=lambda r: r["block"])
     i, j = unblob([r["i"] for r in blocks], np.int64), unblob([r["j"] for r in blocks], np.int64)
     shared = unblob([r["shared"] for r in blocks], np.int64)
-    return ScoredPairs(pairs=np.stack([i, j], axis=1).reshape(-1, 2),
-                       cosine=unblob([r["cosine"] for r in blocks], np.float64),
-                       jaccard=unblob([r["jaccard"] for r in blocks], np.float64), shared=shared)
+    return ScoredPairs(
+        pairs=np.stack([i, j], axis=1).reshape(-1, 2),
+        cosine=unblob([r["cosine"] for r in blocks], np.float64),
+        jaccard=unblob([r["jaccard"] for r in blocks], np.float64),
+        shared=shared,
+    )
 
 
-def link_step(arts: list[Article], scored: ScoredPairs, n_terms: np.ndarray, empty: np.ndarray,
-              params: Params) -> list[Cluster]:
+def link_step(
+    arts: list[Article], scored: ScoredPairs, n_terms: np.ndarray, empty: np.ndarray, params: Params
+) -> list[Cluster]:
     """The clusters of the scored graph: :func:`dedup.pipeline.story_scores`,
     :func:`dedup.cluster.link` and :func:`dedup.cluster.build_clusters`, as
     :func:`dedup.cluster_articles` calls them."""
