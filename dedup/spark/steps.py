@@ -364,10 +364,14 @@ def bandable(signatures: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return valid & ~(signatures == EMPTY).all(axis=1)
 
 
+BANDS_PER_ROW = 8  # bands packed in one row of band keys: ranks and times are sent once for them
+
+
 def band_step(params: Params) -> Callable:
-    """``mapInPandas`` over weighed rows: per view and band, the band keys of
-    the batch's bucketed rows (:func:`dedup.candidates.band_keys`) with their
-    ranks and times, one packed row per band."""
+    """``mapInPandas`` over weighed rows: per view, the band keys of the
+    batch's bucketed rows (:func:`dedup.candidates.band_keys`) with their
+    ranks and times, one packed row per :data:`BANDS_PER_ROW` bands
+    (``band``: the first; ``keys``: rows x bands, row-major)."""
     views = view_signatures(params)
 
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -380,10 +384,10 @@ def band_step(params: Params) -> Callable:
                 ok = bandable(sig, ~b["empty"].to_numpy(dtype=bool))
                 keys = cand.band_keys(sig[ok], bands, rows)
                 r, t = rank[ok].tobytes(), ts[ok].tobytes()
-                for band in range(bands):
+                for first in range(0, bands, BANDS_PER_ROW):
                     out["view"].append(v)
-                    out["band"].append(band)
-                    out["keys"].append(np.ascontiguousarray(keys[:, band]).tobytes())
+                    out["band"].append(first)
+                    out["keys"].append(np.ascontiguousarray(keys[:, first : first + BANDS_PER_ROW]).tobytes())
                     out["ranks"].append(r)
                     out["ts"].append(t)
             yield pd.DataFrame(out).astype({"view": "int8", "band": "int32"})
@@ -403,25 +407,30 @@ def split_by_block(block: np.ndarray, **arrays: np.ndarray) -> pd.DataFrame:
 
 
 def bucket_step(params: Params, n: int, block_size: int) -> Callable:
-    """``applyInPandas`` grouped by ``(view, band)``: one band of the batch's
-    banding -- the members in rank order through
+    """``applyInPandas`` grouped by ``(view, band)``: a few bands of the
+    batch's banding, each as :func:`dedup.candidates.candidate_pairs` does
+    one -- the members in rank order through
     :func:`dedup.candidates.bucket_pairs` (buckets over ``max_bucket_size``
     pair each member with its next ``bucket_neighbours``) and
-    :func:`dedup.candidates.within_window` -- its pairs unique, as codes
+    :func:`dedup.candidates.within_window` -- their pairs unique, as codes
     ``i * n + j`` by block of ``i``."""
     window = None if params.time_window is None else params.time_window.total_seconds()
 
     def fn(g: pd.DataFrame) -> pd.DataFrame:
         ranks = unblob(g["ranks"], np.int64)
         order = np.argsort(ranks, kind="stable")
-        keys = unblob(g["keys"], np.uint64)[order]
+        if not len(ranks):
+            return pd.DataFrame({"view": [], "block": [], "codes": []})
+        keys = unblob(g["keys"], np.uint64).reshape(len(ranks), -1)[order]
         ts = unblob(g["ts"], np.float64)[order]
         ranks = ranks[order]
-        local = cand.bucket_pairs(
-            keys, np.arange(len(ranks), dtype=np.int64), params.max_bucket_size, params.bucket_neighbours
-        )
-        local = cand.within_window(local.astype(np.int64, copy=False), ts, window)
-        codes = np.unique(ranks[local[:, 0]] * n + ranks[local[:, 1]])
+        members = np.arange(len(ranks), dtype=np.int64)
+        codes = []
+        for band in range(keys.shape[1]):
+            local = cand.bucket_pairs(keys[:, band], members, params.max_bucket_size, params.bucket_neighbours)
+            local = cand.within_window(local.astype(np.int64, copy=False), ts, window)
+            codes.append(ranks[local[:, 0]] * n + ranks[local[:, 1]])
+        codes = np.unique(np.concatenate(codes))
         out = split_by_block(codes // n // block_size, codes=codes)
         out.insert(0, "view", np.full(len(out), int(g["view"].iloc[0]), dtype=np.int8))
         return out
