@@ -208,6 +208,8 @@ def _verify(
             .cogroup(kept.groupBy("block"))
             .applyInPandas(steps.filter_step(n), steps.SCORED_SCHEMA)
         )
+    scored = stages.hold(scored)
+    scored.count()  # every block at once; the driver then reads them one by one
     return list(scored.toLocalIterator())
 
 
