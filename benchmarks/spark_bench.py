@@ -26,6 +26,7 @@ Parquet file (not timed), then
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -78,15 +79,13 @@ class PeakRSS:
         while not self._stop.is_set():
             total = 0
             for p in [self.proc, *self.proc.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             self.disk_peak = max(self.disk_peak, shutil.disk_usage(self.disk).used - self._disk0)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._t.start()
         return self
 
@@ -95,8 +94,22 @@ class PeakRSS:
         self._t.join()
 
 
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its living descendants
+    (the JVM and its Python workers, which Spark keeps for the whole run)."""
+    import psutil
+
+    total = 0.0
+    for p in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
 def shuffle_by_stage(ui: str, app_id: str) -> dict[str, dict[str, float]]:
     """Shuffle write and input bytes of the dedup stages, from Spark's REST API."""
+
     def get(path: str):
         with urllib.request.urlopen(f"{ui}/api/v1/applications/{app_id}/{path}") as r:
             return json.load(r)
@@ -119,26 +132,31 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    from dedup.spark.engine import run
+    from dedup.spark.run import run
 
-    spark = (SparkSession.builder.master(args.master).appName("dedup-spark-bench")
-             .config("spark.sql.shuffle.partitions", str(args.partitions))
-             .config("spark.driver.memory", args.driver_memory)
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.local.dir", args.local_dir)
-             # shuffle files of stages cut off by checkpoints are freed at the next
-             # driver GC; the default (30 min) lets a 1M run fill the disk first
-             .config("spark.cleaner.periodicGC.interval", "3min")
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master(args.master)
+        .appName("dedup-spark-bench")
+        .config("spark.sql.shuffle.partitions", str(args.partitions))
+        .config("spark.driver.memory", args.driver_memory)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.local.dir", args.local_dir)
+        # shuffle files of stages cut off by checkpoints are freed at the next
+        # driver GC; the default (30 min) lets a 1M run fill the disk first
+        .config("spark.cleaner.periodicGC.interval", "3min")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     df = spark.read.parquet(str(path))
     timings: dict[str, float] = {}
+    cpu0 = tree_cpu_s()
     with PeakRSS(disk=str(Path(args.local_dir).parent)) as mem:
         t0 = time.perf_counter()
-        out = run(df, published_col="published", timings=timings, **_params(args.max_terms))
+        out = run(df, published_col="published", timings=timings, block_size=args.block_size, **_params(args.max_terms))
         labels = {r["id"]: r["cluster"] for r in out.select("id", "cluster").toLocalIterator()}
         wall = time.perf_counter() - t0
+    cpu = tree_cpu_s() - cpu0
     shuffle = {}
     try:
         shuffle = shuffle_by_stage(spark.sparkContext.uiWebUrl, spark.sparkContext.applicationId)
@@ -146,8 +164,15 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
         print(f"(no shuffle figures: {exc})", file=sys.stderr)
     spark.stop()
     pairs = timings.pop("pairs", 0.0)
-    return {"wall_s": wall, "peak_rss_gb": mem.peak / 1e9, "peak_disk_gb": mem.disk_peak / 1e9, "stages_s": timings, "candidate_pairs": pairs,
-            "stages_shuffle": shuffle}, labels
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_gb": mem.peak / 1e9,
+        "peak_disk_gb": mem.disk_peak / 1e9,
+        "stages_s": timings,
+        "candidate_pairs": pairs,
+        "stages_shuffle": shuffle,
+    }, labels
 
 
 def _params(max_terms: int | None) -> dict:
@@ -175,14 +200,17 @@ rows = (r for b in f.iter_batches(columns=["id", "text", "published"], batch_siz
 t0 = time.perf_counter()
 res = cluster_articles(rows, keep_text=False, **json.loads(sys.argv[3]))
 wall = time.perf_counter() - t0
-json.dump({"wall_s": wall, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+json.dump({"wall_s": wall, "cpu_s": cpu, "peak_rss_gb": me.ru_maxrss / 1e6,
            "labels": res.labels()}, open(sys.argv[2], "w"))
 """
 
 
 def run_memory(path: Path, tmp: Path, max_terms: int | None = None) -> tuple[dict, dict[str, str]]:
     out = tmp / "memory.json"
-    subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(_params(max_terms))], check=True)
+    cmd = [sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(_params(max_terms))]
+    subprocess.run(cmd, check=True)
     d = json.loads(out.read_text())
     labels = d.pop("labels")
     return d, labels
@@ -197,14 +225,57 @@ def estimate(n: int, spark: dict, target: int, cores: int, local_cores: int) -> 
         core_s_per_article = secs * local_cores / n
         sh = spark["stages_shuffle"].get(name, {}).get("shuffle_write_bytes", 0.0) / n
         t = core_s_per_article * target / cores
-        stages[name] = {"core_s_per_article": core_s_per_article, "shuffle_bytes_per_article": sh,
-                        "est_time_s": t, "est_shuffle_tb": sh * target / 1e12}
+        stages[name] = {
+            "core_s_per_article": core_s_per_article,
+            "shuffle_bytes_per_article": sh,
+            "est_time_s": t,
+            "est_shuffle_tb": sh * target / 1e12,
+        }
         total_s += t
         total_shuffle += sh * target
-    return {"target_articles": target, "cores": cores, "est_time_h": total_s / 3600,
-            "est_shuffle_tb": total_shuffle / 1e12, "stages": stages,
-            "assumes": "per-article cost constant (time-windowed pairs grow linearly); "
-                       "no allowance for stragglers or skew: add 30-50% in practice"}
+    return {
+        "target_articles": target,
+        "cores": cores,
+        "est_time_h": total_s / 3600,
+        "est_shuffle_tb": total_shuffle / 1e12,
+        "stages": stages,
+        "assumes": "per-article cost constant (time-windowed pairs grow linearly); "
+        "no allowance for stragglers or skew: add 30-50% in practice",
+    }
+
+
+def report(result: dict) -> str:
+    """The run as Markdown: both paths' wall time and memory, their ratio, the equality, Spark's stages."""
+    sp, mem = result["spark"], result.get("memory")
+    lines = [
+        f"# Spark against in memory, {result['n']:,} generated articles",
+        "",
+        f"`{result['command']}` (master `{result['master']}`, {result['partitions']} shuffle partitions, "
+        f"block size {result['block_size']:,}, {result['cpu_count']} CPUs; both paths in one run).",
+        "",
+        "| path | wall (s) | CPU (s) | peak RSS (GB) | ARI vs planted stories |",
+        "|---|---|---|---|---|",
+    ]
+    if mem:
+        lines.append(
+            f"| in memory (`cluster_articles`) | {mem['wall_s']:.0f} | {mem.get('cpu_s', float('nan')):.0f} "
+            f"| {mem['peak_rss_gb']:.1f} "
+            f"| {mem['ari_vs_planted']:.4f} |"
+        )
+    lines.append(
+        f"| Spark (`cluster_spark`) | {sp['wall_s']:.0f} | {sp.get('cpu_s', float('nan')):.0f} "
+        f"| {sp['peak_rss_gb']:.1f} | {sp['ari_vs_planted']:.4f} |"
+    )
+    if mem:
+        lines += [
+            "",
+            f"Spark / in memory: **{mem['spark_over_memory']:.2f}x** wall time, "
+            f"{mem.get('spark_over_memory_cpu', float('nan')):.2f}x CPU time. Same clusters: ARI between the two "
+            f"{mem['ari_vs_spark']:.4f}, same cluster ids: {mem['same_cluster_ids']}.",
+        ]
+    lines += ["", f"Spark stages ({sp['candidate_pairs']:,.0f} candidate pairs):", "", "| stage | s |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in sp["stages_s"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,9 +289,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, default=100_000_000)
     ap.add_argument("--cores", type=int, default=400, help="executor cores of the estimated cluster")
     ap.add_argument("--local-dir", default=None)
-    ap.add_argument("--max-terms", type=int, default=None, help="Params.max_terms for both paths (default: the library's)")
+    ap.add_argument(
+        "--max-terms", type=int, default=None, help="Params.max_terms for both paths (default: the library's)"
+    )
+    ap.add_argument(
+        "--block-size",
+        type=int,
+        default=None,
+        help="cluster_spark's block_size (default: n / (2 * partitions), at least 10,000)",
+    )
     args = ap.parse_args(argv)
     args.partitions = args.partitions or max(4, min(200, args.n // 10_000))
+    args.block_size = args.block_size or max(10_000, -(-args.n // (2 * args.partitions)))
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dedup-spark-bench-") as tmp_s:
         tmp = Path(tmp_s)
@@ -229,8 +309,16 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         write_parquet(args.n, args.seed, path)
         print(f"generated {args.n} articles in {time.perf_counter() - t0:.0f}s", flush=True)
-        result = {"n": args.n, "seed": args.seed, "master": args.master, "partitions": args.partitions,
-                  "max_terms": args.max_terms, "cpu_count": os.cpu_count()}
+        result = {
+            "n": args.n,
+            "seed": args.seed,
+            "master": args.master,
+            "partitions": args.partitions,
+            "block_size": args.block_size,
+            "max_terms": args.max_terms,
+            "cpu_count": os.cpu_count(),
+            "command": "python benchmarks/spark_bench.py " + " ".join(argv or sys.argv[1:]),
+        }
         out = RESULTS / f"spark-{args.n}.json"
         memory_labels = None
         if not args.no_memory_path:  # first, while no JVM holds memory
@@ -238,15 +326,21 @@ def main(argv: list[str] | None = None) -> int:
             memory["ari_vs_planted"] = gold_ari(path, memory_labels)
             result["memory"] = memory
             out.write_text(json.dumps(result, indent=2) + "\n")  # kept should a later step fail
-            print(f"in memory: {memory['wall_s']:.0f}s, peak {memory['peak_rss_gb']:.1f} GB, "
-                  f"ARI vs planted stories {memory['ari_vs_planted']:.4f}", flush=True)
+            print(
+                f"in memory: {memory['wall_s']:.0f}s, peak {memory['peak_rss_gb']:.1f} GB, "
+                f"ARI vs planted stories {memory['ari_vs_planted']:.4f}",
+                flush=True,
+            )
         spark, spark_labels = run_spark(path, args.n, args)
         result["spark"] = spark
         out.write_text(json.dumps(result, indent=2) + "\n")
         spark["ari_vs_planted"] = gold_ari(path, spark_labels)
-        print(f"spark: {spark['wall_s']:.0f}s, peak {spark['peak_rss_gb']:.1f} GB, "
-              f"ARI vs planted stories {spark['ari_vs_planted']:.4f}, stages "
-              + ", ".join(f"{k} {v:.0f}s" for k, v in spark["stages_s"].items()), flush=True)
+        print(
+            f"spark: {spark['wall_s']:.0f}s, peak {spark['peak_rss_gb']:.1f} GB, "
+            f"ARI vs planted stories {spark['ari_vs_planted']:.4f}, stages "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in spark["stages_s"].items()),
+            flush=True,
+        )
         if memory_labels is not None:
             from sklearn.metrics import adjusted_rand_score
 
@@ -254,14 +348,25 @@ def main(argv: list[str] | None = None) -> int:
             m = result["memory"]
             m["ari_vs_spark"] = adjusted_rand_score([memory_labels[i] for i in ids], [spark_labels[i] for i in ids])
             m["same_cluster_ids"] = set(memory_labels.values()) == set(spark_labels.values())
-            print(f"in memory vs Spark: ARI {m['ari_vs_spark']:.4f}, same cluster ids {m['same_cluster_ids']}", flush=True)
-        local_cores = int(args.master[6:-1]) if args.master.startswith("local[") and args.master[6:-1].isdigit() else os.cpu_count()
+            m["spark_over_memory"] = result["spark"]["wall_s"] / m["wall_s"]
+            m["spark_over_memory_cpu"] = result["spark"]["cpu_s"] / m["cpu_s"]
+            print(
+                f"in memory vs Spark: ARI {m['ari_vs_spark']:.4f}, same cluster ids {m['same_cluster_ids']}, "
+                f"Spark / in memory {m['spark_over_memory']:.2f}x (CPU {m['spark_over_memory_cpu']:.2f}x)",
+                flush=True,
+            )
+        cores = args.master[6:-1]
+        local_cores = int(cores) if args.master.startswith("local[") and cores.isdigit() else os.cpu_count()
         result["estimate"] = estimate(args.n, spark, args.target, args.cores, local_cores)
         e = result["estimate"]
-        print(f"estimate for {e['target_articles']:,} articles on {e['cores']} cores: "
-              f"{e['est_time_h']:.1f} h, shuffle {e['est_shuffle_tb']:.1f} TB", flush=True)
+        print(
+            f"estimate for {e['target_articles']:,} articles on {e['cores']} cores: "
+            f"{e['est_time_h']:.1f} h, shuffle {e['est_shuffle_tb']:.1f} TB",
+            flush=True,
+        )
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    out.with_suffix(".md").write_text(report(result))
+    print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0
 
 

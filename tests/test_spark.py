@@ -100,6 +100,7 @@ def ecb_records(ecbplus_docs):
     return [{"id": d["doc_id"], "text": d["text"]} for d in ecbplus_docs]
 
 
+@pytest.mark.slow
 def test_ecbplus_same_clusters_as_in_memory(spark, ecb_records):
     df = spark.createDataFrame(ecb_records).repartition(3)
     out = cluster_spark(df)
@@ -133,6 +134,7 @@ def test_short_text_rule_and_neighbourhood_off_same_clusters_as_in_memory(spark,
         out.unpersist()
 
 
+@pytest.mark.slow
 def test_generated_20k_same_clusters_as_in_memory(spark):
     records = list(generate_articles(20_000, seed=11))
     rows = [{"id": r["id"], "text": r["text"], "published": r["published"]} for r in records]
@@ -154,6 +156,7 @@ def _memory_candidates(records, **kw):
     return {(int(i), int(j)) for i, j in find_candidates(feats, params)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus", ["generated", "ecbplus"])
 def test_best_partners_same_candidates_and_clusters_as_in_memory(spark, ecb_records, corpus):
     """``max_partners`` small: each article keeps only its few best term-view
@@ -174,7 +177,7 @@ def test_best_partners_same_candidates_and_clusters_as_in_memory(spark, ecb_reco
     assert few < unbounded and len(few) < 0.9 * len(unbounded)  # the rule bites
     assert few != _memory_candidates(records, max_partners=4)
     timings: dict = {}
-    from dedup.spark.engine import run
+    from dedup.spark.run import run
 
     out = run(df, max_partners=3, timings=timings, **extra)
     assert timings["pairs"] == len(few)

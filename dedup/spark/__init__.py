@@ -6,9 +6,10 @@ version (copy group) and the confirmed scores that joined it -- the same
 answer :func:`dedup.cluster_articles` gives on one machine for the same rows
 and parameters. Each stage runs on the engine with the library's own
 functions doing the per-article and per-group work (Arrow-backed
-``mapInPandas`` / ``applyInPandas``); nothing is reimplemented here except
-the plumbing between stages. See :mod:`dedup.spark.engine` for the stages
-and docs/README-spark.md for when to use it and what it costs.
+``mapInPandas`` / ``applyInPandas``): :mod:`dedup.spark.steps` holds the
+steps (each calls the batch's stage function), :mod:`dedup.spark.run`
+schedules them. See docs/README-spark.md for when to use it and what it
+costs.
 
 Importing this package does not import pyspark; calling
 :func:`cluster_spark` does.
@@ -18,34 +19,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arguments import check_arguments
+
 __all__ = ["cluster_spark", "check_arguments", "OUTPUT_COLUMNS"]
 
 #: Columns of the DataFrame :func:`cluster_spark` returns.
 OUTPUT_COLUMNS = ("id", "cluster", "representative", "version", "scores", "flags", "position", "rejected")
 
 
-def cluster_spark(
-    df: Any,
-    *,
-    id_col: str = "id",
-    text_col: str = "text",
-    title_col: str | None = None,
-    published_col: str | None = None,
-    errors: str = "warn",
-    params: Any = None,
-    block_size: int = 10_000,
-    **kwargs: Any,
-) -> Any:
+def cluster_spark(df: Any, **options: Any) -> Any:
     """Group the articles of a Spark DataFrame into stories.
 
     Parameters
     ----------
     df : pyspark.sql.DataFrame
         One article a row.
-    id_col, text_col : str
+    **options
+        The keywords below, and pipeline parameters by name (as for
+        :func:`dedup.cluster_articles`); all checked, before any Spark job, by
+        :func:`dedup.spark.arguments.check_arguments`, which holds their
+        signature and defaults.
+    id_col, text_col : str, default "id", "text"
         Columns holding the id (string or integer; a missing id becomes the
         row's input position, as in memory) and the text.
-    title_col, published_col : str, optional
+    title_col, published_col : str, default None
         Columns holding the title and the publication time (timestamp, date,
         ISO 8601 string or epoch seconds/milliseconds).
     errors : {"warn", "raise", "ignore"}, default "warn"
@@ -55,9 +52,9 @@ def cluster_spark(
         :class:`~dedup.DedupWarning` naming it (``"warn"``), silently
         (``"ignore"``), or :class:`~dedup.ArticleError` is raised for the
         first one (``"raise"``).
-    params : dedup.Params, optional
-        All pipeline parameters at once; ``**kwargs`` override them by name
-        (see :class:`dedup.Params`).
+    params : dedup.Params, default None
+        All pipeline parameters at once; parameters given by name override
+        them (see :class:`dedup.Params`).
     block_size : int, default 10000
         Rows per block of the verification stage (pairs are scored block by
         block, each block holding its rows and the few it borrows); bounds
@@ -76,43 +73,6 @@ def cluster_spark(
         The DataFrame is computed eagerly and cached; ``unpersist`` it when
         done.
     """
-    from .engine import run
+    from .run import run  # imports pyspark
 
-    return run(df, id_col=id_col, text_col=text_col, title_col=title_col, published_col=published_col,
-               errors=errors, params=params, block_size=block_size, **kwargs)
-
-
-def check_arguments(
-    df: Any,
-    *,
-    id_col: str,
-    text_col: str,
-    title_col: str | None,
-    published_col: str | None,
-    errors: str,
-    params: Any,
-    block_size: Any,
-    kwargs: dict[str, Any],
-) -> Any:
-    """The :class:`dedup.Params` of a :func:`cluster_spark` call, after checking
-    its arguments and that the named columns exist -- before any Spark job,
-    so a typo fails at once with the name in the message. The one place
-    these checks live (:func:`dedup.spark.engine.run` calls it)."""
-    from pyspark.sql import DataFrame
-
-    from ..params import Params
-
-    if errors not in ("raise", "warn", "ignore"):
-        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
-    if params is not None and not isinstance(params, Params):
-        raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
-    p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
-    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-    if not isinstance(df, DataFrame):
-        raise TypeError(f"cluster_spark() takes a Spark DataFrame, got {type(df).__name__}")
-    names = df.columns
-    for name in (id_col, text_col, title_col, published_col):
-        if name is not None and name not in names:
-            raise ValueError(f"no column {name!r} in the DataFrame (columns: {', '.join(names)})")
-    return p
+    return run(df, **options)

@@ -1,0 +1,711 @@
+"""The steps of :func:`dedup.cluster_spark`: the batch's stage functions over
+Arrow batches.
+
+Each step is a plain function (or a factory of one) over pandas frames of
+Arrow batches, as ``mapInPandas`` / ``applyInPandas`` call them, and does
+its work by calling the very function the in-memory path calls
+(:func:`dedup.cluster_articles`): the Spark job and the batch differ only in
+where the state lives (rows in Spark partitions, arrays packed as binary
+columns) and in how the work is scheduled (:mod:`dedup.spark.run`).
+
+========================  =======================================================
+step                      batch function it calls
+========================  =======================================================
+:func:`featurize_step`    :func:`dedup.article.coerce_article`,
+                          :func:`dedup.pipeline.featurize` (and its document
+                          frequencies, summed over the tasks)
+:func:`order_step`        :func:`dedup.pipeline.canonical_order` (on the driver)
+:func:`weigh_step`        :func:`dedup.pipeline.weigh` with the corpus-wide
+                          document frequencies
+:func:`band_step`         :func:`dedup.pipeline.lsh_views`,
+                          :func:`dedup.candidates.band_keys`
+:func:`bucket_step`       :func:`dedup.candidates.bucket_pairs` (bucket cap),
+                          :func:`dedup.candidates.within_window`, per band
+:func:`merge_step`        :func:`dedup.candidates.unique_codes`
+:func:`score_step`        :func:`dedup.pipeline.score_pairs` on a block of rows
+:func:`partner_step`      the partner rule of
+                          :func:`dedup.candidates.top_partner_pairs`
+                          (:func:`best_partners`, ``# CORE:``)
+:func:`link_step`         :func:`dedup.pipeline.story_scores`,
+                          :func:`dedup.cluster.link`,
+                          :func:`dedup.cluster.build_clusters` (on the driver)
+========================  =======================================================
+
+Helpers marked ``# CORE:`` are stage rules the batch keeps inside compiled
+kernels and does not expose as plain functions; they belong beside their
+stage (the partner rule: ``sketch/lsh.py``), where the kernels can be tested
+against them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .. import candidates as cand
+from ..article import Article, ArticleError, Cluster, coerce_article
+from ..cluster import build_clusters, link
+from ..minhash import EMPTY
+from ..params import Params
+from ..pipeline import (
+    Features,
+    RawFeatures,
+    ScoredPairs,
+    canonical_order,
+    featurize,
+    lsh_views,
+    score_pairs,
+    story_scores,
+    weigh,
+)
+
+# --- packing: arrays as binary columns ---------------------------------------------
+
+_VALUES = np.float32  # the dtype of term counts and TF-IDF values
+
+
+def blob(a: np.ndarray, dtype: Any) -> bytes:
+    """``a`` as bytes of ``dtype`` (checked: a value is never cast)."""
+    a = np.asarray(a)
+    if a.dtype != np.dtype(dtype) and a.size and not np.can_cast(a.dtype, dtype, casting="safe"):
+        raise TypeError(f"cannot pack {a.dtype} values as {np.dtype(dtype)}")
+    return np.ascontiguousarray(a, dtype=dtype).tobytes()
+
+
+def unblob(values: Any, dtype: Any) -> np.ndarray:
+    """The concatenation of binary column values as one array of ``dtype``."""
+    parts = [bytes(v) for v in values if v is not None]
+    return np.frombuffer(b"".join(parts), dtype=dtype) if parts else np.zeros(0, dtype=dtype)
+
+
+def csr_blobs(m: sp.csr_matrix) -> tuple[list[bytes], list[bytes]]:
+    """Each row of ``m`` as ``(columns int32, values float32)`` bytes."""
+    if m.data.dtype != _VALUES:
+        raise TypeError(f"rows of {m.data.dtype} values, {np.dtype(_VALUES)} expected")
+    ind, dat, p = m.indices.astype(np.int32, copy=False), m.data, m.indptr
+    return (
+        [ind[p[k] : p[k + 1]].tobytes() for k in range(m.shape[0])],
+        [dat[p[k] : p[k + 1]].tobytes() for k in range(m.shape[0])],
+    )
+
+
+def csr_of_blobs(idx: list, val: list, n_features: int) -> sp.csr_matrix:
+    """The rows :func:`csr_blobs` packed, as one CSR matrix."""
+    lengths = np.fromiter((len(b) // 4 for b in idx), dtype=np.int64, count=len(idx))
+    indptr = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return sp.csr_matrix((unblob(val, _VALUES), unblob(idx, np.int32), indptr), shape=(len(idx), n_features))
+
+
+def matrix_of_blobs(values: list, width: int) -> np.ndarray:
+    """Rows of ``width`` uint32 values (signatures), one blob a row."""
+    return unblob(values, np.uint32).reshape(len(values), width)
+
+
+def _none(v: Any) -> Any:
+    """``None`` for pandas' missing values (NaN, NaT, None)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if v is pd.NaT or (not isinstance(v, (str, bytes, list, dict)) and pd.isna(v) is True):
+        return None
+    return v
+
+
+def utc(ts: float | None) -> datetime | None:
+    """A POSIX time as an aware datetime (``None`` for NaN)."""
+    return None if ts is None or math.isnan(ts) else datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+# --- 1. featurize ---------------------------------------------------------------------------
+
+FEATURE_SCHEMA = (
+    "kind byte, pos long, id string, reason string, ts double, digest binary, empty boolean, "
+    "idx binary, val binary, sh_sig binary, n_terms long, dropped double"
+)
+"""Kind 0: one input row -- its coerced id, the reason it was rejected (or
+null), its features (:func:`dedup.pipeline.featurize`). Kind 1: one a task,
+its document frequencies (``idx`` int64 columns, ``val`` float64 counts;
+``pos`` the number of articles)."""
+
+
+def coerce_row(pos: int, record: dict[str, Any]) -> tuple[Article | None, str, str | None]:
+    """``(article, id, reason)`` of one input row: :func:`coerce_article`
+    with the input position as the default id, as the batch does."""
+    try:
+        art = coerce_article(record, default_id=str(pos))
+        return art, art.id, None
+    except ArticleError as exc:
+        return None, str(pos) if record["id"] in (None, "") else str(record["id"]), exc.reason
+
+
+def _records(b: pd.DataFrame, has_title: bool, has_pub: bool) -> Iterator[dict[str, Any]]:
+    n = len(b)
+    cols = [
+        b["_id"].tolist(),
+        b["_text"].tolist(),
+        b["_title"].tolist() if has_title else [None] * n,
+        b["_pub"].tolist() if has_pub else [None] * n,
+    ]
+    for raw_id, text, title, pub in zip(*cols, strict=True):
+        record = {"id": _none(raw_id), "text": _none(text)}
+        if has_title:
+            record["title"] = _none(title)
+        if has_pub:
+            record["published"] = _none(pub)
+        yield record
+
+
+def _feature_frame(pos: list, ids: list, reasons: list, arts: list, raw: RawFeatures) -> pd.DataFrame:
+    """Kind-0 rows: every input row, features where it was accepted."""
+    n = len(pos)
+    good = np.flatnonzero([r is None for r in reasons])
+    out = {k: [None] * n for k in ("ts", "digest", "empty", "idx", "val", "sh_sig", "n_terms", "dropped")}
+    idx, val = csr_blobs(raw.counts)
+    terms = raw.terms_per_row()
+    for k, g in enumerate(good.tolist()):
+        ts = arts[k].timestamp
+        out["ts"][g] = math.nan if ts is None else ts
+        out["digest"][g], out["empty"][g] = raw.digests[k], bool(raw.empty[k])
+        out["idx"][g], out["val"][g] = idx[k], val[k]
+        out["sh_sig"][g] = blob(raw.shingle_signatures[k], np.uint32)
+        out["n_terms"][g] = int(terms[k])
+        out["dropped"][g] = math.nan if raw.dropped is None else float(raw.dropped[k])
+    frame = pd.DataFrame({"kind": np.zeros(n, np.int8), "pos": pos, "id": ids, "reason": reasons, **out})
+    return frame.astype({"ts": "float64", "dropped": "float64"})
+
+
+def _positions(pids: list[int], offsets: dict[int, int], seen: dict[int, int]) -> list[int]:
+    """Input positions of a batch's rows: the partition's offset plus the
+    rows of that partition seen so far (``seen`` is updated)."""
+    pos = []
+    for pid in pids:
+        pos.append(offsets[pid] + seen.get(pid, 0))
+        seen[pid] = seen.get(pid, 0) + 1
+    return pos
+
+
+def _frequency_row(df: np.ndarray, n_docs: int) -> pd.DataFrame:
+    """The kind-1 row: a task's document frequencies."""
+    row: dict[str, list] = {c: [None] for c in FEATURE_COLUMNS}
+    cols = np.flatnonzero(df)
+    row.update(kind=[1], pos=[n_docs], idx=[cols.tobytes()], val=[df[cols].tobytes()])
+    return pd.DataFrame(row)
+
+
+def featurize_step(
+    params: Params, offsets: dict[int, int], has_title: bool, has_pub: bool, only: Any = None
+) -> Callable:
+    """``mapInPandas`` over the input (``_pid``, ``_id``, ``_text`` and the
+    optional ``_title``, ``_pub``): each row coerced (its input position from
+    the partition ``offsets``), the accepted ones featurised together
+    (:func:`dedup.pipeline.featurize`); last, the task's document
+    frequencies (counted by featurize, before pruning). With ``only`` (a
+    broadcast set of positions), just those rows, for their frequencies."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        seen: dict[int, int] = {}
+        df = np.zeros(params.n_features, dtype=np.float64)
+        n_docs = 0
+        for b in batches:
+            pos = _positions(b["_pid"].tolist(), offsets, seen)
+            if only is not None:
+                mask = np.fromiter((p in only.value for p in pos), dtype=bool, count=len(pos))
+                b, pos = b[mask], [p for p, m in zip(pos, mask, strict=True) if m]
+            rows = [coerce_row(p, r) for p, r in zip(pos, _records(b, has_title, has_pub), strict=True)]
+            arts = [a for a, _, _ in rows if a is not None]
+            raw = featurize(arts, params)
+            df[raw.df_cols] += raw.df_vals
+            n_docs += len(arts)
+            if only is None:
+                yield _feature_frame(pos, [i for _, i, _ in rows], [r for _, _, r in rows], arts, raw)
+        yield _frequency_row(df, n_docs)
+
+    return fn
+
+
+FEATURE_COLUMNS = [f.split()[0] for f in FEATURE_SCHEMA.split(", ")]
+
+
+def document_frequency(rows: list[Any], n_features: int) -> tuple[np.ndarray, int]:
+    """The corpus's document frequencies: the kind-1 rows of
+    :func:`featurize_step` summed (dense, float64) and the article count."""
+    df = np.zeros(n_features, dtype=np.float64)
+    n = 0
+    for r in rows:
+        df[np.frombuffer(r["idx"], np.int64)] += np.frombuffer(r["val"], np.float64)
+        n += int(r["pos"])
+    return df, n
+
+
+# --- 2. canonical order (driver) ------------------------------------------------------------
+
+
+def accepted_rows(keys: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Which rows the batch keeps, and ``(position, id, reason)`` of those it
+    rejects, in input order. ``keys`` (``pos``, ``id``, ``reason``, sorted by
+    ``pos``) carries the coercion's rejections; a later row reusing an
+    accepted id is rejected, as :func:`dedup.pipeline.iter_articles` does."""
+    first: dict[str, int] = {}
+    keep = np.zeros(len(keys), dtype=bool)
+    rejected = []
+    for k, (pos, i, reason) in enumerate(
+        zip(keys["pos"].tolist(), keys["id"].tolist(), keys["reason"].tolist(), strict=True)
+    ):
+        if reason is None and i in first:
+            reason = f"duplicate id: input positions {first[i]} and {pos} both use it"
+        if reason is None:
+            first[i] = pos
+            keep[k] = True
+        else:
+            rejected.append((pos, i, reason))
+    return keep, rejected
+
+
+def order_step(keys: pd.DataFrame) -> tuple[np.ndarray, list[Article]]:
+    """``(rank of each kept row, articles in rank order)``: the canonical order
+    of :func:`dedup.pipeline.canonical_order` over the kept rows' keys
+    (``pos``, ``id``, ``ts``, ``digest``, in input order). The articles carry
+    id and publication time (what linkage and the clusters read)."""
+    ts = keys["ts"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    arts = [Article(id=i, text="", published=utc(t)) for i, t in zip(keys["id"].tolist(), ts, strict=True)]
+    order = canonical_order(arts, [bytes(d) for d in keys["digest"].tolist()])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank, [arts[k] for k in order.tolist()]
+
+
+# --- 3. weigh ---------------------------------------------------------------------------------
+
+WEIGHED_SCHEMA = (
+    "rank long, ts double, empty boolean, n_terms long, x_idx binary, x_val binary, sh_sig binary, term_sig binary"
+)
+
+
+def raw_features(b: pd.DataFrame, params: Params) -> RawFeatures:
+    """The :class:`RawFeatures` of kind-0 rows of :func:`featurize_step`."""
+    dropped = b["dropped"]  # NaN where featurize pruned nothing (Params.max_terms unset)
+    return RawFeatures(
+        counts=csr_of_blobs(b["idx"].tolist(), b["val"].tolist(), params.n_features),
+        shingle_signatures=matrix_of_blobs(b["sh_sig"].tolist(), params.num_perm),
+        digests=b["digest"].tolist(),
+        empty=b["empty"].to_numpy(dtype=bool),
+        n_terms=b["n_terms"].to_numpy(dtype=np.int64),
+        dropped=None if dropped.isna().all() else dropped.to_numpy(dtype=np.float64, na_value=0.0),
+    )
+
+
+def weigh_step(params: Params, rank_of_pos: Any, df: Any, n_docs: int) -> Callable:
+    """``mapInPandas`` over the kind-0 rows: the kept rows (a rank in the
+    broadcast ``rank_of_pos``, -1 elsewhere) through :func:`weigh` with the
+    corpus-wide document frequencies (broadcast ``df``), terms no other
+    article has dropped (as the batch does: the cosines do not change)."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            rank = rank_of_pos.value[b["pos"].to_numpy(dtype=np.int64)]
+            b = b[rank >= 0]
+            if not len(b):
+                continue
+            ts = b["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+            f = weigh(
+                raw_features(b, params),
+                [None if math.isnan(t) else t for t in ts.tolist()],
+                params,
+                document_frequency=(df.value, float(n_docs)),
+                drop_unshared=True,
+            )
+            idx, val = csr_blobs(f.tfidf)
+            yield pd.DataFrame(
+                {
+                    "rank": rank[rank >= 0],
+                    "ts": ts,
+                    "empty": f.empty,
+                    "n_terms": f.n_terms,
+                    "x_idx": idx,
+                    "x_val": val,
+                    "sh_sig": b["sh_sig"].to_numpy(),
+                    "term_sig": [r.tobytes() for r in f.term_signatures],
+                }
+            )
+
+    return fn
+
+
+# --- 4. LSH bands -----------------------------------------------------------------------------
+
+BAND_SCHEMA = "view byte, band int, keys binary, ranks binary, ts binary"
+PAIR_SCHEMA = "view byte, block long, codes binary"
+
+
+def view_signatures(params: Params) -> list[tuple[int, str, int, int]]:
+    """``(view, signature column, bands, rows)`` of :func:`lsh_views`."""
+    column = {"term": "term_sig", "shingle": "sh_sig"}
+    return [(v, column[name], b, r) for v, (name, b, r) in enumerate(lsh_views(params))]
+
+
+def term_view(params: Params) -> int:
+    """The view whose pairs :func:`dedup.candidates.top_partner_pairs` limits."""
+    return next(v for v, col, _, _ in view_signatures(params) if col == "term_sig")
+
+
+# CORE: the rows candidate_pairs buckets (inside it in the batch): valid rows
+# whose signature is not the empty set's.
+def bandable(signatures: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Mask of the rows :func:`dedup.candidates.candidate_pairs` buckets:
+    valid ones (not empty) whose signature is not that of an empty set."""
+    return valid & ~(signatures == EMPTY).all(axis=1)
+
+
+BANDS_PER_ROW = 8  # bands packed in one row of band keys: ranks and times are sent once for them
+
+
+def band_step(params: Params) -> Callable:
+    """``mapInPandas`` over weighed rows: per view, the band keys of the
+    batch's bucketed rows (:func:`dedup.candidates.band_keys`) with their
+    ranks and times, one packed row per :data:`BANDS_PER_ROW` bands
+    (``band``: the first; ``keys``: rows x bands, row-major)."""
+    views = view_signatures(params)
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            rank = b["rank"].to_numpy(dtype=np.int64)
+            ts = b["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+            out: dict[str, list] = {"view": [], "band": [], "keys": [], "ranks": [], "ts": []}
+            for v, col, bands, rows in views:
+                sig = matrix_of_blobs(b[col].tolist(), params.num_perm)
+                ok = bandable(sig, ~b["empty"].to_numpy(dtype=bool))
+                keys = cand.band_keys(sig[ok], bands, rows)
+                r, t = rank[ok].tobytes(), ts[ok].tobytes()
+                for first in range(0, bands, BANDS_PER_ROW):
+                    out["view"].append(v)
+                    out["band"].append(first)
+                    out["keys"].append(np.ascontiguousarray(keys[:, first : first + BANDS_PER_ROW]).tobytes())
+                    out["ranks"].append(r)
+                    out["ts"].append(t)
+            yield pd.DataFrame(out).astype({"view": "int8", "band": "int32"})
+
+    return fn
+
+
+def split_by_block(block: np.ndarray, **arrays: np.ndarray) -> pd.DataFrame:
+    """Rows ``(block, *arrays)``: the arrays (sorted by ``block``) cut where
+    the block changes, each piece packed."""
+    cuts = np.flatnonzero(np.diff(block)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64) if len(block) else np.zeros(0, np.int64)
+    out = {"block": block[starts]}
+    for name, a in arrays.items():
+        out[name] = [p.tobytes() for p in np.split(a, cuts)] if len(block) else []
+    return pd.DataFrame(out)
+
+
+def bucket_step(params: Params, n: int, block_size: int) -> Callable:
+    """``applyInPandas`` grouped by ``(view, band)``: a few bands of the
+    batch's banding, each as :func:`dedup.candidates.candidate_pairs` does
+    one -- the members in rank order through
+    :func:`dedup.candidates.bucket_pairs` (buckets over ``max_bucket_size``
+    pair each member with its next ``bucket_neighbours``) and
+    :func:`dedup.candidates.within_window` -- their pairs unique, as codes
+    ``i * n + j`` by block of ``i``."""
+    window = None if params.time_window is None else params.time_window.total_seconds()
+
+    def fn(g: pd.DataFrame) -> pd.DataFrame:
+        ranks = unblob(g["ranks"], np.int64)
+        order = np.argsort(ranks, kind="stable")
+        if not len(ranks):
+            return pd.DataFrame({"view": [], "block": [], "codes": []})
+        keys = unblob(g["keys"], np.uint64).reshape(len(ranks), -1)[order]
+        ts = unblob(g["ts"], np.float64)[order]
+        ranks = ranks[order]
+        members = np.arange(len(ranks), dtype=np.int64)
+        codes = []
+        for band in range(keys.shape[1]):
+            local = cand.bucket_pairs(keys[:, band], members, params.max_bucket_size, params.bucket_neighbours)
+            local = cand.within_window(local.astype(np.int64, copy=False), ts, window)
+            codes.append(ranks[local[:, 0]] * n + ranks[local[:, 1]])
+        codes = np.unique(np.concatenate(codes))
+        out = split_by_block(codes // n // block_size, codes=codes)
+        out.insert(0, "view", np.full(len(out), int(g["view"].iloc[0]), dtype=np.int8))
+        return out
+
+    return fn
+
+
+MERGED_SCHEMA = "block long, codes binary, term binary, other binary"
+
+
+def merge_step(limited_view: int | None) -> Callable:
+    """``applyInPandas`` grouped by block: the block's pairs of all views and
+    bands made unique (:func:`dedup.candidates.unique_codes`), each flagged
+    (uint8) ``term`` when ``limited_view`` proposed it (the pairs the partner
+    rule ranks) and ``other`` when another view did (kept whatever the rule
+    says). ``None``: no view is limited, every pair is ``other``."""
+
+    def fn(g: pd.DataFrame) -> pd.DataFrame:
+        views = g["view"].to_numpy()
+        codes = cand.unique_codes(unblob(g["codes"], np.int64).copy())
+        term = np.zeros(len(codes), dtype=np.uint8)
+        other = np.ones(len(codes), dtype=np.uint8)
+        if limited_view is not None:
+            mine = cand.unique_codes(unblob(g["codes"][views == limited_view], np.int64).copy())
+            rest = cand.unique_codes(unblob(g["codes"][views != limited_view], np.int64).copy())
+            term[np.searchsorted(codes, mine)] = 1
+            other[:] = 0
+            other[np.searchsorted(codes, rest)] = 1
+        return pd.DataFrame(
+            {
+                "block": [int(g["block"].iloc[0])],
+                "codes": [codes.tobytes()],
+                "term": [term.tobytes()],
+                "other": [other.tobytes()],
+            }
+        )
+
+    return fn
+
+
+def borrowed_step(n: int, block_size: int) -> Callable:
+    """``mapInPandas`` over merged pairs: ``(block, rank)`` of each row a
+    block's pairs need from another block (each once)."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            for block, codes in zip(b["block"].tolist(), b["codes"].tolist(), strict=True):
+                j = np.unique(np.frombuffer(codes, np.int64) % n)
+                j = j[j // block_size != block]
+                yield pd.DataFrame({"block": np.full(len(j), block, np.int64), "rank": j})
+
+    return fn
+
+
+# --- 5. verify (and bands in common) -----------------------------------------------------------
+
+_SCORED = {
+    "i": np.int64,
+    "j": np.int64,
+    "cosine": np.float64,
+    "jaccard": np.float64,
+    "shared": np.int64,
+    "common": np.int32,
+    "other": np.uint8,
+}
+SCORED_SCHEMA = "block long, " + ", ".join(f"{k} binary" for k in _SCORED)
+"""One row a block: its pairs and their scores, packed (dtypes ``_SCORED``);
+``common``: bands in common of the limited view's pairs, -1 for the others."""
+
+
+def _scored_frame(block: int, cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"block": [block], **{k: [np.asarray(cols[k], dtype=dt).tobytes()] for k, dt in _SCORED.items()}}
+    )
+
+
+def _scored_columns(row: Any) -> dict[str, np.ndarray]:
+    return {k: np.frombuffer(row[k], dt) for k, dt in _SCORED.items()}
+
+
+# CORE: bands in common of a pair, as top_partner_pairs counts them (inside its kernels in the batch).
+def bands_in_common(
+    signatures: np.ndarray, pairs: np.ndarray, bands: int, rows: int, step: int = 1 << 14
+) -> np.ndarray:
+    """How many of ``bands`` bands (``rows`` values each) the signatures of
+    each row pair agree in: the rank :func:`dedup.candidates.top_partner_pairs`
+    gives a partner (first criterion)."""
+    width = bands * rows
+    out = np.empty(len(pairs), dtype=np.int32)
+    for lo in range(0, len(pairs), step):
+        a = signatures[pairs[lo : lo + step, 0], :width].reshape(-1, bands, rows)
+        b = signatures[pairs[lo : lo + step, 1], :width].reshape(-1, bands, rows)
+        out[lo : lo + len(a)] = (a == b).all(axis=2).sum(axis=1)
+    return out
+
+
+def _block_features(rows: pd.DataFrame, params: Params) -> Features:
+    """The :class:`Features` :func:`score_pairs` reads, of a block's rows (in rank order)."""
+    m = len(rows)
+    return Features(
+        tfidf=csr_of_blobs(rows["x_idx"].tolist(), rows["x_val"].tolist(), params.n_features),
+        term_signatures=np.zeros((m, 0), np.uint32),
+        shingle_signatures=matrix_of_blobs(rows["sh_sig"].tolist(), params.num_perm),
+        timestamps=None,
+        empty=np.zeros(m, bool),
+        n_terms=rows["n_terms"].to_numpy(dtype=np.int64),
+    )
+
+
+def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
+    """``applyInPandas`` cogrouped by block (rows, pairs): the block's pairs
+    through :func:`dedup.pipeline.score_pairs` over the rows it holds (its own
+    and those it borrows), and the bands in common (:func:`bands_in_common`)
+    of the limited view's pairs."""
+    term = None if limited_view is None else view_signatures(params)[limited_view]
+
+    def fn(rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        if not len(pairs):
+            return pd.DataFrame({k: [] for k in ["block", *_SCORED]})
+        rows = rows.sort_values("rank", kind="stable")
+        ranks = rows["rank"].to_numpy(dtype=np.int64)
+        codes = unblob(pairs["codes"], np.int64)
+        i, j = codes // n, codes % n
+        local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
+        s = score_pairs(_block_features(rows, params), local, params)
+        common = np.full(len(codes), -1, dtype=np.int32)
+        limited = unblob(pairs["term"], np.uint8).astype(bool)
+        if term is not None and limited.any():
+            sig = matrix_of_blobs(rows[term[1]].tolist(), params.num_perm)
+            common[limited] = bands_in_common(sig, local[limited], term[2], term[3])
+        shared = np.full(len(codes), -1, np.int64) if s.shared is None else s.shared
+        return _scored_frame(
+            int(pairs["block"].iloc[0]),
+            {
+                "i": i,
+                "j": j,
+                "cosine": s.cosine,
+                "jaccard": s.jaccard,
+                "shared": shared,
+                "common": common,
+                "other": unblob(pairs["other"], np.uint8),
+            },
+        )
+
+    return fn
+
+
+# --- 6. the partner rule --------------------------------------------------------------------
+
+OFFER_SCHEMA = "block long, x binary, y binary, common binary"
+
+
+# CORE: the partner rule of top_partner_pairs (its compiled _better / _offer in the batch).
+def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(x, y)`` offers each ``x`` keeps: its ``k`` best partners ``y``,
+    ranked by bands in common (more first), then by distance in canonical
+    order ``|y - x|``, then by the lower ``y`` -- the ranking of
+    :func:`dedup.candidates.top_partner_pairs` (offers are distinct)."""
+    order = np.lexsort((y, np.abs(y - x), -common.astype(np.int64), x))
+    xs = x[order]
+    if not len(xs):
+        return x, y
+    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
+    sizes = np.diff(np.append(starts, len(xs)))
+    place = np.arange(len(xs)) - np.repeat(starts, sizes)
+    keep = order[place < k]
+    return x[keep], y[keep]
+
+
+def keep_bands() -> int:
+    """The ``keep_bands`` the batch's candidates use: :func:`dedup.pipeline.find_candidates`
+    passes none, so :func:`dedup.candidates.candidate_pairs`' default."""
+    return int(inspect.signature(cand.candidate_pairs).parameters["keep_bands"].default)
+
+
+def offer_step(block_size: int) -> Callable:
+    """``mapInPandas`` over scored blocks: each limited-view pair offered to
+    both its rows, as packed rows by block of the receiving row ``x``."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            for r in b.to_dict("records"):
+                cols = _scored_columns(r)
+                lim = cols["common"] >= 0
+                i, j, c = cols["i"][lim], cols["j"][lim], cols["common"][lim]
+                x, y, cc = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c])
+                order = np.argsort(x // block_size, kind="stable")
+                x, y, cc = x[order], y[order], cc[order]
+                yield split_by_block(x // block_size, x=x, y=y, common=cc)
+
+    return fn
+
+
+def partner_step(params: Params, n: int, block_size: int) -> Callable:
+    """``applyInPandas`` grouped by block of ``x``: each row's kept partners
+    (:func:`best_partners` with ``Params.max_partners``), as pair codes
+    ``min * n + max`` by block of the lower row."""
+
+    def fn(g: pd.DataFrame) -> pd.DataFrame:
+        x, y = unblob(g["x"], np.int64), unblob(g["y"], np.int64)
+        kx, ky = best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
+        codes = np.unique(np.minimum(kx, ky) * n + np.maximum(kx, ky))
+        return split_by_block(codes // n // block_size, codes=codes)
+
+    return fn
+
+
+def filter_step(n: int) -> Callable:
+    """``applyInPandas`` cogrouped by block (scored, kept): the scored pairs
+    the batch keeps -- those another view proposed, the kept partners, and
+    those with ``keep_bands`` bands in common or more."""
+    sure = keep_bands()
+
+    def fn(scored: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+        if not len(scored):
+            return pd.DataFrame({k: [] for k in ["block", *_SCORED]})
+        cols = _scored_columns(scored.iloc[0])
+        chosen = cand.unique_codes(unblob(kept["codes"], np.int64).copy())
+        codes = cols["i"] * n + cols["j"]
+        hit = np.zeros(len(codes), dtype=bool)
+        if len(chosen):
+            hit = chosen[np.minimum(np.searchsorted(chosen, codes), len(chosen) - 1)] == codes
+        keep = (cols["other"] == 1) | (cols["common"] >= sure) | hit
+        return _scored_frame(int(scored["block"].iloc[0]), {k: v[keep] for k, v in cols.items()})
+
+    return fn
+
+
+# --- 7. story score and linkage (driver) ------------------------------------------------------
+
+
+def scored_pairs(blocks: list[Any]) -> ScoredPairs:
+    """The scored blocks (rows of :data:`SCORED_SCHEMA`) as one
+    :class:`ScoredPairs`, pairs in the batch's order (by ``i``, then ``j``)."""
+    blocks = sorted(blocks, key=lambda r: r["block"])
+    i, j = unblob([r["i"] for r in blocks], np.int64), unblob([r["j"] for r in blocks], np.int64)
+    shared = unblob([r["shared"] for r in blocks], np.int64)
+    return ScoredPairs(
+        pairs=np.stack([i, j], axis=1).reshape(-1, 2),
+        cosine=unblob([r["cosine"] for r in blocks], np.float64),
+        jaccard=unblob([r["jaccard"] for r in blocks], np.float64),
+        shared=shared,
+    )
+
+
+def link_step(
+    arts: list[Article], scored: ScoredPairs, n_terms: np.ndarray, empty: np.ndarray, params: Params
+) -> list[Cluster]:
+    """The clusters of the scored graph: :func:`dedup.pipeline.story_scores`,
+    :func:`dedup.cluster.link` and :func:`dedup.cluster.build_clusters`, as
+    :func:`dedup.cluster_articles` calls them."""
+    if not params.short_text_terms:
+        scored = ScoredPairs(pairs=scored.pairs, cosine=scored.cosine, jaccard=scored.jaccard)
+    scored = story_scores(scored, n_terms, params)
+    labels = link(len(arts), scored, params)
+    return build_clusters(arts, labels, scored, params, empty=empty)
+
+
+def cluster_rows(clusters: list[Cluster], position: dict[str, int]) -> dict[str, list]:
+    """One row per article: ``id``, ``cluster``, ``representative``,
+    ``version``, ``scores`` (JSON), ``flags`` (comma-separated), ``pos``."""
+    out: dict[str, list] = {k: [] for k in ("id", "cluster", "representative", "version", "scores", "flags", "pos")}
+    for c in clusters:
+        version_of = {a.id: v.representative.id for v in c.versions for a in v.members}
+        mine: dict[str, list] = {a.id: [] for a in c.members}
+        for s in c.scores:
+            for a, b in ((s.a, s.b), (s.b, s.a)):
+                mine[a].append({"other": b, "score": s.score, "cosine": s.cosine, "jaccard": s.jaccard})
+        flags = ",".join(sorted(c.flags))
+        for a in c.members:
+            out["id"].append(a.id)
+            out["cluster"].append(c.id)
+            out["representative"].append(a.id == c.id)
+            out["version"].append(version_of[a.id])
+            out["scores"].append(json.dumps(mine[a.id]))
+            out["flags"].append(flags)
+            out["pos"].append(position[a.id])
+    return out

@@ -1,0 +1,89 @@
+"""The Spark steps' plain helpers against the batch functions they stand for.
+
+No Spark session: these are numpy functions (``dedup.spark.steps``), checked
+against :mod:`dedup.candidates` on the same arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dedup import candidates as cand
+from dedup.minhash import EMPTY
+from dedup.spark import steps
+
+
+def _signatures(n: int, width: int, seed: int) -> np.ndarray:
+    """Signatures over few values, so that rows collide in many bands."""
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, n // 6, n)
+    base = rng.integers(0, 40, (n // 6, width))
+    sig = base[groups] + (rng.random((n, width)) < 0.5) * rng.integers(0, 6, (n, width))
+    return sig.astype(np.uint32)
+
+
+@pytest.mark.parametrize(("k", "rows", "seed"), [(1, 1, 0), (3, 1, 1), (5, 2, 2), (2, 1, 3)])
+def test_partner_rule_gives_the_batch_pairs(k, rows, seed):
+    """Offered pairs (the unlimited banding), bands in common and each row's
+    best ``k`` (both directions), plus the pairs with ``keep_bands`` bands or
+    more: exactly :func:`dedup.candidates.candidate_pairs` with ``max_partners``."""
+    n, bands = 300, 24
+    sig = _signatures(n, bands * rows, seed)
+    kw = {"max_bucket_size": 12, "neighbours": 3}
+    offered = cand.candidate_pairs(sig, bands, rows, **kw)
+    limited = cand.candidate_pairs(sig, bands, rows, max_partners=k, **kw)
+    c = steps.bands_in_common(sig, offered, bands, rows, step=37)
+    i, j = offered[:, 0], offered[:, 1]
+    kx, ky = steps.best_partners(np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c]), k)
+    kept = {(min(a, b), max(a, b)) for a, b in zip(kx.tolist(), ky.tolist(), strict=True)}
+    kept |= {tuple(p) for p in offered[c >= steps.keep_bands()].tolist()}
+    assert len(limited) < len(offered)  # the rule bites
+    assert kept == {tuple(p) for p in limited.tolist()}
+
+
+def test_bands_in_common_counts_equal_bands():
+    sig = np.array([[1, 2, 3, 4, 5, 6], [1, 2, 0, 4, 5, 0], [9, 9, 9, 9, 9, 9]], dtype=np.uint32)
+    pairs = np.array([[0, 1], [0, 2], [0, 0]])
+    assert steps.bands_in_common(sig, pairs, 3, 2).tolist() == [1, 0, 3]  # bands (1,2) (3,4) (5,6)
+    assert steps.bands_in_common(sig, pairs, 6, 1).tolist() == [4, 0, 6]
+
+
+def test_best_partners_ranks_by_bands_then_distance_then_lower_row():
+    x = np.array([5, 5, 5, 5, 7])
+    y = np.array([1, 9, 4, 6, 5])
+    c = np.array([2, 2, 1, 1, 3])
+    kx, ky = steps.best_partners(x, y, c, 3)
+    assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (5, 4), (5, 9), (7, 5)]
+    kx, ky = steps.best_partners(x, y, c, 1)
+    assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (7, 5)]  # 1 and 9 tie at distance 4
+
+
+def test_bandable_leaves_out_empty_rows_and_empty_sets():
+    sig = np.array([[1, 2], [EMPTY, EMPTY], [EMPTY, 3], [4, 5]], dtype=np.uint32)
+    valid = np.array([True, True, True, False])
+    assert steps.bandable(sig, valid).tolist() == [True, False, True, False]
+
+
+def test_packed_rows_round_trip():
+    import scipy.sparse as sp
+
+    x = sp.csr_matrix(np.array([[0, 1.5, 0, 2], [0, 0, 0, 0], [3, 0, 0, 0.25]], dtype=np.float32))
+    idx, val = steps.csr_blobs(x)
+    y = steps.csr_of_blobs(idx, val, 4)
+    assert (y != x).nnz == 0 and y.dtype == np.float32
+    with pytest.raises(TypeError, match="float32 expected"):
+        steps.csr_blobs(x.astype(np.float64))
+    frame = steps.split_by_block(np.array([0, 0, 2]), codes=np.array([4, 7, 9]))
+    assert frame["block"].tolist() == [0, 2]
+    assert [np.frombuffer(b, np.int64).tolist() for b in frame["codes"]] == [[4, 7], [9]]
+
+
+def test_duplicate_ids_after_the_first_position_are_rejected_as_in_memory():
+    keys = pd.DataFrame(
+        {"pos": [0, 1, 2, 3, 4], "id": ["a", "b", "a", "c", "c"], "reason": [None, None, None, "no text", None]}
+    )
+    keep, rejected = steps.accepted_rows(keys)
+    assert keep.tolist() == [True, True, False, False, True]  # a rejected row's id stays free
+    assert rejected == [(2, "a", "duplicate id: input positions 0 and 2 both use it"), (3, "c", "no text")]
