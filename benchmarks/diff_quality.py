@@ -53,7 +53,7 @@ from typing import Any
 
 from dedup.diff import diff_articles
 from dedup.diff.features import STOP_WORDS
-from dedup.normalize import classify_paragraph, clean, fold, paragraphs, split_dateline, split_sentences
+from dedup.text.normalise import classify_paragraph, clean, fold, paragraphs, split_dateline, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

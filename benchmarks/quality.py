@@ -41,14 +41,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import re
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmark the checkout, also when run as a script
@@ -63,9 +63,15 @@ from scipy.spatial.distance import squareform  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from dedup import Params, cluster_articles  # noqa: E402
-from dedup.verify import shared_terms  # noqa: E402
-from dedup.cluster import link  # noqa: E402
-from dedup.pipeline import ScoredPairs, compute_features, find_candidates, prepare_articles, score_pairs, story_scores  # noqa: E402
+from dedup.article import prepare_articles  # noqa: E402
+from dedup.batch import compute_features, find_candidates
+from dedup.linkage import link  # noqa: E402
+from dedup.scoring import (
+    ScoredPairs,
+    score_pairs,
+    shared_terms,  # noqa: E402
+    story_scores,
+)
 
 DATA = ROOT / "benchmarks" / "data"
 ECBPLUS = DATA / "ecbplus" / "ecbplus_docs.jsonl"
@@ -190,7 +196,7 @@ class Graph:
 
     n: int
     pairs: np.ndarray  # canonical rows
-    scored: Any  # dedup.pipeline.ScoredPairs: cosine per pair
+    scored: Any  # dedup.scoring.ScoredPairs: cosine per pair
     order: np.ndarray  # canonical row -> doc position
     tfidf: sp.csr_matrix  # rows in canonical order
     n_terms: np.ndarray  # distinct terms per row (the short-text rule)
@@ -198,7 +204,7 @@ class Graph:
     _cache: dict = field(default_factory=dict)
 
     def similarity(self, params: Params) -> Any:
-        """Scored pairs carrying the linkage score (:func:`dedup.pipeline.story_scores`)."""
+        """Scored pairs carrying the linkage score (:func:`dedup.scoring.story_scores`)."""
         key = tuple(getattr(params, k, 0) for k in _SIMILARITY_KEYS)
         if ("sim", key) not in self._cache:
             self._cache[("sim", key)] = story_scores(self.scored, self.n_terms, params)
@@ -206,14 +212,14 @@ class Graph:
 
     def labels(self, params: Params) -> np.ndarray:
         """Labels per doc. Average linkage is cut from one dendrogram (scipy,
-        unscored pairs at similarity 0 -- the rule of :func:`dedup.cluster.link`,
+        unscored pairs at similarity 0 -- the rule of :func:`dedup.linkage.link`,
         which :meth:`check` confirms); other linkages call ``link``."""
         if params.linkage == "average" and self.n <= 6000:
             return cut(self._dendrogram(params), params.threshold)[np.argsort(self.order)]
         return self.link_labels(params)
 
     def link_labels(self, params: Params) -> np.ndarray:
-        """Labels per doc from the library's own :func:`dedup.cluster.link`."""
+        """Labels per doc from the library's own :func:`dedup.linkage.link`."""
         lab = link(self.n, self.similarity(params), params)
         out = np.empty(self.n, dtype=np.int64)
         out[self.order] = self.order[lab]
@@ -231,7 +237,7 @@ class Graph:
         return self._cache[key]
 
     def check(self, params: Params) -> bool:
-        """Whether the dendrogram cut equals :func:`dedup.cluster.link` at ``params``."""
+        """Whether the dendrogram cut equals :func:`dedup.linkage.link` at ``params``."""
         return adjusted_rand_score(self.link_labels(params), self.labels(params)) == 1.0
 
 
@@ -251,8 +257,8 @@ def dedup_graph(docs: Sequence[Doc], params: Params) -> Graph:
 
 
 def run_dedup(docs: Sequence[Doc], params: Params) -> list[int]:
-    """Cluster label per doc: the library's stages, :func:`dedup.verify.story_similarity`
-    and :func:`dedup.cluster.link` -- what :func:`dedup.cluster_articles` does
+    """Cluster label per doc: the library's stages, :func:`dedup.scoring.story_similarity`
+    and :func:`dedup.linkage.link` -- what :func:`dedup.cluster_articles` does
     (:func:`library_agrees` checks that it does)."""
     return dedup_graph(docs, params).link_labels(params).tolist()
 
@@ -268,7 +274,7 @@ def candidate_recall(g: Graph, params: Params) -> dict[str, float]:
     """Share of the pairs that all-pairs verification confirms that the
     candidate stage proposes. All-pairs verification scores every pair with
     a positive cosine over the same vectors exactly as linkage scores the
-    candidates (:func:`dedup.pipeline.story_scores`: short-text rule and
+    candidates (:func:`dedup.scoring.story_scores`: short-text rule and
     shared-neighbour blend, profiles from all those pairs) and confirms the
     pairs at or above ``params.threshold``."""
     sims = sp.triu(g.tfidf @ g.tfidf.T, k=1).tocoo()
@@ -484,7 +490,7 @@ def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
     defaults = Params()
     t0 = time.perf_counter()
     g = dedup_graph(docs + extra, defaults)
-    pred = g.labels(defaults)  # the dendrogram cut: equal to dedup.cluster.link (checked below and in the tests)
+    pred = g.labels(defaults)  # the dendrogram cut: equal to dedup.linkage.link (checked below and in the tests)
     secs = time.perf_counter() - t0
     row = {"method": "dedup, defaults", "tuning": "defaults (chosen on both sets: in-sample)", "seconds": secs,
            **scores(gold, pred[:n])}
@@ -597,7 +603,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 def _agree(flag: bool | None) -> str:
     if flag is None:
         return "not checked on this set (slow; checked on ECB+)"
-    return "yes" if flag else "**no** (the library does not apply dedup.verify.story_similarity before linkage yet)"
+    return "yes" if flag else "**no** (the library does not apply dedup.scoring.story_similarity before linkage yet)"
 
 
 def plot(report: dict[str, Any], path: Path) -> None:

@@ -22,8 +22,8 @@ each n the run measures, in one process and on the same articles:
   (this process plus its workers, sampled every 10 ms) during the stage.
 * **signatures** (one core, the same word 5-gram shingles of the same
   articles): dedup's copy-view sketch (one-permutation hashing,
-  :func:`dedup.minhash.oph_signatures`) and its exact 128-permutation
-  MinHash (:func:`dedup.minhash.signatures`, equal to datasketch's
+  :func:`dedup.sketch.minhash.oph_signatures`) and its exact 128-permutation
+  MinHash (:func:`dedup.sketch.minhash.signatures`, equal to datasketch's
   ``affine32``), against datasketch ``MinHash`` updated per shingle and
   ``MinHash.bulk`` (both with datasketch's default SHA-1 hash; on a sample,
   rates extrapolated and labelled so), rensa ``RMinHash`` per article

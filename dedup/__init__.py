@@ -5,13 +5,12 @@ into stories, and show what each rewrite added or dropped.
 >>> clusters = cluster_articles(["text one ...", "text two ..."])
 """
 
-from .article import Article, ArticleError, Cluster, Clustering, PairScore, Rejected, Version
-from .cluster import cluster_articles
+from .article import Article, ArticleError, Cluster, Clustering, DedupWarning, PairScore, Rejected, Version
+from .batch import cluster_articles
 from .diff import Alignment
 from .frames import frame_records
 from .live import DuplicateArticleError, IndexFormatError, IndexSaveError, IndexStorageError, Match, Story, StoryIndex
 from .params import Params
-from .pipeline import DedupWarning
 from .report import diff_articles
 
 __all__ = [

@@ -215,7 +215,7 @@ class PairScore:
 
     ``score`` is what linkage compared with ``Params.threshold``: the TF-IDF
     ``cosine``, put on one scale for short texts and blended with the
-    shared-neighbour similarity (:func:`dedup.verify.story_similarity`);
+    shared-neighbour similarity (:func:`dedup.scoring.story_similarity`);
     ``jaccard`` is the MinHash estimate of word-shingle Jaccard similarity
     (high for copies).
     """

@@ -9,7 +9,7 @@ values. The index and the Spark path reuse both.
 from __future__ import annotations
 
 import heapq
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.sparse import coo_matrix

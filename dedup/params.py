@@ -87,7 +87,7 @@ class Params:
         ``short_text_terms / sqrt(n_i * n_j)`` (capped at 1) before linkage,
         when the two share at least two terms, so headlines (or title plus
         lead) are judged on the scale of full articles; see
-        :func:`dedup.verify.story_similarity`. 0 turns it off.
+        :func:`dedup.scoring.story_similarity`. 0 turns it off.
     neighbourhood : int, default 8
         Size of each article's neighbour profile (its most similar scored
         partners) for the second-order, shared-neighbour similarity that
@@ -181,7 +181,7 @@ class Params:
         return bool(self.neighbourhood) and self.neighbourhood_weight > 0
 
     @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> "Params":
+    def from_kwargs(cls, **kwargs: Any) -> Params:
         """Build from keyword arguments, naming any that is unknown."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(kwargs) - known)
@@ -189,7 +189,7 @@ class Params:
             raise TypeError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**kwargs)
 
-    def with_(self, **changes: Any) -> "Params":
+    def with_(self, **changes: Any) -> Params:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup import _kernels as K
+from dedup import arrays as K
 
 
 @pytest.mark.parametrize("bits", [0, 12, 32, 47, 64])

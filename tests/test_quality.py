@@ -77,7 +77,7 @@ def test_small_cross_validation_runs():
 def test_story_similarity_rules():
     import numpy as np
 
-    from dedup.verify import story_similarity
+    from dedup.scoring import story_similarity
 
     pairs = np.array([[0, 1], [2, 3]])
     cos = np.array([0.1, 0.1])

@@ -34,7 +34,7 @@ def seed_alignment():
 
 
 def hostile_alignment():
-    # entities survive dedup.normalize.clean as literal "<script>" text; the id and title are raw
+    # entities survive dedup.text.normalise.clean as literal "<script>" text; the id and title are raw
     orig = (
         "Ministers met in Oslo on Monday to discuss &lt;script&gt;alert(1)&lt;/script&gt; fishing "
         "quotas for <b>cod</b>.\n\nThe talks ended without agreement."

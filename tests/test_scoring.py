@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from dedup import _kernels as K
+from dedup.arrays import run_split
 from dedup.scoring import pair_cosine
 
 
@@ -40,7 +41,7 @@ def test_pair_cosine_in_threads_equals_one_block():
     pairs = rng.integers(0, 3000, (120_000, 2))
     ind = x.indptr.astype(np.int64)
     whole = K.pair_dot(ind, x.indices, x.data, pairs)
-    assert np.array_equal(K.run_split(lambda p: K.pair_dot(ind, x.indices, x.data, p), pairs, min_block=1000), whole)
+    assert np.array_equal(run_split(lambda p: K.pair_dot(ind, x.indices, x.data, p), pairs, min_block=1000), whole)
     assert np.array_equal(pair_cosine(x, pairs), _scipy_cosine(x, pairs))
 
 

@@ -147,8 +147,9 @@ def test_generated_20k_same_clusters_as_in_memory(spark):
 
 
 def _memory_candidates(records, **kw):
+    from dedup.article import prepare_articles
+    from dedup.batch import compute_features, find_candidates
     from dedup.params import Params
-    from dedup.pipeline import compute_features, find_candidates, prepare_articles
 
     params = Params.from_kwargs(**kw)
     arts, _ = prepare_articles(records)

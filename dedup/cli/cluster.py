@@ -10,7 +10,7 @@ import warnings
 from typing import Any
 
 from ..article import Cluster, Clustering
-from ..cluster import cluster_articles
+from ..batch import cluster_articles
 from ..frames import clustering_rows
 from .args import (
     EXIT_INPUT,

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ..article import Article
-from ..live import DuplicateArticleError, IndexStorageError, StoryIndex
 from ..io import Record, detect_format, iter_records, open_text
 from ..io.writers import RecordWriter
+from ..live import DuplicateArticleError, IndexStorageError, StoryIndex
 from .args import (
     EXIT_INPUT,
     EXIT_OK,

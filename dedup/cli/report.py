@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..article import Article
-from ..cluster import cluster_articles
+from ..batch import cluster_articles
 from ..diff import diff_articles
 from ..io import iter_records
 from ..report import render_clusters_html, render_html, render_json, render_markdown, render_terminal, use_color

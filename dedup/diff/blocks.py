@@ -31,7 +31,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from dedup.normalize import fold, tokenize
+from dedup.text.normalise import fold, tokenize
 
 from .features import cosine_pairs
 from .match import assign

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dedup.normalize import fold
+from dedup.text.normalise import fold
 
 from .blocks import Part, jaccard
 from .model import Block, SentenceDiff, Span, Summary, WordOp

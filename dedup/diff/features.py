@@ -2,7 +2,7 @@
 
 Why not shingles: a rewrite shares few exact phrases with its original (see
 DESIGN.md), so similarity here is a cosine over TF-IDF weighted *content
-stems*: folded tokens (:func:`dedup.normalize.fold` / ``tokenize``), stop
+stems*: folded tokens (:func:`dedup.text.normalise.fold` / ``tokenize``), stop
 words left out, each word cut to its first ``stem_length`` characters
 (``guarantees``/``guaranteed`` -> ``guara``, ``Zelenskyy``/``Zelenskiy`` ->
 ``zelen``). Truncation is a crude but language-agnostic stemmer that also
@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from dedup.normalize import fold, tokenize
+from dedup.text.normalise import fold, tokenize
 
 __all__ = ["STOP_WORDS", "content_terms", "cosine_pairs", "tfidf_rows"]
 

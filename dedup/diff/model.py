@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from dedup.normalize import split_sentences
+from dedup.text.normalise import split_sentences
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -62,7 +62,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One paragraph of either side. ``kind`` is a :class:`dedup.normalize.ParagraphKind`
+    """One paragraph of either side. ``kind`` is a :class:`dedup.text.normalise.ParagraphKind`
     value (``body``, ``header``, ``dateline``, ``credit``); ``dateline`` is a
     leading dateline split off a body paragraph."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dedup.normalize import ParagraphKind, classify_paragraph, fold, paragraphs, split_dateline
+from dedup.text.normalise import ParagraphKind, classify_paragraph, fold, paragraphs, split_dateline
 
 from .features import content_terms
 from .model import Paragraph

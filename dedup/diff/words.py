@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from dedup.normalize import fold
+from dedup.text.normalise import fold
 
 from .features import STOP_WORDS
 

@@ -115,7 +115,7 @@ def term_counts(hashes, offsets, mask):
 def prune_rows(indptr, indices, data, log_tf, col_idf, k):
     """Each CSR row cut to its ``k`` heaviest values by the weight
     ``log_tf[tf] * col_idf[column]`` (ties: lower columns first), as
-    :func:`dedup.pipeline.prune_counts` does with numpy. Returns the kept
+    :func:`dedup.features.weights.prune_counts` does with numpy. Returns the kept
     ``(indptr, indices, data)`` and each row's dropped squared weight."""
     n = len(indptr) - 1
     out_indptr = np.zeros(n + 1, np.int64)

@@ -7,17 +7,17 @@ Spark): each article's result depends on it alone, so it can run anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._sysmem import release_freed_memory
 from ..arrays import csr_of
-from ._kernels import term_counts
 from ..hashing import COMBINE, fmix64
 from ..text.tokens import TokenBatch
+from ._kernels import term_counts
 
 __all__ = [
     "feature_counts",
@@ -157,14 +157,14 @@ class RawFeatures:
         df[self.df_cols] = self.df_vals
         return df
 
-    def take(self, order: np.ndarray) -> "RawFeatures":
+    def take(self, order: np.ndarray) -> RawFeatures:
         return RawFeatures(self.counts[order], self.shingle_signatures[order], [self.digests[i] for i in order],
                            self.empty[order], self.df_cols, self.df_vals,
                            None if self.dropped is None else self.dropped[order],
                            None if self.n_terms is None else self.n_terms[order])
 
     @staticmethod
-    def concat(parts: Sequence["RawFeatures"]) -> "RawFeatures":
+    def concat(parts: Sequence[RawFeatures]) -> RawFeatures:
         if len(parts) == 1:
             return parts[0]
         df_cols = df_vals = None
@@ -193,7 +193,7 @@ class RawFeatures:
 
 
     @staticmethod
-    def stack(parts: list["RawFeatures"]) -> "RawFeatures":
+    def stack(parts: list[RawFeatures]) -> RawFeatures:
         """:meth:`concat` that releases each part (popped from ``parts``,
         which ends empty) as soon as it is copied: the output is filled in
         order, so a large batch's features are held about once, not twice."""

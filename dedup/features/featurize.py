@@ -6,7 +6,7 @@ the live index and Spark run it wherever the article is.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -9,20 +9,20 @@ batch of two, and a score means the same at any corpus size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from ..arrays import csr_of, shrunk
-from ._kernels import row_top_k
-from .counts import RawFeatures, feature_columns
 from ..hashing import hash_str
 from ..params import Params
 from ..sketch.minhash import signatures
+from ._kernels import row_top_k
+from .counts import RawFeatures, feature_columns
 
 __all__ = [
     "sublinear_tf",
@@ -105,7 +105,7 @@ def tfidf(
     """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``).
 
     ``dropped`` (per row) is the squared weight of terms pruned from the row
-    (:func:`dedup.pipeline.prune_counts`); it counts in the row's norm, so a
+    (:func:`dedup.features.weights.prune_counts`); it counts in the row's norm, so a
     pruned row keeps the scale of the full one and its cosines stay close
     to the full cosines (lower bounds, missing only the dropped common terms).
     ``copy=False`` writes the weights over ``counts`` (when its dtype can

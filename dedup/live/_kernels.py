@@ -14,7 +14,7 @@ stored value (the column's document frequency): the gather runs in a loop of
 its own so the cache misses overlap.
 
 :func:`profile_dots` gives the neighbour-profile cosines of the story score
-(step 2 of :func:`dedup.verify.story_similarity`) from flat arrays.
+(step 2 of :func:`dedup.scoring.story_similarity`) from flat arrays.
 
 :class:`TermPool` keeps the live articles' pruned term counts in two flat
 arrays (columns and sublinear term frequencies, a segment per article,
@@ -36,14 +36,14 @@ _opts = dict(cache=True, nogil=True)
 
 # CORE: features/weights.py -- sublinear tf, the one definition (verify.tfidf writes it inline today)
 def sublinear_tf(counts: np.ndarray) -> np.ndarray:
-    """``1 + ln(count)`` (float64, numpy's log): the tf factor of :func:`dedup.verify.tfidf`."""
+    """``1 + ln(count)`` (float64, numpy's log): the tf factor of :func:`dedup.features.weights.tfidf`."""
     return 1.0 + np.log(np.asarray(counts, dtype=np.float64))
 
 
 # CORE: features/weights.py -- the scalar form of verify.idf_weights, for compiled loops
 @njit(inline="always")
 def idf_value(top, total_df):
-    """:func:`dedup.verify.idf_weights` of one column, ``ln(top / (1 + df)) + 1``
+    """:func:`dedup.features.weights.idf_weights` of one column, ``ln(top / (1 + df)) + 1``
     with ``top = 1 + N + prior docs`` and ``df`` the column's document frequency
     plus prior, rounded to float32 as the array form rounds it."""
     return np.float64(np.float32(math.log(top / (1.0 + total_df)) + 1.0))
@@ -71,8 +71,8 @@ def candidate_products(pc, pw, seqs, start, length, dropped, pool_cols, pool_tf,
     is the squared weight pruned from it (kept in the norm). ``total_df``
     (by column) is the document frequency plus the background prior, the
     article's own columns counted: the one array read at random, once per
-    stored value. Weighting as :func:`dedup.verify.idf_weights` (idf rounded
-    to float32) and :func:`dedup.verify.tfidf`; the row's products are summed
+    stored value. Weighting as :func:`dedup.features.weights.idf_weights` (idf rounded
+    to float32) and :func:`dedup.features.weights.tfidf`; the row's products are summed
     in ascending column order (a merge with ``pc``)."""
     k = len(seqs)
     cos = np.zeros(k)
@@ -201,7 +201,7 @@ def profile_dots(keys, vals, offsets, pairs):
     is ``keys``/``vals`` from ``offsets[i]`` to ``offsets[i + 1]`` (distinct
     keys, any order). Each profile is sorted by key and L2-normalised (its
     squares summed in key order), and a pair's dot product is summed in
-    ascending key order, as :func:`dedup.verify.pair_cosine` sums the batch's."""
+    ascending key order, as :func:`dedup.scoring.pair_cosine` sums the batch's."""
     n = len(offsets) - 1
     sk = np.empty_like(keys)
     sv = np.empty(len(vals))

@@ -16,9 +16,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.integrate import quad
 
-from .. import candidates as cand
-from ..minhash import EMPTY
 from ..params import Params
+from ..sketch import lsh as cand
+from ..sketch.minhash import EMPTY
 
 __all__ = ["optimal_params", "lsh_params", "lsh_bands", "colliding", "partner_rule"]
 
@@ -57,7 +57,7 @@ def optimal_params(
 def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:
     """``(bands, rows)`` for a Jaccard ``threshold``: rows from :func:`optimal_params`
     with false negatives weighted ``recall_weight``, bands filling all
-    ``num_perm`` permutations (:func:`dedup.candidates.lsh_params`)."""
+    ``num_perm`` permutations (:func:`dedup.sketch.lsh.lsh_params`)."""
     if not 0.0 < recall_weight < 1.0:
         raise ValueError(f"recall_weight must be in (0, 1), got {recall_weight!r}")
     _, rows = optimal_params(threshold, num_perm, 1.0 - recall_weight, recall_weight)
@@ -66,7 +66,7 @@ def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> t
 
 def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
     """``(bands, rows)`` of the two LSH views (term view, shingle view): the batch's
-    (:func:`dedup.pipeline.lsh_views`)."""
+    (:func:`dedup.sketch.lsh.lsh_views`)."""
     return (
         lsh_params(params.lsh_threshold, params.num_perm),
         lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5),
@@ -79,7 +79,7 @@ def colliding(
     """Which pairs of articles share an LSH band in either view (the pairs the
     batch scores), as an ``(n, n)`` bool matrix; an empty signature shares none.
     With ``params.max_partners``, term-view pairs follow the partner rule
-    (:func:`dedup.candidates.top_partner_pairs`) among these articles, ranked
+    (:func:`dedup.sketch.lsh.top_partner_pairs`) among these articles, ranked
     by bands in common, then nearness in ``seqs`` order, then lower seq."""
     n = len(term_sigs)
     out = np.zeros((n, n), dtype=bool)
@@ -100,7 +100,7 @@ def colliding(
 def partner_rule(
     common: np.ndarray, hit: np.ndarray, order: np.ndarray, max_partners: int, keep_bands: int = 4
 ) -> np.ndarray:
-    """The pairs :func:`dedup.candidates.top_partner_pairs` keeps among ``hit``:
+    """The pairs :func:`dedup.sketch.lsh.top_partner_pairs` keeps among ``hit``:
     among the ``max_partners`` best of either side (more bands in ``common``,
     then nearer in ``order``, then lower), or sharing ``keep_bands`` bands."""
     n = len(common)

@@ -8,7 +8,7 @@ term view's 256 one-row bands; here about 40-60 bytes per band and article):
 
 * an open-addressing hash table (linear probing, tombstones on removal,
   rebuilt at half load) over ``(band, key)``; ``key`` is the 64-bit band key
-  of :func:`dedup.candidates.band_keys` (the raw minimum for one-row bands, a
+  of :func:`dedup.sketch.lsh.band_keys` (the raw minimum for one-row bands, a
   64-bit mix of the rows otherwise -- the batch's own key), the band is
   compared too, so two bands never share a bucket;
 * a bucket with one member (most of them: rare terms) keeps it in its
@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..candidates import band_keys
-from ..minhash import EMPTY
+from ..sketch.lsh import band_keys
+from ..sketch.minhash import EMPTY
 from ._kernels import capped_start
 
 __all__ = ["BandTable"]

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .. import verify
-from ..minhash import EMPTY, estimate_jaccard, signatures
+from ..features import weights as verify
 from ..params import Params
+from ..sketch.minhash import EMPTY, estimate_jaccard, signatures
 from .records import Entry, Match, Prepared, Profiles
 from .scoring import Scorer
 from .state import IndexState
@@ -50,7 +50,7 @@ def _new(prep: Prepared, term_sig: np.ndarray, **kw: object) -> Decision:
 
 
 def term_signature(scorer: Scorer, pc: np.ndarray, pw: np.ndarray, pptr: np.ndarray) -> np.ndarray:
-    """The top-terms signature of one weighed row (:func:`dedup.pipeline.weigh`'s)."""
+    """The top-terms signature of one weighed row (:func:`dedup.features.weights.weigh`'s)."""
     p = scorer.params
     terms, offsets = verify.top_terms(sp.csr_matrix((pw, pc, pptr), shape=(1, p.n_features)), p.n_terms)
     return signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]

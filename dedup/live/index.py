@@ -3,9 +3,9 @@
 Each incoming article is checked against everything seen so far: it starts
 a new story, joins a known story as a new version (a rewrite), or is a copy
 of a known version. The same stages as :func:`dedup.cluster_articles` are
-used -- :func:`dedup.pipeline.featurize` for the per-article features,
-:mod:`dedup.verify` for TF-IDF weights, :func:`dedup.minhash.signatures`
-for the top-terms view, the two LSH views of :mod:`dedup.candidates` (same
+used -- :func:`dedup.features.featurize.featurize` for the per-article features,
+:mod:`dedup.scoring` for TF-IDF weights, :func:`dedup.sketch.minhash.signatures`
+for the top-terms view, the two LSH views of :mod:`dedup.sketch.lsh` (same
 bands, rows and band keys: in memory compact band tables,
 :mod:`dedup.live.bandtable`; on Redis a sorted set per bucket) -- and the
 same :class:`dedup.Params`.
@@ -24,14 +24,14 @@ Incremental TF-IDF
 Features are hashed, so no vocabulary is fitted. The index keeps *running
 document frequencies* (one count per hashed column, every article ever
 added) and the article count, blended with the same ``wordfreq`` background
-prior as a batch (:func:`dedup.verify.background_prior`: one read-only array
+prior as a batch (:func:`dedup.features.weights.background_prior`: one read-only array
 per process, depending on the parameters only). When an article arrives, the
 frequencies are updated with its columns first (a batch counts every article
 in its own frequencies), then the article and each candidate are weighed
 with the *current* frequencies: each indexed article keeps its term counts,
 not frozen weights, so two articles are always compared under one idf, as in
 a batch. Rows are pruned to ``Params.max_terms`` terms by
-:func:`dedup.pipeline.featurize` exactly as in a batch (frequencies count
+:func:`dedup.features.featurize.featurize` exactly as in a batch (frequencies count
 every term; the pruned weight stays in the row's norm, ``Entry.dropped``).
 Removing an article does not change the frequencies. In memory, the
 candidates of an add are weighed and multiplied with the article's row in
@@ -43,7 +43,7 @@ the article's own row and for re-clustering.
 
 Story score
 -----------
-Pairs are linked on the batch's score (:func:`dedup.verify.story_similarity`):
+Pairs are linked on the batch's score (:func:`dedup.scoring.story_similarity`):
 the cosine times the short-text factor (``Params.short_text_terms``, from
 each article's number of terms and the terms the pair shares), blended with
 the shared-neighbour similarity. The batch builds each article's neighbour
@@ -73,7 +73,7 @@ a new version; else it starts a *new* story. Ties go to the older story.
 Arrival order matters to a greedy rule, so after each add the article's
 neighbourhood (its story and every story with a member whose story score
 with it reaches a quarter of the threshold) is clustered again with the
-batch's own :func:`dedup.cluster.link` over the pairs the batch would score,
+batch's own :func:`dedup.linkage.link` over the pairs the batch would score,
 with the story score (:mod:`dedup.live.recluster`): a later article can
 merge two stories it bridges, or move a member to a story it fits better, as
 the batch would. Story membership of earlier articles can therefore change

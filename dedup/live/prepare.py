@@ -1,5 +1,5 @@
 """An article's own features for the live index: the batch's per-article stages
-(:func:`dedup.pipeline.featurize`) on that article alone, so the result does not
+(:func:`dedup.features.featurize.featurize`) on that article alone, so the result does not
 depend on what else arrives with it (and can be computed in worker processes)."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..article import Article, coerce_article
+from ..features.counts import RawFeatures
+from ..features.featurize import featurize
 from ..params import Params
-from ..pipeline import RawFeatures, featurize
 from .records import Prepared
 
 __all__ = ["prepare", "prepare_job", "from_raw"]

@@ -3,7 +3,7 @@
 Arrival order matters to a greedy rule, so after each add the article's
 neighbourhood (its story and every story with a member within
 ``neighbourhood`` times the threshold of it) is clustered again with the
-batch's own :func:`dedup.cluster.link` over the pairs the batch would score
+batch's own :func:`dedup.linkage.link` over the pairs the batch would score
 (sharing an LSH band, within the time window, the partner rule), scored with
 the story score: a later article can merge two stories it bridges, or move a
 member to a story it fits better, as the batch would. Stories with members
@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..cluster import link
-from ..minhash import estimate_jaccard
-from ..pipeline import ScoredPairs
+from ..linkage import link
+from ..scoring import ScoredPairs
+from ..sketch.minhash import estimate_jaccard
 from .bands import colliding
 from .records import Entry, Match
 from .scoring import Scorer, ones_pattern
@@ -44,7 +44,7 @@ def story_matrix(state: IndexState, scorer: Scorer, members: Sequence[Entry]) ->
     """TF-IDF cosines and story scores of every pair of live ``members``
     that the batch would score (0 elsewhere), under the current frequencies:
     the short-text factor, then the blend with the stored neighbour profiles
-    -- the two steps of :func:`dedup.verify.story_similarity`."""
+    -- the two steps of :func:`dedup.scoring.story_similarity`."""
     p = scorer.params
     n = len(members)
     x = scorer.matrix(members, state.df_of, state.get_n_docs())

@@ -68,7 +68,7 @@ class Match:
     ``matched`` is the indexed article it resembles most (``None`` for a new
     story), with the TF-IDF ``cosine`` and estimated shingle ``jaccard`` of
     that pair; ``score`` is what decided it (the mean story score to the
-    story's members, :func:`dedup.verify.story_similarity`; for a copy, the
+    story's members, :func:`dedup.scoring.story_similarity`; for a copy, the
     Jaccard). ``merged`` lists stories that this article bridged and that
     were merged into ``story``. ``existing`` is True when the id was already
     indexed (e.g. by another worker sharing a Redis index): nothing was

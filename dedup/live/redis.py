@@ -2,7 +2,7 @@
 :class:`~dedup.live.state.IndexState`.
 
 The LSH views are the batch's bands (:func:`dedup.live.bands.lsh_bands`) and
-band keys (:func:`dedup.candidates.band_keys`), one sorted set per bucket
+band keys (:func:`dedup.sketch.lsh.band_keys`), one sorted set per bucket
 (members: sequence numbers, scored by themselves, so a bucket reads in
 ascending order and its most recent members are its last). datasketch's
 ``MinHashLSH`` is not used here: its public API answers a query with the
@@ -49,9 +49,9 @@ from typing import Any
 
 import numpy as np
 
-from ..candidates import band_keys
-from ..minhash import EMPTY
 from ..params import Params
+from ..sketch.lsh import band_keys
+from ..sketch.minhash import EMPTY
 from ._kernels import capped_start
 from .bands import lsh_bands
 from .records import Entry, IndexStorageError, Profiles, Snapshot

@@ -2,9 +2,9 @@
 for a few rows at a time under the index's running document frequencies.
 
 Nothing here defines a formula of its own: the idf is
-:func:`dedup.verify.idf_weights`, the short-text factor and the neighbour
-blend are :func:`dedup.verify.story_similarity` and
-:func:`dedup.verify.blend_neighbourhood`, sublinear tf is
+:func:`dedup.weights.idf_weights`, the short-text factor and the neighbour
+blend are :func:`dedup.pair_scoring.story_similarity` and
+:func:`dedup.pair_scoring.blend_neighbourhood`, sublinear tf is
 :func:`~dedup.live._kernels.sublinear_tf` (the compiled candidate pass uses
 the same scalar functions). What is specific to a live index is how the
 inputs are gathered: an article's own row counts in its own document
@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .. import verify
+from .. import scoring as pair_scoring
+from ..features import weights
 from ..params import Params
 from ._kernels import candidate_products, profile_dots, sublinear_tf
 from .records import Entry, Profiles
@@ -42,14 +43,14 @@ class Scorer:
     def __init__(self, params: Params):
         self.params = params
         # the background prior of every column (per process, read-only): entries keep only their counts
-        self.prior = verify.background_prior(params.background, params.n_features, params.background_docs)
+        self.prior = weights.background_prior(params.background, params.n_features, params.background_docs)
         self.prior_docs = params.background_docs if params.background else 0
         self.scratch_own = np.zeros(params.n_features, dtype=bool)
         self.scratch_pos = np.zeros(params.n_features, dtype=np.int32)
 
     def total_df(self, df: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Document frequencies ``df`` (float64) of columns ``cols`` plus the
-        background prior, as :func:`verify.idf_weights` adds them."""
+        background prior, as :func:`dedup.features.weights.idf_weights` adds them."""
         return df + self.prior[cols] if self.prior_docs else df
 
     def weights(
@@ -64,7 +65,7 @@ class Scorer:
         ``own_cols``, sorted: the article being added counts in its own), as
         ``(cols, weights, indptr)``: each article's kept columns (ascending)
         and L2-normalised weights, the norm including the pruned terms
-        (:func:`verify.tfidf`'s weighting, written out for a few short rows:
+        (:func:`dedup.features.weights.tfidf`'s weighting, written out for a few short rows:
         scikit-learn's and scipy's input checks cost more than the sums)."""
         n = len(items)
         lengths = np.fromiter((len(e.cols) for e in items), dtype=np.int64, count=n)  # type: ignore[union-attr]
@@ -82,7 +83,7 @@ class Scorer:
                 df = df + own[cols]
             finally:
                 own[own_cols] = False
-        idf = verify.idf_weights(df, n_docs, self.prior[cols] if self.prior_docs else None, self.prior_docs)
+        idf = weights.idf_weights(df, n_docs, self.prior[cols] if self.prior_docs else None, self.prior_docs)
         w = sublinear_tf(counts) * idf
         rows = np.repeat(np.arange(n), lengths)
         norm2 = np.bincount(rows, weights=w * w, minlength=n)
@@ -162,11 +163,11 @@ class Scorer:
         return np.clip(cos, 0.0, 1.0), shared
 
     def short_scaled(self, cos: np.ndarray, n_i: np.ndarray, n_j: np.ndarray, shared: np.ndarray) -> np.ndarray:
-        """Step 1 of :func:`verify.story_similarity` (the short-text factor) for
+        """Step 1 of :func:`dedup.scoring.story_similarity` (the short-text factor) for
         pairs given by their cosines, terms per article and terms in common."""
         m = len(cos)
         pairs = np.stack([np.arange(m), m + np.arange(m)], axis=1)
-        return verify.story_similarity(
+        return pair_scoring.story_similarity(
             pairs,
             cos,
             np.concatenate([n_i, n_j]),
@@ -179,7 +180,7 @@ class Scorer:
     def blend(
         self, s1: np.ndarray, profiles: Sequence[tuple[int, dict | None, dict | None]], pairs: np.ndarray
     ) -> np.ndarray:
-        """Step 2 of :func:`verify.story_similarity`: ``(1 - w) * s1 + w *`` the
+        """Step 2 of :func:`dedup.scoring.story_similarity`: ``(1 - w) * s1 + w *`` the
         dot product of the two articles' L2-normalised neighbour profiles
         (``(seq, top, rev)`` per row; ``pairs`` index them)."""
         if not self.params.blends_neighbourhood or len(pairs) == 0:
@@ -198,7 +199,7 @@ class Scorer:
             offsets,
             np.ascontiguousarray(pairs, dtype=np.int64),
         )
-        return verify.blend_neighbourhood(s1, nb, self.params.neighbourhood_weight)
+        return pair_scoring.blend_neighbourhood(s1, nb, self.params.neighbourhood_weight)
 
     def plan_profiles(
         self,
@@ -209,7 +210,7 @@ class Scorer:
     ) -> tuple[dict[int, float], dict[int, float], Profiles]:
         """The neighbour profiles once a new article's scored pairs count.
 
-        As in :func:`verify.neighbour_similarity`: the article keeps its ``k``
+        As in :func:`dedup.scoring.neighbour_similarity`: the article keeps its ``k``
         best partners (by short-text-scaled score ``s1``, ties by seq), and
         enters a partner's top ``k`` when it beats the partner's weakest, which
         then leaves it. Returns the article's ``top`` and ``rev`` and the new

@@ -21,7 +21,7 @@ from typing import Any
 
 from dedup.article import Article, Cluster
 from dedup.diff import Alignment, diff_articles
-from dedup.normalize import ParagraphKind, classify_paragraph, paragraphs
+from dedup.text.normalise import ParagraphKind, classify_paragraph, paragraphs
 
 from .html import INLINE_MIN_SIMILARITY, esc, esc_text, legend_html, page, render_alignment_section
 

@@ -122,7 +122,7 @@ def pair_jaccard(sig, pairs):
 @njit(**KERNEL_OPTIONS)
 def band_fingerprints(sig, bands, rows, width):
     """One byte per row and band: the top byte of ``fmix64`` of the band key
-    (:func:`dedup.candidates.band_keys`), ``width`` bytes a row (zero
+    (:func:`dedup.sketch.lsh.band_keys`), ``width`` bytes a row (zero
     padded) -- the fingerprints :func:`offer_band` counts bands in common
     with. One pass over the signatures, row by row."""
     n = sig.shape[0]

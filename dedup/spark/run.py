@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..article import ArticleError, Cluster
+from ..article import ArticleError, Cluster, DedupWarning
 from ..params import Params
-from ..pipeline import DedupWarning
 from . import steps
 from .arguments import check_arguments
 

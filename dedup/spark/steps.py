@@ -12,23 +12,23 @@ columns) and in how the work is scheduled (:mod:`dedup.spark.run`).
 step                      batch function it calls
 ========================  =======================================================
 :func:`featurize_step`    :func:`dedup.article.coerce_article`,
-                          :func:`dedup.pipeline.featurize` (and its document
+                          :func:`dedup.features.featurize.featurize` (and its document
                           frequencies, summed over the tasks)
-:func:`order_step`        :func:`dedup.pipeline.canonical_order` (on the driver)
-:func:`weigh_step`        :func:`dedup.pipeline.weigh` with the corpus-wide
+:func:`order_step`        :func:`dedup.batch.canonical_order` (on the driver)
+:func:`weigh_step`        :func:`dedup.features.weights.weigh` with the corpus-wide
                           document frequencies
-:func:`band_step`         :func:`dedup.pipeline.lsh_views`,
-                          :func:`dedup.candidates.band_keys`
-:func:`bucket_step`       :func:`dedup.candidates.bucket_pairs` (bucket cap),
-                          :func:`dedup.candidates.within_window`, per band
-:func:`merge_step`        :func:`dedup.candidates.unique_codes`
-:func:`score_step`        :func:`dedup.pipeline.score_pairs` on a block of rows
+:func:`band_step`         :func:`dedup.sketch.lsh.lsh_views`,
+                          :func:`dedup.sketch.lsh.band_keys`
+:func:`bucket_step`       :func:`dedup.sketch.lsh.bucket_pairs` (bucket cap),
+                          :func:`dedup.sketch.lsh.within_window`, per band
+:func:`merge_step`        :func:`dedup.sketch.lsh.unique_codes`
+:func:`score_step`        :func:`dedup.scoring.score_pairs` on a block of rows
 :func:`partner_step`      the partner rule of
-                          :func:`dedup.candidates.top_partner_pairs`
+                          :func:`dedup.sketch.lsh.top_partner_pairs`
                           (:func:`best_partners`, ``# CORE:``)
-:func:`link_step`         :func:`dedup.pipeline.story_scores`,
-                          :func:`dedup.cluster.link`,
-                          :func:`dedup.cluster.build_clusters` (on the driver)
+:func:`link_step`         :func:`dedup.scoring.story_scores`,
+                          :func:`dedup.linkage.link`,
+                          :func:`dedup.linkage.build_clusters` (on the driver)
 ========================  =======================================================
 
 Helpers marked ``# CORE:`` are stage rules the batch keeps inside compiled
@@ -50,22 +50,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .. import candidates as cand
 from ..article import Article, ArticleError, Cluster, coerce_article
-from ..cluster import build_clusters, link
-from ..minhash import EMPTY
+from ..batch import canonical_order
+from ..features.counts import RawFeatures
+from ..features.featurize import featurize
+from ..features.weights import Features, weigh
+from ..linkage import build_clusters, link
 from ..params import Params
-from ..pipeline import (
-    Features,
-    RawFeatures,
-    ScoredPairs,
-    canonical_order,
-    featurize,
-    lsh_views,
-    score_pairs,
-    story_scores,
-    weigh,
-)
+from ..scoring import ScoredPairs, score_pairs, story_scores
+from ..sketch import lsh as cand
+from ..sketch.lsh import lsh_views
+from ..sketch.minhash import EMPTY
 
 # --- packing: arrays as binary columns ---------------------------------------------
 
@@ -131,7 +126,7 @@ FEATURE_SCHEMA = (
     "idx binary, val binary, sh_sig binary, n_terms long, dropped double"
 )
 """Kind 0: one input row -- its coerced id, the reason it was rejected (or
-null), its features (:func:`dedup.pipeline.featurize`). Kind 1: one a task,
+null), its features (:func:`dedup.features.featurize.featurize`). Kind 1: one a task,
 its document frequencies (``idx`` int64 columns, ``val`` float64 counts;
 ``pos`` the number of articles)."""
 
@@ -206,7 +201,7 @@ def featurize_step(
     """``mapInPandas`` over the input (``_pid``, ``_id``, ``_text`` and the
     optional ``_title``, ``_pub``): each row coerced (its input position from
     the partition ``offsets``), the accepted ones featurised together
-    (:func:`dedup.pipeline.featurize`); last, the task's document
+    (:func:`dedup.features.featurize.featurize`); last, the task's document
     frequencies (counted by featurize, before pruning). With ``only`` (a
     broadcast set of positions), just those rows, for their frequencies."""
 
@@ -252,7 +247,7 @@ def accepted_rows(keys: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, 
     """Which rows the batch keeps, and ``(position, id, reason)`` of those it
     rejects, in input order. ``keys`` (``pos``, ``id``, ``reason``, sorted by
     ``pos``) carries the coercion's rejections; a later row reusing an
-    accepted id is rejected, as :func:`dedup.pipeline.iter_articles` does."""
+    accepted id is rejected, as :func:`dedup.article.iter_articles` does."""
     first: dict[str, int] = {}
     keep = np.zeros(len(keys), dtype=bool)
     rejected = []
@@ -271,7 +266,7 @@ def accepted_rows(keys: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, 
 
 def order_step(keys: pd.DataFrame) -> tuple[np.ndarray, list[Article]]:
     """``(rank of each kept row, articles in rank order)``: the canonical order
-    of :func:`dedup.pipeline.canonical_order` over the kept rows' keys
+    of :func:`dedup.batch.canonical_order` over the kept rows' keys
     (``pos``, ``id``, ``ts``, ``digest``, in input order). The articles carry
     id and publication time (what linkage and the clusters read)."""
     ts = keys["ts"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
@@ -352,14 +347,14 @@ def view_signatures(params: Params) -> list[tuple[int, str, int, int]]:
 
 
 def term_view(params: Params) -> int:
-    """The view whose pairs :func:`dedup.candidates.top_partner_pairs` limits."""
+    """The view whose pairs :func:`dedup.sketch.lsh.top_partner_pairs` limits."""
     return next(v for v, col, _, _ in view_signatures(params) if col == "term_sig")
 
 
 # CORE: the rows candidate_pairs buckets (inside it in the batch): valid rows
 # whose signature is not the empty set's.
 def bandable(signatures: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Mask of the rows :func:`dedup.candidates.candidate_pairs` buckets:
+    """Mask of the rows :func:`dedup.sketch.lsh.candidate_pairs` buckets:
     valid ones (not empty) whose signature is not that of an empty set."""
     return valid & ~(signatures == EMPTY).all(axis=1)
 
@@ -369,7 +364,7 @@ BANDS_PER_ROW = 8  # bands packed in one row of band keys: ranks and times are s
 
 def band_step(params: Params) -> Callable:
     """``mapInPandas`` over weighed rows: per view, the band keys of the
-    batch's bucketed rows (:func:`dedup.candidates.band_keys`) with their
+    batch's bucketed rows (:func:`dedup.sketch.lsh.band_keys`) with their
     ranks and times, one packed row per :data:`BANDS_PER_ROW` bands
     (``band``: the first; ``keys``: rows x bands, row-major)."""
     views = view_signatures(params)
@@ -408,11 +403,11 @@ def split_by_block(block: np.ndarray, **arrays: np.ndarray) -> pd.DataFrame:
 
 def bucket_step(params: Params, n: int, block_size: int) -> Callable:
     """``applyInPandas`` grouped by ``(view, band)``: a few bands of the
-    batch's banding, each as :func:`dedup.candidates.candidate_pairs` does
+    batch's banding, each as :func:`dedup.sketch.lsh.candidate_pairs` does
     one -- the members in rank order through
-    :func:`dedup.candidates.bucket_pairs` (buckets over ``max_bucket_size``
+    :func:`dedup.sketch.lsh.bucket_pairs` (buckets over ``max_bucket_size``
     pair each member with its next ``bucket_neighbours``) and
-    :func:`dedup.candidates.within_window` -- their pairs unique, as codes
+    :func:`dedup.sketch.lsh.within_window` -- their pairs unique, as codes
     ``i * n + j`` by block of ``i``."""
     window = None if params.time_window is None else params.time_window.total_seconds()
 
@@ -443,7 +438,7 @@ MERGED_SCHEMA = "block long, codes binary, term binary, other binary"
 
 def merge_step(limited_view: int | None) -> Callable:
     """``applyInPandas`` grouped by block: the block's pairs of all views and
-    bands made unique (:func:`dedup.candidates.unique_codes`), each flagged
+    bands made unique (:func:`dedup.sketch.lsh.unique_codes`), each flagged
     (uint8) ``term`` when ``limited_view`` proposed it (the pairs the partner
     rule ranks) and ``other`` when another view did (kept whatever the rule
     says). ``None``: no view is limited, every pair is ``other``."""
@@ -516,7 +511,7 @@ def bands_in_common(
     signatures: np.ndarray, pairs: np.ndarray, bands: int, rows: int, step: int = 1 << 14
 ) -> np.ndarray:
     """How many of ``bands`` bands (``rows`` values each) the signatures of
-    each row pair agree in: the rank :func:`dedup.candidates.top_partner_pairs`
+    each row pair agree in: the rank :func:`dedup.sketch.lsh.top_partner_pairs`
     gives a partner (first criterion)."""
     width = bands * rows
     out = np.empty(len(pairs), dtype=np.int32)
@@ -542,7 +537,7 @@ def _block_features(rows: pd.DataFrame, params: Params) -> Features:
 
 def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
     """``applyInPandas`` cogrouped by block (rows, pairs): the block's pairs
-    through :func:`dedup.pipeline.score_pairs` over the rows it holds (its own
+    through :func:`dedup.scoring.score_pairs` over the rows it holds (its own
     and those it borrows), and the bands in common (:func:`bands_in_common`)
     of the limited view's pairs."""
     term = None if limited_view is None else view_signatures(params)[limited_view]
@@ -588,7 +583,7 @@ def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> t
     """The ``(x, y)`` offers each ``x`` keeps: its ``k`` best partners ``y``,
     ranked by bands in common (more first), then by distance in canonical
     order ``|y - x|``, then by the lower ``y`` -- the ranking of
-    :func:`dedup.candidates.top_partner_pairs` (offers are distinct)."""
+    :func:`dedup.sketch.lsh.top_partner_pairs` (offers are distinct)."""
     order = np.lexsort((y, np.abs(y - x), -common.astype(np.int64), x))
     xs = x[order]
     if not len(xs):
@@ -601,8 +596,8 @@ def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> t
 
 
 def keep_bands() -> int:
-    """The ``keep_bands`` the batch's candidates use: :func:`dedup.pipeline.find_candidates`
-    passes none, so :func:`dedup.candidates.candidate_pairs`' default."""
+    """The ``keep_bands`` the batch's candidates use: :func:`dedup.batch.find_candidates`
+    passes none, so :func:`dedup.sketch.lsh.candidate_pairs`' default."""
     return int(inspect.signature(cand.candidate_pairs).parameters["keep_bands"].default)
 
 
@@ -679,8 +674,8 @@ def scored_pairs(blocks: list[Any]) -> ScoredPairs:
 def link_step(
     arts: list[Article], scored: ScoredPairs, n_terms: np.ndarray, empty: np.ndarray, params: Params
 ) -> list[Cluster]:
-    """The clusters of the scored graph: :func:`dedup.pipeline.story_scores`,
-    :func:`dedup.cluster.link` and :func:`dedup.cluster.build_clusters`, as
+    """The clusters of the scored graph: :func:`dedup.scoring.story_scores`,
+    :func:`dedup.linkage.link` and :func:`dedup.linkage.build_clusters`, as
     :func:`dedup.cluster_articles` calls them."""
     if not params.short_text_terms:
         scored = ScoredPairs(pairs=scored.pairs, cosine=scored.cosine, jaccard=scored.jaccard)

@@ -10,9 +10,9 @@ TF-IDF terms (:mod:`dedup.features.counts`), so a text is tokenised once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def comparison_source(article: Article) -> str:
 
 
 def comparison_tokens(text: str) -> list[str]:
-    """The tokens an article's text is compared by (:func:`dedup.normalize.comparison_terms`
+    """The tokens an article's text is compared by (:func:`dedup.text.normalise.comparison_terms`
     of its comparison text)."""
     return comparison_terms(similarity_text(text))
 
@@ -46,7 +46,7 @@ def article_tokens(article: Article) -> list[str]:
 
 
 def comparison_item(text: str) -> str | list[str]:
-    """What :func:`dedup.shingle.hash_texts` takes for one text: the folded
+    """What :func:`dedup.text.tokens.hash_texts` takes for one text: the folded
     comparison text when it is ASCII (its tokens are then exactly
     :func:`comparison_tokens`: no CJK), else the comparison tokens."""
     folded = similarity_text(text)
@@ -87,8 +87,8 @@ def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
 def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
     """Tokenise and hash many documents at once, with each document's digest.
 
-    An item is either folded text (a ``str``, see :func:`dedup.normalize.fold`),
-    tokenised exactly as :func:`dedup.normalize.tokenize` does, or the list
+    An item is either folded text (a ``str``, see :func:`dedup.text.normalise.fold`),
+    tokenised exactly as :func:`dedup.text.normalise.tokenize` does, or the list
     of its tokens. The result equals ``hash_tokens`` of the token lists, but
     an ASCII text (most feeds) never becomes a Python string per token: a
     compiled scanner equal to ``tokenize``'s pattern finds its tokens in the

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dedup import _kernels as K
+from dedup.features import _kernels as K
 from dedup.features.counts import _ngram_hashes_numpy, ngram_hashes
 from dedup.text.normalise import tokenize
 from dedup.text.tokens import _hash_tokens_dict

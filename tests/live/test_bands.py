@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from dedup import Params
-from dedup import candidates as cand
 from dedup.live.bands import lsh_bands, lsh_params, optimal_params, partner_rule
+from dedup.sketch import lsh as cand
 
 
 @pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 0.6, 0.9])
@@ -49,7 +49,7 @@ def test_bad_threshold_and_weight_are_named():
 @pytest.mark.parametrize("max_partners", [1, 3, 8])
 def test_partner_rule_keeps_the_batchs_pairs(max_partners):
     """Among rows in sequence order, the partner rule keeps exactly the pairs
-    :func:`dedup.candidates.top_partner_pairs` keeps (no bucket cap, no window)."""
+    :func:`dedup.sketch.lsh.top_partner_pairs` keeps (no bucket cap, no window)."""
     rng = np.random.default_rng(max_partners)
     n, bands = 70, 24
     sigs = rng.integers(0, 6, (n, bands)).astype(np.uint32)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.candidates import band_keys
 from dedup.live.bandtable import BandTable
-from dedup.minhash import EMPTY, to_lean_minhash
+from dedup.sketch.lsh import band_keys
+from dedup.sketch.minhash import EMPTY, to_lean_minhash
 
 
 class _Reference:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dedup import Params
-from dedup import _kernels as K
+from dedup.sketch import _kernels as K
 from dedup.sketch import lsh as cand
 from dedup.synth import generate_articles
 

@@ -1,7 +1,7 @@
 """The Spark steps' plain helpers against the batch functions they stand for.
 
 No Spark session: these are numpy functions (``dedup.spark.steps``), checked
-against :mod:`dedup.candidates` on the same arrays.
+against :mod:`dedup.sketch.lsh` on the same arrays.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedup import candidates as cand
-from dedup.minhash import EMPTY
+from dedup.sketch import lsh as cand
+from dedup.sketch.minhash import EMPTY
 from dedup.spark import steps
 
 
@@ -28,7 +28,7 @@ def _signatures(n: int, width: int, seed: int) -> np.ndarray:
 def test_partner_rule_gives_the_batch_pairs(k, rows, seed):
     """Offered pairs (the unlimited banding), bands in common and each row's
     best ``k`` (both directions), plus the pairs with ``keep_bands`` bands or
-    more: exactly :func:`dedup.candidates.candidate_pairs` with ``max_partners``."""
+    more: exactly :func:`dedup.sketch.lsh.candidate_pairs` with ``max_partners``."""
     n, bands = 300, 24
     sig = _signatures(n, bands * rows, seed)
     kw = {"max_bucket_size": 12, "neighbours": 3}

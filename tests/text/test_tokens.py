@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from dedup import _kernels as K
+from dedup.text import _kernels as K
 from dedup.text.normalise import tokenize
 from dedup.text.tokens import _hash_tokens_dict, hash_texts, hash_tokens
 from tests._data import random_texts, same_batch

@@ -1,3 +1,0 @@
-"""Moved (temporary re-exports while branches merge; see the new layout)."""
-
-from .text.normalise import ParagraphKind, _ABBREVIATIONS, _AGENCY, _ANY_TAG_RE, _ASCII_CONTROLS, _ASCII_TOKEN_RE, _BLOCK_TAG_RE, _BOUNDARY_RE, _CJK, _CJK_BOUNDARY_RE, _CJK_RE, _CONTROL_RE, _CREDIT_RE, _CREDIT_TAIL_RE, _DASH, _DASHES, _DATE, _DATELINE_RE, _DATE_ONLY_RE, _DAY, _DROP_BLOCK_RE, _FOLD_TABLE, _HEADER_END_RE, _MARKUP_RE, _MONTH, _PLACE, _POSSESSIVE_RE, _QUOTES, _SPACES_RE, _TOKEN_RE, _drop_possessive, classify_paragraph, clean, comparison_terms, fold, paragraphs, similarity_text, split_dateline, split_sentences, strip_html, tokenize  # noqa: F401
