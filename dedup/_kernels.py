@@ -11,11 +11,6 @@ from numba import njit
 
 from .arrays import KERNEL_OPTIONS
 
-__all__ = [
-    "pair_dot",
-    "top_neighbours",
-]
-
 
 @njit(inline="always")
 def _pairwise_leaf(a, lo, n):

@@ -29,6 +29,8 @@ _S33 = np.uint64(33)
 
 
 COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier for order-sensitive combination
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a, for the tokeniser's byte keys
+FNV_PRIME = np.uint64(0x100000001B3)
 
 
 def fmix64(x: np.ndarray) -> np.ndarray:

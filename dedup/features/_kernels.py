@@ -11,15 +11,6 @@ from numba import njit
 from ..arrays import KERNEL_OPTIONS, _radix_sort
 from ..hashing import COMBINE, fmix64_scalar
 
-__all__ = [
-    "ngram_hashes",
-    "term_counts",
-    "prune_rows",
-    "row_kth_largest",
-    "row_top_k",
-    "drop_columns",
-]
-
 
 @njit(**KERNEL_OPTIONS)
 def ngram_hashes(hashes, offsets, n):

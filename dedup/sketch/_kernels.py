@@ -11,17 +11,6 @@ from numba import njit
 from ..arrays import KERNEL_OPTIONS
 from ..hashing import COMBINE, fmix64_scalar
 
-__all__ = [
-    "oph",
-    "affine_min",
-    "pair_jaccard",
-    "band_fingerprints",
-    "propose_band",
-    "offer_proposals",
-    "partner_codes",
-]
-
-
 _EMPTY32 = np.uint32(0xFFFFFFFF)
 
 

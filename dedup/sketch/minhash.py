@@ -63,13 +63,35 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+def _sets(
+    values: np.ndarray, offsets: np.ndarray, dtype: type, num_perm: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Ragged sets as contiguous arrays, and the all-:data:`EMPTY` signatures
+    when there is nothing to sign (no set, or no element in any); else None."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if len(offsets) < 2 or len(values) == 0:
+        return values, offsets, np.full((max(len(offsets) - 1, 0), num_perm), EMPTY, dtype=np.uint32)
+    return values, offsets, None
+
+
+def _block_end(offsets: np.ndarray, doc: int, budget: int) -> int:
+    """End of the block of documents from ``doc`` holding about ``budget`` elements (at least one document)."""
+    end = int(np.searchsorted(offsets, offsets[doc] + budget, side="right")) - 1
+    return min(max(end, doc + 1), len(offsets) - 1)
+
+
+def _oph_mix(seed: int) -> np.uint64:
+    """The seed's 64-bit offset added to every element hash before remixing."""
+    return np.uint64((seed * int(_OPH_SEED_MIX)) & 0xFFFFFFFFFFFFFFFF)
+
+
 def signatures(
     values: np.ndarray,
     offsets: np.ndarray,
     *,
     num_perm: int = 128,
     seed: int = 1,
-    chunk_elements: int = 1 << 20,
 ) -> np.ndarray:
     """Signatures of many sets at once: an ``(n_docs, num_perm)`` uint32 array.
 
@@ -79,30 +101,24 @@ def signatures(
     One compiled pass (:func:`dedup._kernels.affine_min`): each value is
     mixed once and the ``num_perm`` running minima of its set are updated in
     a vectorised loop, with no ``(num_perm, values)`` temporary.
-    ``chunk_elements`` is kept for compatibility and no longer used.
     """
     from . import _kernels
 
     a, b = permutations(num_perm, seed)
-    values = np.ascontiguousarray(values, dtype=np.uint32)
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    if len(offsets) < 2 or len(values) == 0:
-        return np.full((max(len(offsets) - 1, 0), num_perm), EMPTY, dtype=np.uint32)
-    return _kernels.affine_min(values, offsets, a, b)
+    values, offsets, none = _sets(values, offsets, np.uint32, num_perm)
+    return none if none is not None else _kernels.affine_min(values, offsets, a, b)
 
 
 def _signatures_numpy(
     values: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1, chunk_elements: int = 1 << 20
 ) -> np.ndarray:
     """:func:`signatures` with numpy over blocks of documents: the reference the kernel equals."""
-    values = np.asarray(values, dtype=np.uint32)
-    offsets = np.asarray(offsets, dtype=np.int64)
+    values, offsets, none = _sets(values, offsets, np.uint32, num_perm)
+    if none is not None:
+        return none
     n_docs = len(offsets) - 1
     a, b = permutations(num_perm, seed)
-
     out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
-    if n_docs == 0 or len(values) == 0:
-        return out
     mixed = fmix32(values)
     lengths = np.diff(offsets)
     per_block = max(1, chunk_elements // num_perm)
@@ -110,8 +126,7 @@ def _signatures_numpy(
     doc = 0
     while doc < n_docs:
         # Grow the block of documents until it holds about per_block values.
-        end = int(np.searchsorted(offsets, offsets[doc] + per_block, side="right")) - 1
-        end = min(max(end, doc + 1), n_docs)
+        end = _block_end(offsets, doc, per_block)
         lo, hi = offsets[doc], offsets[end]
         if hi > lo:
             block = np.multiply.outer(a, mixed[lo:hi])
@@ -135,7 +150,6 @@ def oph_signatures(
     *,
     num_perm: int = 128,
     seed: int = 1,
-    chunk_elements: int = 1 << 18,
 ) -> np.ndarray:
     """One-permutation hashing with rotation densification (scheme ``"oph32"``).
 
@@ -152,37 +166,29 @@ def oph_signatures(
     :data:`EMPTY`. The rows load into ``datasketch.LeanMinHash`` (for LSH
     and Jaccard estimates) like any signature; they are not datasketch's
     own hash values, so do not ``update`` them with datasketch. Computed by
-    one compiled pass per document (:func:`dedup._kernels.oph`);
-    ``chunk_elements`` is no longer used.
+    one compiled pass per document (:func:`dedup.sketch._kernels.oph`).
     """
     from . import _kernels
 
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    if len(offsets) < 2 or len(hashes) == 0:
-        return np.full((max(len(offsets) - 1, 0), num_perm), EMPTY, dtype=np.uint32)
-    mix = np.uint64((seed * int(_OPH_SEED_MIX)) & 0xFFFFFFFFFFFFFFFF)
-    return _kernels.oph(hashes, offsets, num_perm, mix)
+    hashes, offsets, none = _sets(hashes, offsets, np.uint64, num_perm)
+    return none if none is not None else _kernels.oph(hashes, offsets, num_perm, _oph_mix(seed))
 
 
 def _oph_signatures_numpy(
     hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1, chunk_elements: int = 1 << 18
 ) -> np.ndarray:
     """:func:`oph_signatures` with numpy: the reference the kernel equals."""
-
-    hashes = np.asarray(hashes, dtype=np.uint64)
-    offsets = np.asarray(offsets, dtype=np.int64)
+    hashes, offsets, none = _sets(hashes, offsets, np.uint64, num_perm)
+    if none is not None:
+        return none
     n_docs = len(offsets) - 1
     out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
-    if n_docs == 0 or len(hashes) == 0:
-        return out
     k = np.uint64(num_perm)
-    mix = np.uint64((seed * int(_OPH_SEED_MIX)) & 0xFFFFFFFFFFFFFFFF)
+    mix = _oph_mix(seed)
     flat = out.reshape(-1)
     doc = 0
     while doc < n_docs:
-        end = int(np.searchsorted(offsets, offsets[doc] + chunk_elements, side="right")) - 1
-        end = min(max(end, doc + 1), n_docs)
+        end = _block_end(offsets, doc, chunk_elements)
         lo, hi = offsets[doc], offsets[end]
         if hi > lo:
             with np.errstate(over="ignore"):

@@ -9,18 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..arrays import KERNEL_OPTIONS
-from ..hashing import fmix64_scalar
-
-__all__ = [
-    "token_spans",
-    "factorize_spans",
-]
-
-
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-
-
-_FNV_PRIME = np.uint64(0x100000001B3)
+from ..hashing import FNV_OFFSET, FNV_PRIME, fmix64_scalar
 
 
 @njit(inline="always")
@@ -34,39 +23,22 @@ def _digit(c):
 
 
 @njit(inline="always")
-def _emit_token(buf, lo, hi, out, o, first, starts, ends, keys, t):
-    """Append token ``buf[lo:hi]`` to ``out`` at ``o`` (after a ``\x1f``
-    unless it is the document's first) as token ``t``: its span and its
-    byte hash. Returns the new end of ``out``."""
-    if not first:
+def _emit_token(buf, lo, hi, out, o, sep, starts, ends, keys, t):
+    """Append token ``buf[lo:hi]`` to ``out`` at ``o`` (after a ``\x1f`` when
+    ``sep``: not the document's first) as token ``t``: its span and its byte
+    hash. Returns the new end of ``out``."""
+    if sep:
         out[o] = 31
         o += 1
     starts[t] = o
-    h = _FNV_OFFSET
+    h = FNV_OFFSET
     for q in range(lo, hi):
         out[o] = buf[q]
-        h = (h ^ np.uint64(buf[q])) * _FNV_PRIME
+        h = (h ^ np.uint64(buf[q])) * FNV_PRIME
         o += 1
     ends[t] = o
     keys[t] = fmix64_scalar(h)
     return o
-
-
-@njit(inline="always")
-def _split_joined(buf, lo, hi, out, o, starts, ends, keys, t):
-    """One document of tokens joined by ``\\x1f``: its tokens emitted; ``(o, t)`` after."""
-    first = True
-    i = lo
-    while i < hi:
-        j = i
-        while j < hi and buf[j] != 31:
-            j += 1
-        if j > i:
-            o = _emit_token(buf, i, j, out, o, first, starts, ends, keys, t)
-            first = False
-            t += 1
-        i = j + 1
-    return o, t
 
 
 @njit(inline="always")
@@ -85,19 +57,33 @@ def _token_end(buf, i, hi):
 
 
 @njit(inline="always")
-def _scan_ascii(buf, lo, hi, out, o, starts, ends, keys, t):
-    """One document of folded ASCII text: its tokens emitted; ``(o, t)`` after."""
-    first = True
+def _next_token(buf, i, hi, joined):
+    """``(start, end, next)`` of the next token from ``i`` (``start == end``:
+    an empty one, skipped): up to the next ``\x1f`` in joined tokens, else
+    the next run :func:`_token_end` allows in folded ASCII text."""
+    if joined:
+        j = i
+        while j < hi and buf[j] != 31:
+            j += 1
+        return i, j, j + 1
+    while i < hi and not _alnum(buf[i]):
+        i += 1
+    if i >= hi:
+        return hi, hi, hi
+    e = _token_end(buf, i + 1, hi)
+    return i, e, e
+
+
+@njit(inline="always")
+def _scan_document(buf, lo, hi, joined, out, o, starts, ends, keys, t):
+    """One document's tokens emitted; ``(o, t)`` after."""
+    t0 = t
     i = lo
     while i < hi:
-        if not _alnum(buf[i]):
-            i += 1
-            continue
-        s = i
-        i = _token_end(buf, i + 1, hi)
-        o = _emit_token(buf, s, i, out, o, first, starts, ends, keys, t)
-        first = False
-        t += 1
+        s, e, i = _next_token(buf, i, hi, joined)
+        if e > s:
+            o = _emit_token(buf, s, e, out, o, t > t0, starts, ends, keys, t)
+            t += 1
     return o, t
 
 
@@ -128,10 +114,7 @@ def token_spans(buf, doc_offsets, pretokenized):
     t = 0
     for d in range(n_docs):
         lo, hi = doc_offsets[d], doc_offsets[d + 1]
-        if pretokenized[d]:
-            o, t = _split_joined(buf, lo, hi, out, o, starts, ends, keys, t)
-        else:
-            o, t = _scan_ascii(buf, lo, hi, out, o, starts, ends, keys, t)
+        o, t = _scan_document(buf, lo, hi, pretokenized[d], out, o, starts, ends, keys, t)
         joined_offsets[d + 1] = o
         tok_offsets[d + 1] = t
     return out[:o], joined_offsets, tok_offsets, starts[:t], ends[:t], keys[:t]
