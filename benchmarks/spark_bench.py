@@ -203,7 +203,7 @@ wall = time.perf_counter() - t0
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 json.dump({"wall_s": wall, "cpu_s": cpu, "peak_rss_gb": me.ru_maxrss / 1e6,
-           "labels": res.labels()}, open(sys.argv[2], "w"))
+           "labels": res.labels_}, open(sys.argv[2], "w"))
 """
 
 

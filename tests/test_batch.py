@@ -375,7 +375,7 @@ def test_input_is_read_once_in_chunks_and_texts_can_be_released():
     kept = cluster_articles(docs)
     lean = cluster_articles(source(), keep_text=False, n_jobs=2)
     assert reads == [d["id"] for d in docs]  # one pass over a generator
-    assert lean.labels() == kept.labels()
+    assert lean.labels_ == kept.labels_
     assert [c.id for c in lean] == [c.id for c in kept]
     assert all(a.text == "" for c in lean for a in c.members)
     by_id = {d["id"]: d for d in docs}

@@ -151,9 +151,9 @@ def test_messages_are_singular_aware(tmp_path, capsys):
 def test_a_warning_never_shows_an_internal_file_and_line(monkeypatch, tmp_path, capsys):
     import warnings
 
-    from dedup.cli import cluster
+    from dedup.cli import reading
 
-    monkeypatch.setattr(cluster, "kernel_notice", lambda: warnings.warn("something odd", UserWarning, stacklevel=1))
+    monkeypatch.setattr(reading, "kernel_notice", lambda: warnings.warn("something odd", UserWarning, stacklevel=1))
     p = tmp_path / "one.jsonl"
     p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
     assert main(["cluster", str(p)]) == 0
@@ -317,12 +317,12 @@ def test_json_output_lists_every_rejected_record(tmp_path, rows, capsys):
 
 
 def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys):
-    from dedup.cli import cluster
+    from dedup.cli import reading
 
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(cluster, "cluster_articles", broken)
+    monkeypatch.setattr(reading, "cluster_articles", broken)
     p = tmp_path / "one.jsonl"
     p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
     assert main(["cluster", str(p)]) == 2

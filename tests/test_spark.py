@@ -85,8 +85,8 @@ def _ari(a: dict[str, str], b: dict[str, str]) -> float:
 def _assert_same(spark_out, memory) -> None:
     got, want = _spark_clusters(spark_out), _memory_clusters(memory)
     spark_labels = {m: cid for cid, c in got.items() for m in c["members"]}
-    assert set(spark_labels) == set(memory.labels()), "the two paths clustered different rows"
-    assert _ari(spark_labels, memory.labels()) == 1.0
+    assert set(spark_labels) == set(memory.labels_), "the two paths clustered different rows"
+    assert _ari(spark_labels, memory.labels_) == 1.0
     assert set(got) == set(want), "cluster ids (representatives) differ"
     for cid, c in want.items():
         assert got[cid]["reps"] == c["reps"]
@@ -120,7 +120,7 @@ def test_pruned_rows_same_clusters_as_in_memory(spark, ecb_records):
     out = cluster_spark(df, max_terms=48)
     memory = cluster_articles(records, max_terms=48)
     assert sum(len(c) > 1 for c in memory) > 5
-    assert memory.labels() != cluster_articles(records).labels()  # the pruned result is its own
+    assert memory.labels_ != cluster_articles(records).labels_  # the pruned result is its own
     _assert_same(out, memory)
     out.unpersist()
 
@@ -249,4 +249,4 @@ def test_cli_spark_cluster_writes_the_in_memory_clusters(spark, ecb_records, tmp
     rows = [json.loads(line) for f in sorted((tmp_path / "out").glob("part-*")) for line in f.open(encoding="utf-8")]
     got = {r["id"]: r["cluster"] for r in rows}
     memory = cluster_articles(records)
-    assert got == memory.labels()
+    assert got == memory.labels_

@@ -6,11 +6,9 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from typing import Any
 
 from ..article import Cluster, Clustering
-from ..batch import cluster_articles
 from ..frames import clustering_rows
 from .args import (
     EXIT_INPUT,
@@ -25,8 +23,7 @@ from .args import (
     safe,
     say,
 )
-from .progress import kernel_notice
-from .reading import counted, log_for, read_articles
+from .reading import cluster_input, log_for
 
 __all__ = ["register", "run", "format_cluster", "OUTPUT_FORMATS"]
 
@@ -170,25 +167,14 @@ def run(args: argparse.Namespace) -> int:
     """``dedup cluster``: read, cluster, write; the exit code."""
     start = time.monotonic()
     fmt = output_format(args.format, args.output)
-    params = params_from_args(args)
     log = log_for(args)
-    articles, bar = read_articles(args, log)
-    kernel_notice()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # a stream: JSON/Parquet output needs no texts, so they are not kept
-        stream = counted(articles, bar, log)
-        try:
-            result = cluster_articles(stream, params=params, errors="ignore", keep_text=fmt == "text")
-        finally:
-            stream.close()
-    rejected = log.reject_after(result.rejected)
-    log.close()
+    # JSON/Parquet output needs no texts, so they are not kept
+    result = cluster_input(args, log, keep_text=fmt == "text")
     n_articles = sum(len(c) for c in result)
     if n_articles == 0:
         say(log.why_nothing(args.paths))
         return EXIT_INPUT
-    _write(result, args, fmt, rejected, n_articles)
+    _write(result, args, fmt, log.entries, n_articles)
     multi = sum(1 for c in result if len(c) > 1)
     target = f" -> {args.output}" if args.output else ""
     say(

@@ -5,15 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from array import array
 from collections.abc import Iterator, Mapping
 
-from ..article import Article, Rejected
+from ..article import Article, Clustering, Rejected
+from ..batch import cluster_articles
 from ..io import FieldMap, Record, input_size, read_paths
-from .args import fields_from_args, plural, say
-from .progress import Bar, Ticker, progress_wanted
+from .args import fields_from_args, params_from_args, plural, say
+from .progress import Bar, Ticker, kernel_notice, progress_wanted
 
-__all__ = ["InputLog", "read_articles", "log_for", "counted", "SHOWN"]
+__all__ = ["InputLog", "read_articles", "log_for", "counted", "cluster_input", "SHOWN"]
 
 #: rejected records named one by one on stderr before "... and N more"
 SHOWN = 10
@@ -152,3 +154,20 @@ class Counted:
 def counted(articles: Iterator[Article], bar: Bar, log: InputLog) -> Counted:
     """:class:`Counted` over ``articles``."""
     return Counted(articles, bar, log)
+
+
+def cluster_input(args: argparse.Namespace, log: InputLog, *, keep_text: bool = True) -> Clustering:
+    """The articles of ``args.paths`` read as a stream and clustered (progress
+    on stderr); every rejected record, at reading or clustering, reported to ``log``."""
+    articles, bar = read_articles(args, log)
+    kernel_notice()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rejections reach the user through log, with file:line
+        stream = counted(articles, bar, log)
+        try:
+            result = cluster_articles(stream, params=params_from_args(args), errors="ignore", keep_text=keep_text)
+        finally:
+            stream.close()
+    log.reject_after(result.rejected)
+    log.close()
+    return result

@@ -13,12 +13,10 @@ import argparse
 import dataclasses
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 from ..article import Article
-from ..batch import cluster_articles
 from ..diff import diff_articles
 from ..io import iter_records
 from ..report import render_clusters_html, render_html, render_json, render_markdown, render_terminal, use_color
@@ -32,13 +30,11 @@ from .args import (
     add_paths_arguments,
     add_progress_argument,
     fields_from_args,
-    params_from_args,
     plural,
     safe,
     say,
 )
-from .progress import kernel_notice
-from .reading import counted, log_for, read_articles
+from .reading import cluster_input, log_for
 
 __all__ = ["register", "FORMATS"]
 
@@ -107,17 +103,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     start = time.monotonic()
     log = log_for(args)
-    articles, bar = read_articles(args, log)
-    kernel_notice()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        stream = counted(articles, bar, log)
-        try:
-            result = cluster_articles(stream, params=params_from_args(args), errors="ignore")
-        finally:
-            stream.close()
-    log.reject_after(result.rejected)
-    log.close()
+    result = cluster_input(args, log)
     n = sum(len(c) for c in result)
     if n == 0:
         say(log.why_nothing(args.paths))

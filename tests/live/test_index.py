@@ -125,7 +125,7 @@ def _ecb_articles(ecbplus_docs):
 def _agreement(docs: list[dict], order: list[dict], params: Params | None = None) -> float:
     """ARI between the batch's clusters of ``docs`` and a StoryIndex fed ``order``."""
     params = params or Params()
-    batch = cluster_articles(docs, params=params).labels()
+    batch = cluster_articles(docs, params=params).labels_
     index = StoryIndex(params)
     for d in order:
         index.add(d)
@@ -150,7 +150,7 @@ def test_all_ecbplus_in_file_order_agrees_with_batch(ecbplus_docs):
 
 def test_incremental_agrees_with_batch_on_three_topics(ecbplus_docs):
     docs = [d for d, raw in zip(_ecb_articles(ecbplus_docs), ecbplus_docs, strict=False) if raw["topic"] in (1, 3, 8)]
-    batch = cluster_articles(docs).labels()
+    batch = cluster_articles(docs).labels_
     order = docs[:]
     random.Random(3).shuffle(order)
     index = StoryIndex()

@@ -130,6 +130,7 @@ def test_numpy_candidates_equal_datasketch_lsh_when_uncapped():
         assert len(ours) > 0
 
 
+@pytest.mark.slow  # minutes on a loaded 2-core machine
 def test_candidate_pairs_are_the_same_when_found_pairs_are_merged_in_steps():
     rng = np.random.default_rng(0)
     sig = rng.integers(0, 50, (3000, 128)).astype(np.uint32)  # many collisions: many pairs
