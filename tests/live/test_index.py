@@ -135,10 +135,12 @@ def _agreement(docs: list[dict], order: list[dict], params: Params | None = None
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="0.9931, 0.9839, 0.9867 in these three orders (mean 0.988): below 0.99")
 def test_all_ecbplus_shuffled_agrees_with_batch(ecbplus_docs):
-    """Issue 14: fed in another order, the live index gives the batch's clusters (ARI >= 0.99)."""
+    """Issue 14's target: fed in other orders, the live index gives the batch's clusters (ARI >= 0.99)."""
     docs = _ecb_articles(ecbplus_docs)
-    assert _agreement(docs, random.Random(0).sample(docs, len(docs))) >= 0.99
+    scores = [_agreement(docs, random.Random(seed).sample(docs, len(docs))) for seed in (0, 1, 2)]
+    assert min(scores) >= 0.99, scores
 
 
 @pytest.mark.slow
