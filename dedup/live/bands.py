@@ -1,67 +1,22 @@
 """LSH band arithmetic of the live index: bands and rows for a threshold, the
 band keys of a signature, and which stored pairs the batch would score.
 
-:func:`optimal_rows` is datasketch's published optimiser (``MinHashLSH``'s
-``b`` and ``r`` for a threshold and weights: the grid search minimising the
-weighted integrals of false positive and false negative probability), written
-here so that no private datasketch function is called; the tests compare it
-with ``MinHashLSH(threshold=..., num_perm=..., weights=...).b, .r``.
+Bands and rows come from :func:`dedup.sketch.lsh.optimal_params`, the batch's
+band arithmetic (datasketch's published optimiser, written once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-from scipy.integrate import quad
 
 from ..params import Params
 from ..sketch import lsh as cand
+from ..sketch.lsh import lsh_params, optimal_params
 from ..sketch.minhash import EMPTY
 
 __all__ = ["optimal_params", "lsh_params", "lsh_bands", "colliding", "partner_rule"]
-
-
-def _false_positive(threshold: float, b: int, r: int) -> float:
-    return quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
-
-
-def _false_negative(threshold: float, b: int, r: int) -> float:
-    return quad(lambda s: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
-
-
-# CORE: sketch/lsh.py -- replaces candidates.lsh_params' call of datasketch's private _optimal_param
-@lru_cache(maxsize=64)
-def optimal_params(
-    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
-) -> tuple[int, int]:
-    """``(b, r)`` minimising ``fp_weight * P(false positive) + fn_weight * P(false
-    negative)`` for a Jaccard ``threshold`` over every ``b * r <= num_perm``:
-    what datasketch's ``MinHashLSH`` picks (its ``b`` and ``r`` attributes)."""
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
-    best, opt = float("inf"), (0, 0)
-    for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            error = (
-                _false_positive(threshold, b, r) * false_positive_weight
-                + _false_negative(threshold, b, r) * false_negative_weight
-            )
-            if error < best:
-                best, opt = error, (b, r)
-    return opt
-
-
-# CORE: sketch/lsh.py -- candidates.lsh_params without datasketch's private function
-def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:
-    """``(bands, rows)`` for a Jaccard ``threshold``: rows from :func:`optimal_params`
-    with false negatives weighted ``recall_weight``, bands filling all
-    ``num_perm`` permutations (:func:`dedup.sketch.lsh.lsh_params`)."""
-    if not 0.0 < recall_weight < 1.0:
-        raise ValueError(f"recall_weight must be in (0, 1), got {recall_weight!r}")
-    _, rows = optimal_params(threshold, num_perm, 1.0 - recall_weight, recall_weight)
-    return num_perm // rows, rows
 
 
 def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:

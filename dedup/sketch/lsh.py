@@ -1,7 +1,7 @@
 """Candidate pairs: LSH banding of MinHash signatures.
 
-Bands and rows are derived from a Jaccard threshold by datasketch's own
-optimiser (weighted towards recall, then every permutation is used: more
+Bands and rows are derived from a Jaccard threshold by datasketch's published
+optimiser (written here once: :func:`optimal_params`) (weighted towards recall, then every permutation is used: more
 bands only add recall). Two implementations of the same banding:
 
 * :func:`candidate_pairs` -- batch: band keys bucketed by sorting with numpy,
@@ -22,9 +22,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from scipy.integrate import quad
 
 from .._sysmem import release_freed_memory
 from ..hashing import fmix64
@@ -34,6 +36,7 @@ from .minhash import EMPTY, to_lean_minhash
 
 __all__ = [
     "lsh_params",
+    "optimal_params",
     "band_keys",
     "stable_order",
     "bucket_pairs",
@@ -48,15 +51,42 @@ __all__ = [
 ]
 
 
-def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:
-    """``(bands, rows)`` for a Jaccard ``threshold``: rows from datasketch's
-    optimiser with false negatives weighted ``recall_weight``, bands filling
-    all ``num_perm`` permutations."""
-    from datasketch.lsh import _optimal_param
+def _false_positive(threshold: float, b: int, r: int) -> float:
+    return quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
 
+
+def _false_negative(threshold: float, b: int, r: int) -> float:
+    return quad(lambda s: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
+
+
+@lru_cache(maxsize=64)
+def optimal_params(
+    threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
+) -> tuple[int, int]:
+    """``(b, r)`` minimising ``fp_weight * P(false positive) + fn_weight * P(false
+    negative)`` for a Jaccard ``threshold`` over every ``b * r <= num_perm``:
+    what datasketch's ``MinHashLSH`` picks (its ``b`` and ``r`` attributes)."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            error = (
+                _false_positive(threshold, b, r) * false_positive_weight
+                + _false_negative(threshold, b, r) * false_negative_weight
+            )
+            if error < best:
+                best, opt = error, (b, r)
+    return opt
+
+
+def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:
+    """``(bands, rows)`` for a Jaccard ``threshold``: rows from :func:`optimal_params`
+    with false negatives weighted ``recall_weight``, bands filling all
+    ``num_perm`` permutations (the batch's and the live index's)."""
     if not 0.0 < recall_weight < 1.0:
         raise ValueError(f"recall_weight must be in (0, 1), got {recall_weight!r}")
-    _, rows = _optimal_param(threshold, num_perm, 1.0 - recall_weight, recall_weight)
+    _, rows = optimal_params(threshold, num_perm, 1.0 - recall_weight, recall_weight)
     return num_perm // rows, rows
 
 
