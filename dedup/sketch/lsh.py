@@ -1,8 +1,8 @@
 """Candidate pairs: LSH banding of MinHash signatures.
 
 Bands and rows are derived from a Jaccard threshold by datasketch's published
-optimiser (written here once: :func:`optimal_params`) (weighted towards recall, then every permutation is used: more
-bands only add recall). Two implementations of the same banding:
+optimiser, written here once (:func:`optimal_params`), weighted towards
+recall; then every permutation is used (more bands only add recall). Two implementations of the same banding:
 
 * :func:`candidate_pairs` -- batch: band keys bucketed by sorting with numpy,
   one band at a time (memory O(n) per band). Buckets larger than
