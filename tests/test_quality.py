@@ -137,3 +137,17 @@ def test_cross_validation_reports_in_sample_and_scores_undated_without_choosing_
         m = rep["summary"][name]
         assert len(m["ari"]["values"]) == 2 and m["gap"] == pytest.approx(m["in_sample_ari"]["mean"] - m["ari"]["mean"])
     assert all(math.isnan(r["train_ari"]) for r in rep["cv"]["rows"]["UCI undated"])
+
+
+def test_withholding_dates_costs_little_on_development_headlines():
+    # issue 17: dates are a hint, not a crutch. Eight development stories (never the locked final split).
+    uci = quality.load_uci()
+    locked = quality.final_groups([d.group for d in uci])
+    stories = sorted({d.group for d in uci} - locked)[:8]
+    docs = [d for d in uci if d.group in stories]
+    gold = [d.gold for d in docs]
+    params = quality.Params()
+    dated = quality.scores(gold, quality.run_dedup(docs, params))["ari"]
+    undated = quality.scores(gold, quality.run_dedup(quality.undated(docs), params))["ari"]
+    assert undated >= dated - 0.02, (dated, undated)
+    assert dated > 0.5  # and the headlines do cluster
