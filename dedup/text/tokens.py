@@ -50,7 +50,10 @@ def article_tokens(article: Article) -> list[str]:
 # Key facts: a capitalised word that does not open a sentence (a name, a place,
 # an organisation) or a number. Sentence openers are skipped because every
 # sentence starts with a capital; a name there is usually repeated later.
-_KEY_RE = re.compile(r"(?<![.!?:;\n\"\u201c]\s)(?<![.!?:;\n\"\u201c(])\b(?:[A-Z][\w'.-]*\w|[A-Z]|\d[\d,.]*\d|\d)")
+# (written to start with its first character, so the scanner skips other
+# positions quickly; the look-behinds then check the character before it)
+_KEY_RE = re.compile(r"[A-Z\d](?<![\w.!?:;\n\"\u201c(][A-Z\d])(?<![.!?:;\n\"\u201c]\s[A-Z\d])"
+                     r"(?:(?<=[A-Z])(?:[\w'.-]*\w)?|(?<=\d)(?:[\d,.]*\d)?)")
 
 
 def key_tokens(text: str) -> list[str]:
