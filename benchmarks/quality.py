@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py            # full run, writes benchmarks/results/
     python benchmarks/quality.py --quick    # fewer folds and thresholds (a smoke test)
+    python benchmarks/quality.py --final    # also the locked final split (once, at the end)
 
 Data (bundled in ``benchmarks/data``, nothing is downloaded):
 
@@ -20,11 +21,17 @@ all-pairs verification would confirm (every pair of the same TF-IDF vectors
 scored as linkage scores candidates, at or above the threshold) that LSH
 proposes -- and candidates per article.
 
-Honest evaluation: dedup's parameters are chosen by cross-validation over
-ECB+ *topics* (5 folds: choose on four fifths of the topics, score the
-held-out topics with :func:`dedup.cluster_articles`); per-fold figures are
-reported. UCI is scored by cross-validation over stories the same way, and
-the shipped defaults -- never tuned on UCI -- are scored on it as well.
+Evaluation protocol (issue 17): first a **locked final split** --
+``FINAL_SHARE`` (20%) of each data set's groups (ECB+ topics, UCI stories),
+drawn with ``FINAL_SEED`` (17) by :func:`final_groups` -- is set aside; no
+choice ever looks at it, and it is scored only with ``--final``, once, with
+the shipped defaults (dated and with the dates withheld). Every choice is made
+by **grouped cross-validation** of the rest (the development split: 5 folds
+of topics / stories; choose on the other folds of both sets, score the
+held-out fold as its own batch). Reported per fold, as mean and sd, beside the
+in-sample figure (the same batches clustered with what was chosen on all
+folds) and the gap between them. The UCI headlines are also scored with their
+dates withheld (never chosen on).
 Baselines are built the way a user would build them, with datasketch and
 scikit-learn directly: the textbook word-5-gram MinHash/LSH at 0.8 with
 connected components; a text-dedup-style news setup (word 2-grams, 256
@@ -375,6 +382,29 @@ def folds_of(groups: Sequence[str], k: int, seed: int = 0) -> list[set[str]]:
     return [{distinct[i] for i in perm[f::k]} for f in range(k)]
 
 
+# The locked final split: this share of each data set's groups (ECB+ topics, UCI
+# stories), drawn by this seed, is set aside before anything else happens. No
+# choice -- parameters, representation, threshold -- ever looks at it; the
+# benchmark scores it only with ``--final``, once, with the shipped defaults.
+FINAL_SEED = 17
+FINAL_SHARE = 0.2
+
+
+def final_groups(groups: Sequence[str], share: float = FINAL_SHARE, seed: int = FINAL_SEED) -> set[str]:
+    """The groups of the locked final split: ``round(share * distinct)`` of
+    the distinct groups (at least one), drawn by a seeded shuffle of their
+    sorted names (so the split depends only on the group names)."""
+    distinct = sorted(set(groups), key=_natural)
+    rng = np.random.default_rng(seed)
+    take = max(1, int(round(share * len(distinct))))
+    return {distinct[i] for i in rng.permutation(len(distinct))[:take]}
+
+
+def undated(docs: Sequence[Doc]) -> list[Doc]:
+    """The same docs with their publication dates withheld."""
+    return [replace(d, published=None) for d in docs]
+
+
 @dataclass
 class Task:
     """One labelled data set in the joint cross-validation."""
@@ -382,18 +412,19 @@ class Task:
     name: str
     docs: list[Doc]
     extra: list[Doc] = field(default_factory=list)  # mixed into held-out batches, not scored (the seed pair)
+    select: bool = True  # whether choices look at it (False: scored with what the others chose, e.g. undated)
 
 
 def similarity_variants(quick: bool) -> list[dict[str, Any]]:
     """What cross-validation chooses among, besides the threshold: the
     short-text rule and the neighbourhood signal (each 0 = off)."""
     lengths = (0, 100) if quick else (0, 100, 140)
-    hoods = ((0, 0.0), (4, 0.5)) if quick else ((0, 0.0), (4, 0.5), (8, 0.5))
+    hoods = ((4, 0.5), (8, 0.5)) if quick else ((0, 0.0), (4, 0.5), (8, 0.5))
     return [{"short_text_terms": L, "neighbourhood": k, "neighbourhood_weight": w} for L in lengths for k, w in hoods]
 
 
 def threshold_grid(quick: bool) -> np.ndarray:
-    return np.round(np.arange(0.01, 0.21, 0.03 if quick else 0.01), 3)
+    return np.round(np.arange(0.05, 0.205, 0.01) if quick else np.arange(0.01, 0.21, 0.01), 3)
 
 
 # Settings whose mean training ARI is within this of the best count as equally
@@ -425,27 +456,35 @@ def choose(train: Sequence[Sequence[Doc]], variants: Sequence[dict[str, Any]], t
 
 
 def cross_validate(tasks: Sequence[Task], variants: Sequence[dict[str, Any]], thresholds: Sequence[float],
-                   k: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+                   k: int, log: Callable[[str], None] = print, base: Params | None = None,
+                   in_sample: Params | None = None) -> dict[str, Any]:
     """``k`` folds of each task's groups (ECB+ topics, UCI stories). Fold ``f``
-    chooses one parameter set on the other folds of *all* tasks (mean ARI) and
-    scores fold ``f`` of each task, clustered as its own batch (plus the
-    task's ``extra`` docs) by the library. Returns per-fold rows per task and
-    the pooled held-out labels."""
+    chooses one parameter set on the other folds of the selecting tasks
+    (mean ARI) and scores fold ``f`` of every task, clustered as its own batch
+    (plus the task's ``extra`` docs) by the library. With ``in_sample`` (the
+    parameters chosen on *all* folds), each held-out batch is also scored with
+    those: the same batch, seen by the choice -- the in-sample figure whose
+    difference from the held-out one is the selection's optimism. Returns
+    per-fold rows per task and the pooled held-out labels."""
     folds = {t.name: folds_of([d.group for d in t.docs], k) for t in tasks}
     rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in tasks}
     pooled: dict[str, dict[str, str]] = {t.name: {} for t in tasks}
+    chooser = [t for t in tasks if t.select]
     for f in range(k):
-        train = [[d for d in t.docs if d.group not in folds[t.name][f]] for t in tasks]
-        chosen, train_aris = choose(train, variants, thresholds)
-        summary = _param_summary(chosen)
-        msg = [f"  fold {f + 1}: chose {summary}"]
-        for t, train_ari in zip(tasks, train_aris):
+        train = [[d for d in t.docs if d.group not in folds[t.name][f]] for t in chooser]
+        chosen, train_aris = choose(train, variants, thresholds, base=base)
+        train_of = dict(zip([t.name for t in chooser], train_aris, strict=True))
+        msg = [f"  fold {f + 1}: chose {_param_summary(chosen)}"]
+        for t in tasks:
             held = folds[t.name][f]
             test = [d for d in t.docs if d.group in held]
-            pred = run_dedup(test + t.extra, chosen)
+            g = dedup_graph(test + t.extra, chosen)
+            pred = g.link_labels(chosen)
             s = scores([d.gold for d in test], pred[: len(test)])
-            row = {"fold": f + 1, "held_out": sorted(held, key=_natural), "n_test": len(test), "chosen": summary,
-                   "train_ari": train_ari, **s}
+            row = {"fold": f + 1, "held_out": sorted(held, key=_natural), "n_test": len(test),
+                   "chosen": _param_summary(chosen), "train_ari": train_of.get(t.name, float("nan")), **s}
+            if in_sample is not None:
+                row["in_sample_ari"] = _in_sample_ari(test, t.extra, chosen, in_sample, g)
             if t.extra:
                 row["seed_joined_alone"] = _joined_alone(pred, len(test), len(t.extra))
             rows[t.name].append(row)
@@ -453,6 +492,22 @@ def cross_validate(tasks: Sequence[Task], variants: Sequence[dict[str, Any]], th
             msg.append(f"{t.name} held-out ARI {s['ari']:.3f} B3 F1 {s['b3_f1']:.3f}")
         log("; ".join(msg))
     return {"rows": rows, "pooled": pooled}
+
+
+def _in_sample_ari(test: Sequence[Doc], extra: Sequence[Doc], chosen: Params, in_sample: Params, g: Graph) -> float:
+    """ARI of a held-out batch clustered with the parameters chosen on all folds
+    (the graph is reused when the features do not differ)."""
+    same_features = replace(in_sample, **{k: getattr(chosen, k) for k in ("threshold",) + _SIMILARITY_KEYS})
+    if same_features != chosen:
+        g = dedup_graph(list(test) + list(extra), in_sample)
+    return float(adjusted_rand_score([d.gold for d in test], g.link_labels(in_sample)[: len(test)]))
+
+
+def spread(rows: Sequence[dict[str, Any]], metric: str = "ari") -> dict[str, Any]:
+    """Per-fold values of ``metric``, their mean and sample standard deviation."""
+    v = [float(r[metric]) for r in rows]
+    return {"values": v, "mean": float(np.mean(v)) if v else float("nan"),
+            "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
 
 
 def _joined_alone(pred: Sequence[Any], start: int, count: int) -> bool:
@@ -492,8 +547,8 @@ def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
     g = dedup_graph(docs + extra, defaults)
     pred = g.labels(defaults)  # the dendrogram cut: equal to dedup.linkage.link (checked below and in the tests)
     secs = time.perf_counter() - t0
-    row = {"method": "dedup, defaults", "tuning": "defaults (chosen on both sets: in-sample)", "seconds": secs,
-           **scores(gold, pred[:n])}
+    row = {"method": "dedup, defaults", "tuning": "defaults (chosen on the development split: in-sample)",
+           "seconds": secs, **scores(gold, pred[:n])}
     if extra:
         row["seed_joined_alone"] = _joined_alone(pred, n, len(extra))
     row.update(candidate_recall(g, defaults))
@@ -563,6 +618,8 @@ def render_markdown(report: dict[str, Any]) -> str:
            "clustered by dedup and pooled into one clustering. *Defaults* rows: the shipped parameters, which that "
            "procedure chose on all the data (so in-sample; the CV rows are the honest estimate). *Oracle* rows "
            "pick their threshold on the very labels they are scored on (an upper bound for that method).", ""]
+    out += protocol_markdown(report)
+    out += representations_markdown(report.get("representations") or [])
     for ds in report["datasets"]:
         out += [f"## {ds['title']}", "", ds["blurb"], ""]
         head = ["method", "tuning", "ARI", "B³ P", "B³ R", "B³ F1", "pair P", "pair R", "pair F1", "clusters"]
@@ -598,6 +655,45 @@ def render_markdown(report: dict[str, Any]) -> str:
         out += [f"| mean of folds | | | | {m['ari']:.3f} | {m['b3_f1']:.3f} | {m['pair_f1']:.3f} | |"
                 + (" |" if has_seed else ""), ""]
     return "\n".join(out) + "\n"
+
+
+def protocol_markdown(report: dict[str, Any]) -> list[str]:
+    """The evaluation protocol, the grouped-CV spread with the in-sample gap, and the final split."""
+    pr = report["protocol"]
+    out = ["## Evaluation protocol", "",
+           f"A locked final split -- {pr['final_share']:.0%} of each data set's groups, drawn with seed "
+           f"{pr['final_seed']} (`FINAL_SEED`, `final_groups` in `benchmarks/quality.py`) -- is set aside before "
+           "anything else: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in pr["final_groups"].items()) + ". "
+           "Every choice (parameters, representation) is made by grouped cross-validation on the rest, the "
+           f"development split ({pr['folds']} folds of topics / stories). The final split is scored only with "
+           "`--final`, once, with the shipped defaults.", "",
+           "### Grouped cross-validation of the development split", "",
+           "Held-out ARI: each fold clustered with the parameters chosen on the other folds. In-sample ARI: the "
+           "same batches clustered with the parameters chosen on all folds (which saw them). Gap = in-sample "
+           "minus held-out (the optimism of the choice). *Undated*: the same headlines with dates withheld, "
+           "scored with what the dated sets chose.", "",
+           "| data | held-out ARI per fold | mean ± sd | B³ F1 mean ± sd | in-sample ARI mean ± sd | gap |",
+           "|---|---|---|---|---|---|"]
+    for name, m in report["cv_summary"].items():
+        a, b, i = m["ari"], m["b3_f1"], m["in_sample_ari"]
+        out.append(f"| {name} | {', '.join(f'{v:.3f}' for v in a['values'])} | {a['mean']:.3f} ± {a['sd']:.3f} | "
+                   f"{b['mean']:.3f} ± {b['sd']:.3f} | {i['mean']:.3f} ± {i['sd']:.3f} | {m['gap']:+.3f} |")
+    out.append("")
+    fin = report.get("final")
+    if fin:
+        out += ["### Final split (scored once, shipped defaults)", "",
+                "| data | ARI | B³ P | B³ R | B³ F1 | clusters | dev in-sample ARI (defaults) | dev − final |",
+                "|---|---|---|---|---|---|---|---|"]
+        dev_rows = {ds["name"]: ds["rows"][0]["ari"] for ds in report["datasets"]}
+        for name, r in fin.items():
+            d = dev_rows.get(name)
+            out.append(f"| {name} | {r['ari']:.3f} | {r['b3_p']:.3f} | {r['b3_r']:.3f} | {r['b3_f1']:.3f} | "
+                       f"{r['clusters']} (gold {r['gold_clusters']}) | "
+                       + (f"{d:.3f} | {d - r['ari']:+.3f} |" if d is not None else "– | – |"))
+        out.append("")
+    else:
+        out += ["The final split has not been scored in this run.", ""]
+    return out
 
 
 def _agree(flag: bool | None) -> str:
@@ -642,43 +738,183 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def split_tasks(tasks: Sequence[Task]) -> tuple[list[Task], list[Task]]:
+    """Each task cut into its development part (everything choices may look at)
+    and its locked final part (:func:`final_groups`); the seed pair stays
+    extra in both."""
+    dev, final = [], []
+    for t in tasks:
+        locked = final_groups([d.group for d in t.docs])
+        dev.append(replace(t, docs=[d for d in t.docs if d.group not in locked]))
+        final.append(replace(t, docs=[d for d in t.docs if d.group in locked]))
+    return dev, final
+
+
+def with_undated(tasks: Sequence[Task]) -> list[Task]:
+    """The tasks plus, for each one with dates, its undated twin (scored, never chosen on)."""
+    out = list(tasks)
+    for t in tasks:
+        if any(d.published is not None for d in t.docs):
+            out.append(Task(f"{t.name} undated", undated(t.docs), undated(t.extra), select=False))
+    return out
+
+
+def cv_report(dev: Sequence[Task], variants: Sequence[dict[str, Any]], thresholds: Sequence[float], k: int,
+              log: Callable[[str], None], base: Params | None = None) -> dict[str, Any]:
+    """Grouped CV on the development split: the parameters chosen on all of it,
+    per-fold held-out and in-sample ARI, their spread, and the gap."""
+    chosen, dev_aris = choose([t.docs for t in dev if t.select], variants, thresholds, base=base)
+    log(f"  chosen on all the development split: {_param_summary(chosen)}")
+    cv = cross_validate(dev, variants, thresholds, k, log=log, base=base, in_sample=chosen)
+    summary = {}
+    for name, rows in cv["rows"].items():
+        out, ins = spread(rows, "ari"), spread(rows, "in_sample_ari")
+        summary[name] = {"ari": out, "b3_f1": spread(rows, "b3_f1"), "in_sample_ari": ins,
+                         "gap": ins["mean"] - out["mean"]}
+    return {"chosen": chosen, "chosen_summary": _param_summary(chosen), "dev_train_ari": dev_aris, "cv": cv,
+            "summary": summary}
+
+
+# The story representations compared on the grouped CV of the development split
+# (each a set of Params overrides acting on the features; the threshold is
+# chosen per fold as always). The first is the representation before issue 17.
+REPRESENTATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("unigram+bigram TF-IDF, short-text rule, neighbourhood (before)", {"key_term_weight": 1.0, "stem_length": 0}),
+    ("+ key facts (names, places, numbers) x3", {"key_term_weight": 3.0, "stem_length": 0}),
+    ("+ key facts x8", {"key_term_weight": 8.0, "stem_length": 0}),
+    ("+ word stems of short texts (5 letters)", {"key_term_weight": 1.0, "stem_length": 5}),
+    ("+ key facts x3 + word stems of short texts (5 letters)", {"key_term_weight": 3.0, "stem_length": 5}),
+    ("+ key facts x8 + word stems of short texts (5 letters)", {"key_term_weight": 8.0, "stem_length": 5}),
+)
+
+
+def compare_representations(dev: Sequence[Task], k: int, log: Callable[[str], None],
+                            which: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Grouped CV (development split only) of each representation in
+    :data:`REPRESENTATIONS`, the similarity variant fixed at the defaults' and
+    the threshold chosen on the inner folds: per task the held-out ARI per
+    fold, mean and sd."""
+    d = Params()
+    variants = [{k_: getattr(d, k_) for k_ in _SIMILARITY_KEYS}]
+    thresholds = np.round(np.arange(0.05, 0.205, 0.01), 3)
+    out = []
+    for i, (label, overrides) in enumerate(REPRESENTATIONS):
+        if which is not None and i not in which:
+            continue
+        log(f"representation: {label}")
+        cv = cross_validate(dev, variants, thresholds, k, log=log, base=d.with_(**overrides))
+        out.append({"representation": label, "overrides": overrides, "folds": k,
+                    "thresholds": [float(thresholds[0]), float(thresholds[-1])],
+                    "tasks": {name: {"ari": spread(rows, "ari"), "b3_f1": spread(rows, "b3_f1")}
+                              for name, rows in cv["rows"].items()}})
+    return out
+
+
+def representations_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The table of representations tried: grouped-CV held-out ARI, mean ± sd, and what each added."""
+    if not rows:
+        return []
+    names = list(rows[0]["tasks"])
+    out = ["### Representations tried (grouped CV of the development split)", "",
+           "Threshold chosen on the inner folds; held-out ARI mean ± sd over the folds (B³ F1 in brackets); "
+           "Δ = change of the mean against the first row.", "",
+           "| representation | threshold grid | " + " | ".join(names) + " | "
+           + " | ".join(f"Δ {n}" for n in names) + " |",
+           "|---|---|" + "---|" * (2 * len(names))]
+    base = rows[0]["tasks"]
+    for r in rows:
+        t = r["tasks"]
+        cells = [f"{t[n]['ari']['mean']:.3f} ± {t[n]['ari']['sd']:.3f} ({t[n]['b3_f1']['mean']:.3f})" for n in names]
+        delta = [f"{t[n]['ari']['mean'] - base[n]['ari']['mean']:+.3f}" for n in names]
+        grid = "–".join(f"{t:g}" for t in r.get("thresholds", []))
+        out.append(f"| {r['representation']} | {grid} | " + " | ".join(cells) + " | " + " | ".join(delta) + " |")
+    return out + [""]
+
+
+def evaluate_final(final: Sequence[Task], params: Params, log: Callable[[str], None]) -> dict[str, Any]:
+    """The locked final split, each task clustered as one batch with ``params``
+    (the shipped defaults), dated and undated. Run once, at the end."""
+    out = {}
+    for t in with_undated(final):
+        g = dedup_graph(t.docs + t.extra, params)
+        pred = g.link_labels(params)
+        s = scores([d.gold for d in t.docs], pred[: len(t.docs)])
+        if t.extra:
+            s["seed_joined_alone"] = _joined_alone(pred, len(t.docs), len(t.extra))
+        s["groups"] = sorted({d.group for d in t.docs}, key=_natural)
+        out[t.name] = s
+        log(f"FINAL {t.name}: ARI {s['ari']:.3f} B3 F1 {s['b3_f1']:.3f} ({s['n']} docs, {len(s['groups'])} groups)")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="coarser grids (a smoke test)")
-    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds of the development split (default 5)")
+    ap.add_argument("--final", action="store_true",
+                    help="also score the locked final split with the shipped defaults (do this once, at the end)")
+    ap.add_argument("--representations", default=None,
+                    help="compare the representations of REPRESENTATIONS (comma-separated indices, or 'all') "
+                         "on the grouped CV and stop")
     ap.add_argument("--out", type=Path, default=RESULTS, help="output folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     log = lambda s: print(s, flush=True)  # noqa: E731
-    tasks = [Task("ECB+", load_ecbplus(), load_seeds()), Task("UCI", load_uci())]
+    dev, final = split_tasks([Task("ECB+", load_ecbplus(), load_seeds()), Task("UCI", load_uci())])
+    if args.representations:
+        which = None if args.representations == "all" else [int(i) for i in args.representations.split(",")]
+        rows = compare_representations(dev, args.folds, log, which)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / "quality-representations.json"
+        old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        done = {r["representation"] for r in rows}
+        merged = [r for r in old if r["representation"] not in done] + rows
+        order = [label for label, _ in REPRESENTATIONS]
+        merged.sort(key=lambda r: order.index(r["representation"]) if r["representation"] in order else len(order))
+        path.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+        log("\n".join(representations_markdown(merged)))
+        return 0
     variants, thresholds = similarity_variants(args.quick), threshold_grid(args.quick)
-    log(f"{args.folds}-fold cross-validation (ECB+ by topic, UCI by story), "
+    log(f"locked final split (seed {FINAL_SEED}, {FINAL_SHARE:.0%} of groups): "
+        + "; ".join(f"{t.name} {sorted({d.group for d in t.docs}, key=_natural)}" for t in final))
+    log(f"{args.folds}-fold grouped cross-validation of the development split (ECB+ by topic, UCI by story), "
         f"{len(variants)} variants x {len(thresholds)} thresholds")
-    cv = cross_validate(tasks, variants, thresholds, args.folds, log=log)
-    final, final_aris = choose([t.docs for t in tasks], variants, thresholds)
-    log(f"the same procedure on all the data chooses {_param_summary(final)} "
-        f"(shipped defaults: {_param_summary(Params())})")
-    datasets = []
-    for task in tasks:
-        datasets.append(evaluate_dataset(task, cv, args.folds, args.quick, log))
-    datasets[0]["title"] = "ECB+ topics 1–30 (663 articles, 56 stories) + the seed pair"
-    datasets[0]["blurb"] = (
-        "Full news articles; each topic holds two real events of the same kind, so the other event is a hard "
-        "negative. Scores are over the ECB+ articles; the seed pair is mixed into every dedup batch and must come "
-        "out joined and alone. CV: 5 folds of topics; each held-out fold is clustered as its own batch.")
-    datasets[1]["title"] = "UCI News Aggregator subset (3,594 headlines, 53 stories)"
-    datasets[1]["blurb"] = (
-        "Headlines only (no body). CV: 5 folds of stories; a held-out fold (about 11 stories) is an easier batch "
-        "than all 53 stories at once, so compare the defaults row, which clusters the whole set.")
-    report = {"quick": args.quick, "seconds": time.perf_counter() - t0, "defaults": _param_summary(Params()),
-              "chosen_on_all": _param_summary(final), "chosen_on_all_train_ari": final_aris,
-              "threshold": Params().threshold, "params": Params().to_dict(), "datasets": datasets}
+    rep = cv_report(with_undated(dev), variants, thresholds, args.folds, log)
+    datasets = [evaluate_dataset(task, rep["cv"], args.folds, args.quick, log) for task in dev]
+    _titles(datasets, dev)
+    report = {"quick": args.quick, "seconds": 0.0, "defaults": _param_summary(Params()),
+              "chosen_on_all": rep["chosen_summary"], "chosen_on_all_train_ari": rep["dev_train_ari"],
+              "threshold": Params().threshold, "params": Params().to_dict(), "datasets": datasets,
+              "protocol": {"final_seed": FINAL_SEED, "final_share": FINAL_SHARE, "folds": args.folds,
+                           "final_groups": {t.name: sorted({d.group for d in t.docs}, key=_natural) for t in final}},
+              "cv_summary": rep["summary"], "cv_rows": rep["cv"]["rows"], "final": None}
+    if args.final:
+        report["final"] = evaluate_final(final, Params(), log)
+    reps = args.out / "quality-representations.json"
+    report["representations"] = json.loads(reps.read_text(encoding="utf-8")) if reps.exists() else []
+    report["seconds"] = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(render_markdown(report), encoding="utf-8")
     (args.out / "quality.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
     plot(report, args.out / "quality-threshold.png")
     log(f"wrote {args.out / 'quality.md'}, quality.json, quality-threshold.png in {report['seconds']:.0f} s")
     return 0
+
+
+def _titles(datasets: list[dict[str, Any]], dev: Sequence[Task]) -> None:
+    e, u = dev
+    datasets[0]["title"] = (f"ECB+ development split ({len(e.docs)} articles, "
+                            f"{len({d.gold for d in e.docs})} stories, {len({d.group for d in e.docs})} topics) "
+                            "+ the seed pair")
+    datasets[0]["blurb"] = (
+        "Full news articles; each topic holds two real events of the same kind, so the other event is a hard "
+        "negative. Scores are over the ECB+ articles; the seed pair is mixed into every dedup batch and must come "
+        "out joined and alone. CV: folds of topics; each held-out fold is clustered as its own batch.")
+    datasets[1]["title"] = (f"UCI News Aggregator development split ({len(u.docs)} headlines, "
+                            f"{len({d.gold for d in u.docs})} stories)")
+    datasets[1]["blurb"] = (
+        "Headlines only (no body). CV: folds of stories; a held-out fold is an easier batch than all the stories "
+        "at once, so compare the defaults row, which clusters the whole development split.")
 
 
 if __name__ == "__main__":

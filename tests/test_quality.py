@@ -99,3 +99,55 @@ def test_candidate_recall_is_a_share():
     g = quality.dedup_graph(docs, quality.Params())
     r = quality.candidate_recall(g, quality.Params())
     assert 0.0 <= r["candidate_recall"] <= 1.0 and r["candidates_per_article"] >= 0
+
+
+# --- the evaluation protocol ---------------------------------------------------------
+
+
+def test_final_split_is_locked_seeded_and_disjoint():
+    groups = [str(g) for g in range(1, 31)]
+    locked = quality.final_groups(groups)
+    assert len(locked) == round(quality.FINAL_SHARE * 30) and locked <= set(groups)
+    assert quality.final_groups(list(reversed(groups))) == locked  # depends on the names only, not their order
+    assert quality.final_groups(groups, seed=quality.FINAL_SEED + 1) != locked
+    docs = [quality.Doc(id=f"d{i}", text="x", gold=g, group=g) for i, g in enumerate(groups * 2)]
+    (dev,), (final,) = quality.split_tasks([quality.Task("T", docs)])
+    assert {d.group for d in final.docs} == locked
+    assert not {d.group for d in dev.docs} & locked and len(dev.docs) + len(final.docs) == len(docs)
+
+
+def test_spread_and_undated():
+    s = quality.spread([{"ari": 0.8}, {"ari": 0.9}, {"ari": 1.0}])
+    assert s["mean"] == pytest.approx(0.9) and s["sd"] == pytest.approx(0.1) and s["values"] == [0.8, 0.9, 1.0]
+    uci = quality.load_uci()[:3]
+    assert all(d.published is not None for d in uci)
+    assert all(d.published is None for d in quality.undated(uci))
+    tasks = quality.with_undated([quality.Task("UCI", uci)])
+    assert [t.name for t in tasks] == ["UCI", "UCI undated"] and not tasks[1].select
+
+
+def test_cross_validation_reports_in_sample_and_scores_undated_without_choosing_on_it():
+    uci = quality.load_uci()
+    stories = sorted({d.group for d in uci})[:4]
+    dated = quality.Task("UCI", [d for d in uci if d.group in stories])
+    variants = [{"short_text_terms": 100, "neighbourhood": 4, "neighbourhood_weight": 0.5}]
+    tasks = quality.with_undated([dated])
+    rep = quality.cv_report(tasks, variants, [0.05, 0.1], k=2, log=lambda s: None)
+    for name in ("UCI", "UCI undated"):
+        m = rep["summary"][name]
+        assert len(m["ari"]["values"]) == 2 and m["gap"] == pytest.approx(m["in_sample_ari"]["mean"] - m["ari"]["mean"])
+    assert all(math.isnan(r["train_ari"]) for r in rep["cv"]["rows"]["UCI undated"])
+
+
+def test_withholding_dates_costs_little_on_development_headlines():
+    # issue 17: dates are a hint, not a crutch. Eight development stories (never the locked final split).
+    uci = quality.load_uci()
+    locked = quality.final_groups([d.group for d in uci])
+    stories = sorted({d.group for d in uci} - locked)[:8]
+    docs = [d for d in uci if d.group in stories]
+    gold = [d.gold for d in docs]
+    params = quality.Params()
+    dated = quality.scores(gold, quality.run_dedup(docs, params))["ari"]
+    undated = quality.scores(gold, quality.run_dedup(quality.undated(docs), params))["ari"]
+    assert undated >= dated - 0.02, (dated, undated)
+    assert dated > 0.5  # and the headlines do cluster

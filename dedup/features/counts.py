@@ -25,6 +25,9 @@ __all__ = [
     "ngram_hashes",
     "unique_per_doc",
     "RawFeatures",
+    "key_columns",
+    "boost_terms",
+    "stem_counts",
 ]
 
 
@@ -42,6 +45,61 @@ def feature_counts(tokens: TokenBatch, n_features: int) -> sp.csr_matrix:
     indptr, indices, data = term_counts(np.ascontiguousarray(tokens.hashes, dtype=np.uint64), tokens.offsets,
                                         np.uint64(n_features - 1))
     return sp.csr_matrix((data, indices, indptr), shape=(tokens.n_docs, n_features))
+
+
+def key_columns(key_token_lists: Sequence[Sequence[str]], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """The unigram columns of each document's key tokens, as ``(docs, cols)``
+    (hashed exactly as :func:`feature_counts` hashes a token)."""
+    from ..hashing import hash_str
+
+    docs = np.repeat(np.arange(len(key_token_lists), dtype=np.int64),
+                     np.fromiter(map(len, key_token_lists), dtype=np.int64, count=len(key_token_lists)))
+    hashes = np.fromiter((hash_str(t) for toks in key_token_lists for t in toks), dtype=np.uint64, count=len(docs))
+    return docs, feature_columns(hashes, n_features) if len(hashes) else np.zeros(0, np.int64)
+
+
+def boost_terms(counts: sp.csr_matrix, docs: np.ndarray, cols: np.ndarray, factor: float) -> sp.csr_matrix:
+    """``counts`` with the entries ``(docs[k], cols[k])`` multiplied by ``factor``
+    (in place): key facts count ``factor`` times (so their sublinear tf gains
+    ``ln(factor)``, and pruning keeps them first)."""
+    if factor == 1.0 or not len(docs) or not counts.nnz:
+        return counts
+    width = np.int64(counts.shape[1])
+    rows = np.repeat(np.arange(counts.shape[0], dtype=np.int64), np.diff(counts.indptr))
+    hit = np.isin(rows * width + counts.indices.astype(np.int64), docs * width + cols)
+    counts.data[hit] *= np.asarray(factor, dtype=counts.data.dtype)
+    return counts
+
+
+def stem_counts(tokens: TokenBatch, n_features: int, length: int, max_tokens: int = 64) -> sp.csr_matrix:
+    """Counts of word stems (the first ``length`` characters of each longer
+    word, a column apart from the words) of every document with at most
+    ``max_tokens`` tokens -- headlines, alerts; longer documents get none.
+
+    Two headlines of one event often inflect the same words differently
+    ("kills" / "killed", "Ukraine" / "Ukrainian"); their stems agree. Only
+    short texts need it: a full article repeats its facts in many forms."""
+    from ..hashing import hash_str
+
+    n = tokens.n_docs
+    lengths = tokens.lengths()
+    short = (lengths > 0) & (lengths <= max_tokens)
+    if length < 1 or not short.any():
+        return sp.csr_matrix((n, n_features), dtype=np.float32)
+    doc_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    pos = np.flatnonzero(short[doc_of])
+    ids = tokens.ids[pos]
+    distinct = np.unique(ids)
+    vocab = tokens.vocab
+    stems = [vocab[i][:length] if len(vocab[i]) > length and vocab[i].isalpha() else "" for i in distinct.tolist()]
+    hashes = np.fromiter((hash_str("\x1e" + t) if t else 0 for t in stems), dtype=np.uint64, count=len(stems))
+    col_of = np.where(hashes != 0, feature_columns(hashes, n_features), -1)
+    cols = col_of[np.searchsorted(distinct, ids)]
+    keep = cols >= 0
+    out = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (doc_of[pos][keep], cols[keep])),
+                        shape=(n, n_features))
+    out.sum_duplicates()
+    return out
 
 
 def document_frequency(counts: sp.csr_matrix) -> np.ndarray:

@@ -10,6 +10,7 @@ TF-IDF terms (:mod:`dedup.features.counts`), so a text is tokenised once.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..article import Article
 from ..hashing import hash_bytes, hash_str
-from .normalise import comparison_terms, similarity_text, tokenize
+from .normalise import comparison_terms, fold, similarity_text, tokenize
 
 __all__ = [
     "comparison_tokens",
@@ -26,6 +27,7 @@ __all__ = [
     "TokenBatch",
     "hash_tokens",
     "hash_texts",
+    "key_tokens",
 ]
 
 
@@ -43,6 +45,27 @@ def article_tokens(article: Article) -> list[str]:
     """The comparison tokens of one article (title, then body without
     datelines and credit lines)."""
     return comparison_tokens(comparison_source(article))
+
+
+# Key facts: a capitalised word that does not open a sentence (a name, a place,
+# an organisation) or a number. Sentence openers are skipped because every
+# sentence starts with a capital; a name there is usually repeated later.
+# (written to start with its first character, so the scanner skips other
+# positions quickly; the look-behinds then check the character before it)
+_KEY_RE = re.compile(r"[A-Z\d](?<![\w.!?:;\n\"\u201c(][A-Z\d])(?<![.!?:;\n\"\u201c]\s[A-Z\d])"
+                     r"(?:(?<=[A-Z])(?:[\w'.-]*\w)?|(?<=\d)(?:[\d,.]*\d)?)")
+
+
+def key_tokens(text: str) -> list[str]:
+    """The comparison tokens of the key facts of ``text`` (raw, with case):
+    names, places and numbers -- capitalised words that do not open a
+    sentence, and digit groups -- folded as :func:`comparison_tokens` folds
+    them, each once. Two reports of one event agree on these; two events of
+    one kind share the topic words around them."""
+    found = _KEY_RE.findall(". " + text[:20000])  # the text opens a sentence too
+    if not found:
+        return []
+    return list(dict.fromkeys(comparison_terms(fold(" ".join(found)))))
 
 
 def comparison_item(text: str) -> str | list[str]:
