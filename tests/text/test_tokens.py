@@ -8,7 +8,7 @@ import numpy as np
 
 from dedup.text import _kernels as K
 from dedup.text.normalise import tokenize
-from dedup.text.tokens import _hash_tokens_dict, hash_texts, hash_tokens
+from dedup.text.tokens import _hash_tokens_dict, comparison_tokens, hash_texts, hash_tokens, key_tokens
 from tests._data import random_texts, same_batch
 
 
@@ -63,3 +63,22 @@ def test_hash_texts_takes_texts_and_token_lists_mixed():
     batch, digests = hash_texts(items)
     same_batch(batch, _hash_tokens_dict(lists))
     assert digests[7] == hashlib.blake2b(b"x\x1f", digest_size=8).digest()
+
+
+def test_key_tokens_are_names_places_numbers_not_sentence_openers():
+    text = ("Police said the fire started on Tuesday. The blaze in Glendale killed 3 people, "
+            "Chief Ann Lee told reporters. It spread to 1,200 acres.")
+    keys = key_tokens(text)
+    for word in ("tuesday", "glendale", "3", "chief", "ann", "lee", "1,200"):
+        assert word in keys
+    for word in ("the", "it", "fire", "blaze", "people", "reporters"):  # openers and topic words
+        assert word not in keys
+    assert len(keys) == len(set(keys))
+
+
+def test_key_tokens_fold_as_the_comparison_tokens_do():
+    text = "Talks in Zürich ended. Officials from the U.S. and Iran met."
+    toks = set(comparison_tokens(text))
+    keys = key_tokens(text)
+    assert keys and set(keys) <= toks
+    assert key_tokens("no capitals and no digits here.") == []
