@@ -71,9 +71,9 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from dedup import Params, cluster_articles  # noqa: E402
 from dedup.article import prepare_articles  # noqa: E402
-from dedup.batch import compute_features, find_candidates
+from dedup.batch import compute_features, find_candidates  # noqa: E402
 from dedup.linkage import link  # noqa: E402
-from dedup.scoring import (
+from dedup.scoring import (  # noqa: E402
     ScoredPairs,
     score_pairs,
     shared_terms,  # noqa: E402
@@ -90,6 +90,7 @@ SEED_LABEL = "__seed__"
 
 
 # --- data -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Doc:
@@ -113,21 +114,29 @@ def load_ecbplus(path: Path = ECBPLUS) -> list[Doc]:
 
 
 def load_seeds(path: Path = SEEDS) -> list[Doc]:
-    return [Doc(id=p.stem, text=p.read_text(encoding="utf-8"), gold=SEED_LABEL, group=SEED_LABEL)
-            for p in sorted(path.glob("*.txt"))]
+    return [
+        Doc(id=p.stem, text=p.read_text(encoding="utf-8"), gold=SEED_LABEL, group=SEED_LABEL)
+        for p in sorted(path.glob("*.txt"))
+    ]
 
 
 def load_uci(path: Path = UCI) -> list[Doc]:
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     return [
-        Doc(id="uci" + r["ID"], text=r["TITLE"], gold=r["STORY"], group=r["STORY"],
-            published=datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000.0, tz=timezone.utc))
+        Doc(
+            id="uci" + r["ID"],
+            text=r["TITLE"],
+            gold=r["STORY"],
+            group=r["STORY"],
+            published=datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000.0, tz=timezone.utc),
+        )
         for r in rows
     ]
 
 
 # --- metrics ----------------------------------------------------------------
+
 
 def _contingency(gold: Sequence[Any], pred: Sequence[Any]) -> sp.csr_matrix:
     if len(gold) != len(pred):
@@ -150,7 +159,7 @@ def bcubed(gold: Sequence[Any], pred: Sequence[Any]) -> tuple[float, float, floa
     gold_size = np.asarray(c.sum(axis=1)).ravel()
     pred_size = np.asarray(c.sum(axis=0)).ravel()
     coo = c.tocoo()
-    sq = coo.data ** 2
+    sq = coo.data**2
     precision = float((sq / pred_size[coo.col]).sum() / n)
     recall = float((sq / gold_size[coo.row]).sum() / n)
     return precision, recall, _f1(precision, recall)
@@ -183,8 +192,12 @@ def scores(gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, float]:
     pp, pr, pf = pairwise(gold, pred)
     return {
         "ari": float(adjusted_rand_score(gold, pred)),
-        "b3_p": bp, "b3_r": br, "b3_f1": bf,
-        "pair_p": pp, "pair_r": pr, "pair_f1": pf,
+        "b3_p": bp,
+        "b3_r": br,
+        "b3_f1": bf,
+        "pair_p": pp,
+        "pair_r": pr,
+        "pair_f1": pf,
         "clusters": int(len(set(pred))),
         "gold_clusters": int(len(set(gold))),
         "n": len(gold),
@@ -259,8 +272,15 @@ def dedup_graph(docs: Sequence[Doc], params: Params) -> Graph:
     # terms in common for every pair, so any short-text setting can be tried
     tfidf = features.ordered_tfidf()
     scored = replace(score_pairs(features, pairs), shared=shared_terms(tfidf, pairs))
-    return Graph(n=len(arts), pairs=pairs, scored=scored, order=order, tfidf=tfidf, n_terms=features.n_terms,
-                 seconds=time.perf_counter() - t0)
+    return Graph(
+        n=len(arts),
+        pairs=pairs,
+        scored=scored,
+        order=order,
+        tfidf=tfidf,
+        n_terms=features.n_terms,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def run_dedup(docs: Sequence[Doc], params: Params) -> list[int]:
@@ -289,8 +309,12 @@ def candidate_recall(g: Graph, params: Params) -> dict[str, float]:
     pairs = np.stack([sims.row[keep], sims.col[keep]], axis=1).astype(np.int64)
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     pairs = pairs[order]
-    full = ScoredPairs(pairs=pairs, cosine=sims.data[keep][order].astype(np.float64),
-                       jaccard=np.zeros(len(pairs)), shared=shared_terms(g.tfidf, pairs))
+    full = ScoredPairs(
+        pairs=pairs,
+        cosine=sims.data[keep][order].astype(np.float64),
+        jaccard=np.zeros(len(pairs)),
+        shared=shared_terms(g.tfidf, pairs),
+    )
     score = story_scores(full, g.n_terms, params).score
     confirmed = set(map(tuple, pairs[score >= params.threshold].tolist()))
     proposed = set(map(tuple, g.pairs.tolist()))
@@ -355,7 +379,7 @@ def sklearn_tfidf(docs: Sequence[Doc]) -> sp.csr_matrix:
 
 def all_pairs_cc(sims: sp.coo_matrix, n: int, threshold: float) -> np.ndarray:
     keep = (sims.row < sims.col) & (sims.data >= threshold)
-    return _components(n, zip(sims.row[keep].tolist(), sims.col[keep].tolist()))
+    return _components(n, zip(sims.row[keep].tolist(), sims.col[keep].tolist(), strict=True))
 
 
 def average_linkage_tree(x: sp.csr_matrix) -> np.ndarray:
@@ -373,6 +397,7 @@ def cut(tree: np.ndarray, threshold: float) -> np.ndarray:
 
 
 # --- cross-validation -----------------------------------------------------------
+
 
 def folds_of(groups: Sequence[str], k: int, seed: int = 0) -> list[set[str]]:
     """``k`` folds of the distinct groups, assigned by a seeded shuffle."""
@@ -435,8 +460,12 @@ def threshold_grid(quick: bool) -> np.ndarray:
 ARI_TOLERANCE = 0.01
 
 
-def choose(train: Sequence[Sequence[Doc]], variants: Sequence[dict[str, Any]], thresholds: Sequence[float],
-           base: Params | None = None) -> tuple[Params, list[float]]:
+def choose(
+    train: Sequence[Sequence[Doc]],
+    variants: Sequence[dict[str, Any]],
+    thresholds: Sequence[float],
+    base: Params | None = None,
+) -> tuple[Params, list[float]]:
     """The parameters with the best mean ARI over the ``train`` sets (each
     clustered as one batch), up to :data:`ARI_TOLERANCE`: among settings that
     close to the best, the highest threshold, then the first in grid order."""
@@ -447,7 +476,7 @@ def choose(train: Sequence[Sequence[Doc]], variants: Sequence[dict[str, Any]], t
     for v in variants:
         for t in thresholds:
             p = base.with_(threshold=float(t), **v)
-            aris = [float(adjusted_rand_score(gold, g.labels(p))) for g, gold in zip(graphs, golds)]
+            aris = [float(adjusted_rand_score(gold, g.labels(p))) for g, gold in zip(graphs, golds, strict=True)]
             tried.append((float(np.mean(aris)), p, aris))
     top = max(m for m, _, _ in tried)
     near = [(i, t) for i, t in enumerate(tried) if t[0] >= top - ARI_TOLERANCE - 1e-12]
@@ -455,9 +484,15 @@ def choose(train: Sequence[Sequence[Doc]], variants: Sequence[dict[str, Any]], t
     return params, aris
 
 
-def cross_validate(tasks: Sequence[Task], variants: Sequence[dict[str, Any]], thresholds: Sequence[float],
-                   k: int, log: Callable[[str], None] = print, base: Params | None = None,
-                   in_sample: Params | None = None) -> dict[str, Any]:
+def cross_validate(
+    tasks: Sequence[Task],
+    variants: Sequence[dict[str, Any]],
+    thresholds: Sequence[float],
+    k: int,
+    log: Callable[[str], None] = print,
+    base: Params | None = None,
+    in_sample: Params | None = None,
+) -> dict[str, Any]:
     """``k`` folds of each task's groups (ECB+ topics, UCI stories). Fold ``f``
     chooses one parameter set on the other folds of the selecting tasks
     (mean ARI) and scores fold ``f`` of every task, clustered as its own batch
@@ -481,14 +516,20 @@ def cross_validate(tasks: Sequence[Task], variants: Sequence[dict[str, Any]], th
             g = dedup_graph(test + t.extra, chosen)
             pred = g.link_labels(chosen)
             s = scores([d.gold for d in test], pred[: len(test)])
-            row = {"fold": f + 1, "held_out": sorted(held, key=_natural), "n_test": len(test),
-                   "chosen": _param_summary(chosen), "train_ari": train_of.get(t.name, float("nan")), **s}
+            row = {
+                "fold": f + 1,
+                "held_out": sorted(held, key=_natural),
+                "n_test": len(test),
+                "chosen": _param_summary(chosen),
+                "train_ari": train_of.get(t.name, float("nan")),
+                **s,
+            }
             if in_sample is not None:
                 row["in_sample_ari"] = _in_sample_ari(test, t.extra, chosen, in_sample, g)
             if t.extra:
                 row["seed_joined_alone"] = _joined_alone(pred, len(test), len(t.extra))
             rows[t.name].append(row)
-            pooled[t.name].update({d.id: f"{f}:{x}" for d, x in zip(test, pred)})
+            pooled[t.name].update({d.id: f"{f}:{x}" for d, x in zip(test, pred, strict=True)})
             msg.append(f"{t.name} held-out ARI {s['ari']:.3f} B3 F1 {s['b3_f1']:.3f}")
         log("; ".join(msg))
     return {"rows": rows, "pooled": pooled}
@@ -506,8 +547,11 @@ def _in_sample_ari(test: Sequence[Doc], extra: Sequence[Doc], chosen: Params, in
 def spread(rows: Sequence[dict[str, Any]], metric: str = "ari") -> dict[str, Any]:
     """Per-fold values of ``metric``, their mean and sample standard deviation."""
     v = [float(r[metric]) for r in rows]
-    return {"values": v, "mean": float(np.mean(v)) if v else float("nan"),
-            "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
+    return {
+        "values": v,
+        "mean": float(np.mean(v)) if v else float("nan"),
+        "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+    }
 
 
 def _joined_alone(pred: Sequence[Any], start: int, count: int) -> bool:
@@ -533,8 +577,8 @@ def _fmt(v: Any) -> str:
 
 # --- the benchmark ----------------------------------------------------------------
 
-def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
-                     log: Callable[[str], None]) -> dict[str, Any]:
+
+def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     docs, extra, name = task.docs, task.extra, task.name
     gold = [d.gold for d in docs]
     n = len(docs)
@@ -547,8 +591,12 @@ def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
     g = dedup_graph(docs + extra, defaults)
     pred = g.labels(defaults)  # the dendrogram cut: equal to dedup.linkage.link (checked below and in the tests)
     secs = time.perf_counter() - t0
-    row = {"method": "dedup, defaults", "tuning": "defaults (chosen on the development split: in-sample)",
-           "seconds": secs, **scores(gold, pred[:n])}
+    row = {
+        "method": "dedup, defaults",
+        "tuning": "defaults (chosen on the development split: in-sample)",
+        "seconds": secs,
+        **scores(gold, pred[:n]),
+    }
     if extra:
         row["seed_joined_alone"] = _joined_alone(pred, n, len(extra))
     row.update(candidate_recall(g, defaults))
@@ -557,31 +605,44 @@ def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
     # threshold, so the two cross-checks run on the smaller set only.
     res["dendrogram_matches_link"] = g.check(defaults) if n < 2000 else None
     res["cluster_articles_agrees"] = library_agrees(docs + extra, defaults) if n < 2000 else None
-    log(f"{name}: dedup defaults ARI {row['ari']:.3f} B3 F1 {row['b3_f1']:.3f} candidate recall "
+    log(
+        f"{name}: dedup defaults ARI {row['ari']:.3f} B3 F1 {row['b3_f1']:.3f} candidate recall "
         f"{row['candidate_recall']:.3f} ({row['candidates_per_article']:.1f}/article) in {secs:.1f}s; "
-        f"cluster_articles() agrees: {res['cluster_articles_agrees']}")
+        f"cluster_articles() agrees: {res['cluster_articles_agrees']}"
+    )
 
     # dedup, cross-validated: pooled held-out predictions, scored as one clustering.
     res["cv"] = cv["rows"][name]
-    res["cv_mean"] = {m: float(np.mean([r[m] for r in res["cv"]])) for m in
-                      ("ari", "b3_p", "b3_r", "b3_f1", "pair_p", "pair_r", "pair_f1")}
+    res["cv_mean"] = {
+        m: float(np.mean([r[m] for r in res["cv"]]))
+        for m in ("ari", "b3_p", "b3_r", "b3_f1", "pair_p", "pair_r", "pair_f1")
+    }
     pooled = cv["pooled"][name]
-    row = {"method": f"dedup, parameters by {k}-fold CV", "tuning": "CV (pooled held-out folds)",
-           **scores(gold, [pooled[d.id] for d in docs])}
+    row = {
+        "method": f"dedup, parameters by {k}-fold CV",
+        "tuning": "CV (pooled held-out folds)",
+        **scores(gold, [pooled[d.id] for d in docs]),
+    }
     if extra:
         row["seed_joined_alone"] = all(r["seed_joined_alone"] for r in res["cv"])
     rows.append(row)
 
     # dedup against the threshold, defaults otherwise, and cosine alone (descriptive, for the plot).
-    res["dedup_curve"] = [{"threshold": float(t), **scores(gold, g.labels(defaults.with_(threshold=float(t)))[:n])}
-                          for t in threshold_grid(quick)]
+    res["dedup_curve"] = [
+        {"threshold": float(t), **scores(gold, g.labels(defaults.with_(threshold=float(t)))[:n])}
+        for t in threshold_grid(quick)
+    ]
     plain = defaults.with_(short_text_terms=0, neighbourhood=0)
-    res["cosine_curve"] = [{"threshold": float(t), **scores(gold, g.labels(plain.with_(threshold=float(t)))[:n])}
-                           for t in threshold_grid(quick)]
+    res["cosine_curve"] = [
+        {"threshold": float(t), **scores(gold, g.labels(plain.with_(threshold=float(t)))[:n])}
+        for t in threshold_grid(quick)
+    ]
 
     # Baselines.
-    for label, ngram, perms, th in (("textbook: word 5-gram MinHash, LSH 0.8, conn. components", 5, 128, 0.8),
-                                    ("text-dedup-style news: word 2-grams, 256 perm, LSH 0.45, conn. comp.", 2, 256, 0.45)):
+    for label, ngram, perms, th in (
+        ("textbook: word 5-gram MinHash, LSH 0.8, conn. components", 5, 128, 0.8),
+        ("text-dedup-style news: word 2-grams, 256 perm, LSH 0.45, conn. comp.", 2, 256, 0.45),
+    ):
         t0 = time.perf_counter()
         pred = minhash_lsh_cc(docs, ngram, perms, th)
         rows.append({"method": label, "tuning": "none", "seconds": time.perf_counter() - t0, **scores(gold, pred)})
@@ -591,16 +652,25 @@ def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
     ths = np.round(np.arange(0.01, 0.61, 0.03 if quick else 0.01), 3)
     cc_curve = [{"threshold": float(t), **scores(gold, all_pairs_cc(sims, n, t))} for t in ths]
     best = max(cc_curve, key=lambda r: r["ari"])
-    rows.append({"method": f"all-pairs TF-IDF cosine, conn. components @ {best['threshold']:.2f}",
-                 "tuning": "oracle (best threshold on the labels)", **{k_: v for k_, v in best.items() if k_ != "threshold"}})
+    rows.append(
+        {
+            "method": f"all-pairs TF-IDF cosine, conn. components @ {best['threshold']:.2f}",
+            "tuning": "oracle (best threshold on the labels)",
+            **{k_: v for k_, v in best.items() if k_ != "threshold"},
+        }
+    )
     res["cc_curve"] = cc_curve
     log(f"{name}: all-pairs TF-IDF + CC best ARI {best['ari']:.3f} at {best['threshold']:.2f}")
     tree = average_linkage_tree(x)
     avg_curve = [{"threshold": float(t), **scores(gold, cut(tree, t))} for t in ths]
     best = max(avg_curve, key=lambda r: r["ari"])
-    rows.append({"method": f"all-pairs TF-IDF cosine, average linkage @ {best['threshold']:.2f}",
-                 "tuning": "oracle (best threshold on the labels)",
-                 **{k_: v for k_, v in best.items() if k_ != "threshold"}})
+    rows.append(
+        {
+            "method": f"all-pairs TF-IDF cosine, average linkage @ {best['threshold']:.2f}",
+            "tuning": "oracle (best threshold on the labels)",
+            **{k_: v for k_, v in best.items() if k_ != "threshold"},
+        }
+    )
     res["avg_curve"] = avg_curve
     log(f"{name}: all-pairs TF-IDF + average linkage best ARI {best['ari']:.3f} at {best['threshold']:.2f}")
     res["rows"] = rows
@@ -608,16 +678,22 @@ def evaluate_dataset(task: Task, cv: dict[str, Any], k: int, quick: bool,
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    out = ["# Quality benchmark", "",
-           f"Generated by `python benchmarks/quality.py`{' --quick' if report['quick'] else ''} "
-           f"in {report['seconds']:.0f} s.", "",
-           f"Shipped defaults: `{report['defaults']}`. The same selection procedure run on all the data "
-           f"chooses `{report['chosen_on_all']}`.", "",
-           "ARI = adjusted Rand index; B³ = B-cubed; pair = pairwise precision/recall/F1 over all article "
-           "pairs. *CV* rows: parameters chosen on the other folds of both data sets (mean ARI), held-out folds "
-           "clustered by dedup and pooled into one clustering. *Defaults* rows: the shipped parameters, which that "
-           "procedure chose on all the data (so in-sample; the CV rows are the honest estimate). *Oracle* rows "
-           "pick their threshold on the very labels they are scored on (an upper bound for that method).", ""]
+    out = [
+        "# Quality benchmark",
+        "",
+        f"Generated by `python benchmarks/quality.py`{' --quick' if report['quick'] else ''} "
+        f"in {report['seconds']:.0f} s.",
+        "",
+        f"Shipped defaults: `{report['defaults']}`. The same selection procedure run on all the data "
+        f"chooses `{report['chosen_on_all']}`.",
+        "",
+        "ARI = adjusted Rand index; B³ = B-cubed; pair = pairwise precision/recall/F1 over all article "
+        "pairs. *CV* rows: parameters chosen on the other folds of both data sets (mean ARI), held-out folds "
+        "clustered by dedup and pooled into one clustering. *Defaults* rows: the shipped parameters, which that "
+        "procedure chose on all the data (so in-sample; the CV rows are the honest estimate). *Oracle* rows "
+        "pick their threshold on the very labels they are scored on (an upper bound for that method).",
+        "",
+    ]
     out += protocol_markdown(report)
     out += representations_markdown(report.get("representations") or [])
     for ds in report["datasets"]:
@@ -628,68 +704,103 @@ def render_markdown(report: dict[str, Any]) -> str:
             head.append("seed pair joined, alone")
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in ds["rows"]:
-            cells = [r["method"], r["tuning"], f"{r['ari']:.3f}", f"{r['b3_p']:.3f}", f"{r['b3_r']:.3f}",
-                     f"{r['b3_f1']:.3f}", f"{r['pair_p']:.3f}", f"{r['pair_r']:.3f}", f"{r['pair_f1']:.3f}",
-                     f"{r['clusters']:.0f} (gold {r['gold_clusters']:.0f})"]
+            cells = [
+                r["method"],
+                r["tuning"],
+                f"{r['ari']:.3f}",
+                f"{r['b3_p']:.3f}",
+                f"{r['b3_r']:.3f}",
+                f"{r['b3_f1']:.3f}",
+                f"{r['pair_p']:.3f}",
+                f"{r['pair_r']:.3f}",
+                f"{r['pair_f1']:.3f}",
+                f"{r['clusters']:.0f} (gold {r['gold_clusters']:.0f})",
+            ]
             if has_seed:
                 cells.append({True: "yes", False: "no"}.get(r.get("seed_joined_alone"), "–"))
             out.append("| " + " | ".join(cells) + " |")
         d = ds["rows"][0]
-        out += ["", f"Candidate stage (defaults): recall **{d['candidate_recall']:.3f}** of the "
-                f"{d['confirmed_pairs']} pairs that all-pairs verification confirms (every pair of the same "
-                f"vectors given the linkage score, at or above the threshold {report['threshold']:g}); {d['candidates_per_article']:.1f} candidates "
-                f"per article. `cluster_articles()` gives the same partition as the benchmark's staged run: "
-                f"{_agree(ds['cluster_articles_agrees'])}.", ""]
-        out += ["Cross-validation folds (chosen on the other folds of both sets, scored on this one):", "",
-                "| fold | held out | chosen | train ARI | ARI | B³ F1 | pair F1 | clusters |"
-                + (" seed |" if has_seed else ""),
-                "|---|---|---|---|---|---|---|---|" + ("---|" if has_seed else "")]
+        out += [
+            "",
+            f"Candidate stage (defaults): recall **{d['candidate_recall']:.3f}** of the "
+            f"{d['confirmed_pairs']} pairs that all-pairs verification confirms (every pair of the same "
+            f"vectors given the linkage score, at or above the threshold {report['threshold']:g}); "
+            f"{d['candidates_per_article']:.1f} candidates "
+            f"per article. `cluster_articles()` gives the same partition as the benchmark's staged run: "
+            f"{_agree(ds['cluster_articles_agrees'])}.",
+            "",
+        ]
+        out += [
+            "Cross-validation folds (chosen on the other folds of both sets, scored on this one):",
+            "",
+            "| fold | held out | chosen | train ARI | ARI | B³ F1 | pair F1 | clusters |"
+            + (" seed |" if has_seed else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if has_seed else ""),
+        ]
         for r in ds["cv"]:
             held = ", ".join(r["held_out"]) if len(r["held_out"]) <= 8 else f"{len(r['held_out'])} stories"
-            line = (f"| {r['fold']} | {held} | {r['chosen']} | {r['train_ari']:.3f} | {r['ari']:.3f} | "
-                    f"{r['b3_f1']:.3f} | {r['pair_f1']:.3f} | {r['clusters']} (gold {r['gold_clusters']}) |")
+            line = (
+                f"| {r['fold']} | {held} | {r['chosen']} | {r['train_ari']:.3f} | {r['ari']:.3f} | "
+                f"{r['b3_f1']:.3f} | {r['pair_f1']:.3f} | {r['clusters']} (gold {r['gold_clusters']}) |"
+            )
             if has_seed:
                 line += " yes |" if r["seed_joined_alone"] else " no |"
             out.append(line)
         m = ds["cv_mean"]
-        out += [f"| mean of folds | | | | {m['ari']:.3f} | {m['b3_f1']:.3f} | {m['pair_f1']:.3f} | |"
-                + (" |" if has_seed else ""), ""]
+        out += [
+            f"| mean of folds | | | | {m['ari']:.3f} | {m['b3_f1']:.3f} | {m['pair_f1']:.3f} | |"
+            + (" |" if has_seed else ""),
+            "",
+        ]
     return "\n".join(out) + "\n"
 
 
 def protocol_markdown(report: dict[str, Any]) -> list[str]:
     """The evaluation protocol, the grouped-CV spread with the in-sample gap, and the final split."""
     pr = report["protocol"]
-    out = ["## Evaluation protocol", "",
-           f"A locked final split -- {pr['final_share']:.0%} of each data set's groups, drawn with seed "
-           f"{pr['final_seed']} (`FINAL_SEED`, `final_groups` in `benchmarks/quality.py`) -- is set aside before "
-           "anything else: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in pr["final_groups"].items()) + ". "
-           "Every choice (parameters, representation) is made by grouped cross-validation on the rest, the "
-           f"development split ({pr['folds']} folds of topics / stories). The final split is scored only with "
-           "`--final`, once, with the shipped defaults.", "",
-           "### Grouped cross-validation of the development split", "",
-           "Held-out ARI: each fold clustered with the parameters chosen on the other folds. In-sample ARI: the "
-           "same batches clustered with the parameters chosen on all folds (which saw them). Gap = in-sample "
-           "minus held-out (the optimism of the choice). *Undated*: the same headlines with dates withheld, "
-           "scored with what the dated sets chose.", "",
-           "| data | held-out ARI per fold | mean ± sd | B³ F1 mean ± sd | in-sample ARI mean ± sd | gap |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        "## Evaluation protocol",
+        "",
+        f"A locked final split -- {pr['final_share']:.0%} of each data set's groups, drawn with seed "
+        f"{pr['final_seed']} (`FINAL_SEED`, `final_groups` in `benchmarks/quality.py`) -- is set aside before "
+        "anything else: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in pr["final_groups"].items()) + ". "
+        "Every choice (parameters, representation) is made by grouped cross-validation on the rest, the "
+        f"development split ({pr['folds']} folds of topics / stories). The final split is scored only with "
+        "`--final`, once, with the shipped defaults.",
+        "",
+        "### Grouped cross-validation of the development split",
+        "",
+        "Held-out ARI: each fold clustered with the parameters chosen on the other folds. In-sample ARI: the "
+        "same batches clustered with the parameters chosen on all folds (which saw them). Gap = in-sample "
+        "minus held-out (the optimism of the choice). *Undated*: the same headlines with dates withheld, "
+        "scored with what the dated sets chose.",
+        "",
+        "| data | held-out ARI per fold | mean ± sd | B³ F1 mean ± sd | in-sample ARI mean ± sd | gap |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, m in report["cv_summary"].items():
         a, b, i = m["ari"], m["b3_f1"], m["in_sample_ari"]
-        out.append(f"| {name} | {', '.join(f'{v:.3f}' for v in a['values'])} | {a['mean']:.3f} ± {a['sd']:.3f} | "
-                   f"{b['mean']:.3f} ± {b['sd']:.3f} | {i['mean']:.3f} ± {i['sd']:.3f} | {m['gap']:+.3f} |")
+        out.append(
+            f"| {name} | {', '.join(f'{v:.3f}' for v in a['values'])} | {a['mean']:.3f} ± {a['sd']:.3f} | "
+            f"{b['mean']:.3f} ± {b['sd']:.3f} | {i['mean']:.3f} ± {i['sd']:.3f} | {m['gap']:+.3f} |"
+        )
     out.append("")
     fin = report.get("final")
     if fin:
-        out += ["### Final split (scored once, shipped defaults)", "",
-                "| data | ARI | B³ P | B³ R | B³ F1 | clusters | dev in-sample ARI (defaults) | dev − final |",
-                "|---|---|---|---|---|---|---|---|"]
+        out += [
+            "### Final split (scored once, shipped defaults)",
+            "",
+            "| data | ARI | B³ P | B³ R | B³ F1 | clusters | dev in-sample ARI (defaults) | dev − final |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         dev_rows = {ds["name"]: ds["rows"][0]["ari"] for ds in report["datasets"]}
         for name, r in fin.items():
             d = dev_rows.get(name)
-            out.append(f"| {name} | {r['ari']:.3f} | {r['b3_p']:.3f} | {r['b3_r']:.3f} | {r['b3_f1']:.3f} | "
-                       f"{r['clusters']} (gold {r['gold_clusters']}) | "
-                       + (f"{d:.3f} | {d - r['ari']:+.3f} |" if d is not None else "– | – |"))
+            out.append(
+                f"| {name} | {r['ari']:.3f} | {r['b3_p']:.3f} | {r['b3_r']:.3f} | {r['b3_f1']:.3f} | "
+                f"{r['clusters']} (gold {r['gold_clusters']}) | "
+                + (f"{d:.3f} | {d - r['ari']:+.3f} |" if d is not None else "– | – |")
+            )
         out.append("")
     else:
         out += ["The final split has not been scored in this run.", ""]
@@ -710,22 +821,38 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     sets = report["datasets"]
     fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.2), squeeze=False)
-    for ax, ds in zip(axes[0], sets):
+    for ax, ds in zip(axes[0], sets, strict=False):
         c = ds["dedup_curve"]
         t = [r["threshold"] for r in c]
         ax.plot(t, [r["b3_p"] for r in c], label="dedup B³ precision", color="tab:blue")
         ax.plot(t, [r["b3_r"] for r in c], label="dedup B³ recall", color="tab:orange")
         ax.plot(t, [r["ari"] for r in c], label="dedup ARI", color="black", lw=2)
         cc0 = ds["cosine_curve"]
-        ax.plot(t, [r["ari"] for r in cc0], label="dedup ARI, cosine alone (no short-text rule, no neighbourhood)",
-                color="black", lw=1, ls="-.")
+        ax.plot(
+            t,
+            [r["ari"] for r in cc0],
+            label="dedup ARI, cosine alone (no short-text rule, no neighbourhood)",
+            color="black",
+            lw=1,
+            ls="-.",
+        )
         if "avg_curve" in ds:
             a = ds["avg_curve"]
-            ax.plot([r["threshold"] for r in a], [r["ari"] for r in a], ls="--", color="gray",
-                    label="all-pairs TF-IDF, average linkage: ARI")
+            ax.plot(
+                [r["threshold"] for r in a],
+                [r["ari"] for r in a],
+                ls="--",
+                color="gray",
+                label="all-pairs TF-IDF, average linkage: ARI",
+            )
         cc = ds["cc_curve"]
-        ax.plot([r["threshold"] for r in cc], [r["ari"] for r in cc], ls=":", color="gray",
-                label="all-pairs TF-IDF, conn. components: ARI")
+        ax.plot(
+            [r["threshold"] for r in cc],
+            [r["ari"] for r in cc],
+            ls=":",
+            color="gray",
+            label="all-pairs TF-IDF, conn. components: ARI",
+        )
         ax.axvline(report["threshold"], color="tab:red", lw=1, label=f"default threshold {report['threshold']:g}")
         ax.set_xlim(0, 0.3)
         ax.set_ylim(0, 1.02)
@@ -759,8 +886,14 @@ def with_undated(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
-def cv_report(dev: Sequence[Task], variants: Sequence[dict[str, Any]], thresholds: Sequence[float], k: int,
-              log: Callable[[str], None], base: Params | None = None) -> dict[str, Any]:
+def cv_report(
+    dev: Sequence[Task],
+    variants: Sequence[dict[str, Any]],
+    thresholds: Sequence[float],
+    k: int,
+    log: Callable[[str], None],
+    base: Params | None = None,
+) -> dict[str, Any]:
     """Grouped CV on the development split: the parameters chosen on all of it,
     per-fold held-out and in-sample ARI, their spread, and the gap."""
     chosen, dev_aris = choose([t.docs for t in dev if t.select], variants, thresholds, base=base)
@@ -769,10 +902,19 @@ def cv_report(dev: Sequence[Task], variants: Sequence[dict[str, Any]], threshold
     summary = {}
     for name, rows in cv["rows"].items():
         out, ins = spread(rows, "ari"), spread(rows, "in_sample_ari")
-        summary[name] = {"ari": out, "b3_f1": spread(rows, "b3_f1"), "in_sample_ari": ins,
-                         "gap": ins["mean"] - out["mean"]}
-    return {"chosen": chosen, "chosen_summary": _param_summary(chosen), "dev_train_ari": dev_aris, "cv": cv,
-            "summary": summary}
+        summary[name] = {
+            "ari": out,
+            "b3_f1": spread(rows, "b3_f1"),
+            "in_sample_ari": ins,
+            "gap": ins["mean"] - out["mean"],
+        }
+    return {
+        "chosen": chosen,
+        "chosen_summary": _param_summary(chosen),
+        "dev_train_ari": dev_aris,
+        "cv": cv,
+        "summary": summary,
+    }
 
 
 # The story representations compared on the grouped CV of the development split
@@ -788,8 +930,9 @@ REPRESENTATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
-def compare_representations(dev: Sequence[Task], k: int, log: Callable[[str], None],
-                            which: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def compare_representations(
+    dev: Sequence[Task], k: int, log: Callable[[str], None], which: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     """Grouped CV (development split only) of each representation in
     :data:`REPRESENTATIONS`, the similarity variant fixed at the defaults' and
     the threshold chosen on the inner folds: per task the held-out ARI per
@@ -803,10 +946,18 @@ def compare_representations(dev: Sequence[Task], k: int, log: Callable[[str], No
             continue
         log(f"representation: {label}")
         cv = cross_validate(dev, variants, thresholds, k, log=log, base=d.with_(**overrides))
-        out.append({"representation": label, "overrides": overrides, "folds": k,
-                    "thresholds": [float(thresholds[0]), float(thresholds[-1])],
-                    "tasks": {name: {"ari": spread(rows, "ari"), "b3_f1": spread(rows, "b3_f1")}
-                              for name, rows in cv["rows"].items()}})
+        out.append(
+            {
+                "representation": label,
+                "overrides": overrides,
+                "folds": k,
+                "thresholds": [float(thresholds[0]), float(thresholds[-1])],
+                "tasks": {
+                    name: {"ari": spread(rows, "ari"), "b3_f1": spread(rows, "b3_f1")}
+                    for name, rows in cv["rows"].items()
+                },
+            }
+        )
     return out
 
 
@@ -815,12 +966,15 @@ def representations_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     names = list(rows[0]["tasks"])
-    out = ["### Representations tried (grouped CV of the development split)", "",
-           "Threshold chosen on the inner folds; held-out ARI mean ± sd over the folds (B³ F1 in brackets); "
-           "Δ = change of the mean against the first row.", "",
-           "| representation | threshold grid | " + " | ".join(names) + " | "
-           + " | ".join(f"Δ {n}" for n in names) + " |",
-           "|---|---|" + "---|" * (2 * len(names))]
+    out = [
+        "### Representations tried (grouped CV of the development split)",
+        "",
+        "Threshold chosen on the inner folds; held-out ARI mean ± sd over the folds (B³ F1 in brackets); "
+        "Δ = change of the mean against the first row.",
+        "",
+        "| representation | threshold grid | " + " | ".join(names) + " | " + " | ".join(f"Δ {n}" for n in names) + " |",
+        "|---|---|" + "---|" * (2 * len(names)),
+    ]
     base = rows[0]["tasks"]
     for r in rows:
         t = r["tasks"]
@@ -851,11 +1005,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="coarser grids (a smoke test)")
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds of the development split (default 5)")
-    ap.add_argument("--final", action="store_true",
-                    help="also score the locked final split with the shipped defaults (do this once, at the end)")
-    ap.add_argument("--representations", default=None,
-                    help="compare the representations of REPRESENTATIONS (comma-separated indices, or 'all') "
-                         "on the grouped CV and stop")
+    ap.add_argument(
+        "--final",
+        action="store_true",
+        help="also score the locked final split with the shipped defaults (do this once, at the end)",
+    )
+    ap.add_argument(
+        "--representations",
+        default=None,
+        help="compare the representations of REPRESENTATIONS (comma-separated indices, or 'all') "
+        "on the grouped CV and stop",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS, help="output folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -875,19 +1035,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("\n".join(representations_markdown(merged)))
         return 0
     variants, thresholds = similarity_variants(args.quick), threshold_grid(args.quick)
-    log(f"locked final split (seed {FINAL_SEED}, {FINAL_SHARE:.0%} of groups): "
-        + "; ".join(f"{t.name} {sorted({d.group for d in t.docs}, key=_natural)}" for t in final))
-    log(f"{args.folds}-fold grouped cross-validation of the development split (ECB+ by topic, UCI by story), "
-        f"{len(variants)} variants x {len(thresholds)} thresholds")
+    log(
+        f"locked final split (seed {FINAL_SEED}, {FINAL_SHARE:.0%} of groups): "
+        + "; ".join(f"{t.name} {sorted({d.group for d in t.docs}, key=_natural)}" for t in final)
+    )
+    log(
+        f"{args.folds}-fold grouped cross-validation of the development split (ECB+ by topic, UCI by story), "
+        f"{len(variants)} variants x {len(thresholds)} thresholds"
+    )
     rep = cv_report(with_undated(dev), variants, thresholds, args.folds, log)
     datasets = [evaluate_dataset(task, rep["cv"], args.folds, args.quick, log) for task in dev]
     _titles(datasets, dev)
-    report = {"quick": args.quick, "seconds": 0.0, "defaults": _param_summary(Params()),
-              "chosen_on_all": rep["chosen_summary"], "chosen_on_all_train_ari": rep["dev_train_ari"],
-              "threshold": Params().threshold, "params": Params().to_dict(), "datasets": datasets,
-              "protocol": {"final_seed": FINAL_SEED, "final_share": FINAL_SHARE, "folds": args.folds,
-                           "final_groups": {t.name: sorted({d.group for d in t.docs}, key=_natural) for t in final}},
-              "cv_summary": rep["summary"], "cv_rows": rep["cv"]["rows"], "final": None}
+    report = {
+        "quick": args.quick,
+        "seconds": 0.0,
+        "defaults": _param_summary(Params()),
+        "chosen_on_all": rep["chosen_summary"],
+        "chosen_on_all_train_ari": rep["dev_train_ari"],
+        "threshold": Params().threshold,
+        "params": Params().to_dict(),
+        "datasets": datasets,
+        "protocol": {
+            "final_seed": FINAL_SEED,
+            "final_share": FINAL_SHARE,
+            "folds": args.folds,
+            "final_groups": {t.name: sorted({d.group for d in t.docs}, key=_natural) for t in final},
+        },
+        "cv_summary": rep["summary"],
+        "cv_rows": rep["cv"]["rows"],
+        "final": None,
+    }
     if args.final:
         report["final"] = evaluate_final(final, Params(), log)
     reps = args.out / "quality-representations.json"
@@ -903,18 +1080,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _titles(datasets: list[dict[str, Any]], dev: Sequence[Task]) -> None:
     e, u = dev
-    datasets[0]["title"] = (f"ECB+ development split ({len(e.docs)} articles, "
-                            f"{len({d.gold for d in e.docs})} stories, {len({d.group for d in e.docs})} topics) "
-                            "+ the seed pair")
+    datasets[0]["title"] = (
+        f"ECB+ development split ({len(e.docs)} articles, "
+        f"{len({d.gold for d in e.docs})} stories, {len({d.group for d in e.docs})} topics) "
+        "+ the seed pair"
+    )
     datasets[0]["blurb"] = (
         "Full news articles; each topic holds two real events of the same kind, so the other event is a hard "
         "negative. Scores are over the ECB+ articles; the seed pair is mixed into every dedup batch and must come "
-        "out joined and alone. CV: folds of topics; each held-out fold is clustered as its own batch.")
-    datasets[1]["title"] = (f"UCI News Aggregator development split ({len(u.docs)} headlines, "
-                            f"{len({d.gold for d in u.docs})} stories)")
+        "out joined and alone. CV: folds of topics; each held-out fold is clustered as its own batch."
+    )
+    datasets[1]["title"] = (
+        f"UCI News Aggregator development split ({len(u.docs)} headlines, {len({d.gold for d in u.docs})} stories)"
+    )
     datasets[1]["blurb"] = (
         "Headlines only (no body). CV: folds of stories; a held-out fold is an easier batch than all the stories "
-        "at once, so compare the defaults row, which clusters the whole development split.")
+        "at once, so compare the defaults row, which clusters the whole development split."
+    )
 
 
 if __name__ == "__main__":

@@ -124,8 +124,9 @@ def _from_epoch(value: float, ref: str) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
-        raise ArticleError(ref, f"'published' {value!r} is out of range for epoch seconds or milliseconds "
-                                "(years 1 to 9999)") from None
+        raise ArticleError(
+            ref, f"'published' {value!r} is out of range for epoch seconds or milliseconds (years 1 to 9999)"
+        ) from None
 
 
 def _parse_published(value: Any, ref: str) -> datetime | None:
@@ -153,8 +154,9 @@ def _parse_published(value: Any, ref: str) -> datetime | None:
             except ValueError:
                 pass
         raise ArticleError(ref, f"'published' is not an ISO 8601 date: {value!r}")
-    raise ArticleError(ref, "'published' must be a datetime, ISO 8601 string or epoch number, got "
-                            f"{type(value).__name__}")
+    raise ArticleError(
+        ref, f"'published' must be a datetime, ISO 8601 string or epoch number, got {type(value).__name__}"
+    )
 
 
 def _optional_str(value: Any, name: str, ref: str) -> str | None:
@@ -271,8 +273,13 @@ class Cluster:
             "members": list(self.ids),
             "versions": [[v.representative.id, *(c.id for c in v.copies)] for v in self.versions],
             "scores": [
-                {"a": s.a, "b": s.b, "score": round(s.score, 4), "cosine": round(s.cosine, 4),
-                 "jaccard": round(s.jaccard, 4)}
+                {
+                    "a": s.a,
+                    "b": s.b,
+                    "score": round(s.score, 4),
+                    "cosine": round(s.cosine, 4),
+                    "jaccard": round(s.jaccard, 4),
+                }
                 for s in self.scores
             ],
             "flags": sorted(self.flags),
@@ -315,8 +322,9 @@ class Clustering(Sequence[Cluster]):
 
     def labels(self) -> dict[str, str]:
         """Deprecated alias of :attr:`labels_` (to be removed in the next version)."""
-        warnings.warn("Clustering.labels() is deprecated; use the attribute Clustering.labels_",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Clustering.labels() is deprecated; use the attribute Clustering.labels_", DeprecationWarning, stacklevel=2
+        )
         return self.labels_
 
     def to_pandas(self) -> Any:

@@ -63,7 +63,7 @@ def _agglomerate(n: int, pairs: np.ndarray, sims: np.ndarray, threshold: float, 
     """
     # neighbours[c][d] = [sum of similarities, number of scored pairs, minimum]
     neighbours: list[dict[int, list[float]] | None] = [{} for _ in range(n)]
-    for (i, j), s in zip(pairs.tolist(), sims.tolist()):
+    for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True):
         if s > 0:
             neighbours[i][j] = [s, 1, s]
             neighbours[j][i] = [s, 1, s]
@@ -76,7 +76,11 @@ def _agglomerate(n: int, pairs: np.ndarray, sims: np.ndarray, threshold: float, 
             return e[0] / (na * nb)
         return e[2] if e[1] == na * nb else -1.0
 
-    heap = [(-s, min(i, j), max(i, j), i, j) for (i, j), s in zip(pairs.tolist(), sims.tolist()) if s >= threshold]
+    heap = [
+        (-s, min(i, j), max(i, j), i, j)
+        for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True)
+        if s >= threshold
+    ]
     heapq.heapify(heap)
     while heap:
         _, _, _, a, b = heapq.heappop(heap)

@@ -168,9 +168,17 @@ class Params:
         _check_unit("neighbourhood_weight", self.neighbourhood_weight)
         if self.linkage not in LINKAGES:
             raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
-        for name, low in (("n_terms", 1), ("num_perm", 2), ("shingle_size", 1), ("max_bucket_size", 2),
-                          ("bucket_neighbours", 1), ("background_docs", 0), ("short_text_terms", 0),
-                          ("neighbourhood", 0), ("stem_length", 0)):
+        for name, low in (
+            ("n_terms", 1),
+            ("num_perm", 2),
+            ("shingle_size", 1),
+            ("max_bucket_size", 2),
+            ("bucket_neighbours", 1),
+            ("background_docs", 0),
+            ("short_text_terms", 0),
+            ("neighbourhood", 0),
+            ("stem_length", 0),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -182,19 +190,26 @@ class Params:
             if isinstance(self.time_window, (int, float)) and not isinstance(self.time_window, bool):
                 object.__setattr__(self, "time_window", timedelta(days=self.time_window))
             if not isinstance(self.time_window, timedelta) or self.time_window.total_seconds() <= 0:
-                raise ValueError(f"time_window must be a positive timedelta (or days) or None, got {self.time_window!r}")
+                raise ValueError(
+                    f"time_window must be a positive timedelta (or days) or None, got {self.time_window!r}"
+                )
         if not isinstance(self.random_state, int) or isinstance(self.random_state, bool) or self.random_state < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {self.random_state!r}")
         if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
-        if self.max_partners is not None and (not isinstance(self.max_partners, int)
-                                              or isinstance(self.max_partners, bool) or self.max_partners < 1):
+        if self.max_partners is not None and (
+            not isinstance(self.max_partners, int) or isinstance(self.max_partners, bool) or self.max_partners < 1
+        ):
             raise ValueError(f"max_partners must be a positive integer or None, got {self.max_partners!r}")
-        if self.max_terms is not None and (not isinstance(self.max_terms, int) or isinstance(self.max_terms, bool)
-                                           or self.max_terms < 1):
+        if self.max_terms is not None and (
+            not isinstance(self.max_terms, int) or isinstance(self.max_terms, bool) or self.max_terms < 1
+        ):
             raise ValueError(f"max_terms must be a positive integer or None, got {self.max_terms!r}")
-        if (not isinstance(self.key_term_weight, (int, float)) or isinstance(self.key_term_weight, bool)
-                or not 1.0 <= self.key_term_weight <= 100.0):
+        if (
+            not isinstance(self.key_term_weight, (int, float))
+            or isinstance(self.key_term_weight, bool)
+            or not 1.0 <= self.key_term_weight <= 100.0
+        ):
             raise ValueError(f"key_term_weight must be a number in [1, 100], got {self.key_term_weight!r}")
         if self.background is not None and not isinstance(self.background, str):
             raise ValueError(f"background must be a language code or None, got {self.background!r}")
@@ -239,7 +254,7 @@ def params_table() -> str:
     shown = {"n_features": "2**21", "time_window": "7 days"}
     rows = ["| parameter | default | meaning |", "| --- | --- | --- |"]
     for f in fields(Params):
-        m = re.search(r"\n    %s : [^\n]*\n((?:        [^\n]*\n)*)" % f.name, doc)
+        m = re.search(rf"\n    {f.name} : [^\n]*\n((?:        [^\n]*\n)*)", doc)
         desc = " ".join(m.group(1).split()).split(". ")[0].rstrip(".") if m else ""
         rows.append(f"| `{f.name}` | `{shown.get(f.name, f.default)}` | {desc} |")
     return "\n".join(rows)

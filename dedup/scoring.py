@@ -85,14 +85,19 @@ def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) ->
     if len(pairs) == 0:
         return np.zeros(0, dtype=np.float64)
     # each row's top k partners (compiled: O(n * k) memory, not O(pairs))
-    best_v, best_c, fill = top_neighbours(np.ascontiguousarray(pairs, dtype=np.int64),
-                                          np.ascontiguousarray(sims), int(n), int(k))
+    best_v, best_c, fill = top_neighbours(
+        np.ascontiguousarray(pairs, dtype=np.int64), np.ascontiguousarray(sims), int(n), int(k)
+    )
     top = np.arange(best_v.shape[1]) < fill[:, None]
     rows = np.repeat(np.arange(n, dtype=np.int64), fill)
     cols, vals = best_c[top], best_v[top]
     # symmetric profiles: j is in i's profile when either is in the other's top k
-    w = _max_duplicates(np.concatenate([rows, cols, np.arange(n)]), np.concatenate([cols, rows, np.arange(n)]),
-                        np.concatenate([vals, vals, np.ones(n)]), n)
+    w = _max_duplicates(
+        np.concatenate([rows, cols, np.arange(n)]),
+        np.concatenate([cols, rows, np.arange(n)]),
+        np.concatenate([vals, vals, np.ones(n)]),
+        n,
+    )
     return pair_cosine(normalize(w, norm="l2"), pairs)
 
 
@@ -195,7 +200,7 @@ def score_pairs(
     shared = None
     if params is not None and params.short_text_terms:
         t = features.n_terms
-        short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms ** 2)
+        short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms**2)
         shared = np.full(len(pairs), -1, dtype=np.int64)
         shared[short] = shared_terms(features.tfidf, features.tfidf_rows(pairs[short]))
     jac = pair_jaccard(features.shingle_signatures, pairs) if jaccard is None else jaccard
@@ -210,9 +215,14 @@ def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> Sc
     (:attr:`Features.n_terms`). Needs every scored pair of the rows at once:
     an article's neighbour profile is its top partners among them."""
     sim = story_similarity(
-        scored.pairs, scored.cosine, n_terms, len(n_terms),
-        short_text_terms=params.short_text_terms, neighbourhood=params.neighbourhood,
-        neighbourhood_weight=params.neighbourhood_weight, shared=scored.shared,
+        scored.pairs,
+        scored.cosine,
+        n_terms,
+        len(n_terms),
+        short_text_terms=params.short_text_terms,
+        neighbourhood=params.neighbourhood,
+        neighbourhood_weight=params.neighbourhood_weight,
+        shared=scored.shared,
     )
     release_freed_memory()
     return replace(scored, similarity=sim)

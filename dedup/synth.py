@@ -146,8 +146,8 @@ def generate_articles(n: int, *, seed: int = 0, config: SynthConfig | None = Non
                 text = _render(w, terms, vocab, np.random.default_rng(story))
                 if rng.random() < 0.5:
                     text = (
-                        f"{_PLACES[int(rng.integers(len(_PLACES)))]} ({_AGENCIES[int(rng.integers(len(_AGENCIES)))]}) - "
-                        + text
+                        f"{_PLACES[int(rng.integers(len(_PLACES)))]} "
+                        f"({_AGENCIES[int(rng.integers(len(_AGENCIES)))]}) - " + text
                     )
                 if rng.random() < 0.5:
                     text += f"\n\n(Reporting by {terms[0]} {terms[1]}; Editing by {terms[2]})"

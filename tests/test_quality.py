@@ -59,9 +59,14 @@ def test_small_cross_validation_runs():
     ecb = [d for d in quality.load_ecbplus() if d.group in {"1", "3", "6", "8"}]
     uci = quality.load_uci()
     stories = sorted({d.group for d in uci})[:4]
-    tasks = [quality.Task("ECB+", ecb, quality.load_seeds()), quality.Task("UCI", [d for d in uci if d.group in stories])]
-    variants = [{"short_text_terms": 0, "neighbourhood": 0, "neighbourhood_weight": 0.0},
-                {"short_text_terms": 100, "neighbourhood": 4, "neighbourhood_weight": 0.5}]
+    tasks = [
+        quality.Task("ECB+", ecb, quality.load_seeds()),
+        quality.Task("UCI", [d for d in uci if d.group in stories]),
+    ]
+    variants = [
+        {"short_text_terms": 0, "neighbourhood": 0, "neighbourhood_weight": 0.0},
+        {"short_text_terms": 100, "neighbourhood": 4, "neighbourhood_weight": 0.5},
+    ]
     cv = quality.cross_validate(tasks, variants, [0.05, 0.2], k=2, log=lambda s: None)
     for name in ("ECB+", "UCI"):
         rows = cv["rows"][name]

@@ -165,8 +165,9 @@ def test_best_partners_same_candidates_and_clusters_as_in_memory(spark, ecb_reco
     row), so the rule -- ties included -- decides the candidate set; Spark
     proposes as many pairs and gives the same clusters."""
     if corpus == "generated":
-        records = [{"id": r["id"], "text": r["text"], "published": r["published"]}
-                   for r in generate_articles(3_000, seed=5)]
+        records = [
+            {"id": r["id"], "text": r["text"], "published": r["published"]} for r in generate_articles(3_000, seed=5)
+        ]
         df = spark.createDataFrame(records, "id string, text string, published string").repartition(3)
         extra = {"published_col": "published"}
     else:

@@ -42,8 +42,9 @@ def feature_counts(tokens: TokenBatch, n_features: int) -> sp.csr_matrix:
     # "bigram": the word itself again, hashed differently), radix-sorted and
     # counted -- the same matrix as building it from coordinates with scipy.
 
-    indptr, indices, data = term_counts(np.ascontiguousarray(tokens.hashes, dtype=np.uint64), tokens.offsets,
-                                        np.uint64(n_features - 1))
+    indptr, indices, data = term_counts(
+        np.ascontiguousarray(tokens.hashes, dtype=np.uint64), tokens.offsets, np.uint64(n_features - 1)
+    )
     return sp.csr_matrix((data, indices, indptr), shape=(tokens.n_docs, n_features))
 
 
@@ -52,8 +53,10 @@ def key_columns(key_token_lists: Sequence[Sequence[str]], n_features: int) -> tu
     (hashed exactly as :func:`feature_counts` hashes a token)."""
     from ..hashing import hash_str
 
-    docs = np.repeat(np.arange(len(key_token_lists), dtype=np.int64),
-                     np.fromiter(map(len, key_token_lists), dtype=np.int64, count=len(key_token_lists)))
+    docs = np.repeat(
+        np.arange(len(key_token_lists), dtype=np.int64),
+        np.fromiter(map(len, key_token_lists), dtype=np.int64, count=len(key_token_lists)),
+    )
     hashes = np.fromiter((hash_str(t) for toks in key_token_lists for t in toks), dtype=np.uint64, count=len(docs))
     return docs, feature_columns(hashes, n_features) if len(hashes) else np.zeros(0, np.int64)
 
@@ -96,8 +99,7 @@ def stem_counts(tokens: TokenBatch, n_features: int, length: int, max_tokens: in
     col_of = np.where(hashes != 0, feature_columns(hashes, n_features), -1)
     cols = col_of[np.searchsorted(distinct, ids)]
     keep = cols >= 0
-    out = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (doc_of[pos][keep], cols[keep])),
-                        shape=(n, n_features))
+    out = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (doc_of[pos][keep], cols[keep])), shape=(n, n_features))
     out.sum_duplicates()
     return out
 
@@ -216,10 +218,16 @@ class RawFeatures:
         return df
 
     def take(self, order: np.ndarray) -> RawFeatures:
-        return RawFeatures(self.counts[order], self.shingle_signatures[order], [self.digests[i] for i in order],
-                           self.empty[order], self.df_cols, self.df_vals,
-                           None if self.dropped is None else self.dropped[order],
-                           None if self.n_terms is None else self.n_terms[order])
+        return RawFeatures(
+            self.counts[order],
+            self.shingle_signatures[order],
+            [self.digests[i] for i in order],
+            self.empty[order],
+            self.df_cols,
+            self.df_vals,
+            None if self.dropped is None else self.dropped[order],
+            None if self.n_terms is None else self.n_terms[order],
+        )
 
     @staticmethod
     def concat(parts: Sequence[RawFeatures]) -> RawFeatures:
@@ -243,12 +251,13 @@ class RawFeatures:
             empty=np.concatenate([p.empty for p in parts]),
             df_cols=df_cols,
             df_vals=df_vals,
-            dropped=None if all(p.dropped is None for p in parts) else np.concatenate(
-                [np.zeros(p.n) if p.dropped is None else p.dropped for p in parts]),
-            n_terms=None if all(p.n_terms is None for p in parts) else np.concatenate(
-                [p.terms_per_row() for p in parts]),
+            dropped=None
+            if all(p.dropped is None for p in parts)
+            else np.concatenate([np.zeros(p.n) if p.dropped is None else p.dropped for p in parts]),
+            n_terms=None
+            if all(p.n_terms is None for p in parts)
+            else np.concatenate([p.terms_per_row() for p in parts]),
         )
-
 
     @staticmethod
     def stack(parts: list[RawFeatures]) -> RawFeatures:
@@ -289,7 +298,3 @@ class RawFeatures:
                 release_freed_memory()
         counts = csr_of(data, indices, indptr, (n, n_features))
         return RawFeatures(counts, sigs, digests, empty, df_cols, df_vals, dropped, n_terms)
-
-
-
-

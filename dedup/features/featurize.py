@@ -40,10 +40,18 @@ def featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
     dropped = n_terms = None
     if params.max_terms is not None:
         n_terms = np.diff(counts.indptr).astype(np.int64)
-        counts, dropped = prune_counts(counts, prior_of(params), params.background_docs if params.background else 0,
-                                       params.max_terms)
+        counts, dropped = prune_counts(
+            counts, prior_of(params), params.background_docs if params.background else 0, params.max_terms
+        )
     sh, sh_offsets = ngram_hashes(tokens.hashes, tokens.offsets, params.shingle_size)
     shingle_sigs = oph_signatures(sh, sh_offsets, num_perm=params.num_perm, seed=params.random_state)
-    return RawFeatures(counts, shingle_sigs, digests, tokens.lengths() == 0,
-                       df_cols=df_cols, df_vals=df_vals.astype(np.float64), dropped=dropped,
-                       n_terms=n_terms)
+    return RawFeatures(
+        counts,
+        shingle_sigs,
+        digests,
+        tokens.lengths() == 0,
+        df_cols=df_cols,
+        df_vals=df_vals.astype(np.float64),
+        dropped=dropped,
+        n_terms=n_terms,
+    )

@@ -92,14 +92,20 @@ def smoothed_idf(df: np.ndarray, n_docs: float) -> np.ndarray:
     return np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
 
 
-def idf_weights(df: np.ndarray, n_docs: float, prior_df: np.ndarray | None = None, prior_docs: float = 0.0) -> np.ndarray:
+def idf_weights(
+    df: np.ndarray, n_docs: float, prior_df: np.ndarray | None = None, prior_docs: float = 0.0
+) -> np.ndarray:
     """Smoothed idf, ``ln((1 + N) / (1 + df)) + 1``, over corpus plus background."""
     total_df = df if prior_df is None else df + prior_df
     return smoothed_idf(total_df, n_docs + prior_docs).astype(np.float32)
 
 
 def tfidf(
-    counts: sp.csr_matrix, idf: np.ndarray, dropped: np.ndarray | None = None, *, copy: bool = True,
+    counts: sp.csr_matrix,
+    idf: np.ndarray,
+    dropped: np.ndarray | None = None,
+    *,
+    copy: bool = True,
     chunk_nnz: int = 1 << 22,
 ) -> sp.csr_matrix:
     """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``).
@@ -237,16 +243,25 @@ def prune_counts(
     lengths = np.diff(counts.indptr)
     if counts.nnz == 0 or int(lengths.max()) <= max_terms:
         return counts, np.zeros(n)
-    if (counts.dtype == np.float32 and counts.data.max() < 1 << 20 and counts.has_sorted_indices
-            and np.array_equal(counts.data, np.floor(counts.data))):  # term counts (featurize's): compiled
+    if (
+        counts.dtype == np.float32
+        and counts.data.max() < 1 << 20
+        and counts.has_sorted_indices
+        and np.array_equal(counts.data, np.floor(counts.data))
+    ):  # term counts (featurize's): compiled
         from ._kernels import prune_rows
 
         # the weight's two factors by table: the numpy expressions below, once per count and per column
         log_tf = np.ones(int(counts.data.max()) + 1)  # by term count (0 unused)
         log_tf[1:] = sublinear_tf(np.arange(1, len(log_tf), dtype=np.float64))
         indptr, indices, data, dropped = prune_rows(
-            counts.indptr.astype(np.int64, copy=False), counts.indices, counts.data, log_tf,
-            _prior_idf(prior_df, prior_docs), int(max_terms))
+            counts.indptr.astype(np.int64, copy=False),
+            counts.indices,
+            counts.data,
+            log_tf,
+            _prior_idf(prior_df, prior_docs),
+            int(max_terms),
+        )
         return csr_of(data, indices, indptr.astype(counts.indptr.dtype), counts.shape), dropped
     w = sublinear_tf(counts.data.astype(np.float64)) * smoothed_idf(prior_df[counts.indices], prior_docs)
     thr = row_kth_largest(counts.indptr, w, max_terms)  # -inf for rows with <= max_terms terms

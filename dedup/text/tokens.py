@@ -52,8 +52,10 @@ def article_tokens(article: Article) -> list[str]:
 # sentence starts with a capital; a name there is usually repeated later.
 # (written to start with its first character, so the scanner skips other
 # positions quickly; the look-behinds then check the character before it)
-_KEY_RE = re.compile(r"[A-Z\d](?<![\w.!?:;\n\"\u201c(][A-Z\d])(?<![.!?:;\n\"\u201c]\s[A-Z\d])"
-                     r"(?:(?<=[A-Z])(?:[\w'.-]*\w)?|(?<=\d)(?:[\d,.]*\d)?)")
+_KEY_RE = re.compile(
+    r"[A-Z\d](?<![\w.!?:;\n\"\u201c(][A-Z\d])(?<![.!?:;\n\"\u201c]\s[A-Z\d])"
+    r"(?:(?<=[A-Z])(?:[\w'.-]*\w)?|(?<=\d)(?:[\d,.]*\d)?)"
+)
 
 
 def key_tokens(text: str) -> list[str]:
@@ -138,8 +140,11 @@ def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[b
     given = np.flatnonzero(pretok)
     if len(given):
         lengths = batch.lengths()[given]
-        want = np.fromiter((len(items[i]) if not isinstance(items[i], str) else lengths[k]
-                            for k, i in enumerate(given.tolist())), dtype=np.int64, count=len(given))
+        want = np.fromiter(
+            (len(items[i]) if not isinstance(items[i], str) else lengths[k] for k, i in enumerate(given.tolist())),
+            dtype=np.int64,
+            count=len(given),
+        )
         if not np.array_equal(lengths, want):  # an empty token in a list
             return _hash_items_dict(items)
     return batch, digests
@@ -161,13 +166,14 @@ def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[
     joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
     ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
     raw = joined.tobytes()
-    spans = list(zip(starts[first].tolist(), ends[first].tolist()))
+    spans = list(zip(starts[first].tolist(), ends[first].tolist(), strict=True))
     vocab = tuple(raw[s:e].decode("utf-8", "surrogatepass") for s, e in spans)
     table = np.fromiter((hash_bytes(raw[s:e]) for s, e in spans), dtype=np.uint64, count=len(spans))
     jo = joined_offsets.tolist()
     digests = [hashlib.blake2b(raw[jo[d] : jo[d + 1]], digest_size=8).digest() for d in range(len(encoded))]
-    batch = TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=tok_offsets,
-                       vocab=vocab)
+    batch = TokenBatch(
+        hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=tok_offsets, vocab=vocab
+    )
     return batch, digests
 
 
@@ -182,4 +188,6 @@ def _hash_tokens_dict(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
     del flat
     strings = tuple(vocab)
     table = np.fromiter((hash_str(s) for s in strings), dtype=np.uint64, count=len(strings))
-    return TokenBatch(hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=offsets, vocab=strings)
+    return TokenBatch(
+        hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=offsets, vocab=strings
+    )

@@ -56,7 +56,7 @@ def test_key_term_weight_one_is_the_old_features_and_is_validated():
     on = featurize_texts(texts, Params(key_term_weight=3.0))
     assert np.array_equal(off.counts.indices, on.counts.indices)
     assert (on.counts.data >= off.counts.data).all() and (on.counts.data > off.counts.data).any()
-    assert np.array_equal(on.counts.data[on.counts.indptr[1]:], off.counts.data[off.counts.indptr[1]:])
+    assert np.array_equal(on.counts.data[on.counts.indptr[1] :], off.counts.data[off.counts.indptr[1] :])
     for bad in (0.5, 1000.0, True, "3"):
         with pytest.raises(ValueError, match="key_term_weight"):
             Params(key_term_weight=bad)

@@ -66,8 +66,10 @@ def test_hash_texts_takes_texts_and_token_lists_mixed():
 
 
 def test_key_tokens_are_names_places_numbers_not_sentence_openers():
-    text = ("Police said the fire started on Tuesday. The blaze in Glendale killed 3 people, "
-            "Chief Ann Lee told reporters. It spread to 1,200 acres.")
+    text = (
+        "Police said the fire started on Tuesday. The blaze in Glendale killed 3 people, "
+        "Chief Ann Lee told reporters. It spread to 1,200 acres."
+    )
     keys = key_tokens(text)
     for word in ("tuesday", "glendale", "3", "chief", "ann", "lee", "1,200"):
         assert word in keys
