@@ -74,11 +74,9 @@ def cluster_articles(
         All pipeline parameters at once (e.g. shared with a StoryIndex).
     keep_text : bool, default True
         Whether the clusters' articles keep their text. ``False`` releases
-        each text as soon as it is featurised (the articles keep id, title,
-        source, url, published and metadata; ``text`` is ``""``): with
-        ``articles`` a generator over a file, a corpus whose texts do not
-        fit in memory clusters in memory proportional to its features
-        alone. ``articles`` is read once, a chunk at a time, either way.
+        each text once featurised (``text`` is then ``""``; the rest is
+        kept): a generator over a file too big for memory clusters in memory
+        proportional to its features. ``articles`` is read once, in chunks.
     **kwargs
         Pipeline parameters by name, overriding ``params``; see
         :class:`dedup.Params` for each and its default.
@@ -92,12 +90,10 @@ def cluster_articles(
 
     Notes
     -----
-    Memory is the batch's features, about 7 KB per news-length article
-    (TF-IDF rows of up to ``max_terms`` terms, two signatures of ``num_perm``
-    values), plus the articles. Each feature is let go once its stage is done
-    (:class:`PairStages`); TF-IDF rows over 1 GiB wait in a temporary file
-    (``TMPDIR``) while the candidates are found, and shingle signatures over
-    512 MiB while the term signatures are made.
+    Memory is the batch's features (about 7 KB per news-length article) plus
+    the articles; each feature is let go once its stage is done
+    (:class:`PairStages`), and large ones wait in temporary files (``TMPDIR``)
+    while other stages run.
     """
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")

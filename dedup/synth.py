@@ -122,17 +122,11 @@ def generate_articles(n: int, *, seed: int = 0, config: SynthConfig | None = Non
     ``story`` (ground truth) and ``kind`` (``original``, ``copy`` or ``rewrite``).
 
     Deterministic for a given ``seed`` and config; memory stays bounded
-    (only a window of recent stories is kept to be copied or rewritten).
-    """
-    cfg = config or SynthConfig()
-    rng = np.random.default_rng(seed)
+    (only a window of recent stories is kept to be copied or rewritten)."""
+    cfg, rng = config or SynthConfig(), np.random.default_rng(seed)
     vocab = _Vocab(cfg)
     recent: list[tuple[int, np.ndarray, list[str]]] = []  # story, word ids, terms
-    window = 2000
-    start = cfg.start
-    t = 0.0
-    stories = 0
-    size = vocab.size
+    window, start, t, stories, size = 2000, cfg.start, 0.0, 0, vocab.size
     for i in range(n):
         t += float(rng.exponential(cfg.seconds_between))
         if recent and rng.random() < cfg.dup_rate:

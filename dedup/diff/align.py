@@ -110,17 +110,9 @@ def diff_articles(
     )
     builder = Builder(sa, sb, matches, max_tokens=max_word_tokens)
     blocks = [builder.block(p) for p in order_parts(parts)]
-    return Alignment(
-        original_id=a.id,
-        rewrite_id=b.id,
-        original=tuple(sa.paras),
-        rewrite=tuple(sb.paras),
-        blocks=tuple(blocks),
-        summary=builder.summary(blocks),
-        original_title=a.title,
-        rewrite_title=b.title,
-        parameters=params,
-    )
+    ids = {"original_id": a.id, "rewrite_id": b.id, "original_title": a.title, "rewrite_title": b.title}
+    sides = {"original": tuple(sa.paras), "rewrite": tuple(sb.paras)}
+    return Alignment(**ids, **sides, blocks=tuple(blocks), summary=builder.summary(blocks), parameters=params)
 
 
 def correspond(a: Side, b: Side, *, sentence_threshold: float) -> tuple[list[tuple[int, int]], Matches]:

@@ -214,19 +214,29 @@ def candidate_pairs(
     n = len(signatures)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
     members = members[~(signatures[members] == EMPTY).all(axis=1)]
+    caps = {"max_bucket_size": max_bucket_size, "neighbours": neighbours}
+    window = {"timestamps": timestamps, "window_seconds": window_seconds}
     if max_partners is not None:
         return top_partner_pairs(
-            signatures,
-            bands,
-            rows,
-            members,
-            max_partners,
-            max_bucket_size=max_bucket_size,
-            neighbours=neighbours,
-            timestamps=timestamps,
-            window_seconds=window_seconds,
-            keep_bands=keep_bands,
+            signatures, bands, rows, members, max_partners, keep_bands=keep_bands, **caps, **window
         )
+    return code_pairs(_banded_codes(signatures, bands, rows, members, **caps, **window), n)
+
+
+def _banded_codes(
+    signatures: np.ndarray,
+    bands: int,
+    rows: int,
+    members: np.ndarray,
+    *,
+    max_bucket_size: int,
+    neighbours: int,
+    timestamps: np.ndarray | None,
+    window_seconds: float | None,
+) -> np.ndarray:
+    """Every pair of ``members`` sharing a band (buckets capped, window
+    applied), as sorted unique codes ``i * n + j``."""
+    n = len(signatures)
     acc = np.zeros(0, np.int64)  # unique pair codes i * n + j found so far, sorted
     found: list[np.ndarray] = []
     pending = 0
@@ -243,8 +253,7 @@ def candidate_pairs(
         if pending > max(1 << 22, 2 * len(acc)):
             acc, found, pending = _merge_codes([acc, *found]), [], 0
             release_freed_memory()
-    acc = _merge_codes([acc, *found])
-    return code_pairs(acc, n)
+    return _merge_codes([acc, *found])
 
 
 def top_partner_pairs(
