@@ -5,7 +5,16 @@ Computing only; rendering is in :mod:`dedup.report` (which this package never im
 """
 
 from .align import diff_articles
-from . import model
 from .model import SCHEMA_VERSION, Alignment, Block, Paragraph, SentenceDiff, Span, Summary, WordOp
 
-__all__ = ["diff_articles", *model.__all__]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Alignment",
+    "Block",
+    "Paragraph",
+    "SentenceDiff",
+    "Span",
+    "Summary",
+    "WordOp",
+    "diff_articles",
+]

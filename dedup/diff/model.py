@@ -19,17 +19,6 @@ from typing import Any
 
 from dedup.text.normalise import split_sentences
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Alignment",
-    "Block",
-    "Paragraph",
-    "SentenceDiff",
-    "Span",
-    "Summary",
-    "WordOp",
-]
-
 SCHEMA_VERSION = "2.0"
 
 #: Block kinds, in the order a legend lists them.
