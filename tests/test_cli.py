@@ -266,6 +266,21 @@ def test_report_reads_parquet(tmp_path, rows):
     )
 
 
+def test_report_pages_one_file_per_story_linked_from_the_index(tmp_path, feed, rows):
+    folder = tmp_path / "pages"
+    assert main(["report", str(feed), "--pages", str(folder)]) == 0
+    told_twice = {r["story"] for r in rows if sum(x["story"] == r["story"] for x in rows) > 1}
+    pages = sorted(p.name for p in folder.glob("story-*.html"))
+    assert len(pages) == len(told_twice)
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert sorted(re.findall(r'href="(story-\d+\.html)"', index)) == pages  # every page linked, once
+    one = (folder / pages[0]).read_text(encoding="utf-8")
+    assert one.count('<section class="cluster"') == 0 and "Contents" in one  # one story, not the whole report
+    with pytest.raises(SystemExit) as e:  # one or the other
+        main(["report", str(feed), "--pages", str(folder), "-o", str(tmp_path / "x.html")])
+    assert e.value.code == 1
+
+
 # --- progress -----------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,15 @@ from typing import Any
 from ..article import Article
 from ..diff import diff_articles
 from ..io import iter_records
-from ..report import render_clusters_html, render_html, render_json, render_markdown, render_terminal, use_color
+from ..report import (
+    render_clusters_html,
+    render_html,
+    render_json,
+    render_markdown,
+    render_story_pages,
+    render_terminal,
+    use_color,
+)
 from .args import (
     EXIT_INPUT,
     EXIT_OK,
@@ -52,6 +60,7 @@ REPORT_EPILOG = """\
 examples:
   dedup report feed.jsonl -o report.html
   dedup report articles/ archive.parquet -o report.html --all
+  dedup report archive.jsonl --pages report/          one page per story, report/index.html
 """
 
 
@@ -100,6 +109,14 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_pages(pages: dict[str, str], folder: str) -> None:
+    """The index and story pages into ``folder`` (made if missing)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, html in pages.items():
+        (out / name).write_text(html, encoding="utf-8")
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     start = time.monotonic()
     log = log_for(args)
@@ -108,10 +125,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if n == 0:
         say(log.why_nothing(args.paths))
         return EXIT_INPUT
-    page = render_clusters_html(result, title=args.title, min_size=1 if args.all else 2)
-    _write(page, args.output)
+    min_size = 1 if args.all else 2
+    if args.pages:
+        _write_pages(render_story_pages(result, title=args.title, min_size=min_size), args.pages)
+    else:
+        _write(render_clusters_html(result, title=args.title, min_size=min_size), args.output)
     multi = sum(1 for c in result if len(c) > 1)
-    target = f" -> {args.output}" if args.output else ""
+    where = args.pages and str(Path(args.pages) / "index.html")
+    target = f" -> {where or args.output}" if where or args.output else ""
     say(
         f"{plural(n, 'article')}, {plural(multi, 'story', 'stories')} told more than once, "
         f"{log.rejected:,} rejected, {time.monotonic() - start:.1f} s{target}"
@@ -154,7 +175,13 @@ def register(subparsers: Any) -> None:
         description="Cluster the input as 'dedup cluster' does, then write one HTML page with a table of contents.",
     )
     add_paths_arguments(r)
-    r.add_argument("-o", "--output", metavar="FILE", help="write the HTML here instead of stdout")
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="FILE", help="write the HTML here instead of stdout")
+    where.add_argument(
+        "--pages",
+        metavar="DIR",
+        help="one page per story in DIR, with DIR/index.html linking them (each page as large as its story)",
+    )
     r.add_argument("--title", default="dedup story report", help="page title (default: %(default)s)")
     r.add_argument("--all", action="store_true", help="also list stories told only once")
     add_progress_argument(r)

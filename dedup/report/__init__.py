@@ -5,7 +5,7 @@ story against its representative, one HTML page).
 Rendering only: the alignment is computed by :func:`dedup.diff.diff_articles`.
 """
 
-from .cluster import cluster_diffs, render_cluster_html, render_clusters_html
+from .cluster import cluster_diffs, render_cluster_html, render_clusters_html, render_story_pages
 from .document import DiffReport, diff_articles
 from .html import render_html
 from .jsonout import render_json
@@ -18,6 +18,7 @@ __all__ = [
     "cluster_diffs",
     "render_cluster_html",
     "render_clusters_html",
+    "render_story_pages",
     "render_html",
     "render_json",
     "render_markdown",

@@ -25,7 +25,7 @@ from dedup.text.normalise import ParagraphKind, classify_paragraph, paragraphs
 
 from .html import INLINE_MIN_SIMILARITY, esc, esc_text, legend_html, page, render_alignment_section
 
-__all__ = ["cluster_diffs", "headline", "render_cluster_html", "render_clusters_html"]
+__all__ = ["cluster_diffs", "headline", "render_cluster_html", "render_clusters_html", "render_story_pages"]
 
 
 def headline(a: Article, *, width: int = 90) -> str:
@@ -163,3 +163,27 @@ def render_clusters_html(
         parts.append(f'<p class="meta">No story with {min_size} or more articles.</p>')
     nav = f'<nav class="toc" aria-label="contents"><h2>Contents</h2><ol>{"".join(toc)}</ol></nav>' if toc else ""
     return page(title, f"<h1>{esc(title)}</h1>{_HOW_TO_READ}{legend_html()}{nav}{''.join(parts)}")
+
+
+def render_story_pages(
+    clusters: Iterable[Cluster], *, title: str = "dedup story report", min_size: int = 2, **diff_options: Any
+) -> dict[str, str]:
+    """One page per story and an index page linking them, as ``{file name: HTML}``
+    (``index.html``, ``story-1.html``, ...): each page's size is its story's,
+    whatever the size of the corpus. Clusters smaller than ``min_size`` are left out."""
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
+        raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
+    pages: dict[str, str] = {}
+    items: list[str] = []
+    for n, c in enumerate((c for c in clusters if len(c.members) >= min_size), 1):
+        name = f"story-{n}.html"
+        pages[name] = render_cluster_html(c, **diff_options)
+        items.append(
+            f'<li><a href="{name}">{esc(headline(c.representative))}</a> '
+            f'<span class="meta">({esc(c.representative.id)}, {len(c.members)} articles)</span></li>'
+        )
+    listing = (
+        f"<ol>{''.join(items)}</ol>" if items else f'<p class="meta">No story with {min_size} or more articles.</p>'
+    )
+    nav = f'<nav class="toc" aria-label="contents"><h2>Stories</h2>{listing}</nav>'
+    return {"index.html": page(title, f"<h1>{esc(title)}</h1>{nav}"), **pages}
