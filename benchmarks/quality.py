@@ -476,7 +476,7 @@ def choose(
     for v in variants:
         for t in thresholds:
             p = base.with_(threshold=float(t), **v)
-            aris = [float(adjusted_rand_score(gold, g.labels(p))) for g, gold in zip(graphs, golds, strict=True)]
+            aris = [float(adjusted_rand_score(gold, g.labels(p))) for g, gold in zip(graphs, golds, strict=False)]
             tried.append((float(np.mean(aris)), p, aris))
     top = max(m for m, _, _ in tried)
     near = [(i, t) for i, t in enumerate(tried) if t[0] >= top - ARI_TOLERANCE - 1e-12]
@@ -529,7 +529,7 @@ def cross_validate(
             if t.extra:
                 row["seed_joined_alone"] = _joined_alone(pred, len(test), len(t.extra))
             rows[t.name].append(row)
-            pooled[t.name].update({d.id: f"{f}:{x}" for d, x in zip(test, pred, strict=True)})
+            pooled[t.name].update({d.id: f"{f}:{x}" for d, x in zip(test, pred, strict=False)})
             msg.append(f"{t.name} held-out ARI {s['ari']:.3f} B3 F1 {s['b3_f1']:.3f}")
         log("; ".join(msg))
     return {"rows": rows, "pooled": pooled}

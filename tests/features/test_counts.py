@@ -52,7 +52,7 @@ def test_boost_multiplies_exactly_the_key_unigrams_of_their_document():
 
 def test_key_term_weight_one_is_the_old_features_and_is_validated():
     texts = ["Judge Ruth Bader spoke in Ohio on 4 May.", "A storm hit the coast."]
-    off = featurize_texts(texts, Params())
+    off = featurize_texts(texts, Params(key_term_weight=1.0))
     on = featurize_texts(texts, Params(key_term_weight=3.0))
     assert np.array_equal(off.counts.indices, on.counts.indices)
     assert (on.counts.data >= off.counts.data).all() and (on.counts.data > off.counts.data).any()
