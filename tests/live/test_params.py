@@ -33,6 +33,8 @@ _OTHER = {
     "neighbourhood_weight": 0.95,
     "max_terms": 12,
     "max_partners": 1,
+    "key_term_weight": 1.0,
+    "stem_length": 0,
 }
 # small capped buckets, so that max_bucket_size and bucket_neighbours have buckets to cap
 _BASE = Params(max_bucket_size=6, bucket_neighbours=2)
