@@ -7,6 +7,7 @@ import multiprocessing as mp
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -238,3 +239,29 @@ def test_save_and_load_through_the_storage_interface(redis_server, prefix, feed,
             assert loaded.add(a) == mem.add(a) == back.add(a)
     finally:
         drop_index(redis_server, other)
+
+
+@pytest.mark.slow
+def test_four_dedupe_workers_on_overlapping_feeds_account_for_every_article(redis_server, prefix, tmp_path):
+    """Issue 18 case 2 through the command: four ``dedup dedupe --redis`` workers at
+    once on overlapping feeds; none dies, and every input article ends in some
+    worker's kept or duplicates output (one already indexed by another worker is
+    a duplicate, "already indexed")."""
+    rows = list(generate_articles(120, seed=41))
+    procs, outs = [], []
+    for w in range(4):
+        part = [r for k, r in enumerate(rows) if k % 4 in (w, (w + 1) % 4)]  # each article in two feeds
+        src = tmp_path / f"feed{w}.jsonl"
+        src.write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+        kept, dups = tmp_path / f"kept{w}.jsonl", tmp_path / f"dups{w}.jsonl"
+        outs.append((kept, dups))
+        cmd = [sys.executable, "-m", "dedup", "dedupe", str(src), "-o", str(kept), "--duplicates", str(dups)]
+        cmd += ["--redis", f"{redis_server['host']}:{redis_server['port']}", "--redis-prefix", prefix, "--no-progress"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    codes = [(p.wait(300), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in codes), codes
+    seen: set[str] = set()
+    for kept, dups in outs:
+        for path in (kept, dups):
+            seen |= {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
+    assert seen == {r["id"] for r in rows}
