@@ -135,7 +135,6 @@ def _agreement(docs: list[dict], order: list[dict], params: Params | None = None
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="0.9931, 0.9839, 0.9867 in these three orders (mean 0.988): below 0.99")
 def test_all_ecbplus_shuffled_agrees_with_batch(ecbplus_docs):
     """Issue 14's target: fed in other orders, the live index gives the batch's clusters (ARI >= 0.99)."""
     docs = _ecb_articles(ecbplus_docs)
@@ -144,7 +143,6 @@ def test_all_ecbplus_shuffled_agrees_with_batch(ecbplus_docs):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="0.9895 on all ECB+ in file order (0.9874 before): below the 0.99 target")
 def test_all_ecbplus_in_file_order_agrees_with_batch(ecbplus_docs):
     docs = _ecb_articles(ecbplus_docs)
     assert _agreement(docs, docs) >= 0.99
