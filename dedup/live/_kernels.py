@@ -29,15 +29,9 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["TermPool", "candidate_products", "sublinear_tf", "idf_value", "capped_start", "profile_dots"]
+__all__ = ["TermPool", "candidate_products", "idf_value", "capped_start", "profile_dots"]
 
 _opts = dict(cache=True, nogil=True)
-
-
-# CORE: features/weights.py -- sublinear tf, the one definition (verify.tfidf writes it inline today)
-def sublinear_tf(counts: np.ndarray) -> np.ndarray:
-    """``1 + ln(count)`` (float64, numpy's log): the tf factor of :func:`dedup.features.weights.tfidf`."""
-    return 1.0 + np.log(np.asarray(counts, dtype=np.float64))
 
 
 # CORE: features/weights.py -- the scalar form of verify.idf_weights, for compiled loops

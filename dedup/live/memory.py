@@ -21,8 +21,9 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
+from ..features.weights import sublinear_tf
 from ..params import Params
-from ._kernels import TermPool, candidate_products, sublinear_tf
+from ._kernels import TermPool, candidate_products
 from .bands import lsh_bands
 from .bandtable import BandTable
 from .records import Entry, Profiles, Snapshot
@@ -121,7 +122,9 @@ class MemoryState:
         self.seq_of[entry.id] = entry.seq
         self.stories.setdefault(entry.story, []).append(entry.seq)
         if entry.live:
-            self.terms.put(entry.seq, entry.cols, sublinear_tf(entry.counts), entry.dropped)
+            self.terms.put(
+                entry.seq, entry.cols, sublinear_tf(np.asarray(entry.counts, dtype=np.float64)), entry.dropped
+            )
             self.live_order[entry.seq] = None
             if not math.isnan(entry.ts):
                 heapq.heappush(self.live_by_time, (entry.ts, entry.seq))

@@ -50,6 +50,7 @@ import os
 import re
 import tempfile
 import time
+import tokenize
 import zipfile
 from typing import Any
 
@@ -379,7 +380,7 @@ def _count(x: Any) -> bool:
 def _load_npy(name: str, b: bytes) -> np.ndarray:
     try:
         return np.load(io.BytesIO(b), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # numpy parses the header
         raise IndexFormatError(f"member {name} is not a plain numpy array ({exc})") from None
 
 

@@ -5,7 +5,7 @@ Nothing here defines a formula of its own: the idf is
 :func:`dedup.weights.idf_weights`, the short-text factor and the neighbour
 blend are :func:`dedup.pair_scoring.story_similarity` and
 :func:`dedup.pair_scoring.blend_neighbourhood`, sublinear tf is
-:func:`~dedup.live._kernels.sublinear_tf` (the compiled candidate pass uses
+:func:`~dedup.features.weights.sublinear_tf` (the compiled candidate pass uses
 the same scalar functions). What is specific to a live index is how the
 inputs are gathered: an article's own row counts in its own document
 frequencies (as in a batch), candidates are weighed under the *current*
@@ -22,8 +22,9 @@ import scipy.sparse as sp
 
 from .. import scoring as pair_scoring
 from ..features import weights
+from ..features.weights import sublinear_tf
 from ..params import Params
-from ._kernels import candidate_products, profile_dots, sublinear_tf
+from ._kernels import candidate_products, profile_dots
 from .records import Entry, Profiles
 
 __all__ = ["Scorer", "Rows", "ones_pattern"]
@@ -84,7 +85,7 @@ class Scorer:
             finally:
                 own[own_cols] = False
         idf = weights.idf_weights(df, n_docs, self.prior[cols] if self.prior_docs else None, self.prior_docs)
-        w = sublinear_tf(counts) * idf
+        w = sublinear_tf(np.asarray(counts, dtype=np.float64)) * idf
         rows = np.repeat(np.arange(n), lengths)
         norm2 = np.bincount(rows, weights=w * w, minlength=n)
         norm2 += np.fromiter((e.dropped for e in items), dtype=np.float64, count=n)  # type: ignore[union-attr]
@@ -119,7 +120,7 @@ class Scorer:
         start = np.zeros(n, dtype=np.int64)
         np.cumsum(length[:-1], out=start[1:])
         cols = np.concatenate([e.cols for e in entries]) if n else np.zeros(0, np.int32)
-        tf = sublinear_tf(np.concatenate([e.counts for e in entries]) if n else np.zeros(0))
+        tf = sublinear_tf(np.concatenate([e.counts for e in entries]).astype(np.float64) if n else np.zeros(0))
         ucols, local = np.unique(cols, return_inverse=True)
         at = np.minimum(np.searchsorted(ucols, pc), max(len(ucols) - 1, 0))
         hit = ucols[at] == pc if len(ucols) else np.zeros(len(pc), dtype=bool)

@@ -35,6 +35,7 @@ from . import _kernels
 from .minhash import EMPTY, to_lean_minhash
 
 __all__ = [
+    "KEEP_BANDS",
     "lsh_params",
     "optimal_params",
     "band_keys",
@@ -78,6 +79,9 @@ def optimal_params(
             if error < best:
                 best, opt = error, (b, r)
     return opt
+
+
+KEEP_BANDS = 4  # a pair agreeing in this many bands is kept whatever its partners' ranks
 
 
 def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:
@@ -192,7 +196,7 @@ def candidate_pairs(
     timestamps: np.ndarray | None = None,
     window_seconds: float | None = None,
     max_partners: int | None = None,
-    keep_bands: int = 4,
+    keep_bands: int = KEEP_BANDS,
 ) -> np.ndarray:
     """Pairs of rows that share at least one LSH band.
 
@@ -267,7 +271,7 @@ def top_partner_pairs(
     neighbours: int = 8,
     timestamps: np.ndarray | None = None,
     window_seconds: float | None = None,
-    keep_bands: int = 4,
+    keep_bands: int = KEEP_BANDS,
 ) -> np.ndarray:
     """Banded candidates, each row keeping its ``max_partners`` best partners.
 

@@ -39,7 +39,6 @@ against them.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -595,12 +594,6 @@ def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> t
     return x[keep], y[keep]
 
 
-def keep_bands() -> int:
-    """The ``keep_bands`` the batch's candidates use: :func:`dedup.batch.find_candidates`
-    passes none, so :func:`dedup.sketch.lsh.candidate_pairs`' default."""
-    return int(inspect.signature(cand.candidate_pairs).parameters["keep_bands"].default)
-
-
 def offer_step(block_size: int) -> Callable:
     """``mapInPandas`` over scored blocks: each limited-view pair offered to
     both its rows, as packed rows by block of the receiving row ``x``."""
@@ -637,7 +630,7 @@ def filter_step(n: int) -> Callable:
     """``applyInPandas`` cogrouped by block (scored, kept): the scored pairs
     the batch keeps -- those another view proposed, the kept partners, and
     those with ``keep_bands`` bands in common or more."""
-    sure = keep_bands()
+    sure = cand.KEEP_BANDS
 
     def fn(scored: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
         if not len(scored):

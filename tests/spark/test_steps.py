@@ -38,7 +38,7 @@ def test_partner_rule_gives_the_batch_pairs(k, rows, seed):
     i, j = offered[:, 0], offered[:, 1]
     kx, ky = steps.best_partners(np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c]), k)
     kept = {(min(a, b), max(a, b)) for a, b in zip(kx.tolist(), ky.tolist(), strict=True)}
-    kept |= {tuple(p) for p in offered[c >= steps.keep_bands()].tolist()}
+    kept |= {tuple(p) for p in offered[c >= cand.KEEP_BANDS].tolist()}
     assert len(limited) < len(offered)  # the rule bites
     assert kept == {tuple(p) for p in limited.tolist()}
 
