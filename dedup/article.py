@@ -30,6 +30,7 @@ __all__ = [
     "DedupWarning",
     "prepare_articles",
     "iter_articles",
+    "claim_id",
 ]
 
 _FIELDS = ("id", "text", "title", "source", "url", "published", "metadata")
@@ -372,14 +373,24 @@ def iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -
     return _iter_articles(items, errors, rejected)
 
 
+def claim_id(seen: dict[str, int], id_: str, position: int) -> str | None:
+    """Record that the record at input ``position`` uses ``id_``; if an earlier
+    record holds it, leave ``seen`` as it is and return the rejection reason
+    (the first record with an id wins, wherever the ids are checked)."""
+    if id_ in seen:
+        return f"duplicate id: input positions {seen[id_]} and {position} both use it"
+    seen[id_] = position
+    return None
+
+
 def _iter_articles(items: Iterable[Any], errors: str, rejected: list[Rejected]) -> Iterator[Article]:
     seen: dict[str, int] = {}
     for pos, item in enumerate(items):
         try:
             art = coerce_article(item, default_id=str(pos))
-            if art.id in seen:
-                raise ArticleError(repr(art.id), f"duplicate id: input positions {seen[art.id]} and {pos} both use it")
-            seen[art.id] = pos
+            reason = claim_id(seen, art.id, pos)
+            if reason is not None:
+                raise ArticleError(repr(art.id), reason)
         except ArticleError as exc:
             if errors == "raise":
                 raise

@@ -17,7 +17,7 @@ __all__ = ["Params", "LINKAGES"]
 LINKAGES = ("average", "single", "complete")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Params:
     """Pipeline parameters (keyword arguments of :func:`dedup.cluster_articles`).
 
@@ -43,71 +43,13 @@ class Params:
         ``"average"`` merges two groups only while their mean pairwise
         similarity (unconfirmed pairs count 0) stays above ``threshold``,
         which resists chaining; ``"complete"`` needs every pair confirmed.
-    n_terms : int, default 60
-        Size of each article's set of most distinctive terms, the candidate
-        view that finds rewrites. With 60 terms and 256 one-row bands the
-        candidate stage proposes 98% of the ECB+ pairs that all-pairs
-        verification confirms at the default threshold (20 terms: 92%).
-    num_perm : int, default 256
-        MinHash permutations per signature (and, for the term view, one-row
-        LSH bands).
-    lsh_threshold : float, default 0.1
-        Jaccard threshold of the term view's LSH; bands and rows are derived
-        from it (datasketch's optimiser, weighted towards recall).
-    shingle_size : int, default 5
-        Word n-gram length of the copy view (near-identical text).
-    copy_threshold : float, default 0.6
-        Estimated shingle Jaccard at or above which two articles are copies of
-        one version; also the copy view's LSH threshold.
-    max_bucket_size : int, default 100
-        An LSH bucket larger than this is not expanded to all its pairs: each
-        member is paired only with its ``bucket_neighbours`` nearest members
-        in (publication time, content) order -- passim's maximum document
-        frequency, without losing large groups of copies.
-    bucket_neighbours : int, default 8
-        How many following members each member of an oversized bucket is
-        paired with.
     time_window : timedelta or None, default 7 days
         When both articles carry ``published``, they are compared only if
         published within this window. None compares regardless of time.
-    n_features : int, default 2**21
-        Hashed feature space of the TF-IDF vectors.
-    background : str or None, default "en"
-        Language of the background word frequencies (``wordfreq``) blended into
-        the document frequencies, so that scores mean the same for two
-        articles as for two million. None uses the corpus alone.
-    background_docs : int, default 2000
-        Weight of the background, in documents.
-    random_state : int, default 1
-        Seed of the MinHash permutations.
     n_jobs : int, default 1
         Worker processes for the per-article stages (-1: all cores). With
         more than one, articles go to the workers in chunks of 2,000; the
         result is the same as with one.
-    short_text_terms : int, default 100
-        Short-text rule: a pair of articles with fewer distinct terms
-        (unigrams plus bigrams) than this has its cosine scaled up by
-        ``short_text_terms / sqrt(n_i * n_j)`` (capped at 1) before linkage,
-        when the two share at least two terms, so headlines (or title plus
-        lead) are judged on the scale of full articles; see
-        :func:`dedup.scoring.story_similarity`. 0 turns it off.
-    neighbourhood : int, default 8
-        Size of each article's neighbour profile (its most similar scored
-        partners) for the second-order, shared-neighbour similarity that
-        tells two stories of the same kind apart. 0 links on the
-        (short-text-scaled) cosine alone.
-    neighbourhood_weight : float, default 0.5
-        Weight of the shared-neighbour similarity in the linkage score,
-        ``(1 - w) * cosine + w * neighbour similarity``.
-    max_partners : int or None, default 80
-        Each article keeps at most this many term-view candidates: the
-        articles it shares the most LSH bands with (ties: nearer in
-        publication order). A pair is compared when either article keeps
-        it. Chance collisions (two articles sharing one rare term) grow with
-        the number of articles in the time window; this keeps the
-        candidates per article bounded (ECB+ candidate recall 0.980 at 80,
-        as without the bound; 0.979 at 50).
-        None proposes every banded pair.
     max_terms : int or None, default 512
         Each article's TF-IDF row keeps its ``max_terms`` heaviest unigrams
         and bigrams, ranked by sublinear tf times the background prior's idf
@@ -136,30 +78,88 @@ class Params:
         "kills" and "killed" agree. 0 turns it off. Grouped CV
         (development split): UCI headlines held-out ARI +0.05 with the key
         facts; full articles are unchanged.
+    short_text_terms : int, default 100
+        Short-text rule: a pair of articles with fewer distinct terms
+        (unigrams plus bigrams) than this has its cosine scaled up by
+        ``short_text_terms / sqrt(n_i * n_j)`` (capped at 1) before linkage,
+        when the two share at least two terms, so headlines (or title plus
+        lead) are judged on the scale of full articles; see
+        :func:`dedup.scoring.story_similarity`. 0 turns it off.
+    n_features : int, default 2**21
+        Hashed feature space of the TF-IDF vectors.
+    background : str or None, default "en"
+        Language of the background word frequencies (``wordfreq``) blended into
+        the document frequencies, so that scores mean the same for two
+        articles as for two million. None uses the corpus alone.
+    background_docs : int, default 2000
+        Weight of the background, in documents.
+    n_terms : int, default 60
+        Size of each article's set of most distinctive terms, the candidate
+        view that finds rewrites. With 60 terms and 256 one-row bands the
+        candidate stage proposes 98% of the ECB+ pairs that all-pairs
+        verification confirms at the default threshold (20 terms: 92%).
+    num_perm : int, default 256
+        MinHash permutations per signature (and, for the term view, one-row
+        LSH bands).
+    random_state : int, default 1
+        Seed of the MinHash permutations.
+    lsh_threshold : float, default 0.1
+        Jaccard threshold of the term view's LSH; bands and rows are derived
+        from it (datasketch's optimiser, weighted towards recall).
+    max_partners : int or None, default 80
+        Each article keeps at most this many term-view candidates: the
+        articles it shares the most LSH bands with (ties: nearer in
+        publication order). A pair is compared when either article keeps
+        it. Chance collisions (two articles sharing one rare term) grow with
+        the number of articles in the time window; this keeps the
+        candidates per article bounded (ECB+ candidate recall 0.980 at 80,
+        as without the bound; 0.979 at 50).
+        None proposes every banded pair.
+    shingle_size : int, default 5
+        Word n-gram length of the copy view (near-identical text).
+    copy_threshold : float, default 0.6
+        Estimated shingle Jaccard at or above which two articles are copies of
+        one version; also the copy view's LSH threshold.
+    max_bucket_size : int, default 100
+        An LSH bucket larger than this is not expanded to all its pairs: each
+        member is paired only with its ``bucket_neighbours`` nearest members
+        in (publication time, content) order -- passim's maximum document
+        frequency, without losing large groups of copies.
+    bucket_neighbours : int, default 8
+        How many following members each member of an oversized bucket is
+        paired with.
+    neighbourhood : int, default 8
+        Size of each article's neighbour profile (its most similar scored
+        partners) for the second-order, shared-neighbour similarity that
+        tells two stories of the same kind apart. 0 links on the
+        (short-text-scaled) cosine alone.
+    neighbourhood_weight : float, default 0.5
+        Weight of the shared-neighbour similarity in the linkage score,
+        ``(1 - w) * cosine + w * neighbour similarity``.
     """
 
     threshold: float = 0.15
     linkage: str = "average"
+    time_window: timedelta | None = timedelta(days=7)
+    n_jobs: int = 1
+    max_terms: int | None = 512
+    key_term_weight: float = 8.0
+    stem_length: int = 5
+    short_text_terms: int = 100
+    n_features: int = 1 << 21
+    background: str | None = "en"
+    background_docs: int = 2000
     n_terms: int = 60
     num_perm: int = 256
+    random_state: int = 1
     lsh_threshold: float = 0.1
+    max_partners: int | None = 80
     shingle_size: int = 5
     copy_threshold: float = 0.6
     max_bucket_size: int = 100
     bucket_neighbours: int = 8
-    time_window: timedelta | None = timedelta(days=7)
-    n_features: int = 1 << 21
-    background: str | None = "en"
-    background_docs: int = 2000
-    random_state: int = 1
-    n_jobs: int = 1
-    short_text_terms: int = 100
     neighbourhood: int = 8
     neighbourhood_weight: float = 0.5
-    max_terms: int | None = 512
-    max_partners: int | None = 80
-    key_term_weight: float = 8.0
-    stem_length: int = 5
 
     def __post_init__(self) -> None:
         _check_unit("threshold", self.threshold)

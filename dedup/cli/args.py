@@ -26,6 +26,8 @@ __all__ = [
     "exit_codes_table",
     "Parser",
     "Formatter",
+    "add_command",
+    "option",
     "add_input_arguments",
     "add_paths_arguments",
     "add_param_arguments",
@@ -106,28 +108,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def add_command(subparsers: Any, name: str, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose help shows its description and examples as written."""
+    return subparsers.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=Formatter)
+
+
+def option(p: Any, *flags: str, help: str, **kwargs: Any) -> None:
+    """``p.add_argument`` with the default named at the end of the help text
+    (``(default: first)``), as every option with a default shows it."""
+    p.add_argument(*flags, help=f"{help} (default: %(default)s)", **kwargs)
+
+
 def add_input_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -> None:
     """--text-field, --id-field, --title-field, --published-field (and --delimiter)."""
     d = FieldMap()
     g = p.add_argument_group("input fields (JSONL keys, CSV header names, Parquet columns)")
-    g.add_argument(
-        "--text-field", default=d.text, metavar="NAME", help="field holding the article text (default: %(default)s)"
-    )
-    g.add_argument(
-        "--id-field",
-        default=d.id,
-        metavar="NAME",
-        help="field holding the article id (a record without one gets FILE:LINE) (default: %(default)s)",
-    )
-    g.add_argument(
-        "--title-field", default=d.title, metavar="NAME", help="field holding the headline (default: %(default)s)"
-    )
-    g.add_argument(
-        "--published-field",
-        default=d.published,
-        metavar="NAME",
-        help="field holding the publication time (ISO 8601, or epoch seconds or milliseconds) (default: %(default)s)",
-    )
+    for name, default, what in (
+        ("text", d.text, "the article text"),
+        ("id", d.id, "the article id (a record without one gets FILE:LINE)"),
+        ("title", d.title, "the headline"),
+        ("published", d.published, "the publication time (ISO 8601, or epoch seconds or milliseconds)"),
+    ):
+        option(g, f"--{name}-field", default=default, metavar="NAME", help=f"field holding {what}")
     if delimiter:
         g.add_argument(
             "--delimiter",
@@ -143,20 +145,20 @@ def add_param_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -
     and the input field options."""
     d = Params()
     g = p.add_argument_group("clustering parameters")
-    g.add_argument(
+    option(
+        g,
         "--threshold",
         type=float,
         default=d.threshold,
-        help="score at or above which two articles are the same story (default: %(default)s)",
+        help="score at or above which two articles are the same story",
     )
-    g.add_argument(
-        "--linkage", choices=LINKAGES, default=d.linkage, help="how scored pairs become stories (default: %(default)s)"
-    )
-    g.add_argument(
+    option(g, "--linkage", choices=LINKAGES, default=d.linkage, help="how scored pairs become stories")
+    option(
+        g,
         "--copy-threshold",
         type=float,
         default=d.copy_threshold,
-        help="estimated shingle Jaccard at or above which two articles are copies (default: %(default)s)",
+        help="estimated shingle Jaccard at or above which two articles are copies",
     )
     g.add_argument(
         "--time-window",
@@ -165,7 +167,7 @@ def add_param_arguments(p: argparse.ArgumentParser, *, delimiter: bool = True) -
         metavar="DAYS",
         help="compare only articles published within DAYS of each other (default 7; 0: no window)",
     )
-    g.add_argument("--jobs", type=int, default=d.n_jobs, help="worker processes (-1: all cores) (default: %(default)s)")
+    option(g, "--jobs", type=int, default=d.n_jobs, help="worker processes (-1: all cores)")
     add_input_arguments(p, delimiter=delimiter)
 
 

@@ -14,7 +14,7 @@ from .args import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_REJECTED,
-    Formatter,
+    add_command,
     add_param_arguments,
     add_paths_arguments,
     add_progress_argument,
@@ -41,12 +41,12 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Add ``dedup cluster``."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "cluster",
-        help="group articles into stories and print them",
-        description="Group articles into stories: copies, syndicated copies and rewrites of one story end up together.",
-        epilog=EPILOG,
-        formatter_class=Formatter,
+        "group articles into stories and print them",
+        "Group articles into stories: copies, syndicated copies and rewrites of one story end up together.",
+        EPILOG,
     )
     add_paths_arguments(p)
     p.add_argument(

@@ -25,10 +25,11 @@ from .args import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_REJECTED,
-    Formatter,
+    add_command,
     add_param_arguments,
     add_progress_argument,
     fields_from_args,
+    option,
     params_from_args,
     plural,
     say,
@@ -72,13 +73,7 @@ exit codes: 0 done; 1 bad command line; 2 input, output, index or Redis error
 
 def register(subparsers: Any) -> None:
     """Add ``dedup dedupe``."""
-    p = subparsers.add_parser(
-        "dedupe",
-        help="drop copies and rewrites from a feed, keep one of each",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=Formatter,
-    )
+    p = add_command(subparsers, "dedupe", "drop copies and rewrites from a feed, keep one of each", DESCRIPTION, EPILOG)
     p.add_argument("input", metavar="INPUT", help="JSONL, CSV or Parquet file (.gz looked through); - for stdin")
     p.add_argument(
         "-o",
@@ -92,21 +87,19 @@ def register(subparsers: Any) -> None:
         help="JSON lines of the dropped articles: id, duplicate_of, story, version, kind, scores, line",
     )
     p.add_argument("--errors", metavar="FILE", help="JSON lines of the rejected records: source, line, error")
-    p.add_argument(
-        "--keep",
-        choices=("first", "earliest", "longest"),
-        default="first",
-        help="which article of a group to keep (default: %(default)s)",
+    option(
+        p, "--keep", choices=("first", "earliest", "longest"), default="first", help="which article of a group to keep"
     )
-    p.add_argument(
+    option(
+        p,
         "--level",
         choices=("copy", "story"),
         default="copy",
-        help="drop only copies, or every later version of a known story (default: %(default)s)",
+        help="drop only copies, or every later version of a known story",
     )
     p.add_argument("--index", metavar="PATH", help="resume against this saved index and save it at the end")
     p.add_argument("--redis", metavar="HOST:PORT", help="use a shared index on this Redis server")
-    p.add_argument("--redis-prefix", default="dedup", help="key namespace of the shared index (default: %(default)s)")
+    option(p, "--redis-prefix", default="dedup", help="key namespace of the shared index")
     p.add_argument(
         "--max-live",
         type=int,

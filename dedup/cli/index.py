@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..live import StoryIndex
-from .args import EXIT_OK, Formatter
+from .args import EXIT_OK, add_command
 
 __all__ = ["register", "run"]
 
@@ -20,12 +20,12 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Add ``dedup index``."""
-    q = subparsers.add_parser(
+    q = add_command(
+        subparsers,
         "index",
-        help="inspect a saved story index",
-        epilog=EPILOG,
-        formatter_class=Formatter,
-        description="Print what a story index saved by 'dedup dedupe --index' holds, as JSON.",
+        "inspect a saved story index",
+        "Print what a story index saved by 'dedup dedupe --index' holds, as JSON.",
+        EPILOG,
     )
     q.add_argument("action", choices=("stats",), help="stats: counts of articles, stories and live articles")
     q.add_argument("path", metavar="PATH", help="the index file")

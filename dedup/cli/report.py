@@ -32,12 +32,13 @@ from .args import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_REJECTED,
-    Formatter,
+    add_command,
     add_input_arguments,
     add_param_arguments,
     add_paths_arguments,
     add_progress_argument,
     fields_from_args,
+    option,
     plural,
     safe,
     say,
@@ -142,13 +143,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``dedup diff`` and ``dedup report``."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "diff",
-        help="show what a rewrite added, dropped, moved or reworded",
-        epilog=DIFF_EPILOG,
-        formatter_class=Formatter,
-        description="Align REWRITE against ORIGINAL paragraph by paragraph and show the changes: the original "
+        "show what a rewrite added, dropped, moved or reworded",
+        "Align REWRITE against ORIGINAL paragraph by paragraph and show the changes: the original "
         "on the left, the rewrite on the right.",
+        DIFF_EPILOG,
     )
     p.add_argument(
         "original",
@@ -167,12 +168,12 @@ def register(subparsers: Any) -> None:
     add_input_arguments(p)
     p.set_defaults(func=_cmd_diff)
 
-    r = subparsers.add_parser(
+    r = add_command(
+        subparsers,
         "report",
-        help="HTML page: every story told more than once, each version against its representative",
-        epilog=REPORT_EPILOG,
-        formatter_class=Formatter,
-        description="Cluster the input as 'dedup cluster' does, then write one HTML page with a table of contents.",
+        "HTML page: every story told more than once, each version against its representative",
+        "Cluster the input as 'dedup cluster' does, then write one HTML page with a table of contents.",
+        REPORT_EPILOG,
     )
     add_paths_arguments(r)
     where = r.add_mutually_exclusive_group()
@@ -182,7 +183,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="one page per story in DIR, with DIR/index.html linking them (each page as large as its story)",
     )
-    r.add_argument("--title", default="dedup story report", help="page title (default: %(default)s)")
+    option(r, "--title", default="dedup story report", help="page title")
     r.add_argument("--all", action="store_true", help="also list stories told only once")
     add_progress_argument(r)
     add_param_arguments(r)

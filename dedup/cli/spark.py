@@ -20,7 +20,7 @@ import sys
 import warnings
 from typing import Any
 
-from dedup.cli.args import EXIT_INPUT, EXIT_OK, Formatter, add_param_arguments, params_from_args, plural, say
+from dedup.cli.args import EXIT_INPUT, EXIT_OK, add_command, add_param_arguments, option, params_from_args, plural, say
 
 __all__ = ["register"]
 
@@ -33,12 +33,12 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Add ``dedup spark-cluster``."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "spark-cluster",
-        help="group articles into stories on Apache Spark (needs dedup[spark])",
-        description="Group articles into stories on Apache Spark: the same clusters as 'dedup cluster'.",
-        epilog=EPILOG,
-        formatter_class=Formatter,
+        "group articles into stories on Apache Spark (needs dedup[spark])",
+        "Group articles into stories on Apache Spark: the same clusters as 'dedup cluster'.",
+        EPILOG,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="Parquet or JSONL input (files, folders, globs)")
     p.add_argument("-o", "--output", required=True, help="output folder (Spark writes part files)")
@@ -48,11 +48,8 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="auto: from the first path's extension (.parquet, or .jsonl/.json, optionally .gz)",
     )
-    p.add_argument(
-        "--output-format",
-        choices=("parquet", "jsonl"),
-        default="parquet",
-        help="format of the part files written (default: %(default)s)",
+    option(
+        p, "--output-format", choices=("parquet", "jsonl"), default="parquet", help="format of the part files written"
     )
     p.add_argument("--master", default=None, help="Spark master (default: the one spark-submit sets, else local[*])")
     p.add_argument("--shuffle-partitions", type=int, default=None, help="spark.sql.shuffle.partitions")

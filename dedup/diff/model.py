@@ -230,6 +230,11 @@ class Summary:
         return d
 
 
+def _blocks_of(*kinds: str, doc: str) -> property:
+    """A read-only view of :class:`Alignment`: its blocks of these kinds, in display order."""
+    return property(lambda self: tuple(b for b in self.blocks if b.kind in kinds), doc=doc)
+
+
 @dataclass(frozen=True)
 class Alignment:
     """How a rewrite relates to its original, paragraph by paragraph.
@@ -249,17 +254,8 @@ class Alignment:
     parameters: tuple[tuple[str, Any], ...] = ()
 
     # -- views ----------------------------------------------------------------
-    def _of(self, *kinds: str) -> tuple[Block, ...]:
-        return tuple(b for b in self.blocks if b.kind in kinds)
-
-    @property
-    def pairs(self) -> tuple[Block, ...]:
-        """1:1 pairs (identical, reworded or moved)."""
-        return self._of("identical", "reworded", "moved")
-
-    @property
-    def identical(self) -> tuple[Block, ...]:
-        return self._of("identical")
+    pairs = _blocks_of("identical", "reworded", "moved", doc="1:1 pairs (identical, reworded or moved).")
+    identical = _blocks_of("identical", doc="Paragraphs carried over word for word, in place.")
 
     @property
     def reworded(self) -> tuple[Block, ...]:
@@ -268,23 +264,13 @@ class Alignment:
 
     @property
     def moved(self) -> tuple[Block, ...]:
+        """Blocks whose paragraphs changed place, reworded or not."""
         return tuple(b for b in self.blocks if b.moved)
 
-    @property
-    def splits(self) -> tuple[Block, ...]:
-        return self._of("split")
-
-    @property
-    def merges(self) -> tuple[Block, ...]:
-        return self._of("merged")
-
-    @property
-    def added(self) -> tuple[Block, ...]:
-        return self._of("added")
-
-    @property
-    def dropped(self) -> tuple[Block, ...]:
-        return self._of("dropped")
+    splits = _blocks_of("split", doc="One original paragraph told as several in the rewrite.")
+    merges = _blocks_of("merged", doc="Several original paragraphs told as one in the rewrite.")
+    added = _blocks_of("added", doc="Paragraphs only the rewrite has.")
+    dropped = _blocks_of("dropped", doc="Paragraphs of the original the rewrite left out.")
 
     # -- serialisation ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import numpy as np
 from ..params import Params
 from ..sketch import lsh as cand
 from ..sketch.lsh import lsh_params, optimal_params
-from ..sketch.minhash import EMPTY
+from ..sketch.minhash import signed
 
 __all__ = ["optimal_params", "lsh_params", "lsh_bands", "colliding", "partner_rule"]
 
@@ -41,7 +41,7 @@ def colliding(
     order = np.arange(n) if seqs is None else np.asarray(seqs, dtype=np.int64)
     for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs), strict=False)):
         keys = cand.band_keys(sigs, bands, rows)
-        usable = ~(sigs == EMPTY).all(axis=1)
+        usable = signed(sigs)
         common = np.zeros((n, n), dtype=np.int64)
         for b in range(keys.shape[1]):
             common += keys[:, b][:, None] == keys[:, b][None, :]

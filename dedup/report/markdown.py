@@ -12,7 +12,7 @@ import re
 
 from dedup.diff import Alignment, Block, Span
 
-from .summary import direction, summary_line
+from .summary import direction, figures, shown_blocks, summary_line
 
 __all__ = ["render_markdown", "md_escape"]
 
@@ -73,10 +73,9 @@ def render_markdown(a: Alignment, *, title: str | None = None, show_identical: b
         "",
         f"**{md_escape(summary_line(s))}**",
         "",
-        "| carried over | word for word | identical | reworded | moved | split | merged | added | dropped |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {s.carried_over:.0%} | {s.verbatim:.0%} | {s.identical} | {s.reworded} | {s.moved} | {s.split} "
-        f"| {s.merged} | {s.added} | {s.dropped} |",
+        "| " + " | ".join(name for name, _ in figures(s)) + " |",
+        "|" + "---|" * len(figures(s)),
+        "| " + " | ".join(value for _, value in figures(s)) + " |",
         "",
         "Legend: ~~deleted~~ · **inserted** · *(sentence added/dropped)* · *(→ counterpart elsewhere)*; "
         "original ¶ → rewrite ¶, numbers counting paragraphs from 1; "
@@ -85,9 +84,7 @@ def render_markdown(a: Alignment, *, title: str | None = None, show_identical: b
     ]
     if not a.blocks:
         lines.append("_Both documents are empty._")
-    for b in a.blocks:
-        if b.kind == "identical" and not show_identical:
-            continue
+    for b in shown_blocks(a, show_identical):
         lines.append(f"- {_title(b)}")
         if b.inline:  # a reworded pair: one line, the changes in place
             lines.append(f"  - {_spans_md(b.inline, 'rewrite')}")

@@ -6,9 +6,9 @@ original (left, "from"), the second the rewrite (right, "to").
 
 from __future__ import annotations
 
-from dedup.diff import Alignment, Summary
+from dedup.diff import Alignment, Block, Summary
 
-__all__ = ["plural", "summary_line", "side_name", "direction"]
+__all__ = ["plural", "summary_line", "figures", "shown_blocks", "side_name", "direction"]
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -35,6 +35,19 @@ def summary_line(s: Summary) -> str:
     parts = [f"{plural(first_n, 'paragraph')} {first_what}"] + [f"{n} {what}" for n, what in changes[1:]]
     tail = f"; {s.identical} identical" if s.identical else ""
     return ", ".join(parts) + tail + "."
+
+
+def figures(s: Summary) -> tuple[tuple[str, str], ...]:
+    """The summary's figures as ``(name, value)``, in the order every renderer shows them."""
+    counts = (s.identical, s.reworded, s.moved, s.split, s.merged, s.added, s.dropped)
+    names = ("identical", "reworded", "moved", "split", "merged", "added", "dropped")
+    shares = (("carried over", f"{s.carried_over:.0%}"), ("word for word", f"{s.verbatim:.0%}"))
+    return shares + tuple((name, str(n)) for name, n in zip(names, counts, strict=True))
+
+
+def shown_blocks(a: Alignment, show_identical: bool) -> tuple[Block, ...]:
+    """The blocks a report lists: all, or all but the identical pairs."""
+    return a.blocks if show_identical else tuple(b for b in a.blocks if b.kind != "identical")
 
 
 def side_name(id_: str, title: str | None) -> str:

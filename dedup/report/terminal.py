@@ -14,7 +14,7 @@ from typing import TextIO
 
 from dedup.diff import Alignment, Block, Span
 
-from .summary import direction, summary_line
+from .summary import direction, figures, shown_blocks, summary_line
 
 __all__ = ["render_terminal", "use_color"]
 
@@ -108,16 +108,12 @@ def render_terminal(
     lines = [
         _mark(_clean(direction(a)), "head", color, ("", "")),
         _clean(summary_line(s)),
-        f"carried over {s.carried_over:.0%} (word for word {s.verbatim:.0%}) | identical {s.identical} | "
-        f"reworded {s.reworded} | "
-        f"moved {s.moved} | split {s.split} | merged {s.merged} | added {s.added} | dropped {s.dropped}",
+        " | ".join(f"{name} {value}" for name, value in figures(s)),
         "",
     ]
     if not a.blocks:
         lines.append("(both documents are empty)")
-    for b in a.blocks:
-        if b.kind == "identical" and not show_identical:
-            continue
+    for b in shown_blocks(a, show_identical):
         lines.append(_heading(b, color))
         parts = (
             (("rewrite", b.rewrite, (b.inline,)),)

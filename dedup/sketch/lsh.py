@@ -32,7 +32,7 @@ from .._sysmem import release_freed_memory
 from ..hashing import fmix64
 from ..params import Params
 from . import _kernels
-from .minhash import EMPTY, to_lean_minhash
+from .minhash import signed, to_lean_minhash
 
 __all__ = [
     "KEEP_BANDS",
@@ -46,6 +46,8 @@ __all__ = [
     "code_pairs",
     "candidate_pairs",
     "top_partner_pairs",
+    "bands_in_common",
+    "best_partners",
     "within_window",
     "datasketch_candidates",
     "lsh_views",
@@ -217,7 +219,7 @@ def candidate_pairs(
     """
     n = len(signatures)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
-    members = members[~(signatures[members] == EMPTY).all(axis=1)]
+    members = members[signed(signatures[members])]
     caps = {"max_bucket_size": max_bucket_size, "neighbours": neighbours}
     window = {"timestamps": timestamps, "window_seconds": window_seconds}
     if max_partners is not None:
@@ -455,7 +457,7 @@ def datasketch_candidates(
     n, num_perm = signatures.shape
     lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows), storage_config=storage_config)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
-    members = [int(i) for i in members if not (signatures[i] == EMPTY).all()]
+    members = [int(i) for i in members[signed(signatures[members])]]
     sketches = {i: to_lean_minhash(signatures[i], seed) for i in members}
     with lsh.insertion_session() as session:
         for i in members:
@@ -471,3 +473,34 @@ def lsh_views(params: Params) -> list[tuple[str, int, int]]:
     tb, tr = lsh_params(params.lsh_threshold, params.num_perm)
     sb, sr = lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5)
     return [("term", tb, tr), ("shingle", sb, sr)]
+
+
+def bands_in_common(
+    signatures: np.ndarray, pairs: np.ndarray, bands: int, rows: int, step: int = 1 << 14
+) -> np.ndarray:
+    """How many of ``bands`` bands (``rows`` values each) the signatures of
+    each row pair agree in: the rank :func:`top_partner_pairs`
+    gives a partner (first criterion)."""
+    width = bands * rows
+    out = np.empty(len(pairs), dtype=np.int32)
+    for lo in range(0, len(pairs), step):
+        a = signatures[pairs[lo : lo + step, 0], :width].reshape(-1, bands, rows)
+        b = signatures[pairs[lo : lo + step, 1], :width].reshape(-1, bands, rows)
+        out[lo : lo + len(a)] = (a == b).all(axis=2).sum(axis=1)
+    return out
+
+
+def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(x, y)`` offers each ``x`` keeps: its ``k`` best partners ``y``,
+    ranked by bands in common (more first), then by distance in canonical
+    order ``|y - x|``, then by the lower ``y`` -- the ranking of
+    :func:`top_partner_pairs` (offers are distinct)."""
+    order = np.lexsort((y, np.abs(y - x), -common.astype(np.int64), x))
+    xs = x[order]
+    if not len(xs):
+        return x, y
+    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
+    sizes = np.diff(np.append(starts, len(xs)))
+    place = np.arange(len(xs)) - np.repeat(starts, sizes)
+    keep = order[place < k]
+    return x[keep], y[keep]

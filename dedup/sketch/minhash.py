@@ -12,6 +12,7 @@ scheme="affine32", hashfunc=identity)`` fed the same 32-bit values, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..hashing import fmix64
 __all__ = [
     "SCHEME",
     "EMPTY",
+    "signed",
     "fmix32",
     "permutations",
     "signatures",
@@ -35,6 +37,12 @@ SCHEME = "affine32"
 
 
 EMPTY = np.uint32(0xFFFFFFFF)  # the value of every slot of an empty set's signature
+
+
+def signed(signatures: np.ndarray) -> np.ndarray:
+    """Mask of the rows that sign a non-empty set (not all :data:`EMPTY`): the
+    only rows LSH buckets, in every backend (an empty set collides with nothing)."""
+    return ~(signatures == EMPTY).all(axis=-1)
 
 
 _C1 = np.uint32(0x85EBCA6B)
@@ -75,10 +83,17 @@ def _sets(
     return values, offsets, None
 
 
-def _block_end(offsets: np.ndarray, doc: int, budget: int) -> int:
-    """End of the block of documents from ``doc`` holding about ``budget`` elements (at least one document)."""
-    end = int(np.searchsorted(offsets, offsets[doc] + budget, side="right")) - 1
-    return min(max(end, doc + 1), len(offsets) - 1)
+def _blocks(offsets: np.ndarray, budget: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(doc, end, lo, hi)`` of consecutive blocks of documents holding about
+    ``budget`` elements each (at least one document), skipping empty blocks:
+    documents ``doc:end``, elements ``lo:hi``."""
+    doc, n_docs = 0, len(offsets) - 1
+    while doc < n_docs:
+        end = int(np.searchsorted(offsets, offsets[doc] + budget, side="right")) - 1
+        end = min(max(end, doc + 1), n_docs)
+        if offsets[end] > offsets[doc]:
+            yield doc, end, int(offsets[doc]), int(offsets[end])
+        doc = end
 
 
 def _oph_mix(seed: int) -> np.uint64:
@@ -86,13 +101,7 @@ def _oph_mix(seed: int) -> np.uint64:
     return np.uint64((seed * int(_OPH_SEED_MIX)) & 0xFFFFFFFFFFFFFFFF)
 
 
-def signatures(
-    values: np.ndarray,
-    offsets: np.ndarray,
-    *,
-    num_perm: int = 128,
-    seed: int = 1,
-) -> np.ndarray:
+def signatures(values: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1) -> np.ndarray:
     """Signatures of many sets at once: an ``(n_docs, num_perm)`` uint32 array.
 
     ``values[offsets[i]:offsets[i+1]]`` are set ``i``'s 32-bit element hashes
@@ -113,28 +122,21 @@ def _signatures_numpy(
     values: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1, chunk_elements: int = 1 << 20
 ) -> np.ndarray:
     """:func:`signatures` with numpy over blocks of documents: the reference the kernel equals."""
+    a, b = permutations(num_perm, seed)
     values, offsets, none = _sets(values, offsets, np.uint32, num_perm)
     if none is not None:
         return none
-    n_docs = len(offsets) - 1
-    a, b = permutations(num_perm, seed)
-    out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
+    out = np.full((len(offsets) - 1, num_perm), EMPTY, dtype=np.uint32)
     mixed = fmix32(values)
     lengths = np.diff(offsets)
     per_block = max(1, chunk_elements // num_perm)
     b_col = b[:, None]
-    doc = 0
-    while doc < n_docs:
-        # Grow the block of documents until it holds about per_block values.
-        end = _block_end(offsets, doc, per_block)
-        lo, hi = offsets[doc], offsets[end]
-        if hi > lo:
-            block = np.multiply.outer(a, mixed[lo:hi])
-            block += b_col
-            nonempty = np.flatnonzero(lengths[doc:end] > 0)
-            starts = offsets[doc:end][nonempty] - lo
-            out[doc + nonempty] = np.minimum.reduceat(block, starts, axis=1).T
-        doc = end
+    for doc, end, lo, hi in _blocks(offsets, per_block):
+        block = np.multiply.outer(a, mixed[lo:hi])
+        block += b_col
+        nonempty = np.flatnonzero(lengths[doc:end] > 0)
+        starts = offsets[doc:end][nonempty] - lo
+        out[doc + nonempty] = np.minimum.reduceat(block, starts, axis=1).T
     return out
 
 
@@ -144,13 +146,7 @@ _OPH_SEED_MIX = np.uint64(0x9E3779B97F4A7C15)
 _OPH_OFFSET = np.uint32(0x9E3779B1)  # rotation densification: offset per bin borrowed across
 
 
-def oph_signatures(
-    hashes: np.ndarray,
-    offsets: np.ndarray,
-    *,
-    num_perm: int = 128,
-    seed: int = 1,
-) -> np.ndarray:
+def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1) -> np.ndarray:
     """One-permutation hashing with rotation densification (scheme ``"oph32"``).
 
     A cheaper sketch of the same kind for large sets (the copy view's
@@ -178,33 +174,26 @@ def _oph_signatures_numpy(
     hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, seed: int = 1, chunk_elements: int = 1 << 18
 ) -> np.ndarray:
     """:func:`oph_signatures` with numpy: the reference the kernel equals."""
+    k, mix = np.uint64(num_perm), _oph_mix(seed)
     hashes, offsets, none = _sets(hashes, offsets, np.uint64, num_perm)
     if none is not None:
         return none
-    n_docs = len(offsets) - 1
-    out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
-    k = np.uint64(num_perm)
-    mix = _oph_mix(seed)
+    out = np.full((len(offsets) - 1, num_perm), EMPTY, dtype=np.uint32)
     flat = out.reshape(-1)
-    doc = 0
-    while doc < n_docs:
-        end = _block_end(offsets, doc, chunk_elements)
-        lo, hi = offsets[doc], offsets[end]
-        if hi > lo:
-            with np.errstate(over="ignore"):
-                g = fmix64(hashes[lo:hi] + mix)
-            key = np.repeat(
-                np.arange(doc * num_perm, end * num_perm, num_perm, dtype=np.int64), np.diff(offsets[doc : end + 1])
-            )
-            key += ((g >> np.uint64(32)) * k >> np.uint64(32)).astype(np.int64)
-            val = g.astype(np.uint32)
-            # Scatter until no element is below its bin's value: each round
-            # settles every bin whose current winner is its minimum.
-            while len(key):
-                flat[key] = val
-                smaller = val < flat[key]
-                key, val = key[smaller], val[smaller]
-        doc = end
+    for doc, end, lo, hi in _blocks(offsets, chunk_elements):
+        with np.errstate(over="ignore"):
+            g = fmix64(hashes[lo:hi] + mix)
+        key = np.repeat(
+            np.arange(doc * num_perm, end * num_perm, num_perm, dtype=np.int64), np.diff(offsets[doc : end + 1])
+        )
+        key += ((g >> np.uint64(32)) * k >> np.uint64(32)).astype(np.int64)
+        val = g.astype(np.uint32)
+        # Scatter until no element is below its bin's value: each round
+        # settles every bin whose current winner is its minimum.
+        while len(key):
+            flat[key] = val
+            smaller = val < flat[key]
+            key, val = key[smaller], val[smaller]
     _densify(out)
     return out
 

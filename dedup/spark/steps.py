@@ -25,16 +25,17 @@ step                      batch function it calls
 :func:`score_step`        :func:`dedup.scoring.score_pairs` on a block of rows
 :func:`partner_step`      the partner rule of
                           :func:`dedup.sketch.lsh.top_partner_pairs`
-                          (:func:`best_partners`, ``# CORE:``)
+                          (:func:`dedup.sketch.lsh.best_partners`)
 :func:`link_step`         :func:`dedup.scoring.story_scores`,
                           :func:`dedup.linkage.link`,
                           :func:`dedup.linkage.build_clusters` (on the driver)
 ========================  =======================================================
 
-Helpers marked ``# CORE:`` are stage rules the batch keeps inside compiled
-kernels and does not expose as plain functions; they belong beside their
-stage (the partner rule: ``sketch/lsh.py``), where the kernels can be tested
-against them.
+Where the batch keeps a rule inside a compiled kernel, its plain form lives
+beside that kernel and the steps call it: which rows are bucketed
+(:func:`dedup.sketch.minhash.signed`), the partner rule's ranking
+(:func:`dedup.sketch.lsh.bands_in_common`, :func:`dedup.sketch.lsh.best_partners`);
+the tests hold each plain form to its kernel.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..article import Article, ArticleError, Cluster, coerce_article
+from ..article import Article, ArticleError, Cluster, claim_id, coerce_article
 from ..batch import canonical_order
 from ..features.counts import RawFeatures
 from ..features.featurize import featurize
@@ -59,7 +60,7 @@ from ..params import Params
 from ..scoring import ScoredPairs, score_pairs, story_scores
 from ..sketch import lsh as cand
 from ..sketch.lsh import lsh_views
-from ..sketch.minhash import EMPTY
+from ..sketch.minhash import signed
 
 # --- packing: arrays as binary columns ---------------------------------------------
 
@@ -253,10 +254,9 @@ def accepted_rows(keys: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str, 
     for k, (pos, i, reason) in enumerate(
         zip(keys["pos"].tolist(), keys["id"].tolist(), keys["reason"].tolist(), strict=True)
     ):
-        if reason is None and i in first:
-            reason = f"duplicate id: input positions {first[i]} and {pos} both use it"
         if reason is None:
-            first[i] = pos
+            reason = claim_id(first, i, pos)
+        if reason is None:
             keep[k] = True
         else:
             rejected.append((pos, i, reason))
@@ -350,12 +350,10 @@ def term_view(params: Params) -> int:
     return next(v for v, col, _, _ in view_signatures(params) if col == "term_sig")
 
 
-# CORE: the rows candidate_pairs buckets (inside it in the batch): valid rows
-# whose signature is not the empty set's.
 def bandable(signatures: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Mask of the rows :func:`dedup.sketch.lsh.candidate_pairs` buckets:
-    valid ones (not empty) whose signature is not that of an empty set."""
-    return valid & ~(signatures == EMPTY).all(axis=1)
+    valid ones (not empty) that sign a non-empty set (:func:`dedup.sketch.minhash.signed`)."""
+    return valid & signed(signatures)
 
 
 BANDS_PER_ROW = 8  # bands packed in one row of band keys: ranks and times are sent once for them
@@ -505,22 +503,6 @@ def _scored_columns(row: Any) -> dict[str, np.ndarray]:
     return {k: np.frombuffer(row[k], dt) for k, dt in _SCORED.items()}
 
 
-# CORE: bands in common of a pair, as top_partner_pairs counts them (inside its kernels in the batch).
-def bands_in_common(
-    signatures: np.ndarray, pairs: np.ndarray, bands: int, rows: int, step: int = 1 << 14
-) -> np.ndarray:
-    """How many of ``bands`` bands (``rows`` values each) the signatures of
-    each row pair agree in: the rank :func:`dedup.sketch.lsh.top_partner_pairs`
-    gives a partner (first criterion)."""
-    width = bands * rows
-    out = np.empty(len(pairs), dtype=np.int32)
-    for lo in range(0, len(pairs), step):
-        a = signatures[pairs[lo : lo + step, 0], :width].reshape(-1, bands, rows)
-        b = signatures[pairs[lo : lo + step, 1], :width].reshape(-1, bands, rows)
-        out[lo : lo + len(a)] = (a == b).all(axis=2).sum(axis=1)
-    return out
-
-
 def _block_features(rows: pd.DataFrame, params: Params) -> Features:
     """The :class:`Features` :func:`score_pairs` reads, of a block's rows (in rank order)."""
     m = len(rows)
@@ -537,7 +519,7 @@ def _block_features(rows: pd.DataFrame, params: Params) -> Features:
 def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
     """``applyInPandas`` cogrouped by block (rows, pairs): the block's pairs
     through :func:`dedup.scoring.score_pairs` over the rows it holds (its own
-    and those it borrows), and the bands in common (:func:`bands_in_common`)
+    and those it borrows), and the bands in common (:func:`dedup.sketch.lsh.bands_in_common`)
     of the limited view's pairs."""
     term = None if limited_view is None else view_signatures(params)[limited_view]
 
@@ -554,7 +536,7 @@ def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
         limited = unblob(pairs["term"], np.uint8).astype(bool)
         if term is not None and limited.any():
             sig = matrix_of_blobs(rows[term[1]].tolist(), params.num_perm)
-            common[limited] = bands_in_common(sig, local[limited], term[2], term[3])
+            common[limited] = cand.bands_in_common(sig, local[limited], term[2], term[3])
         shared = np.full(len(codes), -1, np.int64) if s.shared is None else s.shared
         return _scored_frame(
             int(pairs["block"].iloc[0]),
@@ -577,23 +559,6 @@ def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
 OFFER_SCHEMA = "block long, x binary, y binary, common binary"
 
 
-# CORE: the partner rule of top_partner_pairs (its compiled _better / _offer in the batch).
-def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(x, y)`` offers each ``x`` keeps: its ``k`` best partners ``y``,
-    ranked by bands in common (more first), then by distance in canonical
-    order ``|y - x|``, then by the lower ``y`` -- the ranking of
-    :func:`dedup.sketch.lsh.top_partner_pairs` (offers are distinct)."""
-    order = np.lexsort((y, np.abs(y - x), -common.astype(np.int64), x))
-    xs = x[order]
-    if not len(xs):
-        return x, y
-    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
-    sizes = np.diff(np.append(starts, len(xs)))
-    place = np.arange(len(xs)) - np.repeat(starts, sizes)
-    keep = order[place < k]
-    return x[keep], y[keep]
-
-
 def offer_step(block_size: int) -> Callable:
     """``mapInPandas`` over scored blocks: each limited-view pair offered to
     both its rows, as packed rows by block of the receiving row ``x``."""
@@ -614,12 +579,12 @@ def offer_step(block_size: int) -> Callable:
 
 def partner_step(params: Params, n: int, block_size: int) -> Callable:
     """``applyInPandas`` grouped by block of ``x``: each row's kept partners
-    (:func:`best_partners` with ``Params.max_partners``), as pair codes
+    (:func:`dedup.sketch.lsh.best_partners` with ``Params.max_partners``), as pair codes
     ``min * n + max`` by block of the lower row."""
 
     def fn(g: pd.DataFrame) -> pd.DataFrame:
         x, y = unblob(g["x"], np.int64), unblob(g["y"], np.int64)
-        kx, ky = best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
+        kx, ky = cand.best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
         codes = np.unique(np.minimum(kx, ky) * n + np.maximum(kx, ky))
         return split_by_block(codes // n // block_size, codes=codes)
 

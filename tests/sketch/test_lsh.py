@@ -143,3 +143,20 @@ def test_candidate_pairs_are_the_same_when_found_pairs_are_merged_in_steps():
             m = np.flatnonzero(inv == g)
             ref.update((int(m[i]), int(m[j])) for i in range(len(m)) for j in range(i + 1, len(m)))
     assert len(pairs) > 4 * 3000 and set(map(tuple, pairs.tolist())) == ref
+
+
+def test_bands_in_common_counts_equal_bands():
+    sig = np.array([[1, 2, 3, 4, 5, 6], [1, 2, 0, 4, 5, 0], [9, 9, 9, 9, 9, 9]], dtype=np.uint32)
+    pairs = np.array([[0, 1], [0, 2], [0, 0]])
+    assert cand.bands_in_common(sig, pairs, 3, 2).tolist() == [1, 0, 3]  # bands (1,2) (3,4) (5,6)
+    assert cand.bands_in_common(sig, pairs, 6, 1).tolist() == [4, 0, 6]
+
+
+def test_best_partners_ranks_by_bands_then_distance_then_lower_row():
+    x = np.array([5, 5, 5, 5, 7])
+    y = np.array([1, 9, 4, 6, 5])
+    c = np.array([2, 2, 1, 1, 3])
+    kx, ky = cand.best_partners(x, y, c, 3)
+    assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (5, 4), (5, 9), (7, 5)]
+    kx, ky = cand.best_partners(x, y, c, 1)
+    assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (7, 5)]  # 1 and 9 tie at distance 4

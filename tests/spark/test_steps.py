@@ -34,30 +34,13 @@ def test_partner_rule_gives_the_batch_pairs(k, rows, seed):
     kw = {"max_bucket_size": 12, "neighbours": 3}
     offered = cand.candidate_pairs(sig, bands, rows, **kw)
     limited = cand.candidate_pairs(sig, bands, rows, max_partners=k, **kw)
-    c = steps.bands_in_common(sig, offered, bands, rows, step=37)
+    c = cand.bands_in_common(sig, offered, bands, rows, step=37)
     i, j = offered[:, 0], offered[:, 1]
-    kx, ky = steps.best_partners(np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c]), k)
+    kx, ky = cand.best_partners(np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c]), k)
     kept = {(min(a, b), max(a, b)) for a, b in zip(kx.tolist(), ky.tolist(), strict=True)}
     kept |= {tuple(p) for p in offered[c >= cand.KEEP_BANDS].tolist()}
     assert len(limited) < len(offered)  # the rule bites
     assert kept == {tuple(p) for p in limited.tolist()}
-
-
-def test_bands_in_common_counts_equal_bands():
-    sig = np.array([[1, 2, 3, 4, 5, 6], [1, 2, 0, 4, 5, 0], [9, 9, 9, 9, 9, 9]], dtype=np.uint32)
-    pairs = np.array([[0, 1], [0, 2], [0, 0]])
-    assert steps.bands_in_common(sig, pairs, 3, 2).tolist() == [1, 0, 3]  # bands (1,2) (3,4) (5,6)
-    assert steps.bands_in_common(sig, pairs, 6, 1).tolist() == [4, 0, 6]
-
-
-def test_best_partners_ranks_by_bands_then_distance_then_lower_row():
-    x = np.array([5, 5, 5, 5, 7])
-    y = np.array([1, 9, 4, 6, 5])
-    c = np.array([2, 2, 1, 1, 3])
-    kx, ky = steps.best_partners(x, y, c, 3)
-    assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (5, 4), (5, 9), (7, 5)]
-    kx, ky = steps.best_partners(x, y, c, 1)
-    assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (7, 5)]  # 1 and 9 tie at distance 4
 
 
 def test_bandable_leaves_out_empty_rows_and_empty_sets():
