@@ -1,7 +1,7 @@
 """Does the diff tell the truth? Exact recovery of synthetic edits, phantom
 changes, invariants on real pairs, and speed -- dedup beside difflib, one run.
 
-    python benchmarks/diff_quality.py [--per-kind 60] [--real-pairs 500] [--seed 0]
+    python benchmarks/diff_quality.py [--per-kind 60] [--real-pairs 500] [--seed 0] [--out DIR]
 
 Data: the ECB+ articles in ``benchmarks/data/ecbplus`` and the seed pair in
 ``seeds/`` (never the held-out data). Nothing is downloaded.
@@ -31,7 +31,8 @@ The baseline is difflib the way one diffs text: ``SequenceMatcher`` over
 paragraphs, then over the words of each replaced range; a 1:n replace reads
 as a split, n:1 as a merge, 1:1 as a reworded pair.
 
-Writes ``benchmarks/results/diff_quality.md`` and ``.json``.
+Writes ``benchmarks/results/diff_quality.md`` and ``.json`` (``--out`` for
+another folder).
 """
 
 from __future__ import annotations
@@ -820,6 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     if args.per_kind < 1 or args.real_pairs < 0 or args.repeat < 1:
         ap.error("--per-kind and --repeat must be >= 1, --real-pairs >= 0")
@@ -834,10 +836,10 @@ def main(argv: list[str] | None = None) -> int:
         "speed": [] if args.skip_speed else speed(sources, args.repeat),
         "report_sizes": report_sizes(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "diff_quality.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "diff_quality.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     text = to_markdown(res)
-    (RESULTS / "diff_quality.md").write_text(text, encoding="utf-8")
+    (args.out / "diff_quality.md").write_text(text, encoding="utf-8")
     print(text)
     return 0
 

@@ -24,8 +24,8 @@ in the generated records.
     python benchmarks/feed.py --n 100000 --jobs 2
     nohup python benchmarks/feed.py --n 1000000 --jobs 2 > feed-1m.log 2>&1 &
 
-Results go to ``benchmarks/results/feed-<n>.json`` (and a line of Markdown
-on stdout).
+Results go to ``benchmarks/results/feed-<n>.json`` (``--out`` for another
+folder; and a line of Markdown on stdout).
 """
 
 from __future__ import annotations
@@ -219,6 +219,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default=50_000,
         help="record articles/s and RSS every this many articles (written to the JSON as it goes)",
     )
+    ap.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     ap.add_argument("--baseline-only", metavar="FEED", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -256,7 +257,7 @@ def _run_dedupe(args: argparse.Namespace, feed: Path, work: Path, load_before: t
         "--jobs",
         str(args.jobs),
     ]
-    out = RESULTS / f"feed-{args.n}.json"
+    out = args.out / f"feed-{args.n}.json"
 
     def partial(checkpoints: list[dict]) -> None:
         out.write_text(
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = write_feed(args.n, args.seed, feed)
     print(f"generated {args.n:,} articles in {time.perf_counter() - t0:.0f} s: {kinds}", flush=True)
     load_before = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     ours = _run_dedupe(args, feed, work, load_before)
     base = None if args.no_baseline else _run_baseline(args, feed)
     load_after = os.getloadavg()
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if base is not None:
         record["throughput_ratio"] = round(base["seconds"] / ours["seconds"], 3)
-    out = RESULTS / f"feed-{args.n}.json"
+    out = args.out / f"feed-{args.n}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(
         f"| {args.n:,} | {ours['articles_per_s']:,.0f} | {ours['peak_rss_mb']:,} MB | "

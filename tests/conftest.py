@@ -1,8 +1,13 @@
-"""Shared fixtures: the seed pair and the bundled labelled data."""
+"""Shared fixtures: the seed pair, the bundled labelled data and a throwaway
+Redis server."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ECBPLUS = ROOT / "benchmarks" / "data" / "ecbplus" / "ecbplus_docs.jsonl"
+REDIS = shutil.which("redis-server")
+NO_REDIS = "redis-server is not installed (Debian package redis-server)"
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +39,53 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("spark"):
             item.add_marker(pytest.mark.slow)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(port: int, *extra: str, cwd: str | None = None) -> subprocess.Popen:
+    """A ``redis-server`` on ``127.0.0.1:port``, once it answers a ping."""
+    proc = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+    )
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if r.ping():
+                return proc
+        except redis.exceptions.ConnectionError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}") from exc
+            time.sleep(0.05)
+
+
+def stop_redis(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway Redis server (no persistence) for the session: its
+    ``redis.Redis`` connection arguments."""
+    if REDIS is None:
+        pytest.skip(NO_REDIS)
+    port = free_port()
+    proc = start_redis(port, "--save", "", "--appendonly", "no")
+    yield {"host": "127.0.0.1", "port": port}
+    stop_redis(proc)

@@ -53,7 +53,7 @@ group once the whole input is read (records wait in a temporary file).
 With --index PATH the index is loaded if the file exists and saved at the end,
 so tonight's run deduplicates against everything before. An article whose id
 is already indexed is dropped as 'already indexed': re-running is harmless.
---redis HOST:PORT shares one index between several workers.
+--redis HOST:PORT (or a redis:// URL) shares one index between several workers.
 
 Each rejected record is named on stderr (file:line: reason, the first 10);
 --errors FILE lists them all as JSON lines. Good records always go through.
@@ -98,7 +98,9 @@ def register(subparsers: Any) -> None:
         help="drop only copies, or every later version of a known story",
     )
     p.add_argument("--index", metavar="PATH", help="resume against this saved index and save it at the end")
-    p.add_argument("--redis", metavar="HOST:PORT", help="use a shared index on this Redis server")
+    p.add_argument(
+        "--redis", metavar="ADDRESS", help="use a shared index on this Redis server: HOST:PORT or a redis:// URL"
+    )
     option(p, "--redis-prefix", default="dedup", help="key namespace of the shared index")
     p.add_argument(
         "--max-live",
@@ -117,14 +119,21 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _redis_address(value: str) -> dict[str, Any] | str:
+    """``--redis``: a URL as it stands, or HOST:PORT as connection arguments."""
+    if "://" in value:
+        return value
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--redis takes HOST:PORT or a redis:// URL, got {value!r}")
+    return {"host": host, "port": int(port)}
+
+
 def _make_index(args: argparse.Namespace) -> StoryIndex:
     params = params_from_args(args)
     if args.redis:
-        host, _, port = args.redis.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"--redis takes HOST:PORT, got {args.redis!r}")
         return StoryIndex(
-            params, redis={"host": host, "port": int(port)}, redis_prefix=args.redis_prefix, max_live=args.max_live
+            params, redis=_redis_address(args.redis), redis_prefix=args.redis_prefix, max_live=args.max_live
         )
     if args.index and os.path.exists(args.index):
         index = StoryIndex.load(args.index)

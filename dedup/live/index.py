@@ -164,10 +164,10 @@ class StoryIndex:
     max_live : int or None, default None
         At most this many articles stay matchable (the most recent ones);
         None: no limit. Set it for feeds without publication times.
-    redis : dict, optional
-        ``{"host": ..., "port": ...}`` (any ``redis.Redis`` arguments): keep
-        the index on this Redis server, shared by every worker using the
-        same ``redis_prefix``.
+    redis : dict or str, optional
+        ``{"host": ..., "port": ...}`` (any ``redis.Redis`` arguments) or a
+        URL (``"redis://localhost:6379/0"``): keep the index on this Redis
+        server, shared by every worker using the same ``redis_prefix``.
     redis_prefix : str, default "dedup"
         Namespace of this index's Redis keys.
     state : IndexState, optional
@@ -189,7 +189,7 @@ class StoryIndex:
         *,
         retention: timedelta | float | None | str = "window",
         max_live: int | None = None,
-        redis: dict[str, Any] | None = None,
+        redis: dict[str, Any] | str | None = None,
         redis_prefix: str = "dedup",
         state: IndexState | None = None,
         **kwargs: Any,
@@ -383,7 +383,7 @@ class StoryIndex:
         persist.save_index(path, self.params, self.config(), self._state.snapshot())
 
     @classmethod
-    def load(cls, path: str, *, redis: dict[str, Any] | None = None, redis_prefix: str = "dedup") -> StoryIndex:
+    def load(cls, path: str, *, redis: dict[str, Any] | str | None = None, redis_prefix: str = "dedup") -> StoryIndex:
         """Read an index written by :meth:`save` (into memory, or into an
         empty index on Redis with ``redis``). Raises
         :class:`~dedup.IndexFormatError` for a file that is not a whole,

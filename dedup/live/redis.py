@@ -57,7 +57,7 @@ from .bands import lsh_bands
 from .records import Entry, IndexStorageError, Profiles, Snapshot
 from .scoring import Scorer
 
-__all__ = ["RedisState", "drop_index"]
+__all__ = ["RedisState", "connect", "drop_index"]
 
 LAYOUT = 2  # 1: datasketch's MinHashLSH storage for the buckets (before dedup 0.2)
 
@@ -83,6 +83,25 @@ def _redis() -> Any:
     except ImportError as exc:  # pragma: no cover
         raise ImportError("a Redis-backed StoryIndex needs the redis client: pip install 'dedup[redis]'") from exc
     return redis
+
+
+def connect(connection: dict[str, Any] | str) -> tuple[Any, str]:
+    """A ``redis.Redis`` client and ``host:port`` for messages, from ``redis.Redis``
+    keyword arguments or a URL (``redis://[[user]:password@]host[:port][/db]``,
+    ``rediss://`` for TLS, ``unix:///path``)."""
+    redis = _redis()
+    if isinstance(connection, str):
+        client = redis.Redis.from_url(connection)
+        kwargs = client.connection_pool.connection_kwargs
+    else:
+        kwargs = dict(connection)
+        client = redis.Redis(**kwargs)
+    where = (
+        kwargs.get("path")
+        or kwargs.get("unix_socket_path")
+        or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+    )
+    return client, where
 
 
 def _pack(d: dict[int, float] | None) -> bytes:
@@ -145,14 +164,13 @@ class RedisState:
 
     kind = "redis"
 
-    def __init__(self, params: Params, connection: dict[str, Any], prefix: str, *, config: dict[str, Any]):
+    def __init__(self, params: Params, connection: dict[str, Any] | str, prefix: str, *, config: dict[str, Any]):
         redis = _redis()
         self.params = params
-        self.connection = dict(connection)
+        self.connection = connection if isinstance(connection, str) else dict(connection)
         self.prefix = prefix
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.LockError)
-        self.r = redis.Redis(**self.connection)
-        self.where = f"{self.connection.get('host', 'localhost')}:{self.connection.get('port', 6379)}"
+        self.r, self.where = connect(self.connection)
         self.views = lsh_bands(params)
         self.scorer = Scorer(params)
         try:
@@ -416,9 +434,10 @@ class RedisState:
             self.r.close()
 
 
-def drop_index(connection: dict[str, Any], prefix: str) -> int:
-    """Delete every key of the index ``prefix`` on a Redis server; returns how many."""
-    r = _redis().Redis(**connection)
+def drop_index(connection: dict[str, Any] | str, prefix: str) -> int:
+    """Delete every key of the index ``prefix`` on a Redis server (keyword
+    arguments or a URL, as :func:`connect`); returns how many."""
+    r = connect(connection)[0]
     n = 0
     for key in r.scan_iter(match=f"{prefix}:*", count=1000):
         n += r.delete(key)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,58 +12,9 @@ import pytest
 
 from dedup.live import IndexStorageError, StoryIndex
 from dedup.synth import generate_articles
+from tests.conftest import NO_REDIS, REDIS, free_port, start_redis, stop_redis
 
 pytestmark = pytest.mark.redis
-
-REDIS = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(port: int, *extra: str, cwd: str | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=cwd,
-    )
-    import redis
-
-    r = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if r.ping():
-                return proc
-        except redis.exceptions.ConnectionError as exc:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"redis-server did not start on port {port}") from exc
-            time.sleep(0.05)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    if REDIS is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
-    port = _free_port()
-    proc = _start(port, "--save", "", "--appendonly", "no")
-    yield {"host": "127.0.0.1", "port": port}
-    _stop(proc)
-
 
 _counter = iter(range(10**6))
 
@@ -119,25 +68,25 @@ def test_other_parameters_are_refused(redis_server, prefix):
 @pytest.mark.slow
 def test_redis_going_away_is_a_clear_error_and_loses_nothing_acknowledged(tmp_path, feed):
     if REDIS is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
-    port = _free_port()
+        pytest.skip(NO_REDIS)
+    port = free_port()
     args = ("--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path))
-    proc = _start(port, *args)
+    proc = start_redis(port, *args)
     conn = {"host": "127.0.0.1", "port": port, "socket_timeout": 5}
     try:
         index = StoryIndex(redis=conn, redis_prefix="gone")
         acked = [index.add(a).id for a in feed[:15]]
-        _stop(proc)
+        stop_redis(proc)
         with pytest.raises(IndexStorageError, match=f"Redis at 127.0.0.1:{port}.*acknowledged"):
             index.add(feed[15])
-        proc = _start(port, *args)
+        proc = start_redis(port, *args)
         again = StoryIndex(redis=conn, redis_prefix="gone")
         assert all(i in again for i in acked)
         assert again.n_articles == len(acked)
         assert sorted(m for s in again for m in s.members) == sorted(acked)
         assert again.add(feed[15]).id == feed[15]["id"]  # and it carries on
     finally:
-        _stop(proc)
+        stop_redis(proc)
 
 
 @pytest.mark.slow
@@ -265,3 +214,9 @@ def test_four_dedupe_workers_on_overlapping_feeds_account_for_every_article(redi
         for path in (kept, dups):
             seen |= {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line}
     assert seen == {r["id"] for r in rows}
+
+
+def test_a_redis_url_names_the_server(redis_server, prefix, feed):
+    url = f"redis://{redis_server['host']}:{redis_server['port']}/0"
+    StoryIndex(redis=url, redis_prefix=prefix).add(feed[0])
+    assert StoryIndex(redis=redis_server, redis_prefix=prefix).n_articles == 1
