@@ -12,11 +12,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..params import Params
+from ..sketch import _kernels as sketch_kernels
 from ..sketch import lsh as cand
-from ..sketch.lsh import lsh_params, optimal_params
+from ..sketch.lsh import KEEP_BANDS, lsh_params, optimal_params
 from ..sketch.minhash import signed
+from .records import Partners
 
-__all__ = ["optimal_params", "lsh_params", "lsh_bands", "colliding", "partner_rule"]
+__all__ = [
+    "optimal_params",
+    "lsh_params",
+    "lsh_bands",
+    "common_bands",
+    "colliding",
+    "partner_lists",
+    "partner_rule",
+]
 
 
 def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -28,44 +38,89 @@ def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
     )
 
 
+def common_bands(keys_a: np.ndarray, keys_b: np.ndarray) -> np.ndarray:
+    """The number of bands in which each row of ``keys_a`` agrees with each row
+    of ``keys_b`` (band keys, :func:`dedup.sketch.lsh.band_keys`): ``(len a, len b)``."""
+    common = np.zeros((len(keys_a), len(keys_b)), dtype=np.int64)
+    for i, row in enumerate(keys_a):
+        np.sum(keys_b == row, axis=1, out=common[i])
+    return common
+
+
 def colliding(
-    params: Params, term_sigs: np.ndarray, shingle_sigs: np.ndarray, seqs: Sequence[int] | None = None
+    params: Params,
+    term_sigs: np.ndarray,
+    shingle_sigs: np.ndarray,
+    seqs: Sequence[int] | None = None,
+    partners: Sequence[Partners | None] | None = None,
 ) -> np.ndarray:
     """Which pairs of articles share an LSH band in either view (the pairs the
     batch scores), as an ``(n, n)`` bool matrix; an empty signature shares none.
-    With ``params.max_partners``, term-view pairs follow the partner rule
-    (:func:`dedup.sketch.lsh.top_partner_pairs`) among these articles, ranked
-    by bands in common, then nearness in ``seqs`` order, then lower seq."""
+    With ``params.max_partners``, term-view pairs follow the partner rule:
+    kept when one article holds the other in its stored partner list
+    (``partners``, see :mod:`dedup.live.decide`; an article without a list,
+    None, keeps all its pairs), or when they agree in ``KEEP_BANDS`` bands.
+    Without ``partners`` the lists are those of these articles alone
+    (:func:`partner_rule`), ranked in ``seqs`` order."""
     n = len(term_sigs)
     out = np.zeros((n, n), dtype=bool)
     order = np.arange(n) if seqs is None else np.asarray(seqs, dtype=np.int64)
     for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs), strict=False)):
         keys = cand.band_keys(sigs, bands, rows)
         usable = signed(sigs)
-        common = np.zeros((n, n), dtype=np.int64)
-        for b in range(keys.shape[1]):
-            common += keys[:, b][:, None] == keys[:, b][None, :]
+        common = common_bands(keys, keys)
         hit = (common > 0) & usable[:, None] & usable[None, :]
         if view == 0 and params.max_partners is not None:
-            hit &= partner_rule(common, hit, order, params.max_partners)
+            if partners is None:
+                hit &= partner_rule(common, hit, order, params.max_partners)
+            else:
+                hit &= _listed(common, order, partners)
         out |= hit
     return out
 
 
-def partner_rule(
-    common: np.ndarray, hit: np.ndarray, order: np.ndarray, max_partners: int, keep_bands: int = 4
-) -> np.ndarray:
-    """The pairs :func:`dedup.sketch.lsh.top_partner_pairs` keeps among ``hit``:
-    among the ``max_partners`` best of either side (more bands in ``common``,
-    then nearer in ``order``, then lower), or sharing ``keep_bands`` bands."""
-    n = len(common)
-    kept = common >= keep_bands
-    for i in range(n):
-        js = np.flatnonzero(hit[i])
-        js = js[js != i]
-        if len(js) <= max_partners:
-            kept[i, js] = True
+def _listed(common: np.ndarray, order: np.ndarray, partners: Sequence[Partners | None]) -> np.ndarray:
+    """Pairs held in either article's stored partner list (all of an article
+    without one), or agreeing in ``KEEP_BANDS`` bands."""
+    kept = common >= KEEP_BANDS
+    pos = {int(s): i for i, s in enumerate(order.tolist())}
+    for i, held in enumerate(partners):
+        if held is None:
+            kept[i, :] = True
             continue
-        rank = np.lexsort((order[js], np.abs(order[js] - order[i]), -common[i, js]))
-        kept[i, js[rank[:max_partners]]] = True
+        js = [pos[s] for s in held if s in pos]
+        kept[i, js] = True
     return kept | kept.T
+
+
+def partner_lists(
+    max_partners: int, owners: Sequence[int], held: Sequence[Partners], offers: Sequence[tuple[int, int, int]]
+) -> list[Partners]:
+    """The partner lists of articles at ``owners`` (seqs; the rank's row
+    order) holding ``held`` (partner seq -> bands in common), once each offer
+    ``(list, partner seq, bands)`` is made in turn: the batch's lists
+    (:func:`dedup.sketch.lsh.top_partner_pairs`), each keeping its
+    ``max_partners`` best partners by bands in common, then nearness in seq
+    order, then lower seq -- the batch's compiled ranking
+    (:func:`dedup.sketch._kernels.offer_partners`). Nothing changes in place."""
+    m = len(owners)
+    best_c = np.zeros((m, max_partners), dtype=np.int32)
+    best_p = np.zeros((m, max_partners), dtype=np.int64)
+    fill = np.zeros(m, dtype=np.int64)
+    for r, h in enumerate(held):
+        fill[r] = min(len(h), max_partners)
+        best_p[r, : fill[r]] = list(h)[: fill[r]]
+        best_c[r, : fill[r]] = [h[s] for s in best_p[r, : fill[r]].tolist()]
+    o = np.asarray(offers, dtype=np.int64).reshape(-1, 3)
+    sketch_kernels.offer_partners(np.asarray(owners, dtype=np.int64), o[:, 0], o[:, 1], o[:, 2], best_c, best_p, fill)
+    return [dict(zip(best_p[r, : fill[r]].tolist(), best_c[r, : fill[r]].tolist(), strict=True)) for r in range(m)]
+
+
+def partner_rule(common: np.ndarray, hit: np.ndarray, order: np.ndarray, max_partners: int) -> np.ndarray:
+    """The pairs :func:`dedup.sketch.lsh.top_partner_pairs` keeps among ``hit``
+    when these rows are all there is: among the ``max_partners`` best of
+    either side (:func:`partner_lists`, rows ranked in ``order``), or
+    sharing ``KEEP_BANDS`` bands."""
+    offers = [(i, int(order[j]), int(common[i, j])) for i, j in zip(*np.nonzero(hit), strict=True) if i != j]
+    lists = partner_lists(max_partners, order.tolist(), [{}] * len(order), offers)
+    return _listed(common, order, lists)

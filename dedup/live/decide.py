@@ -3,12 +3,39 @@ decision (copy, rewrite of the best story, or a new story) that
 :mod:`dedup.live.recluster` then revisits.
 
 Candidates come from the two LSH views (with the batch's bucket cap), minus
-pairs further apart than ``time_window``. ``max_partners`` is not applied
-here but in the re-clustering that follows (:func:`dedup.live.bands.colliding`):
-the batch keeps a pair when *either* article ranks the other among its
-``max_partners`` best, and the older article's ranking depends on articles
-that have not arrived yet (applying the rule from the new article's side
-alone dropped pairs the batch keeps: ECB+ shuffled ARI 0.973 against 0.982).
+pairs further apart than ``time_window``, minus the term-view pairs the
+batch's partner rule drops.
+
+The partner rule (``max_partners`` = K, :func:`dedup.sketch.lsh.top_partner_pairs`)
+keeps a term-view pair when it is among the K best partners of *either*
+article (ranked by bands in common, then nearness in row order, then row),
+or when the two agree in ``KEEP_BANDS`` bands; shingle-view pairs are kept
+whatever their rank. The older article's ranking depends on articles not yet
+arrived, so the rule is applied from both sides with what is known now:
+each live article keeps its *partner list* (``Entry.partners``: the K best of
+the term-view partners offered to it so far, partner seq -> bands in common,
+in seq order as the batch's rows), kept by the batch's own compiled
+ranking (:func:`dedup.live.bands.partner_lists`). An add offers every
+term-view candidate to the new article's list and the new article to every
+candidate's list, as the batch offers a proposed pair to both its rows; the
+pair is scored when the candidate is in the new list, or the new article
+entered the candidate's list, or they agree in ``KEEP_BANDS`` bands, or the
+shingle view proposed it. Lists only get better as articles arrive, so a
+pair the batch keeps among the articles seen so far is never dropped
+(applying the rule from the new side alone dropped such pairs: ECB+ shuffled
+ARI 0.973 against 0.982), and a pair dropped now the batch drops too (given
+the same row order and candidates); a pair scored now that a later article
+pushes out of both lists is dropped by re-clustering, which reads the stored
+lists (:func:`dedup.live.bands.colliding`). Fed in time order with buckets
+uncapped, the lists are the batch's (the batch's rows are in canonical
+order -- publication time, then text digest -- so for undated articles, or
+articles fed out of order, a tie at the K-th place may fall differently:
+ECB+, undated, agrees with the batch at ARI 0.9917 in file order and
+0.9946-0.9978 shuffled). An article leaving the live set loses
+its list but keeps its place in the lists of others (so does a removed one:
+lists are not refilled); an article without a list (loaded from a file
+written before the lists were kept) keeps every pair from its side.
+``query`` ranks the article just after its newest candidate and stores nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +48,14 @@ import scipy.sparse as sp
 
 from ..features import weights as verify
 from ..params import Params
+from ..sketch import lsh as cand
 from ..sketch.minhash import EMPTY, estimate_jaccard, signatures
-from .records import Entry, Match, Prepared, Profiles
+from .bands import common_bands, lsh_bands, partner_lists
+from .records import Entry, Match, PartnerLists, Partners, Prepared, Profiles
 from .scoring import Scorer
 from .state import IndexState
 
-__all__ = ["Decision", "decide", "candidates", "term_signature"]
+__all__ = ["Decision", "PartnerPlan", "decide", "candidates", "plan_partners", "term_signature"]
 
 
 @dataclass
@@ -41,6 +70,19 @@ class Decision:
     rev: dict[int, float] = field(default_factory=dict)
     changed: Profiles = field(default_factory=dict)
     best: dict[str, float] = field(default_factory=dict)
+    partners: Partners | None = None
+    partner_changes: PartnerLists = field(default_factory=dict)
+
+
+@dataclass
+class PartnerPlan:
+    """The partner rule at an add: which candidates are scored (``keep``), the
+    new article's partner list (``own``; None without ``max_partners``) and
+    the lists of older articles it enters (``changed``)."""
+
+    keep: np.ndarray
+    own: Partners | None = None
+    changed: PartnerLists = field(default_factory=dict)
 
 
 def _new(prep: Prepared, term_sig: np.ndarray, **kw: object) -> Decision:
@@ -56,15 +98,55 @@ def term_signature(scorer: Scorer, pc: np.ndarray, pw: np.ndarray, pptr: np.ndar
     return signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
 
 
-def candidates(state: IndexState, params: Params, prep: Prepared, term_sig: np.ndarray, seq: int | None) -> list[Entry]:
-    """The live indexed articles the batch would pair with this one, by seq."""
+def candidates(
+    state: IndexState, params: Params, prep: Prepared, term_sig: np.ndarray, seq: int | None
+) -> tuple[list[Entry], np.ndarray, np.ndarray]:
+    """The live indexed articles sharing a band with this one in either view,
+    within the time window, by seq; and which of them the term view and the
+    shingle view proposed (bool arrays)."""
     t_seqs, s_seqs = state.lsh_query(term_sig, prep.shingle_sig)
     found = state.get_seqs(np.union1d(t_seqs, s_seqs).tolist() if len(s_seqs) else t_seqs.tolist())
     entries = [e for e in found if e is not None and e.live and e.seq != seq]
     window = None if params.time_window is None else params.time_window.total_seconds()
     if window is not None and not math.isnan(prep.ts):
         entries = [e for e in entries if math.isnan(e.ts) or abs(e.ts - prep.ts) <= window]
-    return entries
+    by_term, by_shingle = set(t_seqs.tolist()), set(s_seqs.tolist())
+    return (
+        entries,
+        np.array([e.seq in by_term for e in entries], dtype=bool),
+        np.array([e.seq in by_shingle for e in entries], dtype=bool),
+    )
+
+
+def plan_partners(
+    params: Params, me: int, term_sig: np.ndarray, entries: list[Entry], by_term: np.ndarray, by_shingle: np.ndarray
+) -> PartnerPlan:
+    """The partner rule for a new article at seq ``me`` and its candidates
+    (see the module docstring); nothing is changed in place."""
+    k = params.max_partners
+    if k is None:
+        return PartnerPlan(np.ones(len(entries), dtype=bool))
+    offered = [e for e, t in zip(entries, by_term.tolist(), strict=True) if t]
+    (bands, rows), _ = lsh_bands(params)
+    keys = cand.band_keys(np.stack([term_sig] + [e.term_sig for e in offered]), bands, rows)
+    common = common_bands(keys[:1], keys[1:])[0].tolist()
+    known = [(e, c) for e, c in zip(offered, common, strict=True) if e.partners is not None]
+    lists = partner_lists(
+        k,
+        [me] + [e.seq for e, _ in known],
+        [{}] + [e.partners or {} for e, _ in known],
+        [(0, e.seq, c) for e, c in zip(offered, common, strict=True)]
+        + [(r, me, c) for r, (e, c) in enumerate(known, start=1)],
+    )
+    own = lists[0]
+    changed = {e.seq: held for (e, _), held in zip(known, lists[1:], strict=True) if me in held}
+    kept = {
+        e.seq
+        for e, c in zip(offered, common, strict=True)
+        if c >= cand.KEEP_BANDS or e.seq in own or e.seq in changed or e.partners is None
+    }
+    keep = by_shingle | np.array([e.seq in kept for e in entries], dtype=bool)
+    return PartnerPlan(keep, own, changed)
 
 
 def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -> Decision:
@@ -77,9 +159,14 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
         return _new(prep, np.full(p.num_perm, EMPTY, np.uint32))
     pc, pw, pptr = scorer.weights([prep], state.df_of, n_docs, own_cols=prep.df_cols)  # the article's own row
     term_sig = term_signature(scorer, pc, pw, pptr)
-    entries = candidates(state, p, prep, term_sig, seq)
+    entries, by_term, by_shingle = candidates(state, p, prep, term_sig, seq)
+    # the partner rule ranks in seq order; a query comes just after its newest candidate
+    pos = seq if seq is not None else max((e.seq for e in entries), default=-1) + 1
+    plan = plan_partners(p, pos, term_sig, entries, by_term, by_shingle)
+    entries = [e for e, k in zip(entries, plan.keep.tolist(), strict=True) if k]
+    kept = {"partners": plan.own, "partner_changes": plan.changed}
     if not entries:
-        return _new(prep, term_sig)
+        return _new(prep, term_sig, **kept)
     # candidates' weights under the same (current) document frequencies
     cos, shared = state.candidate_products(pc, pw, entries, n_docs, prep.df_cols)
     jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
@@ -94,7 +181,7 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
     profiles = [(me, top, rev)] + [(e.seq, *changed.get(e.seq, (e.top, e.rev))) for e in entries]
     pairs = np.stack([np.zeros(len(entries), dtype=np.int64), np.arange(1, len(entries) + 1)], axis=1)
     score = scorer.blend(s1, profiles, pairs)
-    d = Decision(_new(prep, term_sig).match, term_sig, top, rev, changed)
+    d = Decision(_new(prep, term_sig).match, term_sig, top, rev, changed, **kept)  # type: ignore[arg-type]
     d.match = _choose(state, p, d.match, entries, cos, jac, score, d.best)
     return d
 

@@ -26,7 +26,7 @@ from ..params import Params
 from ._kernels import TermPool, candidate_products
 from .bands import lsh_bands
 from .bandtable import BandTable
-from .records import Entry, Profiles, Snapshot
+from .records import Entry, PartnerLists, Profiles, Snapshot
 from .scoring import Scorer
 
 __all__ = ["MemoryState"]
@@ -107,8 +107,14 @@ class MemoryState:
         self.next_seq += 1
         return s
 
-    def commit(self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None) -> None:
+    def commit(
+        self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
+    ) -> None:
         self._set_profiles(profiles)
+        for s, held in (lists or {}).items():
+            e = self.entries.get(s)
+            if e is not None and e.live:
+                e.partners = held
         self.df[all_cols] += 1
         self._sync_total_df(all_cols)
         self.n_docs += 1

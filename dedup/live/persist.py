@@ -1,8 +1,8 @@
-"""The saved form of a story index (format 2): a :class:`~dedup.live.records.Snapshot` in one file.
+"""The saved form of a story index (format 3): a :class:`~dedup.live.records.Snapshot` in one file.
 
 One file, a ZIP archive (members stored, not compressed) holding:
 
-* ``header.json`` -- ``{"magic": "dedup-story-index", "format_version": 2,
+* ``header.json`` -- ``{"magic": "dedup-story-index", "format_version": 3,
   "params": {...}, "config": {...}, "counts": {...}, "state": {...},
   "members": {name: {"sha256": ..., "bytes": ...}}}``;
 * ``strings.json`` -- article ids, story and version ids, in sequence order;
@@ -11,9 +11,15 @@ One file, a ZIP archive (members stored, not compressed) holding:
   (``cols``, ``counts`` with ``offsets``), ``n_terms`` and ``dropped`` (the
   short-text rule and the norm of pruned rows), its two signatures and its
   neighbour profile (``top_seq``/``top_val`` with ``top_offsets``, ``rev_seq``/
-  ``rev_val`` with ``rev_offsets``: partner seqs and float64 scores, by seq);
-  the running document frequencies (nonzero columns and counts).
+  ``rev_val`` with ``rev_offsets``: partner seqs and float64 scores, by seq),
+  its partner list (``part_known``: whether it has one; ``part_seq``/
+  ``part_bands`` with ``part_offsets``: partner seqs and bands in common, by
+  seq; :mod:`dedup.live.decide`); the running document frequencies (nonzero
+  columns and counts).
 
+Format 2 (before the partner lists) is read: its live articles get no
+partner list, so the partner rule keeps every pair with them from their side
+(new articles' lists are kept as usual); the next save writes format 3.
 Format 1 (before the story score; entries had a ``prior`` and no profiles) is
 refused with an error that says to rebuild the index: its articles' neighbour
 profiles cannot be recovered from it.
@@ -62,7 +68,8 @@ from .records import Entry, IndexFormatError, IndexSaveError, Snapshot
 __all__ = ["MAGIC", "FORMAT_VERSION", "save_index", "load_index", "read_snapshot"]
 
 MAGIC = "dedup-story-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE = (2, 3)  # format 2: no partner lists (_PARTNER_ARRAYS); the error message names them
 MAX_HEADER_BYTES = 1 << 20  # the header is a few KB: params, counts, one line per member
 
 # name -> (dtype kinds accepted, number of dimensions)
@@ -83,9 +90,15 @@ _ARRAYS: dict[str, tuple[str, int]] = {
     "rev_offsets": ("iu", 1),
     "rev_seq": ("iu", 1),
     "rev_val": ("f", 1),
+    "part_known": ("b", 1),
+    "part_offsets": ("iu", 1),
+    "part_seq": ("iu", 1),
+    "part_bands": ("iu", 1),
     "df_cols": ("iu", 1),
     "df_vals": ("iu", 1),
 }
+
+_PARTNER_ARRAYS = ("part_known", "part_offsets", "part_seq", "part_bands")  # since format 3
 
 
 # --- saving ----------------------------------------------------------------------
@@ -97,13 +110,13 @@ def _npy(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _ragged(dicts: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ragged(dicts: list[dict[int, Any]], values: Any = np.float64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A dict per live entry as (offsets, keys sorted, values)."""
     off = np.zeros(len(dicts) + 1, dtype=np.int64)
     np.cumsum([len(d) for d in dicts], out=off[1:])
     keys = [j for d in dicts for j in sorted(d)]
     vals = [d[j] for d in dicts for j in sorted(d)]
-    return off, np.array(keys, dtype=np.int64), np.array(vals, dtype=np.float64)
+    return off, np.array(keys, dtype=np.int64), np.array(vals, dtype=values)
 
 
 def snapshot_arrays(snap: Snapshot, num_perm: int) -> dict[str, np.ndarray]:
@@ -121,6 +134,7 @@ def snapshot_arrays(snap: Snapshot, num_perm: int) -> dict[str, np.ndarray]:
 
     top_off, top_seq, top_val = _ragged([e.top or {} for e in live])
     rev_off, rev_seq, rev_val = _ragged([e.rev or {} for e in live])
+    part_off, part_seq, part_bands = _ragged([e.partners or {} for e in live], np.int64)
     return {
         "seq": np.array([e.seq for e in entries], dtype=np.int64),
         "ts": np.array([e.ts for e in entries], dtype=np.float64),
@@ -136,6 +150,10 @@ def snapshot_arrays(snap: Snapshot, num_perm: int) -> dict[str, np.ndarray]:
         "rev_offsets": rev_off,
         "rev_seq": rev_seq,
         "rev_val": rev_val,
+        "part_known": np.array([e.partners is not None for e in live], dtype=bool),
+        "part_offsets": part_off,
+        "part_seq": part_seq,
+        "part_bands": part_bands,
         "term_sig": stack([e.term_sig for e in live]),
         "shingle_sig": stack([e.shingle_sig for e in live]),
         "df_cols": np.asarray(snap.df_cols, dtype=np.int64),
@@ -272,6 +290,8 @@ def read_snapshot(data: bytes, path: str = "<bytes>") -> tuple[Params, dict[str,
         params, config, state = _check_header(header)
         arrays = {n[:-4]: _load_npy(n, b) for n, b in raw.items() if n.endswith(".npy")}
         strings = _json(raw["strings.json"], "strings.json") if "strings.json" in raw else None
+        if header["format_version"] == 2:
+            arrays = _without_partner_lists(arrays)
         snap = _build(params, state, _check_arrays(arrays, strings, params, state))
     except IndexFormatError as exc:
         raise IndexFormatError(f"cannot load index {path}: {exc}") from None
@@ -326,14 +346,14 @@ def _read_members(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
         if not isinstance(header, dict) or header.get("magic") != MAGIC:
             raise IndexFormatError("not a dedup index file (wrong magic)")
         version = header.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE:
             hint = (
                 ": it was written before the story score (no neighbour profiles); rebuild the index by "
                 "feeding the articles again"
-                if isinstance(version, int) and version < FORMAT_VERSION
+                if isinstance(version, int) and version < min(READABLE)
                 else ""
             )
-            raise IndexFormatError(f"format version {version!r}; this dedup reads version {FORMAT_VERSION}{hint}")
+            raise IndexFormatError(f"format version {version!r}; this dedup reads versions 2 and 3{hint}")
         listed = header.get("members")
         if not isinstance(listed, dict):
             raise IndexFormatError("the header lists no members")
@@ -384,6 +404,20 @@ def _load_npy(name: str, b: bytes) -> np.ndarray:
         raise IndexFormatError(f"member {name} is not a plain numpy array ({exc})") from None
 
 
+def _without_partner_lists(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays of a format-2 file with the partner arrays of format 3 saying
+    that no live article has a list."""
+    live = arrays.get("live")
+    n_live = int(live.sum()) if isinstance(live, np.ndarray) and live.dtype.kind == "b" else 0
+    none = {
+        "part_known": np.zeros(n_live, dtype=bool),
+        "part_offsets": np.zeros(n_live + 1, dtype=np.int64),
+        "part_seq": np.zeros(0, dtype=np.int64),
+        "part_bands": np.zeros(0, dtype=np.int64),
+    }
+    return {**{k: v for k, v in arrays.items() if k not in _PARTNER_ARRAYS}, **none}
+
+
 def _check_arrays(arrays: dict[str, np.ndarray], strings: Any, params: Params, state: dict[str, Any]) -> dict[str, Any]:
     """Every array of the right type and shape and consistent with the others;
     returns them with ``id``, ``story`` and ``version`` lists."""
@@ -419,6 +453,7 @@ def _check_arrays(arrays: dict[str, np.ndarray], strings: Any, params: Params, s
             len(ps) == 0 or (ps.min() >= 0 and ps.max() < state["next_seq"]),
             f"{name}_seq names sequence numbers the index never gave",
         )
+    _check_partner_lists(arrays, params, state, n_live)
     _check_columns(arrays, params)
     _expect(
         len(arrays["df_cols"]) == len(arrays["df_vals"]) and bool((arrays["df_vals"] >= 0).all()),
@@ -434,6 +469,20 @@ def _check_arrays(arrays: dict[str, np.ndarray], strings: Any, params: Params, s
         "term counts below 1 or pruned weights negative",
     )
     return {**arrays, **strings}
+
+
+def _check_partner_lists(arrays: dict[str, np.ndarray], params: Params, state: dict[str, Any], n_live: int) -> None:
+    """Partner lists: one flag per live article, lists no longer than
+    ``max_partners`` (empty where there is none), partners the index gave."""
+    _check_ragged(arrays, "part_offsets", ("part_seq", "part_bands"), n_live)
+    known, sizes = arrays["part_known"], np.diff(arrays["part_offsets"].astype(np.int64))
+    _expect(len(known) == n_live, f"array part_known has {len(known)} values for {n_live} live articles")
+    _expect(
+        not sizes[~known].any() and (params.max_partners is None or not (sizes > params.max_partners).any()),
+        "a partner list is longer than max_partners, or given to an article without one",
+    )
+    ps = arrays["part_seq"]
+    _expect(len(ps) == 0 or (ps.min() >= 0 and ps.max() < state["next_seq"]), "part_seq names unknown sequence numbers")
 
 
 def _expect(ok: bool, what: str) -> None:
@@ -475,6 +524,14 @@ def _check_columns(arrays: dict[str, np.ndarray], params: Params) -> None:
     _expect(bool(rising.all()), "an article's columns are not ascending")
 
 
+def _partners(a: dict[str, Any], k: int) -> dict[int, int] | None:
+    """The partner list of the ``k``-th live article (None: it has none)."""
+    if not a["part_known"][k]:
+        return None
+    lo, hi = a["part_offsets"][k], a["part_offsets"][k + 1]
+    return dict(zip(a["part_seq"][lo:hi].tolist(), a["part_bands"][lo:hi].tolist(), strict=True))
+
+
 def _build(params: Params, state: dict[str, Any], a: dict[str, Any]) -> Snapshot:
     """The snapshot of checked arrays."""
     offsets, top_off, rev_off = a["offsets"], a["top_offsets"], a["rev_offsets"]
@@ -502,6 +559,7 @@ def _build(params: Params, state: dict[str, Any], a: dict[str, Any]) -> Snapshot
                     strict=False,
                 )
             )
+            e.partners = _partners(a, k)
             k += 1
         entries.append(e)
     newest = state["newest_ts"]

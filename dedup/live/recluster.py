@@ -4,7 +4,8 @@ Arrival order matters to a greedy rule, so after each add the article's
 neighbourhood (its story and every story with a member within
 ``neighbourhood`` times the threshold of it) is clustered again with the
 batch's own :func:`dedup.linkage.link` over the pairs the batch would score
-(sharing an LSH band, within the time window, the partner rule), scored with
+(sharing an LSH band, within the time window, kept by the articles' stored
+partner lists: :mod:`dedup.live.decide`), scored with
 the story score: a later article can merge two stories it bridges, or move a
 member to a story it fits better, as the batch would. Stories with members
 that are no longer live, or neighbourhoods above ``max_local`` articles,
@@ -51,7 +52,11 @@ def story_matrix(state: IndexState, scorer: Scorer, members: Sequence[Entry]) ->
     cos = np.clip((x @ x.T).toarray(), 0.0, 1.0)
     shared = (ones_pattern(x) @ ones_pattern(x).T).toarray()
     mask = colliding(
-        p, np.stack([e.term_sig for e in members]), np.stack([e.shingle_sig for e in members]), [e.seq for e in members]
+        p,
+        np.stack([e.term_sig for e in members]),
+        np.stack([e.shingle_sig for e in members]),
+        [e.seq for e in members],
+        [e.partners for e in members],
     )
     if p.time_window is not None:
         t = np.array([e.ts for e in members])

@@ -29,6 +29,8 @@ __all__ = [
     "Entry",
     "Prepared",
     "Profiles",
+    "Partners",
+    "PartnerLists",
     "Snapshot",
 ]
 
@@ -36,6 +38,10 @@ KINDS = ("new", "rewrite", "copy")
 
 # seq -> (top, rev): the neighbour profiles an add or a removal changes
 Profiles = dict[int, tuple[dict[int, float], dict[int, float]]]
+# an article's partner list (the batch's partner rule, :mod:`dedup.live.decide`):
+# partner seq -> term-view bands in common, at most Params.max_partners of them
+Partners = dict[int, int]
+PartnerLists = dict[int, Partners]  # seq -> the new partner list of an article an add changes
 
 
 class DuplicateArticleError(ValueError):
@@ -164,11 +170,14 @@ class Entry:
     # score, at most Params.neighbourhood), ``rev`` the partners that have it in their ``top``.
     top: dict[int, float] | None = None
     rev: dict[int, float] | None = None
+    # Partner list: its best term-view partners so far (see :mod:`dedup.live.decide`);
+    # None when not kept (no ``max_partners``, or loaded from a file written before it was)
+    partners: Partners | None = None
 
     def drop_features(self) -> None:
         self.live = False
         self.cols = self.counts = self.term_sig = self.shingle_sig = None
-        self.top = self.rev = None
+        self.top = self.rev = self.partners = None
 
 
 @dataclass

@@ -17,9 +17,10 @@ Under the same prefix ``P``:
 ``P:ids``           hash: article id -> sequence number
 ``P:e:<seq>``       hash: one article (id, story, version, time, live flag,
                     and while live its term counts, terms before pruning,
-                    pruned weight, signatures and neighbour profile -- ``top``
-                    and ``rev``, partner seqs then scores -- as raw
-                    little-endian arrays)
+                    pruned weight, signatures, neighbour profile -- ``top``
+                    and ``rev``, partner seqs then scores -- and partner list
+                    ``pl``, partner seqs then bands in common, as raw
+                    little-endian arrays; no ``pl``: the article has no list)
 ``P:s:<story>``     sorted set: the story's members (sequence numbers)
 ``P:stories``       sorted set: story ids by first sequence number
 ``P:live``          sorted set: live articles by sequence number
@@ -54,7 +55,7 @@ from ..sketch.lsh import band_keys
 from ..sketch.minhash import EMPTY
 from ._kernels import capped_start
 from .bands import lsh_bands
-from .records import Entry, IndexStorageError, Profiles, Snapshot
+from .records import Entry, IndexStorageError, PartnerLists, Profiles, Snapshot
 from .scoring import Scorer
 
 __all__ = ["RedisState", "connect", "drop_index"]
@@ -63,7 +64,7 @@ LAYOUT = 2  # 1: datasketch's MinHashLSH storage for the buckets (before dedup 0
 
 _SET_IF_LIVE = """
 if redis.call('HGET', KEYS[1], 'live') == '1' then
-  redis.call('HSET', KEYS[1], 'top', ARGV[1], 'rev', ARGV[2])
+  redis.call('HSET', KEYS[1], unpack(ARGV))
 end
 return 0
 """
@@ -74,7 +75,7 @@ if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1]
 return 0
 """
 
-_LIVE_FIELDS = ("cols", "counts", "nt", "dr", "top", "rev", "tsig", "ssig")
+_LIVE_FIELDS = ("cols", "counts", "nt", "dr", "top", "rev", "pl", "tsig", "ssig")
 
 
 def _redis() -> Any:
@@ -104,18 +105,19 @@ def connect(connection: dict[str, Any] | str) -> tuple[Any, str]:
     return client, where
 
 
-def _pack(d: dict[int, float] | None) -> bytes:
-    """A neighbour profile as bytes: partner seqs (int64), then scores (float64), by seq."""
+def _pack(d: dict[int, Any] | None, values: str = "<f8") -> bytes:
+    """A neighbour profile (or, ``values="<i8"``, a partner list) as bytes:
+    partner seqs (int64), then scores (float64; bands in common: int64), by seq."""
     keys = sorted(d or ())
     if not keys:
         return b""
-    return np.array(keys, dtype="<i8").tobytes() + np.array([d[k] for k in keys], dtype="<f8").tobytes()  # type: ignore[index]
+    return np.array(keys, dtype="<i8").tobytes() + np.array([d[k] for k in keys], dtype=values).tobytes()  # type: ignore[index]
 
 
-def _unpack(b: bytes) -> dict[int, float]:
+def _unpack(b: bytes, values: str = "<f8") -> dict[int, Any]:
     n = len(b) // 16
     return dict(
-        zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, "<f8", n, offset=8 * n).tolist(), strict=False)
+        zip(np.frombuffer(b, "<i8", n).tolist(), np.frombuffer(b, values, n, offset=8 * n).tolist(), strict=False)
     )
 
 
@@ -136,6 +138,7 @@ def _record(entry: Entry) -> dict[str, Any]:
             dr=repr(float(entry.dropped)),
             top=_pack(entry.top),
             rev=_pack(entry.rev),
+            **({} if entry.partners is None else {"pl": _pack(entry.partners, "<i8")}),
             tsig=np.asarray(entry.term_sig, "<u4").tobytes(),
             ssig=np.asarray(entry.shingle_sig, "<u4").tobytes(),
         )
@@ -154,6 +157,7 @@ def _entry(seq: int, h: dict[bytes, bytes]) -> Entry:
         e.dropped = float(h.get(b"dr", b"0"))
         e.top = _unpack(h.get(b"top", b""))
         e.rev = _unpack(h.get(b"rev", b""))
+        e.partners = None if b"pl" not in h else _unpack(h[b"pl"], "<i8")
         e.term_sig = np.frombuffer(h[b"tsig"], dtype="<u4")
         e.shingle_sig = np.frombuffer(h[b"ssig"], dtype="<u4")
     return e
@@ -260,7 +264,12 @@ class RedisState:
         """Queue the new neighbour profiles of other (live) articles."""
         for s, (top, rev) in sorted((profiles or {}).items()):
             # only while the record exists and is live (a concurrent removal or eviction wins)
-            pipe.eval(_SET_IF_LIVE, 1, self._k("e", s), _pack(top), _pack(rev))
+            pipe.eval(_SET_IF_LIVE, 1, self._k("e", s), "top", _pack(top), "rev", _pack(rev))
+
+    def _write_partners(self, pipe: Any, lists: PartnerLists | None) -> None:
+        """Queue the new partner lists of other (live) articles."""
+        for s, held in sorted((lists or {}).items()):
+            pipe.eval(_SET_IF_LIVE, 1, self._k("e", s), "pl", _pack(held, "<i8"))
 
     def _queue_record(self, pipe: Any, entry: Entry) -> None:
         """Queue an entry's record, its story membership and its place in the live sets."""
@@ -273,9 +282,12 @@ class RedisState:
         pipe.zadd(self._k("s", entry.story), {entry.seq: entry.seq})
         pipe.zadd(self._k("stories"), {entry.story: entry.seq}, nx=True)
 
-    def commit(self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None) -> None:
+    def commit(
+        self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
+    ) -> None:
         pipe = self.r.pipeline(transaction=True)
         self._write_profiles(pipe, profiles)
+        self._write_partners(pipe, lists)
         self._queue_record(pipe, entry)
         for c in np.asarray(all_cols).tolist():
             pipe.hincrby(self._k("df"), c, 1)  # queued: the whole transaction is one round trip

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .records import Entry, Profiles, Snapshot
+from .records import Entry, PartnerLists, Profiles, Snapshot
 
 __all__ = ["IndexState"]
 
@@ -71,9 +71,12 @@ class IndexState(Protocol):
     # --- writing -------------------------------------------------------------
     def claim_seq(self) -> int: ...
 
-    def commit(self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None) -> None:
+    def commit(
+        self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
+    ) -> None:
         """Store a new article: record, story membership, document frequencies
-        of ``all_cols`` and the neighbour profiles it changed (one transaction)."""
+        of ``all_cols``, the neighbour profiles and the partner lists of other
+        (live) articles it changed (one transaction)."""
         ...
 
     def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:

@@ -138,32 +138,62 @@ def _better(c1, p1, c2, p2, x):
 
 
 @njit(inline="always")
-def _offer(x, y, c, best_c, best_p, fill, worst):
-    k = best_c.shape[1]
-    f = fill[x]
-    if f < k:
-        for t in range(f):
-            if best_p[x, t] == y:
-                return
-        best_c[x, f] = c
-        best_p[x, f] = y
-        fill[x] = f + 1
-        if f + 1 < k:
-            return
-    else:
-        w = worst[x]
-        if not _better(c, y, best_c[x, w], best_p[x, w], x):
-            return  # no better than the worst kept (or the worst itself)
-        for t in range(k):
-            if best_p[x, t] == y:
-                return
-        best_c[x, w] = c
-        best_p[x, w] = y
+def _weakest(row_c, row_p, x, k):
+    """The slot of the lowest-ranked of the ``k`` partners of ``x`` in ``row_c``, ``row_p``."""
     w = 0
     for t in range(1, k):
-        if _better(best_c[x, w], best_p[x, w], best_c[x, t], best_p[x, t], x):
+        if _better(row_c[w], row_p[w], row_c[t], row_p[t], x):
             w = t
-    worst[x] = w
+    return w
+
+
+@njit(inline="always")
+def _offer_row(x, y, c, row_c, row_p, f, w):
+    """Offer partner ``y`` (``c`` bands in common) to the list of ``x``: slots
+    ``row_c``, ``row_p``, ``f`` of them filled, ``w`` the weakest once full;
+    the list keeps its ``len(row_c)`` best (:func:`_better`). Returns the new
+    ``(f, w)``."""
+    k = len(row_c)
+    if f < k:
+        for t in range(f):
+            if row_p[t] == y:
+                return f, w
+        row_c[f] = c
+        row_p[f] = y
+        f += 1
+        if f < k:
+            return f, w
+    else:
+        if not _better(c, y, row_c[w], row_p[w], x):
+            return f, w  # no better than the worst kept (or the worst itself)
+        for t in range(k):
+            if row_p[t] == y:
+                return f, w
+        row_c[w] = c
+        row_p[w] = y
+    return f, _weakest(row_c, row_p, x, k)
+
+
+@njit(inline="always")
+def _offer(x, y, c, best_c, best_p, fill, worst):
+    fill[x], worst[x] = _offer_row(x, y, c, best_c[x], best_p[x], fill[x], worst[x])
+
+
+@njit(cache=True)
+def offer_partners(owners, rows, ys, cs, best_c, best_p, fill):
+    """The partner lists of a few rows, as :func:`offer_proposals` keeps them,
+    given as slots: row ``r`` (owner at ``owners[r]`` in canonical order) holds
+    ``fill[r]`` partners ``best_p[r]`` with ``best_c[r]`` bands in common.
+    Offers partner ``ys[t]`` (``cs[t]`` bands) to row ``rows[t]``, in turn;
+    updates the arrays in place (the live index's partner lists)."""
+    k = best_c.shape[1]
+    worst = np.zeros(len(fill), np.int64)
+    for r in range(len(fill)):
+        if fill[r] >= k:
+            worst[r] = _weakest(best_c[r], best_p[r], owners[r], k)
+    for t in range(len(rows)):
+        r = rows[t]
+        fill[r], worst[r] = _offer_row(owners[r], ys[t], cs[t], best_c[r], best_p[r], fill[r], worst[r])
 
 
 @njit(inline="always")

@@ -62,3 +62,34 @@ def test_partner_rule_keeps_the_batchs_pairs(max_partners):
     want = cand.top_partner_pairs(sigs, bands, 1, np.arange(n), max_partners, max_bucket_size=10**6)
     assert got.tolist() == want.tolist()
     assert 0 < len(want) < hit.sum() // 2  # the rule dropped some pairs
+
+
+@pytest.mark.parametrize("max_partners", [1, 4])
+def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners):
+    """Fed in time order (buckets uncapped), the stored partner lists keep
+    exactly the term-view pairs :func:`dedup.sketch.lsh.top_partner_pairs`
+    keeps for the same signatures in seq order."""
+    from dedup import StoryIndex
+    from dedup.live.bands import common_bands
+    from dedup.live.memory import MemoryState
+    from dedup.synth import generate_articles
+
+    params = Params(max_partners=max_partners, max_bucket_size=10**6, time_window=None)
+    state = MemoryState(params)
+    index = StoryIndex(params, state=state)
+    for a in generate_articles(160, seed=3):
+        index.add(a)
+    live = sorted((e for e in state.entries.values() if e.live), key=lambda e: e.seq)
+    sigs = np.stack([e.term_sig for e in live])
+    (tb, tr), _ = lsh_bands(params)
+    keys = cand.band_keys(sigs, tb, tr)
+    common = common_bands(keys, keys)
+    pos = {e.seq: i for i, e in enumerate(live)}
+    kept = common >= cand.KEEP_BANDS
+    for i, e in enumerate(live):
+        kept[i, [pos[s] for s in e.partners if s in pos]] = True
+    kept &= (common > 0) & ~np.eye(len(live), dtype=bool)
+    got = np.argwhere(np.triu(kept | kept.T, 1))
+    want = cand.top_partner_pairs(sigs, tb, tr, np.arange(len(live)), max_partners, max_bucket_size=10**6)
+    assert got.tolist() == want.tolist()
+    assert len(want) < np.triu(common > 0, 1).sum()  # the rule dropped some pairs

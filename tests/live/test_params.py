@@ -69,23 +69,8 @@ def test_every_field_is_listed():
     assert set(_OTHER) == {f.name for f in fields(Params)}
 
 
-# Known gap (issue 14, open): the live index applies max_partners only to the
-# pairs re-clustering scores, not to the candidates an add compares; with the
-# key-fact representation, max_partners=1 changes the batch on this feed but not
-# the live index.
-_KNOWN_GAPS = {"max_partners"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="max_partners not applied to an add's candidates"))
-        if n in _KNOWN_GAPS
-        else n
-        for n in sorted(_OTHER)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(_OTHER))
 def test_a_field_that_changes_the_batch_changes_the_live_index(docs, name):
     changed = _BASE.with_(**{name: _OTHER[name]})
     if _batch(docs, changed) == _batch(docs, _BASE):

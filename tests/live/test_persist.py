@@ -115,8 +115,45 @@ def _index_file_of_version(path, version: int):
 
 def test_format_1_file_says_rebuild(tmp_path):
     p = _index_file_of_version(tmp_path / "old.dedup", 1)
-    with pytest.raises(IndexFormatError, match="version 1; this dedup reads version 2.*rebuild"):
+    with pytest.raises(IndexFormatError, match="version 1; this dedup reads versions 2 and 3.*rebuild"):
         StoryIndex.load(str(p))
+
+
+def test_format_2_file_loads_without_partner_lists(feed, tmp_path):
+    """A file written before the partner lists (format 2) loads: its live
+    articles have no list (every pair with them is kept from their side),
+    later articles get theirs, and the next save writes the current format."""
+    import hashlib
+
+    from dedup.live import persist
+
+    first = StoryIndex()
+    for a in feed[:100]:
+        first.add(a)
+    members = persist.encode(first.params, first.config(), first._state.snapshot())
+    header = json.loads(members.pop("header.json"))
+    for name in ("part_known", "part_offsets", "part_seq", "part_bands"):
+        del members[f"{name}.npy"], header["members"][f"{name}.npy"]
+    header["format_version"] = 2
+    assert all(hashlib.sha256(v).hexdigest() == header["members"][k]["sha256"] for k, v in members.items())
+    old = tmp_path / "v2.dedup"
+    with zipfile.ZipFile(old, "w") as z:
+        z.writestr("header.json", json.dumps(header))
+        for k, v in members.items():
+            z.writestr(k, v)
+    resumed = StoryIndex.load(str(old))
+    assert _signature(resumed) == _signature(first)
+    state = resumed._state
+    assert all(e.partners is None for e in state.entries.values())
+    for a in feed[100:140]:
+        resumed.add(a)
+    assert all(e.partners is not None for e in state.entries.values() if e.live and e.seq >= 100)
+    new = str(tmp_path / "v3.dedup")
+    resumed.save(new)
+    with zipfile.ZipFile(new) as z:
+        assert json.loads(z.read("header.json"))["format_version"] == FORMAT_VERSION == 3
+    again = StoryIndex.load(new)
+    assert [e.partners for e in again._state.snapshot().entries] == [e.partners for e in state.snapshot().entries]
 
 
 def test_wrong_version_and_not_an_index(tmp_path):
