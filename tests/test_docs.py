@@ -18,8 +18,8 @@ throwaway ``redis-server``, its address in ``REDIS_URL``), ``needs chromium``
 (``/usr/bin/chromium`` and playwright), ``needs spark`` (pyspark and Java;
 slow; a python block then runs in its own interpreter, so its JVM ends with
 it). The test is skipped, saying why, only when the thing needed is not
-installed. ``not run: REASON`` would skip a block; the README has none, and
-the last test keeps it that way.
+installed. There is no way to skip a block: ``not run: REASON`` (how a block
+once said why it could not run) is refused, and the last test keeps it so.
 
 Blocks run in a folder holding copies of ``seeds/`` and ``benchmarks/`` (its
 data linked) and the small files the examples name (``feed.jsonl``,
@@ -90,7 +90,7 @@ def _flags(directive: str) -> set[str]:
     return {f.strip() for f in directive.split(",") if f.strip()}
 
 
-KNOWN_FLAGS = {"output", "slow", "needs redis", "needs chromium", "needs spark", "not run"}
+KNOWN_FLAGS = {"output", "slow", "needs redis", "needs chromium", "needs spark"}
 FLAG_MARKS = {
     "slow": [pytest.mark.slow],
     "needs redis": [pytest.mark.redis],
@@ -253,9 +253,6 @@ def test_readme_block_runs(block, workspace, monkeypatch, request):
     line, lang, body, directive = block
     flags = _flags(directive)
     assert flags <= KNOWN_FLAGS, f"README.md:{line}: unknown directive {directive!r}"
-    if "not run" in flags:
-        assert len(directive) > len("not run: ") + 10, f"README.md:{line}: say why the block cannot run"
-        pytest.skip(f"README.md:{line}: {directive}")
     _skip_unless_available(flags, request, monkeypatch)
     monkeypatch.chdir(workspace)
     if lang == "python":

@@ -22,7 +22,6 @@ __all__ = [
     "optimal_params",
     "lsh_params",
     "lsh_bands",
-    "common_bands",
     "colliding",
     "partner_lists",
     "partner_rule",
@@ -36,15 +35,6 @@ def lsh_bands(params: Params) -> tuple[tuple[int, int], tuple[int, int]]:
         lsh_params(params.lsh_threshold, params.num_perm),
         lsh_params(params.copy_threshold, params.num_perm, recall_weight=0.5),
     )
-
-
-def common_bands(keys_a: np.ndarray, keys_b: np.ndarray) -> np.ndarray:
-    """The number of bands in which each row of ``keys_a`` agrees with each row
-    of ``keys_b`` (band keys, :func:`dedup.sketch.lsh.band_keys`): ``(len a, len b)``."""
-    common = np.zeros((len(keys_a), len(keys_b)), dtype=np.int64)
-    for i, row in enumerate(keys_a):
-        np.sum(keys_b == row, axis=1, out=common[i])
-    return common
 
 
 def colliding(
@@ -66,9 +56,8 @@ def colliding(
     out = np.zeros((n, n), dtype=bool)
     order = np.arange(n) if seqs is None else np.asarray(seqs, dtype=np.int64)
     for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs), strict=False)):
-        keys = cand.band_keys(sigs, bands, rows)
         usable = signed(sigs)
-        common = common_bands(keys, keys)
+        common = cand.bands_in_common(sigs, np.argwhere(np.ones((n, n), dtype=bool)), bands, rows).reshape(n, n)
         hit = (common > 0) & usable[:, None] & usable[None, :]
         if view == 0 and params.max_partners is not None:
             if partners is None:

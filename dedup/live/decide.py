@@ -50,7 +50,7 @@ from ..features import weights as verify
 from ..params import Params
 from ..sketch import lsh as cand
 from ..sketch.minhash import EMPTY, estimate_jaccard, signatures
-from .bands import common_bands, lsh_bands, partner_lists
+from .bands import lsh_bands, partner_lists
 from .records import Entry, Match, PartnerLists, Partners, Prepared, Profiles
 from .scoring import Scorer
 from .state import IndexState
@@ -128,8 +128,9 @@ def plan_partners(
         return PartnerPlan(np.ones(len(entries), dtype=bool))
     offered = [e for e, t in zip(entries, by_term.tolist(), strict=True) if t]
     (bands, rows), _ = lsh_bands(params)
-    keys = cand.band_keys(np.stack([term_sig] + [e.term_sig for e in offered]), bands, rows)
-    common = common_bands(keys[:1], keys[1:])[0].tolist()
+    sigs = np.stack([term_sig] + [e.term_sig for e in offered])
+    pairs = np.stack([np.zeros(len(offered), dtype=np.int64), np.arange(1, len(offered) + 1)], axis=1)
+    common = cand.bands_in_common(sigs, pairs, bands, rows).tolist()
     known = [(e, c) for e, c in zip(offered, common, strict=True) if e.partners is not None]
     lists = partner_lists(
         k,

@@ -68,14 +68,15 @@ def render_markdown(a: Alignment, *, title: str | None = None, show_identical: b
     unchanged pairs too)."""
     s = a.summary
     head = title if title is not None else f"Diff: {direction(a)}"
+    names, values = zip(*figures(s), strict=True)
     lines = [
         f"### {md_escape(head)}",
         "",
         f"**{md_escape(summary_line(s))}**",
         "",
-        "| " + " | ".join(name for name, _ in figures(s)) + " |",
-        "|" + "---|" * len(figures(s)),
-        "| " + " | ".join(value for _, value in figures(s)) + " |",
+        "| " + " | ".join(names) + " |",
+        "|" + "---|" * len(names),
+        "| " + " | ".join(values) + " |",
         "",
         "Legend: ~~deleted~~ · **inserted** · *(sentence added/dropped)* · *(→ counterpart elsewhere)*; "
         "original ¶ → rewrite ¶, numbers counting paragraphs from 1; "

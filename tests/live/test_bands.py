@@ -70,7 +70,6 @@ def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners):
     exactly the term-view pairs :func:`dedup.sketch.lsh.top_partner_pairs`
     keeps for the same signatures in seq order."""
     from dedup import StoryIndex
-    from dedup.live.bands import common_bands
     from dedup.live.memory import MemoryState
     from dedup.synth import generate_articles
 
@@ -82,8 +81,8 @@ def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners):
     live = sorted((e for e in state.entries.values() if e.live), key=lambda e: e.seq)
     sigs = np.stack([e.term_sig for e in live])
     (tb, tr), _ = lsh_bands(params)
-    keys = cand.band_keys(sigs, tb, tr)
-    common = common_bands(keys, keys)
+    n = len(live)
+    common = cand.bands_in_common(sigs, np.argwhere(np.ones((n, n), dtype=bool)), tb, tr).reshape(n, n)
     pos = {e.seq: i for i, e in enumerate(live)}
     kept = common >= cand.KEEP_BANDS
     for i, e in enumerate(live):
