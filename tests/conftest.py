@@ -1,9 +1,12 @@
 """Shared fixtures: the seed pair, the bundled labelled data and a throwaway
-Redis server."""
+Redis server; Hypothesis runs derandomized, so that a run's outcome depends on
+the code alone (``HYPOTHESIS_PROFILE=hunt`` draws fresh examples each run, for
+a longer search together with ``DEDUP_FUZZ_EXAMPLES``)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("hunt", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
