@@ -484,7 +484,7 @@ def _check_partner_lists(arrays: dict[str, np.ndarray], params: Params, state: d
     ps = arrays["part_seq"]
     _expect(len(ps) == 0 or (ps.min() >= 0 and ps.max() < state["next_seq"]), "part_seq names unknown sequence numbers")
     pb = arrays["part_bands"]
-    _expect(len(pb) == 0 or (pb.min() >= 1 and pb.max() <= params.num_perm), "part_bands counts bands that do not exist")
+    _expect(len(pb) == 0 or (pb.min() >= 1 and pb.max() <= params.num_perm), "part_bands: no such band count")
 
 
 def _expect(ok: bool, what: str) -> None:

@@ -341,6 +341,7 @@ def test_member_larger_than_the_file_is_refused(saved):
         ("strings_not_json", "strings.json is not valid JSON"),
         ("missing_array", "missing arrays"),
         ("bad_params", "bad parameters"),
+        ("partner_bands", "part_bands: no such band count"),
     ],
 )
 def test_inconsistent_contents_with_valid_checksums(saved, case, pattern):
@@ -374,6 +375,11 @@ def test_inconsistent_contents_with_valid_checksums(saved, case, pattern):
         m["strings.json"] = b"{not json"
     elif case == "missing_array":
         del m["dropped.npy"]
+    elif case == "partner_bands":
+        bands = _arr(m, "part_bands").copy()
+        assert len(bands), "the saved index has partner lists"
+        bands[0] = 1 << 32  # overflowed the int32 ranking arrays before it was checked
+        m["part_bands.npy"] = _npy(bands)
     elif case == "bad_params":
 
         def edit(h):
