@@ -13,7 +13,9 @@ Parquet file (not timed), then
   Python workers (sampled every 0.5 s);
 * first (while no JVM holds memory), unless ``--no-memory-path``, runs
   :func:`dedup.cluster_articles` on the same records in a fresh process,
-  streamed from the Parquet file with ``keep_text=False`` (time, peak RSS);
+  streamed from the Parquet file with ``keep_text=False`` (time, peak RSS),
+  once for each ``--jobs`` value (``n_jobs``; default 1 and 2: one core,
+  and the cores ``local[2]`` gives Spark);
 * checks the two give the same clusters (adjusted Rand index between them,
   and of each against the generator's planted stories), and
 * writes ``benchmarks/results/spark-<n>.json`` with the figures and an
@@ -198,7 +200,7 @@ from dedup import cluster_articles
 f = pq.ParquetFile(sys.argv[1])
 rows = (r for b in f.iter_batches(columns=["id", "text", "published"], batch_size=10_000) for r in b.to_pylist())
 t0 = time.perf_counter()
-res = cluster_articles(rows, keep_text=False, **json.loads(sys.argv[3]))
+res = cluster_articles(rows, keep_text=False, n_jobs=int(sys.argv[4]), **json.loads(sys.argv[3]))
 wall = time.perf_counter() - t0
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
@@ -207,13 +209,13 @@ json.dump({"wall_s": wall, "cpu_s": cpu, "peak_rss_gb": me.ru_maxrss / 1e6,
 """
 
 
-def run_memory(path: Path, tmp: Path, max_terms: int | None = None) -> tuple[dict, dict[str, str]]:
+def run_memory(path: Path, tmp: Path, n_jobs: int, max_terms: int | None = None) -> tuple[dict, dict[str, str]]:
     out = tmp / "memory.json"
-    cmd = [sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(_params(max_terms))]
+    cmd = [sys.executable, "-c", _MEMORY_CHILD, str(path), str(out), json.dumps(_params(max_terms)), str(n_jobs)]
     subprocess.run(cmd, check=True)
     d = json.loads(out.read_text())
     labels = d.pop("labels")
-    return d, labels
+    return {"n_jobs": n_jobs, **d}, labels
 
 
 def estimate(n: int, spark: dict, target: int, cores: int, local_cores: int) -> dict:
@@ -245,37 +247,53 @@ def estimate(n: int, spark: dict, target: int, cores: int, local_cores: int) -> 
 
 
 def report(result: dict) -> str:
-    """The run as Markdown: both paths' wall time and memory, their ratio, the equality, Spark's stages."""
-    sp, mem = result["spark"], result.get("memory")
+    """The run as Markdown: each path's wall time and memory, the ratios, the equality, Spark's stages."""
+    sp, mems = result["spark"], result.get("memory", [])
     lines = [
         f"# Spark against in memory, {result['n']:,} generated articles",
         "",
         f"`{result['command']}` (master `{result['master']}`, {result['partitions']} shuffle partitions, "
-        f"block size {result['block_size']:,}, {result['cpu_count']} CPUs; both paths in one run).",
+        f"block size {result['block_size']:,}, {result['cpu_count']} CPUs; all paths in one run).",
         "",
         "| path | wall (s) | CPU (s) | peak RSS (GB) | ARI vs planted stories |",
         "|---|---|---|---|---|",
     ]
-    if mem:
+    for m in mems:
         lines.append(
-            f"| in memory (`cluster_articles`) | {mem['wall_s']:.0f} | {mem.get('cpu_s', float('nan')):.0f} "
-            f"| {mem['peak_rss_gb']:.1f} "
-            f"| {mem['ari_vs_planted']:.4f} |"
+            f"| in memory (`cluster_articles`, `n_jobs={m['n_jobs']}`) | {m['wall_s']:.0f} | {m['cpu_s']:.0f} "
+            f"| {m['peak_rss_gb']:.1f} | {m['ari_vs_planted']:.4f} |"
         )
     lines.append(
-        f"| Spark (`cluster_spark`) | {sp['wall_s']:.0f} | {sp.get('cpu_s', float('nan')):.0f} "
+        f"| Spark (`cluster_spark`) | {sp['wall_s']:.0f} | {sp['cpu_s']:.0f} "
         f"| {sp['peak_rss_gb']:.1f} | {sp['ari_vs_planted']:.4f} |"
     )
-    if mem:
-        lines += [
-            "",
-            f"Spark / in memory: **{mem['spark_over_memory']:.2f}x** wall time, "
-            f"{mem.get('spark_over_memory_cpu', float('nan')):.2f}x CPU time. Same clusters: ARI between the two "
-            f"{mem['ari_vs_spark']:.4f}, same cluster ids: {mem['same_cluster_ids']}.",
-        ]
+    lines.append("")
+    for m in mems:
+        lines.append(
+            f"Spark / in memory with `n_jobs={m['n_jobs']}`: **{m['spark_over_memory']:.2f}x** wall time, "
+            f"{m['spark_over_memory_cpu']:.2f}x CPU time. Same clusters: ARI between the two "
+            f"{m['ari_vs_spark']:.4f}, same cluster ids: {m['same_cluster_ids']}.  "
+        )
     lines += ["", f"Spark stages ({sp['candidate_pairs']:,.0f} candidate pairs):", "", "| stage | s |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in sp["stages_s"].items()]
     return "\n".join(lines) + "\n"
+
+
+def compare(m: dict, memory_labels: dict[str, str], spark: dict, spark_labels: dict[str, str]) -> None:
+    """Into ``m`` (one in-memory run): its agreement with Spark and Spark's time over its time."""
+    from sklearn.metrics import adjusted_rand_score
+
+    ids = sorted(memory_labels)
+    m["ari_vs_spark"] = adjusted_rand_score([memory_labels[i] for i in ids], [spark_labels[i] for i in ids])
+    m["same_cluster_ids"] = set(memory_labels.values()) == set(spark_labels.values())
+    m["spark_over_memory"] = spark["wall_s"] / m["wall_s"]
+    m["spark_over_memory_cpu"] = spark["cpu_s"] / m["cpu_s"]
+    print(
+        f"in memory (n_jobs={m['n_jobs']}) vs Spark: ARI {m['ari_vs_spark']:.4f}, same cluster ids "
+        f"{m['same_cluster_ids']}, Spark / in memory {m['spark_over_memory']:.2f}x "
+        f"(CPU {m['spark_over_memory_cpu']:.2f}x)",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=int, default=None, help="shuffle partitions (default n/10k, 4..200)")
     ap.add_argument("--driver-memory", default="6g")
     ap.add_argument("--no-memory-path", action="store_true")
+    ap.add_argument(
+        "--data", default=None, help="Parquet file of the articles: generated there if missing, reused if present"
+    )
+    ap.add_argument(
+        "--jobs", type=int, nargs="+", default=[1, 2], help="n_jobs of the in-memory runs (default: 1 and 2)"
+    )
     ap.add_argument("--target", type=int, default=100_000_000)
     ap.add_argument("--cores", type=int, default=400, help="executor cores of the estimated cluster")
     ap.add_argument("--local-dir", default=None)
@@ -305,10 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dedup-spark-bench-") as tmp_s:
         tmp = Path(tmp_s)
         args.local_dir = args.local_dir or str(tmp / "spark-local")
-        path = tmp / "articles.parquet"
-        t0 = time.perf_counter()
-        write_parquet(args.n, args.seed, path)
-        print(f"generated {args.n} articles in {time.perf_counter() - t0:.0f}s", flush=True)
+        path = Path(args.data) if args.data else tmp / "articles.parquet"
+        if not path.exists():
+            t0 = time.perf_counter()
+            write_parquet(args.n, args.seed, path)
+            print(f"generated {args.n} articles in {time.perf_counter() - t0:.0f}s", flush=True)
         result = {
             "n": args.n,
             "seed": args.seed,
@@ -320,14 +345,15 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python benchmarks/spark_bench.py " + " ".join(argv or sys.argv[1:]),
         }
         out = RESULTS / f"spark-{args.n}.json"
-        memory_labels = None
-        if not args.no_memory_path:  # first, while no JVM holds memory
-            memory, memory_labels = run_memory(path, tmp, args.max_terms)
-            memory["ari_vs_planted"] = gold_ari(path, memory_labels)
-            result["memory"] = memory
+        runs: list[tuple[dict, dict[str, str]]] = []
+        for n_jobs in [] if args.no_memory_path else args.jobs:  # first, while no JVM holds memory
+            memory, labels = run_memory(path, tmp, n_jobs, args.max_terms)
+            memory["ari_vs_planted"] = gold_ari(path, labels)
+            runs.append((memory, labels))
+            result["memory"] = [m for m, _ in runs]
             out.write_text(json.dumps(result, indent=2) + "\n")  # kept should a later step fail
             print(
-                f"in memory: {memory['wall_s']:.0f}s, peak {memory['peak_rss_gb']:.1f} GB, "
+                f"in memory (n_jobs={n_jobs}): {memory['wall_s']:.0f}s, peak {memory['peak_rss_gb']:.1f} GB, "
                 f"ARI vs planted stories {memory['ari_vs_planted']:.4f}",
                 flush=True,
             )
@@ -341,20 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{k} {v:.0f}s" for k, v in spark["stages_s"].items()),
             flush=True,
         )
-        if memory_labels is not None:
-            from sklearn.metrics import adjusted_rand_score
-
-            ids = sorted(memory_labels)
-            m = result["memory"]
-            m["ari_vs_spark"] = adjusted_rand_score([memory_labels[i] for i in ids], [spark_labels[i] for i in ids])
-            m["same_cluster_ids"] = set(memory_labels.values()) == set(spark_labels.values())
-            m["spark_over_memory"] = result["spark"]["wall_s"] / m["wall_s"]
-            m["spark_over_memory_cpu"] = result["spark"]["cpu_s"] / m["cpu_s"]
-            print(
-                f"in memory vs Spark: ARI {m['ari_vs_spark']:.4f}, same cluster ids {m['same_cluster_ids']}, "
-                f"Spark / in memory {m['spark_over_memory']:.2f}x (CPU {m['spark_over_memory_cpu']:.2f}x)",
-                flush=True,
-            )
+        for memory, labels in runs:
+            compare(memory, labels, spark, spark_labels)
         cores = args.master[6:-1]
         local_cores = int(cores) if args.master.startswith("local[") and cores.isdigit() else os.cpu_count()
         result["estimate"] = estimate(args.n, spark, args.target, args.cores, local_cores)
