@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=int, default=None, help="shuffle partitions (default n/10k, 4..200)")
     ap.add_argument("--driver-memory", default="6g")
     ap.add_argument("--no-memory-path", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="folder for the results (default: benchmarks/results)")
     ap.add_argument(
         "--data", default=None, help="Parquet file of the articles: generated there if missing, reused if present"
     )
@@ -325,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.partitions = args.partitions or max(4, min(200, args.n // 10_000))
     args.block_size = args.block_size or max(10_000, -(-args.n // (2 * args.partitions)))
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dedup-spark-bench-") as tmp_s:
         tmp = Path(tmp_s)
         args.local_dir = args.local_dir or str(tmp / "spark-local")
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "command": "python benchmarks/spark_bench.py " + " ".join(argv or sys.argv[1:]),
         }
-        out = RESULTS / f"spark-{args.n}.json"
+        out = args.out / f"spark-{args.n}.json"
         runs: list[tuple[dict, dict[str, str]]] = []
         for n_jobs in [] if args.no_memory_path else args.jobs:  # first, while no JVM holds memory
             memory, labels = run_memory(path, tmp, n_jobs, args.max_terms)

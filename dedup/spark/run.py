@@ -13,12 +13,14 @@ between the steps, which call the batch's own stage functions.
 4. **candidates**: band keys per batch (``mapInPandas``), bucketed per band
    (``groupBy(view, band).applyInPandas``), the pairs made unique per block
    of ``block_size`` ranks (``groupBy(block)``).
-5. **verify**: each block holds its rows and those it borrows (a join on
-   rank) and scores its pairs (``cogroup.applyInPandas``); with
-   ``Params.max_partners`` the term view's pairs are offered to both their
-   rows (``groupBy`` block of the row), each row keeps its best, and the
-   scored pairs are filtered to those kept.
-6. **link** (driver): the sparse scored graph through the story score,
+5. **partner rule** (with ``Params.max_partners``, as the batch: before
+   scoring): each block holds the term signatures of its rows and of those
+   it borrows (a join on rank) and counts the bands in common of the term
+   view's pairs (``cogroup.applyInPandas``); they are offered to both
+   their rows (``groupBy`` block of the row), each row keeps its best.
+6. **verify**: each block holds its rows and those its kept pairs borrow
+   and scores them (``cogroup.applyInPandas``).
+7. **link** (driver): the sparse scored graph through the story score,
    linkage and clusters; the clusters become the output DataFrame.
 """
 
@@ -184,29 +186,41 @@ def _candidates(weighed: DataFrame, p: Params, n: int, block_size: int, limited:
     return pairs.groupBy("block").applyInPandas(steps.merge_step(limited), steps.MERGED_SCHEMA)
 
 
-def _verify(
-    weighed: DataFrame, merged: DataFrame, p: Params, n: int, block_size: int, limited: int | None, stages: _Stages
-) -> list[Any]:
-    """Step 5: the scored pairs the batch keeps, one packed row per block."""
-    cols = ["rank", "x_idx", "x_val", "sh_sig", "n_terms"] + ([] if limited is None else ["term_sig"])
+def _gathered(weighed: DataFrame, pairs: DataFrame, cols: list[str], n: int, block_size: int) -> DataFrame:
+    """``cols`` of the rows each block's ``pairs`` read: its own and those it borrows."""
     blk = F.lit(block_size).cast("long")
     own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *cols)
-    need = merged.mapInPandas(steps.borrowed_step(n, block_size), "block long, rank long")
-    rows = own.unionByName(need.join(weighed.select(*cols), "rank").select("block", *cols))
-    scored = (
+    need = pairs.mapInPandas(steps.borrowed_step(n, block_size), "block long, rank long")
+    return own.unionByName(need.join(weighed.select(*cols), "rank").select("block", *cols))
+
+
+def _sift(
+    weighed: DataFrame, merged: DataFrame, p: Params, n: int, block_size: int, limited: int, stages: _Stages
+) -> DataFrame:
+    """Step 5: the pairs the partner rule keeps, by block -- ranked from the
+    term signatures alone, before any pair is scored (as in the batch)."""
+    rows = _gathered(weighed, merged, ["rank", "term_sig"], n, block_size)
+    sifted = stages.hold(  # read twice: the pairs kept and the offers
         rows.groupBy("block")
         .cogroup(merged.groupBy("block"))
-        .applyInPandas(steps.score_step(p, n, limited), steps.SCORED_SCHEMA)
+        .applyInPandas(steps.sift_step(p, n, block_size, limited), steps.SIFTED_SCHEMA)
     )
-    if limited is not None:
-        scored = stages.hold(scored)
-        offers = scored.mapInPandas(steps.offer_step(block_size), steps.OFFER_SCHEMA)
-        kept = offers.groupBy("block").applyInPandas(steps.partner_step(p, n, block_size), "block long, codes binary")
-        scored = (
-            scored.groupBy("block")
-            .cogroup(kept.groupBy("block"))
-            .applyInPandas(steps.filter_step(n), steps.SCORED_SCHEMA)
-        )
+    kept = sifted.filter("kind = 0").select("block", "codes")
+    chosen = (
+        sifted.filter("kind = 1")
+        .select("block", "x", "y", "common")
+        .groupBy("block")
+        .applyInPandas(steps.partner_step(p, n, block_size), steps.PAIRS_SCHEMA)
+    )
+    return kept.unionByName(chosen).groupBy("block").applyInPandas(steps.union_step, steps.PAIRS_SCHEMA)
+
+
+def _verify(weighed: DataFrame, pairs: DataFrame, p: Params, n: int, block_size: int, stages: _Stages) -> list[Any]:
+    """Step 6: the kept ``pairs`` scored, one packed row per block."""
+    rows = _gathered(weighed, pairs, ["rank", "x_idx", "x_val", "sh_sig", "n_terms"], n, block_size)
+    scored = (
+        rows.groupBy("block").cogroup(pairs.groupBy("block")).applyInPandas(steps.score_step(p, n), steps.SCORED_SCHEMA)
+    )
     scored = stages.hold(scored)
     scored.count()  # every block at once; the driver then reads them one by one
     return list(scored.toLocalIterator())
@@ -278,8 +292,16 @@ def _cluster(
     merged = stages.hold(_candidates(weighed, p, len(arts), block_size, limited))
     merged.count()
     stages.done("candidates")
+    if limited is None:
+        pairs = merged.select("block", "codes")
+    else:
+        stages.start("partners")
+        pairs = stages.hold(_sift(weighed, merged, p, len(arts), block_size, limited, stages))
+        pairs.count()
+        merged.unpersist()
+        stages.done("partners")
     stages.start("verify")
-    blocks = _verify(weighed, merged, p, len(arts), block_size, limited, stages)
+    blocks = _verify(weighed, pairs, p, len(arts), block_size, stages)
     stages.done("verify")
     stages.start("link")
     by_rank = np.empty(len(arts), dtype=np.int64)

@@ -22,10 +22,11 @@ step                      batch function it calls
 :func:`bucket_step`       :func:`dedup.sketch.lsh.bucket_pairs` (bucket cap),
                           :func:`dedup.sketch.lsh.within_window`, per band
 :func:`merge_step`        :func:`dedup.sketch.lsh.unique_codes`
-:func:`score_step`        :func:`dedup.scoring.score_pairs` on a block of rows
-:func:`partner_step`      the partner rule of
+:func:`sift_step`         the partner rule's ranking of
                           :func:`dedup.sketch.lsh.top_partner_pairs`
-                          (:func:`dedup.sketch.lsh.best_partners`)
+                          (:func:`dedup.sketch.lsh.bands_in_common`) on a block of rows
+:func:`partner_step`      its choice (:func:`dedup.sketch.lsh.best_partners`)
+:func:`score_step`        :func:`dedup.scoring.score_pairs` on a block of rows
 :func:`link_step`         :func:`dedup.scoring.story_scores`,
                           :func:`dedup.linkage.link`,
                           :func:`dedup.linkage.build_clusters` (on the driver)
@@ -463,8 +464,79 @@ def merge_step(limited_view: int | None) -> Callable:
     return fn
 
 
+# --- 5. the partner rule (before any pair is scored, as in the batch) ---------------------------
+
+SIFTED_SCHEMA = "kind byte, block long, codes binary, x binary, y binary, common binary"
+"""Kind 0: a block's pairs kept whatever the partner rule says (``codes``);
+kind 1: the limited view's pairs offered to their rows (``x`` receives
+``y``, with their ``common`` bands), by block of ``x``."""
+
+PAIRS_SCHEMA = "block long, codes binary"
+
+
+def _sifted(kind: int, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s rows as :data:`SIFTED_SCHEMA` rows of ``kind`` (other columns null)."""
+    out = {"kind": np.full(len(frame), kind, np.int8), "block": frame["block"].to_numpy(np.int64)}
+    for c in ("codes", "x", "y", "common"):
+        out[c] = frame[c].tolist() if c in frame else [None] * len(frame)
+    return pd.DataFrame(out)
+
+
+def sift_step(params: Params, n: int, block_size: int, limited_view: int) -> Callable:
+    """``applyInPandas`` cogrouped by block (signature rows: the block's own
+    and those it borrows; its merged pairs): the bands in common
+    (:func:`dedup.sketch.lsh.bands_in_common`) of the limited view's pairs,
+    as :func:`dedup.sketch.lsh.top_partner_pairs` counts them. Pairs another
+    view proposed, or agreeing in ``KEEP_BANDS`` bands, are kept (kind 0);
+    the limited view's pairs are offered to both their rows (kind 1)."""
+    _, column, bands, rows_per_band = view_signatures(params)[limited_view]
+
+    def fn(rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        if not len(pairs):
+            return _sifted(0, pd.DataFrame({"block": []}))
+        rows = rows.sort_values("rank", kind="stable")
+        ranks = rows["rank"].to_numpy(dtype=np.int64)
+        codes = unblob(pairs["codes"], np.int64)
+        limited = unblob(pairs["term"], np.uint8).astype(bool)
+        i, j = codes[limited] // n, codes[limited] % n
+        local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
+        sig = matrix_of_blobs(rows[column].tolist(), params.num_perm)
+        common = cand.bands_in_common(sig, local, bands, rows_per_band).astype(np.int32)
+        sure = unblob(pairs["other"], np.uint8).astype(bool)
+        sure[limited] |= common >= cand.KEEP_BANDS
+        block = int(pairs["block"].iloc[0])
+        kept = pd.DataFrame({"block": [block], "codes": [codes[sure].tobytes()]})
+        x, y, c = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([common, common])
+        order = np.argsort(x // block_size, kind="stable")
+        offers = split_by_block(x[order] // block_size, x=x[order], y=y[order], common=c[order])
+        return pd.concat([_sifted(0, kept), _sifted(1, offers)], ignore_index=True)
+
+    return fn
+
+
+def partner_step(params: Params, n: int, block_size: int) -> Callable:
+    """``applyInPandas`` grouped by block of ``x`` (kind-1 rows of
+    :func:`sift_step`): each row's kept partners
+    (:func:`dedup.sketch.lsh.best_partners` with ``Params.max_partners``), as
+    pair codes ``min * n + max`` by block of the lower row."""
+
+    def fn(g: pd.DataFrame) -> pd.DataFrame:
+        x, y = unblob(g["x"], np.int64), unblob(g["y"], np.int64)
+        kx, ky = cand.best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
+        codes = np.unique(np.minimum(kx, ky) * n + np.maximum(kx, ky))
+        return split_by_block(codes // n // block_size, codes=codes)
+
+    return fn
+
+
+def union_step(g: pd.DataFrame) -> pd.DataFrame:
+    """``applyInPandas`` grouped by block: the block's pairs (``codes``) made unique."""
+    codes = cand.unique_codes(unblob(g["codes"], np.int64).copy())
+    return pd.DataFrame({"block": [int(g["block"].iloc[0])], "codes": [codes.tobytes()]})
+
+
 def borrowed_step(n: int, block_size: int) -> Callable:
-    """``mapInPandas`` over merged pairs: ``(block, rank)`` of each row a
+    """``mapInPandas`` over pairs by block: ``(block, rank)`` of each row a
     block's pairs need from another block (each once)."""
 
     def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -477,30 +549,11 @@ def borrowed_step(n: int, block_size: int) -> Callable:
     return fn
 
 
-# --- 5. verify (and bands in common) -----------------------------------------------------------
+# --- 6. verify ----------------------------------------------------------------------------------
 
-_SCORED = {
-    "i": np.int64,
-    "j": np.int64,
-    "cosine": np.float64,
-    "jaccard": np.float64,
-    "shared": np.int64,
-    "common": np.int32,
-    "other": np.uint8,
-}
+_SCORED = {"i": np.int64, "j": np.int64, "cosine": np.float64, "jaccard": np.float64, "shared": np.int64}
 SCORED_SCHEMA = "block long, " + ", ".join(f"{k} binary" for k in _SCORED)
-"""One row a block: its pairs and their scores, packed (dtypes ``_SCORED``);
-``common``: bands in common of the limited view's pairs, -1 for the others."""
-
-
-def _scored_frame(block: int, cols: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"block": [block], **{k: [np.asarray(cols[k], dtype=dt).tobytes()] for k, dt in _SCORED.items()}}
-    )
-
-
-def _scored_columns(row: Any) -> dict[str, np.ndarray]:
-    return {k: np.frombuffer(row[k], dt) for k, dt in _SCORED.items()}
+"""One row a block: its pairs and their scores, packed (dtypes ``_SCORED``)."""
 
 
 def _block_features(rows: pd.DataFrame, params: Params) -> Features:
@@ -516,12 +569,10 @@ def _block_features(rows: pd.DataFrame, params: Params) -> Features:
     )
 
 
-def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
+def score_step(params: Params, n: int) -> Callable:
     """``applyInPandas`` cogrouped by block (rows, pairs): the block's pairs
     through :func:`dedup.scoring.score_pairs` over the rows it holds (its own
-    and those it borrows), and the bands in common (:func:`dedup.sketch.lsh.bands_in_common`)
-    of the limited view's pairs."""
-    term = None if limited_view is None else view_signatures(params)[limited_view]
+    and those it borrows)."""
 
     def fn(rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         if not len(pairs):
@@ -532,82 +583,10 @@ def score_step(params: Params, n: int, limited_view: int | None) -> Callable:
         i, j = codes // n, codes % n
         local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
         s = score_pairs(_block_features(rows, params), local, params)
-        common = np.full(len(codes), -1, dtype=np.int32)
-        limited = unblob(pairs["term"], np.uint8).astype(bool)
-        if term is not None and limited.any():
-            sig = matrix_of_blobs(rows[term[1]].tolist(), params.num_perm)
-            common[limited] = cand.bands_in_common(sig, local[limited], term[2], term[3])
         shared = np.full(len(codes), -1, np.int64) if s.shared is None else s.shared
-        return _scored_frame(
-            int(pairs["block"].iloc[0]),
-            {
-                "i": i,
-                "j": j,
-                "cosine": s.cosine,
-                "jaccard": s.jaccard,
-                "shared": shared,
-                "common": common,
-                "other": unblob(pairs["other"], np.uint8),
-            },
-        )
-
-    return fn
-
-
-# --- 6. the partner rule --------------------------------------------------------------------
-
-OFFER_SCHEMA = "block long, x binary, y binary, common binary"
-
-
-def offer_step(block_size: int) -> Callable:
-    """``mapInPandas`` over scored blocks: each limited-view pair offered to
-    both its rows, as packed rows by block of the receiving row ``x``."""
-
-    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for b in batches:
-            for r in b.to_dict("records"):
-                cols = _scored_columns(r)
-                lim = cols["common"] >= 0
-                i, j, c = cols["i"][lim], cols["j"][lim], cols["common"][lim]
-                x, y, cc = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c])
-                order = np.argsort(x // block_size, kind="stable")
-                x, y, cc = x[order], y[order], cc[order]
-                yield split_by_block(x // block_size, x=x, y=y, common=cc)
-
-    return fn
-
-
-def partner_step(params: Params, n: int, block_size: int) -> Callable:
-    """``applyInPandas`` grouped by block of ``x``: each row's kept partners
-    (:func:`dedup.sketch.lsh.best_partners` with ``Params.max_partners``), as pair codes
-    ``min * n + max`` by block of the lower row."""
-
-    def fn(g: pd.DataFrame) -> pd.DataFrame:
-        x, y = unblob(g["x"], np.int64), unblob(g["y"], np.int64)
-        kx, ky = cand.best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
-        codes = np.unique(np.minimum(kx, ky) * n + np.maximum(kx, ky))
-        return split_by_block(codes // n // block_size, codes=codes)
-
-    return fn
-
-
-def filter_step(n: int) -> Callable:
-    """``applyInPandas`` cogrouped by block (scored, kept): the scored pairs
-    the batch keeps -- those another view proposed, the kept partners, and
-    those with ``keep_bands`` bands in common or more."""
-    sure = cand.KEEP_BANDS
-
-    def fn(scored: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
-        if not len(scored):
-            return pd.DataFrame({k: [] for k in ["block", *_SCORED]})
-        cols = _scored_columns(scored.iloc[0])
-        chosen = cand.unique_codes(unblob(kept["codes"], np.int64).copy())
-        codes = cols["i"] * n + cols["j"]
-        hit = np.zeros(len(codes), dtype=bool)
-        if len(chosen):
-            hit = chosen[np.minimum(np.searchsorted(chosen, codes), len(chosen) - 1)] == codes
-        keep = (cols["other"] == 1) | (cols["common"] >= sure) | hit
-        return _scored_frame(int(scored["block"].iloc[0]), {k: v[keep] for k, v in cols.items()})
+        cols = {"i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard, "shared": shared}
+        block = int(pairs["block"].iloc[0])
+        return pd.DataFrame({"block": [block], **{k: [np.asarray(cols[k], dt).tobytes()] for k, dt in _SCORED.items()}})
 
     return fn
 
