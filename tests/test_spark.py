@@ -110,6 +110,21 @@ def test_ecbplus_same_clusters_as_in_memory(spark, ecb_records):
     out.unpersist()
 
 
+def test_borrowed_rows_by_shuffle_join_same_clusters_as_in_memory(spark, ecb_records, monkeypatch):
+    """Blocks borrow rows by a broadcast join when few are borrowed and by a
+    shuffle join otherwise: both give the in-memory clusters."""
+    import dedup.spark.run as spark_run
+
+    monkeypatch.setattr(spark_run, "_BROADCAST_ROWS", -1)  # never broadcast
+    records = ecb_records[:300]
+    df = spark.createDataFrame(records).repartition(3)
+    out = cluster_spark(df, block_size=40)  # many blocks: most pairs borrow a row
+    memory = cluster_articles(records)
+    assert sum(len(c) > 1 for c in memory) > 5
+    _assert_same(out, memory)
+    out.unpersist()
+
+
 def test_pruned_rows_same_clusters_as_in_memory(spark, ecb_records):
     """With ``max_terms`` the rows are pruned on the executors; their norms
     (the dropped weight) and distinct-term counts ride along to weigh and

@@ -186,12 +186,19 @@ def _candidates(weighed: DataFrame, p: Params, n: int, block_size: int, limited:
     return pairs.groupBy("block").applyInPandas(steps.merge_step(limited), steps.MERGED_SCHEMA)
 
 
+_BROADCAST_ROWS = 4_000_000  # (block, rank) rows sent whole to each task (64 MB) rather than shuffling the rows
+
+
 def _gathered(weighed: DataFrame, pairs: DataFrame, cols: list[str], n: int, block_size: int) -> DataFrame:
-    """``cols`` of the rows each block's ``pairs`` read: its own and those it borrows."""
+    """``cols`` of the rows each block's ``pairs`` read: its own and those it
+    borrows (a join on rank; with few borrowed rows, the list of them is
+    broadcast, so that the rows themselves are not shuffled for the join)."""
     blk = F.lit(block_size).cast("long")
     own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *cols)
     need = pairs.mapInPandas(steps.borrowed_step(n, block_size), "block long, rank long")
-    return own.unionByName(need.join(weighed.select(*cols), "rank").select("block", *cols))
+    if need.count() <= _BROADCAST_ROWS:
+        need = F.broadcast(need)
+    return own.unionByName(weighed.select(*cols).join(need, "rank").select("block", *cols))
 
 
 def _sift(
