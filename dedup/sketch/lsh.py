@@ -490,15 +490,28 @@ def bands_in_common(
     return out
 
 
+def _rank_key(y: np.ndarray, dist: np.ndarray, common: np.ndarray) -> np.ndarray:
+    """One sort key ordering offers as (more ``common`` first, then nearer,
+    then lower ``y``): the three packed in an int64 when they fit (one sort
+    instead of three), else their lexicographic rank."""
+    c = int(common.max()) - common.astype(np.int64)  # more bands first
+    bd, by = int(dist.max()).bit_length(), int(y.max()).bit_length()
+    if int(c.max()).bit_length() + bd + by <= 63:
+        return (c << (bd + by)) | (dist.astype(np.int64) << by) | y.astype(np.int64)
+    key = np.empty(len(y), dtype=np.int64)
+    key[np.lexsort((y, dist, c))] = np.arange(len(y))
+    return key
+
+
 def best_partners(x: np.ndarray, y: np.ndarray, common: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``(x, y)`` offers each ``x`` keeps: its ``k`` best partners ``y``,
     ranked by bands in common (more first), then by distance in canonical
     order ``|y - x|``, then by the lower ``y`` -- the ranking of
     :func:`top_partner_pairs` (offers are distinct)."""
-    order = np.lexsort((y, np.abs(y - x), -common.astype(np.int64), x))
-    xs = x[order]
-    if not len(xs):
+    if not len(x):
         return x, y
+    order = np.lexsort((_rank_key(y, np.abs(y - x), common), x))
+    xs = x[order]
     starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
     sizes = np.diff(np.append(starts, len(xs)))
     place = np.arange(len(xs)) - np.repeat(starts, sizes)

@@ -230,7 +230,7 @@ def _verify(weighed: DataFrame, pairs: DataFrame, p: Params, n: int, block_size:
     )
     scored = stages.hold(scored)
     scored.count()  # every block at once; the driver then reads them one by one
-    return list(scored.toLocalIterator())
+    return list(scored.toLocalIterator(prefetchPartitions=True))
 
 
 def _output(
