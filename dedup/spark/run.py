@@ -189,13 +189,15 @@ def _candidates(weighed: DataFrame, p: Params, n: int, block_size: int, limited:
 _BROADCAST_ROWS = 4_000_000  # (block, rank) rows sent whole to each task (64 MB) rather than shuffling the rows
 
 
-def _gathered(weighed: DataFrame, pairs: DataFrame, cols: list[str], n: int, block_size: int) -> DataFrame:
+def _gathered(
+    weighed: DataFrame, pairs: DataFrame, cols: list[str], n: int, block_size: int, stages: _Stages
+) -> DataFrame:
     """``cols`` of the rows each block's ``pairs`` read: its own and those it
     borrows (a join on rank; with few borrowed rows, the list of them is
     broadcast, so that the rows themselves are not shuffled for the join)."""
     blk = F.lit(block_size).cast("long")
     own = weighed.select((F.col("rank") / blk).cast("long").alias("block"), *cols)
-    need = pairs.mapInPandas(steps.borrowed_step(n, block_size), "block long, rank long")
+    need = stages.hold(pairs.mapInPandas(steps.borrowed_step(n, block_size), "block long, rank long"))
     if need.count() <= _BROADCAST_ROWS:
         need = F.broadcast(need)
     return own.unionByName(weighed.select(*cols).join(need, "rank").select("block", *cols))
@@ -206,7 +208,7 @@ def _sift(
 ) -> DataFrame:
     """Step 5: the pairs the partner rule keeps, by block -- ranked from the
     term signatures alone, before any pair is scored (as in the batch)."""
-    rows = _gathered(weighed, merged, ["rank", "term_sig"], n, block_size)
+    rows = _gathered(weighed, merged, ["rank", "term_sig"], n, block_size, stages)
     sifted = stages.hold(  # read twice: the pairs kept and the offers
         rows.groupBy("block")
         .cogroup(merged.groupBy("block"))
@@ -224,7 +226,7 @@ def _sift(
 
 def _verify(weighed: DataFrame, pairs: DataFrame, p: Params, n: int, block_size: int, stages: _Stages) -> list[Any]:
     """Step 6: the kept ``pairs`` scored, one packed row per block."""
-    rows = _gathered(weighed, pairs, ["rank", "x_idx", "x_val", "sh_sig", "n_terms"], n, block_size)
+    rows = _gathered(weighed, pairs, ["rank", "x_idx", "x_val", "sh_sig", "n_terms"], n, block_size, stages)
     scored = (
         rows.groupBy("block").cogroup(pairs.groupBy("block")).applyInPandas(steps.score_step(p, n), steps.SCORED_SCHEMA)
     )
