@@ -62,6 +62,13 @@ def write_parquet(n: int, seed: int, path: Path, chunk: int = 50_000) -> None:
             w.write_table(pa.Table.from_pylist(buf, schema))
 
 
+def stored_rows(path: Path) -> int:
+    """How many articles the Parquet file at ``path`` holds (from its footer)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 class PeakRSS:
     """Peak summed RSS of this process and all its descendants, and the peak
     growth of used space on the disk holding ``disk`` (Spark's local dir)."""
@@ -335,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             write_parquet(args.n, args.seed, path)
             print(f"generated {args.n} articles in {time.perf_counter() - t0:.0f}s", flush=True)
+        elif (rows := stored_rows(path)) != args.n:
+            ap.error(f"--data {path} holds {rows:,} articles, not --n {args.n:,}")
         result = {
             "n": args.n,
             "seed": args.seed,

@@ -196,10 +196,11 @@ def _frequency_row(df: np.ndarray, n_docs: int) -> pd.DataFrame:
     return pd.DataFrame(row)
 
 
-def _chunks(b: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    """``b`` in runs of the batch's chunk size (featurize's sorts stay in cache)."""
-    for lo in range(0, len(b), FEATURIZE_CHUNK):
-        yield b.iloc[lo : lo + FEATURIZE_CHUNK]
+def _chunks(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The rows of ``batches`` in runs of the batch's chunk size (featurize's sorts stay in cache)."""
+    for b in batches:
+        for lo in range(0, len(b), FEATURIZE_CHUNK):
+            yield b.iloc[lo : lo + FEATURIZE_CHUNK]
 
 
 def featurize_step(
@@ -216,19 +217,18 @@ def featurize_step(
         seen: dict[int, int] = {}
         df = np.zeros(params.n_features, dtype=np.float64)
         n_docs = 0
-        for whole in batches:
-            for b in _chunks(whole):
-                pos = _positions(b["_pid"].tolist(), offsets, seen)
-                if only is not None:
-                    mask = np.fromiter((p in only.value for p in pos), dtype=bool, count=len(pos))
-                    b, pos = b[mask], [p for p, m in zip(pos, mask, strict=True) if m]
-                rows = [coerce_row(p, r) for p, r in zip(pos, _records(b, has_title, has_pub), strict=True)]
-                arts = [a for a, _, _ in rows if a is not None]
-                raw = featurize(arts, params)
-                df[raw.df_cols] += raw.df_vals
-                n_docs += len(arts)
-                if only is None:
-                    yield _feature_frame(pos, [i for _, i, _ in rows], [r for _, _, r in rows], arts, raw)
+        for b in _chunks(batches):
+            pos = _positions(b["_pid"].tolist(), offsets, seen)
+            if only is not None:
+                mask = np.fromiter((p in only.value for p in pos), dtype=bool, count=len(pos))
+                b, pos = b[mask], [p for p, m in zip(pos, mask, strict=True) if m]
+            rows = [coerce_row(p, r) for p, r in zip(pos, _records(b, has_title, has_pub), strict=True)]
+            arts = [a for a, _, _ in rows if a is not None]
+            raw = featurize(arts, params)
+            df[raw.df_cols] += raw.df_vals
+            n_docs += len(arts)
+            if only is None:
+                yield _feature_frame(pos, [i for _, i, _ in rows], [r for _, _, r in rows], arts, raw)
         yield _frequency_row(df, n_docs)
 
     return fn
