@@ -40,7 +40,7 @@ __all__ = [
     "optimal_params",
     "band_keys",
     "stable_order",
-    "bucket_pairs",
+    "keyed_pairs",
     "unique_pairs",
     "unique_codes",
     "code_pairs",
@@ -153,9 +153,6 @@ def _bucket_pairs_capped(
     left = np.repeat(np.arange(n), counts)
     right = left + 1 + _ragged_arange(counts)
     return np.stack([idx[left], idx[right]], axis=1), idx[big]
-
-
-bucket_pairs = _bucket_pairs  # public name of the bucketing rule (the Spark path calls it per bucket)
 
 
 def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
@@ -426,6 +423,37 @@ def _offer_band(
             lambda w: _kernels.offer_proposals(proposed, *offer, bounds[w], bounds[w + 1], keep_bands), range(workers)
         )
     )
+
+
+def keyed_pairs(
+    keys: np.ndarray,
+    *,
+    max_bucket_size: int = 100,
+    neighbours: int = 8,
+    timestamps: np.ndarray | None = None,
+    window_seconds: float | None = None,
+) -> np.ndarray:
+    """Sorted unique codes ``i * m + j`` (``i < j``) of the ``m`` rows that
+    share a key in one of the columns of ``keys`` (``(m, bands)`` band keys,
+    rows in canonical order): the pairs :func:`_banded_codes` finds over
+    those bands, by the batch's band kernel (:func:`_kernels.propose_band`),
+    which proposes a pair once unless only capped buckets held it before --
+    so several bands' pairs are never piled up to be made unique (the Spark
+    path's bucketing, a few bands at a time)."""
+    m, bands = keys.shape
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    members = np.arange(m, dtype=np.int64)
+    ts, window, sorted_times = _time_arguments(timestamps, window_seconds, m)
+    big = np.zeros((m, (bands + 7) // 8), dtype=np.uint8)
+    fp = _kernels.band_fingerprints(keys, bands, 1, (bands + 7) // 8 * 8).view(np.uint64)
+    found = [np.zeros(0, np.int64)]
+    for b in range(bands):
+        buckets = _band_buckets(keys[:, b : b + 1], members, max_bucket_size, big, b)
+        if buckets is not None:
+            args = (max_bucket_size, neighbours, ts, window, sorted_times, fp, keys, bands, 1, b, big)
+            p = _kernels.propose_band(*buckets, 0, len(buckets[1]), *args)
+            found.append(p[:, 0] * m + p[:, 1])
+    return unique_codes(np.concatenate(found))
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:

@@ -19,8 +19,8 @@ step                      batch function it calls
                           document frequencies
 :func:`band_step`         :func:`dedup.sketch.lsh.lsh_views`,
                           :func:`dedup.sketch.lsh.band_keys`
-:func:`bucket_step`       :func:`dedup.sketch.lsh.bucket_pairs` (bucket cap),
-                          :func:`dedup.sketch.lsh.within_window`, per band
+:func:`bucket_step`       :func:`dedup.sketch.lsh.keyed_pairs` (the band kernel:
+                          bucket cap, time window), a few bands at a time
 :func:`merge_step`        :func:`dedup.sketch.lsh.unique_codes`
 :func:`sift_step`         the partner rule's ranking of
                           :func:`dedup.sketch.lsh.top_partner_pairs`
@@ -408,29 +408,30 @@ def split_by_block(block: np.ndarray, **arrays: np.ndarray) -> pd.DataFrame:
 
 def bucket_step(params: Params, n: int, block_size: int) -> Callable:
     """``applyInPandas`` grouped by ``(view, band)``: a few bands of the
-    batch's banding, each as :func:`dedup.sketch.lsh.candidate_pairs` does
-    one -- the members in rank order through
-    :func:`dedup.sketch.lsh.bucket_pairs` (buckets over ``max_bucket_size``
-    pair each member with its next ``bucket_neighbours``) and
-    :func:`dedup.sketch.lsh.within_window` -- their pairs unique, as codes
+    batch's banding, the members in rank order through
+    :func:`dedup.sketch.lsh.keyed_pairs` (the batch's band kernel: buckets
+    over ``max_bucket_size`` pair each member with its next
+    ``bucket_neighbours``, the time window) -- their pairs unique, as codes
     ``i * n + j`` by block of ``i``."""
     window = None if params.time_window is None else params.time_window.total_seconds()
 
     def fn(g: pd.DataFrame) -> pd.DataFrame:
         ranks = unblob(g["ranks"], np.int64)
-        order = np.argsort(ranks, kind="stable")
         if not len(ranks):
             return pd.DataFrame({"view": [], "block": [], "codes": []})
+        order = np.argsort(ranks, kind="stable")
         keys = unblob(g["keys"], np.uint64).reshape(len(ranks), -1)[order]
         ts = unblob(g["ts"], np.float64)[order]
         ranks = ranks[order]
-        members = np.arange(len(ranks), dtype=np.int64)
-        codes = []
-        for band in range(keys.shape[1]):
-            local = cand.bucket_pairs(keys[:, band], members, params.max_bucket_size, params.bucket_neighbours)
-            local = cand.within_window(local.astype(np.int64, copy=False), ts, window)
-            codes.append(ranks[local[:, 0]] * n + ranks[local[:, 1]])
-        codes = np.unique(np.concatenate(codes))
+        local = cand.keyed_pairs(
+            keys,
+            max_bucket_size=params.max_bucket_size,
+            neighbours=params.bucket_neighbours,
+            timestamps=ts,
+            window_seconds=window,
+        )
+        m = len(ranks)
+        codes = ranks[local // m] * n + ranks[local % m]  # ascending, as local: ranks ascend
         out = split_by_block(codes // n // block_size, codes=codes)
         out.insert(0, "view", np.full(len(out), int(g["view"].iloc[0]), dtype=np.int8))
         return out

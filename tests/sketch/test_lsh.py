@@ -71,6 +71,30 @@ def test_top_partner_pairs_equal_brute_force(rows, cap, times):
         assert not ({7, 9} & set(got.ravel().tolist()))
 
 
+@pytest.mark.parametrize("rows,cap,times", [(1, 100, "sorted"), (1, 6, "sorted"), (2, 5, "shuffled"), (1, 5, "nan")])
+def test_keyed_pairs_equal_plain_banding(rows, cap, times):
+    """The band kernel over a few bands' keys finds exactly the pairs the
+    numpy banding does (capped buckets, time window, each pair once)."""
+    rng = np.random.default_rng(rows * 10 + cap)
+    n, bands = 300, 16
+    sig = rng.integers(0, 5, (n, bands * rows)).astype(np.uint32)
+    sig[:30] = sig[0]  # copies: a big bucket in every band
+    ts = np.sort(rng.uniform(0, 100, n))
+    if times == "shuffled":
+        ts = rng.permutation(ts)
+    if times == "nan":
+        ts[-25:] = np.nan
+    for window in (None, 15.0):
+        want = cand.candidate_pairs(
+            sig, bands, rows, max_bucket_size=cap, neighbours=3, timestamps=ts, window_seconds=window
+        )
+        codes = cand.keyed_pairs(
+            cand.band_keys(sig, bands, rows), max_bucket_size=cap, neighbours=3, timestamps=ts, window_seconds=window
+        )
+        assert len(want) > n
+        assert np.array_equal(cand.code_pairs(codes, n), want), (window, len(codes), len(want))
+
+
 def test_top_partner_pairs_keep_everything_when_rows_have_few_partners():
     from dedup.sketch import lsh as cand
 
