@@ -55,10 +55,12 @@ def cluster_spark(df: Any, **options: Any) -> Any:
     params : dedup.Params, default None
         All pipeline parameters at once; parameters given by name override
         them (see :class:`dedup.Params`).
-    block_size : int, default 10000
-        Rows per block of the verification stage (pairs are scored block by
-        block, each block holding its rows and the few it borrows); bounds
-        an executor's memory, not the result.
+    block_size : int, default None
+        Rows per block of the partner rule and the verification (pairs are
+        scored block by block, each block holding its rows and those it
+        borrows); bounds an executor's memory, not the result. None: two
+        blocks a core of the session, between 10,000 and 50,000 rows
+        (:func:`dedup.spark.arguments.block_rows`).
 
     Returns
     -------

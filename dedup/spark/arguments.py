@@ -11,7 +11,7 @@ from typing import Any
 
 from ..params import Params
 
-__all__ = ["SparkOptions", "check_arguments"]
+__all__ = ["SparkOptions", "block_rows", "check_arguments"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,21 @@ class SparkOptions:
     title_col: str | None
     published_col: str | None
     errors: str
-    block_size: int
+    block_size: int | None
     params: Params
+
+
+MIN_BLOCK, MAX_BLOCK = 10_000, 50_000
+
+
+def block_rows(n: int, parallelism: int) -> int:
+    """The default block size for ``n`` articles on ``parallelism`` cores:
+    two blocks a core, between 10,000 and 50,000 rows. Larger blocks borrow
+    fewer rows from others (at 1M generated articles, 370,865 borrowed rows
+    with blocks of 50,000 against 1,925,936 with 10,000: the shuffles of the
+    partner rule and the verification shrink by as much); smaller ones keep
+    every core busy and bound a task's memory (about 6 KB a row)."""
+    return int(min(MAX_BLOCK, max(MIN_BLOCK, -(-n // (2 * max(1, parallelism))))))
 
 
 def check_arguments(
@@ -37,7 +50,7 @@ def check_arguments(
     published_col: str | None = None,
     errors: str = "warn",
     params: Params | None = None,
-    block_size: int = 10_000,
+    block_size: int | None = None,
     **kwargs: Any,
 ) -> SparkOptions:
     """The options of a :func:`dedup.cluster_spark` call (the one place their
@@ -51,8 +64,8 @@ def check_arguments(
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
     p = Params.from_kwargs(**kwargs) if params is None else (params.with_(**kwargs) if kwargs else params)
-    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if block_size is not None and (not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1):
+        raise ValueError(f"block_size must be a positive integer or None, got {block_size!r}")
     if not isinstance(df, DataFrame):
         raise TypeError(f"cluster_spark() takes a Spark DataFrame, got {type(df).__name__}")
     names = df.columns

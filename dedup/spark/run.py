@@ -38,7 +38,7 @@ import pandas as pd
 from ..article import ArticleError, Cluster, DedupWarning
 from ..params import Params
 from . import steps
-from .arguments import check_arguments
+from .arguments import block_rows, check_arguments
 
 try:
     from pyspark import StorageLevel
@@ -276,12 +276,15 @@ def _cluster(
     n_rows: int,
     df: np.ndarray,
     n_docs: int,
-    block_size: int,
+    block_size: int | None,
     stages: _Stages,
 ) -> tuple[list[Cluster], int]:
     """Steps 2-6 for the kept rows (``kept``: their keys, by position; ``n_rows``
     input rows in all)."""
     sc = src.sparkSession.sparkContext
+    block_size = block_size or block_rows(len(kept), sc.defaultParallelism)
+    if stages.timings is not None:
+        stages.timings["block_size"] = float(block_size)
     rank, arts = steps.order_step(kept)
     rank_of_pos = np.full(n_rows, -1, dtype=np.int64)
     rank_of_pos[kept["pos"].to_numpy(dtype=np.int64)] = rank
