@@ -234,6 +234,19 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
     return c
 
 
+@njit(**KERNEL_OPTIONS)
+def common_bands(pairs, fp, sig, bands, rows, no_big):
+    """How many bands each row pair ``(i, j)`` agrees in
+    (:func:`dedup.sketch.lsh.bands_in_common`): the fingerprint words
+    (:func:`band_fingerprints`) find the bands that may agree, the signature
+    values confirm them. (``no_big``: any uint8 matrix; no band comes before
+    band 0, so the capped-bucket bits are never read.)"""
+    out = np.empty(len(pairs), np.int32)
+    for q in range(len(pairs)):
+        out[q] = _bands_in_common(pairs[q, 0], pairs[q, 1], fp, sig, bands, rows, 0, no_big)
+    return out
+
+
 @njit(inline="always")
 def _room(out, n_out):
     """``out`` (rows filled up to ``n_out``), doubled when full."""

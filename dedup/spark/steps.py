@@ -32,11 +32,13 @@ step                      batch function it calls
                           :func:`dedup.linkage.build_clusters` (on the driver)
 ========================  =======================================================
 
-Where the batch keeps a rule inside a compiled kernel, its plain form lives
-beside that kernel and the steps call it: which rows are bucketed
-(:func:`dedup.sketch.minhash.signed`), the partner rule's ranking
-(:func:`dedup.sketch.lsh.bands_in_common`, :func:`dedup.sketch.lsh.best_partners`);
-the tests hold each plain form to its kernel.
+Where the batch keeps a rule inside a compiled kernel, the steps call that
+kernel through a function of its own beside it (the banding:
+:func:`dedup.sketch.lsh.keyed_pairs`; the bands in common:
+:func:`dedup.sketch.lsh.bands_in_common`), or its plain form, which the
+tests hold to the kernel: which rows are bucketed
+(:func:`dedup.sketch.minhash.signed`), each row's best partners
+(:func:`dedup.sketch.lsh.best_partners`).
 """
 
 from __future__ import annotations

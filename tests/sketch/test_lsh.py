@@ -176,6 +176,21 @@ def test_bands_in_common_counts_equal_bands():
     assert cand.bands_in_common(sig, pairs, 6, 1).tolist() == [4, 0, 6]
 
 
+@pytest.mark.parametrize(("bands", "rows"), [(24, 1), (13, 3), (256, 1), (32, 8)])
+def test_bands_in_common_equal_a_count_over_the_signature_values(bands, rows):
+    rng = np.random.default_rng(bands + rows)
+    sig = rng.integers(0, 3, (200, bands * rows + 5)).astype(np.uint32)  # many equal bands
+    sig[50:60] = sig[50]
+    pairs = rng.integers(0, 200, (3000, 2))
+    a = sig[pairs[:, 0], : bands * rows].reshape(-1, bands, rows)
+    b = sig[pairs[:, 1], : bands * rows].reshape(-1, bands, rows)
+    want = (a == b).all(axis=2).sum(axis=1)
+    got = cand.bands_in_common(sig, pairs, bands, rows)
+    assert got.dtype == np.int32 and np.array_equal(got, want) and want.max() == bands
+    with pytest.raises(ValueError, match="exceeds the signature length"):
+        cand.bands_in_common(sig, pairs, bands + 6, rows)
+
+
 def test_best_partners_ranks_by_bands_then_distance_then_lower_row():
     x = np.array([5, 5, 5, 5, 7])
     y = np.array([1, 9, 4, 6, 5])

@@ -34,7 +34,7 @@ def test_partner_rule_gives_the_batch_pairs(k, rows, seed):
     kw = {"max_bucket_size": 12, "neighbours": 3}
     offered = cand.candidate_pairs(sig, bands, rows, **kw)
     limited = cand.candidate_pairs(sig, bands, rows, max_partners=k, **kw)
-    c = cand.bands_in_common(sig, offered, bands, rows, step=37)
+    c = cand.bands_in_common(sig, offered, bands, rows)
     i, j = offered[:, 0], offered[:, 1]
     kx, ky = cand.best_partners(np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([c, c]), k)
     kept = {(min(a, b), max(a, b)) for a, b in zip(kx.tolist(), ky.tolist(), strict=True)}
