@@ -59,7 +59,7 @@ def cluster_spark(df: Any, **options: Any) -> Any:
         Rows per block of the partner rule and the verification (pairs are
         scored block by block, each block holding its rows and those it
         borrows); bounds an executor's memory, not the result. None: two
-        blocks a core of the session, between 10,000 and 50,000 rows
+        blocks a core of the session, between 10,000 and 25,000 rows
         (:func:`dedup.spark.arguments.block_rows`).
 
     Returns

@@ -28,16 +28,17 @@ class SparkOptions:
     params: Params
 
 
-MIN_BLOCK, MAX_BLOCK = 10_000, 50_000
+MIN_BLOCK, MAX_BLOCK = 10_000, 25_000
 
 
 def block_rows(n: int, parallelism: int) -> int:
     """The default block size for ``n`` articles on ``parallelism`` cores:
-    two blocks a core, between 10,000 and 50,000 rows. Larger blocks borrow
-    fewer rows from others (at 1M generated articles, 370,865 borrowed rows
-    with blocks of 50,000 against 1,925,936 with 10,000: the shuffles of the
+    two blocks a core, between 10,000 and 25,000 rows. Larger blocks borrow
+    fewer rows from others (at 1M generated articles, 762,313 borrowed rows
+    with blocks of 25,000 against 1,925,936 with 10,000: the shuffles of the
     partner rule and the verification shrink by as much); smaller ones keep
-    every core busy and bound a task's memory (about 6 KB a row)."""
+    every core busy and bound a task's memory (about 6 KB a row, and the
+    block's pairs: with 50,000 a 1M run ran out of a 6 GB driver's heap)."""
     return int(min(MAX_BLOCK, max(MIN_BLOCK, -(-n // (2 * max(1, parallelism))))))
 
 

@@ -397,15 +397,34 @@ def band_step(params: Params) -> Callable:
     return fn
 
 
+PIECE = 1 << 20  # values at most in one packed cell: no single binary value of hundreds of MB in the JVM
+
+
+def pieces(block: int, **arrays: np.ndarray) -> pd.DataFrame:
+    """Rows ``(block, *arrays)`` of one block: the arrays (of equal length)
+    cut together into runs of at most :data:`PIECE` values, each packed. A
+    step reading a block concatenates its rows in order (:func:`unblob`), so
+    how they were cut does not matter; an empty block gives one empty row."""
+    n = len(next(iter(arrays.values())))
+    starts = range(0, max(n, 1), PIECE)
+    out: dict[str, list] = {"block": [block] * len(starts)}
+    for name, a in arrays.items():
+        out[name] = [a[lo : lo + PIECE].tobytes() for lo in starts]
+    return pd.DataFrame(out)
+
+
 def split_by_block(block: np.ndarray, **arrays: np.ndarray) -> pd.DataFrame:
     """Rows ``(block, *arrays)``: the arrays (sorted by ``block``) cut where
-    the block changes, each piece packed."""
+    the block changes, each block's piece packed (:func:`pieces`)."""
+    if not len(block):
+        return pd.DataFrame({"block": np.zeros(0, np.int64), **{name: [] for name in arrays}})
     cuts = np.flatnonzero(np.diff(block)) + 1
-    starts = np.concatenate([[0], cuts]).astype(np.int64) if len(block) else np.zeros(0, np.int64)
-    out = {"block": block[starts]}
-    for name, a in arrays.items():
-        out[name] = [p.tobytes() for p in np.split(a, cuts)] if len(block) else []
-    return pd.DataFrame(out)
+    bounds = [0, *cuts.tolist(), len(block)]
+    parts = [
+        pieces(int(block[lo]), **{name: a[lo:hi] for name, a in arrays.items()})
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    return pd.concat(parts, ignore_index=True)
 
 
 def bucket_step(params: Params, n: int, block_size: int) -> Callable:
@@ -462,14 +481,7 @@ def merge_step(limited_view: int | None) -> Callable:
             term[np.searchsorted(codes, mine)] = 1
             other[:] = 0
             other[np.searchsorted(codes, rest)] = 1
-        return pd.DataFrame(
-            {
-                "block": [int(g["block"].iloc[0])],
-                "codes": [codes.tobytes()],
-                "term": [term.tobytes()],
-                "other": [other.tobytes()],
-            }
-        )
+        return pieces(int(g["block"].iloc[0]), codes=codes, term=term, other=other)
 
     return fn
 
@@ -515,7 +527,7 @@ def sift_step(params: Params, n: int, block_size: int, limited_view: int) -> Cal
         sure = unblob(pairs["other"], np.uint8).astype(bool)
         sure[limited] |= common >= cand.KEEP_BANDS
         block = int(pairs["block"].iloc[0])
-        kept = pd.DataFrame({"block": [block], "codes": [codes[sure].tobytes()]})
+        kept = pieces(block, codes=codes[sure])
         x, y, c = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([common, common])
         order = np.argsort(x // block_size, kind="stable")
         offers = split_by_block(x[order] // block_size, x=x[order], y=y[order], common=c[order])
@@ -542,7 +554,7 @@ def partner_step(params: Params, n: int, block_size: int) -> Callable:
 def union_step(g: pd.DataFrame) -> pd.DataFrame:
     """``applyInPandas`` grouped by block: the block's pairs (``codes``) made unique."""
     codes = cand.unique_codes(unblob(g["codes"], np.int64).copy())
-    return pd.DataFrame({"block": [int(g["block"].iloc[0])], "codes": [codes.tobytes()]})
+    return pieces(int(g["block"].iloc[0]), codes=codes)
 
 
 def borrowed_step(n: int, block_size: int) -> Callable:
@@ -596,7 +608,7 @@ def score_step(params: Params, n: int) -> Callable:
         shared = np.full(len(codes), -1, np.int64) if s.shared is None else s.shared
         cols = {"i": i, "j": j, "cosine": s.cosine, "jaccard": s.jaccard, "shared": shared}
         block = int(pairs["block"].iloc[0])
-        return pd.DataFrame({"block": [block], **{k: [np.asarray(cols[k], dt).tobytes()] for k, dt in _SCORED.items()}})
+        return pieces(block, **{k: np.asarray(cols[k], dt) for k, dt in _SCORED.items()})
 
     return fn
 

@@ -12,12 +12,13 @@ from dedup.spark.arguments import MAX_BLOCK, MIN_BLOCK, block_rows, check_argume
 @pytest.mark.parametrize(
     "n,cores,want",
     [
-        (100_000, 2, 25_000),  # two blocks a core
+        (40_000, 2, 10_000),  # two blocks a core
+        (60_000, 2, 15_000),
         (1_000_000, 2, MAX_BLOCK),  # bounded: a task's memory
         (1_000, 2, MIN_BLOCK),  # small corpora: one block
         (100_000_000, 400, MAX_BLOCK),
         (160_000, 8, MIN_BLOCK),
-        (100_001, 2, 25_001),  # rounded up: never a third, tiny block
+        (60_001, 2, 15_001),  # rounded up: never a third, tiny block
         (5, 0, MIN_BLOCK),  # no parallelism reported
     ],
 )

@@ -70,3 +70,54 @@ def test_duplicate_ids_after_the_first_position_are_rejected_as_in_memory():
     keep, rejected = steps.accepted_rows(keys)
     assert keep.tolist() == [True, True, False, False, True]  # a rejected row's id stays free
     assert rejected == [(2, "a", "duplicate id: input positions 0 and 2 both use it"), (3, "c", "no text")]
+
+
+def _partner_chain(sig: np.ndarray, params, block_size: int) -> np.ndarray:
+    """The term view's pairs through the candidate and partner steps, run
+    in-process (``view, band`` groups, blocks), as codes."""
+    n = len(sig)
+    view = steps.term_view(params)
+    rank = np.arange(n, dtype=np.int64)
+    keys = cand.band_keys(sig, sig.shape[1], 1)
+    ts = np.zeros(n).tobytes()
+    groups = [
+        pd.DataFrame(
+            {
+                "view": [view],
+                "band": [b],
+                "keys": [np.ascontiguousarray(keys[:, b : b + 8]).tobytes()],
+                "ranks": [rank.tobytes()],
+                "ts": [ts],
+            }
+        )
+        for b in range(0, sig.shape[1], 8)
+    ]
+    bucketed = pd.concat([steps.bucket_step(params, n, block_size)(g) for g in groups], ignore_index=True)
+    merged = pd.concat([steps.merge_step(view)(g) for _, g in bucketed.groupby("block", sort=True)], ignore_index=True)
+    rows = pd.DataFrame({"rank": rank, "term_sig": [r.tobytes() for r in sig]})
+    sift = steps.sift_step(params, n, block_size, view)
+    sifted = pd.concat([sift(rows, g) for _, g in merged.groupby("block", sort=True)], ignore_index=True)
+    offers = sifted[sifted["kind"] == 1]
+    chosen = pd.concat(
+        [steps.partner_step(params, n, block_size)(g) for _, g in offers.groupby("block", sort=True)],
+        ignore_index=True,
+    )
+    kept = pd.concat([sifted[sifted["kind"] == 0][["block", "codes"]], chosen], ignore_index=True)
+    return np.sort(np.concatenate([steps.unblob(g["codes"], np.int64) for _, g in kept.groupby("block")]))
+
+
+def test_blocks_cut_into_small_pieces_give_the_same_pairs(monkeypatch):
+    """Every step reads a block's rows whatever the number of pieces its
+    packed arrays were cut into."""
+    from dedup import Params
+
+    params = Params(max_partners=2, time_window=None, max_bucket_size=6, bucket_neighbours=2)
+    width = steps.view_signatures(params)[steps.term_view(params)][2]
+    sig = _signatures(240, width, 5)
+    whole = _partner_chain(sig, params, 50)
+    monkeypatch.setattr(steps, "PIECE", 7)
+    cut = _partner_chain(sig, params, 50)
+    assert len(whole) > 100 and np.array_equal(np.unique(cut), np.unique(whole))
+    piece = steps.pieces(3, a=np.arange(20, dtype=np.int64), b=np.arange(20, dtype=np.int32))
+    assert len(piece) == 3 and steps.unblob(piece["b"], np.int32).tolist() == list(range(20))
+    assert len(steps.pieces(4, a=np.zeros(0, np.int64))) == 1
