@@ -38,7 +38,8 @@ def block_rows(n: int, parallelism: int) -> int:
     with blocks of 25,000 against 1,925,936 with 10,000: the shuffles of the
     partner rule and the verification shrink by as much); smaller ones keep
     every core busy and bound a task's memory (about 6 KB a row, and the
-    block's pairs: with 50,000 a 1M run ran out of a 6 GB driver's heap)."""
+    block's pairs: with 50,000, and each block's arrays then in one cell, a
+    1M run ran out of a 6 GB driver's heap)."""
     return int(min(MAX_BLOCK, max(MIN_BLOCK, -(-n // (2 * max(1, parallelism))))))
 
 

@@ -328,8 +328,9 @@ def _cluster(
 def run(df: DataFrame, *, timings: dict[str, float] | None = None, **options: Any) -> DataFrame:
     """:func:`dedup.spark.cluster_spark` (``options``: its keywords, see
     :func:`dedup.spark.arguments.check_arguments`); ``timings``, when given,
-    receives the wall time of each stage (seconds) and the number of
-    candidate pairs (``"pairs"``), for the benchmark."""
+    receives the wall time of each stage (seconds), the number of
+    candidate pairs (``"pairs"``) and the block size used
+    (``"block_size"``), for the benchmark."""
     o = check_arguments(df, **options)
     p = o.params
     stages = _Stages(df.sparkSession, timings)
