@@ -50,6 +50,29 @@ def test_boost_multiplies_exactly_the_key_unigrams_of_their_document():
     assert boosted[1, c[0]] == before[1, c[0]]  # the other document's "miami" is not its key fact
 
 
+@pytest.mark.parametrize("sorted_indices", [True, False])
+def test_boost_multiplies_each_listed_entry_once_and_nothing_else(sorted_indices):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(4)
+    n, width = 40, 500
+    m = sp.random(n, width, density=0.1, format="csr", dtype=np.float32, random_state=5)
+    m.data[:] = rng.integers(1, 5, m.nnz)
+    if not sorted_indices:  # the same entries, stored out of order
+        order = np.concatenate([np.arange(lo, hi)[::-1] for lo, hi in zip(m.indptr[:-1], m.indptr[1:], strict=True)])
+        m = sp.csr_matrix((m.data[order], m.indices[order], m.indptr), shape=m.shape)
+    assert m.has_sorted_indices == sorted_indices
+    coo = m.tocoo()
+    pick = rng.choice(m.nnz, 60)  # present entries, some twice, and absent ones
+    docs = np.concatenate([coo.row[pick], rng.integers(0, n, 30), [n - 1]]).astype(np.int64)
+    cols = np.concatenate([coo.col[pick], rng.integers(0, width, 30), [width - 1]]).astype(np.int64)
+    want = m.toarray()
+    listed = np.zeros_like(want, dtype=bool)
+    listed[docs, cols] = True
+    want[listed & (want != 0)] *= 3.0
+    assert np.array_equal(boost_terms(m, docs, cols, 3.0).toarray(), want)
+
+
 def test_key_term_weight_one_is_the_old_features_and_is_validated():
     texts = ["Judge Ruth Bader spoke in Ohio on 4 May.", "A storm hit the coast."]
     off = featurize_texts(texts, Params(key_term_weight=1.0))
