@@ -177,7 +177,7 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
         print(f"(no shuffle figures: {exc})", file=sys.stderr)
     spark.stop()
     pairs = timings.pop("pairs", 0.0)
-    args.block_size = int(timings.pop("block_size", 0)) or args.block_size
+    block_size = int(timings.pop("block_size", 0)) or args.block_size
     return {
         "wall_s": wall,
         "cpu_s": cpu,
@@ -185,6 +185,7 @@ def run_spark(path: Path, n: int, args: argparse.Namespace) -> tuple[dict, dict[
         "peak_disk_gb": mem.disk_peak / 1e9,
         "stages_s": timings,
         "candidate_pairs": pairs,
+        "block_size": block_size,
         "stages_shuffle": shuffle,
     }, labels
 
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         spark, spark_labels = run_spark(path, args.n, args)
-        result["spark"], result["block_size"] = spark, args.block_size
+        result["spark"], result["block_size"] = spark, spark["block_size"]
         out.write_text(json.dumps(result, indent=2) + "\n")
         spark["ari_vs_planted"] = gold_ari(path, spark_labels)
         print(

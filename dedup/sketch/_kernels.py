@@ -235,12 +235,13 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
 
 
 @njit(**KERNEL_OPTIONS)
-def common_bands(pairs, fp, sig, bands, rows, no_big):
+def common_bands(pairs, fp, sig, bands, rows):
     """How many bands each row pair ``(i, j)`` agrees in
     (:func:`dedup.sketch.lsh.bands_in_common`): the fingerprint words
     (:func:`band_fingerprints`) find the bands that may agree, the signature
-    values confirm them. (``no_big``: any uint8 matrix; no band comes before
-    band 0, so the capped-bucket bits are never read.)"""
+    values confirm them. (Counted as from band 0: no band comes before it,
+    so the capped-bucket bits are never read.)"""
+    no_big = np.zeros((1, 1), np.uint8)
     out = np.empty(len(pairs), np.int32)
     for q in range(len(pairs)):
         out[q] = _bands_in_common(pairs[q, 0], pairs[q, 1], fp, sig, bands, rows, 0, no_big)

@@ -96,10 +96,20 @@ def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> t
     return num_perm // rows, rows
 
 
-def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One 64-bit key per document and band: ``(n_docs, bands)``."""
+def _check_width(signatures: np.ndarray, bands: int, rows: int) -> None:
     if bands * rows > signatures.shape[1]:
         raise ValueError(f"bands * rows = {bands * rows} exceeds the signature length {signatures.shape[1]}")
+
+
+def _fingerprints(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """The band loop's fingerprints: a byte of each band key, eight bands to
+    a uint64 word (zero padded), to count bands in common."""
+    return _kernels.band_fingerprints(signatures, bands, rows, (bands + 7) // 8 * 8).view(np.uint64)
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per document and band: ``(n_docs, bands)``."""
+    _check_width(signatures, bands, rows)
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
     if rows == 1:
         return sig[:, :, 0]
@@ -323,8 +333,7 @@ def _partner_codes(
     n = len(sig)
     lists = _PartnerLists.empty(n, max_partners)
     big = np.zeros((n, (bands + 7) // 8), dtype=np.uint8)  # bit b: the row's bucket in band b was capped
-    # a byte per band key (padded to whole words of 8), to count bands in common
-    fp = _kernels.band_fingerprints(sig, bands, rows, (bands + 7) // 8 * 8).view(np.uint64)
+    fp = _fingerprints(sig, bands, rows)
     # Threads own ranges of rows (each updates only its rows' lists), so the
     # result is the same with any number of threads.
     workers = min(os.cpu_count() or 1, 4) if len(members) >= 20_000 else 1
@@ -445,7 +454,7 @@ def keyed_pairs(
     members = np.arange(m, dtype=np.int64)
     ts, window, sorted_times = _time_arguments(timestamps, window_seconds, m)
     big = np.zeros((m, (bands + 7) // 8), dtype=np.uint8)
-    fp = _kernels.band_fingerprints(keys, bands, 1, (bands + 7) // 8 * 8).view(np.uint64)
+    fp = _fingerprints(keys, bands, 1)
     found = [np.zeros(0, np.int64)]
     for b in range(bands):
         buckets = _band_buckets(keys[:, b : b + 1], members, max_bucket_size, big, b)
@@ -508,14 +517,12 @@ def bands_in_common(signatures: np.ndarray, pairs: np.ndarray, bands: int, rows:
     each row pair agree in: the rank :func:`top_partner_pairs` gives a
     partner (first criterion). Counted as the band loop counts them (a byte
     of each band key, eight bands to a word, confirmed on the values)."""
-    sig = np.ascontiguousarray(signatures)
-    if bands * rows > sig.shape[1]:
-        raise ValueError(f"bands * rows = {bands * rows} exceeds the signature length {sig.shape[1]}")
+    _check_width(signatures, bands, rows)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if not len(pairs):
         return np.zeros(0, dtype=np.int32)
-    fp = _kernels.band_fingerprints(sig, bands, rows, (bands + 7) // 8 * 8).view(np.uint64)
-    return _kernels.common_bands(pairs, fp, sig, bands, rows, np.zeros((1, 1), np.uint8))
+    sig = np.ascontiguousarray(signatures)
+    return _kernels.common_bands(pairs, _fingerprints(sig, bands, rows), sig, bands, rows)
 
 
 def _rank_key(y: np.ndarray, dist: np.ndarray, common: np.ndarray) -> np.ndarray:

@@ -400,31 +400,33 @@ def band_step(params: Params) -> Callable:
 PIECE = 1 << 20  # values at most in one packed cell: no single binary value of hundreds of MB in the JVM
 
 
-def pieces(block: int, **arrays: np.ndarray) -> pd.DataFrame:
-    """Rows ``(block, *arrays)`` of one block: the arrays (of equal length)
-    cut together into runs of at most :data:`PIECE` values, each packed. A
-    step reading a block concatenates its rows in order (:func:`unblob`), so
-    how they were cut does not matter; an empty block gives one empty row."""
-    n = len(next(iter(arrays.values())))
-    starts = range(0, max(n, 1), PIECE)
-    out: dict[str, list] = {"block": [block] * len(starts)}
+def _add_pieces(out: dict[str, list], block: int, arrays: dict[str, np.ndarray]) -> None:
+    """Append to ``out`` the rows of one block: its arrays (of equal length)
+    cut together into runs of at most :data:`PIECE` values, each packed (one
+    empty row for an empty block)."""
+    starts = range(0, max(len(next(iter(arrays.values()))), 1), PIECE)
+    out["block"].extend([block] * len(starts))
     for name, a in arrays.items():
-        out[name] = [a[lo : lo + PIECE].tobytes() for lo in starts]
+        out[name].extend(a[lo : lo + PIECE].tobytes() for lo in starts)
+
+
+def pieces(block: int, **arrays: np.ndarray) -> pd.DataFrame:
+    """Rows ``(block, *arrays)`` of one block, cut into pieces of at most
+    :data:`PIECE` values. A step reading a block concatenates its rows in
+    order (:func:`unblob`), so how they were cut does not matter."""
+    out: dict[str, list] = {"block": [], **{name: [] for name in arrays}}
+    _add_pieces(out, block, arrays)
     return pd.DataFrame(out)
 
 
 def split_by_block(block: np.ndarray, **arrays: np.ndarray) -> pd.DataFrame:
     """Rows ``(block, *arrays)``: the arrays (sorted by ``block``) cut where
-    the block changes, each block's piece packed (:func:`pieces`)."""
-    if not len(block):
-        return pd.DataFrame({"block": np.zeros(0, np.int64), **{name: [] for name in arrays}})
-    cuts = np.flatnonzero(np.diff(block)) + 1
-    bounds = [0, *cuts.tolist(), len(block)]
-    parts = [
-        pieces(int(block[lo]), **{name: a[lo:hi] for name, a in arrays.items()})
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    return pd.concat(parts, ignore_index=True)
+    the block changes, each block's piece packed (as :func:`pieces`)."""
+    out: dict[str, list] = {"block": [], **{name: [] for name in arrays}}
+    bounds = [0, *(np.flatnonzero(np.diff(block)) + 1).tolist(), len(block)] if len(block) else []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        _add_pieces(out, int(block[lo]), {name: a[lo:hi] for name, a in arrays.items()})
+    return pd.DataFrame(out).astype({"block": np.int64})
 
 
 def bucket_step(params: Params, n: int, block_size: int) -> Callable:
