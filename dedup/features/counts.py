@@ -25,7 +25,7 @@ __all__ = [
     "ngram_hashes",
     "unique_per_doc",
     "RawFeatures",
-    "key_columns",
+    "feature_columns",
     "boost_terms",
     "stem_counts",
 ]
@@ -46,19 +46,6 @@ def feature_counts(tokens: TokenBatch, n_features: int) -> sp.csr_matrix:
         np.ascontiguousarray(tokens.hashes, dtype=np.uint64), tokens.offsets, np.uint64(n_features - 1)
     )
     return sp.csr_matrix((data, indices, indptr), shape=(tokens.n_docs, n_features))
-
-
-def key_columns(key_token_lists: Sequence[Sequence[str]], n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """The unigram columns of each document's key tokens, as ``(docs, cols)``
-    (hashed exactly as :func:`feature_counts` hashes a token)."""
-    from ..hashing import hash_str
-
-    docs = np.repeat(
-        np.arange(len(key_token_lists), dtype=np.int64),
-        np.fromiter(map(len, key_token_lists), dtype=np.int64, count=len(key_token_lists)),
-    )
-    hashes = np.fromiter((hash_str(t) for toks in key_token_lists for t in toks), dtype=np.uint64, count=len(docs))
-    return docs, feature_columns(hashes, n_features) if len(hashes) else np.zeros(0, np.int64)
 
 
 def boost_terms(counts: sp.csr_matrix, docs: np.ndarray, cols: np.ndarray, factor: float) -> sp.csr_matrix:

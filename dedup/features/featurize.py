@@ -13,8 +13,8 @@ import numpy as np
 from ..article import Article
 from ..params import Params
 from ..sketch.minhash import oph_signatures
-from ..text.tokens import comparison_item, comparison_source, hash_texts, key_tokens
-from .counts import RawFeatures, boost_terms, feature_counts, key_columns, ngram_hashes, stem_counts
+from ..text.tokens import comparison_item, comparison_source, hash_texts, key_token_hashes
+from .counts import RawFeatures, boost_terms, feature_columns, feature_counts, ngram_hashes, stem_counts
 from .weights import prior_of, prune_counts
 
 __all__ = ["featurize", "featurize_texts"]
@@ -30,8 +30,8 @@ def featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
     tokens, digests = hash_texts([comparison_item(t) for t in texts])
     counts = feature_counts(tokens, params.n_features)
     if params.key_term_weight != 1.0:  # names, places, numbers above topic words
-        docs, cols = key_columns([key_tokens(t) for t in texts], params.n_features)
-        counts = boost_terms(counts, docs, cols, params.key_term_weight)
+        docs, hashes = key_token_hashes(texts)
+        counts = boost_terms(counts, docs, feature_columns(hashes, params.n_features), params.key_term_weight)
     if params.stem_length:  # short texts: inflected forms of one word agree
         counts = (counts + stem_counts(tokens, params.n_features, params.stem_length)).tocsr()
         counts.sort_indices()

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..arrays import KERNEL_OPTIONS
-from ..hashing import FNV_OFFSET, FNV_PRIME, fmix64_scalar
+from ..hashing import FNV_OFFSET, FNV_PRIME, blake2b64_scalar, fmix64_scalar
 
 
 @njit(inline="always")
@@ -213,3 +213,116 @@ def _rehash_spans(keys, first, n_ids, cap):
             slot = (slot + 1) & mask
         table[slot] = (np.int64(keys[first[v]] >> np.uint64(32)) << np.int64(32)) | v
     return table
+
+
+@njit(**KERNEL_OPTIONS)
+def gather_spans(buf, starts, ends, out):
+    """``buf[starts[k]:ends[k]]`` for every ``k``, back to back into ``out``."""
+    o = 0
+    for k in range(len(starts)):
+        for q in range(starts[k], ends[k]):
+            out[o] = buf[q]
+            o += 1
+
+
+@njit(inline="always")
+def _word(c):
+    return (65 <= c <= 90) or (97 <= c <= 122) or (48 <= c <= 57) or c == 95
+
+
+@njit(inline="always")
+def _space(c):
+    return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)  # str.isspace of ASCII
+
+
+@njit(inline="always")
+def _closes(c):
+    """``. ! ? : ;``, newline or ``"``: what may stand before a sentence's opening word."""
+    return c == 46 or c == 33 or c == 63 or c == 58 or c == 59 or c == 10 or c == 34
+
+
+@njit(inline="always")
+def _key_end(buf, i, hi):
+    """End of the key fact at ``i`` (``_KEY_RE``), or -1 when none starts there:
+    a capital or digit not inside a word nor opening a sentence; a name runs
+    on over ``[\\w'.-]`` to its last word character, a number over digits
+    joined by ``, .``."""
+    c = buf[i]
+    upper = 65 <= c <= 90
+    if not (upper or _digit(c)):
+        return -1
+    b = buf[i - 1]
+    if _word(b) or _closes(b) or b == 40 or (_space(b) and _closes(buf[i - 2])):
+        return -1
+    end = i + 1
+    j = i + 1
+    while j < hi:
+        c = buf[j]
+        if upper and (_word(c) or c == 39 or c == 46 or c == 45):
+            end = j + 1 if _word(c) else end
+        elif not upper and (_digit(c) or c == 44 or c == 46):
+            end = j + 1 if _digit(c) else end
+        else:
+            break
+        j += 1
+    return end
+
+
+@njit(inline="always")
+def _fold_key(buf, s, e, out, o):
+    """``buf[s:e]`` folded into ``out`` at ``o`` as ``normalise.fold`` folds
+    it (lower case, possessive ``'s`` after a word character dropped) and a
+    space after; returns the new end."""
+    q = s
+    while q < e:
+        c = buf[q]
+        possessive = c == 39 and q > s and q + 1 < e and buf[q + 1] == 115 and _word(buf[q - 1])
+        if possessive and (q + 2 >= e or not _word(buf[q + 2])):
+            q += 2
+            continue
+        out[o] = c + 32 if 65 <= c <= 90 else c
+        o += 1
+        q += 1
+    out[o] = 32
+    return o + 1
+
+
+@njit(**KERNEL_OPTIONS)
+def key_token_hashes(buf, doc_offsets):
+    """The key facts of ASCII documents (each ``". "`` and then its text), as
+    :func:`dedup.text.tokens.key_tokens` finds and folds them, tokenised and
+    hashed (BLAKE2b, as every token): ``(docs, hashes)``, one entry per key
+    token (a token repeated in a document may repeat)."""
+    docs = np.empty(1024, np.int64)
+    hashes = np.empty(1024, np.uint64)
+    folded = np.empty(2 * len(buf) + 2, np.uint8)  # a document's keys and a space after each
+    h, m, v = np.empty(8, np.uint64), np.empty(16, np.uint64), np.empty(16, np.uint64)
+    n = 0
+    for d in range(len(doc_offsets) - 1):
+        lo, hi = doc_offsets[d], doc_offsets[d + 1]
+        o, i = 0, lo + 2
+        while i < hi:
+            c = buf[i]
+            e = _key_end(buf, i, hi) if (65 <= c <= 90) or _digit(c) else -1
+            if e < 0:
+                i += 1
+                continue
+            o = _fold_key(buf, i, e, folded, o)
+            i = e
+        i = 0
+        while i < o:
+            s, e, i = _next_token(folded, i, o, False)
+            if e > s:
+                if n == len(docs):
+                    docs, hashes = _grown(docs, n), _grown(hashes, n)
+                docs[n] = d
+                hashes[n] = blake2b64_scalar(folded, s, e, h, m, v)
+                n += 1
+    return docs[:n].copy(), hashes[:n].copy()
+
+
+@njit(inline="always")
+def _grown(a, n):
+    b = np.empty(2 * len(a), a.dtype)
+    b[:n] = a[:n]
+    return b

@@ -13,12 +13,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 
 import numpy as np
 
 from ..article import Article
-from ..hashing import hash_bytes, hash_str
+from ..hashing import blake2b64_spans, hash_bytes, hash_str
 from .normalise import comparison_terms, fold, similarity_text, tokenize
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "hash_tokens",
     "hash_texts",
     "key_tokens",
+    "key_token_hashes",
 ]
 
 
@@ -58,16 +60,41 @@ _KEY_RE = re.compile(
 )
 
 
+_KEY_SPAN = 20000  # characters of a text searched for key facts
+
+
 def key_tokens(text: str) -> list[str]:
     """The comparison tokens of the key facts of ``text`` (raw, with case):
     names, places and numbers -- capitalised words that do not open a
     sentence, and digit groups -- folded as :func:`comparison_tokens` folds
     them, each once. Two reports of one event agree on these; two events of
     one kind share the topic words around them."""
-    found = _KEY_RE.findall(". " + text[:20000])  # the text opens a sentence too
+    found = _KEY_RE.findall(". " + text[:_KEY_SPAN])  # the text opens a sentence too
     if not found:
         return []
     return list(dict.fromkeys(comparison_terms(fold(" ".join(found)))))
+
+
+def key_token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The token hashes of every text's key facts (:func:`key_tokens`) as
+    ``(docs, hashes)``, one entry per key token (a repeated token may
+    repeat). ASCII texts are scanned in compiled code, the rest by
+    :func:`key_tokens`; the hashes are those :func:`hash_texts` gives."""
+    from . import _kernels
+
+    ascii_ = [i for i, t in enumerate(texts) if t.isascii()]
+    parts = [b". " + texts[i][:_KEY_SPAN].encode("ascii") for i in ascii_]
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
+    docs, hashes = _kernels.key_token_hashes(np.frombuffer(b"".join(parts) or b"\0", np.uint8), offsets)
+    docs = np.asarray(ascii_, dtype=np.int64)[docs]
+    if len(ascii_) == len(texts):
+        return docs, hashes
+    other = [i for i, t in enumerate(texts) if not t.isascii()]
+    keys = [key_tokens(texts[i]) for i in other]
+    more = np.repeat(np.asarray(other, dtype=np.int64), np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)))
+    extra = np.fromiter((hash_str(k) for ks in keys for k in ks), dtype=np.uint64, count=len(more))
+    return np.concatenate([docs, more]), np.concatenate([hashes, extra])
 
 
 def comparison_item(text: str) -> str | list[str]:
@@ -84,12 +111,16 @@ class TokenBatch:
 
     ``hashes[offsets[i]:offsets[i+1]]`` are document ``i``'s token hashes in
     text order; ``vocab`` and ``ids`` give each token's string (``vocab[ids[k]]``).
+    The strings are decoded only when ``vocab`` is first read (few callers
+    need them): ``spelled`` holds their UTF-8 bytes, ``bounds`` where each
+    one ends.
     """
 
     hashes: np.ndarray  # uint64, one per token
     ids: np.ndarray  # int64, index into vocab
     offsets: np.ndarray  # int64, n_docs + 1
-    vocab: tuple[str, ...]
+    spelled: bytes  # the distinct token strings, UTF-8, back to back
+    bounds: np.ndarray  # int64, n_distinct + 1: string v is spelled[bounds[v]:bounds[v+1]]
 
     @property
     def n_docs(self) -> int:
@@ -97,6 +128,11 @@ class TokenBatch:
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    @cached_property
+    def vocab(self) -> tuple[str, ...]:
+        b, raw = self.bounds.tolist(), self.spelled
+        return tuple(raw[b[v] : b[v + 1]].decode("utf-8", "surrogatepass") for v in range(len(b) - 1))
 
 
 def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
@@ -166,13 +202,20 @@ def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[
     joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
     ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
     raw = joined.tobytes()
-    spans = list(zip(starts[first].tolist(), ends[first].tolist(), strict=True))
-    vocab = tuple(raw[s:e].decode("utf-8", "surrogatepass") for s, e in spans)
-    table = np.fromiter((hash_bytes(raw[s:e]) for s, e in spans), dtype=np.uint64, count=len(spans))
+    lengths = ends[first] - starts[first]
+    bounds = np.zeros(len(first) + 1, np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    spelled = np.empty(int(bounds[-1]), np.uint8)
+    _kernels.gather_spans(joined, starts[first], ends[first], spelled)
+    table = blake2b64_spans(joined, starts[first], ends[first])
     jo = joined_offsets.tolist()
     digests = [hashlib.blake2b(raw[jo[d] : jo[d + 1]], digest_size=8).digest() for d in range(len(encoded))]
     batch = TokenBatch(
-        hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=tok_offsets, vocab=vocab
+        hashes=table[ids] if len(ids) else np.zeros(0, np.uint64),
+        ids=ids,
+        offsets=tok_offsets,
+        spelled=spelled.tobytes(),
+        bounds=bounds,
     )
     return batch, digests
 
@@ -186,8 +229,14 @@ def _hash_tokens_dict(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
     vocab = {tok: i for i, tok in enumerate(dict.fromkeys(flat))}
     ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
     del flat
-    strings = tuple(vocab)
-    table = np.fromiter((hash_str(s) for s in strings), dtype=np.uint64, count=len(strings))
+    strings = [s.encode("utf-8", "surrogatepass") for s in vocab]
+    bounds = np.zeros(len(strings) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=bounds[1:])
+    table = np.fromiter((hash_bytes(s) for s in strings), dtype=np.uint64, count=len(strings))
     return TokenBatch(
-        hashes=table[ids] if len(ids) else np.zeros(0, np.uint64), ids=ids, offsets=offsets, vocab=strings
+        hashes=table[ids] if len(ids) else np.zeros(0, np.uint64),
+        ids=ids,
+        offsets=offsets,
+        spelled=b"".join(strings),
+        bounds=bounds,
     )

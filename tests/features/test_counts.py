@@ -7,11 +7,12 @@ import pytest
 import scipy.sparse as sp
 
 from dedup.features import _kernels as K
-from dedup.features.counts import _ngram_hashes_numpy, boost_terms, feature_counts, key_columns, ngram_hashes
+from dedup.features.counts import _ngram_hashes_numpy, boost_terms, feature_columns, feature_counts, ngram_hashes
 from dedup.features.featurize import featurize_texts
+from dedup.hashing import hash_str
 from dedup.params import Params
 from dedup.text.normalise import tokenize
-from dedup.text.tokens import _hash_tokens_dict, hash_tokens
+from dedup.text.tokens import _hash_tokens_dict, hash_tokens, key_token_hashes
 from tests._data import ragged, random_texts
 
 
@@ -41,8 +42,9 @@ def test_boost_multiplies_exactly_the_key_unigrams_of_their_document():
     docs = [["storm", "hits", "miami"], ["miami", "votes"]]
     counts = feature_counts(hash_tokens(docs), 1 << 20)
     before = counts.copy()
-    d, c = key_columns([["miami"], []], 1 << 20)
-    assert d.tolist() == [0]
+    d, h = key_token_hashes(["Storm hits Miami", "votes"])
+    assert d.tolist() == [0] and h.tolist() == [hash_str("miami")]
+    c = feature_columns(h, 1 << 20)
     boosted = boost_terms(counts, d, c, 3.0)
     changed = (boosted != before * 1).tocoo()
     assert changed.nnz == 1 and changed.row[0] == 0 and changed.col[0] == c[0]

@@ -6,9 +6,17 @@ import hashlib
 
 import numpy as np
 
+from dedup.hashing import hash_str
 from dedup.text import _kernels as K
 from dedup.text.normalise import tokenize
-from dedup.text.tokens import _hash_tokens_dict, comparison_tokens, hash_texts, hash_tokens, key_tokens
+from dedup.text.tokens import (
+    _hash_tokens_dict,
+    comparison_tokens,
+    hash_texts,
+    hash_tokens,
+    key_token_hashes,
+    key_tokens,
+)
 from tests._data import random_texts, same_batch
 
 
@@ -84,3 +92,24 @@ def test_key_tokens_fold_as_the_comparison_tokens_do():
     keys = key_tokens(text)
     assert keys and set(keys) <= toks
     assert key_tokens("no capitals and no digits here.") == []
+
+
+def _key_pairs_reference(texts: list[str]) -> set[tuple[int, int]]:
+    return {(d, hash_str(k)) for d, t in enumerate(texts) for k in key_tokens(t)}
+
+
+def test_compiled_key_facts_equal_the_regex_reference():
+    rng = np.random.default_rng(11)
+    alphabet = np.array(list("AaBbZz09_ .!?:;\n\"(),'-s`\t\x1c\x1f\x0b\rS"))
+    texts = ["".join(rng.choice(alphabet, int(rng.integers(0, 60)))) for _ in range(5000)]
+    texts += [
+        "Obama's deal. A's's U.S. 1,000.5 X'sa O'Neil's talks with Mr. Smith",
+        'He said: "Paris" (Berlin) and\n\nLondon -- 3.5,2 at 10:30.',
+        "Z" * 30000,  # only the first 20,000 characters are searched
+        "Caf\u00e9 owners in Z\u00fcrich and Paris",  # not ASCII: the regex path
+        "",
+        "A",
+    ]
+    docs, hashes = key_token_hashes(texts)
+    assert set(zip(docs.tolist(), hashes.tolist(), strict=True)) == _key_pairs_reference(texts)
+    assert len(docs) >= len(_key_pairs_reference(texts)) > 1000
