@@ -80,33 +80,75 @@ def _pairwise_sum(a, lo, n):
     return vals[0]
 
 
+@njit(inline="always")
+def _popcount(x):
+    """Set bits of a uint64 (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(inline="always")
+def _lay_out(indptr, indices, row, bits, rank, one):
+    """Row ``row``'s columns as set bits; ``rank[w]``: the row's entries before bitmap word ``w``."""
+    for a in range(indptr[row], indptr[row + 1]):
+        col = indices[a]
+        if bits[col >> 6] == 0:
+            rank[col >> 6] = a - indptr[row]
+        bits[col >> 6] |= one << np.uint64(col & 63)
+
+
 @njit(**KERNEL_OPTIONS)
-def pair_dot(indptr, indices, data, pairs):
+def pair_dot(indptr, indices, data, pairs, order, n_cols):
     """Dot product of CSR row pairs (sorted, duplicate-free indices), added up
     as ``x[i].multiply(x[j]).sum(axis=1)`` does: the nonzero products in
     column order, the first plus numpy's pairwise sum of the rest, in the
-    dtype of ``data``."""
-    m = len(pairs)
-    out = np.zeros(m, data.dtype)
+    dtype of ``data``.
+
+    Pairs are visited in ``order`` (grouped by first row, so each first row
+    is laid out once): its columns as a bitmap of ``n_cols`` bits (cache
+    resident) with each word's rank in the row. The second row's entries
+    are tested against it in column order; a shared column (few, for most
+    candidate pairs) is found in the first row by the rank and a popcount.
+    The second row's values are touched first, a cache line at a time, so
+    these scattered reads find them in cache: the cost is about one pass
+    over the second row, against a branchy merge of both."""
+    out = np.zeros(len(pairs), data.dtype)
     width = 0
     for r in range(len(indptr) - 1):
         width = max(width, indptr[r + 1] - indptr[r])
     prod = np.empty(width, data.dtype)
-    for q in range(m):
-        a, a_end = indptr[pairs[q, 0]], indptr[pairs[q, 0] + 1]
-        b, b_end = indptr[pairs[q, 1]], indptr[pairs[q, 1] + 1]
+    bits = np.zeros((n_cols >> 6) + 1, np.uint64)
+    rank = np.empty((n_cols >> 6) + 1, np.int64)
+    one = np.uint64(1)
+    cur = -1
+    for t in range(len(pairs)):
+        q = order[t]
+        i, j = pairs[q, 0], pairs[q, 1]
+        if i != cur:
+            if cur >= 0:
+                for a in range(indptr[cur], indptr[cur + 1]):
+                    bits[indices[a] >> 6] = 0
+            _lay_out(indptr, indices, i, bits, rank, one)
+            cur = i
+        touch = data.dtype.type(0)
+        for b in range(indptr[j], indptr[j + 1], 8):
+            touch += data[b]
         c = 0
-        while a < a_end and b < b_end:  # branch-free steps: the rare match is the only branch
-            ca, cb = indices[a], indices[b]
-            if ca == cb:
+        for b in range(indptr[j], indptr[j + 1]):
+            col = indices[b]
+            w = bits[col >> 6]
+            if (w >> np.uint64(col & 63)) & one:
+                a = indptr[i] + rank[col >> 6] + _popcount(w & ((one << np.uint64(col & 63)) - one))
                 v = data[a] * data[b]
                 if v != 0:
                     prod[c] = v
                     c += 1
-            a += ca <= cb
-            b += cb <= ca
         if c > 0:
             out[q] = prod[0] + _pairwise_sum(prod, 1, c - 1) if c > 1 else prod[0]
+        elif touch != touch:  # never: keeps the touching loop
+            out[q] = 0
     return out
 
 

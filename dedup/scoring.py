@@ -36,18 +36,22 @@ def pair_cosine(x: sp.csr_matrix, pairs: np.ndarray, max_nnz: int = 4_000_000) -
     about ``max_nnz`` stored values so memory stays bounded.
 
     Rows with sorted, duplicate-free columns (as :func:`tfidf` makes them)
-    go through a compiled merge of the two rows per pair
-    (:func:`dedup._kernels.pair_dot`, in two threads for many pairs), which
-    adds the products in the same order as the scipy expression below and
-    so gives the same values, bit for bit, without copying any row."""
+    go through a compiled kernel (:func:`dedup._kernels.pair_dot`, in two
+    threads for many pairs): each first row laid out once as a bitmap of its
+    columns, the second row's entries tested against it. It adds the
+    products in the same order as the scipy expression below and so gives
+    the same values, bit for bit, without copying any row."""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) and x.has_canonical_format and x.dtype in (np.float32, np.float64):
         from ._kernels import pair_dot
         from .arrays import run_split
 
-        indptr, indices = x.indptr.astype(np.int64, copy=False), x.indices
-        dots = run_split(lambda p: pair_dot(indptr, indices, x.data, p), np.ascontiguousarray(pairs))
-        return np.clip(dots.astype(np.float64), 0.0, 1.0)
+        indptr, indices, width = x.indptr.astype(np.int64, copy=False), x.indices, x.shape[1]
+
+        def dots(p: np.ndarray) -> np.ndarray:
+            return pair_dot(indptr, indices, x.data, p, np.argsort(p[:, 0], kind="stable"), width)
+
+        return np.clip(run_split(dots, np.ascontiguousarray(pairs)).astype(np.float64), 0.0, 1.0)
     out = np.empty(len(pairs), dtype=np.float64)
     row_nnz = np.diff(x.indptr)
     lo = 0

@@ -40,20 +40,25 @@ def test_pair_cosine_in_threads_equals_one_block():
     rng = np.random.default_rng(0)
     pairs = rng.integers(0, 3000, (120_000, 2))
     ind = x.indptr.astype(np.int64)
-    whole = K.pair_dot(ind, x.indices, x.data, pairs)
-    assert np.array_equal(run_split(lambda p: K.pair_dot(ind, x.indices, x.data, p), pairs, min_block=1000), whole)
+
+    def dots(p: np.ndarray) -> np.ndarray:
+        return K.pair_dot(ind, x.indices, x.data, p, np.argsort(p[:, 0], kind="stable"), x.shape[1])
+
+    whole = dots(pairs)
+    assert np.array_equal(run_split(dots, pairs, min_block=1000), whole)
+    assert np.array_equal(K.pair_dot(ind, x.indices, x.data, pairs, np.arange(len(pairs)), x.shape[1]), whole)
     assert np.array_equal(pair_cosine(x, pairs), _scipy_cosine(x, pairs))
 
 
 def test_pair_cosine_of_pairs_grouped_by_row_equals_the_merge_bit_for_bit():
-    # grouped pairs go through a table of the first row's columns; columns
-    # spaced to collide in it, rows met again after other rows, long rows
+    # grouped pairs share one bitmap of the first row's columns; columns in
+    # one bitmap word, rows met again after other rows, long rows
     rng = np.random.default_rng(3)
     n, width = 300, 400
     rows = []
     for i in range(n):
         k = int(rng.integers(1, width))
-        cols = np.sort(rng.choice(1 << 22, k, replace=False)) if i % 3 else np.arange(k) * (1 << 16)
+        cols = np.sort(rng.choice(1 << 22, k, replace=False)) if i % 3 else np.arange(k) * (1 + i % 2 * 8191)
         rows.append(cols)
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum([len(c) for c in rows], out=indptr[1:])

@@ -13,7 +13,7 @@ import numpy as np
 from ..article import Article
 from ..params import Params
 from ..sketch.minhash import oph_signatures
-from ..text.tokens import comparison_item, comparison_source, hash_texts, key_token_hashes
+from ..text.tokens import comparison_items, comparison_source, hash_texts, key_token_hashes
 from .counts import RawFeatures, boost_terms, feature_columns, feature_counts, ngram_hashes, stem_counts
 from .weights import prior_of, prune_counts
 
@@ -27,7 +27,7 @@ def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
 
 
 def featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
-    tokens, digests = hash_texts([comparison_item(t) for t in texts])
+    tokens, digests = hash_texts(comparison_items(texts))
     counts = feature_counts(tokens, params.n_features)
     if params.key_term_weight != 1.0:  # names, places, numbers above topic words
         docs, hashes = key_token_hashes(texts)

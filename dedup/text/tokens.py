@@ -20,7 +20,15 @@ import numpy as np
 
 from ..article import Article
 from ..hashing import blake2b64_spans, hash_bytes, hash_str
-from .normalise import comparison_terms, fold, similarity_text, tokenize
+from .normalise import (
+    ParagraphKind,
+    classify_paragraph,
+    comparison_terms,
+    fold,
+    similarity_text,
+    split_dateline,
+    tokenize,
+)
 
 __all__ = [
     "comparison_tokens",
@@ -105,6 +113,45 @@ def comparison_item(text: str) -> str | list[str]:
     return folded if folded.isascii() else comparison_terms(folded)
 
 
+def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
+    """:func:`comparison_item` of every text, for :func:`hash_texts`. Plain
+    ASCII texts (no markup, no character references) are prepared in
+    compiled code (:mod:`dedup.text._prepare`) and come as the bytes of
+    their comparison text; only their paragraphs that could be a dateline,
+    credit, date or header meet the regexes."""
+    from . import _prepare as K
+
+    fast = [i for i, t in enumerate(texts) if t.isascii() and "<" not in t and "&" not in t]
+    items: list[str | list[str] | bytes] = [comparison_item(t) if not t.isascii() else "" for t in texts]
+    if not fast:
+        return items
+    parts = [texts[i].encode("ascii") for i in fast]
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
+    buf = np.frombuffer(b"".join(parts) or b"\0", np.uint8)
+    text, bounds, doc_paragraphs, special = K.paragraph_spans(buf, offsets, K.OPENING_BYTES, K.OPENING_OFFSETS)
+    starts = np.zeros(len(special), dtype=np.int64)
+    raw, b = text.tobytes(), bounds.tolist()
+    for k in np.flatnonzero(special).tolist():
+        starts[k] = _kept_from(raw[b[k] : b[k + 1]].decode("ascii"))
+    folded, doc_offsets = K.fold_kept(text, bounds, doc_paragraphs, starts)
+    out, o = folded.tobytes(), doc_offsets.tolist()
+    for j, i in enumerate(fast):
+        items[i] = out[o[j] : o[j + 1]]
+    for i, t in enumerate(texts):
+        if t.isascii() and ("<" in t or "&" in t):
+            items[i] = comparison_item(t)
+    return items
+
+
+def _kept_from(paragraph: str) -> int:
+    """Where the comparison text of a paragraph starts (past its dateline), or
+    -1 when it is left out (a credit line or a date)."""
+    if classify_paragraph(paragraph) in (ParagraphKind.CREDIT, ParagraphKind.DATELINE):
+        return -1
+    return len(paragraph) - len(split_dateline(paragraph)[1])
+
+
 @dataclass(frozen=True)
 class TokenBatch:
     """The tokens of many documents as arrays, document after document.
@@ -145,10 +192,11 @@ def hash_tokens(token_lists: Sequence[Sequence[str]]) -> TokenBatch:
     return hash_texts(token_lists)[0]
 
 
-def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
+def hash_texts(items: Sequence[str | bytes | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
     """Tokenise and hash many documents at once, with each document's digest.
 
-    An item is either folded text (a ``str``, see :func:`dedup.text.normalise.fold`),
+    An item is either folded text (a ``str``, see :func:`dedup.text.normalise.fold`,
+    or the ``bytes`` of folded ASCII text),
     tokenised exactly as :func:`dedup.text.normalise.tokenize` does, or the list
     of its tokens. The result equals ``hash_tokens`` of the token lists, but
     an ASCII text (most feeds) never becomes a Python string per token: a
@@ -162,6 +210,10 @@ def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[b
     pretok = np.ones(len(items), dtype=np.bool_)
     encoded: list[bytes] = []
     for i, item in enumerate(items):
+        if isinstance(item, bytes):  # folded ASCII text, as comparison_items gives it
+            pretok[i] = False
+            encoded.append(item)
+            continue
         if isinstance(item, str):
             if item.isascii():
                 pretok[i] = False
@@ -186,9 +238,12 @@ def hash_texts(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[b
     return batch, digests
 
 
-def _hash_items_dict(items: Sequence[str | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
+def _hash_items_dict(items: Sequence[str | bytes | Sequence[str]]) -> tuple[TokenBatch, list[bytes]]:
 
-    lists = [tokenize(i) if isinstance(i, str) else list(i) for i in items]
+    lists = [
+        tokenize(i.decode("ascii") if isinstance(i, bytes) else i) if isinstance(i, (str, bytes)) else list(i)
+        for i in items
+    ]
     digests = [hashlib.blake2b("\x1f".join(t).encode("utf-8", "surrogatepass"), digest_size=8).digest() for t in lists]
     return _hash_tokens_dict(lists), digests
 

@@ -11,6 +11,8 @@ from dedup.text import _kernels as K
 from dedup.text.normalise import tokenize
 from dedup.text.tokens import (
     _hash_tokens_dict,
+    comparison_item,
+    comparison_items,
     comparison_tokens,
     hash_texts,
     hash_tokens,
@@ -113,3 +115,67 @@ def test_compiled_key_facts_equal_the_regex_reference():
     docs, hashes = key_token_hashes(texts)
     assert set(zip(docs.tolist(), hashes.tolist(), strict=True)) == _key_pairs_reference(texts)
     assert len(docs) >= len(_key_pairs_reference(texts)) > 1000
+
+
+_PIECES = [
+    "WASHINGTON (Reuters) - ",
+    "Jan 27 - ",
+    "LONDON, Jan. 5 (AP) -- ",
+    "(Reuters) - ",
+    "Reporting by Ann Lee; Editing by Bob",
+    "(With inputs from Reuters)",
+    "By John Smith",
+    "Photo: AP",
+    "Sources: x",
+    "Copyright 2020 Reuters",
+    "All rights reserved.",
+    "This story has been corrected.",
+    "Monday, Jan. 5, 2020",
+    "2020-01-05",
+    "5 January 2020 at 10:30 GMT",
+    "Headline Here",
+    "The quick brown fox's tail",
+    "John`s car",
+    "It's",
+    "U.S. officials said 1,000 people",
+    "MR. SMITH went",
+    "(c) 2020",
+    "[AP] ",
+    "'s",
+    "s's",
+    "A's's",
+    "(Reuters)",
+    "Reuters",
+    "Bloomberg",
+    "With additional reporting by Jane Doe in Paris, John Roe in Berlin and Max Moe in Rome; Editing by Bob Smith",
+    "Mar",
+    "mayor said",
+    "x" * 90,
+    "Tuesday" + "x" * 90 + " January 5",
+    "AT&T bought <b>it</b> &amp; more",
+    "Z\u00fcrich",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\r",
+    "\t",
+    "  ",
+    " ",
+    "\x01",
+    "\x0b",
+    "\x1c",
+    "\x7f",
+]
+
+
+def test_comparison_items_equal_similarity_text(ecbplus_docs):
+    # compiled preparation of plain ASCII texts; the rest by the regexes
+    rng = np.random.default_rng(4)
+    texts = ["".join(rng.choice(_PIECES, int(rng.integers(0, 25)))) for _ in range(3000)]
+    texts += [d["text"] for d in ecbplus_docs] + ["", " \n ", "a"]
+    got = comparison_items(texts)
+    assert [g.decode("ascii") if isinstance(g, bytes) else g for g in got] == [comparison_item(t) for t in texts]
+    assert sum(isinstance(g, bytes) for g in got) > 2000  # most took the compiled path
+    batch, digests = hash_texts(got)
+    same_batch(batch, hash_texts([comparison_item(t) for t in texts])[0])
+    assert digests == hash_texts([comparison_item(t) for t in texts])[1]

@@ -1,0 +1,202 @@
+"""Compiled text preparation (numba): the comparison text of plain ASCII
+articles from their bytes, equal to :func:`dedup.text.normalise.similarity_text`.
+
+Two passes around one Python step. :func:`paragraph_spans` cleans each text
+(line ends, control characters, runs of spaces) and cuts it into paragraphs
+as :func:`~dedup.text.normalise.paragraphs` does, and flags every paragraph
+that *could* be a dateline, a credit line, a date or a header (short, or
+opening with a capital pair, a bracket, a digit, a month or day name or a
+credit word); only those are read by the regexes in Python. :func:`fold_kept`
+then folds the kept paragraphs (from the dateline's end) as
+:func:`~dedup.text.normalise.fold` does. Texts with markup or character
+references (``<``, ``&``) take the Python path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..arrays import KERNEL_OPTIONS
+
+# Lower-case openings that may start a credit line (``_CREDIT_RE``) or a date
+# (``_DATE_ONLY_RE``, ``_DATELINE_RE``): a paragraph whose first word starts
+# with none of them is neither.
+_OPENINGS = (
+    ("with", "additional", "input", "reporting", "writing", "editing", "contribution", "compiled", "edited")
+    + ("written", "reported", "produced", "source", "image", "photo", "video", "credit", "copyright")
+    + ("all", "this", "by")
+    + ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    + ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+)
+
+
+def _opening_table() -> tuple[np.ndarray, np.ndarray]:
+    words = [w.encode("ascii") for w in _OPENINGS]
+    ends = np.cumsum([len(w) for w in words]).astype(np.int64)
+    return np.frombuffer(b"".join(words), np.uint8).copy(), np.concatenate([[0], ends]).astype(np.int64)
+
+
+OPENING_BYTES, OPENING_OFFSETS = _opening_table()
+
+SHORT = 80  # a header is at most this long; so are date-only lines and agency tails in practice
+
+
+@njit(inline="always")
+def _is_control(c):
+    return c <= 8 or c == 11 or c == 12 or (14 <= c <= 31) or c == 127
+
+
+@njit(inline="always")
+def _clean_into(buf, lo, hi, out):
+    """``normalise.clean`` of plain ASCII ``buf[lo:hi]`` (no markup) into
+    ``out``: line ends unified, controls deleted, runs of spaces and tabs
+    made one space, every line stripped, the whole stripped. Returns its length."""
+    o = 0
+    for i in range(lo, hi):
+        c = buf[i]
+        if c == 13:
+            if i + 1 < hi and buf[i + 1] == 10:
+                continue
+            c = 10
+        if _is_control(c):
+            continue
+        if c == 9 or c == 32:
+            if o == 0 or out[o - 1] == 32 or out[o - 1] == 10:
+                continue  # a run goes to one space; no space opens a line
+            c = 32
+        elif c == 10:
+            if o > 0 and out[o - 1] == 32:
+                o -= 1  # no space closes a line
+            if o == 0:
+                continue  # the whole is stripped: no newline opens it
+        out[o] = c
+        o += 1
+    while o > 0 and (out[o - 1] == 32 or out[o - 1] == 10):
+        o -= 1
+    return o
+
+
+@njit(inline="always")
+def _opens_with(p, lo, hi, words, offsets):
+    """Whether the letters opening ``p[lo:hi]`` (lower-cased) start with one of ``words``."""
+    for w in range(len(offsets) - 1):
+        a, b = offsets[w], offsets[w + 1]
+        if hi - lo < b - a:
+            continue
+        same = True
+        for q in range(b - a):
+            c = p[lo + q]
+            if 65 <= c <= 90:
+                c += 32
+            if c != words[a + q]:
+                same = False
+                break
+        if same:
+            return True
+    return False
+
+
+@njit(inline="always")
+def _may_be_special(p, lo, hi, words, offsets):
+    """Whether paragraph ``p[lo:hi]`` could be anything but plain body text
+    without a dateline; ``False`` proves it is that."""
+    if hi - lo <= SHORT:
+        return True
+    c = p[lo]
+    if c == 40 or c == 91 or 48 <= c <= 57:  # ( [ or a digit
+        return True
+    d = p[lo + 1]
+    if 65 <= c <= 90 and ((65 <= d <= 90) or d == 46 or d == 39 or d == 45):  # a place in capitals
+        return True
+    return _opens_with(p, lo, hi, words, offsets)
+
+
+@njit(**KERNEL_OPTIONS)
+def paragraph_spans(buf, doc_offsets, words, offsets):
+    """Paragraphs of plain ASCII documents as ``normalise.paragraphs`` gives
+    them: ``(text, bounds, doc_paragraphs, special)``, paragraph ``k`` is
+    ``text[bounds[k]:bounds[k+1]]``, document ``d``'s are
+    ``doc_paragraphs[d]:doc_paragraphs[d+1]``, and ``special[k]`` says it
+    must be classified (see :func:`_may_be_special`)."""
+    n_docs = len(doc_offsets) - 1
+    width = 1
+    for d in range(n_docs):
+        width = max(width, doc_offsets[d + 1] - doc_offsets[d])
+    scratch = np.empty(width, np.uint8)
+    text = np.empty(len(buf), np.uint8)
+    bounds = np.zeros(len(buf) + 2, np.int64)  # a paragraph has a character at least
+    special = np.zeros(len(buf) + 1, np.bool_)
+    doc_paragraphs = np.zeros(n_docs + 1, np.int64)
+    o, k = 0, 0
+    for d in range(n_docs):
+        n = _clean_into(buf, doc_offsets[d], doc_offsets[d + 1], scratch)
+        blank = False
+        for i in range(1, n):
+            if scratch[i] == 10 and scratch[i - 1] == 10:
+                blank = True
+                break
+        i = 0
+        while i < n:
+            start = o
+            while i < n and not (scratch[i] == 10 and (not blank or (i + 1 < n and scratch[i + 1] == 10))):
+                text[o] = 32 if scratch[i] == 10 else scratch[i]
+                o += 1
+                i += 1
+            while i < n and scratch[i] == 10:
+                i += 1
+            special[k] = _may_be_special(text, start, o, words, offsets)
+            k += 1
+            bounds[k] = o
+        doc_paragraphs[d + 1] = k
+    return text[:o], bounds[: k + 1], doc_paragraphs, special[:k]
+
+
+@njit(inline="always")
+def _word(c):
+    return (65 <= c <= 90) or (97 <= c <= 122) or (48 <= c <= 57) or c == 95
+
+
+@njit(inline="always")
+def _fold_into(p, lo, hi, out, first, o):
+    """``normalise.fold`` of one kept paragraph ``p[lo:hi]`` appended to the
+    document at ``out[first:o]`` (after a space unless it is empty):
+    backquotes as quotes, possessive ``'s`` after a word character
+    dropped, runs of spaces as one, lower case. Returns the new end."""
+    if o > first and out[o - 1] != 32:
+        out[o] = 32  # paragraphs are joined by whitespace
+        o += 1
+    q = lo
+    while q < hi:
+        c = p[q]
+        if c == 96:
+            c = 39
+        possessive = c == 39 and q > lo and q + 1 < hi and p[q + 1] == 115 and _word(p[q - 1])
+        if possessive and (q + 2 >= hi or not _word(p[q + 2])):
+            q += 2
+            continue
+        if c != 32 or (o > first and out[o - 1] != 32):
+            out[o] = c + 32 if 65 <= c <= 90 else c
+            o += 1
+        q += 1
+    return o
+
+
+@njit(**KERNEL_OPTIONS)
+def fold_kept(text, bounds, doc_paragraphs, starts):
+    """Each document's comparison text: its paragraphs with ``starts[k] >= 0``,
+    from that offset on (past a dateline), folded and joined by spaces --
+    ``normalise.similarity_text``. Returns ``(folded, doc_offsets)``."""
+    n_docs = len(doc_paragraphs) - 1
+    out = np.empty(len(text) + len(starts) + 1, np.uint8)
+    doc_offsets = np.zeros(n_docs + 1, np.int64)
+    o = 0
+    for d in range(n_docs):
+        first = o
+        for k in range(doc_paragraphs[d], doc_paragraphs[d + 1]):
+            if starts[k] >= 0:
+                o = _fold_into(text, bounds[k] + starts[k], bounds[k + 1], out, first, o)
+        if o > first and out[o - 1] == 32:
+            o -= 1
+        doc_offsets[d + 1] = o
+    return out[:o], doc_offsets
