@@ -55,6 +55,10 @@ def _clean_into(buf, lo, hi, out):
     o = 0
     for i in range(lo, hi):
         c = buf[i]
+        if 33 <= c <= 126:  # most bytes: printable, not a space
+            out[o] = c
+            o += 1
+            continue
         if c == 13:
             if i + 1 < hi and buf[i + 1] == 10:
                 continue
@@ -115,41 +119,66 @@ def _may_be_special(p, lo, hi, words, offsets):
 @njit(**KERNEL_OPTIONS)
 def paragraph_spans(buf, doc_offsets, words, offsets):
     """Paragraphs of plain ASCII documents as ``normalise.paragraphs`` gives
-    them: ``(text, bounds, doc_paragraphs, special)``, paragraph ``k`` is
-    ``text[bounds[k]:bounds[k+1]]``, document ``d``'s are
+    them: ``(text, starts, ends, doc_paragraphs, special)``, paragraph ``k``
+    is ``text[starts[k]:ends[k]]``, document ``d``'s are
     ``doc_paragraphs[d]:doc_paragraphs[d+1]``, and ``special[k]`` says it
-    must be classified (see :func:`_may_be_special`)."""
+    must be classified (see :func:`_may_be_special`). One pass cleans a
+    document into ``text``; the paragraphs then come from its line ends."""
     n_docs = len(doc_offsets) - 1
     width = 1
     for d in range(n_docs):
         width = max(width, doc_offsets[d + 1] - doc_offsets[d])
-    scratch = np.empty(width, np.uint8)
+    lines = np.empty(width, np.int64)
     text = np.empty(len(buf), np.uint8)
-    bounds = np.zeros(len(buf) + 2, np.int64)  # a paragraph has a character at least
-    special = np.zeros(len(buf) + 1, np.bool_)
+    starts = np.empty(len(buf) + 1, np.int64)  # a paragraph has a character at least
+    ends = np.empty(len(buf) + 1, np.int64)
     doc_paragraphs = np.zeros(n_docs + 1, np.int64)
     o, k = 0, 0
     for d in range(n_docs):
-        n = _clean_into(buf, doc_offsets[d], doc_offsets[d + 1], scratch)
-        blank = False
-        for i in range(1, n):
-            if scratch[i] == 10 and scratch[i - 1] == 10:
-                blank = True
-                break
-        i = 0
-        while i < n:
-            start = o
-            while i < n and not (scratch[i] == 10 and (not blank or (i + 1 < n and scratch[i + 1] == 10))):
-                text[o] = 32 if scratch[i] == 10 else scratch[i]
-                o += 1
-                i += 1
-            while i < n and scratch[i] == 10:
-                i += 1
-            special[k] = _may_be_special(text, start, o, words, offsets)
-            k += 1
-            bounds[k] = o
+        n = _clean_into(buf, doc_offsets[d], doc_offsets[d + 1], text[o:])
+        m = 0
+        for i in range(o, o + n):
+            if text[i] == 10:
+                lines[m] = i
+                m += 1
+        k = _cut_paragraphs(text, o, o + n, lines, m, starts, ends, k)
         doc_paragraphs[d + 1] = k
-    return text[:o], bounds[: k + 1], doc_paragraphs, special[:k]
+        o += n
+    special = np.zeros(k, np.bool_)
+    for q in range(k):
+        special[q] = _may_be_special(text, starts[q], ends[q], words, offsets)
+    return text[:o], starts[:k], ends[:k], doc_paragraphs, special
+
+
+@njit(inline="always")
+def _cut_paragraphs(text, lo, hi, lines, m, starts, ends, k):
+    """The paragraphs of cleaned ``text[lo:hi]`` whose line ends are
+    ``lines[:m]``: blank lines separate them when there are any (a single
+    line end then joins two lines with a space), else every line end does.
+    Returns the new number of paragraphs."""
+    blank = False
+    for t in range(1, m):
+        if lines[t] == lines[t - 1] + 1:
+            blank = True
+            break
+    start = lo
+    t = 0
+    while t < m:
+        pos = lines[t]
+        run = 1
+        while t + run < m and lines[t + run] == pos + run:
+            run += 1
+        if blank and run == 1:
+            text[pos] = 32
+        else:
+            starts[k], ends[k] = start, pos
+            k += 1
+            start = pos + run
+        t += run
+    if hi > lo:
+        starts[k], ends[k] = start, hi
+        k += 1
+    return k
 
 
 @njit(inline="always")
@@ -169,6 +198,11 @@ def _fold_into(p, lo, hi, out, first, o):
     q = lo
     while q < hi:
         c = p[q]
+        if (97 <= c <= 122) or (48 <= c <= 57):  # most bytes: copied as they are
+            out[o] = c
+            o += 1
+            q += 1
+            continue
         if c == 96:
             c = 39
         possessive = c == 39 and q > lo and q + 1 < hi and p[q + 1] == 115 and _word(p[q - 1])
@@ -183,8 +217,8 @@ def _fold_into(p, lo, hi, out, first, o):
 
 
 @njit(**KERNEL_OPTIONS)
-def fold_kept(text, bounds, doc_paragraphs, starts):
-    """Each document's comparison text: its paragraphs with ``starts[k] >= 0``,
+def fold_kept(text, starts, ends, doc_paragraphs, kept_from):
+    """Each document's comparison text: its paragraphs with ``kept_from[k] >= 0``,
     from that offset on (past a dateline), folded and joined by spaces --
     ``normalise.similarity_text``. Returns ``(folded, doc_offsets)``."""
     n_docs = len(doc_paragraphs) - 1
@@ -194,8 +228,8 @@ def fold_kept(text, bounds, doc_paragraphs, starts):
     for d in range(n_docs):
         first = o
         for k in range(doc_paragraphs[d], doc_paragraphs[d + 1]):
-            if starts[k] >= 0:
-                o = _fold_into(text, bounds[k] + starts[k], bounds[k + 1], out, first, o)
+            if kept_from[k] >= 0:
+                o = _fold_into(text, starts[k] + kept_from[k], ends[k], out, first, o)
         if o > first and out[o - 1] == 32:
             o -= 1
         doc_offsets[d + 1] = o

@@ -129,12 +129,11 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
     buf = np.frombuffer(b"".join(parts) or b"\0", np.uint8)
-    text, bounds, doc_paragraphs, special = K.paragraph_spans(buf, offsets, K.OPENING_BYTES, K.OPENING_OFFSETS)
-    starts = np.zeros(len(special), dtype=np.int64)
-    raw, b = text.tobytes(), bounds.tolist()
+    text, starts, ends, doc_paragraphs, special = K.paragraph_spans(buf, offsets, K.OPENING_BYTES, K.OPENING_OFFSETS)
+    kept_from = np.zeros(len(special), dtype=np.int64)
     for k in np.flatnonzero(special).tolist():
-        starts[k] = _kept_from(raw[b[k] : b[k + 1]].decode("ascii"))
-    folded, doc_offsets = K.fold_kept(text, bounds, doc_paragraphs, starts)
+        kept_from[k] = _kept_from(text[starts[k] : ends[k]].tobytes().decode("ascii"))
+    folded, doc_offsets = K.fold_kept(text, starts, ends, doc_paragraphs, kept_from)
     out, o = folded.tobytes(), doc_offsets.tolist()
     for j, i in enumerate(fast):
         items[i] = out[o[j] : o[j + 1]]
