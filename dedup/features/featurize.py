@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..article import Article
 from ..params import Params
 from ..sketch.minhash import oph_signatures
-from ..text.tokens import comparison_items, comparison_source, hash_texts, key_token_hashes
+from ..text.tokens import TokenBatch, comparison_items, comparison_source, hash_texts, key_token_hashes
 from .counts import RawFeatures, boost_terms, feature_columns, feature_counts, ngram_hashes, stem_counts
 from .weights import prior_of, prune_counts
 
-__all__ = ["featurize", "featurize_texts"]
+__all__ = ["featurize", "featurize_texts", "featurize_rows"]
 
 
 def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
@@ -27,6 +28,25 @@ def featurize(articles: Sequence[Article], params: Params) -> RawFeatures:
 
 
 def featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
+    """:func:`featurize` of comparison texts (:func:`~dedup.text.tokens.comparison_source`)."""
+    return _features(*_term_counts(texts, params), params)
+
+
+def featurize_rows(articles: Sequence[Article], params: Params) -> tuple[RawFeatures, sp.csr_matrix]:
+    """:func:`featurize` of the articles together -- row for row what each
+    gives alone (the live index's batches) -- and the term counts before
+    pruning, whose columns are each article's share of the document
+    frequencies (``featurize([a]).df_cols``)."""
+    tokens, digests, counts = _term_counts([comparison_source(a) for a in articles], params)
+    unpruned = sp.csr_matrix(
+        (np.ones(len(counts.indices), np.int8), counts.indices.copy(), counts.indptr.copy()), shape=counts.shape
+    )
+    return _features(tokens, digests, counts, params), unpruned
+
+
+def _term_counts(texts: Sequence[str], params: Params) -> tuple[TokenBatch, list[bytes], sp.csr_matrix]:
+    """Tokens, digests and term counts (key facts boosted, stems of short
+    texts added; not pruned), column-sorted."""
     tokens, digests = hash_texts(comparison_items(texts))
     counts = feature_counts(tokens, params.n_features)
     if params.key_term_weight != 1.0:  # names, places, numbers above topic words
@@ -35,6 +55,11 @@ def featurize_texts(texts: Sequence[str], params: Params) -> RawFeatures:
     if params.stem_length:  # short texts: inflected forms of one word agree
         counts = (counts + stem_counts(tokens, params.n_features, params.stem_length)).tocsr()
         counts.sort_indices()
+    return tokens, digests, counts
+
+
+def _features(tokens: TokenBatch, digests: list[bytes], counts: sp.csr_matrix, params: Params) -> RawFeatures:
+    """Document frequencies (before pruning), pruned counts, shingle signatures."""
     df_cols, df_vals = np.unique(counts.indices, return_counts=True)  # before pruning: exact df
     df_cols = df_cols.astype(np.int64)
     dropped = n_terms = None

@@ -125,7 +125,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from ..article import Article, coerce_article
+from ..article import Article, ArticleError, coerce_article
 from ..params import Params
 from . import persist
 from .decide import decide
@@ -250,8 +250,11 @@ class StoryIndex:
         record that is not an article raises :class:`ArticleError`.
         """
         if n_jobs == 1:
-            for a in articles:
-                yield self.add(a)
+            for chunk, error in self._chunks(articles, chunk_size):
+                for prep in prepare(chunk, self.params):  # featurised together, each as alone
+                    yield self._add_prepared(prep)
+                if error is not None:
+                    raise error
             return
         workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         counter = itertools.count(self._state.n_articles())
@@ -266,6 +269,26 @@ class StoryIndex:
                     yield from self._finish(*pending.pop(0))
             for item in pending:
                 yield from self._finish(*item)
+
+    def _chunks(self, articles: Iterable[Any], size: int) -> Iterator[tuple[list[Article], Exception | None]]:
+        """Runs of ``size`` articles, coerced (a str without id gets the next
+        position); a record that is not an article ends its run, and is
+        raised after the articles before it are indexed."""
+        counter = itertools.count(self._state.n_articles())
+        it = iter(articles)
+        while True:
+            chunk: list[Article] = []
+            try:
+                for a in itertools.islice(it, size):
+                    if isinstance(a, bytes):
+                        raise TypeError("articles are str, dict or Article, not bytes")
+                    chunk.append(coerce_article(a, default_id=str(next(counter))))
+            except (ArticleError, TypeError) as exc:
+                yield chunk, exc
+                return
+            if not chunk:
+                return
+            yield chunk, None
 
     def _finish(self, chunk: list[Article], fut: Future) -> Iterator[Match]:
         for a, prep in zip(chunk, fut.result(), strict=False):

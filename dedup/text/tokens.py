@@ -121,8 +121,9 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
     credit, date or header meet the regexes."""
     from . import _prepare as K
 
-    fast = [i for i, t in enumerate(texts) if t.isascii() and "<" not in t and "&" not in t]
-    items: list[str | list[str] | bytes] = [comparison_item(t) if not t.isascii() else "" for t in texts]
+    plain = [t.isascii() and "<" not in t and "&" not in t for t in texts]
+    items: list[str | list[str] | bytes] = [b"" if p else comparison_item(t) for t, p in zip(texts, plain, strict=True)]
+    fast = [i for i, p in enumerate(plain) if p]
     if not fast:
         return items
     parts = [texts[i].encode("ascii") for i in fast]
@@ -137,9 +138,6 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
     out, o = folded.tobytes(), doc_offsets.tolist()
     for j, i in enumerate(fast):
         items[i] = out[o[j] : o[j + 1]]
-    for i, t in enumerate(texts):
-        if t.isascii() and ("<" in t or "&" in t):
-            items[i] = comparison_item(t)
     return items
 
 
