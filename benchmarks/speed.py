@@ -521,6 +521,11 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _seconds(result: dict) -> float:
+    """End-to-end seconds of one size's run."""
+    return result["pipeline"]["end to end"]["seconds"]
+
+
 def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         "# dedup speed benchmark",
@@ -765,8 +770,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def _seconds(result: dict) -> float:
-    """End-to-end seconds of one size's run."""
-    return result["pipeline"]["end to end"]["seconds"]
