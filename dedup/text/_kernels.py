@@ -87,6 +87,43 @@ def _scan_document(buf, lo, hi, joined, out, o, starts, ends, keys, t):
     return o, t
 
 
+@njit(inline="always")
+def _scan_folded(buf, lo, hi, out, o, starts, ends, keys, t):
+    """:func:`_scan_document` of folded ASCII text in one loop: each token
+    copied and hashed as it is read (the tokens of ``_token_end``)."""
+    t0 = t
+    i = lo
+    while i < hi:
+        if not _alnum(buf[i]):
+            i += 1
+            continue
+        if t > t0:
+            out[o] = 31
+            o += 1
+        starts[t] = o
+        h = FNV_OFFSET
+        while True:
+            c = buf[i]
+            out[o] = c
+            o += 1
+            h = (h ^ np.uint64(c)) * FNV_PRIME
+            i += 1
+            if i >= hi:
+                break
+            c = buf[i]
+            if _alnum(c):
+                continue
+            joins = (
+                c == 39 or c == 46 or c == 45 or (c == 44 and _digit(buf[i - 1]) and i + 1 < hi and _digit(buf[i + 1]))
+            )
+            if not (joins and i + 1 < hi and _alnum(buf[i + 1])):
+                break
+        ends[t] = o
+        keys[t] = fmix64_scalar(h)
+        t += 1
+    return o, t
+
+
 @njit(**KERNEL_OPTIONS)
 def token_spans(buf, doc_offsets, pretokenized):
     """Tokens of many documents, and each document's tokens joined by ``\\x1f``.
@@ -114,7 +151,10 @@ def token_spans(buf, doc_offsets, pretokenized):
     t = 0
     for d in range(n_docs):
         lo, hi = doc_offsets[d], doc_offsets[d + 1]
-        o, t = _scan_document(buf, lo, hi, pretokenized[d], out, o, starts, ends, keys, t)
+        if pretokenized[d]:
+            o, t = _scan_document(buf, lo, hi, True, out, o, starts, ends, keys, t)
+        else:
+            o, t = _scan_folded(buf, lo, hi, out, o, starts, ends, keys, t)
         joined_offsets[d + 1] = o
         tok_offsets[d + 1] = t
     return out[:o], joined_offsets, tok_offsets, starts[:t], ends[:t], keys[:t]
