@@ -7,6 +7,7 @@ changes under a caller's feet.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -86,6 +87,14 @@ class Article:
             if not isinstance(self.metadata, Mapping):
                 raise ArticleError(repr(ref), f"'metadata' must be a mapping, got {type(self.metadata).__name__}")
             object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def without_text(self) -> Article:
+        """This article with its text released (``text=""``): a copy that is not
+        checked again (its fields were checked when it was built) -- what a
+        run that lets texts go keeps of each article."""
+        out = copy.copy(self)
+        object.__setattr__(out, "text", "")
+        return out
 
     @property
     def timestamp(self) -> float | None:

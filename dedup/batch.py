@@ -165,7 +165,7 @@ def featurize_parts(
     def texts() -> Iterator[list[str]]:
         while chunk := list(islice(source, chunk_size)):
             yield [comparison_source(a) for a in chunk]
-            kept.extend(chunk if keep_text else (replace(a, text="") for a in chunk))
+            kept.extend(chunk if keep_text else (a.without_text() for a in chunk))
 
     chunks = texts()
     first = next(chunks, None)

@@ -3,6 +3,7 @@ dates out of range rejected with a reason (case 1), Clustering.labels_."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timezone
 
 import pytest
@@ -58,3 +59,10 @@ def test_labels_is_an_attribute_and_labels_call_is_deprecated():
     assert result.labels_ == {"a": result[0].id, "b": result[0].id}
     with pytest.warns(DeprecationWarning, match="labels_"):
         assert result.labels() == result.labels_
+
+
+def test_without_text_keeps_every_other_field():
+    a = Article(id=7, text="Storm hits Miami", title="Storm", metadata={"k": 1}, published="2020-01-01T00:00:00Z")
+    b = a.without_text()
+    assert b.text == "" and a.text == "Storm hits Miami"
+    assert b == dataclasses.replace(a, text="") and b.metadata == {"k": 1} and b.id == "7"
