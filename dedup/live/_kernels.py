@@ -232,3 +232,32 @@ def profile_dots(keys, vals, offsets, pairs):
                 b += 1
         out[p] = acc
     return out
+
+
+@njit(**_opts)
+def row_gram(cols, w, indptr):
+    """Dot products and shared-column counts of every two rows (columns
+    ascending, no repeats) as dense ``(n, n)`` arrays: what scipy's
+    ``(x @ x.T).toarray()`` gives -- each product of the shared columns
+    added in column order, from 0, as its sparse product adds them -- and
+    the same of the rows' patterns. For the few rows of a neighbourhood,
+    where scipy's input checks cost more than the sums."""
+    n = len(indptr) - 1
+    dots = np.zeros((n, n), np.float64)
+    shared = np.zeros((n, n), np.float64)
+    for i in range(n):
+        for k in range(i, n):
+            a, a_end = indptr[i], indptr[i + 1]
+            b, b_end = indptr[k], indptr[k + 1]
+            s = 0.0
+            c = 0
+            while a < a_end and b < b_end:
+                ca, cb = cols[a], cols[b]
+                if ca == cb:
+                    s += w[a] * w[b]
+                    c += 1
+                a += ca <= cb
+                b += cb <= ca
+            dots[i, k] = dots[k, i] = s
+            shared[i, k] = shared[k, i] = c
+    return dots, shared

@@ -22,9 +22,10 @@ import numpy as np
 from ..linkage import link
 from ..scoring import ScoredPairs
 from ..sketch.minhash import estimate_jaccard
+from ._kernels import row_gram
 from .bands import colliding
 from .records import Entry, Match
-from .scoring import Scorer, ones_pattern
+from .scoring import Scorer
 from .state import IndexState
 
 __all__ = ["Neighbourhood", "settle", "recluster", "story_matrix"]
@@ -48,9 +49,9 @@ def story_matrix(state: IndexState, scorer: Scorer, members: Sequence[Entry]) ->
     -- the two steps of :func:`dedup.scoring.story_similarity`."""
     p = scorer.params
     n = len(members)
-    x = scorer.matrix(members, state.df_of, state.get_n_docs())
-    cos = np.clip((x @ x.T).toarray(), 0.0, 1.0)
-    shared = (ones_pattern(x) @ ones_pattern(x).T).toarray()
+    cols, w, indptr = scorer.weights(members, state.df_of, state.get_n_docs())
+    dots, shared = row_gram(cols, w, indptr)
+    cos = np.clip(dots, 0.0, 1.0)
     mask = colliding(
         p,
         np.stack([e.term_sig for e in members]),

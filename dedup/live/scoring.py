@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import scoring as pair_scoring
 from ..features import weights
@@ -27,14 +26,9 @@ from ..params import Params
 from ._kernels import candidate_products, profile_dots
 from .records import Entry, Profiles
 
-__all__ = ["Scorer", "Rows", "ones_pattern"]
+__all__ = ["Scorer", "Rows"]
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # (cols, weights, indptr)
-
-
-def ones_pattern(x: sp.csr_matrix) -> sp.csr_matrix:
-    """The pattern of ``x`` (1 where a value is stored): products count shared terms."""
-    return sp.csr_matrix((np.ones(len(x.data)), x.indices, x.indptr), shape=x.shape)
 
 
 class Scorer:
@@ -92,15 +86,6 @@ class Scorer:
         scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
         w *= scale[rows]
         return cols, w, indptr
-
-    def matrix(self, items: Sequence[Entry], df_of: Callable[[np.ndarray], np.ndarray], n_docs: float) -> sp.csr_matrix:
-        """:meth:`weights` as a matrix over the articles' own columns only, so
-        products and transposes never touch ``n_features``-sized arrays."""
-        cols, w, indptr = self.weights(items, df_of, n_docs)
-        if len(cols) == 0:
-            return sp.csr_matrix((len(items), 0), dtype=np.float64)
-        ucols, inv = np.unique(cols, return_inverse=True)
-        return sp.csr_matrix((w, inv.ravel(), indptr), shape=(len(items), len(ucols)))
 
     def products_of_rows(
         self,

@@ -251,3 +251,23 @@ def test_profile_dots_equal_the_sparse_product():
     got = profile_dots(keys, vals, offsets, pairs)
     assert np.allclose(got, ref, rtol=1e-13, atol=1e-15) and (got > 0).sum() > n
     assert np.allclose(got[pairs[:, 0] == pairs[:, 1]], 1.0)
+
+
+def test_row_gram_equals_scipys_sparse_product_bit_for_bit():
+    import scipy.sparse as sp
+
+    from dedup.live._kernels import row_gram
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, u = int(rng.integers(1, 12)), int(rng.integers(1, 3000))
+        rows = [np.sort(rng.choice(u, int(rng.integers(0, min(u, 600))), replace=False)) for _ in range(n)]
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum([len(r) for r in rows], out=indptr[1:])
+        cols = np.concatenate(rows).astype(np.int64)
+        w = rng.random(len(cols))
+        x = sp.csr_matrix((w, cols, indptr), shape=(n, u))
+        pattern = sp.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(n, u))
+        dots, shared = row_gram(cols, w, indptr)
+        assert np.array_equal(dots.view(np.uint64), (x @ x.T).toarray().view(np.uint64))
+        assert np.array_equal(shared, (pattern @ pattern.T).toarray())
