@@ -40,12 +40,9 @@ import argparse
 import gc
 import json
 import os
-import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +51,8 @@ from numba import njit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from pipelines import pinned, run_meta, write_results  # noqa: E402  (beside this file)
 
 from dedup import Article  # noqa: E402
 from dedup.features.featurize import featurize  # noqa: E402
@@ -131,28 +130,6 @@ def join_bytes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- measuring ------------------------------------------------------------------
-
-
-def _threads() -> list[int]:
-    return [int(t) for t in os.listdir("/proc/self/task")]
-
-
-@contextmanager
-def pinned(cpu: int) -> Iterator[str]:
-    """Every thread of this process on CPU ``cpu`` inside the block; threads
-    started inside inherit it. Restored afterwards."""
-    before: dict[int, set[int]] = {}
-    for tid in _threads():
-        with suppress(OSError):  # the thread ended meanwhile
-            before[tid] = os.sched_getaffinity(tid)
-            os.sched_setaffinity(tid, {cpu})
-    default = before.get(os.getpid(), set(range(os.cpu_count() or 1)))
-    try:
-        yield f"pinned to cpu {cpu}"
-    finally:
-        for tid in _threads():
-            with suppress(OSError):
-                os.sched_setaffinity(tid, before.get(tid, default))
 
 
 def best_of(runs: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -303,24 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warm-up (compiling or loading the kernels): {warm_up(docs[:300]):.1f} s", flush=True)
     load_before = os.getloadavg()
     rec = measure(docs, args.runs, cpu)
-    meta = {
-        "date": date.today().isoformat(),
-        "machine": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "n": args.n,
-        "seed": args.seed,
-        "runs": args.runs,
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "command": "python benchmarks/floor.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "ratios": ratios(rec["seconds"]),
-    }
+    meta = run_meta(args, load_before, "floor.py", argv) | {"ratios": ratios(rec["seconds"])}
     rec["us_per_article"] = {k: v / args.n * 1e6 for k, v in rec["seconds"].items()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "floor.json").write_text(json.dumps({"meta": meta, "results": rec}, indent=1) + "\n")
-    (args.out / "floor.md").write_text(markdown(meta, rec))
-    print((args.out / "floor.md").read_text())
+    write_results(args.out, "floor", meta, rec, markdown(meta, rec))
     return 0
 
 

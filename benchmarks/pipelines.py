@@ -395,7 +395,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_child("rensa", feed, args.n, 1, args.runs, cpu, Path(tmp)))
         sample = min(args.n, args.datasketch_sample)
         rows.append(run_child("datasketch", feed, sample, 1, args.runs, cpu, Path(tmp)))
-    meta = {
+    meta = run_meta(args, load_before, "pipelines.py", argv) | {"stories": stories, "ratios": ratios(rows)}
+    write_results(args.out, "pipelines", meta, rows, markdown(meta, rows))
+    return 0
+
+
+def run_meta(args: argparse.Namespace, load_before: tuple, script: str, argv: list[str] | None) -> dict[str, Any]:
+    """What every result records: the date, machine, sizes, load and command."""
+    return {
         "date": date.today().isoformat(),
         "machine": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
@@ -403,17 +410,18 @@ def main(argv: list[str] | None = None) -> int:
         "n": args.n,
         "seed": args.seed,
         "runs": args.runs,
-        "stories": stories,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "command": "python benchmarks/pipelines.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "ratios": ratios(rows),
+        "command": f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pipelines.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=1) + "\n")
-    (args.out / "pipelines.md").write_text(markdown(meta, rows))
-    print((args.out / "pipelines.md").read_text())
-    return 0
+
+
+def write_results(out: Path, name: str, meta: dict[str, Any], results: Any, md: str) -> None:
+    """``name.json`` (meta and results) and ``name.md`` into ``out``; the Markdown printed."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    (out / f"{name}.md").write_text(md)
+    print(md)
 
 
 if __name__ == "__main__":
