@@ -39,7 +39,9 @@ def _opening_table() -> tuple[np.ndarray, np.ndarray]:
 
 OPENING_BYTES, OPENING_OFFSETS = _opening_table()
 
-SHORT = 80  # a header is at most this long; so are date-only lines and agency tails in practice
+# A header is at most this long, an agency tail ('Reuters') shorter; longer
+# credit and date lines open with one of _OPENINGS.
+SHORT = 80
 
 
 @njit(inline="always")
