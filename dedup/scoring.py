@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from ._kernels import top_neighbours
 from ._sysmem import release_freed_memory
@@ -102,6 +101,8 @@ def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) ->
         np.concatenate([vals, vals, np.ones(n)]),
         n,
     )
+    from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
+
     return pair_cosine(normalize(w, norm="l2"), pairs)
 
 

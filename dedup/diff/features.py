@@ -14,29 +14,37 @@ sentences apart.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.text.normalise import fold, tokenize
 
-__all__ = ["STOP_WORDS", "content_terms", "cosine_pairs", "tfidf_rows"]
+__all__ = ["stop_words", "content_terms", "cosine_pairs", "tfidf_rows"]
 
-# Reporting verbs and attribution words are everywhere in news and say
-# nothing about which fact a sentence carries.
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | frozenset(
-    ["said", "says", "say", "told", "tell", "according", "report", "reported", "reports", "reportedly"]
-    + ["also", "would", "could", "may", "might"]
-)
+
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words, with the reporting verbs and
+    attribution words that are everywhere in news and say nothing about
+    which fact a sentence carries (loaded on first use: importing
+    scikit-learn costs 130 MB, which the batch and the live index need not pay)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | frozenset(
+        ["said", "says", "say", "told", "tell", "according", "report", "reported", "reports", "reportedly"]
+        + ["also", "would", "could", "may", "might"]
+    )
 
 
 def content_terms(text: str, *, stem_length: int = 5) -> list[str]:
     """Stemmed content words of ``text`` (stop words and 1-letter tokens left out)."""
     out: list[str] = []
+    stop = stop_words()
     for tok in tokenize(fold(text)):
-        if tok in STOP_WORDS or (len(tok) < 2 and not tok.isdigit()):
+        if tok in stop or (len(tok) < 2 and not tok.isdigit()):
             continue
         out.append(tok if tok[0].isdigit() else tok[:stem_length])
     return out

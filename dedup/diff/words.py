@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from dedup.text.normalise import fold
 
-from .features import STOP_WORDS
+from .features import stop_words
 
 __all__ = ["Words", "word_tokens", "diff_tokens"]
 
@@ -58,11 +58,11 @@ def word_tokens(text: str, offset: int = 0) -> Words:
 
 
 def _weak(keys: Sequence[str]) -> bool:
-    return len(keys) <= 3 and all(k in STOP_WORDS or not k[:1].isalnum() for k in keys)
+    return len(keys) <= 3 and all(k in stop_words() or not k[:1].isalnum() for k in keys)
 
 
 def _content(keys: Sequence[str]) -> int:
-    return sum(1 for k in keys if k[:1].isalnum() and k not in STOP_WORDS)
+    return sum(1 for k in keys if k[:1].isalnum() and k not in stop_words())
 
 
 def _chars(keys: Sequence[str]) -> int:

@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from ..arrays import csr_of, shrunk
 from ..hashing import hash_str
@@ -136,6 +135,8 @@ def tfidf(
         x.data[a:b] = w
         lo = hi
     if dropped is None:
+        from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
+
         return normalize(x, norm="l2", copy=False)
     return x
 
