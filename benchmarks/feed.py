@@ -221,6 +221,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     ap.add_argument("--baseline-only", metavar="FEED", help=argparse.SUPPRESS)
+    ap.add_argument("--threshold", type=float, default=0.8, help=argparse.SUPPRESS)  # the loop's, from Params
+    ap.add_argument("--num-perm", type=int, default=128, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
 
@@ -304,7 +306,11 @@ def _figures(n: int, measured: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_baseline(args: argparse.Namespace, feed: Path) -> dict[str, Any]:
-    base = run_measured([sys.executable, __file__, "--baseline-only", str(feed)])
+    from dedup import Params
+
+    p = Params()  # the loop's own process never imports dedup: its memory is datasketch's alone
+    cmd = [sys.executable, __file__, "--baseline-only", str(feed), "--threshold", str(p.copy_threshold)]
+    base = run_measured([*cmd, "--num-perm", str(p.num_perm)])
     print(
         f"datasketch loop: {base['seconds']:.0f} s, {args.n / base['seconds']:.0f} articles/s, "
         f"peak RSS {base['peak_rss_mb']:.0f} MB",
@@ -315,11 +321,8 @@ def _run_baseline(args: argparse.Namespace, feed: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    from dedup import Params
-
-    p = Params()
     if args.baseline_only:
-        baseline(args.baseline_only, p.copy_threshold, p.num_perm)
+        baseline(args.baseline_only, args.threshold, args.num_perm)
         return 0
     work = Path(args.workdir or tempfile.mkdtemp(prefix="dedup-feed-"))
     work.mkdir(parents=True, exist_ok=True)
