@@ -9,7 +9,7 @@ values. The index and the Spark path reuse both.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -23,6 +23,7 @@ __all__ = [
     "link",
     "choose_representative",
     "build_clusters",
+    "components",
 ]
 
 
@@ -30,9 +31,7 @@ def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     """Cluster label (a row index of the cluster's first member) for each row."""
     score = scored.score
     strong = score >= params.threshold
-    p = scored.pairs[strong]
-    graph = coo_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
+    comp = components(n, scored.pairs[strong])
     if params.linkage == "single":
         return _first_member_labels(comp)
     # Two groups can only merge if some pair between them reaches the
@@ -41,6 +40,36 @@ def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     # components cannot matter and are dropped before the agglomeration.
     inside = comp[scored.pairs[:, 0]] == comp[scored.pairs[:, 1]]
     return _agglomerate(n, scored.pairs[inside], score[inside], params.threshold, params.linkage)
+
+
+def components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """A label per row, equal for rows joined through ``pairs`` (connected
+    components; only which rows share a label means anything). A small
+    graph -- a live index's neighbourhood -- by union-find in Python, where
+    scipy's checks and conversions cost more than the work; a large one by
+    scipy's ``connected_components``."""
+    if n > 2000:
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        return connected_components(graph, directed=False)[1]
+    roots = _roots(range(n), pairs.tolist())
+    return np.fromiter((roots[x] for x in range(n)), dtype=np.int64, count=n)
+
+
+def _roots(items: Iterable[int], pairs: Iterable[Sequence[int]]) -> dict[int, int]:
+    """Union-find: each item's group named by its smallest member."""
+    parent = {x: x for x in items}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in pairs:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    return {x: find(x) for x in parent}
 
 
 def _first_member_labels(labels: np.ndarray) -> np.ndarray:
@@ -209,21 +238,10 @@ def _versions(
     members: list[int], copy_edges: list[tuple[int, int]], articles: Sequence[Article], centrality: dict[int, float]
 ) -> list[list[int]]:
     """Group members joined by copy edges; each group as [representative, *copies]."""
-    parent = {m: m for m in members}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in copy_edges:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
+    roots = _roots(members, copy_edges)
     groups: dict[int, list[int]] = {}
     for m in members:
-        groups.setdefault(find(m), []).append(m)
+        groups.setdefault(roots[m], []).append(m)
     out = []
     for g in groups.values():
         rep = choose_representative(g, articles, centrality)

@@ -52,3 +52,20 @@ def test_representative_is_earliest_published_and_copies_grouped(seed_texts):
     assert versions == {"original": {"copy"}, "rewrite": set()}
     pair = {(s.a, s.b): s for s in c.scores}[("copy", "original")]
     assert pair.jaccard > 0.9 and pair.cosine > 0.95
+
+
+def test_components_by_union_find_equal_scipys():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from dedup.linkage import components
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 50, 400, 1999, 2001, 5000):
+        pairs = rng.integers(0, n, (int(rng.integers(0, 2 * n)), 2))
+        want = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)))[1]
+        got = components(n, pairs)
+        # the same partition: each label of one maps to exactly one of the other
+        assert (
+            len(set(zip(got.tolist(), want.tolist(), strict=True))) == len(set(want.tolist())) == len(set(got.tolist()))
+        )
