@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from dedup.diff import diff_articles
-from dedup.diff.features import STOP_WORDS
+from dedup.diff.features import stop_words
 from dedup.text.normalise import classify_paragraph, clean, fold, paragraphs, split_dateline, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,12 +184,12 @@ def edit_replace_words(items: list[Item], o: int, rng: random.Random, ctx: dict)
     spots = [
         i
         for i, w in enumerate(words)
-        if i > 0 and w.isalpha() and len(w) >= 4 and w.lower() not in STOP_WORDS and counts[w.lower()] == 1
+        if i > 0 and w.isalpha() and len(w) >= 4 and w.lower() not in stop_words() and counts[w.lower()] == 1
     ]
     if not spots:
         return False
     chosen = sorted(rng.sample(spots, min(len(spots), rng.randint(1, 3))))
-    new = [w for w in ctx["foreign_words"] if w.lower() not in counts and w.lower() not in STOP_WORDS]
+    new = [w for w in ctx["foreign_words"] if w.lower() not in counts and w.lower() not in stop_words()]
     picks = rng.sample(new, len(chosen))
     for i, w in zip(chosen, picks, strict=True):
         words[i] = w
