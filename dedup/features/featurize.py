@@ -38,10 +38,7 @@ def featurize_rows(articles: Sequence[Article], params: Params) -> tuple[RawFeat
     pruning, whose columns are each article's share of the document
     frequencies (``featurize([a]).df_cols``)."""
     tokens, digests, counts = _term_counts([comparison_source(a) for a in articles], params)
-    unpruned = sp.csr_matrix(
-        (np.ones(len(counts.indices), np.int8), counts.indices.copy(), counts.indptr.copy()), shape=counts.shape
-    )
-    return _features(tokens, digests, counts, params), unpruned
+    return _features(tokens, digests, counts, params), counts  # pruning makes new rows: counts stay whole
 
 
 def _term_counts(texts: Sequence[str], params: Params) -> tuple[TokenBatch, list[bytes], sp.csr_matrix]:

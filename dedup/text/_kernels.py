@@ -266,7 +266,8 @@ def gather_spans(buf, starts, ends, out):
 
 
 @njit(inline="always")
-def _word(c):
+def word_byte(c):
+    """``\\w`` of an ASCII byte: a letter, a digit or ``_``."""
     return (65 <= c <= 90) or (97 <= c <= 122) or (48 <= c <= 57) or c == 95
 
 
@@ -292,20 +293,31 @@ def _key_end(buf, i, hi):
     if not (upper or _digit(c)):
         return -1
     b = buf[i - 1]
-    if _word(b) or _closes(b) or b == 40 or (_space(b) and _closes(buf[i - 2])):
+    if word_byte(b) or _closes(b) or b == 40 or (_space(b) and _closes(buf[i - 2])):
         return -1
     end = i + 1
     j = i + 1
     while j < hi:
         c = buf[j]
-        if upper and (_word(c) or c == 39 or c == 46 or c == 45):
-            end = j + 1 if _word(c) else end
+        if upper and (word_byte(c) or c == 39 or c == 46 or c == 45):
+            end = j + 1 if word_byte(c) else end
         elif not upper and (_digit(c) or c == 44 or c == 46):
             end = j + 1 if _digit(c) else end
         else:
             break
         j += 1
     return end
+
+
+@njit(inline="always")
+def drops_possessive(buf, q, lo, hi):
+    """Whether ``normalise.fold`` drops the two bytes at ``q`` of ``buf[lo:hi]``:
+    a possessive ``'s`` (the quote may be a backquote) after a word
+    character and before none."""
+    c = buf[q]
+    if not ((c == 39 or c == 96) and q > lo and q + 1 < hi and buf[q + 1] == 115 and word_byte(buf[q - 1])):
+        return False
+    return q + 2 >= hi or not word_byte(buf[q + 2])
 
 
 @njit(inline="always")
@@ -316,8 +328,7 @@ def _fold_key(buf, s, e, out, o):
     q = s
     while q < e:
         c = buf[q]
-        possessive = c == 39 and q > s and q + 1 < e and buf[q + 1] == 115 and _word(buf[q - 1])
-        if possessive and (q + 2 >= e or not _word(buf[q + 2])):
+        if drops_possessive(buf, q, s, e):
             q += 2
             continue
         out[o] = c + 32 if 65 <= c <= 90 else c

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from ..arrays import KERNEL_OPTIONS
+from ._kernels import drops_possessive
 
 # Lower-case openings that may start a credit line (``_CREDIT_RE``) or a date
 # (``_DATE_ONLY_RE``, ``_DATELINE_RE``): a paragraph whose first word starts
@@ -184,11 +185,6 @@ def _cut_paragraphs(text, lo, hi, lines, m, starts, ends, k):
 
 
 @njit(inline="always")
-def _word(c):
-    return (65 <= c <= 90) or (97 <= c <= 122) or (48 <= c <= 57) or c == 95
-
-
-@njit(inline="always")
 def _fold_into(p, lo, hi, out, first, o):
     """``normalise.fold`` of one kept paragraph ``p[lo:hi]`` appended to the
     document at ``out[first:o]`` (after a space unless it is empty):
@@ -205,12 +201,11 @@ def _fold_into(p, lo, hi, out, first, o):
             o += 1
             q += 1
             continue
-        if c == 96:
-            c = 39
-        possessive = c == 39 and q > lo and q + 1 < hi and p[q + 1] == 115 and _word(p[q - 1])
-        if possessive and (q + 2 >= hi or not _word(p[q + 2])):
+        if drops_possessive(p, q, lo, hi):
             q += 2
             continue
+        if c == 96:
+            c = 39
         if c != 32 or (o > first and out[o - 1] != 32):
             out[o] = c + 32 if 65 <= c <= 90 else c
             o += 1

@@ -83,6 +83,14 @@ def key_tokens(text: str) -> list[str]:
     return list(dict.fromkeys(comparison_terms(fold(" ".join(found)))))
 
 
+def _joined(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Byte strings back to back as one uint8 buffer, and where each starts
+    (``offsets``, one more than ``parts``): what the compiled passes read."""
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
+    return np.frombuffer(b"".join(parts) or b"\0", np.uint8), offsets
+
+
 def key_token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The token hashes of every text's key facts (:func:`key_tokens`) as
     ``(docs, hashes)``, one entry per key token (a repeated token may
@@ -90,15 +98,13 @@ def key_token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     :func:`key_tokens`; the hashes are those :func:`hash_texts` gives."""
     from . import _kernels
 
-    ascii_ = [i for i, t in enumerate(texts) if t.isascii()]
-    parts = [b". " + texts[i][:_KEY_SPAN].encode("ascii") for i in ascii_]
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
-    docs, hashes = _kernels.key_token_hashes(np.frombuffer(b"".join(parts) or b"\0", np.uint8), offsets)
+    is_ascii = [t.isascii() for t in texts]
+    ascii_ = [i for i, a in enumerate(is_ascii) if a]
+    docs, hashes = _kernels.key_token_hashes(*_joined([b". " + texts[i][:_KEY_SPAN].encode("ascii") for i in ascii_]))
     docs = np.asarray(ascii_, dtype=np.int64)[docs]
     if len(ascii_) == len(texts):
         return docs, hashes
-    other = [i for i, t in enumerate(texts) if not t.isascii()]
+    other = [i for i, a in enumerate(is_ascii) if not a]
     keys = [key_tokens(texts[i]) for i in other]
     more = np.repeat(np.asarray(other, dtype=np.int64), np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)))
     extra = np.fromiter((hash_str(k) for ks in keys for k in ks), dtype=np.uint64, count=len(more))
@@ -126,10 +132,7 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
     fast = [i for i, p in enumerate(plain) if p]
     if not fast:
         return items
-    parts = [texts[i].encode("ascii") for i in fast]
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
-    buf = np.frombuffer(b"".join(parts) or b"\0", np.uint8)
+    buf, offsets = _joined([texts[i].encode("ascii") for i in fast])
     text, starts, ends, doc_paragraphs, special = K.paragraph_spans(buf, offsets, K.OPENING_BYTES, K.OPENING_OFFSETS)
     kept_from = np.zeros(len(special), dtype=np.int64)
     for k in np.flatnonzero(special).tolist():
@@ -248,9 +251,7 @@ def _hash_items_dict(items: Sequence[str | bytes | Sequence[str]]) -> tuple[Toke
 def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[TokenBatch, list[bytes]]:
     from . import _kernels
 
-    doc_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=doc_offsets[1:])
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    buf, doc_offsets = _joined(encoded)
     joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
     ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
     raw = joined.tobytes()
