@@ -191,3 +191,18 @@ def top_neighbours(pairs, sims, n, k):
             _nb_offer(i, j, v, best_v, best_c, fill)
             _nb_offer(j, i, v, best_v, best_c, fill)
     return best_v, best_c, fill
+
+
+@njit(**KERNEL_OPTIONS)
+def top_partners(rows, cols, sims, n, k):
+    """Like :func:`top_neighbours`, one direction only: row ``rows[q]``
+    (in ``0..n-1``) is offered partner ``cols[q]``; the same sorted lists,
+    ties to the lower column."""
+    best_v = np.zeros((n, k), np.float64)
+    best_c = np.full((n, k), -1, np.int64)
+    fill = np.zeros(n, np.int64)
+    for q in range(len(rows)):
+        v = np.float64(sims[q])
+        if v > 0:
+            _nb_offer(rows[q], cols[q], v, best_v, best_c, fill)
+    return best_v, best_c, fill

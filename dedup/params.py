@@ -23,7 +23,7 @@ class Params:
 
     Parameters
     ----------
-    threshold : float, default 0.15
+    threshold : float, default 0.14
         Linkage score at or above which two articles (or, with average
         linkage, two groups on average) count as the same story. The score is
         the TF-IDF cosine, put on one scale for short texts and blended with
@@ -136,9 +136,19 @@ class Params:
     neighbourhood_weight : float, default 0.5
         Weight of the shared-neighbour similarity in the linkage score,
         ``(1 - w) * cosine + w * neighbour similarity``.
+    headline_terms : int, default 30
+        An article with fewer distinct terms than this (a headline, an
+        alert) keeps ``headline_neighbourhood`` partners in its neighbour
+        profile instead of ``neighbourhood``. 0 turns it off.
+    headline_neighbourhood : int, default 32
+        Neighbour-profile size of a headline: its ranking of its partners is
+        mostly ties of the capped short-text score, and a story told in
+        dozens of headlines spreads each one's few nearest over many equals,
+        so two headlines of one story share neighbours only in a larger
+        profile; see :func:`dedup.scoring.profile_sizes`.
     """
 
-    threshold: float = 0.15
+    threshold: float = 0.14
     linkage: str = "average"
     time_window: timedelta | None = timedelta(days=7)
     n_jobs: int = 1
@@ -160,6 +170,8 @@ class Params:
     bucket_neighbours: int = 8
     neighbourhood: int = 8
     neighbourhood_weight: float = 0.5
+    headline_terms: int = 30
+    headline_neighbourhood: int = 32
 
     def __post_init__(self) -> None:
         _check_unit("threshold", self.threshold)
@@ -177,6 +189,8 @@ class Params:
             ("background_docs", 0),
             ("short_text_terms", 0),
             ("neighbourhood", 0),
+            ("headline_terms", 0),
+            ("headline_neighbourhood", 0),
             ("stem_length", 0),
         ):
             value = getattr(self, name)

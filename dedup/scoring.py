@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import top_neighbours
+from ._kernels import top_neighbours, top_partners
 from ._sysmem import release_freed_memory
 from .features.weights import Features
 from .params import Params
@@ -24,6 +24,8 @@ __all__ = [
     "neighbour_similarity",
     "story_similarity",
     "blend_neighbourhood",
+    "profile_size",
+    "profile_sizes",
     "ScoredPairs",
     "score_pairs",
     "story_scores",
@@ -72,28 +74,23 @@ def shared_terms(x: sp.csr_matrix, pairs: np.ndarray, max_rows: int = 1 << 16) -
     return out
 
 
-def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) -> np.ndarray:
+def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int | np.ndarray) -> np.ndarray:
     """Second-order similarity of each scored pair: the cosine of the two
     articles' neighbour profiles (shared-nearest-neighbour similarity).
 
     Each article's profile is its similarity to itself (1) and to its ``k``
-    most similar scored partners; a profile row is L2-normalised and a pair's
-    score is the dot product of the two rows. Two reports of one story tend
-    to have the same nearest neighbours (the other reports of that story);
-    an article about another story of the same kind shares vocabulary with
-    them but not their neighbourhood. Only scored pairs are read and scored,
-    so no n x n matrix is formed.
+    most similar scored partners (``k`` one size, or one per row: see
+    :func:`profile_sizes`); a profile row is L2-normalised and a pair's score
+    is the dot product of the two rows. Two reports of one story tend to have
+    the same nearest neighbours (the other reports of that story); an article
+    about another story of the same kind shares vocabulary with them but not
+    their neighbourhood. Only scored pairs are read and scored, so no n x n
+    matrix is formed.
     """
 
     if len(pairs) == 0:
         return np.zeros(0, dtype=np.float64)
-    # each row's top k partners (compiled: O(n * k) memory, not O(pairs))
-    best_v, best_c, fill = top_neighbours(
-        np.ascontiguousarray(pairs, dtype=np.int64), np.ascontiguousarray(sims), int(n), int(k)
-    )
-    top = np.arange(best_v.shape[1]) < fill[:, None]
-    rows = np.repeat(np.arange(n, dtype=np.int64), fill)
-    cols, vals = best_c[top], best_v[top]
+    rows, cols, vals = _top_lists(np.ascontiguousarray(pairs, dtype=np.int64), np.ascontiguousarray(sims), n, k)
     # symmetric profiles: j is in i's profile when either is in the other's top k
     w = _max_duplicates(
         np.concatenate([rows, cols, np.arange(n)]),
@@ -104,6 +101,56 @@ def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int) ->
     from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
 
     return pair_cosine(normalize(w, norm="l2"), pairs)
+
+
+def _top_lists(
+    pairs: np.ndarray, sims: np.ndarray, n: int, k: int | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(row, partner, similarity)`` of each row's top-``k`` list (compiled:
+    O(n * k) memory, not O(pairs)). Rows with a larger size than the
+    smallest get their lists from a second pass over their own pairs only, so
+    a few headlines in a large batch cost memory for themselves alone."""
+    sizes = np.full(n, int(k), dtype=np.int64) if np.ndim(k) == 0 else np.asarray(k, dtype=np.int64)
+    small = int(sizes.min()) if n else 0
+    best_v, best_c, fill = top_neighbours(pairs, sims, int(n), small)
+    top = np.arange(best_v.shape[1]) < fill[:, None]
+    big = np.flatnonzero(sizes > small)
+    top[big] = False
+    rows = np.repeat(np.arange(n, dtype=np.int64), top.sum(axis=1))
+    cols, vals = best_c[top], best_v[top]
+    if len(big) == 0:
+        return rows, cols, vals
+    # the larger rows: every pair offered to its endpoint(s) among them, rows renumbered 0..len(big)-1
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[big] = np.arange(len(big))
+    a, b = slot[pairs[:, 0]] >= 0, slot[pairs[:, 1]] >= 0
+    x = np.concatenate([slot[pairs[a, 0]], slot[pairs[b, 1]]])
+    y = np.concatenate([pairs[a, 1], pairs[b, 0]])
+    v = np.concatenate([sims[a], sims[b]])
+    # a row's list is the first k by (-similarity, partner): a strict order, whatever the offers' order
+    bv, bc, bf = top_partners(x, y, v, len(big), int(sizes[big].max()))
+    btop = np.arange(bv.shape[1]) < np.minimum(bf, sizes[big])[:, None]
+    rows = np.concatenate([rows, np.repeat(big, btop.sum(axis=1))])
+    return rows, np.concatenate([cols, bc[btop]]), np.concatenate([vals, bv[btop]])
+
+
+def profile_size(n_terms: int, neighbourhood: int, headline_terms: int, headline_neighbourhood: int) -> int:
+    """One article's :func:`profile_sizes` (the live index asks per article)."""
+    if headline_terms and headline_neighbourhood and n_terms < headline_terms:
+        return headline_neighbourhood
+    return neighbourhood
+
+
+def profile_sizes(
+    n_terms: np.ndarray, neighbourhood: int, headline_terms: int, headline_neighbourhood: int
+) -> np.ndarray:
+    """Each article's neighbour-profile size: ``headline_neighbourhood`` for
+    an article with fewer than ``headline_terms`` distinct terms (a headline,
+    an alert), else ``neighbourhood`` (``Params``)."""
+    t = np.asarray(n_terms)
+    if not headline_terms or not headline_neighbourhood:  # as profile_size, for arrays
+        return np.full(len(t), neighbourhood, dtype=np.int64)
+    return np.where(t < headline_terms, headline_neighbourhood, neighbourhood).astype(np.int64)
 
 
 def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
@@ -126,6 +173,8 @@ def story_similarity(
     neighbourhood_weight: float = 0.5,
     shared: np.ndarray | None = None,
     min_shared: int = 2,
+    headline_terms: int = 0,
+    headline_neighbourhood: int = 0,
 ) -> np.ndarray:
     """The score that linkage compares with ``Params.threshold``.
 
@@ -146,7 +195,12 @@ def story_similarity(
        the score becomes ``(1 - w) * s + w * neighbour_similarity(s, k)``
        (see :func:`neighbour_similarity`): reports of one story share their
        nearest neighbours; another story of the same kind shares words, not
-       neighbours.
+       neighbours. An article with fewer than ``headline_terms`` distinct
+       terms keeps ``headline_neighbourhood`` partners in its profile
+       (:func:`profile_sizes`): a headline's ranking of its partners is mostly
+       ties of the capped short-text score, and a story told in dozens of
+       headlines spreads each one's few nearest over many equals, so two
+       headlines of one story share neighbours only in a larger profile.
 
     ``n_terms`` is per row (e.g. the number of stored values of each TF-IDF
     row); ``n`` the number of rows.
@@ -161,7 +215,8 @@ def story_similarity(
             factor[np.asarray(shared) < min_shared] = 1.0
         s = np.minimum(1.0, s * factor)
     if neighbourhood and neighbourhood_weight > 0:
-        return blend_neighbourhood(s, neighbour_similarity(pairs, s, n, neighbourhood), neighbourhood_weight)
+        k = profile_sizes(n_terms, neighbourhood, headline_terms, headline_neighbourhood)
+        return blend_neighbourhood(s, neighbour_similarity(pairs, s, n, k), neighbourhood_weight)
     return np.clip(s, 0.0, 1.0)
 
 
@@ -228,6 +283,8 @@ def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> Sc
         neighbourhood=params.neighbourhood,
         neighbourhood_weight=params.neighbourhood_weight,
         shared=scored.shared,
+        headline_terms=params.headline_terms,
+        headline_neighbourhood=params.headline_neighbourhood,
     )
     release_freed_memory()
     return replace(scored, similarity=sim)

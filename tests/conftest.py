@@ -5,6 +5,7 @@ a longer search together with ``DEDUP_FUZZ_EXAMPLES``)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ECBPLUS = ROOT / "benchmarks" / "data" / "ecbplus" / "ecbplus_docs.jsonl"
+UCI = ROOT / "benchmarks" / "data" / "uci-news-aggregator-subset" / "uci_news_aggregator_subset.csv"
 REDIS = shutil.which("redis-server")
 NO_REDIS = "redis-server is not installed (Debian package redis-server)"
 
@@ -37,6 +39,13 @@ def seed_texts() -> list[tuple[str, str]]:
 def ecbplus_docs() -> list[dict]:
     with ECBPLUS.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="session")
+def uci_headlines() -> list[dict]:
+    """The bundled UCI headlines: ``{"id", "text", "story"}`` in file order."""
+    with UCI.open(encoding="utf-8", newline="") as f:
+        return [{"id": r["ID"], "text": r["TITLE"], "story": r["STORY"]} for r in csv.DictReader(f)]
 
 
 @pytest.hookimpl(tryfirst=True)

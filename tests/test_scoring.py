@@ -81,7 +81,8 @@ def test_pair_cosine_of_non_canonical_rows_falls_back():
 
 def _neighbour_similarity_by_sorting(pairs, sims, n, k):
     """The reference: both directions of every pair sorted by (row,
-    -similarity, column), each row's first k kept, made symmetric."""
+    -similarity, column), each row's first k (one size or one per row) kept,
+    made symmetric."""
     from dedup.scoring import _max_duplicates
 
     rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
@@ -91,7 +92,7 @@ def _neighbour_similarity_by_sorting(pairs, sims, n, k):
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
     order = np.lexsort((cols, -vals, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
-    top = (np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")) < k
+    top = (np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")) < np.broadcast_to(k, (n,))[rows]
     rows, cols, vals = rows[top], cols[top], vals[top]
     w = _max_duplicates(
         np.concatenate([rows, cols, np.arange(n)]),
@@ -113,6 +114,34 @@ def test_neighbour_similarity_equals_sorting_every_pair(seed):
     sims = np.round(rng.random(len(p)) - 0.2, 2)  # ties, zeros and negatives
     k = int(rng.integers(1, 12))
     assert np.array_equal(neighbour_similarity(p, sims, n, k), _neighbour_similarity_by_sorting(p, sims, n, k))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_neighbour_similarity_with_a_size_per_row_equals_sorting(seed):
+    """Headlines keep larger profiles (``profile_sizes``): the two-pass lists
+    equal each row's own first k of the sorted pairs."""
+    from dedup.scoring import neighbour_similarity, profile_sizes
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(2, 300))
+    p = np.unique(np.sort(rng.integers(0, n, (int(rng.integers(1, 5000)), 2)), axis=1), axis=0)
+    p = p[p[:, 0] < p[:, 1]]
+    sims = np.round(rng.random(len(p)) - 0.2, 2)
+    terms = rng.integers(5, 200, n)
+    k = profile_sizes(terms, int(rng.integers(1, 9)), int(rng.integers(10, 150)), int(rng.integers(1, 40)))
+    assert len(set(k.tolist())) <= 2
+    assert np.array_equal(neighbour_similarity(p, sims, n, k), _neighbour_similarity_by_sorting(p, sims, n, k))
+
+
+def test_profile_sizes():
+    from dedup.scoring import profile_size, profile_sizes
+
+    t = np.array([10, 29, 30, 400])
+    assert profile_sizes(t, 8, 30, 32).tolist() == [32, 32, 8, 8]
+    assert profile_sizes(t, 8, 0, 32).tolist() == [8, 8, 8, 8]
+    assert profile_sizes(t, 8, 30, 0).tolist() == [8, 8, 8, 8]
+    for h, hk in ((30, 32), (0, 32), (30, 0)):
+        assert [profile_size(int(x), 8, h, hk) for x in t] == profile_sizes(t, 8, h, hk).tolist()
 
 
 def test_pair_cosine_equals_dense_dot():

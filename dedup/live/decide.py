@@ -178,7 +178,7 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
         shared,
     )
     me = -1 if seq is None else seq
-    top, rev, changed = scorer.plan_profiles(me, entries, s1, state.get_seqs)
+    top, rev, changed = scorer.plan_profiles(me, entries, s1, state.get_seqs, prep.n_terms)
     profiles = [(me, top, rev)] + [(e.seq, *changed.get(e.seq, (e.top, e.rev))) for e in entries]
     pairs = np.stack([np.zeros(len(entries), dtype=np.int64), np.arange(1, len(entries) + 1)], axis=1)
     score = scorer.blend(s1, profiles, pairs)

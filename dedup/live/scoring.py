@@ -187,19 +187,26 @@ class Scorer:
         )
         return pair_scoring.blend_neighbourhood(s1, nb, self.params.neighbourhood_weight)
 
+    def profile_size(self, n_terms: int) -> int:
+        """An article's neighbour-profile size (:func:`dedup.scoring.profile_size`)."""
+        p = self.params
+        return pair_scoring.profile_size(n_terms, p.neighbourhood, p.headline_terms, p.headline_neighbourhood)
+
     def plan_profiles(
         self,
         seq: int,
         entries: Sequence[Entry],
         s1: np.ndarray,
         get_seqs: Callable[[Sequence[int]], list[Entry | None]],
+        n_terms: int,
     ) -> tuple[dict[int, float], dict[int, float], Profiles]:
         """The neighbour profiles once a new article's scored pairs count.
 
         As in :func:`dedup.scoring.neighbour_similarity`: the article keeps its ``k``
         best partners (by short-text-scaled score ``s1``, ties by seq), and
         enters a partner's top ``k`` when it beats the partner's weakest, which
-        then leaves it. Returns the article's ``top`` and ``rev`` and the new
+        then leaves it; ``k`` is each article's own profile size
+        (:meth:`profile_size`; the article has ``n_terms`` terms). Returns the article's ``top`` and ``rev`` and the new
         ``(top, rev)`` of every other article that changed. Nothing is changed
         in place (``query`` uses it too)."""
         top_n: dict[int, float] = {}
@@ -214,7 +221,7 @@ class Scorer:
             return changed[e.seq]
 
         pos = [i for i in range(len(entries)) if s1[i] > 0]
-        for i in sorted(pos, key=lambda i: (-s1[i], entries[i].seq))[: self.params.neighbourhood]:
+        for i in sorted(pos, key=lambda i: (-s1[i], entries[i].seq))[: self.profile_size(n_terms)]:
             top_n[entries[i].seq] = float(s1[i])
             edit(entries[i])[1][seq] = float(s1[i])
         evicted = self._enter_tops(seq, entries, s1, pos, changed, edit, rev_n)
@@ -240,14 +247,13 @@ class Scorer:
         edit: Callable[[Entry], tuple[dict, dict]],
         rev_n: dict[int, float],
     ) -> dict[int, list[int]]:
-        """The new article enters each partner's top ``k`` it beats the weakest
-        of; returns partner dropped from a top -> whose top."""
-        k = self.params.neighbourhood
+        """The new article enters each partner's top ``k`` (the partner's own
+        size) it beats the weakest of; returns partner dropped from a top -> whose top."""
         evicted: dict[int, list[int]] = {}
         for i in pos:
             e, v = entries[i], float(s1[i])
             top = changed[e.seq][0] if e.seq in changed else (e.top or {})
-            if len(top) >= k:
+            if len(top) >= self.profile_size(e.n_terms):
                 if v <= min(top.values()):  # not better than the weakest: most candidates
                     continue
                 worst = min(top, key=lambda j: (top[j], -j))

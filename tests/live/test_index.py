@@ -148,6 +148,17 @@ def test_all_ecbplus_in_file_order_agrees_with_batch(ecbplus_docs):
     assert _agreement(docs, docs) >= 0.99
 
 
+@pytest.mark.slow
+def test_headlines_shuffled_agree_with_batch(uci_headlines):
+    """Headlines keep larger neighbour profiles in the live index as in the
+    batch (``Params.headline_terms``): six UCI stories fed shuffled give the
+    batch's clusters, with the rule on and off."""
+    stories = sorted({d["story"] for d in uci_headlines})[:6]
+    docs = [{"id": d["id"], "text": d["text"]} for d in uci_headlines if d["story"] in stories]
+    for params in (Params(), Params(headline_terms=0)):
+        assert _agreement(docs, random.Random(0).sample(docs, len(docs)), params) >= 0.95
+
+
 def test_incremental_agrees_with_batch_on_three_topics(ecbplus_docs):
     docs = [d for d, raw in zip(_ecb_articles(ecbplus_docs), ecbplus_docs, strict=False) if raw["topic"] in (1, 3, 8)]
     batch = cluster_articles(docs).labels_

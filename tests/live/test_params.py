@@ -14,7 +14,7 @@ from dedup import Params, StoryIndex, cluster_articles
 # a value other than the default for each field (n_jobs only schedules work: it changes nothing)
 _OTHER = {
     "threshold": 0.3,
-    "linkage": "single",
+    "linkage": "complete",
     "n_terms": 8,
     "num_perm": 32,
     "lsh_threshold": 0.6,
@@ -35,9 +35,12 @@ _OTHER = {
     "max_partners": 1,
     "key_term_weight": 1.0,
     "stem_length": 0,
+    "headline_terms": 0,
+    "headline_neighbourhood": 2,
 }
-# small capped buckets, so that max_bucket_size and bucket_neighbours have buckets to cap
-_BASE = Params(max_bucket_size=6, bucket_neighbours=2)
+# small capped buckets, so that max_bucket_size and bucket_neighbours have buckets to cap; about
+# half of the articles profiled as headlines, so that headline_terms and headline_neighbourhood act
+_BASE = Params(max_bucket_size=6, bucket_neighbours=2, headline_terms=400)
 _OTHER.update(max_bucket_size=100, bucket_neighbours=5)
 
 
