@@ -429,6 +429,12 @@ EARLIER_FINAL_LOOKS: tuple[dict[str, Any], ...] = (
         "defaults": "threshold=0.15, key_term_weight=8, stem_length=5 (no headline profiles)",
         "ari": {"ECB+": 0.954, "UCI": 0.626, "UCI undated": 0.618},
     },
+    {
+        "when": "2026-12-03 (second look)",
+        "defaults": "threshold=0.14, headline_terms=30, headline_neighbourhood=32, "
+        "before a headline made only of a credit-like line (VIDEO: ...) kept its text",
+        "ari": {"ECB+": 0.968, "UCI": 0.684, "UCI undated": 0.684},
+    },
 )
 
 

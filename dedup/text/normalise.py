@@ -348,14 +348,18 @@ def classify_paragraph(paragraph: str) -> ParagraphKind:
 
 def similarity_text(text: str) -> str:
     """The folded text that similarity is computed on: body and header
-    paragraphs, with datelines and credit lines left out."""
+    paragraphs, with datelines and credit lines left out -- unless that
+    leaves nothing: a text made only of such lines keeps them all, whole (a
+    headline "VIDEO: Justin Bieber's deposition" looks like a credit line,
+    but it is all the text there is)."""
+    paras = paragraphs(text)
     kept: list[str] = []
-    for p in paragraphs(text):
+    for p in paras:
         kind = classify_paragraph(p)
         if kind in (ParagraphKind.CREDIT, ParagraphKind.DATELINE):
             continue
         kept.append(split_dateline(p)[1])
-    return fold("\n".join(kept))
+    return fold("\n".join(kept if kept else paras))
 
 
 # Han, kana and Hangul syllables are written without spaces: each character

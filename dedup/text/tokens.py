@@ -137,11 +137,24 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
     kept_from = np.zeros(len(special), dtype=np.int64)
     for k in np.flatnonzero(special).tolist():
         kept_from[k] = _kept_from(text[starts[k] : ends[k]].tobytes().decode("ascii"))
+    _keep_all_if_none(kept_from, doc_paragraphs)
     folded, doc_offsets = K.fold_kept(text, starts, ends, doc_paragraphs, kept_from)
     out, o = folded.tobytes(), doc_offsets.tolist()
     for j, i in enumerate(fast):
         items[i] = out[o[j] : o[j + 1]]
     return items
+
+
+def _keep_all_if_none(kept_from: np.ndarray, doc_paragraphs: np.ndarray) -> None:
+    """A document none of whose paragraphs is kept keeps them all, whole (as
+    :func:`dedup.text.normalise.similarity_text`); in place."""
+    left_out = np.flatnonzero(kept_from < 0)
+    if len(left_out) == 0:
+        return
+    for d in np.unique(np.searchsorted(doc_paragraphs, left_out, side="right") - 1).tolist():
+        lo, hi = int(doc_paragraphs[d]), int(doc_paragraphs[d + 1])
+        if (kept_from[lo:hi] < 0).all():
+            kept_from[lo:hi] = 0
 
 
 def _kept_from(paragraph: str) -> int:
