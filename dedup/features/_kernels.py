@@ -103,6 +103,42 @@ def term_counts(hashes, offsets, mask):
 
 
 @njit(**KERNEL_OPTIONS)
+def kth_largest(a, n, k):
+    """The ``k``-th largest of ``a[:n]`` (``1 <= k <= n``; the value
+    ``np.partition(a[:n], n - k)[n - k]`` gives), reordering ``a[:n]``:
+    quickselect with a three-way partition, so that blocks of equal values
+    (a row's many terms of one weight) are set aside in one pass."""
+    lo, hi, want = 0, n, k - 1  # want: the position in descending order
+    while hi - lo > 1:
+        x, y, z = a[lo], a[lo + (hi - lo) // 2], a[hi - 1]  # median of three
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = x if x > z else z
+        i, lt, gt = lo, lo, hi  # a[lo:lt] > y, a[lt:i] == y, a[gt:hi] < y
+        while i < gt:
+            v = a[i]
+            if v > y:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v < y:
+                gt -= 1
+                a[i] = a[gt]
+                a[gt] = v
+            else:
+                i += 1
+        if want < lt:
+            hi = lt
+        elif want < gt:
+            return y
+        else:
+            lo = gt
+    return a[lo]
+
+
+@njit(**KERNEL_OPTIONS)
 def prune_rows(indptr, indices, data, log_tf, col_idf, k):
     """Each CSR row cut to its ``k`` heaviest values by the weight
     ``log_tf[tf] * col_idf[column]`` (ties: lower columns first), as
@@ -119,6 +155,7 @@ def prune_rows(indptr, indices, data, log_tf, col_idf, k):
     out_data = np.empty(out_indptr[n], data.dtype)
     dropped = np.zeros(n, np.float64)
     w = np.empty(width, np.float64)
+    scratch = np.empty(width, np.float64)
     for r in range(n):
         lo, hi = indptr[r], indptr[r + 1]
         length = hi - lo
@@ -130,7 +167,8 @@ def prune_rows(indptr, indices, data, log_tf, col_idf, k):
             continue
         for t in range(length):
             w[t] = log_tf[np.int64(data[lo + t])] * col_idf[indices[lo + t]]
-        thr = np.partition(w[:length].copy(), length - k)[length - k]
+            scratch[t] = w[t]
+        thr = kth_largest(scratch, length, k)
         above = 0
         for t in range(length):
             above += w[t] > thr
@@ -158,7 +196,7 @@ def row_kth_largest(indptr, data, k):
         length = hi - lo
         if length > k:
             row = data[lo:hi].astype(np.float64)
-            out[r] = np.partition(row, length - k)[length - k]
+            out[r] = kth_largest(row, length, k)
     return out
 
 
