@@ -181,22 +181,13 @@ def top_neighbours(pairs, sims, n, k):
     counts)`` with ``(n, k)`` arrays: what sorting both directions of every
     pair by (row, -similarity, column) and keeping each row's first ``k``
     gives, in O(n * k) memory instead of O(pairs)."""
-    best_v = np.zeros((n, k), np.float64)
-    best_c = np.full((n, k), -1, np.int64)
-    fill = np.zeros(n, np.int64)
-    for q in range(len(pairs)):
-        v = np.float64(sims[q])
-        if v > 0:
-            i, j = pairs[q, 0], pairs[q, 1]
-            _nb_offer(i, j, v, best_v, best_c, fill)
-            _nb_offer(j, i, v, best_v, best_c, fill)
-    return best_v, best_c, fill
+    return top_partners(pairs[:, 0], pairs[:, 1], sims, n, k, True)
 
 
 @njit(**KERNEL_OPTIONS)
-def top_partners(rows, cols, sims, n, k):
-    """Like :func:`top_neighbours`, one direction only: row ``rows[q]``
-    (in ``0..n-1``) is offered partner ``cols[q]``; the same sorted lists,
+def top_partners(rows, cols, sims, n, k, both):
+    """:func:`top_neighbours` of offers ``(rows[q], cols[q])`` (rows in
+    ``0..n-1``), one direction only unless ``both``; the same sorted lists,
     ties to the lower column."""
     best_v = np.zeros((n, k), np.float64)
     best_c = np.full((n, k), -1, np.int64)
@@ -205,4 +196,6 @@ def top_partners(rows, cols, sims, n, k):
         v = np.float64(sims[q])
         if v > 0:
             _nb_offer(rows[q], cols[q], v, best_v, best_c, fill)
+            if both:
+                _nb_offer(cols[q], rows[q], v, best_v, best_c, fill)
     return best_v, best_c, fill

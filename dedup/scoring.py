@@ -128,7 +128,7 @@ def _top_lists(
     y = np.concatenate([pairs[a, 1], pairs[b, 0]])
     v = np.concatenate([sims[a], sims[b]])
     # a row's list is the first k by (-similarity, partner): a strict order, whatever the offers' order
-    bv, bc, bf = top_partners(x, y, v, len(big), int(sizes[big].max()))
+    bv, bc, bf = top_partners(x, y, v, len(big), int(sizes[big].max()), False)
     btop = np.arange(bv.shape[1]) < np.minimum(bf, sizes[big])[:, None]
     rows = np.concatenate([rows, np.repeat(big, btop.sum(axis=1))])
     return rows, np.concatenate([cols, bc[btop]]), np.concatenate([vals, bv[btop]])
