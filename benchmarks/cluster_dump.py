@@ -7,8 +7,9 @@ no output: run it before and after, then compare the two files.
     cmp before.json after.json
 
 Inputs: ECB+ (file order, shuffled, with ``max_terms=48, max_partners=3``, with
-single linkage), the seed pair, the UCI headlines with and without dates, and
-6,000 generated articles with one and two jobs.
+single linkage), the seed pair, the UCI headlines with and without dates (and
+some with articles that have no words: the ``empty`` flag), and 6,000
+generated articles with one and two jobs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def dump(clusters) -> dict:
         {
             "ids": list(c.ids),
             "rep": c.representative.id,
+            "flags": sorted(c.flags),
             "versions": [[a.id for a in v.members] for v in c.versions],
             "scores": [
                 [s.a, s.b, float(s.cosine).hex(), float(s.jaccard).hex(), float(s.score).hex()] for s in c.scores
@@ -60,6 +62,7 @@ def inputs() -> dict[str, tuple[list, dict]]:
         "ecb_mt48_mp3": (ecb, {"max_terms": 48, "max_partners": 3}),
         "ecb_single": (ecb, {"linkage": "single", "threshold": 0.2}),
         "uci": (uci, {}),
+        "uci_empties": (uci[:300] + [{"id": f"e{i}", "text": t} for i, t in enumerate(["", "   ", "!!!", "-- --"])], {}),
         "uci_nodate": ([{k: v for k, v in d.items() if k != "published"} for d in uci], {}),
         "gen6k": (gen, {}),
         "gen6k_j2": (gen, {"n_jobs": 2}),

@@ -195,6 +195,14 @@ def build_clusters(
 
     clusters = []
     for lab, members in groups.items():
+        if len(members) == 1:  # most clusters of a large batch: no pair, one version (as below, without the work)
+            a = articles[members[0]]
+            flags = frozenset({"empty"}) if empty is not None and empty[members[0]] else frozenset()
+            version = Version(representative=a, copies=())
+            clusters.append(
+                Cluster(id=a.id, representative=a, members=(a,), scores=(), versions=(version,), flags=flags)
+            )
+            continue
         ks = by_cluster.get(lab, [])
         centrality: dict[int, float] = {}
         copy_edges: list[tuple[int, int]] = []
