@@ -62,7 +62,10 @@ def inputs() -> dict[str, tuple[list, dict]]:
         "ecb_mt48_mp3": (ecb, {"max_terms": 48, "max_partners": 3}),
         "ecb_single": (ecb, {"linkage": "single", "threshold": 0.2}),
         "uci": (uci, {}),
-        "uci_empties": (uci[:300] + [{"id": f"e{i}", "text": t} for i, t in enumerate(["", "   ", "!!!", "-- --"])], {}),
+        "uci_empties": (
+            uci[:300] + [{"id": f"e{i}", "text": t} for i, t in enumerate(["", "   ", "!!!", "-- --"])],
+            {},
+        ),
         "uci_nodate": ([{k: v for k, v in d.items() if k != "published"} for d in uci], {}),
         "gen6k": (gen, {}),
         "gen6k_j2": (gen, {"n_jobs": 2}),
