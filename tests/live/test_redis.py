@@ -46,6 +46,19 @@ def test_redis_index_matches_memory_index(redis_server, prefix, feed):
         assert feed[0]["id"] not in red
 
 
+def test_redis_index_matches_memory_index_on_headlines(redis_server, prefix, uci_headlines):
+    """Headlines keep larger neighbour profiles (Params.headline_terms): the
+    Redis index stores and applies them as the in-memory one does."""
+    stories = sorted({d["story"] for d in uci_headlines})[:3]
+    docs = [{"id": d["id"], "text": d["text"]} for d in uci_headlines if d["story"] in stories][:150]
+    mem = StoryIndex()
+    with StoryIndex(redis=redis_server, redis_prefix=prefix) as red:
+        for a in docs:
+            assert red.add(a) == mem.add(a)
+        assert sorted(s.members for s in red) == sorted(s.members for s in mem)
+        assert len(mem) < len(docs) // 2  # headlines of three stories: mostly joined
+
+
 def test_second_worker_sees_the_first_workers_articles(redis_server, prefix, feed):
     w1 = StoryIndex(redis=redis_server, redis_prefix=prefix)
     w2 = StoryIndex(redis=redis_server, redis_prefix=prefix)
