@@ -195,46 +195,47 @@ def build_clusters(
 
     clusters = []
     for lab, members in groups.items():
-        if len(members) == 1:  # most clusters of a large batch: no pair, one version (as below, without the work)
-            a = articles[members[0]]
-            flags = frozenset({"empty"}) if empty is not None and empty[members[0]] else frozenset()
-            version = Version(representative=a, copies=())
-            clusters.append(
-                Cluster(id=a.id, representative=a, members=(a,), scores=(), versions=(version,), flags=flags)
-            )
+        if len(members) > 1:
+            clusters.append(_cluster(members, by_cluster.get(lab, []), articles, scored, params))
             continue
-        ks = by_cluster.get(lab, [])
-        centrality: dict[int, float] = {}
-        copy_edges: list[tuple[int, int]] = []
-        scores = []
-        for k in ks:
-            i, j = scored.pairs[k].tolist()
-            cos, jac, sc = float(scored.cosine[k]), float(scored.jaccard[k]), float(scored.score[k])
-            centrality[i] = centrality.get(i, 0.0) + sc
-            centrality[j] = centrality.get(j, 0.0) + sc
-            a, b = sorted((articles[i].id, articles[j].id))
-            scores.append(PairScore(a=a, b=b, cosine=cos, jaccard=jac, score=sc))
-            if jac >= params.copy_threshold:
-                copy_edges.append((i, j))
-        rep = choose_representative(members, articles, centrality)
-        versions = _versions(members, copy_edges, articles, centrality)
-        versions.sort(key=lambda v: (v[0] != rep, _order_key(articles[v[0]], v[0])))
-        ordered = [rep] + sorted((m for m in members if m != rep), key=lambda m: _order_key(articles[m], m))
-        flags = frozenset({"empty"}) if empty is not None and len(members) == 1 and empty[members[0]] else frozenset()
-        clusters.append(
-            Cluster(
-                id=articles[rep].id,
-                representative=articles[rep],
-                members=tuple(articles[m] for m in ordered),
-                scores=tuple(sorted(scores, key=lambda s: (s.a, s.b))),
-                versions=tuple(
-                    Version(representative=articles[v[0]], copies=tuple(articles[m] for m in v[1:])) for v in versions
-                ),
-                flags=flags,
-            )
-        )
+        # one article (most clusters of a large batch): no pair, one version; "empty" when it had no words
+        a = articles[members[0]]
+        flags = frozenset({"empty"}) if empty is not None and empty[members[0]] else frozenset()
+        clusters.append(Cluster(id=a.id, representative=a, members=(a,), versions=(Version(a),), flags=flags))
     clusters.sort(key=lambda c: (-len(c.members), c.id))
     return clusters
+
+
+def _cluster(
+    members: list[int], ks: list[int], articles: Sequence[Article], scored: ScoredPairs, params: Params
+) -> Cluster:
+    """The cluster of several ``members`` with its confirmed pairs ``ks``
+    (rows of ``scored``): scores, representative, versions of copies."""
+    centrality: dict[int, float] = {}
+    copy_edges: list[tuple[int, int]] = []
+    scores = []
+    for k in ks:
+        i, j = scored.pairs[k].tolist()
+        cos, jac, sc = float(scored.cosine[k]), float(scored.jaccard[k]), float(scored.score[k])
+        centrality[i] = centrality.get(i, 0.0) + sc
+        centrality[j] = centrality.get(j, 0.0) + sc
+        a, b = sorted((articles[i].id, articles[j].id))
+        scores.append(PairScore(a=a, b=b, cosine=cos, jaccard=jac, score=sc))
+        if jac >= params.copy_threshold:
+            copy_edges.append((i, j))
+    rep = choose_representative(members, articles, centrality)
+    versions = _versions(members, copy_edges, articles, centrality)
+    versions.sort(key=lambda v: (v[0] != rep, _order_key(articles[v[0]], v[0])))
+    ordered = [rep] + sorted((m for m in members if m != rep), key=lambda m: _order_key(articles[m], m))
+    return Cluster(
+        id=articles[rep].id,
+        representative=articles[rep],
+        members=tuple(articles[m] for m in ordered),
+        scores=tuple(sorted(scores, key=lambda s: (s.a, s.b))),
+        versions=tuple(
+            Version(representative=articles[v[0]], copies=tuple(articles[m] for m in v[1:])) for v in versions
+        ),
+    )
 
 
 def _order_key(article: Article, row: int) -> tuple[float, int]:

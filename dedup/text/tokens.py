@@ -148,13 +148,10 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
 def _keep_all_if_none(kept_from: np.ndarray, doc_paragraphs: np.ndarray) -> None:
     """A document none of whose paragraphs is kept keeps them all, whole (as
     :func:`dedup.text.normalise.similarity_text`); in place."""
-    left_out = np.flatnonzero(kept_from < 0)
-    if len(left_out) == 0:
-        return
-    for d in np.unique(np.searchsorted(doc_paragraphs, left_out, side="right") - 1).tolist():
-        lo, hi = int(doc_paragraphs[d]), int(doc_paragraphs[d + 1])
-        if (kept_from[lo:hi] < 0).all():
-            kept_from[lo:hi] = 0
+    lengths = np.diff(doc_paragraphs)
+    doc_of = np.repeat(np.arange(len(lengths)), lengths)  # each paragraph's document
+    none_kept = (lengths > 0) & (np.bincount(doc_of[kept_from >= 0], minlength=len(lengths)) == 0)
+    kept_from[none_kept[doc_of]] = 0
 
 
 def _kept_from(paragraph: str) -> int:
