@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from numba import njit
 
 __all__ = [
+    "usable_cpus",
     "run_split",
     "stable_argsort",
     "permute_rows",
@@ -25,11 +26,21 @@ __all__ = [
 KERNEL_OPTIONS = dict(cache=True, nogil=True)  # every kernel: compiled once, cached, free to run in threads
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: ``taskset``, a
+    container's cpuset), not the machine's count: threads beyond them only
+    take turns."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - no affinity on this platform
+        return os.cpu_count() or 1
+
+
 def run_split(fn: Callable[[np.ndarray], np.ndarray], items: np.ndarray, min_block: int = 50_000) -> np.ndarray:
     """``fn(items)`` computed over contiguous blocks in threads (one per core),
     the results concatenated. Only for kernels that release the GIL and whose
     result for an item does not depend on the other items."""
-    workers = min(os.cpu_count() or 1, max(1, len(items) // min_block))
+    workers = min(usable_cpus(), max(1, len(items) // min_block))
     if workers <= 1:
         return fn(items)
     bounds = np.linspace(0, len(items), workers + 1).astype(np.int64)

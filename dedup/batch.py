@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._sysmem import SpilledArray, SpilledRows, release_freed_memory
+from .arrays import usable_cpus
 from .article import Article, Clustering, Rejected, iter_articles
 from .features.counts import RawFeatures
 from .features.featurize import featurize_texts
@@ -150,7 +150,7 @@ def featurize_parts(
     pickle) and return compact arrays. With ``keep_text=False`` each article
     is kept without its text once the text is on its way to featurisation
     (:func:`cluster_articles`'s ``keep_text``)."""
-    workers = (os.cpu_count() or 1) if params.n_jobs == -1 else params.n_jobs
+    workers = usable_cpus() if params.n_jobs == -1 else params.n_jobs
     source = iter(articles)
     kept: list[Article] = []
     # Document frequencies are folded into one dense array as chunks arrive
@@ -260,11 +260,11 @@ def find_candidates(features: Features, params: Params) -> np.ndarray:
     )
     n = features.n
     codes = []  # each view's pairs as codes i * n + j, so only one (m, 2) array is ever built
-    for sig, b, r, limit in (
-        (features.term_signatures, tb, tr, params.max_partners),
-        (features.shingle_signatures, sb, sr, None),
+    for sig, b, r, limit, least in (
+        (features.term_signatures, tb, tr, params.max_partners, params.min_bands),
+        (features.shingle_signatures, sb, sr, None, 1),
     ):
-        p = candidate_pairs(sig, b, r, max_partners=limit, **kw)
+        p = candidate_pairs(sig, b, r, max_partners=limit, min_bands=least, **kw)
         codes.append(p[:, 0] * n + p[:, 1])
         del p
         release_freed_memory()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -19,3 +21,19 @@ def test_radix_argsort_equals_numpys_stable_argsort(bits):
     order, ordered = K.stable_argsort(keys)
     want = np.argsort(keys, kind="stable")
     assert np.array_equal(order, want) and np.array_equal(ordered, keys[want])
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_usable_cpus_follows_the_affinity_and_run_split_gives_the_same_result():
+    before = os.sched_getaffinity(0)
+    items = np.arange(300_000, dtype=np.int64)
+    whole = K.run_split(lambda a: a * 3 + 1, items, min_block=10_000)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert K.usable_cpus() == 1
+        pinned = K.run_split(lambda a: a * 3 + 1, items, min_block=10_000)
+    finally:
+        os.sched_setaffinity(0, before)
+    assert K.usable_cpus() == len(before)
+    np.testing.assert_array_equal(pinned, whole)
+    np.testing.assert_array_equal(whole, items * 3 + 1)

@@ -172,35 +172,56 @@ def _memory_candidates(records, **kw):
     return {(int(i), int(j)) for i, j in find_candidates(feats, params)}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("corpus", ["generated", "ecbplus"])
-def test_best_partners_same_candidates_and_clusters_as_in_memory(spark, ecb_records, corpus):
-    """``max_partners`` small: each article keeps only its few best term-view
-    partners (bands in common, then nearer in canonical order, then lower
-    row), so the rule -- ties included -- decides the candidate set; Spark
-    proposes as many pairs and gives the same clusters."""
+def _corpus(spark, ecb_records, corpus):
+    """The records, their DataFrame and the column keywords of a corpus."""
     if corpus == "generated":
         records = [
             {"id": r["id"], "text": r["text"], "published": r["published"]} for r in generate_articles(3_000, seed=5)
         ]
         df = spark.createDataFrame(records, "id string, text string, published string").repartition(3)
-        extra = {"published_col": "published"}
-    else:
-        records = ecb_records
-        df = spark.createDataFrame(records).repartition(3)
-        extra = {}
-    few = _memory_candidates(records, max_partners=3)
-    unbounded = _memory_candidates(records, max_partners=None)
+        return records, df, {"published_col": "published"}
+    return ecb_records, spark.createDataFrame(ecb_records).repartition(3), {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["generated", "ecbplus"])
+def test_best_partners_same_candidates_and_clusters_as_in_memory(spark, ecb_records, corpus):
+    """``max_partners`` small (every banded pair offered: ``min_bands=1``):
+    each article keeps only its few best term-view partners (bands in
+    common, then nearer in canonical order, then lower row), so the rule --
+    ties included -- decides the candidate set; Spark proposes as many pairs
+    and gives the same clusters."""
+    records, df, extra = _corpus(spark, ecb_records, corpus)
+    few = _memory_candidates(records, max_partners=3, min_bands=1)
+    unbounded = _memory_candidates(records, max_partners=None, min_bands=1)
     assert few < unbounded and len(few) < 0.9 * len(unbounded)  # the rule bites
-    assert few != _memory_candidates(records, max_partners=4)
+    assert few != _memory_candidates(records, max_partners=4, min_bands=1)
     timings: dict = {}
     from dedup.spark.run import run
 
-    out = run(df, max_partners=3, timings=timings, **extra)
+    out = run(df, max_partners=3, min_bands=1, timings=timings, **extra)
     assert timings["pairs"] == len(few)
-    memory = cluster_articles(records, max_partners=3)
+    memory = cluster_articles(records, max_partners=3, min_bands=1)
     assert sum(len(c) > 1 for c in memory) > 10
     _assert_same(out, memory)
+    out.unpersist()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("max_partners", "min_bands"), [(None, 6), (3, 5)])
+def test_min_bands_same_candidates_and_clusters_as_in_memory(spark, ecb_records, max_partners, min_bands):
+    """Term-view pairs agreeing in fewer than ``min_bands`` bands are dropped
+    by Spark as in memory, with the partner rule and without it."""
+    records, df, extra = _corpus(spark, ecb_records, "ecbplus")
+    kw = {"max_partners": max_partners, "min_bands": min_bands}
+    least = _memory_candidates(records, **kw)
+    assert least < _memory_candidates(records, max_partners=max_partners, min_bands=1)  # the rule bites
+    timings: dict = {}
+    from dedup.spark.run import run
+
+    out = run(df, timings=timings, **kw, **extra)
+    assert timings["pairs"] == len(least)
+    _assert_same(out, cluster_articles(records, **kw))
     out.unpersist()
 
 

@@ -203,30 +203,66 @@ def row_kth_largest(indptr, data, k):
 @njit(**KERNEL_OPTIONS)
 def row_top_k(indptr, indices, data, k):
     """Each row's ``k`` largest values' columns, by value descending, ties by
-    column ascending. Returns ``(columns, offsets)``."""
+    column ascending. Returns ``(columns, offsets)``. Per row: the ``k``-th
+    largest by quickselect (:func:`kth_largest`), the values at or above it
+    (about ``k``) sorted by (value descending, column), in scratch arrays
+    made once."""
     n = len(indptr) - 1
     offsets = np.zeros(n + 1, np.int64)
+    width = 0
     for r in range(n):
-        offsets[r + 1] = offsets[r] + min(k, indptr[r + 1] - indptr[r])
+        length = indptr[r + 1] - indptr[r]
+        offsets[r + 1] = offsets[r] + min(k, length)
+        width = max(width, length)
     cols = np.empty(offsets[n], np.uint32)
+    vals = np.empty(width, np.float64)
+    cand_v = np.empty(width, np.float64)
+    cand_c = np.empty(width, np.int64)
     for r in range(n):
         lo, hi = indptr[r], indptr[r + 1]
         length = hi - lo
         if length == 0:
             continue
-        vals = data[lo:hi].astype(np.float64)
-        thr = np.partition(vals.copy(), length - k)[length - k] if length > k else -np.inf
-        cand = np.flatnonzero(vals >= thr)
-        cc = indices[lo:hi][cand].astype(np.int64)
-        by_col = np.argsort(cc, kind="mergesort")
-        cand = cand[by_col]
-        cc = cc[by_col]
-        order = np.argsort(-vals[cand], kind="mergesort")
-        take = min(k, length)
+        thr = -np.inf
+        if length > k:
+            for q in range(length):
+                vals[q] = data[lo + q]
+            thr = kth_largest(vals, length, k)
+        m = 0
+        for q in range(length):
+            v = np.float64(data[lo + q])
+            if v >= thr:
+                cand_v[m] = v
+                cand_c[m] = indices[lo + q]
+                m += 1
+        _sort_desc_by_value(cand_v, cand_c, m)
         o = offsets[r]
-        for q in range(take):
-            cols[o + q] = cc[order[q]]
+        for q in range(min(k, length)):
+            cols[o + q] = cand_c[q]
     return cols, offsets
+
+
+@njit(inline="always")
+def _sort_desc_by_value(v, c, m):
+    """``v[:m]``, ``c[:m]`` sorted together by (``v`` descending, ``c``
+    ascending): insertion sort for the usual few dozen, else one argsort
+    of the pairs."""
+    if m <= 96:
+        for i in range(1, m):
+            x, y = v[i], c[i]
+            j = i - 1
+            while j >= 0 and (v[j] < x or (v[j] == x and c[j] > y)):
+                v[j + 1] = v[j]
+                c[j + 1] = c[j]
+                j -= 1
+            v[j + 1] = x
+            c[j + 1] = y
+        return
+    by_col = np.argsort(c[:m], kind="mergesort")
+    vv, cc = v[:m][by_col], c[:m][by_col]
+    order = np.argsort(-vv, kind="mergesort")
+    v[:m] = vv[order]
+    c[:m] = cc[order]
 
 
 @njit(**KERNEL_OPTIONS)

@@ -3,8 +3,9 @@ decision (copy, rewrite of the best story, or a new story) that
 :mod:`dedup.live.recluster` then revisits.
 
 Candidates come from the two LSH views (with the batch's bucket cap), minus
-pairs further apart than ``time_window``, minus the term-view pairs the
-batch's partner rule drops.
+pairs further apart than ``time_window``, minus the term-view pairs that
+agree in fewer than ``min_bands`` bands, minus those the batch's partner
+rule drops.
 
 The partner rule (``max_partners`` = K, :func:`dedup.sketch.lsh.top_partner_pairs`)
 keeps a term-view pair when it is among the K best partners of *either*
@@ -124,13 +125,20 @@ def plan_partners(
     """The partner rule for a new article at seq ``me`` and its candidates
     (see the module docstring); nothing is changed in place."""
     k = params.max_partners
-    if k is None:
+    if k is None and params.min_bands <= 1:
         return PartnerPlan(np.ones(len(entries), dtype=bool))
     offered = [e for e, t in zip(entries, by_term.tolist(), strict=True) if t]
     (bands, rows), _ = lsh_bands(params)
     sigs = np.stack([term_sig] + [e.term_sig for e in offered])
     pairs = np.stack([np.zeros(len(offered), dtype=np.int64), np.arange(1, len(offered) + 1)], axis=1)
     common = cand.bands_in_common(sigs, pairs, bands, rows).tolist()
+    # pairs agreeing in fewer than min_bands bands are never offered (the batch's rule)
+    enough = [c >= params.min_bands for c in common]
+    offered = [e for e, ok in zip(offered, enough, strict=True) if ok]
+    common = [c for c, ok in zip(common, enough, strict=True) if ok]
+    if k is None:
+        enough = {e.seq for e in offered}
+        return PartnerPlan(by_shingle | np.array([e.seq in enough for e in entries], dtype=bool))
     known = [(e, c) for e, c in zip(offered, common, strict=True) if e.partners is not None]
     lists = partner_lists(
         k,

@@ -118,13 +118,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from ..arrays import usable_cpus
 from ..article import Article, ArticleError, coerce_article
 from ..params import Params
 from . import persist
@@ -256,7 +256,7 @@ class StoryIndex:
                 if error is not None:
                     raise error
             return
-        workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+        workers = usable_cpus() if n_jobs == -1 else n_jobs
         counter = itertools.count(self._state.n_articles())
         coerced = (coerce_article(a, default_id=str(next(counter))) for a in articles)
         chunks = iter(lambda: list(itertools.islice(coerced, chunk_size)), [])

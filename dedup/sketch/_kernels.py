@@ -357,26 +357,32 @@ def _propose_bucket(idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, b
 
 
 @njit(**KERNEL_OPTIONS)
-def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands):
-    """Offer proposed pairs ``(i, j, bands)`` (:func:`propose_band`) to both
-    rows' lists of best partners, each keeping the ``best_c.shape[1]`` best
-    (:func:`_better`; ``fill`` and ``worst`` are the bookkeeping). Only rows
-    ``lo <= x < hi`` are updated, so threads can share the work by ranges of
-    rows. Returns the pairs (row ``i`` in the range) that agree in at least
-    ``keep_bands`` bands: those are kept whatever their rank."""
+def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands, min_bands):
+    """Offer proposed pairs ``(i, j, bands)`` (:func:`propose_band`) that
+    agree in ``min_bands`` bands or more to both rows' lists of best
+    partners, each keeping the ``best_c.shape[1]`` best (:func:`_better`;
+    ``fill`` and ``worst`` are the bookkeeping). Only rows ``lo <= x < hi``
+    are updated, so threads can share the work by ranges of rows. Returns
+    the pairs (row ``i`` in the range) that agree in at least ``keep_bands``
+    bands: those are kept whatever their rank. (With ``min_bands >=
+    keep_bands`` every pair offered is such a pair, and the lists, which
+    could only add pairs already kept, are left alone.)"""
     sure = np.empty((1024, 2), np.int64)
     n_sure = 0
+    ranked = min_bands < keep_bands
     for t in range(len(proposed)):
         i, j, c = proposed[t, 0], proposed[t, 1], proposed[t, 2]
-        own_i = lo <= i < hi
-        if own_i:
-            _offer(i, j, c, best_c, best_p, fill, worst)
+        if c < min_bands:
+            continue
+        if lo <= i < hi:
+            if ranked:
+                _offer(i, j, c, best_c, best_p, fill, worst)
             if c >= keep_bands:
                 sure = _room(sure, n_sure)
                 sure[n_sure, 0] = i
                 sure[n_sure, 1] = j
                 n_sure += 1
-        if lo <= j < hi:
+        if ranked and lo <= j < hi:
             _offer(j, i, c, best_c, best_p, fill, worst)
     return sure[:n_sure].copy()
 

@@ -19,7 +19,6 @@ Pairs are ``(i, j)`` row-index arrays with ``i < j``, sorted and unique.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ import numpy as np
 from scipy.integrate import quad
 
 from .._sysmem import release_freed_memory
+from ..arrays import usable_cpus
 from ..hashing import fmix64
 from ..params import Params
 from . import _kernels
@@ -206,8 +206,9 @@ def candidate_pairs(
     window_seconds: float | None = None,
     max_partners: int | None = None,
     keep_bands: int = KEEP_BANDS,
+    min_bands: int = 1,
 ) -> np.ndarray:
-    """Pairs of rows that share at least one LSH band.
+    """Pairs of rows that share at least ``min_bands`` LSH bands (one by default).
 
     ``valid`` masks out rows that must not be bucketed (empty sets, whose
     signatures are all equal). Rows are taken in index order, which callers
@@ -223,7 +224,13 @@ def candidate_pairs(
     :func:`top_partner_pairs`: this bounds the chance pairs per article
     whatever the corpus size, where plain banding proposes more and more of
     them (two articles sharing one rare word) as the corpus grows.
+
+    ``min_bands`` drops the pairs that agree in fewer bands before anything
+    else (before the ranking, which they would end anyway): chance pairs
+    agree in a band or two, reports of one story in many.
     """
+    if not isinstance(min_bands, (int, np.integer)) or min_bands < 1:
+        raise ValueError(f"min_bands must be an integer >= 1, got {min_bands!r}")
     n = len(signatures)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
     members = members[signed(signatures[members])]
@@ -231,9 +238,12 @@ def candidate_pairs(
     window = {"timestamps": timestamps, "window_seconds": window_seconds}
     if max_partners is not None:
         return top_partner_pairs(
-            signatures, bands, rows, members, max_partners, keep_bands=keep_bands, **caps, **window
+            signatures, bands, rows, members, max_partners, keep_bands=keep_bands, min_bands=min_bands, **caps, **window
         )
-    return code_pairs(_banded_codes(signatures, bands, rows, members, **caps, **window), n)
+    pairs = code_pairs(_banded_codes(signatures, bands, rows, members, **caps, **window), n)
+    if min_bands > 1:
+        pairs = pairs[bands_in_common(signatures[:, : bands * rows], pairs, bands, rows) >= min_bands]
+    return pairs
 
 
 def _banded_codes(
@@ -281,6 +291,7 @@ def top_partner_pairs(
     timestamps: np.ndarray | None = None,
     window_seconds: float | None = None,
     keep_bands: int = KEEP_BANDS,
+    min_bands: int = 1,
 ) -> np.ndarray:
     """Banded candidates, each row keeping its ``max_partners`` best partners.
 
@@ -293,7 +304,8 @@ def top_partner_pairs(
     A pair is kept when it is among the ``max_partners`` best of either of
     its rows, or when the two agree in ``keep_bands`` bands or more (two
     headlines of one story share many of their few terms: a big, dense
-    story keeps all its pairs). The rule reads only the signatures and the
+    story keeps all its pairs). Pairs agreeing in fewer than ``min_bands``
+    bands are never offered (they would rank below every pair that is). The rule reads only the signatures and the
     row order: deterministic, whatever the input order; memory is
     O(rows * max_partners) plus one band's pairs at a time.
 
@@ -313,7 +325,7 @@ def top_partner_pairs(
         rows,
         np.asarray(members, dtype=np.int64),
         max_partners,
-        keep_bands,
+        (keep_bands, min_bands),
         (max_bucket_size, neighbours, ts, window, sorted_times),
     )
     return code_pairs(unique_codes(codes), n)
@@ -325,7 +337,7 @@ def _partner_codes(
     rows: int,
     members: np.ndarray,
     max_partners: int,
-    keep_bands: int,
+    bands_rule: tuple[int, int],
     bucket_args: tuple,
 ) -> np.ndarray:
     """The band loop of :func:`top_partner_pairs`: the kept pairs as codes
@@ -336,7 +348,7 @@ def _partner_codes(
     fp = _fingerprints(sig, bands, rows)
     # Threads own ranges of rows (each updates only its rows' lists), so the
     # result is the same with any number of threads.
-    workers = min(os.cpu_count() or 1, 4) if len(members) >= 20_000 else 1
+    workers = min(usable_cpus(), 4) if len(members) >= 20_000 else 1
     sure: list[np.ndarray] = []  # pairs agreeing in keep_bands bands or more: kept whatever their rank
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for b in range(bands):
@@ -344,7 +356,7 @@ def _partner_codes(
             if buckets is None:
                 continue
             args = (*bucket_args, fp, sig, bands, rows, b, big)
-            sure.extend(_offer_band(pool, workers, *buckets, args, lists, keep_bands))
+            sure.extend(_offer_band(pool, workers, *buckets, args, lists, bands_rule))
             if b % 32 == 31:
                 release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
     best_p, fill = lists.best_p, lists.fill
@@ -411,7 +423,7 @@ def _offer_band(
     starts: np.ndarray,
     args: tuple,
     lists: _PartnerLists,
-    keep_bands: int,
+    bands_rule: tuple[int, int],
 ) -> list[np.ndarray]:
     """One band's pairs: each proposed pair's bands in common computed once
     (threads by buckets), then offered to the partner lists (threads by rows:
@@ -420,7 +432,7 @@ def _offer_band(
     offer = (lists.best_c, lists.best_p, lists.fill, lists.worst)
     if workers == 1:
         proposed = _kernels.propose_band(idx, starts, 0, len(starts), *args)
-        return [_kernels.offer_proposals(proposed, *offer, 0, n, keep_bands)]
+        return [_kernels.offer_proposals(proposed, *offer, 0, n, *bands_rule)]
     cuts = np.searchsorted(starts, np.linspace(0, len(idx), workers + 1).astype(np.int64))
     cuts[-1] = len(starts)
     proposed = np.concatenate(
@@ -429,7 +441,7 @@ def _offer_band(
     bounds = np.linspace(0, n, workers + 1).astype(np.int64)
     return list(
         pool.map(
-            lambda w: _kernels.offer_proposals(proposed, *offer, bounds[w], bounds[w + 1], keep_bands), range(workers)
+            lambda w: _kernels.offer_proposals(proposed, *offer, bounds[w], bounds[w + 1], *bands_rule), range(workers)
         )
     )
 

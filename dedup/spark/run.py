@@ -13,7 +13,7 @@ between the steps, which call the batch's own stage functions.
 4. **candidates**: band keys per batch (``mapInPandas``), bucketed per band
    (``groupBy(view, band).applyInPandas``), the pairs made unique per block
    of ``block_size`` ranks (``groupBy(block)``).
-5. **partner rule** (with ``Params.max_partners``, as the batch: before
+5. **partner rule** (with ``Params.max_partners`` or ``Params.min_bands``, as the batch: before
    scoring): each block holds the term signatures of its rows and of those
    it borrows (a join on rank) and counts the bands in common of the term
    view's pairs (``cogroup.applyInPandas``); they are offered to both
@@ -300,7 +300,7 @@ def _cluster(
     feats.unpersist()
     stages.done("weigh")
     stages.start("candidates")
-    limited = None if p.max_partners is None else steps.term_view(p)
+    limited = None if p.max_partners is None and p.min_bands <= 1 else steps.term_view(p)
     merged = stages.hold(_candidates(weighed, p, len(arts), block_size, limited))
     merged.count()
     stages.done("candidates")

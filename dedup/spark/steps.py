@@ -512,7 +512,9 @@ def sift_step(params: Params, n: int, block_size: int, limited_view: int) -> Cal
     (:func:`dedup.sketch.lsh.bands_in_common`) of the limited view's pairs,
     as :func:`dedup.sketch.lsh.top_partner_pairs` counts them. Pairs another
     view proposed, or agreeing in ``KEEP_BANDS`` bands, are kept (kind 0);
-    the limited view's pairs are offered to both their rows (kind 1)."""
+    the limited view's pairs are offered to both their rows (kind 1). A
+    limited-view pair agreeing in fewer than ``Params.min_bands`` bands is
+    neither; without ``Params.max_partners`` the others are all kept."""
     _, column, bands, rows_per_band = view_signatures(params)[limited_view]
 
     def fn(rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -526,10 +528,14 @@ def sift_step(params: Params, n: int, block_size: int, limited_view: int) -> Cal
         local = np.stack([np.searchsorted(ranks, i), np.searchsorted(ranks, j)], axis=1)
         sig = matrix_of_blobs(rows[column].tolist(), params.num_perm)
         common = cand.bands_in_common(sig, local, bands, rows_per_band).astype(np.int32)
+        enough = common >= params.min_bands  # pairs agreeing in fewer bands are never offered
+        ranked = params.max_partners is not None
         sure = unblob(pairs["other"], np.uint8).astype(bool)
-        sure[limited] |= common >= cand.KEEP_BANDS
+        sure[limited] |= enough & (common >= cand.KEEP_BANDS) if ranked else enough
         block = int(pairs["block"].iloc[0])
         kept = pieces(block, codes=codes[sure])
+        offer = enough if ranked else np.zeros(len(common), dtype=bool)
+        i, j, common = i[offer], j[offer], common[offer]
         x, y, c = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([common, common])
         order = np.argsort(x // block_size, kind="stable")
         offers = split_by_block(x[order] // block_size, x=x[order], y=y[order], common=c[order])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dedup import Params
-from dedup.live.bands import lsh_bands, lsh_params, optimal_params, partner_rule
+from dedup.live.bands import colliding, lsh_bands, lsh_params, optimal_params, partner_rule
 from dedup.sketch import lsh as cand
 
 
@@ -64,16 +64,17 @@ def test_partner_rule_keeps_the_batchs_pairs(max_partners):
     assert 0 < len(want) < hit.sum() // 2  # the rule dropped some pairs
 
 
-@pytest.mark.parametrize("max_partners", [1, 4])
-def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners):
+@pytest.mark.parametrize(("max_partners", "min_bands"), [(1, 1), (4, 1), (4, 2)])
+def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners, min_bands):
     """Fed in time order (buckets uncapped), the stored partner lists keep
     exactly the term-view pairs :func:`dedup.sketch.lsh.top_partner_pairs`
-    keeps for the same signatures in seq order."""
+    keeps for the same signatures in seq order (pairs agreeing in fewer
+    than ``min_bands`` bands offered to neither)."""
     from dedup import StoryIndex
     from dedup.live.memory import MemoryState
     from dedup.synth import generate_articles
 
-    params = Params(max_partners=max_partners, max_bucket_size=10**6, time_window=None)
+    params = Params(max_partners=max_partners, min_bands=min_bands, max_bucket_size=10**6, time_window=None)
     state = MemoryState(params)
     index = StoryIndex(params, state=state)
     for a in generate_articles(160, seed=3):
@@ -87,8 +88,54 @@ def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners):
     kept = common >= cand.KEEP_BANDS
     for i, e in enumerate(live):
         kept[i, [pos[s] for s in e.partners if s in pos]] = True
-    kept &= (common > 0) & ~np.eye(len(live), dtype=bool)
+    kept &= (common >= min_bands) & ~np.eye(len(live), dtype=bool)
     got = np.argwhere(np.triu(kept | kept.T, 1))
-    want = cand.top_partner_pairs(sigs, tb, tr, np.arange(len(live)), max_partners, max_bucket_size=10**6)
+    want = cand.top_partner_pairs(
+        sigs, tb, tr, np.arange(len(live)), max_partners, max_bucket_size=10**6, min_bands=min_bands
+    )
     assert got.tolist() == want.tolist()
     assert len(want) < np.triu(common > 0, 1).sum()  # the rule dropped some pairs
+
+
+@pytest.mark.parametrize("max_partners", [None, 50])
+def test_plan_partners_drops_term_pairs_with_too_few_bands(max_partners):
+    """A term-view candidate agreeing in fewer than ``min_bands`` bands is not
+    scored (with the partner rule or without it); one the shingle view also
+    proposed is, whatever its bands."""
+    from dedup.live.decide import plan_partners
+    from dedup.live.records import Entry
+
+    rng = np.random.default_rng(2)
+    params = Params(max_partners=max_partners, min_bands=5, time_window=None)
+    (tb, tr), _ = lsh_bands(params)
+    me = rng.integers(0, 2**32, tb * tr, dtype=np.uint64).astype(np.uint32)
+    entries, agree = [], []
+    for s in range(12):
+        sig = rng.integers(0, 2**32, tb * tr, dtype=np.uint64).astype(np.uint32)
+        sig[: 2 * s] = me[: 2 * s]  # agrees in 2s one-row bands
+        entries.append(Entry(seq=s, id=str(s), story=str(s), version=str(s), ts=float("nan"), term_sig=sig))
+        agree.append(2 * s)
+    by_term = np.ones(12, dtype=bool)
+    by_shingle = np.zeros(12, dtype=bool)
+    by_shingle[1] = True  # one band only, but a copy-view pair
+    plan = plan_partners(params, 12, me, entries, by_term, by_shingle)
+    assert plan.keep.tolist() == [c >= 5 or s == 1 for s, c in enumerate(agree)]
+    if max_partners is not None:
+        assert set(plan.own) == {s for s, c in enumerate(agree) if c >= 5}
+
+
+@pytest.mark.parametrize("min_bands", [1, 3, 7])
+def test_colliding_term_pairs_need_min_bands(min_bands):
+    """Re-clustering reads the pairs the batch scores: in the term view,
+    those agreeing in ``min_bands`` bands or more."""
+    rng = np.random.default_rng(min_bands)
+    params = Params(max_partners=None, min_bands=min_bands)
+    (tb, tr), (sb, sr) = lsh_bands(params)
+    n = 30
+    term = rng.integers(0, 60, (n, tb * tr)).astype(np.uint32)  # about 4 chance agreements a pair
+    shingle = rng.integers(0, 2**32, (n, sb * sr), dtype=np.uint64).astype(np.uint32)  # none
+    common = cand.bands_in_common(term, np.argwhere(np.ones((n, n), dtype=bool)), tb, tr).reshape(n, n)
+    got = colliding(params, term, shingle)
+    want = common >= min_bands
+    assert np.array_equal(got & ~np.eye(n, dtype=bool), want & ~np.eye(n, dtype=bool))
+    assert 0 < want.sum() < n * n

@@ -33,14 +33,16 @@ _OTHER = {
     "neighbourhood_weight": 0.95,
     "max_terms": 12,
     "max_partners": 1,
+    "min_bands": 12,
     "key_term_weight": 1.0,
     "stem_length": 0,
     "headline_terms": 0,
     "headline_neighbourhood": 2,
 }
 # small capped buckets, so that max_bucket_size and bucket_neighbours have buckets to cap; about
-# half of the articles profiled as headlines, so that headline_terms and headline_neighbourhood act
-_BASE = Params(max_bucket_size=6, bucket_neighbours=2, headline_terms=400)
+# half of the articles profiled as headlines, so that headline_terms and headline_neighbourhood act;
+# every banded pair offered (min_bands 1), so that the partner rule (max_partners) has pairs to rank
+_BASE = Params(max_bucket_size=6, bucket_neighbours=2, headline_terms=400, min_bands=1)
 _OTHER.update(max_bucket_size=100, bucket_neighbours=5)
 
 

@@ -11,10 +11,11 @@ from dedup.sketch import lsh as cand
 from dedup.synth import generate_articles
 
 
-def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k, keep_bands):
-    """Brute force: the pairs plain banding proposes, each row's k best by
-    (bands in common desc, distance asc, partner asc), union of both sides,
-    and every pair agreeing in keep_bands bands or more."""
+def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k, keep_bands, min_bands=1):
+    """Brute force: the pairs plain banding proposes that agree in min_bands
+    bands or more, each row's k best by (bands in common desc, distance asc,
+    partner asc), union of both sides, and every pair agreeing in keep_bands
+    bands or more; k None: all of them."""
     from dedup.sketch import lsh as cand
 
     offered = cand.candidate_pairs(
@@ -25,11 +26,14 @@ def _reference_top_partners(sig, bands, rows, valid, cap, nb, ts, window, k, kee
     sure = set()
     for i, j in offered.tolist():
         c = int((keys[i] == keys[j]).sum())
-        if c >= keep_bands:
+        if c < min_bands:
+            continue
+        if c >= keep_bands or k is None:
             sure.add((i, j))
         partners.setdefault(i, []).append((-c, abs(i - j), j))
         partners.setdefault(j, []).append((-c, abs(i - j), i))
-    kept = {(min(x, y), max(x, y)) for x, lst in partners.items() for _, _, y in sorted(lst)[:k]} | sure
+    kept = sure if k is None else {(min(x, y), max(x, y)) for x, lst in partners.items() for _, _, y in sorted(lst)[:k]}
+    kept |= sure
     return np.array(sorted(kept), dtype=np.int64).reshape(-1, 2)
 
 
@@ -53,7 +57,8 @@ def test_top_partner_pairs_equal_brute_force(rows, cap, times):
             ts = rng.permutation(ts)
         if times == "nan":
             ts[-30:] = np.nan  # unknown times come last in canonical order
-    for k, keep in ((1, 10**6), (3, 10**6), (10, 10**6), (1, 6), (3, 9)):
+    cases = ((1, 10**6, 1), (3, 10**6, 1), (10, 10**6, 1), (1, 6, 1), (3, 9, 1), (3, 9, 4), (1, 6, 6), (3, 4, 7))
+    for k, keep, least in (*cases, (None, 10**6, 1), (None, 10**6, 5)):
         got = cand.candidate_pairs(
             sig,
             bands,
@@ -65,9 +70,12 @@ def test_top_partner_pairs_equal_brute_force(rows, cap, times):
             window_seconds=None if ts is None else 20.0,
             max_partners=k,
             keep_bands=keep,
+            min_bands=least,
         )
-        want = _reference_top_partners(sig, bands, rows, valid, cap, 3, ts, None if ts is None else 20.0, k, keep)
-        assert np.array_equal(got, want), (k, keep, len(got), len(want))
+        window = None if ts is None else 20.0
+        want = _reference_top_partners(sig, bands, rows, valid, cap, 3, ts, window, k, keep, least)
+        assert np.array_equal(got, want), (k, keep, least, len(got), len(want))
+        assert len(want) > 0
         assert not ({7, 9} & set(got.ravel().tolist()))
 
 
@@ -107,8 +115,6 @@ def test_top_partner_pairs_keep_everything_when_rows_have_few_partners():
 
 
 def test_top_partner_pairs_in_threads_equal_one_thread(monkeypatch):
-    import os
-
     from dedup.sketch import lsh as cand
 
     rng = np.random.default_rng(4)
@@ -117,7 +123,7 @@ def test_top_partner_pairs_in_threads_equal_one_thread(monkeypatch):
     ts = np.sort(rng.uniform(0, 1000, n))
     kw = dict(timestamps=ts, window_seconds=50.0, max_partners=4, keep_bands=2)
     many = cand.candidate_pairs(sig, 16, 1, **kw)
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cand, "usable_cpus", lambda: 1)
     assert np.array_equal(cand.candidate_pairs(sig, 16, 1, **kw), many) and len(many) > n
 
 
