@@ -78,8 +78,9 @@ class Decision:
 @dataclass
 class PartnerPlan:
     """The partner rule at an add: which candidates are scored (``keep``), the
-    new article's partner list (``own``; None without ``max_partners``) and
-    the lists of older articles it enters (``changed``)."""
+    new article's partner list (``own``; None where the rule cannot drop a
+    pair: :func:`dedup.sketch.lsh.ranks_partners`) and the lists of older
+    articles it enters (``changed``)."""
 
     keep: np.ndarray
     own: Partners | None = None
@@ -125,7 +126,8 @@ def plan_partners(
     """The partner rule for a new article at seq ``me`` and its candidates
     (see the module docstring); nothing is changed in place."""
     k = params.max_partners
-    if k is None and params.min_bands <= 1:
+    ranked = cand.ranks_partners(params)
+    if not ranked and params.min_bands <= 1:
         return PartnerPlan(np.ones(len(entries), dtype=bool))
     offered = [e for e, t in zip(entries, by_term.tolist(), strict=True) if t]
     (bands, rows), _ = lsh_bands(params)
@@ -136,9 +138,10 @@ def plan_partners(
     enough = [c >= params.min_bands for c in common]
     offered = [e for e, ok in zip(offered, enough, strict=True) if ok]
     common = [c for c, ok in zip(common, enough, strict=True) if ok]
-    if k is None:
-        enough = {e.seq for e in offered}
-        return PartnerPlan(by_shingle | np.array([e.seq in enough for e in entries], dtype=bool))
+    if not ranked:  # no list could drop a pair: none is kept
+        kept_seqs = {e.seq for e in offered}
+        return PartnerPlan(by_shingle | np.array([e.seq in kept_seqs for e in entries], dtype=bool))
+    assert k is not None
     known = [(e, c) for e, c in zip(offered, common, strict=True) if e.partners is not None]
     lists = partner_lists(
         k,

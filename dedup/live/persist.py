@@ -369,13 +369,18 @@ def _read_members(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
     return header, raw
 
 
+# Parameters added after files were first written, with the value that does
+# what the code did before them: a file without one goes on as it was written.
+_PARAMS_BEFORE = {"headline_terms": 0, "min_bands": 1}
+
+
 def _check_header(header: dict[str, Any]) -> tuple[Params, dict[str, Any], dict[str, Any]]:
     """Parameters, settings (``retention_days``, ``max_live``) and state counters of a header."""
     pd, config, state = header.get("params"), header.get("config"), header.get("state")
     if not isinstance(pd, dict) or not isinstance(config, dict) or not isinstance(state, dict):
         raise IndexFormatError("the header has no params, config or state")
     try:
-        params = Params(**pd)
+        params = Params(**{**_PARAMS_BEFORE, **pd})
     except (TypeError, ValueError) as exc:
         raise IndexFormatError(f"bad parameters in the header ({exc})") from None
     days, max_live = config.get("retention_days"), config.get("max_live")

@@ -36,6 +36,7 @@ from .minhash import signed, to_lean_minhash
 
 __all__ = [
     "KEEP_BANDS",
+    "ranks_partners",
     "lsh_params",
     "optimal_params",
     "band_keys",
@@ -84,6 +85,13 @@ def optimal_params(
 
 
 KEEP_BANDS = 4  # a pair agreeing in this many bands is kept whatever its partners' ranks
+
+
+def ranks_partners(params: Params) -> bool:
+    """Whether the partner rule (``Params.max_partners``) can drop a term-view
+    pair: not without a bound, nor when every pair offered (``min_bands``
+    bands or more) agrees in ``KEEP_BANDS`` bands and is kept whatever its rank."""
+    return params.max_partners is not None and params.min_bands < KEEP_BANDS
 
 
 def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> tuple[int, int]:

@@ -529,7 +529,7 @@ def sift_step(params: Params, n: int, block_size: int, limited_view: int) -> Cal
         sig = matrix_of_blobs(rows[column].tolist(), params.num_perm)
         common = cand.bands_in_common(sig, local, bands, rows_per_band).astype(np.int32)
         enough = common >= params.min_bands  # pairs agreeing in fewer bands are never offered
-        ranked = params.max_partners is not None
+        ranked = cand.ranks_partners(params)
         sure = unblob(pairs["other"], np.uint8).astype(bool)
         sure[limited] |= enough & (common >= cand.KEEP_BANDS) if ranked else enough
         block = int(pairs["block"].iloc[0])

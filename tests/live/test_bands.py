@@ -97,16 +97,17 @@ def test_partner_lists_of_a_feed_in_time_order_are_the_batchs(max_partners, min_
     assert len(want) < np.triu(common > 0, 1).sum()  # the rule dropped some pairs
 
 
-@pytest.mark.parametrize("max_partners", [None, 50])
-def test_plan_partners_drops_term_pairs_with_too_few_bands(max_partners):
+@pytest.mark.parametrize(("max_partners", "min_bands"), [(None, 5), (50, 5), (50, 3)])
+def test_plan_partners_drops_term_pairs_with_too_few_bands(max_partners, min_bands):
     """A term-view candidate agreeing in fewer than ``min_bands`` bands is not
     scored (with the partner rule or without it); one the shingle view also
-    proposed is, whatever its bands."""
+    proposed is, whatever its bands. Partner lists are kept only where they
+    can drop a pair (``min_bands`` below ``KEEP_BANDS``)."""
     from dedup.live.decide import plan_partners
     from dedup.live.records import Entry
 
     rng = np.random.default_rng(2)
-    params = Params(max_partners=max_partners, min_bands=5, time_window=None)
+    params = Params(max_partners=max_partners, min_bands=min_bands, time_window=None)
     (tb, tr), _ = lsh_bands(params)
     me = rng.integers(0, 2**32, tb * tr, dtype=np.uint64).astype(np.uint32)
     entries, agree = [], []
@@ -119,9 +120,11 @@ def test_plan_partners_drops_term_pairs_with_too_few_bands(max_partners):
     by_shingle = np.zeros(12, dtype=bool)
     by_shingle[1] = True  # one band only, but a copy-view pair
     plan = plan_partners(params, 12, me, entries, by_term, by_shingle)
-    assert plan.keep.tolist() == [c >= 5 or s == 1 for s, c in enumerate(agree)]
-    if max_partners is not None:
-        assert set(plan.own) == {s for s, c in enumerate(agree) if c >= 5}
+    assert plan.keep.tolist() == [c >= min_bands or s == 1 for s, c in enumerate(agree)]
+    if min_bands < cand.KEEP_BANDS:
+        assert set(plan.own) == {s for s, c in enumerate(agree) if c >= min_bands}
+    else:
+        assert plan.own is None
 
 
 @pytest.mark.parametrize("min_bands", [1, 3, 7])

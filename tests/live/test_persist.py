@@ -58,8 +58,9 @@ def test_retention_and_params_survive(feed, tmp_path):
 def saved(feed, tmp_path):
     """A small index saved to a file: ``(path, its state)``."""
     path = tmp_path / "x.dedup"
-    state = MemoryState(Params())
-    index = StoryIndex(state=state)
+    params = Params(min_bands=1)  # partner lists kept: some cases corrupt them
+    state = MemoryState(params)
+    index = StoryIndex(params, state=state)
     for a in feed[:30]:
         index.add(a)
     index.save(str(path))
@@ -122,7 +123,9 @@ def test_format_1_file_says_rebuild(tmp_path):
 def test_format_2_file_loads_without_partner_lists(feed, tmp_path):
     """A file written before the partner lists (format 2) loads: its live
     articles have no list (every pair with them is kept from their side),
-    later articles get theirs, and the next save writes the current format."""
+    later articles get theirs, and the next save writes the current format.
+    Parameters added since (``min_bands``, the headline profiles) take the
+    values that do what the code did then."""
     import hashlib
 
     from dedup.live import persist
@@ -135,6 +138,8 @@ def test_format_2_file_loads_without_partner_lists(feed, tmp_path):
     for name in ("part_known", "part_offsets", "part_seq", "part_bands"):
         del members[f"{name}.npy"], header["members"][f"{name}.npy"]
     header["format_version"] = 2
+    for name in ("min_bands", "headline_terms", "headline_neighbourhood"):
+        del header["params"][name]
     assert all(hashlib.sha256(v).hexdigest() == header["members"][k]["sha256"] for k, v in members.items())
     old = tmp_path / "v2.dedup"
     with zipfile.ZipFile(old, "w") as z:
@@ -142,6 +147,7 @@ def test_format_2_file_loads_without_partner_lists(feed, tmp_path):
         for k, v in members.items():
             z.writestr(k, v)
     resumed = StoryIndex.load(str(old))
+    assert (resumed.params.min_bands, resumed.params.headline_terms) == (1, 0)
     assert _signature(resumed) == _signature(first)
     state = resumed._state
     assert all(e.partners is None for e in state.entries.values())

@@ -111,7 +111,7 @@ def test_blocks_cut_into_small_pieces_give_the_same_pairs(monkeypatch):
     packed arrays were cut into."""
     from dedup import Params
 
-    params = Params(max_partners=2, time_window=None, max_bucket_size=6, bucket_neighbours=2)
+    params = Params(max_partners=2, min_bands=1, time_window=None, max_bucket_size=6, bucket_neighbours=2)
     width = steps.view_signatures(params)[steps.term_view(params)][2]
     sig = _signatures(240, width, 5)
     whole = _partner_chain(sig, params, 50)
