@@ -313,9 +313,10 @@ def top_partner_pairs(
     its rows, or when the two agree in ``keep_bands`` bands or more (two
     headlines of one story share many of their few terms: a big, dense
     story keeps all its pairs). Pairs agreeing in fewer than ``min_bands``
-    bands are never offered (they would rank below every pair that is). The rule reads only the signatures and the
-    row order: deterministic, whatever the input order; memory is
-    O(rows * max_partners) plus one band's pairs at a time.
+    bands are never offered (they would rank below every pair that is).
+    The rule reads only the signatures and the row order: deterministic,
+    whatever the input order; memory is O(rows * max_partners) plus one
+    band's pairs at a time.
 
     Why: chance collisions (two articles sharing one rare term meet in about
     2 of 256 one-row bands) grow with the articles in the time window, while
@@ -435,7 +436,8 @@ def _offer_band(
 ) -> list[np.ndarray]:
     """One band's pairs: each proposed pair's bands in common computed once
     (threads by buckets), then offered to the partner lists (threads by rows:
-    each updates only its rows). Returns the pairs sure to be kept."""
+    each updates only its rows); ``bands_rule`` is ``(keep_bands, min_bands)``.
+    Returns the pairs sure to be kept."""
     n = len(lists.fill)
     offer = (lists.best_c, lists.best_p, lists.fill, lists.worst)
     if workers == 1:
