@@ -40,7 +40,10 @@ def run_split(fn: Callable[[np.ndarray], np.ndarray], items: np.ndarray, min_blo
     """``fn(items)`` computed over contiguous blocks in threads (one per core),
     the results concatenated. Only for kernels that release the GIL and whose
     result for an item does not depend on the other items."""
-    workers = min(usable_cpus(), max(1, len(items) // min_block))
+    blocks = len(items) // min_block
+    if blocks <= 1:  # small inputs (the live index's): no affinity look-up either
+        return fn(items)
+    workers = min(usable_cpus(), blocks)
     if workers <= 1:
         return fn(items)
     bounds = np.linspace(0, len(items), workers + 1).astype(np.int64)

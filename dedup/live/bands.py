@@ -47,7 +47,9 @@ def colliding(
     """Which pairs of articles share an LSH band in either view (the pairs the
     batch scores; ``params.min_bands`` bands in the term view), as an
     ``(n, n)`` bool matrix; an empty signature shares none.
-    With ``params.max_partners``, term-view pairs follow the partner rule:
+    Where the partner rule can drop a pair (``params.max_partners`` with
+    ``min_bands`` below ``KEEP_BANDS``: :func:`dedup.sketch.lsh.ranks_partners`),
+    term-view pairs follow it:
     kept when one article holds the other in its stored partner list
     (``partners``, see :mod:`dedup.live.decide`; an article without a list,
     None, keeps all its pairs), or when they agree in ``KEEP_BANDS`` bands.
@@ -59,9 +61,9 @@ def colliding(
     for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs), strict=False)):
         usable = signed(sigs)
         common = cand.bands_in_common(sigs, np.argwhere(np.ones((n, n), dtype=bool)), bands, rows).reshape(n, n)
-        least = max(1, params.min_bands) if view == 0 else 1  # the term view's pairs need min_bands
+        least = params.min_bands if view == 0 else 1  # the term view's pairs need min_bands
         hit = (common >= least) & usable[:, None] & usable[None, :]
-        if view == 0 and params.max_partners is not None:
+        if view == 0 and cand.ranks_partners(params):  # else no list can drop a pair
             if partners is None:
                 hit &= partner_rule(common, hit, order, params.max_partners)
             else:
