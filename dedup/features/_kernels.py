@@ -139,9 +139,9 @@ def kth_largest(a, n, k):
 
 
 @njit(**KERNEL_OPTIONS)
-def prune_rows(indptr, indices, data, log_tf, col_idf, k):
+def prune_rows(indptr, indices, data, log_tf, idf_codes, idf_values, k):
     """Each CSR row cut to its ``k`` heaviest values by the weight
-    ``log_tf[tf] * col_idf[column]`` (ties: lower columns first), as
+    ``log_tf[tf] * idf_values[idf_codes[column]]`` (ties: lower columns first), as
     :func:`dedup.features.weights.prune_counts` does with numpy. Returns the kept
     ``(indptr, indices, data)`` and each row's dropped squared weight."""
     n = len(indptr) - 1
@@ -151,8 +151,9 @@ def prune_rows(indptr, indices, data, log_tf, col_idf, k):
         length = indptr[r + 1] - indptr[r]
         out_indptr[r + 1] = out_indptr[r] + min(length, k)
         width = max(width, length)
-    out_indices = np.empty(out_indptr[n], indices.dtype)
-    out_data = np.empty(out_indptr[n], data.dtype)
+    # one slot more: the compaction below writes every entry and advances past the kept ones
+    out_indices = np.empty(out_indptr[n] + 1, indices.dtype)
+    out_data = np.empty(out_indptr[n] + 1, data.dtype)
     dropped = np.zeros(n, np.float64)
     w = np.empty(width, np.float64)
     scratch = np.empty(width, np.float64)
@@ -166,24 +167,25 @@ def prune_rows(indptr, indices, data, log_tf, col_idf, k):
                 out_data[o + t] = data[lo + t]
             continue
         for t in range(length):
-            w[t] = log_tf[np.int64(data[lo + t])] * col_idf[indices[lo + t]]
+            w[t] = log_tf[np.int64(data[lo + t])] * idf_values[idf_codes[indices[lo + t]]]
             scratch[t] = w[t]
         thr = kth_largest(scratch, length, k)
         above = 0
         for t in range(length):
             above += w[t] > thr
         room = k - above
-        for t in range(length):
+        acc = 0.0
+        for t in range(length):  # without a branch on the weight (kept: about half, unpredictable)
             v = w[t]
-            if v > thr or (v == thr and room > 0):
-                if v == thr:
-                    room -= 1
-                out_indices[o] = indices[lo + t]
-                out_data[o] = data[lo + t]
-                o += 1
-            else:
-                dropped[r] += v * v
-    return out_indptr, out_indices, out_data, dropped
+            tie = v == thr
+            keep = (v > thr) | (tie & (room > 0))
+            room -= tie & keep
+            out_indices[o] = indices[lo + t]
+            out_data[o] = data[lo + t]
+            o += keep
+            acc += 0.0 if keep else v * v  # in order: the sum numpy's bincount gives
+        dropped[r] = acc
+    return out_indptr, out_indices[:-1], out_data[:-1], dropped
 
 
 @njit(**KERNEL_OPTIONS)
@@ -281,3 +283,27 @@ def drop_columns(indptr, indices, data, drop):
                 o += 1
     indptr[len(indptr) - 1] = o
     return o
+
+
+@njit(**KERNEL_OPTIONS)
+def scale_entries(indptr, indices, data, docs, cols, factor):
+    """``data[e] *= factor`` for each stored entry ``e`` at ``(docs[k], cols[k])``
+    of a column-sorted CSR matrix, once however often a key repeats (keys
+    not stored are skipped), in place: a binary search of each key in its
+    row -- :func:`dedup.features.counts.boost_terms` without the row index
+    of every entry."""
+    hit = np.zeros(len(data), np.bool_)
+    for k in range(len(docs)):
+        lo, end = indptr[docs[k]], indptr[docs[k] + 1]
+        hi, c = end, cols[k]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if indices[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < end and indices[lo] == c:
+            hit[lo] = True
+    for e in range(len(data)):
+        if hit[e]:
+            data[e] *= factor

@@ -17,7 +17,7 @@ from .._sysmem import release_freed_memory
 from ..arrays import csr_of
 from ..hashing import COMBINE, fmix64
 from ..text.tokens import TokenBatch
-from ._kernels import term_counts
+from ._kernels import scale_entries, term_counts
 
 __all__ = [
     "feature_counts",
@@ -54,17 +54,16 @@ def boost_terms(counts: sp.csr_matrix, docs: np.ndarray, cols: np.ndarray, facto
     ``ln(factor)``, and pruning keeps them first)."""
     if factor == 1.0 or not len(docs) or not counts.nnz:
         return counts
+    scale = np.asarray(factor, dtype=counts.data.dtype)
+    if counts.has_sorted_indices:  # rows column-sorted: each key found by a binary search in its row
+        docs, cols = np.asarray(docs, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        scale_entries(counts.indptr, counts.indices, counts.data, docs, cols, scale[()])
+        return counts
     width = np.int64(counts.shape[1])
     rows = np.repeat(np.arange(counts.shape[0], dtype=np.int64), np.diff(counts.indptr))
     entries = rows * width + counts.indices.astype(np.int64)
     keys = np.asarray(docs, dtype=np.int64) * width + np.asarray(cols, dtype=np.int64)
-    if counts.has_sorted_indices:  # entries ascending: look the few keys up (4x np.isin's sort of both)
-        pos = np.minimum(np.searchsorted(entries, keys), len(entries) - 1)
-        hit = np.zeros(len(entries), dtype=bool)
-        hit[pos[entries[pos] == keys]] = True
-    else:
-        hit = np.isin(entries, keys)
-    counts.data[hit] *= np.asarray(factor, dtype=counts.data.dtype)
+    counts.data[np.isin(entries, keys)] *= scale
     return counts
 
 

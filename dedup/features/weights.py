@@ -255,13 +255,9 @@ def prune_counts(
         # the weight's two factors by table: the numpy expressions below, once per count and per column
         log_tf = np.ones(int(counts.data.max()) + 1)  # by term count (0 unused)
         log_tf[1:] = sublinear_tf(np.arange(1, len(log_tf), dtype=np.float64))
+        codes, idf = _prior_idf_codes(prior_df, prior_docs)
         indptr, indices, data, dropped = prune_rows(
-            counts.indptr.astype(np.int64, copy=False),
-            counts.indices,
-            counts.data,
-            log_tf,
-            _prior_idf(prior_df, prior_docs),
-            int(max_terms),
+            counts.indptr.astype(np.int64, copy=False), counts.indices, counts.data, log_tf, codes, idf, int(max_terms)
         )
         return csr_of(data, indices, indptr.astype(counts.indptr.dtype), counts.shape), dropped
     w = sublinear_tf(counts.data.astype(np.float64)) * smoothed_idf(prior_df[counts.indices], prior_docs)
@@ -296,6 +292,26 @@ def _prior_idf(prior_df: np.ndarray, prior_docs: float) -> np.ndarray:
     if hit is None or hit[0] is not prior_df:
         hit = _PRIOR_IDF[key] = (prior_df, smoothed_idf(prior_df, prior_docs))
     return hit[1]
+
+
+_PRIOR_CODES: dict[tuple[int, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _prior_idf_codes(prior_df: np.ndarray, prior_docs: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_prior_idf` as ``(codes, values)`` with ``values[codes[c]]`` the
+    idf of column ``c``: a prior holds few distinct document frequencies (a
+    few hundred), so the codes fit in 16 bits -- a quarter of the float64
+    table, which the pruning kernel reads at random for every term (the
+    same values, read from a table that stays in cache); cached like it."""
+    key = (id(prior_df), float(prior_docs))
+    hit = _PRIOR_CODES.get(key)
+    if hit is not None and hit[0] is prior_df and not prior_df.flags.writeable:
+        return hit[1], hit[2]
+    values, codes = np.unique(_prior_idf(prior_df, prior_docs), return_inverse=True)
+    codes = codes.astype(np.uint16 if len(values) <= 1 << 16 else np.uint32)
+    if not prior_df.flags.writeable:
+        _PRIOR_CODES[key] = (prior_df, codes, values)
+    return codes, values
 
 
 @dataclass(frozen=True)

@@ -248,25 +248,6 @@ def common_bands(pairs, fp, sig, bands, rows):
     return out
 
 
-@njit(inline="always")
-def _room(out, n_out):
-    """``out`` (rows filled up to ``n_out``), doubled when full."""
-    if n_out < len(out):
-        return out
-    grown = np.empty((2 * len(out), out.shape[1]), out.dtype)
-    grown[:n_out] = out[:n_out]
-    return grown
-
-
-@njit(inline="always")
-def _propose(a, b, c, out, n_out):
-    out = _room(out, n_out)
-    out[n_out, 0] = a
-    out[n_out, 1] = b
-    out[n_out, 2] = c
-    return out, n_out + 1
-
-
 @njit(**KERNEL_OPTIONS)
 def propose_band(
     idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, window, sorted_times, fp, sig, bands, rows, band, big
@@ -288,72 +269,147 @@ def propose_band(
     earlier band -- one where the two agree and their bucket was not capped
     (``big`` bit clear: every pair of it was proposed) -- is left out:
     offering a pair twice changes nothing. Buckets are independent, so
-    threads can take ranges of them."""
+    threads can take ranges of them.
+
+    The buckets are read by :func:`_propose_run`, which stops at a row
+    whose pairs might not fit; the output grows here, between runs (an
+    array variable assigned inside the pair loop costs reference counting
+    on every pair)."""
     out = np.empty((1024, 3), np.int64)
     n_out = 0
+    g, p = g_lo, -1
+    while True:
+        g, p, n_out = _propose_run(
+            idx,
+            starts,
+            g,
+            p,
+            g_hi,
+            max_bucket_size,
+            neighbours,
+            ts,
+            window,
+            sorted_times,
+            fp,
+            sig,
+            bands,
+            rows,
+            band,
+            big,
+            out,
+            n_out,
+        )
+        if g >= g_hi:
+            return out[:n_out]
+        grown = np.empty((max(2 * len(out), n_out + len(idx)), 3), np.int64)  # a row pairs with fewer
+        grown[:n_out] = out[:n_out]
+        out = grown
+
+
+@njit(**KERNEL_OPTIONS)
+def _propose_run(
+    idx,
+    starts,
+    g,
+    p,
+    g_hi,
+    max_bucket_size,
+    neighbours,
+    ts,
+    window,
+    sorted_times,
+    fp,
+    sig,
+    bands,
+    rows,
+    band,
+    big,
+    out,
+    n_out,
+):
+    """:func:`propose_band` from row ``p`` of bucket ``g`` on (``p < 0``: its
+    first), until a row's pairs might not fit in ``out``; returns ``(g, p,
+    n_out)``: where to go on from (``g == g_hi``: done) and the rows of
+    ``out`` filled."""
     m = len(idx)
     n_buckets = len(starts)
-    for g in range(g_lo, g_hi):
+    while g < g_hi:
         s = starts[g]
         e = starts[g + 1] if g + 1 < n_buckets else m
-        if e - s < 2:
-            continue
-        if e - s > max_bucket_size:
-            out, n_out = _propose_capped(idx, s, e, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out)
-        else:
-            out, n_out = _propose_bucket(
-                idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out
-            )
-    return out[:n_out]
+        if e - s >= 2:
+            first = max(s, p)
+            if e - s > max_bucket_size:
+                p, n_out = _propose_capped(
+                    idx, s, e, first, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out
+                )
+            else:
+                p, n_out = _propose_bucket(
+                    idx, s, e, first, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out
+                )
+            if p < e - 1:
+                return g, p, n_out
+        g, p = g + 1, -1
+    return g, p, n_out
 
 
 @njit(inline="always")
 def _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out):
-    """Propose ``(a, b)`` with its bands in common, unless proposed before."""
+    """Propose ``(a, b)`` with its bands in common, unless proposed before;
+    returns the new number of rows of ``out``."""
     c = _bands_in_common(a, b, fp, sig, bands, rows, band, big)
-    if c >= 0:
-        return _propose(a, b, c, out, n_out)
-    return out, n_out
+    if c < 0:
+        return n_out
+    out[n_out, 0] = a
+    out[n_out, 1] = b
+    out[n_out, 2] = c
+    return n_out + 1
 
 
 @njit(inline="always")
-def _propose_capped(idx, s, e, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out):
-    """A bucket over the cap: each row with its next ``neighbours`` rows in the window."""
-    for p in range(s, e - 1):
+def _propose_capped(idx, s, e, first, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out):
+    """A bucket over the cap, from its row ``first`` on: each row with its
+    next ``neighbours`` rows in the window. Returns ``(p, n_out)``: ``p < e - 1``
+    the row whose pairs might not fit (not begun)."""
+    for p in range(first, e - 1):
+        if n_out + min(neighbours, e - p - 1) > len(out):
+            return p, n_out
         a = idx[p]
         for q in range(p + 1, min(e, p + 1 + neighbours)):
             b = idx[q]
             if window >= 0 and abs(ts[a] - ts[b]) > window:
                 continue
-            out, n_out = _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out)
-    return out, n_out
+            n_out = _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out)
+    return e - 1, n_out
 
 
 @njit(inline="always")
-def _propose_bucket(idx, s, e, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out):
-    """A bucket within the cap: every pair in the window (rows of unknown time
-    pair with all)."""
+def _propose_bucket(idx, s, e, first, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out):
+    """A bucket within the cap, from its row ``first`` on: every pair in the
+    window (rows of unknown time pair with all). Returns ``(p, n_out)`` as
+    :func:`_propose_capped`."""
     nan_start = e
     if window >= 0 and sorted_times:
         while nan_start > s and np.isnan(ts[idx[nan_start - 1]]):
             nan_start -= 1
-    for p in range(s, e - 1):
+    for p in range(first, e - 1):
+        if n_out + (e - p - 1) > len(out):
+            return p, n_out
         a = idx[p]
         if window < 0 or np.isnan(ts[a]):
             for q in range(p + 1, e):
-                out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
         elif sorted_times:
             q = p + 1
             while q < nan_start and ts[idx[q]] - ts[a] <= window:
-                out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
                 q += 1
             for q in range(max(nan_start, p + 1), e):
-                out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
         else:
             for q in range(p + 1, e):
                 if not abs(ts[a] - ts[idx[q]]) > window:  # NaN: kept
-                    out, n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
-    return out, n_out
+                    n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+    return e - 1, n_out
 
 
 @njit(**KERNEL_OPTIONS)
@@ -367,7 +423,10 @@ def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands, m
     bands: those are kept whatever their rank. (With ``min_bands >=
     keep_bands`` every pair offered is such a pair, and the lists, which
     could only add pairs already kept, are left alone.)"""
-    sure = np.empty((1024, 2), np.int64)
+    n_sure = 0
+    for t in range(len(proposed)):  # counted first: no array grown in the loop below
+        n_sure += proposed[t, 2] >= max(min_bands, keep_bands) and lo <= proposed[t, 0] < hi
+    sure = np.empty((n_sure, 2), np.int64)
     n_sure = 0
     ranked = min_bands < keep_bands
     for t in range(len(proposed)):
@@ -378,13 +437,12 @@ def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands, m
             if ranked:
                 _offer(i, j, c, best_c, best_p, fill, worst)
             if c >= keep_bands:
-                sure = _room(sure, n_sure)
                 sure[n_sure, 0] = i
                 sure[n_sure, 1] = j
                 n_sure += 1
         if ranked and lo <= j < hi:
             _offer(j, i, c, best_c, best_p, fill, worst)
-    return sure[:n_sure].copy()
+    return sure
 
 
 @njit(cache=True)

@@ -167,7 +167,12 @@ def factorize_spans(buf, starts, ends, keys):
     ``keys`` (hashes of the strings) that doubles with the number of
     distinct strings. Equal keys are confirmed by comparing the bytes with
     a compact copy of each distinct string, so ids are exact. Returns
-    ``(ids, first)``: ``first[v]`` is the first token with id ``v``."""
+    ``(ids, first)``: ``first[v]`` is the first token with id ``v``.
+
+    The tokens are read by :func:`_factorize_run`, which stops where an
+    array is full; the arrays grow here, between runs (an array variable
+    assigned inside the token loop costs reference counting on every
+    token: 2.5x the time)."""
     n = len(starts)
     cap = 1 << 12
     table = np.full(cap, -1, np.int64)  # per slot: high 32 bits of the key, then the id
@@ -175,23 +180,48 @@ def factorize_spans(buf, starts, ends, keys):
     s_off = np.zeros(1025, np.int64)
     first = np.empty(1024, np.int64)
     ids = np.empty(n, np.int64)
-    n_ids = 0
-    for t in range(n):
+    t, n_ids, used = 0, 0, 0
+    while True:
+        t, n_ids, used = _factorize_run(buf, starts, ends, keys, t, ids, table, store, s_off, first, n_ids)
+        if t >= n:
+            return ids, first[:n_ids].copy()
+        if 2 * (n_ids + 1) > cap:  # keep the load under one half
+            cap *= 2
+            table = _rehash_spans(keys, first, n_ids, cap)
+        if n_ids + 1 >= len(first):
+            first = _grown(first, n_ids)
+            s_off = _grown(s_off, n_ids + 1)
+        if used + (ends[t] - starts[t]) > len(store):
+            store = _grown(store, used, ends[t] - starts[t])
+
+
+@njit(**KERNEL_OPTIONS)
+def _factorize_run(buf, starts, ends, keys, t, ids, table, store, s_off, first, n_ids):
+    """:func:`factorize_spans` from token ``t`` on, until a new string finds
+    the table half full or no room in ``store``, ``s_off`` or ``first``;
+    returns ``(t, n_ids, used)``: the token to go on from, the strings and
+    the bytes of ``store`` so far."""
+    mask = len(table) - 1
+    used = s_off[n_ids]
+    while t < len(starts):
         s, e = starts[t], ends[t]
         h = keys[t]
         tag = np.int64(h >> np.uint64(32)) << np.int64(32)
-        found, slot = _find_span(table, cap - 1, h, tag, store, s_off, buf, s, e)
-        if found >= 0:
-            ids[t] = found
-            continue
-        store, s_off, first = _add_span(store, s_off, first, n_ids, buf, s, e, t)
-        ids[t] = n_ids
-        table[slot] = tag | n_ids
-        n_ids += 1
-        if 2 * n_ids > cap:  # keep the load under one half
-            cap *= 2
-            table = _rehash_spans(keys, first, n_ids, cap)
-    return ids, first[:n_ids].copy()
+        found, slot = _find_span(table, mask, h, tag, store, s_off, buf, s, e)
+        if found < 0:
+            if 2 * (n_ids + 1) > len(table) or n_ids + 1 >= len(first) or used + (e - s) > len(store):
+                return t, n_ids, used
+            for q in range(e - s):
+                store[used + q] = buf[s + q]
+            used += e - s
+            s_off[n_ids + 1] = used
+            first[n_ids] = t
+            table[slot] = tag | n_ids
+            found = n_ids
+            n_ids += 1
+        ids[t] = found
+        t += 1
+    return t, n_ids, used
 
 
 @njit(inline="always")
@@ -216,30 +246,6 @@ def _find_span(table, mask, h, tag, store, s_off, buf, s, e):
                 if same:
                     return v, slot
         slot = (slot + 1) & mask
-
-
-@njit(inline="always")
-def _add_span(store, s_off, first, n_ids, buf, s, e, t):
-    """``buf[s:e]`` stored as string ``n_ids`` (first seen at token ``t``),
-    the arrays grown (doubled) where full; returns them."""
-    if n_ids + 1 >= len(first):
-        grown = 2 * len(first)
-        first2 = np.empty(grown, np.int64)
-        first2[:n_ids] = first[:n_ids]
-        first = first2
-        s_off2 = np.zeros(grown + 1, np.int64)
-        s_off2[: n_ids + 1] = s_off[: n_ids + 1]
-        s_off = s_off2
-    if s_off[n_ids] + (e - s) > len(store):
-        store2 = np.empty(2 * len(store) + (e - s), np.uint8)
-        store2[: s_off[n_ids]] = store[: s_off[n_ids]]
-        store = store2
-    o = s_off[n_ids]
-    for q in range(e - s):
-        store[o + q] = buf[s + q]
-    s_off[n_ids + 1] = o + (e - s)
-    first[n_ids] = t
-    return store, s_off, first
 
 
 @njit(inline="always")
@@ -343,14 +349,33 @@ def key_token_hashes(buf, doc_offsets):
     """The key facts of ASCII documents (each ``". "`` and then its text), as
     :func:`dedup.text.tokens.key_tokens` finds and folds them, tokenised and
     hashed (BLAKE2b, as every token): ``(docs, hashes)``, one entry per key
-    token (a token repeated in a document may repeat)."""
+    token (a token repeated in a document may repeat). The documents are
+    read by :func:`_key_run`, which stops at one whose tokens might not
+    fit; the arrays grow here, between runs."""
     docs = np.empty(1024, np.int64)
     hashes = np.empty(1024, np.uint64)
     folded = np.empty(2 * len(buf) + 2, np.uint8)  # a document's keys and a space after each
+    n_docs = len(doc_offsets) - 1
+    d, n = 0, 0
+    while True:
+        d, n = _key_run(buf, doc_offsets, d, docs, hashes, folded, n)
+        if d >= n_docs:
+            return docs[:n].copy(), hashes[:n].copy()
+        more = doc_offsets[d + 1] - doc_offsets[d] + 1  # a document has fewer tokens than bytes
+        docs, hashes = _grown(docs, n, more), _grown(hashes, n, more)
+
+
+@njit(**KERNEL_OPTIONS)
+def _key_run(buf, doc_offsets, d, docs, hashes, folded, n):
+    """:func:`key_token_hashes` from document ``d`` on, until one whose
+    tokens might not fit in ``docs``; returns ``(d, n)``: the document to go
+    on from and the entries filled."""
     h, m, v = np.empty(8, np.uint64), np.empty(16, np.uint64), np.empty(16, np.uint64)
-    n = 0
-    for d in range(len(doc_offsets) - 1):
+    n_docs = len(doc_offsets) - 1
+    while d < n_docs:
         lo, hi = doc_offsets[d], doc_offsets[d + 1]
+        if n + (hi - lo) + 1 > len(docs):
+            return d, n
         o, i = 0, lo + 2
         while i < hi:
             c = buf[i]
@@ -364,16 +389,16 @@ def key_token_hashes(buf, doc_offsets):
         while i < o:
             s, e, i = _next_token(folded, i, o, False)
             if e > s:
-                if n == len(docs):
-                    docs, hashes = _grown(docs, n), _grown(hashes, n)
                 docs[n] = d
                 hashes[n] = blake2b64_scalar(folded, s, e, h, m, v)
                 n += 1
-    return docs[:n].copy(), hashes[:n].copy()
+        d += 1
+    return d, n
 
 
 @njit(inline="always")
-def _grown(a, n):
-    b = np.empty(2 * len(a), a.dtype)
+def _grown(a, n, extra=0):
+    """``a`` doubled (and ``extra`` more), its first ``n`` values kept."""
+    b = np.empty(2 * len(a) + extra, a.dtype)
     b[:n] = a[:n]
     return b

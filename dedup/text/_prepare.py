@@ -56,11 +56,14 @@ def _clean_into(buf, lo, hi, out):
     ``out``: line ends unified, controls deleted, runs of spaces and tabs
     made one space, every line stripped, the whole stripped. Returns its length."""
     o = 0
+    last = 10  # out[o - 1], or a line end when o == 0: no space opens the text or a line
     for i in range(lo, hi):
         c = buf[i]
-        if 33 <= c <= 126:  # most bytes: printable, not a space
-            out[o] = c
-            o += 1
+        if 32 <= c <= 126:  # most bytes: printable or a space
+            out[o] = c  # a space after a space or a line end is not kept: no branch on it (a word's length)
+            keep = (c != 32) | ((last != 32) & (last != 10))
+            o += np.int64(keep)
+            last = c if keep else last
             continue
         if c == 13:
             if i + 1 < hi and buf[i + 1] == 10:
@@ -68,17 +71,19 @@ def _clean_into(buf, lo, hi, out):
             c = 10
         if _is_control(c):
             continue
-        if c == 9 or c == 32:
-            if o == 0 or out[o - 1] == 32 or out[o - 1] == 10:
+        if c == 9:
+            if last == 32 or last == 10:
                 continue  # a run goes to one space; no space opens a line
             c = 32
         elif c == 10:
             if o > 0 and out[o - 1] == 32:
                 o -= 1  # no space closes a line
             if o == 0:
+                last = 10
                 continue  # the whole is stripped: no newline opens it
         out[o] = c
         o += 1
+        last = c
     while o > 0 and (out[o - 1] == 32 or out[o - 1] == 10):
         o -= 1
     return o
@@ -184,6 +189,12 @@ def _cut_paragraphs(text, lo, hi, lines, m, starts, ends, k):
     return k
 
 
+# What folding makes of each byte: upper case to lower, a backquote a quote.
+_FOLDED = np.arange(256, dtype=np.uint8)
+_FOLDED[65:91] += 32
+_FOLDED[96] = 39
+
+
 @njit(inline="always")
 def _fold_into(p, lo, hi, out, first, o):
     """``normalise.fold`` of one kept paragraph ``p[lo:hi]`` appended to the
@@ -193,22 +204,18 @@ def _fold_into(p, lo, hi, out, first, o):
     if o > first and out[o - 1] != 32:
         out[o] = 32  # paragraphs are joined by whitespace
         o += 1
+    last = out[o - 1] if o > first else np.uint8(32)  # a space after it is not kept
     q = lo
     while q < hi:
         c = p[q]
-        if (97 <= c <= 122) or (48 <= c <= 57):  # most bytes: copied as they are
-            out[o] = c
-            o += 1
-            q += 1
-            continue
-        if drops_possessive(p, q, lo, hi):
+        if (c == 39 or c == 96) and drops_possessive(p, q, lo, hi):
             q += 2
             continue
-        if c == 96:
-            c = 39
-        if c != 32 or (o > first and out[o - 1] != 32):
-            out[o] = c + 32 if 65 <= c <= 90 else c
-            o += 1
+        f = _FOLDED[c]
+        out[o] = f  # kept unless a space after a space: no branch on it (a word's length)
+        keep = (f != 32) | (last != 32)
+        o += np.int64(keep)
+        last = f if keep else last
         q += 1
     return o
 

@@ -54,6 +54,23 @@ def test_compiled_pruning_equals_the_numpy_expressions():
         assert (fast_dropped > 0).sum() == (np.diff(counts.indptr) > max_terms).sum()
 
 
+def test_prior_idf_codes_give_every_column_its_exact_idf():
+    from dedup import Params
+    from dedup.features.weights import _prior_idf, _prior_idf_codes, prior_of
+
+    p = Params()
+    prior = prior_of(p)
+    codes, values = _prior_idf_codes(prior, p.background_docs)
+    assert codes.dtype == np.uint16 and len(values) < len(prior) // 100  # few distinct frequencies
+    assert np.array_equal(values[codes], _prior_idf(prior, p.background_docs))
+    assert _prior_idf_codes(prior, p.background_docs)[0] is codes  # the library's prior: cached
+    mine = np.arange(70000, dtype=np.float64)  # a writeable prior of many distinct values: not cached
+    codes2, values2 = _prior_idf_codes(mine, 5e5)
+    assert codes2.dtype == np.uint32 and np.array_equal(values2[codes2], _prior_idf(mine, 5e5))
+    mine[:] = 0
+    assert np.array_equal(_prior_idf_codes(mine, 5e5)[1], _prior_idf(mine[:1], 5e5))
+
+
 def test_top_terms_matches_a_full_sort():
     x = sp.random(300, 2000, density=0.1, format="csr", random_state=1, dtype=np.float32)
     x.data = np.round(x.data * 10).astype(np.float32) + 1  # many ties: broken by column

@@ -46,6 +46,22 @@ def test_factorize_compares_bytes_when_keys_collide():
     assert len(want[1]) > 100
 
 
+def test_factorize_gives_first_occurrence_ids_while_its_arrays_grow():
+    # more distinct strings and bytes than the first table, id and byte arrays hold
+    rng = np.random.default_rng(7)
+    distinct = [f"t{i}" * int(rng.integers(1, 12)) for i in range(6000)]
+    spans = [distinct[i].encode("ascii") for i in rng.integers(0, len(distinct), 30000)]
+    buf = np.frombuffer(b"".join(spans), np.uint8)
+    ends = np.cumsum([len(t) for t in spans]).astype(np.int64)
+    starts = ends - np.array([len(t) for t in spans], dtype=np.int64)
+    keys = np.array([hash(t) & 0xFFFFFFFFFFFF for t in spans], dtype=np.uint64)
+    ids, first = K.factorize_spans(buf, starts, ends, keys)
+    first_seen = {t: i for i, t in enumerate(dict.fromkeys(spans))}
+    assert ids.tolist() == [first_seen[t] for t in spans]
+    assert [spans[t] for t in first.tolist()] == list(first_seen)
+    assert len(first) > 4096 and sum(map(len, first_seen)) > 1 << 16
+
+
 def test_hash_texts_on_no_texts_and_only_empty_texts():
     batch, digests = hash_texts([])
     assert batch.n_docs == 0 and len(batch.hashes) == 0 and digests == []
