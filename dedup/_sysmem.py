@@ -1,10 +1,14 @@
-"""Memory: freed heap pages back to the operating system, idle matrices out to a file."""
+"""Memory: freed heap pages back to the operating system, idle matrices out to a file,
+the cycle collector paused while a loop makes many objects."""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -22,6 +26,22 @@ def _libc() -> ctypes.CDLL | None:
         return lib
     except (OSError, AttributeError):  # pragma: no cover - not glibc
         return None
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the block (back on after it, if it
+    was on). A loop that makes an object per article (20k clusters with
+    their tuples) otherwise triggers collections that walk every object the
+    process holds -- half the time of building the clusters -- while it
+    makes no reference cycles for them to find."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def release_freed_memory() -> None:

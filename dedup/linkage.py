@@ -15,6 +15,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ._sysmem import collector_paused
 from .article import Article, Cluster, PairScore, Version
 from .params import Params
 from .scoring import ScoredPairs
@@ -184,6 +185,13 @@ def build_clusters(
     empty: np.ndarray | None = None,
 ) -> list[Cluster]:
     """:class:`Cluster` values from labels: representative, scores, versions."""
+    with collector_paused():  # an object or more per article, no cycle among them
+        return _build_clusters(articles, labels, scored, params, empty)
+
+
+def _build_clusters(
+    articles: Sequence[Article], labels: np.ndarray, scored: ScoredPairs, params: Params, empty: np.ndarray | None
+) -> list[Cluster]:
     groups: dict[int, list[int]] = {}
     for i, lab in enumerate(labels.tolist()):
         groups.setdefault(lab, []).append(i)

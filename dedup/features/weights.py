@@ -99,6 +99,17 @@ def idf_weights(
     return smoothed_idf(total_df, n_docs + prior_docs).astype(np.float32)
 
 
+def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Each CSR row's sum of ``values``, in their dtype: scipy's
+    ``m.sum(axis=1)`` of the matrix with those values (the same
+    ``np.add.reduceat`` over the non-empty rows), without building it."""
+    out = np.zeros(len(indptr) - 1, dtype=values.dtype)
+    rows = np.flatnonzero(np.diff(indptr))
+    if len(rows):
+        out[rows] = np.add.reduceat(values, indptr[rows])
+    return out
+
+
 def tfidf(
     counts: sp.csr_matrix,
     idf: np.ndarray,
@@ -128,8 +139,7 @@ def tfidf(
         a, b = int(indptr[lo]), int(indptr[hi])
         w = sublinear_tf(x.data[a:b]) * idf[x.indices[a:b]]
         if dropped is not None:
-            block = sp.csr_matrix((w, x.indices[a:b], indptr[lo : hi + 1] - a), shape=(hi - lo, x.shape[1]))
-            norm2 = np.asarray(block.multiply(block).sum(axis=1)).ravel() + dropped[lo:hi]
+            norm2 = _row_sums(w * w, indptr[lo : hi + 1] - a) + dropped[lo:hi]
             scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
             w *= np.repeat(scale, np.diff(indptr[lo : hi + 1])).astype(w.dtype)
         x.data[a:b] = w

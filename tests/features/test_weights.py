@@ -188,3 +188,19 @@ def test_kth_largest_equals_partition_with_ties():
         b = a.copy()
         assert kth_largest(b, n, k) == want
         assert np.array_equal(np.sort(b), np.sort(a))  # only reordered
+
+
+def test_row_sums_equal_scipy_row_sums_bit_for_bit():
+    """The norms of :func:`tfidf` without the product matrix: the same sums, in the same order."""
+    from dedup.features.weights import _row_sums
+
+    rng = np.random.default_rng(8)
+    for dtype in (np.float32, np.float64):
+        m = sp.random(400, 3000, density=0.05, format="csr", dtype=dtype, random_state=3)
+        m.data = (rng.random(m.nnz) * rng.choice([1e-3, 1.0, 30.0], m.nnz)).astype(dtype) + 1
+        m = sp.csr_matrix(m.multiply(sp.csr_matrix(rng.random((400, 1)) < 0.9)))  # some rows empty
+        m.sum_duplicates()  # canonical, as the counts are (column-sorted rows)
+        assert (np.diff(m.indptr) == 0).any() and m.has_canonical_format
+        want = np.asarray(m.multiply(m).sum(axis=1)).ravel()
+        got = _row_sums(m.data * m.data, m.indptr)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
