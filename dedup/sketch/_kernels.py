@@ -275,30 +275,13 @@ def propose_band(
     whose pairs might not fit; the output grows here, between runs (an
     array variable assigned inside the pair loop costs reference counting
     on every pair)."""
+    knobs = (max_bucket_size, neighbours, ts, window, sorted_times)
+    views = (fp, sig, bands, rows, band, big)
     out = np.empty((1024, 3), np.int64)
     n_out = 0
     g, p = g_lo, -1
     while True:
-        g, p, n_out = _propose_run(
-            idx,
-            starts,
-            g,
-            p,
-            g_hi,
-            max_bucket_size,
-            neighbours,
-            ts,
-            window,
-            sorted_times,
-            fp,
-            sig,
-            bands,
-            rows,
-            band,
-            big,
-            out,
-            n_out,
-        )
+        g, p, n_out = _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out)
         if g >= g_hi:
             return out[:n_out]
         grown = np.empty((max(2 * len(out), n_out + len(idx)), 3), np.int64)  # a row pairs with fewer
@@ -307,30 +290,15 @@ def propose_band(
 
 
 @njit(**KERNEL_OPTIONS)
-def _propose_run(
-    idx,
-    starts,
-    g,
-    p,
-    g_hi,
-    max_bucket_size,
-    neighbours,
-    ts,
-    window,
-    sorted_times,
-    fp,
-    sig,
-    bands,
-    rows,
-    band,
-    big,
-    out,
-    n_out,
-):
+def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
     """:func:`propose_band` from row ``p`` of bucket ``g`` on (``p < 0``: its
     first), until a row's pairs might not fit in ``out``; returns ``(g, p,
     n_out)``: where to go on from (``g == g_hi``: done) and the rows of
-    ``out`` filled."""
+    ``out`` filled. ``knobs`` holds :func:`propose_band`'s bucket
+    arguments (``max_bucket_size`` to ``sorted_times``), ``views`` its
+    signature ones (``fp`` to ``big``)."""
+    max_bucket_size, neighbours, ts, window, sorted_times = knobs
+    fp, sig, bands, rows, band, big = views
     m = len(idx)
     n_buckets = len(starts)
     while g < g_hi:
