@@ -1,4 +1,4 @@
-"""Memory helpers: the cycle collector paused for a block and restored after it."""
+"""Memory helpers: the cycle collector paused for a block; freed pages trimmed only in a large process."""
 
 from __future__ import annotations
 
@@ -27,3 +27,23 @@ def test_collector_left_off_when_it_was_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_freed_memory_is_trimmed_only_past_the_peak_threshold(monkeypatch):
+    from dedup import _sysmem
+
+    calls = []
+
+    class FakeLibc:
+        def malloc_trim(self, pad):
+            calls.append(pad)
+
+    monkeypatch.setattr(_sysmem, "_libc", lambda: FakeLibc())
+    peak = _sysmem.peak_resident_bytes()
+    assert peak > 1 << 20  # a Python process with numpy holds more than a megabyte
+    monkeypatch.setattr(_sysmem, "TRIM_ABOVE", peak + (1 << 30))
+    _sysmem.release_freed_memory()
+    assert calls == []  # a small process: nothing to hand back worth a trim
+    monkeypatch.setattr(_sysmem, "TRIM_ABOVE", peak)
+    _sysmem.release_freed_memory()
+    assert calls == [0]
