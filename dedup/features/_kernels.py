@@ -99,7 +99,7 @@ def term_counts(hashes, offsets, mask):
             counts[o] = run
             o += 1
         indptr[d + 1] = o
-    return indptr, indices[:o].copy(), counts[:o].copy()
+    return indptr, indices[:o], counts[:o]  # views: the unused tail was never written (no resident pages)
 
 
 @njit(**KERNEL_OPTIONS)
