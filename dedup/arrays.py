@@ -75,6 +75,17 @@ def _radix_sort(a, tmp, n, n_bits):
     return src[:n]
 
 
+@njit(inline="always")
+def grown(a, n, extra=0):
+    """``a`` doubled along its first axis (and ``extra`` rows more), its first
+    ``n`` rows kept: how a compiled pass grows an output array between runs
+    of its loop (an array reassigned inside the loop costs reference
+    counting on every pass)."""
+    b = np.empty((2 * len(a) + extra,) + a.shape[1:], a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
 @njit(**KERNEL_OPTIONS)
 def stable_argsort(keys):
     """``np.argsort(keys, kind="stable")`` of uint64 keys, and the keys in

@@ -49,8 +49,8 @@ def _term_counts(texts: Sequence[str], params: Params) -> tuple[TokenBatch, list
     if params.key_term_weight != 1.0:  # names, places, numbers above topic words
         docs, hashes = key_token_hashes(texts)
         counts = boost_terms(counts, docs, feature_columns(hashes, params.n_features), params.key_term_weight)
-    stems = stem_counts(tokens, params.n_features, params.stem_length) if params.stem_length else None
-    if stems is not None and stems.nnz:  # short texts: inflected forms of one word agree
+    stems = stem_counts(tokens, params.n_features, params.stem_length)  # none without short texts or stem_length
+    if stems.nnz:  # short texts: inflected forms of one word agree
         counts = (counts + stems).tocsr()
         counts.sort_indices()
     return tokens, digests, counts

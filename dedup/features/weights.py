@@ -289,19 +289,9 @@ def prune_counts(
     return sp.csr_matrix((counts.data[keep], counts.indices[keep], indptr), shape=counts.shape), dropped
 
 
-_PRIOR_IDF: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
-
-
 def _prior_idf(prior_df: np.ndarray, prior_docs: float) -> np.ndarray:
-    """``ln((1 + D) / (1 + prior_df)) + 1`` per column, cached for the
-    library's priors (cached and read-only themselves)."""
-    if prior_df.flags.writeable:
-        return smoothed_idf(prior_df, prior_docs)
-    key = (id(prior_df), float(prior_docs))
-    hit = _PRIOR_IDF.get(key)
-    if hit is None or hit[0] is not prior_df:
-        hit = _PRIOR_IDF[key] = (prior_df, smoothed_idf(prior_df, prior_docs))
-    return hit[1]
+    """``ln((1 + D) / (1 + prior_df)) + 1`` per column (pruning's idf, from the background alone)."""
+    return smoothed_idf(prior_df, prior_docs)
 
 
 _PRIOR_CODES: dict[tuple[int, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -312,7 +302,8 @@ def _prior_idf_codes(prior_df: np.ndarray, prior_docs: float) -> tuple[np.ndarra
     idf of column ``c``: a prior holds few distinct document frequencies (a
     few hundred), so the codes fit in 16 bits -- a quarter of the float64
     table, which the pruning kernel reads at random for every term (the
-    same values, read from a table that stays in cache); cached like it."""
+    same values, read from a table that stays in cache). Cached for the
+    library's priors (read-only themselves); a writeable one is coded anew."""
     key = (id(prior_df), float(prior_docs))
     hit = _PRIOR_CODES.get(key)
     if hit is not None and hit[0] is prior_df and not prior_df.flags.writeable:

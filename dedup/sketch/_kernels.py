@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arrays import KERNEL_OPTIONS
+from ..arrays import KERNEL_OPTIONS, grown
 from ..hashing import COMBINE, fmix64_scalar
 
 _EMPTY32 = np.uint32(0xFFFFFFFF)
@@ -284,9 +284,7 @@ def propose_band(
         g, p, n_out = _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out)
         if g >= g_hi:
             return out[:n_out]
-        grown = np.empty((max(2 * len(out), n_out + len(idx)), 3), np.int64)  # a row pairs with fewer
-        grown[:n_out] = out[:n_out]
-        out = grown
+        out = grown(out, n_out, max(0, n_out + len(idx) - 2 * len(out)))  # room for a row's pairs (fewer than len(idx))
 
 
 @njit(**KERNEL_OPTIONS)

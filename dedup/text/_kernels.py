@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arrays import KERNEL_OPTIONS
+from ..arrays import KERNEL_OPTIONS, grown
 from ..hashing import FNV_OFFSET, FNV_PRIME, blake2b64_scalar, fmix64_scalar
 
 
@@ -189,10 +189,10 @@ def factorize_spans(buf, starts, ends, keys):
             cap *= 2
             table = _rehash_spans(keys, first, n_ids, cap)
         if n_ids + 1 >= len(first):
-            first = _grown(first, n_ids)
-            s_off = _grown(s_off, n_ids + 1)
+            first = grown(first, n_ids)
+            s_off = grown(s_off, n_ids + 1)
         if used + (ends[t] - starts[t]) > len(store):
-            store = _grown(store, used, ends[t] - starts[t])
+            store = grown(store, used, ends[t] - starts[t])
 
 
 @njit(**KERNEL_OPTIONS)
@@ -362,7 +362,7 @@ def key_token_hashes(buf, doc_offsets):
         if d >= n_docs:
             return docs[:n].copy(), hashes[:n].copy()
         more = doc_offsets[d + 1] - doc_offsets[d] + 1  # a document has fewer tokens than bytes
-        docs, hashes = _grown(docs, n, more), _grown(hashes, n, more)
+        docs, hashes = grown(docs, n, more), grown(hashes, n, more)
 
 
 @njit(**KERNEL_OPTIONS)
@@ -394,11 +394,3 @@ def _key_run(buf, doc_offsets, d, docs, hashes, folded, n):
                 n += 1
         d += 1
     return d, n
-
-
-@njit(inline="always")
-def _grown(a, n, extra=0):
-    """``a`` doubled (and ``extra`` more), its first ``n`` values kept."""
-    b = np.empty(2 * len(a) + extra, a.dtype)
-    b[:n] = a[:n]
-    return b
