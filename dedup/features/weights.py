@@ -31,6 +31,7 @@ __all__ = [
     "tfidf",
     "row_kth_largest",
     "top_terms",
+    "rows_top_terms",
     "drop_columns",
     "prune_counts",
     "Features",
@@ -191,7 +192,7 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     number of stored values. (Compiled per row: :func:`dedup._kernels.row_top_k`.)"""
 
     if x.shape[0] and x.dtype in (np.float32, np.float64):
-        return row_top_k(x.indptr.astype(np.int64, copy=False), x.indices, x.data, int(k))
+        return rows_top_terms(x.indptr, x.indices, x.data, k)
     n = x.shape[0]
     lengths = np.diff(x.indptr)
     rows = np.repeat(np.arange(n), lengths)
@@ -208,6 +209,12 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return c_cols[keep].astype(np.uint32), offsets
+
+
+def rows_top_terms(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_terms` of the CSR rows ``(data, indices, indptr)`` (float
+    data), without building the matrix: the live index's one row an add."""
+    return row_top_k(indptr.astype(np.int64, copy=False), indices, data, int(k))
 
 
 def drop_columns(x: sp.csr_matrix, drop: np.ndarray) -> sp.csr_matrix:

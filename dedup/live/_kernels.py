@@ -55,6 +55,16 @@ def capped_start(size, max_bucket_size, neighbours):
 
 
 @njit(**_opts)
+def count_documents(df, total_df, prior, cols, with_prior):
+    """One more document in each of ``cols`` (distinct): ``df`` (int) and
+    ``total_df``, the float64 sum with the background ``prior`` that the idf
+    reads (:meth:`dedup.live.scoring.Scorer.total_df`'s sum, column by column)."""
+    for c in cols:
+        df[c] += 1
+        total_df[c] = np.float64(df[c]) + prior[c] if with_prior else np.float64(df[c])
+
+
+@njit(**_opts)
 def candidate_products(pc, pw, seqs, start, length, dropped, pool_cols, pool_tf, total_df, n_docs, prior_docs):
     """Cosines (clipped to [0, 1]) and shared-term counts of one article's
     row (columns ``pc`` ascending, L2-normalised weights ``pw``) with each
@@ -109,6 +119,44 @@ def candidate_products(pc, pw, seqs, start, length, dropped, pool_cols, pool_tf,
         cos[r] = min(max(acc, 0.0), 1.0)
         shared[r] = m
     return cos, shared
+
+
+@njit(**_opts)
+def own_totals(df, cols, own_cols, prior, with_prior):
+    """Document frequency plus prior of an article's columns ``cols``
+    (ascending) with the article itself counted where ``own_cols``
+    (ascending, distinct) has the column: ``(df + own) + prior``, the sums
+    :meth:`dedup.live.scoring.Scorer.weights` makes (``df``: float64, per
+    column of ``cols``). A merge of the two sorted lists, no scratch array."""
+    out = np.empty(len(cols), np.float64)
+    j = 0
+    for k in range(len(cols)):
+        c = cols[k]
+        while j < len(own_cols) and own_cols[j] < c:
+            j += 1
+        v = df[k] + 1.0 if j < len(own_cols) and own_cols[j] == c else df[k]
+        out[k] = v + prior[c] if with_prior else v
+    return out
+
+
+@njit(**_opts)
+def own_candidate_products(own_cols, df, prior, with_prior, pc, pw, seqs, pool, total_df, n_docs, prior_docs):
+    """:func:`candidate_products` with the new article's own columns
+    (``own_cols``, distinct) counted once more in ``total_df`` for the call:
+    ``(df + 1) + prior`` there (:meth:`dedup.live.scoring.Scorer.total_df`'s
+    sum), restored after. ``pool`` is the :class:`TermPool`'s
+    ``(start, length, dropped, cols, tf)``."""
+    saved = np.empty(len(own_cols), np.float64)
+    for k in range(len(own_cols)):
+        c = own_cols[k]
+        saved[k] = total_df[c]
+        v = np.float64(df[c]) + 1.0
+        total_df[c] = v + prior[c] if with_prior else v
+    start, length, dropped, cols, tf = pool
+    out = candidate_products(pc, pw, seqs, start, length, dropped, cols, tf, total_df, n_docs, prior_docs)
+    for k in range(len(own_cols)):
+        total_df[own_cols[k]] = saved[k]
+    return out
 
 
 @njit(**_opts)

@@ -167,6 +167,33 @@ def _add_member(soff, ssize, scls, pool, meta, found, seq):
 
 
 @njit(**_opts)
+def _one_band_keys(sig, bands, rows):
+    """:func:`dedup.sketch.lsh.band_keys` of one signature (uint32), or None
+    when every value is EMPTY (an empty document): per band, the first row's
+    value, each further row mixed in as ``fmix64(acc * GOLD + value)``."""
+    empty = True
+    for v in sig:
+        if v != np.uint32(EMPTY):
+            empty = False
+            break
+    if empty:
+        return None
+    out = np.empty(bands, np.uint64)
+    for b in range(bands):
+        acc = np.uint64(sig[b * rows])
+        for r in range(1, rows):
+            x = acc * _GOLD + np.uint64(sig[b * rows + r])
+            x ^= x >> np.uint64(33)
+            x *= _M1
+            x ^= x >> np.uint64(33)
+            x *= _M2
+            x ^= x >> np.uint64(33)
+            acc = x
+        out[b] = acc
+    return out
+
+
+@njit(**_opts)
 def _insert(sbands, skeys, soff, ssize, scls, pool, meta, seq, keys, start):
     """Add ``seq`` to the bucket of each band ``start..`` (``keys[b]``); stops
     at the first band whose segment does not fit in ``pool`` and returns its
@@ -300,11 +327,12 @@ class BandTable:
         self._meta[_FREE:] = -1
 
     def keys(self, sig: np.ndarray) -> np.ndarray | None:
-        """The band keys of one signature (None for an empty document's)."""
-        sig = np.asarray(sig)
-        if (sig == EMPTY).all():
-            return None
-        return np.ascontiguousarray(band_keys(sig[None, :], self.bands, self.rows)[0], dtype=np.uint64)
+        """The band keys of one signature (None for an empty document's):
+        :func:`dedup.sketch.lsh.band_keys` of its row, in one compiled pass."""
+        sig = np.ascontiguousarray(sig, dtype=np.uint32)
+        if len(sig) < self.bands * self.rows:
+            return np.ascontiguousarray(band_keys(sig[None, :], self.bands, self.rows)[0])  # raises
+        return _one_band_keys(sig, self.bands, self.rows)
 
     def insert(self, seq: int, sig: np.ndarray) -> None:
         """Put article ``seq`` in the bucket of each of its bands (nothing for an empty signature)."""

@@ -45,7 +45,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..features import weights as verify
 from ..params import Params
@@ -93,10 +92,18 @@ def _new(prep: Prepared, term_sig: np.ndarray, **kw: object) -> Decision:
     return Decision(Match(id=a.id, story=a.id, version=a.id, kind="new"), term_sig, **kw)  # type: ignore[arg-type]
 
 
+def _with_first(n: int) -> np.ndarray:
+    """The pairs ``(0, k)`` for ``k = 1..n``: row 0 (the new article) with each candidate."""
+    pairs = np.zeros((n, 2), dtype=np.int64)
+    pairs[:, 1] = np.arange(1, n + 1)
+    return pairs
+
+
 def term_signature(scorer: Scorer, pc: np.ndarray, pw: np.ndarray, pptr: np.ndarray) -> np.ndarray:
     """The top-terms signature of one weighed row (:func:`dedup.features.weights.weigh`'s)."""
     p = scorer.params
-    terms, offsets = verify.top_terms(sp.csr_matrix((pw, pc, pptr), shape=(1, p.n_features)), p.n_terms)
+    # top_terms of the one-row matrix, without building it (scipy would hold the columns as int32)
+    terms, offsets = verify.rows_top_terms(pptr, pc.astype(np.int32), pw, p.n_terms)
     return signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
 
 
@@ -131,8 +138,8 @@ def plan_partners(
         return PartnerPlan(np.ones(len(entries), dtype=bool))
     offered = [e for e, t in zip(entries, by_term.tolist(), strict=True) if t]
     (bands, rows), _ = lsh_bands(params)
-    sigs = np.stack([term_sig] + [e.term_sig for e in offered])
-    pairs = np.stack([np.zeros(len(offered), dtype=np.int64), np.arange(1, len(offered) + 1)], axis=1)
+    sigs = np.array([term_sig] + [e.term_sig for e in offered])  # np.stack, without its checks
+    pairs = _with_first(len(offered))
     common = cand.bands_in_common(sigs, pairs, bands, rows).tolist()
     # pairs agreeing in fewer than min_bands bands are never offered (the batch's rule)
     enough = [c >= params.min_bands for c in common]
@@ -181,7 +188,7 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
         return _new(prep, term_sig, **kept)
     # candidates' weights under the same (current) document frequencies
     cos, shared = state.candidate_products(pc, pw, entries, n_docs, prep.df_cols)
-    jac = estimate_jaccard(np.stack([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
+    jac = estimate_jaccard(np.array([e.shingle_sig for e in entries]), prep.shingle_sig[None, :])
     s1 = scorer.short_scaled(
         cos,
         np.full(len(entries), prep.n_terms, dtype=np.float64),
@@ -191,7 +198,7 @@ def decide(state: IndexState, scorer: Scorer, prep: Prepared, seq: int | None) -
     me = -1 if seq is None else seq
     top, rev, changed = scorer.plan_profiles(me, entries, s1, state.get_seqs, prep.n_terms)
     profiles = [(me, top, rev)] + [(e.seq, *changed.get(e.seq, (e.top, e.rev))) for e in entries]
-    pairs = np.stack([np.zeros(len(entries), dtype=np.int64), np.arange(1, len(entries) + 1)], axis=1)
+    pairs = _with_first(len(entries))
     score = scorer.blend(s1, profiles, pairs)
     d = Decision(_new(prep, term_sig).match, term_sig, top, rev, changed, **kept)  # type: ignore[arg-type]
     d.match = _choose(state, p, d.match, entries, cos, jac, score, d.best)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..features.weights import sublinear_tf
 from ..params import Params
-from ._kernels import TermPool, candidate_products
+from ._kernels import TermPool, count_documents, own_candidate_products
 from .bands import lsh_bands
 from .bandtable import BandTable
 from .records import Entry, PartnerLists, Profiles, Snapshot
@@ -115,8 +115,7 @@ class MemoryState:
             e = self.entries.get(s)
             if e is not None and e.live:
                 e.partners = held
-        self.df[all_cols] += 1
-        self._sync_total_df(all_cols)
+        count_documents(self.df, self.total_df, self.scorer.prior, all_cols, bool(self.scorer.prior_docs))
         self.n_docs += 1
         self._put(entry)
         if not math.isnan(entry.ts) and entry.ts > self.newest_ts:
@@ -231,26 +230,21 @@ class MemoryState:
         self, pc: np.ndarray, pw: np.ndarray, entries: Sequence[Entry], n_docs: float, own_cols: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Straight from the term pool and ``total_df`` (the article's own columns counted once more)."""
-        pool, total = self.terms, self.total_df
+        pool, sc = self.terms, self.scorer
         seqs = np.fromiter((e.seq for e in entries), dtype=np.int64, count=len(entries))
-        saved = total[own_cols]
-        total[own_cols] = self.scorer.total_df(self.df[own_cols] + 1.0, own_cols)
-        try:
-            return candidate_products(
-                pc,
-                pw,
-                seqs,
-                pool.start,
-                pool.length,
-                pool.dropped,
-                pool.cols,
-                pool.tf,
-                total,
-                float(n_docs),
-                float(self.scorer.prior_docs),
-            )
-        finally:
-            total[own_cols] = saved
+        return own_candidate_products(
+            own_cols,
+            self.df,
+            sc.prior,
+            bool(sc.prior_docs),
+            pc,
+            pw,
+            seqs,
+            (pool.start, pool.length, pool.dropped, pool.cols, pool.tf),
+            self.total_df,
+            float(n_docs),
+            float(sc.prior_docs),
+        )
 
     # whole state
     def snapshot(self) -> Snapshot:

@@ -144,3 +144,19 @@ def test_index_candidates_equal_the_reference_on_a_feed() -> None:
                 want = [] if (sig == EMPTY).all() else ref.query(sig, p.max_bucket_size, p.bucket_neighbours)
                 assert g.tolist() == want
     assert 0 < len(kept) < 300
+
+
+@pytest.mark.parametrize(("bands", "rows"), [(256, 1), (16, 8), (5, 3)])
+def test_keys_of_one_signature_are_the_batchs_band_keys(bands, rows):
+    """The compiled per-signature keys equal :func:`band_keys` of the row
+    (also with rows left over past ``bands * rows``); an empty document's
+    signature has none; a signature too short is refused as by the batch."""
+    rng = np.random.default_rng(bands * rows)
+    table = BandTable(bands, rows)
+    sigs = rng.integers(0, 2**32, (20, max(256, bands * rows)), dtype=np.uint32)
+    sigs[3, :5] = EMPTY  # EMPTY values inside a real signature are still keyed
+    for sig in sigs:
+        assert np.array_equal(table.keys(sig), band_keys(sig[None, :], bands, rows)[0])
+    assert table.keys(np.full(256, EMPTY, np.uint32)) is None
+    with pytest.raises(ValueError, match="exceeds"):
+        table.keys(sigs[0][: bands * rows - 1])

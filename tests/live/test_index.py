@@ -7,14 +7,18 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from dedup import Params, cluster_articles
 from dedup.article import coerce_article
+from dedup.features.weights import top_terms
 from dedup.live import DuplicateArticleError, Match, Story, StoryIndex
+from dedup.live.decide import term_signature
 from dedup.live.memory import MemoryState
 from dedup.live.prepare import prepare
 from dedup.live.scoring import Scorer
+from dedup.sketch.minhash import signatures
 from dedup.synth import generate_articles
 
 
@@ -214,6 +218,37 @@ def test_candidate_kernel_equals_numpy_weights_bit_for_bit(feed, background):
         assert np.array_equal(cos, ref_cos) and np.array_equal(shared, ref_shared)
     # the scratch arrays are left clean
     assert not scorer.scratch_own.any() and not scorer.scratch_pos.any()
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_one_row_weights_equal_the_many_row_path_bit_for_bit(feed, background):
+    """An add's own row (the one-row path) is row 0 of the same article
+    weighed beside others (the general path), bit for bit, and its term
+    signature is that of top_terms over the one-row matrix."""
+    state, scorer, prep, (pc, pw, n_docs), entries = _kernel_inputs(feed, background)
+    cols, w, indptr = scorer.weights([prep] + entries[:5], state.df_of, n_docs, own_cols=prep.df_cols)
+    assert len(pc) > 50 and np.array_equal(pc, cols[: indptr[1]])
+    assert np.array_equal(pw, w[: indptr[1]])  # exact, not close
+    assert not scorer.scratch_own.any()
+    x = sp.csr_matrix((pw, pc, np.array([0, len(pc)])), shape=(1, scorer.params.n_features))
+    terms, offsets = top_terms(x, scorer.params.n_terms)
+    want = signatures(terms, offsets, num_perm=scorer.params.num_perm, seed=scorer.params.random_state)[0]
+    assert np.array_equal(term_signature(scorer, pc, pw, np.array([0, len(pc)])), want)
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_document_frequencies_and_their_totals_follow_the_adds(feed, background):
+    """The memory state's df counts each article's columns once, and
+    total_df (what the compiled idf reads) is df plus the prior as
+    Scorer.total_df sums them, in every column."""
+    state, scorer, *_ = _kernel_inputs(feed, background)
+    want = np.zeros_like(state.df)
+    for a in feed[:150]:
+        p = prepare([coerce_article(a, a["id"])], scorer.params)[0]
+        want[p.df_cols] += 1
+    assert np.array_equal(state.df, want) and state.df.sum() > 1000
+    cols = np.arange(len(want))
+    assert np.array_equal(state.total_df, scorer.total_df(want.astype(np.float64), cols))
 
 
 def test_term_pool_keeps_rows_through_compaction():
