@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from dedup.hashing import blake2b64_spans, hash_bytes, hash_str
+from dedup.hashing import blake2b64_spans, hash_bytes, hash_str, hash_strs
 
 
 def _spans(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -29,3 +29,12 @@ def test_compiled_blake2b_of_token_strings_equals_hash_str():
     got = blake2b64_spans(*_spans([w.encode("utf-8") for w in words]))
     assert got.tolist() == [hash_str(w) for w in words] == [hash_bytes(w.encode()) for w in words]
     assert len(set(got.tolist())) == len(words)
+
+
+def test_hash_strs_is_hash_str_of_each():
+    """The vectorised form (the background prior's words) equals the scalar
+    one, lone surrogates included; no strings, no hashes."""
+    words = ["", "a", "caf\u00e9", "\udc80x", "word " * 40] + [f"w{i}" for i in range(500)]
+    assert hash_strs(words).tolist() == [hash_str(w) for w in words]
+    assert hash_strs(iter(words[:3])).tolist() == [hash_str(w) for w in words[:3]]
+    assert hash_strs([]).dtype == np.uint64 and len(hash_strs([])) == 0

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..arrays import csr_of, shrunk
-from ..hashing import hash_str
+from ..hashing import hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
 from ._kernels import row_top_k
@@ -73,7 +73,7 @@ def _background_prior(language: str | None, n_features: int, n_docs: int) -> np.
     if language is not None and n_docs > 0:
         freqs = _word_frequencies(language)
         f = np.fromiter(freqs.values(), dtype=np.float64, count=len(freqs))
-        hashes = np.fromiter(map(hash_str, freqs), dtype=np.uint64, count=len(freqs))
+        hashes = hash_strs(freqs)
         np.maximum.at(prior, feature_columns(hashes, n_features), n_docs * -np.expm1(-f * _DOC_LENGTH))
     prior.flags.writeable = False
     return prior

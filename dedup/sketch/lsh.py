@@ -100,8 +100,16 @@ def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.9) -> t
     ``num_perm`` permutations (the batch's and the live index's)."""
     if not 0.0 < recall_weight < 1.0:
         raise ValueError(f"recall_weight must be in (0, 1), got {recall_weight!r}")
-    _, rows = optimal_params(threshold, num_perm, 1.0 - recall_weight, recall_weight)
+    rows = SOLVED_ROWS.get((threshold, num_perm, recall_weight))
+    if rows is None:
+        _, rows = optimal_params(threshold, num_perm, 1.0 - recall_weight, recall_weight)
     return num_perm // rows, rows
+
+
+# lsh_params' rows for the default parameters (term view, shingle view), so a
+# process does not spend 0.15 s of numerical integration on them at start;
+# tests/sketch/test_lsh.py solves each again and compares.
+SOLVED_ROWS: dict[tuple[float, int, float], int] = {(0.1, 256, 0.9): 1, (0.6, 256, 0.5): 8}
 
 
 def _check_width(signatures: np.ndarray, bands: int, rows: int) -> None:

@@ -141,6 +141,20 @@ def test_band_fingerprints_equal_the_band_keys_top_byte(bands, rows):
     assert np.array_equal(got, want)
 
 
+def test_solved_rows_are_what_the_integration_gives():
+    """The default parameters' rows, kept solved, are optimal_params' own
+    answer; the defaults use them, other parameters are solved as before."""
+    p = Params()
+    assert (p.lsh_threshold, p.num_perm, 0.9) in cand.SOLVED_ROWS
+    assert (p.copy_threshold, p.num_perm, 0.5) in cand.SOLVED_ROWS
+    for (threshold, num_perm, recall), rows in cand.SOLVED_ROWS.items():
+        assert cand.optimal_params(threshold, num_perm, 1.0 - recall, recall)[1] == rows
+    assert cand.lsh_params(0.5, 64, 0.5) == (
+        64 // cand.optimal_params(0.5, 64, 0.5, 0.5)[1],
+        cand.optimal_params(0.5, 64, 0.5, 0.5)[1],
+    )
+
+
 def test_numpy_candidates_equal_datasketch_lsh_when_uncapped():
     docs = list(generate_articles(300, seed=5))
     from dedup.article import prepare_articles
