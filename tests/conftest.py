@@ -5,12 +5,14 @@ a longer search together with ``DEDUP_FUZZ_EXAMPLES``)."""
 
 from __future__ import annotations
 
+import atexit
 import csv
 import json
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("hunt", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# the run's own disk cache (dedup._cache), shared with the CLI subprocesses it starts and removed after
+if "DEDUP_CACHE_DIR" not in os.environ:
+    os.environ["DEDUP_CACHE_DIR"] = tempfile.mkdtemp(prefix="dedup-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["DEDUP_CACHE_DIR"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -26,7 +26,6 @@ from difflib import SequenceMatcher
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
 from .features import cosine_pairs
@@ -89,6 +88,9 @@ def assign(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_a: int, n_b: 
     ``(rows, cols, vals)`` (rows < ``n_a``, cols < ``n_b``, vals > 0), per connected component."""
     if not len(rows):
         return []
+    # imported here: scipy.optimize takes 0.15 s to import, and a process that never diffs never needs it
+    from scipy.optimize import linear_sum_assignment
+
     if n_a * n_b <= _SMALL:
         w = np.zeros((n_a, n_b))
         w[rows, cols] = vals

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._cache import cached_array
 from ..arrays import csr_of, shrunk
-from ..hashing import hash_strs
+from ..hashing import hash_str, hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
 from ._kernels import row_top_k
@@ -68,14 +69,51 @@ def background_prior(language: str | None, n_features: int, n_docs: int) -> np.n
 
 @lru_cache(maxsize=4)
 def _background_prior(language: str | None, n_features: int, n_docs: int) -> np.ndarray:
-
-    prior = np.zeros(n_features, dtype=np.float64)
-    if language is not None and n_docs > 0:
-        freqs = _word_frequencies(language)
-        f = np.fromiter(freqs.values(), dtype=np.float64, count=len(freqs))
-        hashes = hash_strs(freqs)
-        np.maximum.at(prior, feature_columns(hashes, n_features), n_docs * -np.expm1(-f * _DOC_LENGTH))
+    if language is None or n_docs <= 0:
+        prior = np.zeros(n_features, dtype=np.float64)
+    else:
+        prior = _stored_prior(language, n_features, n_docs)
     prior.flags.writeable = False
+    return prior
+
+
+def _stored_prior(language: str, n_features: int, n_docs: int) -> np.ndarray:
+    """:func:`_prior_from_words`, from the disk cache (:mod:`dedup._cache`)
+    when this wordfreq's list was read for these parameters before."""
+    compute = partial(_prior_from_words, language, n_features, n_docs)
+    version = _wordfreq_version()
+    if version is None:
+        return compute()
+    # how words become columns, by example: a change to the hashing makes a new entry
+    probe = np.array([hash_str(w) for w in ("the", "news", "caf\u00e9")], dtype=np.uint64)
+    key = {
+        "language": language,
+        "n_features": n_features,
+        "n_docs": n_docs,
+        "doc_length": _DOC_LENGTH,
+        "wordfreq": version,
+        "columns": feature_columns(probe, n_features).tolist(),
+    }
+    return cached_array("prior", key, (n_features,), np.float64, compute)
+
+
+def _wordfreq_version() -> str | None:
+    """The installed wordfreq's version (its word lists), without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wordfreq")
+    except PackageNotFoundError:  # pragma: no cover - a dependency
+        return None
+
+
+def _prior_from_words(language: str, n_features: int, n_docs: int) -> np.ndarray:
+    """:func:`background_prior` computed from the word list."""
+    prior = np.zeros(n_features, dtype=np.float64)
+    freqs = _word_frequencies(language)
+    f = np.fromiter(freqs.values(), dtype=np.float64, count=len(freqs))
+    hashes = hash_strs(freqs)
+    np.maximum.at(prior, feature_columns(hashes, n_features), n_docs * -np.expm1(-f * _DOC_LENGTH))
     return prior
 
 

@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.integrate import quad
 
 from .._sysmem import release_freed_memory
 from ..arrays import usable_cpus
@@ -56,10 +55,14 @@ __all__ = [
 
 
 def _false_positive(threshold: float, b: int, r: int) -> float:
+    from scipy.integrate import quad  # here: 0.15 s of imports (scipy.optimize) that most processes never need
+
     return quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
 
 
 def _false_negative(threshold: float, b: int, r: int) -> float:
+    from scipy.integrate import quad
+
     return quad(lambda s: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
 
 

@@ -204,3 +204,25 @@ def test_row_sums_equal_scipy_row_sums_bit_for_bit():
         want = np.asarray(m.multiply(m).sum(axis=1)).ravel()
         got = _row_sums(m.data * m.data, m.indptr)
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_background_prior_from_the_disk_cache_is_the_computed_one(tmp_path, monkeypatch):
+    """The prior read back from the cache is the one computed from the word
+    list, bit for bit; a cache written for other parameters is not used."""
+    from dedup.features.weights import _background_prior, _prior_from_words
+
+    monkeypatch.setenv("DEDUP_CACHE_DIR", str(tmp_path))
+    p = Params()
+    want = _prior_from_words(p.background, p.n_features, p.background_docs)
+    for n_docs in (p.background_docs, p.background_docs + 1):
+        _background_prior.cache_clear()
+        written = _background_prior(p.background, p.n_features, n_docs)  # computed, stored
+        _background_prior.cache_clear()
+        read = _background_prior(p.background, p.n_features, n_docs)  # read back
+        assert np.array_equal(written, read) and not read.flags.writeable
+    assert len(list(tmp_path.glob("prior-*.npy"))) == 2
+    assert np.array_equal(read, _prior_from_words(p.background, p.n_features, p.background_docs + 1))
+    _background_prior.cache_clear()
+    assert np.array_equal(_background_prior(p.background, p.n_features, p.background_docs), want)
+    assert want.sum() > 0
+    _background_prior.cache_clear()
