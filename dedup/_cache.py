@@ -11,7 +11,8 @@ ignored and computed again; a directory that cannot be written is no error
 (the array is then computed in every process, as without a cache).
 
 The folder is ``$DEDUP_CACHE_DIR``, else ``$XDG_CACHE_HOME/dedup``, else
-``~/.cache/dedup``; ``DEDUP_CACHE_DIR=off`` turns the cache off.
+``~/.cache/dedup`` (no cache when no home folder is known);
+``DEDUP_CACHE_DIR=off`` turns the cache off.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def cache_dir() -> Path | None:
     given = os.environ.get("DEDUP_CACHE_DIR")
     if given is not None:
         return None if given.strip().lower() in ("", "off", "0", "none") else Path(given)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):  # no home folder known: no cache (not a "~" folder in the working one)
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "dedup"
 
 

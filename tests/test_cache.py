@@ -76,10 +76,15 @@ def test_turned_off(tmp_path, monkeypatch, value):
     assert compute.calls == 2 and not os.listdir(tmp_path)
 
 
-def test_default_folder_follows_xdg(monkeypatch, tmp_path):
+def test_default_folder_follows_xdg_then_home(monkeypatch, tmp_path):
     monkeypatch.delenv("DEDUP_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _cache.cache_dir() == tmp_path / "dedup"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _cache.cache_dir() == tmp_path / "home" / ".cache" / "dedup"
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no home known: "~" stays "~"
+    assert _cache.cache_dir() is None
 
 
 def test_a_computed_array_of_the_wrong_shape_is_refused(folder):

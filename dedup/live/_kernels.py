@@ -179,6 +179,13 @@ def _compact(start, length, cols, tf):
     return top
 
 
+def _moved(a: np.ndarray, used: int, size: int) -> np.ndarray:
+    """A new array of ``size`` holding ``a[:used]``, the rest unwritten."""
+    out = np.empty(size, a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
 class TermPool:
     """Live articles' pruned term counts, by sequence number, in flat arrays:
     the rows :func:`candidate_products` reads (columns int32, sublinear tf
@@ -228,9 +235,9 @@ class TermPool:
         size = len(self.cols)
         while 4 * (self.top + n) > 3 * size:
             size *= 2
-        if size > len(self.cols):
-            self.cols = np.concatenate([self.cols[: self.top], np.zeros(size - self.top, np.int32)])
-            self.tf = np.concatenate([self.tf[: self.top], np.zeros(size - self.top, np.float64)])
+        if size > len(self.cols):  # the free part is not written (its pages are touched as rows arrive)
+            self.cols = _moved(self.cols, self.top, size)
+            self.tf = _moved(self.tf, self.top, size)
 
     @property
     def nbytes(self) -> int:
