@@ -62,7 +62,8 @@ def background_prior(language: str | None, n_features: int, n_docs: int) -> np.n
     know (names, numbers) and bigrams get no prior: they count as rare. The
     array depends on the parameters alone -- not on the articles -- so a
     batch, a live index and a Spark executor weigh a term alike; it is
-    computed once per process and cached (read-only).
+    computed once per process and cached (read-only), and kept on disk for
+    the next process (:mod:`dedup._cache`).
     """
     return _background_prior(language, int(n_features), int(n_docs))
 
