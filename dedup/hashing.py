@@ -9,7 +9,7 @@ and on Spark.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numba import njit
@@ -53,14 +53,19 @@ def hash_str(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
+def joined_bytes(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Byte strings back to back as one uint8 buffer, and where each starts
+    (``offsets``, one more than ``parts``): what the compiled passes read."""
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
+    return np.frombuffer(b"".join(parts) or b"\0", np.uint8), offsets
+
+
 def hash_strs(strings: Iterable[str]) -> np.ndarray:
     """:func:`hash_str` of each string (uint64), in one compiled pass over
     their UTF-8 bytes laid end to end (:func:`blake2b64_spans`)."""
-    parts = [s.encode("utf-8", "surrogatepass") for s in strings]
-    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    ends = np.cumsum(lengths)
-    buf = np.frombuffer(b"".join(parts) or b"\0", np.uint8)
-    return blake2b64_spans(buf, ends - lengths, ends)
+    buf, offsets = joined_bytes([s.encode("utf-8", "surrogatepass") for s in strings])
+    return blake2b64_spans(buf, offsets[:-1], offsets[1:])
 
 
 def hash_bytes(b: bytes) -> int:
@@ -75,6 +80,17 @@ def fmix64_scalar(x):
     x *= _M2
     x ^= x >> np.uint64(33)
     return x
+
+
+@njit(inline="always")
+def band_key_scalar(row, b, rows):
+    """The key of band ``b`` (``rows`` values) of one signature ``row``:
+    :func:`dedup.sketch.lsh.band_keys`'s, for compiled kernels (the first
+    value, each further one mixed in as ``fmix64(key * COMBINE + value)``)."""
+    key = np.uint64(row[b * rows])
+    for r in range(1, rows):
+        key = fmix64_scalar(key * COMBINE + np.uint64(row[b * rows + r]))
+    return key
 
 
 _IV = np.array(

@@ -43,6 +43,14 @@ def idf_value(top, total_df):
     return np.float64(np.float32(math.log(top / (1.0 + total_df)) + 1.0))
 
 
+@njit(inline="always")
+def total_df_value(df, prior, with_prior):
+    """A column's document frequency ``df`` (float64) plus its background
+    ``prior`` when there is one: :meth:`dedup.live.scoring.Scorer.total_df`
+    for one column."""
+    return df + prior if with_prior else df
+
+
 # CORE: sketch/lsh.py -- the bucket cap of candidates._bucket_pairs_capped, as the live query reads it
 @njit(inline="always")
 def capped_start(size, max_bucket_size, neighbours):
@@ -61,7 +69,7 @@ def count_documents(df, total_df, prior, cols, with_prior):
     reads (:meth:`dedup.live.scoring.Scorer.total_df`'s sum, column by column)."""
     for c in cols:
         df[c] += 1
-        total_df[c] = np.float64(df[c]) + prior[c] if with_prior else np.float64(df[c])
+        total_df[c] = total_df_value(np.float64(df[c]), prior[c], with_prior)
 
 
 @njit(**_opts)
@@ -135,7 +143,7 @@ def own_totals(df, cols, own_cols, prior, with_prior):
         while j < len(own_cols) and own_cols[j] < c:
             j += 1
         v = df[k] + 1.0 if j < len(own_cols) and own_cols[j] == c else df[k]
-        out[k] = v + prior[c] if with_prior else v
+        out[k] = total_df_value(v, prior[c], with_prior)
     return out
 
 
@@ -150,8 +158,7 @@ def own_candidate_products(own_cols, df, prior, with_prior, pc, pw, seqs, pool, 
     for k in range(len(own_cols)):
         c = own_cols[k]
         saved[k] = total_df[c]
-        v = np.float64(df[c]) + 1.0
-        total_df[c] = v + prior[c] if with_prior else v
+        total_df[c] = total_df_value(np.float64(df[c]) + 1.0, prior[c], with_prior)
     start, length, dropped, cols, tf = pool
     out = candidate_products(pc, pw, seqs, start, length, dropped, cols, tf, total_df, n_docs, prior_docs)
     for k in range(len(own_cols)):

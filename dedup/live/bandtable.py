@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..hashing import COMBINE, band_key_scalar, fmix64_scalar
 from ..sketch.lsh import band_keys
 from ..sketch.minhash import EMPTY
 from ._kernels import capped_start
@@ -37,9 +38,6 @@ from ._kernels import capped_start
 __all__ = ["BandTable"]
 
 _opts = dict(cache=True, nogil=True)
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY_SLOT = -1
 _TOMB = -2
 _N_CLASSES = 40
@@ -49,13 +47,7 @@ _USED, _TOMBS, _TOP, _MEMBERS, _FREE = 0, 1, 2, 3, 4
 
 @njit(inline="always")
 def _slot_hash(band, key, mask):
-    x = key ^ (np.uint64(band + 1) * _GOLD)
-    x ^= x >> np.uint64(33)
-    x *= _M1
-    x ^= x >> np.uint64(33)
-    x *= _M2
-    x ^= x >> np.uint64(33)
-    return np.int64(x & np.uint64(mask))
+    return np.int64(fmix64_scalar(key ^ (np.uint64(band + 1) * COMBINE)) & np.uint64(mask))
 
 
 @njit(**_opts)
@@ -169,8 +161,7 @@ def _add_member(soff, ssize, scls, pool, meta, found, seq):
 @njit(**_opts)
 def _one_band_keys(sig, bands, rows):
     """:func:`dedup.sketch.lsh.band_keys` of one signature (uint32), or None
-    when every value is EMPTY (an empty document): per band, the first row's
-    value, each further row mixed in as ``fmix64(acc * GOLD + value)``."""
+    when every value is EMPTY (an empty document)."""
     empty = True
     for v in sig:
         if v != np.uint32(EMPTY):
@@ -180,16 +171,7 @@ def _one_band_keys(sig, bands, rows):
         return None
     out = np.empty(bands, np.uint64)
     for b in range(bands):
-        acc = np.uint64(sig[b * rows])
-        for r in range(1, rows):
-            x = acc * _GOLD + np.uint64(sig[b * rows + r])
-            x ^= x >> np.uint64(33)
-            x *= _M1
-            x ^= x >> np.uint64(33)
-            x *= _M2
-            x ^= x >> np.uint64(33)
-            acc = x
-        out[b] = acc
+        out[b] = band_key_scalar(sig, b, rows)
     return out
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..arrays import KERNEL_OPTIONS, grown
-from ..hashing import COMBINE, fmix64_scalar
+from ..hashing import band_key_scalar, fmix64_scalar
 
 _EMPTY32 = np.uint32(0xFFFFFFFF)
 
@@ -117,11 +117,9 @@ def band_fingerprints(sig, bands, rows, width):
     n = sig.shape[0]
     fp = np.zeros((n, width), np.uint8)
     for i in range(n):
+        row = sig[i]
         for b in range(bands):
-            key = np.uint64(sig[i, b * rows])
-            for r in range(1, rows):
-                key = fmix64_scalar(key * COMBINE + np.uint64(sig[i, b * rows + r]))
-            fp[i, b] = np.uint8(fmix64_scalar(key) >> np.uint64(56))
+            fp[i, b] = np.uint8(fmix64_scalar(band_key_scalar(row, b, rows)) >> np.uint64(56))
     return fp
 
 

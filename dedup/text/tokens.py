@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 
 from ..article import Article
-from ..hashing import blake2b64_spans, hash_bytes, hash_str
+from ..hashing import blake2b64_spans, hash_bytes, hash_str, joined_bytes
 from .normalise import (
     ParagraphKind,
     classify_paragraph,
@@ -83,14 +83,6 @@ def key_tokens(text: str) -> list[str]:
     return list(dict.fromkeys(comparison_terms(fold(" ".join(found)))))
 
 
-def _joined(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Byte strings back to back as one uint8 buffer, and where each starts
-    (``offsets``, one more than ``parts``): what the compiled passes read."""
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
-    return np.frombuffer(b"".join(parts) or b"\0", np.uint8), offsets
-
-
 def key_token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The token hashes of every text's key facts (:func:`key_tokens`) as
     ``(docs, hashes)``, one entry per key token (a repeated token may
@@ -100,7 +92,9 @@ def key_token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
     is_ascii = [t.isascii() for t in texts]
     ascii_ = [i for i, a in enumerate(is_ascii) if a]
-    docs, hashes = _kernels.key_token_hashes(*_joined([b". " + texts[i][:_KEY_SPAN].encode("ascii") for i in ascii_]))
+    docs, hashes = _kernels.key_token_hashes(
+        *joined_bytes([b". " + texts[i][:_KEY_SPAN].encode("ascii") for i in ascii_])
+    )
     docs = np.asarray(ascii_, dtype=np.int64)[docs]
     if len(ascii_) == len(texts):
         return docs, hashes
@@ -132,7 +126,7 @@ def comparison_items(texts: Sequence[str]) -> list[str | list[str] | bytes]:
     fast = [i for i, p in enumerate(plain) if p]
     if not fast:
         return items
-    buf, offsets = _joined([texts[i].encode("ascii") for i in fast])
+    buf, offsets = joined_bytes([texts[i].encode("ascii") for i in fast])
     text, starts, ends, doc_paragraphs, special = K.paragraph_spans(buf, offsets, K.OPENING_BYTES, K.OPENING_OFFSETS)
     kept_from = np.zeros(len(special), dtype=np.int64)
     for k in np.flatnonzero(special).tolist():
@@ -261,7 +255,7 @@ def _hash_items_dict(items: Sequence[str | bytes | Sequence[str]]) -> tuple[Toke
 def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[TokenBatch, list[bytes]]:
     from . import _kernels
 
-    buf, doc_offsets = _joined(encoded)
+    buf, doc_offsets = joined_bytes(encoded)
     joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
     ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
     lengths = ends[first] - starts[first]
