@@ -21,7 +21,7 @@ from ..arrays import csr_of, shrunk
 from ..hashing import hash_str, hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
-from ._kernels import row_top_k
+from ._kernels import row_top_k, row_top_set
 from .counts import RawFeatures, feature_columns
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "tfidf",
     "row_kth_largest",
     "top_terms",
-    "rows_top_terms",
+    "top_term_sets",
     "drop_columns",
     "prune_counts",
     "Features",
@@ -231,7 +231,7 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     number of stored values. (Compiled per row: :func:`dedup._kernels.row_top_k`.)"""
 
     if x.shape[0] and x.dtype in (np.float32, np.float64):
-        return rows_top_terms(x.indptr, x.indices, x.data, k)
+        return row_top_k(x.indptr.astype(np.int64, copy=False), x.indices, x.data, int(k))
     n = x.shape[0]
     lengths = np.diff(x.indptr)
     rows = np.repeat(np.arange(n), lengths)
@@ -250,10 +250,12 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     return c_cols[keep].astype(np.uint32), offsets
 
 
-def rows_top_terms(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`top_terms` of the CSR rows ``(data, indices, indptr)`` (float
-    data), without building the matrix: the live index's one row an add."""
-    return row_top_k(indptr.astype(np.int64, copy=False), indices, data, int(k))
+def top_term_sets(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The columns :func:`top_terms` gives for the CSR rows ``(data, indices,
+    indptr)`` (float data), each row's in its stored order rather than by
+    weight: the sets the top-terms signatures are taken over (a signature
+    does not depend on the order), without sorting them."""
+    return row_top_set(indptr.astype(np.int64, copy=False), indices, data, int(k))
 
 
 def drop_columns(x: sp.csr_matrix, drop: np.ndarray) -> sp.csr_matrix:
@@ -416,7 +418,7 @@ def weigh(
         df, n_docs = document_frequency
     idf = idf_weights(df, n_docs, prior_of(params), params.background_docs if params.background else 0)
     x = tfidf(raw.counts, idf, raw.dropped, copy=copy)
-    terms, term_offsets = top_terms(x, params.n_terms)
+    terms, term_offsets = top_term_sets(x.indptr, x.indices, x.data, params.n_terms)
     if drop_unshared:
         x = drop_columns(x, df == 1)
     sh, empty, n_terms = raw.shingle_signatures, raw.empty, raw.terms_per_row()

@@ -102,8 +102,8 @@ def _with_first(n: int) -> np.ndarray:
 def term_signature(scorer: Scorer, pc: np.ndarray, pw: np.ndarray, pptr: np.ndarray) -> np.ndarray:
     """The top-terms signature of one weighed row (:func:`dedup.features.weights.weigh`'s)."""
     p = scorer.params
-    # top_terms of the one-row matrix, without building it (scipy would hold the columns as int32)
-    terms, offsets = verify.rows_top_terms(pptr, pc.astype(np.int32), pw, p.n_terms)
+    # the terms top_terms picks in the one-row matrix, without building it (as scipy would: int32 columns)
+    terms, offsets = verify.top_term_sets(pptr, pc.astype(np.int32), pw, p.n_terms)
     return signatures(terms, offsets, num_perm=p.num_perm, seed=p.random_state)[0]
 
 

@@ -173,21 +173,29 @@ def test_dropping_terms_only_one_article_has_keeps_every_pair_score_bit_for_bit(
 
 
 def test_kth_largest_equals_partition_with_ties():
-    """The compiled selection (prune_rows, row_kth_largest) returns what
-    ``np.partition`` returns, on values with large blocks of ties."""
+    """The compiled selection (prune_rows, row_kth_largest, the top terms)
+    returns what ``np.partition`` returns, on values with large blocks of
+    ties, from a slice of a longer array (float64 and float32), which it
+    leaves unchanged."""
     from dedup.features._kernels import kth_largest
 
     rng = np.random.default_rng(11)
-    for _ in range(3000):
+    buf = np.empty((3, 400))
+    for trial in range(3000):
         n = int(rng.integers(1, 400))
         a = np.round(rng.random(n) * rng.integers(1, 30), int(rng.integers(0, 3)))
         if rng.random() < 0.3:
             a[rng.random(n) < 0.6] = a.max()  # a tie block at the top, as a row's unseen bigrams make
+        if trial % 2:
+            a = a.astype(np.float32)
         k = int(rng.integers(1, n + 1))
         want = np.partition(a, n - k)[n - k]
-        b = a.copy()
-        assert kth_largest(b, n, k) == want
-        assert np.array_equal(np.sort(b), np.sort(a))  # only reordered
+        padded = np.concatenate([a[:0] + 99, a, a[:0] - 99, np.full(3, 1e9, a.dtype)])  # values past hi
+        before = padded.copy()
+        assert kth_largest(padded, 0, n, k, buf) == want
+        shifted = np.concatenate([np.full(5, -1e9, a.dtype), a])
+        assert kth_largest(shifted, 5, 5 + n, k, buf) == want
+        assert np.array_equal(padded, before)
 
 
 def test_row_sums_equal_scipy_row_sums_bit_for_bit():
@@ -226,3 +234,28 @@ def test_background_prior_from_the_disk_cache_is_the_computed_one(tmp_path, monk
     assert np.array_equal(_background_prior(p.background, p.n_features, p.background_docs), want)
     assert want.sum() > 0
     _background_prior.cache_clear()
+
+
+def test_top_term_sets_pick_the_top_terms_columns():
+    """The same columns as top_terms (ties at the k-th value broken by the
+    lower column), also for rows not sorted by column."""
+    from dedup.features.weights import top_term_sets
+
+    x = sp.random(300, 800, density=0.15, format="csr", random_state=5, dtype=np.float32)
+    x.data = np.round(x.data * 4).astype(np.float32) + 1  # big blocks of ties
+    x = x.tolil()
+    x[7, :] = 0  # an empty row
+    x = x.tocsr()
+    shuffled = x.copy()
+    rng = np.random.default_rng(0)
+    for i in range(0, shuffled.shape[0], 2):  # every other row out of column order
+        lo, hi = shuffled.indptr[i], shuffled.indptr[i + 1]
+        perm = lo + rng.permutation(hi - lo)
+        shuffled.indices[lo:hi], shuffled.data[lo:hi] = shuffled.indices[perm], shuffled.data[perm]
+    for m in (x, shuffled):
+        for k in (1, 4, 60, 800):
+            want, want_offs = top_terms(x, k)
+            got, offs = top_term_sets(m.indptr, m.indices, m.data, k)
+            assert np.array_equal(offs, want_offs) and got.dtype == np.uint32
+            for i in range(m.shape[0]):
+                assert sorted(got[offs[i] : offs[i + 1]].tolist()) == sorted(want[offs[i] : offs[i + 1]].tolist())
