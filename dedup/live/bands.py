@@ -60,7 +60,7 @@ def colliding(
     order = np.arange(n) if seqs is None else np.asarray(seqs, dtype=np.int64)
     for view, ((bands, rows), sigs) in enumerate(zip(lsh_bands(params), (term_sigs, shingle_sigs), strict=False)):
         usable = signed(sigs)
-        common = cand.bands_in_common(sigs, np.argwhere(np.ones((n, n), dtype=bool)), bands, rows).reshape(n, n)
+        common = _common_bands(sigs, bands, rows)
         least = params.min_bands if view == 0 else 1  # the term view's pairs need min_bands
         hit = (common >= least) & usable[:, None] & usable[None, :]
         if view == 0 and cand.ranks_partners(params):  # else no list can drop a pair
@@ -70,6 +70,19 @@ def colliding(
                 hit &= _listed(common, order, partners)
         out |= hit
     return out
+
+
+def _common_bands(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Bands in common of every pair of rows, as an ``(n, n)`` matrix: each
+    pair counted once (the count is symmetric), a row with itself agreeing
+    in all ``bands``."""
+    n = len(sigs)
+    upper = np.triu_indices(n, 1)
+    common = np.full((n, n), bands, dtype=np.int32)
+    counts = cand.bands_in_common(sigs, np.stack(upper, axis=1), bands, rows)
+    common[upper] = counts
+    common[upper[::-1]] = counts
+    return common
 
 
 def _listed(common: np.ndarray, order: np.ndarray, partners: Sequence[Partners | None]) -> np.ndarray:

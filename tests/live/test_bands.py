@@ -142,3 +142,20 @@ def test_colliding_term_pairs_need_min_bands(min_bands):
     want = common >= min_bands
     assert np.array_equal(got & ~np.eye(n, dtype=bool), want & ~np.eye(n, dtype=bool))
     assert 0 < want.sum() < n * n
+
+
+@pytest.mark.parametrize(("bands", "rows"), [(256, 1), (32, 8)])
+def test_common_bands_of_a_neighbourhood_count_every_ordered_pair(bands, rows):
+    """The re-clustering's matrix of bands in common, counted once per pair,
+    equals bands_in_common over every ordered pair (the diagonal included),
+    with empty signatures among the rows."""
+    from dedup.live.bands import _common_bands
+    from dedup.sketch.minhash import EMPTY
+
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 9, 25):
+        sig = rng.integers(0, 3, (n, 256)).astype(np.uint32)
+        sig[n // 2] = EMPTY
+        want = cand.bands_in_common(sig, np.argwhere(np.ones((n, n), dtype=bool)), bands, rows).reshape(n, n)
+        got = _common_bands(sig, bands, rows)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
