@@ -26,11 +26,13 @@ def from_raw(a: Article, raw: RawFeatures, k: int = 0, unpruned: sp.csr_matrix |
     lo, hi = raw.counts.indptr[k], raw.counts.indptr[k + 1]
     cols = raw.counts.indices[lo:hi].astype(np.int32)
     counts = raw.counts.data[lo:hi].astype(np.float32)
-    order = np.argsort(cols, kind="stable")
-    cols, counts = cols[order], counts[order]
+    if not _ascending(cols):  # featurize's rows come column-sorted
+        order = np.argsort(cols, kind="stable")
+        cols, counts = cols[order], counts[order]
     ts = a.timestamp
     if unpruned is not None:
-        df_cols = np.sort(unpruned.indices[unpruned.indptr[k] : unpruned.indptr[k + 1]].astype(np.int32))
+        df_cols = unpruned.indices[unpruned.indptr[k] : unpruned.indptr[k + 1]].astype(np.int32)
+        df_cols = df_cols if _ascending(df_cols) else np.sort(df_cols)
     else:
         df_cols = cols if raw.df_cols is None else np.sort(np.asarray(raw.df_cols, dtype=np.int32))
     return Prepared(
@@ -44,6 +46,11 @@ def from_raw(a: Article, raw: RawFeatures, k: int = 0, unpruned: sp.csr_matrix |
         n_terms=int(raw.terms_per_row()[k]),
         dropped=0.0 if raw.dropped is None else float(raw.dropped[k]),
     )
+
+
+def _ascending(cols: np.ndarray) -> bool:
+    """Whether ``cols`` is strictly ascending (sorted, no column twice)."""
+    return bool(len(cols) < 2 or (cols[1:] > cols[:-1]).all())
 
 
 def prepare(articles: Sequence[Article], params: Params) -> list[Prepared]:
