@@ -215,9 +215,7 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
 
     From one-byte fingerprints of the band keys (8 bands per word; a zero
     byte of the xor flags a possible match, confirmed on the signature
-    values); one-row bands compare the values themselves."""
-    if rows == 1:
-        return _single_rows_in_common(sig[i], sig[j], bands, band, big[i] if band else big[0])
+    values)."""
     c = 0
     for w in range(fp.shape[1]):
         x = fp[i, w] ^ fp[j, w]
@@ -231,22 +229,6 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
                     if b < band and not (big[i, b >> 3] >> (b & 7)) & 1:
                         return -1  # proposed before
                     c += 1
-    return c
-
-
-@njit(inline="always")
-def _single_rows_in_common(x, y, bands, band, big_row):
-    """:func:`_bands_in_common` of one-row bands, on the signature values
-    themselves: the bands before ``band`` checked in order for one that
-    already proposed the pair, the rest counted without a branch."""
-    c = 0
-    for b in range(band):
-        if x[b] == y[b]:
-            if not (big_row[b >> 3] >> (b & 7)) & 1:
-                return -1  # proposed before
-            c += 1
-    for b in range(band, bands):
-        c += x[b] == y[b]
     return c
 
 

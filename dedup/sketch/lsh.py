@@ -122,10 +122,7 @@ def _check_width(signatures: np.ndarray, bands: int, rows: int) -> None:
 
 def _fingerprints(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """The band loop's fingerprints: a byte of each band key, eight bands to
-    a uint64 word (zero padded), to count bands in common. One-row bands
-    need none (their values are compared directly): an empty array."""
-    if rows == 1:
-        return np.zeros((len(signatures), 0), dtype=np.uint64)
+    a uint64 word (zero padded), to count bands in common."""
     return _kernels.band_fingerprints(signatures, bands, rows, (bands + 7) // 8 * 8).view(np.uint64)
 
 
