@@ -156,18 +156,26 @@ def kth_largest(src, lo, hi, k, buf):
 
 
 @njit(**KERNEL_OPTIONS)
+def _capped_offsets(indptr, k):
+    """Row offsets of the rows cut to at most ``k`` entries, and the longest row's length."""
+    n = len(indptr) - 1
+    offsets = np.zeros(n + 1, np.int64)
+    width = 0
+    for r in range(n):
+        length = indptr[r + 1] - indptr[r]
+        offsets[r + 1] = offsets[r] + min(length, k)
+        width = max(width, length)
+    return offsets, width
+
+
+@njit(**KERNEL_OPTIONS)
 def prune_rows(indptr, indices, data, log_tf, idf_codes, idf_values, k):
     """Each CSR row cut to its ``k`` heaviest values by the weight
     ``log_tf[tf] * idf_values[idf_codes[column]]`` (ties: lower columns first), as
     :func:`dedup.features.weights.prune_counts` does with numpy. Returns the kept
     ``(indptr, indices, data)`` and each row's dropped squared weight."""
     n = len(indptr) - 1
-    out_indptr = np.zeros(n + 1, np.int64)
-    width = 0
-    for r in range(n):
-        length = indptr[r + 1] - indptr[r]
-        out_indptr[r + 1] = out_indptr[r] + min(length, k)
-        width = max(width, length)
+    out_indptr, width = _capped_offsets(indptr, k)
     # one slot more: the compaction below writes every entry and advances past the kept ones
     out_indices = np.empty(out_indptr[n] + 1, indices.dtype)
     out_data = np.empty(out_indptr[n] + 1, data.dtype)
@@ -227,12 +235,7 @@ def row_top_k(indptr, indices, data, k):
     (about ``k``) sorted by (value descending, column), in scratch arrays
     made once."""
     n = len(indptr) - 1
-    offsets = np.zeros(n + 1, np.int64)
-    width = 0
-    for r in range(n):
-        length = indptr[r + 1] - indptr[r]
-        offsets[r + 1] = offsets[r] + min(k, length)
-        width = max(width, length)
+    offsets, width = _capped_offsets(indptr, k)
     cols = np.empty(offsets[n], np.uint32)
     scratch = np.empty((3, width), np.float64)
     cand_v = np.empty(width, np.float64)
@@ -265,12 +268,7 @@ def row_top_set(indptr, indices, data, k):
     are not sorted; the ``k``-th largest (:func:`kth_largest`) and one pass
     choose them. Returns ``(columns, offsets)``."""
     n = len(indptr) - 1
-    offsets = np.zeros(n + 1, np.int64)
-    width = 0
-    for r in range(n):
-        length = indptr[r + 1] - indptr[r]
-        offsets[r + 1] = offsets[r] + min(k, length)
-        width = max(width, length)
+    offsets, width = _capped_offsets(indptr, k)
     cols = np.empty(offsets[n] + 1, np.uint32)  # one slot more: the pass below writes before it advances
     scratch = np.empty((3, width), np.float64)
     ties = np.empty(width, np.int64)
