@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .arrays import KERNEL_OPTIONS
+from .arrays import KERNEL_OPTIONS, popcount
 
 
 @njit(inline="always")
@@ -81,15 +81,6 @@ def _pairwise_sum(a, lo, n):
 
 
 @njit(inline="always")
-def _popcount(x):
-    """Set bits of a uint64 (SWAR)."""
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
-@njit(inline="always")
 def _lay_out(indptr, indices, row, bits, rank, one):
     """Row ``row``'s columns as set bits; ``rank[w]``: the row's entries before bitmap word ``w``."""
     for a in range(indptr[row], indptr[row + 1]):
@@ -140,7 +131,7 @@ def pair_dot(indptr, indices, data, pairs, order, n_cols):
             col = indices[b]
             w = bits[col >> 6]
             if (w >> np.uint64(col & 63)) & one:
-                a = indptr[i] + rank[col >> 6] + _popcount(w & ((one << np.uint64(col & 63)) - one))
+                a = indptr[i] + rank[col >> 6] + popcount(w & ((one << np.uint64(col & 63)) - one))
                 v = data[a] * data[b]
                 if v != 0:
                     prod[c] = v

@@ -76,6 +76,15 @@ def _radix_sort(a, tmp, n, n_bits):
 
 
 @njit(inline="always")
+def popcount(x):
+    """Set bits of a uint64 (SWAR), for compiled loops."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(inline="always")
 def grown(a, n, extra=0):
     """``a`` doubled along its first axis (and ``extra`` rows more), its first
     ``n`` rows kept: how a compiled pass grows an output array between runs

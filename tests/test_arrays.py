@@ -37,3 +37,14 @@ def test_usable_cpus_follows_the_affinity_and_run_split_gives_the_same_result():
     assert K.usable_cpus() == len(before)
     np.testing.assert_array_equal(pinned, whole)
     np.testing.assert_array_equal(whole, items * 3 + 1)
+
+
+def test_popcount_counts_set_bits():
+    from numba import njit
+
+    from dedup.arrays import popcount
+
+    counts = njit(lambda xs: np.array([popcount(x) for x in xs]))
+    rng = np.random.default_rng(5)
+    xs = np.concatenate([np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64), rng.integers(0, 2**64, 500, np.uint64)])
+    assert counts(xs).tolist() == [bin(int(x)).count("1") for x in xs]

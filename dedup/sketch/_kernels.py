@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arrays import KERNEL_OPTIONS, grown
+from ..arrays import KERNEL_OPTIONS, grown, popcount
 from ..hashing import band_key_scalar, fmix64_scalar
 
 _EMPTY32 = np.uint32(0xFFFFFFFF)
@@ -209,13 +209,13 @@ _HIGH = np.uint64(0x8080808080808080)
 
 
 @njit(inline="always")
-def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
+def _bands_in_common(i, j, fp, sig, bands, rows, band, big, known):
     """The number of bands rows ``i`` and ``j`` agree in, or -1 when an
     earlier band with an uncapped bucket already proposed the pair.
 
     From one-byte fingerprints of the band keys (8 bands per word; a zero
     byte of the xor flags a possible match, confirmed on the signature
-    values)."""
+    values). Band ``known`` (-1: none) is known to agree: not read."""
     c = 0
     for w in range(fp.shape[1]):
         x = fp[i, w] ^ fp[j, w]
@@ -225,11 +225,23 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big):
         for k in range(8):
             if (t >> np.uint64(8 * k + 7)) & np.uint64(1):
                 b = 8 * w + k
-                if b < bands and _band_equal(sig, i, j, b, rows):
+                if b < bands and (b == known or _band_equal(sig, i, j, b, rows)):
                     if b < band and not (big[i, b >> 3] >> (b & 7)) & 1:
                         return -1  # proposed before
                     c += 1
     return c
+
+
+@njit(inline="always")
+def _fingerprint_matches(i, j, fp):
+    """Fingerprint bytes rows ``i`` and ``j`` share, flagged as
+    :func:`_bands_in_common` flags them: at least the bands they agree in
+    (equal keys have equal fingerprints), read from the fingerprints alone."""
+    m = 0
+    for w in range(fp.shape[1]):
+        x = fp[i, w] ^ fp[j, w]
+        m += popcount((x - _LOW7) & ~x & _HIGH)
+    return m
 
 
 @njit(**KERNEL_OPTIONS)
@@ -242,16 +254,32 @@ def common_bands(pairs, fp, sig, bands, rows):
     no_big = np.zeros((1, 1), np.uint8)
     out = np.empty(len(pairs), np.int32)
     for q in range(len(pairs)):
-        out[q] = _bands_in_common(pairs[q, 0], pairs[q, 1], fp, sig, bands, rows, 0, no_big)
+        out[q] = _bands_in_common(pairs[q, 0], pairs[q, 1], fp, sig, bands, rows, 0, no_big, -1)
     return out
 
 
 @njit(**KERNEL_OPTIONS)
 def propose_band(
-    idx, starts, g_lo, g_hi, max_bucket_size, neighbours, ts, window, sorted_times, fp, sig, bands, rows, band, big
+    idx,
+    starts,
+    g_lo,
+    g_hi,
+    max_bucket_size,
+    neighbours,
+    ts,
+    window,
+    sorted_times,
+    fp,
+    sig,
+    bands,
+    rows,
+    band,
+    big,
+    least,
 ):
     """The pairs one band proposes, from its buckets ``g_lo <= g < g_hi``,
-    with the number of bands each agrees in: rows ``(i, j, bands)``.
+    with the number of bands each agrees in: rows ``(i, j, bands)``; pairs
+    agreeing in fewer than ``least`` bands are left out (1: none).
 
     ``idx`` are the band's rows sorted by bucket (ascending within one),
     ``starts`` where each bucket begins. Pairs are those of
@@ -267,14 +295,17 @@ def propose_band(
     earlier band -- one where the two agree and their bucket was not capped
     (``big`` bit clear: every pair of it was proposed) -- is left out:
     offering a pair twice changes nothing. Buckets are independent, so
-    threads can take ranges of them.
+    threads can take ranges of them. A pair whose fingerprints agree in
+    fewer than ``least`` bands is left out before any signature value is
+    read (:func:`_bands_in_common`): most pairs, each a read or two at
+    random in a large batch's signatures.
 
     The buckets are read by :func:`_propose_run`, which stops at a row
     whose pairs might not fit; the output grows here, between runs (an
     array variable assigned inside the pair loop costs reference counting
     on every pair)."""
     knobs = (max_bucket_size, neighbours, ts, window, sorted_times)
-    views = (fp, sig, bands, rows, band, big)
+    views = (fp, sig, bands, rows, band, big, least)
     out = np.empty((1024, 3), np.int64)
     n_out = 0
     g, p = g_lo, -1
@@ -292,9 +323,9 @@ def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
     n_out)``: where to go on from (``g == g_hi``: done) and the rows of
     ``out`` filled. ``knobs`` holds :func:`propose_band`'s bucket
     arguments (``max_bucket_size`` to ``sorted_times``), ``views`` its
-    signature ones (``fp`` to ``big``)."""
+    signature ones (``fp`` to ``least``)."""
     max_bucket_size, neighbours, ts, window, sorted_times = knobs
-    fp, sig, bands, rows, band, big = views
+    fp, sig, bands, rows, band, big, least = views
     m = len(idx)
     n_buckets = len(starts)
     while g < g_hi:
@@ -303,13 +334,9 @@ def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
         if e - s >= 2:
             first = max(s, p)
             if e - s > max_bucket_size:
-                p, n_out = _propose_capped(
-                    idx, s, e, first, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out
-                )
+                p, n_out = _propose_capped(idx, s, e, first, neighbours, ts, window, views, out, n_out)
             else:
-                p, n_out = _propose_bucket(
-                    idx, s, e, first, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out
-                )
+                p, n_out = _propose_bucket(idx, s, e, first, ts, window, sorted_times, views, out, n_out)
             if p < e - 1:
                 return g, p, n_out
         g, p = g + 1, -1
@@ -317,11 +344,16 @@ def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
 
 
 @njit(inline="always")
-def _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out):
-    """Propose ``(a, b)`` with its bands in common, unless proposed before;
-    returns the new number of rows of ``out``."""
-    c = _bands_in_common(a, b, fp, sig, bands, rows, band, big)
-    if c < 0:
+def _try_pair(a, b, views, out, n_out):
+    """Propose ``(a, b)`` with its bands in common, unless proposed before or
+    agreeing in fewer than ``least`` bands; returns the new number of rows of
+    ``out``. (``views``: :func:`propose_band`'s ``fp`` to ``least``.)"""
+    fp, sig, bands, rows, band, big, least = views
+    if least > 1 and _fingerprint_matches(a, b, fp) < least:
+        return n_out  # fewer bands agree than the fingerprints do
+    # a one-row band's bucket key is the signature value: the pair agrees there
+    c = _bands_in_common(a, b, fp, sig, bands, rows, band, big, band if rows == 1 else -1)
+    if c < least:  # -1: proposed before
         return n_out
     out[n_out, 0] = a
     out[n_out, 1] = b
@@ -330,7 +362,7 @@ def _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out):
 
 
 @njit(inline="always")
-def _propose_capped(idx, s, e, first, neighbours, ts, window, fp, sig, bands, rows, band, big, out, n_out):
+def _propose_capped(idx, s, e, first, neighbours, ts, window, views, out, n_out):
     """A bucket over the cap, from its row ``first`` on: each row with its
     next ``neighbours`` rows in the window. Returns ``(p, n_out)``: ``p < e - 1``
     the row whose pairs might not fit (not begun)."""
@@ -342,12 +374,12 @@ def _propose_capped(idx, s, e, first, neighbours, ts, window, fp, sig, bands, ro
             b = idx[q]
             if window >= 0 and abs(ts[a] - ts[b]) > window:
                 continue
-            n_out = _try_pair(a, b, fp, sig, bands, rows, band, big, out, n_out)
+            n_out = _try_pair(a, b, views, out, n_out)
     return e - 1, n_out
 
 
 @njit(inline="always")
-def _propose_bucket(idx, s, e, first, ts, window, sorted_times, fp, sig, bands, rows, band, big, out, n_out):
+def _propose_bucket(idx, s, e, first, ts, window, sorted_times, views, out, n_out):
     """A bucket within the cap, from its row ``first`` on: every pair in the
     window (rows of unknown time pair with all). Returns ``(p, n_out)`` as
     :func:`_propose_capped`."""
@@ -361,18 +393,18 @@ def _propose_bucket(idx, s, e, first, ts, window, sorted_times, fp, sig, bands, 
         a = idx[p]
         if window < 0 or np.isnan(ts[a]):
             for q in range(p + 1, e):
-                n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                n_out = _try_pair(a, idx[q], views, out, n_out)
         elif sorted_times:
             q = p + 1
             while q < nan_start and ts[idx[q]] - ts[a] <= window:
-                n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                n_out = _try_pair(a, idx[q], views, out, n_out)
                 q += 1
             for q in range(max(nan_start, p + 1), e):
-                n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                n_out = _try_pair(a, idx[q], views, out, n_out)
         else:
             for q in range(p + 1, e):
                 if not abs(ts[a] - ts[idx[q]]) > window:  # NaN: kept
-                    n_out = _try_pair(a, idx[q], fp, sig, bands, rows, band, big, out, n_out)
+                    n_out = _try_pair(a, idx[q], views, out, n_out)
     return e - 1, n_out
 
 

@@ -375,7 +375,7 @@ def _partner_codes(
             buckets = _band_buckets(sig[members, b * rows : (b + 1) * rows], members, bucket_args[0], big, b)
             if buckets is None:
                 continue
-            args = (*bucket_args, fp, sig, bands, rows, b, big)
+            args = (*bucket_args, fp, sig, bands, rows, b, big, bands_rule[1])
             sure.extend(_offer_band(pool, workers, *buckets, args, lists, bands_rule))
             if b % 32 == 31:
                 release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
@@ -492,7 +492,7 @@ def keyed_pairs(
     for b in range(bands):
         buckets = _band_buckets(keys[:, b : b + 1], members, max_bucket_size, big, b)
         if buckets is not None:
-            args = (max_bucket_size, neighbours, ts, window, sorted_times, fp, keys, bands, 1, b, big)
+            args = (max_bucket_size, neighbours, ts, window, sorted_times, fp, keys, bands, 1, b, big, 1)
             p = _kernels.propose_band(*buckets, 0, len(buckets[1]), *args)
             found.append(p[:, 0] * m + p[:, 1])
     return unique_codes(np.concatenate(found))

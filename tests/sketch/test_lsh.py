@@ -211,6 +211,44 @@ def test_bands_in_common_equal_a_count_over_the_signature_values(bands, rows):
         cand.bands_in_common(sig, pairs, bands + 6, rows)
 
 
+def _fingerprint_alikes(groups: int, size: int) -> np.ndarray:
+    """``groups`` rows of ``size`` distinct one-row band values, the values
+    of a row sharing one fingerprint byte (the top byte of fmix64)."""
+    from dedup.hashing import fmix64
+
+    values = np.arange(1, 50_000, dtype=np.uint64)
+    top = fmix64(values) >> np.uint64(56)
+    return np.stack([values[top == g][:size] for g in range(groups)]).astype(np.uint32)
+
+
+@pytest.mark.parametrize("least", [2, 4, 6])
+def test_propose_band_leaves_out_pairs_below_least_bands_despite_equal_fingerprints(least):
+    """Rows whose band values differ but whose fingerprints agree (the band
+    kernel's first filter passes them) still count only the bands whose
+    values agree: ``propose_band`` with ``least`` gives exactly the pairs of
+    ``least=1`` that agree in ``least`` bands or more."""
+    rng = np.random.default_rng(least)
+    n, bands = 120, 32
+    alike = _fingerprint_alikes(bands, 12)
+    sig = alike[np.arange(bands), rng.integers(0, 12, (n, bands))]  # fingerprints agree in every band, values seldom
+    sig[:, 0] = rng.integers(0, 4, n)  # band 0 buckets the rows
+    members = np.arange(n, dtype=np.int64)
+    fp = cand._fingerprints(sig, bands, 1)
+    assert (cand._kernels.common_bands(np.array([[0, 1]]), fp, sig, bands, 1) < bands).all()
+    order = np.argsort(sig[:, 0], kind="stable")
+    keys = sig[order, 0]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])).astype(np.int64)
+    args = (200, 8, np.zeros(n), -1.0, False, fp, sig, bands, 1, 0, np.zeros((n, 4), np.uint8))
+    every = K.propose_band(members[order], starts, 0, len(starts), *args, 1)
+    some = K.propose_band(members[order], starts, 0, len(starts), *args, least)
+    want = every[every[:, 2] >= least]
+    assert len(want) > 50 and len(want) < len(every)
+    assert np.array_equal(some, want)
+    pairs = every[:, :2]
+    brute = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).sum(axis=1)
+    assert np.array_equal(every[:, 2], brute)
+
+
 def test_best_partners_ranks_by_bands_then_distance_then_lower_row():
     x = np.array([5, 5, 5, 5, 7])
     y = np.array([1, 9, 4, 6, 5])
