@@ -232,6 +232,24 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big, known):
     return c
 
 
+@njit(**KERNEL_OPTIONS)
+def signed_members(sig, members):
+    """The ``members`` whose signature rows sign a non-empty set (a value
+    other than EMPTY): :func:`dedup.sketch.minhash.signed` of those rows,
+    read in place up to a value other than EMPTY (most often the first),
+    where numpy would copy the rows (1 GB at a million) and compare every value."""
+    keep = np.empty(len(members), np.bool_)
+    for k in range(len(members)):
+        row = members[k]
+        ok = False
+        for c in range(sig.shape[1]):
+            if sig[row, c] != _EMPTY32:
+                ok = True
+                break
+        keep[k] = ok
+    return members[keep]
+
+
 @njit(inline="always")
 def _fingerprint_matches(i, j, fp):
     """Fingerprint bytes rows ``i`` and ``j`` share, flagged as

@@ -252,7 +252,7 @@ def candidate_pairs(
         raise ValueError(f"min_bands must be an integer >= 1, got {min_bands!r}")
     n = len(signatures)
     members = np.arange(n) if valid is None else np.flatnonzero(valid)
-    members = members[signed(signatures[members])]
+    members = _kernels.signed_members(signatures, np.asarray(members, dtype=np.int64))
     caps = {"max_bucket_size": max_bucket_size, "neighbours": neighbours}
     window = {"timestamps": timestamps, "window_seconds": window_seconds}
     if max_partners is not None:

@@ -211,6 +211,20 @@ def test_bands_in_common_equal_a_count_over_the_signature_values(bands, rows):
         cand.bands_in_common(sig, pairs, bands + 6, rows)
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_signed_members_equal_signed_rows(dtype):
+    from dedup.sketch.minhash import EMPTY, signed
+
+    rng = np.random.default_rng(11)
+    sig = rng.integers(0, 50, (300, 16)).astype(dtype)
+    sig[rng.random((300, 16)) < 0.6] = EMPTY  # rows partly EMPTY
+    sig[::7] = EMPTY  # rows wholly EMPTY: an empty set
+    members = np.flatnonzero(rng.random(300) < 0.8)
+    want = members[signed(sig[members])]
+    got = K.signed_members(sig, members)
+    assert np.array_equal(got, want) and 0 < len(want) < len(members)
+
+
 def _fingerprint_alikes(groups: int, size: int) -> np.ndarray:
     """``groups`` rows of ``size`` distinct one-row band values, the values
     of a row sharing one fingerprint byte (the top byte of fmix64)."""
