@@ -375,3 +375,32 @@ def scale_entries(indptr, indices, data, docs, cols, factor):
     for e in range(len(data)):
         if hit[e]:
             data[e] *= factor
+
+
+@njit(**KERNEL_OPTIONS)
+def sorted_runs(s):
+    """The distinct values of sorted ``s`` and how often each occurs (int64
+    both): what ``np.unique(s, return_counts=True)`` gives for the
+    already-sorted values, counted in two passes without a branch on the
+    values (numpy's mask, flatnonzero and diff each take a pass and an array)."""
+    n = len(s)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    m = 1
+    for i in range(1, n):
+        m += s[i] != s[i - 1]
+    values = np.empty(m, np.int64)
+    ends = np.empty(m, np.int64)
+    o = 0
+    values[0] = s[0]
+    ends[0] = 1
+    for i in range(1, n):
+        o += s[i] != s[i - 1]
+        values[o] = s[i]
+        ends[o] = i + 1
+    counts = np.empty(m, np.int64)
+    prev = 0
+    for k in range(m):
+        counts[k] = ends[k] - prev
+        prev = ends[k]
+    return values, counts

@@ -15,6 +15,7 @@ from ..article import Article
 from ..params import Params
 from ..sketch.minhash import oph_signatures
 from ..text.tokens import TokenBatch, comparison_items, comparison_source, hash_texts, key_token_hashes
+from ._kernels import sorted_runs
 from .counts import RawFeatures, boost_terms, feature_columns, feature_counts, ngram_hashes, stem_counts
 from .weights import prior_of, prune_counts
 
@@ -58,8 +59,7 @@ def _term_counts(texts: Sequence[str], params: Params) -> tuple[TokenBatch, list
 
 def _features(tokens: TokenBatch, digests: list[bytes], counts: sp.csr_matrix, params: Params) -> RawFeatures:
     """Document frequencies (before pruning), pruned counts, shingle signatures."""
-    df_cols, df_vals = np.unique(counts.indices, return_counts=True)  # before pruning: exact df
-    df_cols = df_cols.astype(np.int64)
+    df_cols, df_vals = sorted_runs(np.sort(counts.indices))  # before pruning: exact df
     dropped = n_terms = None
     if params.max_terms is not None:
         n_terms = np.diff(counts.indptr).astype(np.int64)

@@ -102,3 +102,22 @@ def test_stems_join_inflections_of_short_texts_only():
     assert stem_counts(batch, 1 << 20, 0).nnz == 0
     with pytest.raises(ValueError, match="stem_length"):
         Params(stem_length=-1)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1000])
+def test_sorted_runs_equal_numpy_unique_with_counts(n):
+    rng = np.random.default_rng(n)
+    s = np.sort(rng.integers(0, max(1, n // 3), n).astype(np.int32))  # runs of equal values
+    values, counts = K.sorted_runs(s)
+    want_values, want_counts = np.unique(s, return_counts=True)
+    assert values.dtype == counts.dtype == np.int64
+    assert np.array_equal(values, want_values) and np.array_equal(counts, want_counts)
+
+
+def test_featurize_document_frequencies_count_each_row_once():
+    texts = random_texts(3)
+    raw = featurize_texts(texts, Params())
+    full = featurize_texts(texts, Params(max_terms=None))  # nothing pruned: the df of the counts themselves
+    want = np.diff(full.counts.tocsc().indptr)
+    assert np.array_equal(raw.document_frequency(), want.astype(np.float64))
+    assert raw.df_vals.sum() > len(texts)
