@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..arrays import KERNEL_OPTIONS, grown
-from ..hashing import FNV_OFFSET, FNV_PRIME, blake2b64_scalar, fmix64_scalar
+from ..hashing import FNV_OFFSET, FNV_PRIME, blake2b64_spans, fmix64_scalar
 
 
 @njit(inline="always")
@@ -349,34 +349,27 @@ def key_token_hashes(buf, doc_offsets):
     """The key facts of ASCII documents (each ``". "`` and then its text), as
     :func:`dedup.text.tokens.key_tokens` finds and folds them, tokenised and
     hashed (BLAKE2b, as every token): ``(docs, hashes)``, one entry per key
-    token (a token repeated in a document may repeat). The documents are
-    read by :func:`_key_run`, which stops at one whose tokens might not
-    fit; the arrays grow here, between runs."""
-    docs = np.empty(1024, np.int64)
-    hashes = np.empty(1024, np.uint64)
-    folded = np.empty(2 * len(buf) + 2, np.uint8)  # a document's keys and a space after each
-    n_docs = len(doc_offsets) - 1
-    d, n = 0, 0
-    while True:
-        d, n = _key_run(buf, doc_offsets, d, docs, hashes, folded, n)
-        if d >= n_docs:
-            return docs[:n].copy(), hashes[:n].copy()
-        more = doc_offsets[d + 1] - doc_offsets[d] + 1  # a document has fewer tokens than bytes
-        docs, hashes = grown(docs, n, more), grown(hashes, n, more)
+    token (a token repeated in a document may repeat). Every document's keys
+    are folded into one buffer (:func:`_fold_keys`) and tokenised
+    (:func:`_key_spans`); each distinct token is hashed once
+    (:func:`factorize_spans`: a name recurs across a batch's articles)."""
+    folded, fold_offsets = _fold_keys(buf, doc_offsets)
+    docs, starts, ends, keys = _key_spans(folded, fold_offsets)
+    ids, first = factorize_spans(folded, starts, ends, keys)
+    table = blake2b64_spans(folded, starts[first], ends[first])
+    return docs, table[ids]
 
 
 @njit(**KERNEL_OPTIONS)
-def _key_run(buf, doc_offsets, d, docs, hashes, folded, n):
-    """:func:`key_token_hashes` from document ``d`` on, until one whose
-    tokens might not fit in ``docs``; returns ``(d, n)``: the document to go
-    on from and the entries filled."""
-    h, m, v = np.empty(8, np.uint64), np.empty(16, np.uint64), np.empty(16, np.uint64)
+def _fold_keys(buf, doc_offsets):
+    """Each document's key facts folded, a space after each, back to back:
+    ``(folded, fold_offsets)``, document ``d``'s in ``fold_offsets[d]:fold_offsets[d+1]``."""
     n_docs = len(doc_offsets) - 1
-    while d < n_docs:
-        lo, hi = doc_offsets[d], doc_offsets[d + 1]
-        if n + (hi - lo) + 1 > len(docs):
-            return d, n
-        o, i = 0, lo + 2
+    folded = np.empty(2 * len(buf) + 2, np.uint8)  # a key's bytes and a space after each
+    fold_offsets = np.zeros(n_docs + 1, np.int64)
+    o = 0
+    for d in range(n_docs):
+        i, hi = doc_offsets[d] + 2, doc_offsets[d + 1]
         while i < hi:
             c = buf[i]
             e = _key_end(buf, i, hi) if (65 <= c <= 90) or _digit(c) else -1
@@ -385,12 +378,28 @@ def _key_run(buf, doc_offsets, d, docs, hashes, folded, n):
                 continue
             o = _fold_key(buf, i, e, folded, o)
             i = e
-        i = 0
-        while i < o:
-            s, e, i = _next_token(folded, i, o, False)
+        fold_offsets[d + 1] = o
+    return folded[:o], fold_offsets
+
+
+@njit(**KERNEL_OPTIONS)
+def _key_spans(folded, fold_offsets):
+    """The tokens of each document's folded keys: ``(docs, starts, ends,
+    keys)``, with a byte hash of each for :func:`factorize_spans`."""
+    cap = len(folded) // 2 + 1  # a token and the byte after it take two at least
+    docs = np.empty(cap, np.int64)
+    starts = np.empty(cap, np.int64)
+    ends = np.empty(cap, np.int64)
+    keys = np.empty(cap, np.uint64)
+    n = 0
+    for d in range(len(fold_offsets) - 1):
+        i, hi = fold_offsets[d], fold_offsets[d + 1]
+        while i < hi:
+            s, e, i = _next_token(folded, i, hi, False)
             if e > s:
-                docs[n] = d
-                hashes[n] = blake2b64_scalar(folded, s, e, h, m, v)
+                h = FNV_OFFSET
+                for q in range(s, e):
+                    h = (h ^ np.uint64(folded[q])) * FNV_PRIME
+                docs[n], starts[n], ends[n], keys[n] = d, s, e, fmix64_scalar(h)
                 n += 1
-        d += 1
-    return d, n
+    return docs[:n], starts[:n], ends[:n], keys[:n]

@@ -198,3 +198,12 @@ def test_comparison_items_equal_similarity_text(ecbplus_docs):
     batch, digests = hash_texts(got)
     same_batch(batch, hash_texts(want)[0])
     assert digests == hash_texts(want)[1]
+
+
+def test_key_token_hashes_keep_text_order_and_repeats_across_documents():
+    texts = ["We saw Paris and Paris met Berlin", "so Berlin won 3,5 to 2", "plain words only"]
+    docs, hashes = key_token_hashes(texts * 2)  # the same names again in later documents: hashed alike
+    want = ["paris", "paris", "berlin", "berlin", "3,5", "2"]
+    want_docs = [0, 0, 0, 1, 1, 1]
+    assert docs.tolist() == want_docs + [d + 3 for d in want_docs]
+    assert hashes.tolist() == [hash_str(k) for k in want] * 2
