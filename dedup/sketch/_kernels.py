@@ -209,6 +209,14 @@ _HIGH = np.uint64(0x8080808080808080)
 
 
 @njit(inline="always")
+def _flagged(fp, i, j, w):
+    """The high bit of every byte of fingerprint word ``w`` that may be equal
+    in rows ``i`` and ``j`` (a zero byte of the xor; every equal byte is flagged)."""
+    x = fp[i, w] ^ fp[j, w]
+    return (x - _LOW7) & ~x & _HIGH
+
+
+@njit(inline="always")
 def _bands_in_common(i, j, fp, sig, bands, rows, band, big, known):
     """The number of bands rows ``i`` and ``j`` agree in, or -1 when an
     earlier band with an uncapped bucket already proposed the pair.
@@ -218,8 +226,7 @@ def _bands_in_common(i, j, fp, sig, bands, rows, band, big, known):
     values). Band ``known`` (-1: none) is known to agree: not read."""
     c = 0
     for w in range(fp.shape[1]):
-        x = fp[i, w] ^ fp[j, w]
-        t = (x - _LOW7) & ~x & _HIGH
+        t = _flagged(fp, i, j, w)
         if t == 0:
             continue
         for k in range(8):
@@ -257,8 +264,7 @@ def _fingerprint_matches(i, j, fp):
     (equal keys have equal fingerprints), read from the fingerprints alone."""
     m = 0
     for w in range(fp.shape[1]):
-        x = fp[i, w] ^ fp[j, w]
-        m += popcount((x - _LOW7) & ~x & _HIGH)
+        m += popcount(_flagged(fp, i, j, w))
     return m
 
 

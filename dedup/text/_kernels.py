@@ -23,6 +23,13 @@ def _digit(c):
 
 
 @njit(inline="always")
+def _key_step(h, c):
+    """FNV-1a of a token's bytes, one byte ``c`` more: the byte key (after
+    ``fmix64``) that :func:`factorize_spans` finds a token's slot by."""
+    return (h ^ np.uint64(c)) * FNV_PRIME
+
+
+@njit(inline="always")
 def _emit_token(buf, lo, hi, out, o, sep, starts, ends, keys, t):
     """Append token ``buf[lo:hi]`` to ``out`` at ``o`` (after a ``\x1f`` when
     ``sep``: not the document's first) as token ``t``: its span and its byte
@@ -34,7 +41,7 @@ def _emit_token(buf, lo, hi, out, o, sep, starts, ends, keys, t):
     h = FNV_OFFSET
     for q in range(lo, hi):
         out[o] = buf[q]
-        h = (h ^ np.uint64(buf[q])) * FNV_PRIME
+        h = _key_step(h, buf[q])
         o += 1
     ends[t] = o
     keys[t] = fmix64_scalar(h)
@@ -106,7 +113,7 @@ def _scan_folded(buf, lo, hi, out, o, starts, ends, keys, t):
             c = buf[i]
             out[o] = c
             o += 1
-            h = (h ^ np.uint64(c)) * FNV_PRIME
+            h = _key_step(h, c)
             i += 1
             if i >= hi:
                 break
@@ -158,6 +165,15 @@ def token_spans(buf, doc_offsets, pretokenized):
         joined_offsets[d + 1] = o
         tok_offsets[d + 1] = t
     return out[:o], joined_offsets, tok_offsets, starts[:t], ends[:t], keys[:t]
+
+
+@njit(**KERNEL_OPTIONS)
+def distinct_hashes(buf, starts, ends, keys):
+    """The token hash (BLAKE2b) of every span ``buf[starts[t]:ends[t]]``,
+    each distinct string hashed once: ``(ids, first, table)`` with
+    ``table[ids[t]]`` span ``t``'s hash (:func:`factorize_spans`' ids and firsts)."""
+    ids, first = factorize_spans(buf, starts, ends, keys)
+    return ids, first, blake2b64_spans(buf, starts[first], ends[first])
 
 
 @njit(**KERNEL_OPTIONS)
@@ -352,11 +368,10 @@ def key_token_hashes(buf, doc_offsets):
     token (a token repeated in a document may repeat). Every document's keys
     are folded into one buffer (:func:`_fold_keys`) and tokenised
     (:func:`_key_spans`); each distinct token is hashed once
-    (:func:`factorize_spans`: a name recurs across a batch's articles)."""
+    (:func:`distinct_hashes`: a name recurs across a batch's articles)."""
     folded, fold_offsets = _fold_keys(buf, doc_offsets)
     docs, starts, ends, keys = _key_spans(folded, fold_offsets)
-    ids, first = factorize_spans(folded, starts, ends, keys)
-    table = blake2b64_spans(folded, starts[first], ends[first])
+    ids, _, table = distinct_hashes(folded, starts, ends, keys)
     return docs, table[ids]
 
 
@@ -399,7 +414,7 @@ def _key_spans(folded, fold_offsets):
             if e > s:
                 h = FNV_OFFSET
                 for q in range(s, e):
-                    h = (h ^ np.uint64(folded[q])) * FNV_PRIME
+                    h = _key_step(h, folded[q])
                 docs[n], starts[n], ends[n], keys[n] = d, s, e, fmix64_scalar(h)
                 n += 1
     return docs[:n], starts[:n], ends[:n], keys[:n]

@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 
 from ..article import Article
-from ..hashing import blake2b64_spans, hash_bytes, hash_str, joined_bytes
+from ..hashing import hash_bytes, hash_str, joined_bytes
 from .normalise import (
     ParagraphKind,
     classify_paragraph,
@@ -257,13 +257,12 @@ def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[
 
     buf, doc_offsets = joined_bytes(encoded)
     joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
-    ids, first = _kernels.factorize_spans(joined, starts, ends, keys)
+    ids, first, table = _kernels.distinct_hashes(joined, starts, ends, keys)
     lengths = ends[first] - starts[first]
     bounds = np.zeros(len(first) + 1, np.int64)
     np.cumsum(lengths, out=bounds[1:])
     spelled = np.empty(int(bounds[-1]), np.uint8)
     _kernels.gather_spans(joined, starts[first], ends[first], spelled)
-    table = blake2b64_spans(joined, starts[first], ends[first])
     jo, raw = joined_offsets.tolist(), memoryview(joined)  # hashed in place, not copied
     digests = [hashlib.blake2b(raw[jo[d] : jo[d + 1]], digest_size=8).digest() for d in range(len(encoded))]
     batch = TokenBatch(
