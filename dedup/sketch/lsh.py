@@ -19,6 +19,8 @@ Pairs are ``(i, j)`` row-index arrays with ``i < j``, sorted and unique.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -282,19 +284,26 @@ def _banded_codes(
     acc = np.zeros(0, np.int64)  # unique pair codes i * n + j found so far, sorted
     found: list[np.ndarray] = []
     pending = 0
-    # One band's keys at a time (memory O(n) per band, not O(n * bands)).
-    # Each band's pairs become sorted unique int64 codes; they are merged
-    # into the running set when they outnumber it (amortised: a pair is
-    # merged O(1) times; the stable sort merges the sorted runs).
-    for b in range(bands):
+
+    def band_codes(b: int) -> np.ndarray:
         keys = band_keys(signatures[members, b * rows : (b + 1) * rows], 1, rows)[:, 0]
         pr = within_window(_bucket_pairs(keys, members, max_bucket_size, neighbours), timestamps, window_seconds)
-        if len(pr):
-            found.append(np.unique(pr[:, 0].astype(np.int64) * n + pr[:, 1]))
-            pending += len(found[-1])
-        if pending > max(1 << 22, 2 * len(acc)):
-            acc, found, pending = _merge_codes([acc, *found]), [], 0
-            release_freed_memory()
+        return np.unique(pr[:, 0].astype(np.int64) * n + pr[:, 1])
+
+    # One band's keys at a time per thread (memory O(n) per band, not
+    # O(n * bands)). Each band's pairs become sorted unique int64 codes;
+    # they are merged into the running set when they outnumber it
+    # (amortised: a pair is merged O(1) times; the union does not depend
+    # on the order of the bands).
+    workers = min(usable_cpus(), 4) if len(members) >= 20_000 else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for codes in _in_order(pool, band_codes, bands, workers):
+            if len(codes):
+                found.append(codes)
+                pending += len(codes)
+            if pending > max(1 << 22, 2 * len(acc)):
+                acc, found, pending = _merge_codes([acc, *found]), [], 0
+                release_freed_memory()
     return _merge_codes([acc, *found])
 
 
@@ -369,10 +378,22 @@ def _partner_codes(
     # Threads own ranges of rows (each updates only its rows' lists), so the
     # result is the same with any number of threads.
     workers = min(usable_cpus(), 4) if len(members) >= 20_000 else 1
+
+    def buckets_of(b: int, big: np.ndarray = big) -> tuple[np.ndarray, np.ndarray] | None:
+        return _band_buckets(sig[members, b * rows : (b + 1) * rows], members, bucket_args[0], big, b)
+
     sure: list[np.ndarray] = []  # pairs agreeing in keep_bands bands or more: kept whatever their rank
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # With threads, the next band's buckets are sorted while this band's
+    # pairs are proposed (it marks only its own band's bits of ``big``,
+    # which this band's kernels do not read).
+    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as ahead:
+        following = ahead.submit(buckets_of, 0) if workers > 1 else None
         for b in range(bands):
-            buckets = _band_buckets(sig[members, b * rows : (b + 1) * rows], members, bucket_args[0], big, b)
+            if following is None:
+                buckets = buckets_of(b)
+            else:
+                buckets = following.result()
+                following = ahead.submit(buckets_of, b + 1) if b + 1 < bands else None
             if buckets is None:
                 continue
             args = (*bucket_args, fp, sig, bands, rows, b, big, bands_rule[1])
@@ -496,6 +517,22 @@ def keyed_pairs(
             p = _kernels.propose_band(*buckets, 0, len(buckets[1]), *args)
             found.append(p[:, 0] * m + p[:, 1])
     return unique_codes(np.concatenate(found))
+
+
+def _in_order(pool: ThreadPoolExecutor, fn: Callable[[int], np.ndarray], n: int, workers: int) -> Iterator[np.ndarray]:
+    """``fn(0), ..., fn(n - 1)`` in order, computed by ``workers`` threads of
+    ``pool`` with at most two calls per thread ahead of the caller (so
+    results do not pile up); in this thread when ``workers`` is 1."""
+    if workers == 1:
+        yield from map(fn, range(n))
+        return
+    pending: deque = deque()
+    for i in range(n):
+        if len(pending) >= 2 * workers:
+            yield pending.popleft().result()
+        pending.append(pool.submit(fn, i))
+    while pending:
+        yield pending.popleft().result()
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:

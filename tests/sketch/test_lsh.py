@@ -114,14 +114,19 @@ def test_top_partner_pairs_keep_everything_when_rows_have_few_partners():
     assert np.array_equal(cand.candidate_pairs(sig, 64, 1, max_partners=20), plain) and len(plain) > 40
 
 
-def test_top_partner_pairs_in_threads_equal_one_thread(monkeypatch):
+@pytest.mark.parametrize("max_partners,cap", [(4, 100), (4, 6), (None, 100), (None, 6)])
+def test_candidate_pairs_in_threads_equal_one_thread(monkeypatch, max_partners, cap):
+    """Threads propose a band's pairs while the next band's buckets are
+    sorted (marking its capped rows), or take whole bands (no partner cap):
+    the pairs are those of one thread, with capped buckets too."""
     from dedup.sketch import lsh as cand
 
     rng = np.random.default_rng(4)
     n = 25_000  # above the size where threads are used
     sig = rng.integers(0, 3000, (n, 16)).astype(np.uint32)
     ts = np.sort(rng.uniform(0, 1000, n))
-    kw = dict(timestamps=ts, window_seconds=50.0, max_partners=4, keep_bands=2)
+    kw = dict(timestamps=ts, window_seconds=50.0, max_partners=max_partners, keep_bands=2, max_bucket_size=cap)
+    monkeypatch.setattr(cand, "usable_cpus", lambda: 2)  # threads even on one CPU
     many = cand.candidate_pairs(sig, 16, 1, **kw)
     monkeypatch.setattr(cand, "usable_cpus", lambda: 1)
     assert np.array_equal(cand.candidate_pairs(sig, 16, 1, **kw), many) and len(many) > n
