@@ -6,8 +6,9 @@ without copies. Each kernel is tested against the numpy expression it replaces.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,12 +17,16 @@ from numba import njit
 __all__ = [
     "usable_cpus",
     "run_split",
+    "in_threads",
     "stable_argsort",
     "permute_rows",
     "take_ragged",
     "csr_of",
 ]
 
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 KERNEL_OPTIONS = dict(cache=True, nogil=True)  # every kernel: compiled once, cached, free to run in threads
 
@@ -47,9 +52,18 @@ def run_split(fn: Callable[[np.ndarray], np.ndarray], items: np.ndarray, min_blo
     if workers <= 1:
         return fn(items)
     bounds = np.linspace(0, len(items), workers + 1).astype(np.int64)
+    return np.concatenate(in_threads(fn, [items[bounds[w] : bounds[w + 1]] for w in range(workers)]))
+
+
+def in_threads(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(item) for item in items]``, in threads (one per usable core)
+    when there is more than one item. Only for work that releases the GIL
+    (numpy, the compiled kernels) and whose items are independent."""
+    workers = min(usable_cpus(), len(items)) if len(items) > 1 else 1
+    if workers <= 1:
+        return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(fn, [items[bounds[w] : bounds[w + 1]] for w in range(workers)]))
-    return np.concatenate(parts)
+        return list(pool.map(fn, items))
 
 
 @njit(inline="always")

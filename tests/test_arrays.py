@@ -48,3 +48,21 @@ def test_popcount_counts_set_bits():
     rng = np.random.default_rng(5)
     xs = np.concatenate([np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64), rng.integers(0, 2**64, 500, np.uint64)])
     assert counts(xs).tolist() == [bin(int(x)).count("1") for x in xs]
+
+
+def test_in_threads_gives_each_items_result_in_order(monkeypatch):
+    import threading
+
+    import dedup.arrays as arrays
+
+    seen = set()
+
+    def square(i: int) -> int:
+        seen.add(threading.get_ident())
+        return i * i
+
+    monkeypatch.setattr(arrays, "usable_cpus", lambda: 2)
+    assert arrays.in_threads(square, list(range(40))) == [i * i for i in range(40)]
+    assert threading.get_ident() not in seen  # computed in the pool's threads
+    seen.clear()
+    assert arrays.in_threads(square, [3]) == [9] and seen == {threading.get_ident()}  # one item: here

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._cache import cached_array
-from ..arrays import csr_of, shrunk
+from ..arrays import csr_of, in_threads, shrunk
 from ..hashing import hash_str, hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
@@ -172,10 +172,10 @@ def tfidf(
     if x.dtype != out_dtype:
         x.data = x.data.astype(out_dtype)
     indptr = x.indptr
-    rows = int(x.shape[0])
-    lo = 0
-    while lo < rows:  # blocks of rows holding about chunk_nnz values
-        hi = min(rows, max(lo + 1, int(np.searchsorted(indptr, indptr[lo] + chunk_nnz, side="right")) - 1))
+    bounds = _row_blocks(indptr, chunk_nnz)
+
+    def weigh_block(block: tuple[int, int]) -> None:
+        lo, hi = block
         a, b = int(indptr[lo]), int(indptr[hi])
         w = sublinear_tf(x.data[a:b]) * idf[x.indices[a:b]]
         if dropped is not None:
@@ -183,12 +183,23 @@ def tfidf(
             scale = np.divide(1.0, np.sqrt(norm2), out=np.zeros_like(norm2), where=norm2 > 0)
             w *= np.repeat(scale, np.diff(indptr[lo : hi + 1])).astype(w.dtype)
         x.data[a:b] = w
-        lo = hi
+
+    in_threads(weigh_block, bounds)  # blocks are disjoint: the same values in any order
     if dropped is None:
         from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
 
         return normalize(x, norm="l2", copy=False)
     return x
+
+
+def _row_blocks(indptr: np.ndarray, chunk_nnz: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges ``(lo, hi)`` holding about ``chunk_nnz`` stored values each."""
+    rows, lo, out = len(indptr) - 1, 0, []
+    while lo < rows:
+        hi = min(rows, max(lo + 1, int(np.searchsorted(indptr, indptr[lo] + chunk_nnz, side="right")) - 1))
+        out.append((lo, hi))
+        lo = hi
+    return out
 
 
 def row_kth_largest(indptr: np.ndarray, data: np.ndarray, k: int, budget: int = 1 << 23) -> np.ndarray:
@@ -255,7 +266,18 @@ def top_term_sets(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: 
     indptr)`` (float data), each row's in its stored order rather than by
     weight: the sets the top-terms signatures are taken over (a signature
     does not depend on the order), without sorting them."""
-    return row_top_set(indptr.astype(np.int64, copy=False), indices, data, int(k))
+    indptr = indptr.astype(np.int64, copy=False)
+    n = len(indptr) - 1
+    halves = [(0, n)] if n < TOP_SET_SPLIT else [(0, n // 2), (n // 2, n)]
+    parts = in_threads(lambda h: row_top_set(indptr[h[0] : h[1] + 1], indices, data, int(k)), halves)
+    if len(parts) == 1:
+        return parts[0]
+    (c1, o1), (c2, o2) = parts  # each half's offsets start at 0
+    return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + o1[-1]])
+
+
+TOP_SET_SPLIT = 50_000
+"""Rows from which :func:`top_term_sets` takes the two halves in two threads."""
 
 
 def drop_columns(x: sp.csr_matrix, drop: np.ndarray) -> sp.csr_matrix:

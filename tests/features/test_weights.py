@@ -123,8 +123,13 @@ def _old_tfidf(counts, idf, dropped=None):
     return x
 
 
-@pytest.mark.parametrize("max_terms", [None, 100])
-def test_in_place_weighting_in_blocks_equals_the_whole_matrix_expression(max_terms):
+@pytest.mark.parametrize("max_terms,cpus", [(None, 1), (100, 1), (100, 2)])
+def test_in_place_weighting_in_blocks_equals_the_whole_matrix_expression(monkeypatch, max_terms, cpus):
+    """Blocks of rows weighed one after the other or in threads: the values
+    of the whole-matrix expression."""
+    import dedup.arrays
+
+    monkeypatch.setattr(dedup.arrays, "usable_cpus", lambda: cpus)
     from dedup.article import prepare_articles
     from dedup.batch import featurize_many
     from dedup.features.weights import idf_weights, tfidf
@@ -234,6 +239,20 @@ def test_background_prior_from_the_disk_cache_is_the_computed_one(tmp_path, monk
     assert np.array_equal(_background_prior(p.background, p.n_features, p.background_docs), want)
     assert want.sum() > 0
     _background_prior.cache_clear()
+
+
+def test_top_term_sets_in_two_threads_equal_one_pass(monkeypatch):
+    """A large batch's rows are taken in two halves in two threads: the
+    columns and offsets are those of one pass over all rows."""
+    import dedup.arrays
+    from dedup.features import weights
+
+    x = sp.random(301, 500, density=0.2, format="csr", random_state=6, dtype=np.float32)
+    want = weights.top_term_sets(x.indptr, x.indices, x.data, 30)
+    monkeypatch.setattr(dedup.arrays, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(weights, "TOP_SET_SPLIT", 10)
+    got = weights.top_term_sets(x.indptr, x.indices, x.data, 30)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and len(want[0]) == 301 * 30
 
 
 def test_top_term_sets_pick_the_top_terms_columns():
