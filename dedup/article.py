@@ -7,7 +7,6 @@ changes under a caller's feet.
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -92,8 +91,21 @@ class Article:
         """This article with its text released (``text=""``): a copy that is not
         checked again (its fields were checked when it was built) -- what a
         run that lets texts go keeps of each article."""
-        out = copy.copy(self)
-        object.__setattr__(out, "text", "")
+        return self._checked({**self.__dict__, "text": ""})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its fields (``metadata`` as a plain dict: a mapping
+        proxy does not pickle), so articles can go to other processes."""
+        return (_unpickle_article, (type(self), {**self.__dict__, "metadata": dict(self.metadata)}))
+
+    @classmethod
+    def _checked(cls, fields: dict[str, Any]) -> Article:
+        """An article from every field's value, each already checked and
+        coerced as :meth:`__post_init__` leaves it (``metadata`` a
+        ``MappingProxyType``): built without checking them again, which is
+        most of the cost of reading an article."""
+        out = object.__new__(cls)
+        out.__dict__.update(fields)
         return out
 
     @property
@@ -115,6 +127,10 @@ class Article:
         if self.metadata:
             d["metadata"] = dict(self.metadata)
         return d
+
+
+def _unpickle_article(cls: type[Article], fields: dict[str, Any]) -> Article:
+    return cls._checked({**fields, "metadata": MappingProxyType(fields["metadata"])})
 
 
 def _check_id(value: Any) -> str:
@@ -209,14 +225,16 @@ def coerce_article(obj: Any, default_id: str) -> Article:
         if not isinstance(meta, Mapping):
             raise ArticleError(ref, f"'metadata' must be a mapping, got {type(meta).__name__}")
         extra = {k: v for k, v in obj.items() if k not in _FIELDS}
-        return Article(
-            id=art_id,
-            text=text,
-            title=_optional_str(obj.get("title"), "title", ref),
-            source=_optional_str(obj.get("source"), "source", ref),
-            url=_optional_str(obj.get("url"), "url", ref),
-            published=_parse_published(obj.get("published"), ref),
-            metadata={**extra, **meta},
+        return Article._checked(
+            {
+                "id": art_id,
+                "text": text,
+                "title": _optional_str(obj.get("title"), "title", ref),
+                "source": _optional_str(obj.get("source"), "source", ref),
+                "url": _optional_str(obj.get("url"), "url", ref),
+                "published": _parse_published(obj.get("published"), ref),
+                "metadata": MappingProxyType({**extra, **meta}),
+            }
         )
     raise ArticleError(default_id, f"expected str, dict or Article, got {type(obj).__name__}")
 

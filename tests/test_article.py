@@ -66,3 +66,34 @@ def test_without_text_keeps_every_other_field():
     b = a.without_text()
     assert b.text == "" and a.text == "Storm hits Miami"
     assert b == dataclasses.replace(a, text="") and b.metadata == {"k": 1} and b.id == "7"
+
+
+def test_a_dict_record_gives_the_article_the_constructor_gives():
+    """coerce_article builds from values it checked itself (no second check):
+    the same article, field for field, as ``Article(...)`` of those values."""
+    from types import MappingProxyType
+
+    from dedup.article import coerce_article
+
+    rec = {
+        "id": 42,
+        "text": TEXT,
+        "title": 2024,
+        "url": "u",
+        "published": 1_700_000_000,
+        "desk": "x",
+        "metadata": {"k": 1},
+    }
+    got = coerce_article(rec, "0")
+    want = Article(id=42, text=TEXT, title=2024, url="u", published=1_700_000_000, metadata={"desk": "x", "k": 1})
+    assert got == want and vars(got) == vars(want) and isinstance(got.metadata, MappingProxyType)
+    assert coerce_article({"text": None}, "3") == Article(id="3", text="")
+
+
+def test_articles_pickle_with_their_metadata():
+    import pickle
+
+    a = Article(id=7, text=TEXT, title="T", published="2020-01-01T00:00:00Z", metadata={"k": [1, 2]})
+    for b in (pickle.loads(pickle.dumps(a)), pickle.loads(pickle.dumps(a.without_text()))):
+        assert vars(b) == {**vars(a), "text": b.text} and b.metadata == {"k": [1, 2]}
+    assert pickle.loads(pickle.dumps(a)).text == TEXT
