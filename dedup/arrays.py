@@ -6,8 +6,9 @@ without copies. Each kernel is tested against the numpy expression it replaces.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -18,6 +19,7 @@ __all__ = [
     "usable_cpus",
     "run_split",
     "in_threads",
+    "in_order",
     "stable_argsort",
     "permute_rows",
     "take_ragged",
@@ -64,6 +66,20 @@ def in_threads(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
+
+
+def in_order(submit: Callable[[T], Future[R]], items: Iterable[T], ahead: int) -> Iterator[R]:
+    """The results of ``submit(item)`` (a future: a thread or process pool's
+    ``submit``) for each item, in order, with at most ``ahead`` submitted
+    and not yet handed on: the work runs ahead of the caller, but its
+    results (and the items sent) do not pile up."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+        pending.append(submit(item))
+    while pending:
+        yield pending.popleft().result()
 
 
 @njit(inline="always")

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import gc
 import math
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from itertools import islice
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._sysmem import SpilledArray, SpilledRows, release_freed_memory
-from .arrays import usable_cpus
+from .arrays import in_order, usable_cpus
 from .article import Article, Clustering, Rejected, iter_articles
 from .features.counts import RawFeatures
 from .features.featurize import featurize_texts
@@ -188,21 +187,23 @@ def _featurize_in_pool(chunks: Iterator[list[str]], params: Params, workers: int
     order. At most two chunks per worker are in flight: texts are copied for
     a worker only shortly before it needs them."""
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: deque = deque()
-        # The workers are forked at the first submit: with the parent's
-        # objects frozen out of the garbage collector, a worker's
-        # collections do not touch (and copy) the pages of the articles.
-        gc.freeze()
-        try:
-            pending.append(pool.submit(_featurize_job, (next(chunks), params)))
-        finally:
-            gc.unfreeze()
-        for texts in chunks:
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-            pending.append(pool.submit(_featurize_job, (texts, params)))
-        while pending:
-            yield pending.popleft().result()
+        first = True
+
+        def submit(texts: list[str]) -> Future[RawFeatures]:
+            nonlocal first
+            if not first:
+                return pool.submit(_featurize_job, (texts, params))
+            first = False
+            # The workers are forked at the first submit: with the parent's
+            # objects frozen out of the garbage collector, a worker's
+            # collections do not touch (and copy) the pages of the articles.
+            gc.freeze()
+            try:
+                return pool.submit(_featurize_job, (texts, params))
+            finally:
+                gc.unfreeze()
+
+        yield from in_order(submit, chunks, 2 * workers)
 
 
 def _chain_one(head: Any, rest: Iterator[Any]) -> Iterator[Any]:

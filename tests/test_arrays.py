@@ -66,3 +66,24 @@ def test_in_threads_gives_each_items_result_in_order(monkeypatch):
     assert threading.get_ident() not in seen  # computed in the pool's threads
     seen.clear()
     assert arrays.in_threads(square, [3]) == [9] and seen == {threading.get_ident()}  # one item: here
+
+
+def test_in_order_hands_results_on_in_order_with_at_most_ahead_outstanding():
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    import dedup.arrays as arrays
+
+    outstanding, most = [0], [0]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+
+        def submit(i: int) -> Future:
+            outstanding[0] += 1
+            most[0] = max(most[0], outstanding[0])
+            return pool.submit(lambda: i * i)
+
+        got = []
+        for r in arrays.in_order(submit, range(20), 4):
+            outstanding[0] -= 1
+            got.append(r)
+    assert got == [i * i for i in range(20)] and most[0] == 4

@@ -261,6 +261,10 @@ def top_terms(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     return c_cols[keep].astype(np.uint32), offsets
 
 
+TOP_SET_SPLIT = 50_000
+"""Rows from which :func:`top_term_sets` takes the two halves in two threads."""
+
+
 def top_term_sets(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The columns :func:`top_terms` gives for the CSR rows ``(data, indices,
     indptr)`` (float data), each row's in its stored order rather than by
@@ -274,10 +278,6 @@ def top_term_sets(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: 
         return parts[0]
     (c1, o1), (c2, o2) = parts  # each half's offsets start at 0
     return np.concatenate([c1, c2]), np.concatenate([o1[:-1], o2 + o1[-1]])
-
-
-TOP_SET_SPLIT = 50_000
-"""Rows from which :func:`top_term_sets` takes the two halves in two threads."""
 
 
 def drop_columns(x: sp.csr_matrix, drop: np.ndarray) -> sp.csr_matrix:

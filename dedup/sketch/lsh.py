@@ -19,17 +19,15 @@ Pairs are ``(i, j)`` row-index arrays with ``i < j``, sorted and unique.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
 from .._sysmem import release_freed_memory
-from ..arrays import usable_cpus
+from ..arrays import in_order, usable_cpus
 from ..hashing import fmix64
 from ..params import Params
 from . import _kernels
@@ -297,7 +295,8 @@ def _banded_codes(
     # on the order of the bands).
     workers = min(usable_cpus(), 4) if len(members) >= 20_000 else 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for codes in _in_order(pool, band_codes, bands, workers):
+        per_band = in_order(partial(pool.submit, band_codes), range(bands), 2 * workers) if workers > 1 else None
+        for codes in per_band or map(band_codes, range(bands)):
             if len(codes):
                 found.append(codes)
                 pending += len(codes)
@@ -387,13 +386,9 @@ def _partner_codes(
     # pairs are proposed (it marks only its own band's bits of ``big``,
     # which this band's kernels do not read).
     with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as ahead:
-        following = ahead.submit(buckets_of, 0) if workers > 1 else None
-        for b in range(bands):
-            if following is None:
-                buckets = buckets_of(b)
-            else:
-                buckets = following.result()
-                following = ahead.submit(buckets_of, b + 1) if b + 1 < bands else None
+        # two in flight: band b + 1's buckets are sorted while band b is handed on
+        per_band = in_order(partial(ahead.submit, buckets_of), range(bands), 2) if workers > 1 else None
+        for b, buckets in enumerate(per_band or map(buckets_of, range(bands))):
             if buckets is None:
                 continue
             args = (*bucket_args, fp, sig, bands, rows, b, big, bands_rule[1])
@@ -401,7 +396,7 @@ def _partner_codes(
             if b % 32 == 31:
                 release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
     best_p, fill = lists.best_p, lists.fill
-    del lists, fp, big  # the other lists go
+    del lists, fp, big, buckets_of, per_band  # the other lists go
     sure_pairs = np.concatenate(sure).astype(np.int64, copy=False) if sure else np.zeros((0, 2), np.int64)
     del sure
     return _kernels.partner_codes(best_p, fill, sure_pairs)
@@ -517,22 +512,6 @@ def keyed_pairs(
             p = _kernels.propose_band(*buckets, 0, len(buckets[1]), *args)
             found.append(p[:, 0] * m + p[:, 1])
     return unique_codes(np.concatenate(found))
-
-
-def _in_order(pool: ThreadPoolExecutor, fn: Callable[[int], np.ndarray], n: int, workers: int) -> Iterator[np.ndarray]:
-    """``fn(0), ..., fn(n - 1)`` in order, computed by ``workers`` threads of
-    ``pool`` with at most two calls per thread ahead of the caller (so
-    results do not pile up); in this thread when ``workers`` is 1."""
-    if workers == 1:
-        yield from map(fn, range(n))
-        return
-    pending: deque = deque()
-    for i in range(n):
-        if len(pending) >= 2 * workers:
-            yield pending.popleft().result()
-        pending.append(pool.submit(fn, i))
-    while pending:
-        yield pending.popleft().result()
 
 
 def _merge_codes(runs: list[np.ndarray]) -> np.ndarray:

@@ -258,11 +258,11 @@ def _batch_from_buffer(encoded: list[bytes], pretokenized: np.ndarray) -> tuple[
     buf, doc_offsets = joined_bytes(encoded)
     joined, joined_offsets, tok_offsets, starts, ends, keys = _kernels.token_spans(buf, doc_offsets, pretokenized)
     ids, first, table = _kernels.distinct_hashes(joined, starts, ends, keys)
-    lengths = ends[first] - starts[first]
+    first_starts, first_ends = starts[first], ends[first]
     bounds = np.zeros(len(first) + 1, np.int64)
-    np.cumsum(lengths, out=bounds[1:])
+    np.cumsum(first_ends - first_starts, out=bounds[1:])
     spelled = np.empty(int(bounds[-1]), np.uint8)
-    _kernels.gather_spans(joined, starts[first], ends[first], spelled)
+    _kernels.gather_spans(joined, first_starts, first_ends, spelled)
     jo, raw = joined_offsets.tolist(), memoryview(joined)  # hashed in place, not copied
     digests = [hashlib.blake2b(raw[jo[d] : jo[d + 1]], digest_size=8).digest() for d in range(len(encoded))]
     batch = TokenBatch(
