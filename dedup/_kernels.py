@@ -190,3 +190,48 @@ def top_partners(rows, cols, sims, n, k, both):
             if both:
                 _nb_offer(cols[q], rows[q], v, best_v, best_c, fill)
     return best_v, best_c, fill
+
+
+@njit(**KERNEL_OPTIONS)
+def symmetric_profiles(rows, cols, vals, n):
+    """The CSR rows ``(indptr, indices, data)`` of the entries ``(rows[q],
+    cols[q])`` and ``(cols[q], rows[q])`` valued ``vals[q]``, plus ``(i, i)``
+    valued 1 for every row: columns sorted, each kept once with its largest
+    value -- what sorting the coordinates by (row, column, -value) and keeping
+    each first gives, in memory for the entries alone."""
+    counts = np.ones(n + 1, np.int64)
+    counts[n] = 0
+    for q in range(len(rows)):
+        counts[rows[q]] += 1
+        counts[cols[q]] += 1
+    indptr = np.zeros(n + 1, np.int64)
+    for r in range(n):
+        indptr[r + 1] = indptr[r] + counts[r]
+    at = indptr[:-1].copy()
+    indices = np.empty(indptr[n], np.int64)
+    data = np.empty(indptr[n], np.float64)
+    for r in range(n):
+        indices[at[r]] = r
+        data[at[r]] = 1.0
+        at[r] += 1
+    for q in range(len(rows)):
+        a, b, v = rows[q], cols[q], vals[q]
+        indices[at[a]], data[at[a]] = b, v
+        at[a] += 1
+        indices[at[b]], data[at[b]] = a, v
+        at[b] += 1
+    out = 0
+    for r in range(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        order = np.argsort(indices[lo:hi])
+        c_row, v_row = indices[lo:hi][order], data[lo:hi][order]
+        indptr[r] = out
+        for t in range(hi - lo):
+            if t > 0 and c_row[t] == indices[out - 1]:
+                if v_row[t] > data[out - 1]:
+                    data[out - 1] = v_row[t]
+            else:
+                indices[out], data[out] = c_row[t], v_row[t]
+                out += 1
+    indptr[n] = out
+    return indptr, indices[:out].copy(), data[:out].copy()

@@ -24,6 +24,7 @@ __all__ = [
     "permute_rows",
     "take_ragged",
     "csr_of",
+    "row_blocks",
 ]
 
 
@@ -215,3 +216,13 @@ def shrunk(a: np.ndarray, m: int) -> np.ndarray:
         a.resize(m, refcheck=False)
         return a
     return a[:m].copy()
+
+
+def row_blocks(indptr: np.ndarray, chunk_nnz: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges ``(lo, hi)`` holding about ``chunk_nnz`` stored values each."""
+    rows, lo, out = len(indptr) - 1, 0, []
+    while lo < rows:
+        hi = min(rows, max(lo + 1, int(np.searchsorted(indptr, indptr[lo] + chunk_nnz, side="right")) - 1))
+        out.append((lo, hi))
+        lo = hi
+    return out

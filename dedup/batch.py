@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._sysmem import SpilledArray, SpilledRows, release_freed_memory
+from ._sysmem import RowFile, SpilledArray, release_freed_memory
 from .arrays import in_order, usable_cpus
 from .article import Article, Clustering, Rejected, iter_articles
 from .features.counts import RawFeatures
@@ -45,6 +45,7 @@ __all__ = [
     "find_candidates",
     "SPILL_BYTES",
     "PairStages",
+    "RowFile",
 ]
 
 
@@ -89,10 +90,10 @@ def cluster_articles(
 
     Notes
     -----
-    Memory is the batch's features (about 7 KB per news-length article) plus
-    the articles; each feature is let go once its stage is done
-    (:class:`PairStages`), and large ones wait in temporary files (``TMPDIR``)
-    while other stages run.
+    Memory is the batch's signatures (2 KB per article) plus the articles;
+    term rows (4 KB per news-length article) past 1 GiB live in temporary
+    files (``TMPDIR``; 4 GB of disk at a million articles), read back a
+    block at a time. Each feature goes once its stage is done (:class:`PairStages`).
     """
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a dedup.Params, got {type(params).__name__}")
@@ -137,7 +138,12 @@ def featurize_many(articles: Sequence[Article], params: Params, chunk_size: int 
 
 
 def featurize_parts(
-    articles: Iterable[Article], params: Params, *, chunk_size: int = FEATURIZE_CHUNK, keep_text: bool = True
+    articles: Iterable[Article],
+    params: Params,
+    *,
+    chunk_size: int = FEATURIZE_CHUNK,
+    keep_text: bool = True,
+    spill: RowFile | None = None,
 ) -> tuple[list[Article], list[RawFeatures]]:
     """The per-article stages over ``articles`` (any iterable: it is read a
     chunk at a time), in ``params.n_jobs`` worker processes when there is
@@ -148,7 +154,12 @@ def featurize_parts(
     Workers are sent only the comparison texts (plain strings: cheap to
     pickle) and return compact arrays. With ``keep_text=False`` each article
     is kept without its text once the text is on its way to featurisation
-    (:func:`cluster_articles`'s ``keep_text``)."""
+    (:func:`cluster_articles`'s ``keep_text``).
+
+    With ``spill``, once the parts' term counts pass :data:`SPILL_BYTES`
+    they are moved into it, and so is every later part's as it arrives: the
+    parts then hold no counts (:func:`weigh_batch` with ``counts=spill``
+    reads them back a block at a time)."""
     workers = usable_cpus() if params.n_jobs == -1 else params.n_jobs
     source = iter(articles)
     kept: list[Article] = []
@@ -176,10 +187,32 @@ def featurize_parts(
     else:
         rest = _chain_one(second, chunks) if second is not None else iter(())
         results = (featurize_texts(t, params) for t in _chain_one(first, rest))
-    parts = [fold(part) for part in results]
+    parts = _kept_parts((fold(part) for part in results), spill)
     df_cols = np.flatnonzero(df)
     parts[0] = replace(parts[0], df_cols=df_cols, df_vals=df[df_cols])
     return kept, parts
+
+
+def _kept_parts(results: Iterable[RawFeatures], spill: RowFile | None) -> list[RawFeatures]:
+    """The parts as they come; with ``spill``, their term counts moved into it
+    once they pass :data:`SPILL_BYTES`, and every later part's as it arrives."""
+    parts: list[RawFeatures] = []
+    held = 0  # bytes of term counts in the parts
+    for part in results:
+        parts.append(part)
+        held += part.counts.data.nbytes + part.counts.indices.nbytes
+        if spill is not None and spill.n_rows:  # the counts wait in the file: this part's follow
+            parts[-1] = _spill_counts(part, spill)
+        elif spill is not None and held > SPILL_BYTES:  # from now on
+            parts[:] = [_spill_counts(q, spill) for q in parts]
+    return parts
+
+
+def _spill_counts(part: RawFeatures, spill: RowFile) -> RawFeatures:
+    """``part`` with its term counts moved into ``spill`` (its rows' term numbers kept)."""
+    spill.append(part.counts)
+    n_terms = part.terms_per_row()
+    return replace(part, counts=sp.csr_matrix(part.counts.shape, dtype=part.counts.dtype), n_terms=n_terms)
 
 
 def _featurize_in_pool(chunks: Iterator[list[str]], params: Params, workers: int) -> Iterator[RawFeatures]:
@@ -216,14 +249,19 @@ def compute_features(
 ) -> tuple[list[Article], Features]:
     """Features of a batch, with the articles put in canonical order.
     ``articles`` is read once, a chunk at a time (:func:`featurize_parts`)."""
-    arts, parts = featurize_parts(articles, params, keep_text=keep_text)
-    return weigh_batch(arts, parts, params)
+    counts = RowFile(params.n_features, np.float32)  # used only by a large batch
+    arts, parts = featurize_parts(articles, params, keep_text=keep_text, spill=counts)
+    return weigh_batch(arts, parts, params, counts=counts)
 
 
-def weigh_batch(arts: list[Article], parts: list[RawFeatures], params: Params) -> tuple[list[Article], Features]:
+def weigh_batch(
+    arts: list[Article], parts: list[RawFeatures], params: Params, *, counts: RowFile | None = None
+) -> tuple[list[Article], Features]:
     """The second half of :func:`compute_features`: the parts stacked
     (``parts`` ends empty) and weighed in place, the articles in canonical
-    order; terms only one article has are dropped from the TF-IDF rows."""
+    order; terms only one article has are dropped from the TF-IDF rows.
+    ``counts`` is :func:`featurize_parts`' ``spill``: when the term counts
+    went there, the TF-IDF rows go to a file too (:attr:`Features.tfidf_file`)."""
     order = canonical_order(arts, [d for p in parts for d in p.digests])
     ordered = [arts[i] for i in order]
     raw = RawFeatures.stack(parts)
@@ -235,7 +273,10 @@ def weigh_batch(arts: list[Article], parts: list[RawFeatures], params: Params) -
     if parked is not None:
         raw = replace(raw, shingle_signatures=np.zeros((raw.n, 0), dtype=sh.dtype))
     del sh
-    features = weigh(raw, [a.timestamp for a in ordered], params, copy=False, order=order, drop_unshared=True)
+    in_file = counts if counts is not None and counts.n_rows else None
+    features = weigh(
+        raw, [a.timestamp for a in ordered], params, copy=False, order=order, drop_unshared=True, counts_file=in_file
+    )
     del raw
     release_freed_memory()
     if parked is not None:
@@ -249,28 +290,43 @@ def weigh_batch(arts: list[Article], parts: list[RawFeatures], params: Params) -
 
 def find_candidates(features: Features, params: Params) -> np.ndarray:
     """Candidate pairs from the term view (rewrites) and the shingle view (copies)."""
-    valid = ~features.empty
-    (_, tb, tr), (_, sb, sr) = lsh_views(params)
-    window = None if params.time_window is None else params.time_window.total_seconds()
-    kw = dict(
-        valid=valid,
+    return merged_pairs([view_codes(features, params, view) for view in VIEWS], features.n)
+
+
+VIEWS = ("term", "shingle")
+
+
+def view_codes(features: Features, params: Params, view: str) -> np.ndarray:
+    """One view's candidate pairs (:data:`VIEWS`: the term signatures'
+    or the shingle signatures') as codes ``i * n + j``: the views' pairs are
+    merged as codes (:func:`merged_pairs`), so only one ``(m, 2)`` array is
+    ever built."""
+    term = view == VIEWS[0]
+    (_, b, r) = lsh_views(params)[0 if term else 1]
+    p = candidate_pairs(
+        features.term_signatures if term else features.shingle_signatures,
+        b,
+        r,
+        max_partners=params.max_partners if term else None,
+        min_bands=params.min_bands if term else 1,
+        valid=~features.empty,
         max_bucket_size=params.max_bucket_size,
         neighbours=params.bucket_neighbours,
         timestamps=features.timestamps,
-        window_seconds=window,
+        window_seconds=None if params.time_window is None else params.time_window.total_seconds(),
     )
-    n = features.n
-    codes = []  # each view's pairs as codes i * n + j, so only one (m, 2) array is ever built
-    for sig, b, r, limit, least in (
-        (features.term_signatures, tb, tr, params.max_partners, params.min_bands),
-        (features.shingle_signatures, sb, sr, None, 1),
-    ):
-        p = candidate_pairs(sig, b, r, max_partners=limit, min_bands=least, **kw)
-        codes.append(p[:, 0] * n + p[:, 1])
-        del p
-        release_freed_memory()
-    pairs = code_pairs(unique_codes(np.concatenate(codes)), n)
-    del codes
+    codes = p[:, 0] * features.n + p[:, 1]
+    del p
+    release_freed_memory()
+    return codes
+
+
+def merged_pairs(codes: list[np.ndarray], n: int) -> np.ndarray:
+    """The distinct pairs of the views' codes (``codes`` ends empty)."""
+    all_codes = np.concatenate(codes)
+    codes.clear()
+    pairs = code_pairs(unique_codes(all_codes), n)
+    del all_codes
     release_freed_memory()
     return pairs
 
@@ -285,10 +341,13 @@ class PairStages:
     At a million articles the features are most of the memory: TF-IDF rows
     (about 4 GB), term and shingle signatures (1 GB each). Here the term
     signatures go once the candidates are found, the shingle signatures
-    once their Jaccard is taken, the rows once their cosines are; and rows
+    once their Jaccard is taken, the rows once their cosines are. Rows
     larger than ``spill_bytes`` wait in a temporary file (in ``spill_dir``,
-    default the system's temporary folder: :class:`dedup._sysmem.SpilledRows`)
-    while the candidates are found. The scores are the same either way.
+    default the system's temporary folder: :class:`dedup._sysmem.RowFile`),
+    and verification reads them from it a block at a time
+    (:func:`dedup.scoring.score_pairs`); a large batch's rows are there
+    from the start (:attr:`Features.tfidf_file`). The scores are the same
+    either way.
 
     Give it the only reference to the features (``del`` yours), then call
     :meth:`candidates`, :meth:`verify` and :meth:`story` in turn."""
@@ -301,7 +360,6 @@ class PairStages:
         self.n_terms, self.empty = features.n_terms, features.empty
         self._features: Features | None = features
         self._spill_bytes, self._spill_dir = spill_bytes, spill_dir
-        self._spilled: SpilledRows | None = None
         self._pairs: np.ndarray | None = None
 
     def _take(self) -> Features:
@@ -315,19 +373,36 @@ class PairStages:
         if self._pairs is not None:
             raise RuntimeError("PairStages: candidates() was called already")
         x = f.tfidf
-        if self._spill_bytes is not None and x.data.nbytes + x.indices.nbytes > self._spill_bytes:
-            spilled = SpilledRows(x, self._spill_dir)
-            if spilled.spilled:
-                self._spilled = spilled
-                f = self._features = replace(f, tfidf=sp.csr_matrix((0, 0), dtype=x.dtype))
+        if (
+            f.tfidf_file is None
+            and self._spill_bytes is not None
+            and x.data.nbytes + x.indices.nbytes > self._spill_bytes
+        ):
+            rows = RowFile(x.shape[1], x.dtype, dir=self._spill_dir)
+            rows.append(x)
+            if rows.spilled:
+                f = self._features = replace(f, tfidf=sp.csr_matrix((0, x.shape[1]), dtype=x.dtype), tfidf_file=rows)
+            else:
+                rows.close()
         del x
+        # the shingle signatures wait in a file while the term view runs,
+        # and the term signatures are gone before they come back
+        sh = f.shingle_signatures
+        parked = None
+        if self._spill_bytes is not None and sh.nbytes > self._spill_bytes // 2:
+            parked = SpilledArray(sh, self._spill_dir)
+            f = replace(f, shingle_signatures=np.zeros((self.n, 0), dtype=np.uint32))
+        self._features = None
+        del sh
         release_freed_memory()
-        pairs = find_candidates(f, self.params)
-        self._features = replace(f, term_signatures=np.zeros((self.n, 0), dtype=np.uint32))
-        del f
-        release_freed_memory()
-        self._pairs = pairs
-        return pairs
+        codes = [view_codes(f, self.params, VIEWS[0])]
+        f = replace(f, term_signatures=np.zeros((self.n, 0), dtype=np.uint32))
+        if parked is not None:
+            f = replace(f, shingle_signatures=parked.load())
+        codes.append(view_codes(f, self.params, VIEWS[1]))
+        self._features = f
+        self._pairs = merged_pairs(codes, self.n)
+        return self._pairs
 
     def verify(self) -> ScoredPairs:
         """:func:`score_pairs` of the candidates; the features are let go."""
@@ -337,13 +412,14 @@ class PairStages:
             raise RuntimeError("PairStages: call candidates() before verify()")
         pairs, self._pairs = self._pairs, None
         jac = pair_jaccard(f.shingle_signatures, pairs)
-        f = self._features = replace(f, shingle_signatures=np.zeros((self.n, 0), dtype=np.uint32))
-        release_freed_memory()
-        if self._spilled is not None:  # the rows back in, in the room the signatures left
-            f = replace(f, tfidf=self._spilled.load())
-            self._spilled = None
+        f = replace(f, shingle_signatures=np.zeros((self.n, 0), dtype=np.uint32))
         self._features = None
-        return score_pairs(f, pairs, self.params, jaccard=jac)
+        release_freed_memory()
+        try:
+            return score_pairs(f, pairs, self.params, jaccard=jac)
+        finally:
+            if f.tfidf_file is not None:
+                f.tfidf_file.close()
 
     def story(self, scored: ScoredPairs) -> ScoredPairs:
         """:func:`story_scores`."""

@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import top_neighbours, top_partners
-from ._sysmem import release_freed_memory
+from ._kernels import symmetric_profiles, top_neighbours, top_partners
+from ._sysmem import MappedRows, release_freed_memory
+from .arrays import csr_of, row_blocks
 from .features.weights import Features
 from .params import Params
 from .sketch.minhash import pair_jaccard
@@ -28,6 +29,7 @@ __all__ = [
     "profile_sizes",
     "ScoredPairs",
     "score_pairs",
+    "pair_blocks",
     "story_scores",
 ]
 
@@ -92,15 +94,13 @@ def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int | n
         return np.zeros(0, dtype=np.float64)
     rows, cols, vals = _top_lists(np.ascontiguousarray(pairs, dtype=np.int64), np.ascontiguousarray(sims), n, k)
     # symmetric profiles: j is in i's profile when either is in the other's top k
-    w = _max_duplicates(
-        np.concatenate([rows, cols, np.arange(n)]),
-        np.concatenate([cols, rows, np.arange(n)]),
-        np.concatenate([vals, vals, np.ones(n)]),
-        n,
-    )
+    indptr, indices, data = symmetric_profiles(rows, cols, vals, n)
+    del rows, cols, vals
+    small = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    w = csr_of(data, indices.astype(small), indptr.astype(small), (n, n))
     from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
 
-    return pair_cosine(normalize(w, norm="l2"), pairs)
+    return pair_cosine(normalize(w, norm="l2", copy=False), pairs)
 
 
 def _top_lists(
@@ -151,15 +151,6 @@ def profile_sizes(
     if not headline_terms or not headline_neighbourhood:  # as profile_size, for arrays
         return np.full(len(t), neighbourhood, dtype=np.int64)
     return np.where(t < headline_terms, headline_neighbourhood, neighbourhood).astype(np.int64)
-
-
-def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
-    """A csr matrix from coordinates, keeping the largest value of duplicates."""
-    order = np.lexsort((-vals, cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(n, n))
 
 
 def story_similarity(
@@ -252,20 +243,72 @@ def score_pairs(
     """Verify candidate pairs: cosine of TF-IDF rows, MinHash Jaccard of
     shingles (unless given as ``jaccard``), and (with ``params`` and its
     short-text rule on) the number of terms a pair of short texts has in
-    common."""
+    common. Rows in a file (:attr:`Features.tfidf_file`) are read a few
+    blocks at a time (:func:`pair_blocks`); the scores are the same."""
 
     cos = np.empty(len(pairs), dtype=np.float64)
-    for lo in range(0, len(pairs), 1 << 22):  # blocks: the row pairs are a copy when rows are mapped
-        cos[lo : lo + (1 << 22)] = pair_cosine(features.tfidf, features.tfidf_rows(pairs[lo : lo + (1 << 22)]))
-    shared = None
+    short, shared = None, None
     if params is not None and params.short_text_terms:
         t = features.n_terms
-        short = np.flatnonzero(t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms**2)
+        short = t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms**2
         shared = np.full(len(pairs), -1, dtype=np.int64)
-        shared[short] = shared_terms(features.tfidf, features.tfidf_rows(pairs[short]))
+    rows = MappedRows(features.tfidf, []) if features.tfidf_file is None else features.tfidf_file.mapped()
+    with rows:
+        x = rows.matrix
+        assert x is not None
+        for piece in pair_blocks(features, pairs):
+            p = features.tfidf_rows(pairs[piece])  # a copy when rows are mapped
+            cos[piece] = pair_cosine(x, p)
+            if short is not None and shared is not None and short[piece].any():
+                s = short[piece]
+                shared[piece[s]] = shared_terms(x, p[s])
+            del p
+            rows.release()
     jac = pair_jaccard(features.shingle_signatures, pairs) if jaccard is None else jaccard
     release_freed_memory()
     return ScoredPairs(pairs=pairs, cosine=cos, jaccard=jac, shared=shared)
+
+
+PAIR_BLOCK = 1 << 22
+"""Pairs scored at a time (their row pairs are a copy when rows are mapped)."""
+
+TILE_NNZ = 1 << 24
+"""Stored values of a block of rows read from a file while its pairs are scored (128 MB)."""
+
+TILE_BLOCKS = 4
+"""Blocks of rows (:data:`TILE_NNZ` each) scored from at a time: at most about 512 MB of a file's rows resident."""
+
+
+def pair_blocks(features: Features, pairs: np.ndarray) -> list[np.ndarray]:
+    """The pairs' positions, cut into the blocks :func:`score_pairs` scores at a time.
+
+    Rows in memory: runs of :data:`PAIR_BLOCK`. Rows in a file: the rows
+    cut in blocks of :data:`TILE_NNZ` stored values, each pair goes with
+    the two blocks of its rows; tiles sharing blocks come together, and a
+    block of pairs ends when its tiles would span more than
+    :data:`TILE_BLOCKS` blocks of rows -- the pages resident while it is
+    scored."""
+    if features.tfidf_file is None:
+        return [np.arange(lo, min(lo + PAIR_BLOCK, len(pairs))) for lo in range(0, len(pairs), PAIR_BLOCK)]
+    starts = np.array([lo for lo, _ in row_blocks(features.tfidf_file.indptr, TILE_NNZ)], dtype=np.int64)
+    width = max(1, len(starts))
+    key = np.empty(len(pairs), dtype=np.int64)
+    for lo in range(0, len(pairs), PAIR_BLOCK):
+        b = np.searchsorted(starts, features.tfidf_rows(pairs[lo : lo + PAIR_BLOCK]), side="right") - 1
+        key[lo : lo + len(b)] = b.min(axis=1) * width + b.max(axis=1)
+    order = np.argsort(key, kind="stable")
+    tiles, first = np.unique(key[order], return_index=True)
+    del key
+    out, held, lo = [], set(), 0
+    for t, at in zip(tiles.tolist(), first.tolist(), strict=True):
+        blocks = {t // width, t % width}
+        if len(held | blocks) > TILE_BLOCKS and at > lo:
+            out.append(order[lo:at])
+            held, lo = set(), at
+        held |= blocks
+    if lo < len(order):
+        out.append(order[lo:])
+    return out
 
 
 def story_scores(scored: ScoredPairs, n_terms: np.ndarray, params: Params) -> ScoredPairs:

@@ -448,3 +448,34 @@ def test_parking_the_shingle_signatures_while_weighing_changes_nothing(monkeypat
     for name in ("term_signatures", "shingle_signatures", "empty", "n_terms", "rows"):
         assert np.array_equal(getattr(got, name), getattr(want, name)), name
     assert (got.tfidf != want.tfidf).nnz == 0
+
+
+def test_a_batch_whose_rows_wait_in_files_gives_the_same_clusters(monkeypatch, tmp_path):
+    import tempfile
+
+    from dedup import batch as pipeline
+    from dedup import scoring
+    from dedup.features import weights
+
+    docs = list(generate_articles(1500, seed=21))
+    want = [(c.to_dict(), c.scores) for c in cluster_articles(docs, n_jobs=1)]  # the scores unrounded
+    # as a million articles would: the counts go to a file once past the
+    # threshold, are weighed a block at a time, and scored a few blocks at a time
+    monkeypatch.setattr(pipeline, "SPILL_BYTES", 1 << 18)
+    monkeypatch.setattr(weights, "WEIGH_BLOCK_NNZ", 1 << 15)
+    monkeypatch.setattr(scoring, "TILE_NNZ", 1 << 14)
+    monkeypatch.setattr(scoring, "TILE_BLOCKS", 3)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen = []
+    real = scoring.pair_blocks
+
+    def blocks(features, pairs):
+        out = real(features, pairs)
+        seen.append((features.tfidf_file is not None, len(out)))
+        return out
+
+    monkeypatch.setattr(scoring, "pair_blocks", blocks)
+    got = [(c.to_dict(), c.scores) for c in pipeline.cluster_articles(docs, n_jobs=1)]
+    assert len(seen) == 1 and seen[0][0] and seen[0][1] > 1  # scored from a file, a few blocks at a time
+    assert got == want
+    assert list(tmp_path.iterdir()) == []  # and the files are gone

@@ -79,12 +79,19 @@ def test_pair_cosine_of_non_canonical_rows_falls_back():
     assert np.allclose(pair_cosine(x, np.array([[0, 1]])), [0.8])
 
 
+def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+    """A csr matrix from coordinates, keeping the largest value of duplicates."""
+    order = np.lexsort((-vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(n, n))
+
+
 def _neighbour_similarity_by_sorting(pairs, sims, n, k):
     """The reference: both directions of every pair sorted by (row,
     -similarity, column), each row's first k (one size or one per row) kept,
     made symmetric."""
-    from dedup.scoring import _max_duplicates
-
     rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
     cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
     vals = np.concatenate([sims, sims]).astype(np.float64)
@@ -154,3 +161,41 @@ def test_pair_cosine_equals_dense_dot():
     dense = x.toarray()
     want = np.clip((dense[pairs[:, 0]] * dense[pairs[:, 1]]).sum(1), 0, 1)
     assert np.allclose(pair_cosine(x, pairs, max_nnz=500), want)
+
+
+def test_pairs_over_rows_in_a_file_are_scored_a_few_row_blocks_at_a_time(monkeypatch, tmp_path):
+    """Each pair in exactly one block; a block's pairs touch at most
+    TILE_BLOCKS blocks of rows (the pages resident at once), unless one
+    tile alone is more; and the scores are those of the rows in memory."""
+    from dataclasses import replace
+
+    from dedup import Params, scoring
+    from dedup._sysmem import RowFile
+    from dedup.article import prepare_articles
+    from dedup.batch import compute_features
+    from dedup.scoring import pair_blocks, score_pairs
+    from dedup.synth import generate_articles
+
+    monkeypatch.setattr(scoring, "TILE_NNZ", 3000)
+    monkeypatch.setattr(scoring, "TILE_BLOCKS", 4)
+    arts, _ = prepare_articles(generate_articles(400, seed=17))
+    p = Params()
+    _, f = compute_features(arts, p)
+    rng = np.random.default_rng(0)
+    pairs = np.unique(np.sort(rng.integers(0, 400, size=(5000, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    want = score_pairs(f, pairs, p.with_(short_text_terms=10**6))
+    rows = RowFile(p.n_features, np.float32, dir=str(tmp_path))
+    rows.append(f.tfidf)
+    spilled = replace(f, tfidf=sp.csr_matrix((0, p.n_features), dtype=np.float32), tfidf_file=rows)
+    blocks = pair_blocks(spilled, pairs)
+    assert len(blocks) > 1
+    assert np.array_equal(np.sort(np.concatenate(blocks)), np.arange(len(pairs)))
+    starts = np.array([lo for lo, _ in scoring.row_blocks(rows.indptr, 3000)])
+    for b in blocks:
+        touched = np.unique(np.searchsorted(starts, spilled.tfidf_rows(pairs[b]), side="right") - 1)
+        assert len(touched) <= 4
+    got = score_pairs(spilled, pairs, p.with_(short_text_terms=10**6))
+    for name in ("cosine", "jaccard", "shared"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    rows.close()

@@ -17,7 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._cache import cached_array
-from ..arrays import csr_of, in_threads, shrunk
+from .._sysmem import RowFile
+from ..arrays import csr_of, in_threads, row_blocks, shrunk
 from ..hashing import hash_str, hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
@@ -172,7 +173,7 @@ def tfidf(
     if x.dtype != out_dtype:
         x.data = x.data.astype(out_dtype)
     indptr = x.indptr
-    bounds = _row_blocks(indptr, chunk_nnz)
+    bounds = row_blocks(indptr, chunk_nnz)
 
     def weigh_block(block: tuple[int, int]) -> None:
         lo, hi = block
@@ -190,16 +191,6 @@ def tfidf(
 
         return normalize(x, norm="l2", copy=False)
     return x
-
-
-def _row_blocks(indptr: np.ndarray, chunk_nnz: int) -> list[tuple[int, int]]:
-    """Consecutive row ranges ``(lo, hi)`` holding about ``chunk_nnz`` stored values each."""
-    rows, lo, out = len(indptr) - 1, 0, []
-    while lo < rows:
-        hi = min(rows, max(lo + 1, int(np.searchsorted(indptr, indptr[lo] + chunk_nnz, side="right")) - 1))
-        out.append((lo, hi))
-        lo = hi
-    return out
 
 
 def row_kth_largest(indptr: np.ndarray, data: np.ndarray, k: int, budget: int = 1 << 23) -> np.ndarray:
@@ -399,6 +390,9 @@ class Features:
     # batch keeps its TF-IDF rows in input order (reordering gigabytes of
     # rows would hold them twice) and maps its canonical order onto them.
     rows: np.ndarray | None = None
+    # The TF-IDF rows when they wait in a file (a batch too large to hold
+    # them: :func:`weigh` with ``counts_file``); ``tfidf`` then has no rows.
+    tfidf_file: RowFile | None = None
 
     @property
     def n(self) -> int:
@@ -422,6 +416,7 @@ def weigh(
     copy: bool = True,
     order: np.ndarray | None = None,
     drop_unshared: bool = False,
+    counts_file: RowFile | None = None,
 ) -> Features:
     """Apply corpus statistics: TF-IDF rows and the top-terms signatures.
     Document frequencies come from ``raw`` itself unless
@@ -433,16 +428,18 @@ def weigh(
     (:attr:`Features.rows`). ``drop_unshared`` removes, once the top terms
     are taken, the terms no other row of ``raw`` has
     (:func:`dedup.drop_columns`: the same cosines in less memory);
-    only for a batch compared within itself."""
+    only for a batch compared within itself. ``counts_file`` holds
+    ``raw``'s term counts when they wait in a file (a large batch;
+    ``raw.counts`` then holds none): they are weighed a block of rows at a
+    time into a new file (:attr:`Features.tfidf_file`), the same rows, and
+    ``counts_file`` is closed."""
     if document_frequency is None:
         df, n_docs = raw.document_frequency(), float(raw.n)
     else:
         df, n_docs = document_frequency
     idf = idf_weights(df, n_docs, prior_of(params), params.background_docs if params.background else 0)
-    x = tfidf(raw.counts, idf, raw.dropped, copy=copy)
-    terms, term_offsets = top_term_sets(x.indptr, x.indices, x.data, params.n_terms)
-    if drop_unshared:
-        x = drop_columns(x, df == 1)
+    unshared = df == 1 if drop_unshared else None
+    x, x_file, terms, term_offsets = _rows_and_term_sets(raw, idf, unshared, params.n_terms, copy, counts_file)
     sh, empty, n_terms = raw.shingle_signatures, raw.empty, raw.terms_per_row()
     if order is not None:  # signatures made in the canonical order; no second copy of them
         from ..arrays import permute_rows, take_ragged
@@ -465,4 +462,58 @@ def weigh(
         empty=empty,
         n_terms=n_terms,
         rows=None if order is None else np.asarray(order, dtype=np.int64),
+        tfidf_file=x_file,
     )
+
+
+def _rows_and_term_sets(
+    raw: RawFeatures, idf: np.ndarray, unshared: np.ndarray | None, k: int, copy: bool, counts_file: RowFile | None
+) -> tuple[sp.csr_matrix, RowFile | None, np.ndarray, np.ndarray]:
+    """:func:`weigh`'s rows (in memory, or in a file with no rows in memory) and top-term sets."""
+    if counts_file is None:
+        x, terms, offsets = _weighed_rows(raw.counts, idf, raw.dropped, unshared, k, copy=copy)
+        return x, None, terms, offsets
+    x_file, terms, offsets = _weigh_file(counts_file, idf, raw.dropped, unshared, k)
+    return sp.csr_matrix((0, counts_file.n_cols), dtype=np.float32), x_file, terms, offsets
+
+
+def _weighed_rows(
+    counts: sp.csr_matrix,
+    idf: np.ndarray,
+    dropped: np.ndarray | None,
+    unshared: np.ndarray | None,
+    k: int,
+    *,
+    copy: bool,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """TF-IDF rows of ``counts``, their top-``k`` term sets, then (with
+    ``unshared``) the rows without those columns: each row on its own."""
+    x = tfidf(counts, idf, dropped, copy=copy)
+    terms, term_offsets = top_term_sets(x.indptr, x.indices, x.data, k)
+    if unshared is not None:
+        x = drop_columns(x, unshared)
+    return x, terms, term_offsets
+
+
+WEIGH_BLOCK_NNZ = 1 << 25
+"""Stored values of the block of rows weighed at a time from a file (256 MB of counts)."""
+
+
+def _weigh_file(
+    counts: RowFile, idf: np.ndarray, dropped: np.ndarray | None, unshared: np.ndarray | None, k: int
+) -> tuple[RowFile, np.ndarray, np.ndarray]:
+    """:func:`_weighed_rows` of rows in a file, a block at a time, into a new
+    file; ``counts`` is closed. The rows are those of the whole matrix:
+    every step is row by row."""
+    out = RowFile(counts.n_cols, np.float32, dir=counts.dir)
+    terms, offsets = [], [np.zeros(1, dtype=np.int64)]
+    for lo, hi in row_blocks(counts.indptr, WEIGH_BLOCK_NNZ):
+        x, t, o = _weighed_rows(
+            counts.read(lo, hi), idf, None if dropped is None else dropped[lo:hi], unshared, k, copy=False
+        )
+        out.append(x)
+        terms.append(t)
+        offsets.append(np.asarray(o[1:], dtype=np.int64) + offsets[-1][-1])
+        del x
+    counts.close()
+    return out, np.concatenate(terms or [np.zeros(0, np.uint32)]), np.concatenate(offsets)

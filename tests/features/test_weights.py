@@ -278,3 +278,36 @@ def test_top_term_sets_pick_the_top_terms_columns():
             assert np.array_equal(offs, want_offs) and got.dtype == np.uint32
             for i in range(m.shape[0]):
                 assert sorted(got[offs[i] : offs[i + 1]].tolist()) == sorted(want[offs[i] : offs[i + 1]].tolist())
+
+
+@pytest.mark.parametrize("max_terms", [None, 100])
+def test_weighing_rows_from_a_file_a_block_at_a_time_equals_weighing_them_in_memory(monkeypatch, tmp_path, max_terms):
+    """The large batch's path (term counts in a file, weighed a block of
+    rows at a time into a new file): the features of the in-memory path."""
+    from dataclasses import replace
+
+    from dedup._sysmem import RowFile
+    from dedup.article import prepare_articles
+    from dedup.batch import featurize_many
+    from dedup.features import weights
+    from dedup.features.weights import weigh
+
+    monkeypatch.setattr(weights, "WEIGH_BLOCK_NNZ", 5000)  # blocks end anywhere
+    arts, _ = prepare_articles(generate_articles(500, seed=13))
+    p = Params(max_terms=max_terms)
+    raw = featurize_many(arts, p)
+    ts = [a.timestamp for a in arts]
+    order = np.arange(len(arts))[::-1].copy()
+    want = weigh(raw, ts[::-1], p, order=order, drop_unshared=True)
+    counts = RowFile(p.n_features, np.float32, dir=str(tmp_path))
+    for lo in range(0, raw.n, 128):
+        counts.append(raw.counts[lo : lo + 128])
+    spent = replace(raw, counts=sp.csr_matrix(raw.counts.shape, dtype=np.float32), n_terms=raw.terms_per_row())
+    got = weigh(spent, ts[::-1], p, order=order, drop_unshared=True, counts_file=counts)
+    assert got.tfidf.shape[0] == 0 and got.tfidf_file is not None and got.tfidf_file.spilled
+    assert (got.tfidf_file.read(0, raw.n) != want.tfidf).nnz == 0
+    for name in ("term_signatures", "shingle_signatures", "empty", "n_terms", "rows"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert [d.name for d in tmp_path.iterdir()] == [next(tmp_path.iterdir()).name]  # the counts' file is gone
+    got.tfidf_file.close()
+    assert list(tmp_path.iterdir()) == []
