@@ -92,7 +92,7 @@ def cluster_articles(
     -----
     Memory is the batch's signatures (2 KB per article) plus the articles;
     term rows (4 KB per news-length article) past 1 GiB live in temporary
-    files (``TMPDIR``; 4 GB of disk at a million articles), read back a
+    files (``TMPDIR``; up to 8 GB of disk at a million articles), read back a
     block at a time. Each feature goes once its stage is done (:class:`PairStages`).
     """
     if params is not None and not isinstance(params, Params):
