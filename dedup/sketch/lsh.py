@@ -405,7 +405,7 @@ def _partner_codes(
 @dataclass(frozen=True)
 class _PartnerLists:
     """Each row's best partners so far: bands in common (``best_c``) and pair
-    codes (``best_p``) of its ``fill`` entries, and the slot of its weakest
+    rows (``best_p``) of its ``fill`` entries, and the slot of its weakest
     (``worst``); the compiled kernels update the arrays in place."""
 
     best_c: np.ndarray
@@ -415,9 +415,11 @@ class _PartnerLists:
 
     @classmethod
     def empty(cls, n: int, k: int) -> _PartnerLists:
+        # partners as int32 row numbers where they fit: at 1M rows and 80
+        # partners the lists are most of the candidates stage's memory
         return cls(
             np.zeros((n, k), dtype=np.int32),
-            np.zeros((n, k), dtype=np.int64),
+            np.zeros((n, k), dtype=np.int32 if n < np.iinfo(np.int32).max else np.int64),
             np.zeros(n, dtype=np.int64),
             np.zeros(n, dtype=np.int64),
         )
