@@ -381,7 +381,7 @@ def _partner_codes(
     def buckets_of(b: int, big: np.ndarray = big) -> tuple[np.ndarray, np.ndarray] | None:
         return _band_buckets(sig[members, b * rows : (b + 1) * rows], members, bucket_args[0], big, b)
 
-    sure: list[np.ndarray] = []  # pairs agreeing in keep_bands bands or more: kept whatever their rank
+    sure: list[np.ndarray] = []  # codes of pairs agreeing in keep_bands bands or more: kept whatever their rank
     # With threads, the next band's buckets are sorted while this band's
     # pairs are proposed (it marks only its own band's bits of ``big``,
     # which this band's kernels do not read).
@@ -392,14 +392,22 @@ def _partner_codes(
             if buckets is None:
                 continue
             args = (*bucket_args, fp, sig, bands, rows, b, big, bands_rule[1])
-            sure.extend(_offer_band(pool, workers, *buckets, args, lists, bands_rule))
+            sure.extend(
+                _as_codes(q, n) for q in _offer_band(pool, workers, *buckets, args, lists, bands_rule) if len(q)
+            )
             if b % 32 == 31:
                 release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
     best_p, fill = lists.best_p, lists.fill
     del lists, fp, big, buckets_of, per_band  # the other lists go
-    sure_pairs = np.concatenate(sure).astype(np.int64, copy=False) if sure else np.zeros((0, 2), np.int64)
-    del sure
-    return _kernels.partner_codes(best_p, fill, sure_pairs)
+    listed = _kernels.partner_codes(best_p, fill, np.zeros((0, 2), np.int64))
+    del best_p, fill
+    return np.concatenate([listed, *sure])
+
+
+def _as_codes(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Pairs as codes ``min * n + max`` (half the memory of the pairs: the
+    sure pairs of a million rows are kept until the last band)."""
+    return np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1])
 
 
 @dataclass(frozen=True)
