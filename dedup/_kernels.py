@@ -199,8 +199,7 @@ def symmetric_profiles(rows, cols, vals, n):
     valued 1 for every row: columns sorted, each kept once with its largest
     value -- what sorting the coordinates by (row, column, -value) and keeping
     each first gives, in memory for the entries alone."""
-    counts = np.ones(n + 1, np.int64)
-    counts[n] = 0
+    counts = np.ones(n, np.int64)  # the diagonal entry, then the offers
     for q in range(len(rows)):
         counts[rows[q]] += 1
         counts[cols[q]] += 1

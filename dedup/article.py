@@ -102,14 +102,14 @@ class Article:
         return {name: getattr(self, name) for name in _ARTICLE_FIELDS}
 
     @classmethod
-    def _checked(cls, fields: dict[str, Any]) -> Article:
+    def _checked(cls, values: dict[str, Any]) -> Article:
         """An article from every field's value, each already checked and
         coerced as :meth:`__post_init__` leaves it (``metadata`` a
         ``MappingProxyType``): built without checking them again, which is
         most of the cost of reading an article."""
         out = object.__new__(cls)
         for name in _ARTICLE_FIELDS:  # slots: no per-article dict (about 200 bytes an article)
-            object.__setattr__(out, name, fields[name])
+            object.__setattr__(out, name, values[name])
         return out
 
     @property

@@ -31,7 +31,7 @@ from .features.weights import Features, weigh
 from .linkage import build_clusters, link
 from .params import Params
 from .scoring import ScoredPairs, score_pairs, story_scores
-from .sketch.lsh import candidate_pairs, code_pairs, lsh_views, unique_codes
+from .sketch.lsh import candidate_pairs, code_pairs, lsh_views, pair_codes, unique_codes
 from .sketch.minhash import pair_jaccard
 from .text.tokens import comparison_source
 
@@ -315,7 +315,7 @@ def view_codes(features: Features, params: Params, view: str) -> np.ndarray:
         timestamps=features.timestamps,
         window_seconds=None if params.time_window is None else params.time_window.total_seconds(),
     )
-    codes = p[:, 0] * features.n + p[:, 1]
+    codes = pair_codes(p, features.n)
     del p
     release_freed_memory()
     return codes

@@ -247,7 +247,7 @@ def score_pairs(
     blocks at a time (:func:`pair_blocks`); the scores are the same."""
 
     cos = np.empty(len(pairs), dtype=np.float64)
-    short, shared = None, None
+    short, shared = np.zeros(0, dtype=bool), None
     if params is not None and params.short_text_terms:
         t = features.n_terms
         short = t[pairs[:, 0]] * t[pairs[:, 1]] < params.short_text_terms**2
@@ -259,7 +259,7 @@ def score_pairs(
         for piece in pair_blocks(features, pairs):
             p = features.tfidf_rows(pairs[piece])  # a copy when rows are mapped
             cos[piece] = pair_cosine(x, p)
-            if short is not None and shared is not None and short[piece].any():
+            if shared is not None and short[piece].any():
                 s = short[piece]
                 shared[piece[s]] = shared_terms(x, p[s])
             del p

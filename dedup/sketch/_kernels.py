@@ -466,12 +466,12 @@ def offer_proposals(proposed, best_c, best_p, fill, worst, lo, hi, keep_bands, m
 
 
 @njit(cache=True)
-def partner_codes(best_p, fill, sure):
+def partner_codes(best_p, fill):
     """Codes ``i * n + j`` (``i < j``) of every row's kept best partners
-    (``best_p[x, :fill[x]]``, ``fill`` capped at the list length) and of the
-    ``sure`` pairs, in one array (not deduplicated)."""
+    (``best_p[x, :fill[x]]``, ``fill`` capped at the list length), in one
+    array (not deduplicated)."""
     n, k = best_p.shape
-    total = len(sure)
+    total = 0
     for x in range(n):
         total += min(fill[x], k)
     out = np.empty(total, np.int64)
@@ -481,8 +481,4 @@ def partner_codes(best_p, fill, sure):
             y = best_p[x, t]
             out[o] = min(x, y) * n + max(x, y)
             o += 1
-    for q in range(len(sure)):
-        a, b = sure[q, 0], sure[q, 1]
-        out[o] = min(a, b) * n + max(a, b)
-        o += 1
     return out

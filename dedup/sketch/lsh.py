@@ -44,6 +44,7 @@ __all__ = [
     "unique_pairs",
     "unique_codes",
     "code_pairs",
+    "pair_codes",
     "candidate_pairs",
     "top_partner_pairs",
     "bands_in_common",
@@ -203,6 +204,12 @@ def unique_codes(codes: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(codes[1:], codes[:-1], out=keep[1:])
     return codes[keep]
+
+
+def pair_codes(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Codes ``min(i, j) * n + max(i, j)`` of ``(i, j)`` pairs (the inverse of
+    :func:`code_pairs`): half the memory of the pairs, merged by sorting."""
+    return np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1])
 
 
 def code_pairs(codes: np.ndarray, n: int) -> np.ndarray:
@@ -393,21 +400,15 @@ def _partner_codes(
                 continue
             args = (*bucket_args, fp, sig, bands, rows, b, big, bands_rule[1])
             sure.extend(
-                _as_codes(q, n) for q in _offer_band(pool, workers, *buckets, args, lists, bands_rule) if len(q)
+                pair_codes(q, n) for q in _offer_band(pool, workers, *buckets, args, lists, bands_rule) if len(q)
             )
             if b % 32 == 31:
                 release_freed_memory()  # one band's arrays at a time pile up on the heap otherwise
     best_p, fill = lists.best_p, lists.fill
     del lists, fp, big, buckets_of, per_band  # the other lists go
-    listed = _kernels.partner_codes(best_p, fill, np.zeros((0, 2), np.int64))
+    listed = _kernels.partner_codes(best_p, fill)
     del best_p, fill
     return np.concatenate([listed, *sure])
-
-
-def _as_codes(pairs: np.ndarray, n: int) -> np.ndarray:
-    """Pairs as codes ``min * n + max`` (half the memory of the pairs: the
-    sure pairs of a million rows are kept until the last band)."""
-    return np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1])
 
 
 @dataclass(frozen=True)
