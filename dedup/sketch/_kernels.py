@@ -328,7 +328,16 @@ def propose_band(
     whose pairs might not fit; the output grows here, between runs (an
     array variable assigned inside the pair loop costs reference counting
     on every pair)."""
-    knobs = (max_bucket_size, neighbours, ts, window, sorted_times)
+    m = len(idx)
+    lo = starts[g_lo] if g_lo < len(starts) else m
+    hi = starts[g_hi] if g_hi < len(starts) else m
+    # the rows' times in bucket order, gathered in one pass: the pair loops
+    # read them in sequence (at a million rows, reading ``ts`` at random
+    # there was most of the band's time, a cache miss a row)
+    at = np.empty(m, np.float64)
+    for k in range(lo, hi):
+        at[k] = ts[idx[k]]
+    knobs = (max_bucket_size, neighbours, at, window, sorted_times)
     views = (fp, sig, bands, rows, band, big, least)
     out = np.empty((1024, 3), np.int64)
     n_out = 0
@@ -348,7 +357,7 @@ def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
     ``out`` filled. ``knobs`` holds :func:`propose_band`'s bucket
     arguments (``max_bucket_size`` to ``sorted_times``), ``views`` its
     signature ones (``fp`` to ``least``)."""
-    max_bucket_size, neighbours, ts, window, sorted_times = knobs
+    max_bucket_size, neighbours, at, window, sorted_times = knobs
     fp, sig, bands, rows, band, big, least = views
     m = len(idx)
     n_buckets = len(starts)
@@ -358,9 +367,9 @@ def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
         if e - s >= 2:
             first = max(s, p)
             if e - s > max_bucket_size:
-                p, n_out = _propose_capped(idx, s, e, first, neighbours, ts, window, views, out, n_out)
+                p, n_out = _propose_capped(idx, s, e, first, neighbours, at, window, views, out, n_out)
             else:
-                p, n_out = _propose_bucket(idx, s, e, first, ts, window, sorted_times, views, out, n_out)
+                p, n_out = _propose_bucket(idx, s, e, first, at, window, sorted_times, views, out, n_out)
             if p < e - 1:
                 return g, p, n_out
         g, p = g + 1, -1
@@ -386,48 +395,49 @@ def _try_pair(a, b, views, out, n_out):
 
 
 @njit(inline="always")
-def _propose_capped(idx, s, e, first, neighbours, ts, window, views, out, n_out):
+def _propose_capped(idx, s, e, first, neighbours, at, window, views, out, n_out):
     """A bucket over the cap, from its row ``first`` on: each row with its
-    next ``neighbours`` rows in the window. Returns ``(p, n_out)``: ``p < e - 1``
-    the row whose pairs might not fit (not begun)."""
+    next ``neighbours`` rows in the window (``at``: the times in the order
+    of ``idx``). Returns ``(p, n_out)``: ``p < e - 1`` the row whose pairs
+    might not fit (not begun)."""
     for p in range(first, e - 1):
         if n_out + min(neighbours, e - p - 1) > len(out):
             return p, n_out
         a = idx[p]
         for q in range(p + 1, min(e, p + 1 + neighbours)):
             b = idx[q]
-            if window >= 0 and abs(ts[a] - ts[b]) > window:
+            if window >= 0 and abs(at[p] - at[q]) > window:
                 continue
             n_out = _try_pair(a, b, views, out, n_out)
     return e - 1, n_out
 
 
 @njit(inline="always")
-def _propose_bucket(idx, s, e, first, ts, window, sorted_times, views, out, n_out):
+def _propose_bucket(idx, s, e, first, at, window, sorted_times, views, out, n_out):
     """A bucket within the cap, from its row ``first`` on: every pair in the
-    window (rows of unknown time pair with all). Returns ``(p, n_out)`` as
-    :func:`_propose_capped`."""
+    window (rows of unknown time pair with all; ``at``: the times in the
+    order of ``idx``). Returns ``(p, n_out)`` as :func:`_propose_capped`."""
     nan_start = e
     if window >= 0 and sorted_times:
-        while nan_start > s and np.isnan(ts[idx[nan_start - 1]]):
+        while nan_start > s and np.isnan(at[nan_start - 1]):
             nan_start -= 1
     for p in range(first, e - 1):
         if n_out + (e - p - 1) > len(out):
             return p, n_out
         a = idx[p]
-        if window < 0 or np.isnan(ts[a]):
+        if window < 0 or np.isnan(at[p]):
             for q in range(p + 1, e):
                 n_out = _try_pair(a, idx[q], views, out, n_out)
         elif sorted_times:
             q = p + 1
-            while q < nan_start and ts[idx[q]] - ts[a] <= window:
+            while q < nan_start and at[q] - at[p] <= window:
                 n_out = _try_pair(a, idx[q], views, out, n_out)
                 q += 1
             for q in range(max(nan_start, p + 1), e):
                 n_out = _try_pair(a, idx[q], views, out, n_out)
         else:
             for q in range(p + 1, e):
-                if not abs(ts[a] - ts[idx[q]]) > window:  # NaN: kept
+                if not abs(at[p] - at[q]) > window:  # NaN: kept
                     n_out = _try_pair(a, idx[q], views, out, n_out)
     return e - 1, n_out
 
