@@ -378,6 +378,30 @@ def scale_entries(indptr, indices, data, docs, cols, factor):
 
 
 @njit(**KERNEL_OPTIONS)
+def column_runs(indices, n):
+    """The distinct values of ``indices`` (each in ``[0, n)``), ascending, and
+    how often each occurs (int64 both): :func:`sorted_runs` of the sorted
+    values, by counting into ``n`` slots and reading them in order -- a
+    chunk of 2,000 articles has about 2M term entries, whose sort was a
+    fifth of the per-article stage."""
+    seen = np.zeros(n, np.int32)
+    m = 0
+    for e in range(len(indices)):
+        v = indices[e]
+        m += seen[v] == 0
+        seen[v] += 1
+    values = np.empty(m, np.int64)
+    counts = np.empty(m, np.int64)
+    o = 0
+    for c in range(n):
+        if seen[c]:
+            values[o] = c
+            counts[o] = seen[c]
+            o += 1
+    return values, counts
+
+
+@njit(**KERNEL_OPTIONS)
 def sorted_runs(s):
     """The distinct values of sorted ``s`` and how often each occurs (int64
     both): what ``np.unique(s, return_counts=True)`` gives for the

@@ -15,7 +15,7 @@ from ..article import Article
 from ..params import Params
 from ..sketch.minhash import oph_signatures
 from ..text.tokens import TokenBatch, comparison_items, comparison_source, hash_texts, key_token_hashes
-from ._kernels import sorted_runs
+from ._kernels import column_runs, sorted_runs
 from .counts import RawFeatures, boost_terms, feature_columns, feature_counts, ngram_hashes, stem_counts
 from .weights import prior_of, prune_counts
 
@@ -59,7 +59,7 @@ def _term_counts(texts: Sequence[str], params: Params) -> tuple[TokenBatch, list
 
 def _features(tokens: TokenBatch, digests: list[bytes], counts: sp.csr_matrix, params: Params) -> RawFeatures:
     """Document frequencies (before pruning), pruned counts, shingle signatures."""
-    df_cols, df_vals = sorted_runs(np.sort(counts.indices))  # before pruning: exact df
+    df_cols, df_vals = _column_frequencies(counts)  # before pruning: exact df
     dropped = n_terms = None
     if params.max_terms is not None:
         n_terms = np.diff(counts.indptr).astype(np.int64)
@@ -78,3 +78,12 @@ def _features(tokens: TokenBatch, digests: list[bytes], counts: sp.csr_matrix, p
         dropped=dropped,
         n_terms=n_terms,
     )
+
+
+def _column_frequencies(counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The columns with an entry, ascending, and the rows each is in (the
+    rows' columns are distinct): counted in one slot a column when the
+    entries are many (a batch's chunk), sorted when they are few (an
+    article of the live index: the slots would cost more than the sort)."""
+    idx, n = counts.indices, counts.shape[1]
+    return column_runs(idx, n) if len(idx) * 32 >= n else sorted_runs(np.sort(idx))

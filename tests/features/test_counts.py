@@ -114,6 +114,29 @@ def test_sorted_runs_equal_numpy_unique_with_counts(n):
     assert np.array_equal(values, want_values) and np.array_equal(counts, want_counts)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 1000, 50_000])
+def test_column_runs_equal_numpy_unique_with_counts(n):
+    rng = np.random.default_rng(n)
+    width = max(1, n // 3)
+    s = rng.integers(0, width, n).astype(np.int32)  # unsorted, with repeats
+    values, counts = K.column_runs(s, width + 5)
+    want_values, want_counts = np.unique(s, return_counts=True)
+    assert values.dtype == counts.dtype == np.int64
+    assert np.array_equal(values, want_values) and np.array_equal(counts, want_counts)
+
+
+@pytest.mark.parametrize("n_features", [1 << 10, 1 << 21])
+def test_featurize_document_frequencies_by_counting_or_sorting(n_features):
+    """Few columns (counted in slots) or many (sorted): the same df, that of
+    the unpruned counts' columns."""
+    texts = random_texts(40)
+    raw = featurize_texts(texts, Params(n_features=n_features))
+    full = featurize_texts(texts, Params(n_features=n_features, max_terms=None))
+    want = np.diff(full.counts.tocsc().indptr)
+    assert np.array_equal(raw.df_cols, np.flatnonzero(want))
+    assert np.array_equal(raw.df_vals, want[want > 0].astype(np.float64))
+
+
 def test_featurize_document_frequencies_count_each_row_once():
     texts = random_texts(3)
     raw = featurize_texts(texts, Params())
