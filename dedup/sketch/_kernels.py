@@ -328,16 +328,7 @@ def propose_band(
     whose pairs might not fit; the output grows here, between runs (an
     array variable assigned inside the pair loop costs reference counting
     on every pair)."""
-    m = len(idx)
-    lo = starts[g_lo] if g_lo < len(starts) else m
-    hi = starts[g_hi] if g_hi < len(starts) else m
-    # the rows' times in bucket order, gathered in one pass: the pair loops
-    # read them in sequence (at a million rows, reading ``ts`` at random
-    # there was most of the band's time, a cache miss a row)
-    at = np.empty(m, np.float64)
-    for k in range(lo, hi):
-        at[k] = ts[idx[k]]
-    knobs = (max_bucket_size, neighbours, at, window, sorted_times)
+    knobs = (max_bucket_size, neighbours, _times_in_order(ts, idx, starts, g_lo, g_hi), window, sorted_times)
     views = (fp, sig, bands, rows, band, big, least)
     out = np.empty((1024, 3), np.int64)
     n_out = 0
@@ -347,6 +338,21 @@ def propose_band(
         if g >= g_hi:
             return out[:n_out]
         out = grown(out, n_out, max(0, n_out + len(idx) - 2 * len(out)))  # room for a row's pairs (fewer than len(idx))
+
+
+@njit(inline="always")
+def _times_in_order(ts, idx, starts, g_lo, g_hi):
+    """The times of the rows of buckets ``g_lo <= g < g_hi`` in bucket order
+    (``at[k] = ts[idx[k]]``; the other places unset), gathered in one pass:
+    the pair loops then read them in sequence (at a million rows, reading
+    ``ts`` at random in each pair check cost a cache miss a row)."""
+    m = len(idx)
+    lo = starts[g_lo] if g_lo < len(starts) else m
+    hi = starts[g_hi] if g_hi < len(starts) else m
+    at = np.empty(m, np.float64)
+    for k in range(lo, hi):
+        at[k] = ts[idx[k]]
+    return at
 
 
 @njit(**KERNEL_OPTIONS)
