@@ -13,7 +13,9 @@ from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = [
     "usable_cpus",
@@ -113,6 +115,47 @@ def popcount(x):
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@intrinsic
+def prefetch(typingctx, arr, i):
+    """Ask the CPU to bring element ``i`` of contiguous ``arr`` (its flat
+    index) into cache, without waiting for it (LLVM's ``llvm.prefetch``:
+    a read, kept in all levels). A hint only: no value changes. Kernels that
+    read rows at random call it for the rows they will read next, so that
+    the misses overlap instead of stalling one after another (at a million
+    rows the band kernel and the pair scores wait on memory)."""
+    if not isinstance(arr, types.Array) or not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        addr = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        read, keep, data = (ir.Constant(ir.IntType(32), v) for v in (0, 3, 1))
+        builder.call(_llvm_prefetch(builder.module), [addr, read, keep, data])
+        return context.get_dummy_value()
+
+    return types.void(arr, i), codegen
+
+
+def _llvm_prefetch(module: ir.Module) -> ir.Function:
+    """The declaration of ``llvm.prefetch`` in ``module`` (made once)."""
+    name = "llvm.prefetch.p0i8"
+    try:
+        return module.get_global(name)
+    except KeyError:
+        i32 = ir.IntType(32)
+        return ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]), name)
+
+
+@njit(inline="always")
+def prefetch_row(a, r):
+    """:func:`prefetch` every cache line of row ``r`` of the C-contiguous 2-d ``a``."""
+    width = a.shape[1]
+    step = max(1, 64 // a.itemsize)
+    for c in range(0, width, step):
+        prefetch(a, r * width + c)
 
 
 @njit(inline="always")

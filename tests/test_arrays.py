@@ -87,3 +87,29 @@ def test_in_order_hands_results_on_in_order_with_at_most_ahead_outstanding():
             outstanding[0] -= 1
             got.append(r)
     assert got == [i * i for i in range(20)] and most[0] == 4
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.float64])
+def test_prefetch_is_only_a_hint(dtype):
+    """A kernel that asks for rows ahead (:func:`dedup.arrays.prefetch_row`,
+    :func:`dedup.arrays.prefetch`) reads the same values as one that does
+    not: the hint compiles for any dtype and changes nothing."""
+    from numba import njit
+
+    @njit
+    def row_sums(a, order, ahead):
+        out = np.zeros(len(order))
+        for k in range(len(order)):
+            if ahead and k + 3 < len(order):
+                K.prefetch_row(a, order[k + 3])
+                K.prefetch(a, order[k + 3] * a.shape[1])
+            for c in range(a.shape[1]):
+                out[k] += a[order[k], c]
+        return out
+
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 200, (500, 37)).astype(dtype)
+    order = rng.integers(0, len(a), 2000)
+    want = a[order].sum(axis=1, dtype=np.float64)
+    assert np.array_equal(row_sums(a, order, True), want)
+    assert np.array_equal(row_sums(a, order, False), want)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arrays import KERNEL_OPTIONS, grown, popcount
+from ..arrays import KERNEL_OPTIONS, grown, popcount, prefetch_row
 from ..hashing import band_key_scalar, fmix64_scalar
 
 _EMPTY32 = np.uint32(0xFFFFFFFF)
@@ -355,6 +355,12 @@ def _times_in_order(ts, idx, starts, g_lo, g_hi):
     return at
 
 
+READ_AHEAD = 64
+"""Rows of a band's buckets whose fingerprints :func:`_propose_run` asks
+for ahead of pairing them: at a million rows each is a cache miss, and
+asked for together they overlap."""
+
+
 @njit(**KERNEL_OPTIONS)
 def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
     """:func:`propose_band` from row ``p`` of bucket ``g`` on (``p < 0``: its
@@ -367,9 +373,13 @@ def _propose_run(idx, starts, g, p, g_hi, knobs, views, out, n_out):
     fp, sig, bands, rows, band, big, least = views
     m = len(idx)
     n_buckets = len(starts)
+    ahead = starts[g] if g < n_buckets else m  # rows before it are asked for
     while g < g_hi:
         s = starts[g]
         e = starts[g + 1] if g + 1 < n_buckets else m
+        while ahead < min(m, s + READ_AHEAD):  # the fingerprints of the next rows, while these are paired
+            prefetch_row(fp, idx[ahead])
+            ahead += 1
         if e - s >= 2:
             first = max(s, p)
             if e - s > max_bucket_size:

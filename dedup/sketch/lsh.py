@@ -449,9 +449,9 @@ def _time_arguments(
 def _band_buckets(
     band: np.ndarray, members: np.ndarray, max_bucket_size: int, big: np.ndarray, b: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """One band's buckets: the members in bucket order (rows ascending within
-    a bucket) and where each bucket starts; marks the rows of capped buckets
-    in ``big``. None when fewer than two members."""
+    """One band's buckets of two members or more: their members in bucket
+    order (rows ascending within a bucket) and where each bucket starts;
+    marks the rows of capped buckets in ``big``. None when no bucket has two."""
     keys = band_keys(band, 1, band.shape[1])[:, 0]
     order, k = stable_order(keys)  # stable: rows stay ascending within a bucket
     if len(k) < 2:
@@ -460,6 +460,14 @@ def _band_buckets(
     starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
     sizes = np.diff(np.append(starts, len(k)))
     big[idx[np.repeat(sizes > max_bucket_size, sizes)], b >> 3] |= np.uint8(1 << (b & 7))
+    # a row alone in its bucket pairs with none: only buckets of two or more
+    # go on, back to back (the kernel reads ahead along them)
+    multi = sizes >= 2
+    if not multi.any():
+        return None
+    idx, sizes = idx[np.repeat(multi, sizes)], sizes[multi]
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
     return idx, starts
 
 

@@ -276,3 +276,36 @@ def test_best_partners_ranks_by_bands_then_distance_then_lower_row():
     assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (5, 4), (5, 9), (7, 5)]
     kx, ky = cand.best_partners(x, y, c, 1)
     assert sorted(zip(kx.tolist(), ky.tolist(), strict=True)) == [(5, 1), (7, 5)]  # 1 and 9 tie at distance 4
+
+
+@pytest.mark.parametrize("n_keys", [3, 40, 5000])
+def test_band_buckets_are_the_buckets_of_two_or_more_and_propose_the_same_pairs(n_keys):
+    """``_band_buckets`` hands on only the buckets with two rows or more (back
+    to back, rows ascending within each); the band kernel, which reads ahead
+    along them, proposes from them exactly what it proposes from every
+    bucket, singletons included, in the same order."""
+    rng = np.random.default_rng(n_keys)
+    n, bands = 3000, 8
+    sig = rng.integers(0, n_keys, (n, bands)).astype(np.uint32)
+    members = np.flatnonzero(rng.random(n) < 0.9).astype(np.int64)
+    big = np.zeros((n, 1), np.uint8)
+    got = cand._band_buckets(sig[members, 2:3], members, 50, big, 2)
+    keys = sig[members, 2]
+    sizes = np.bincount(keys, minlength=n_keys)
+    if (sizes < 2).all():
+        assert got is None
+        return
+    idx, starts = got
+    bounds = np.append(starts, len(idx))
+    for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+        assert e - s >= 2 and len(set(keys[np.searchsorted(members, idx[s:e])])) == 1
+        assert (np.diff(idx[s:e]) > 0).all()
+    assert sorted(idx.tolist()) == sorted(members[sizes[keys] >= 2].tolist())
+    assert ((big[:, 0] & 4) > 0).sum() == int(sizes[sizes > 50].sum())
+    order = members[np.argsort(keys, kind="stable")]
+    s_keys = sig[order, 2]
+    every = np.flatnonzero(np.concatenate([[True], s_keys[1:] != s_keys[:-1]])).astype(np.int64)
+    fp = cand._fingerprints(sig, bands, 1)
+    args = (50, 8, np.zeros(n), -1.0, False, fp, sig, bands, 1, 2, np.zeros((n, 1), np.uint8), 1)
+    want = K.propose_band(order, every, 0, len(every), *args)
+    assert len(want) and np.array_equal(K.propose_band(idx, starts, 0, len(starts), *args), want)
