@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .arrays import KERNEL_OPTIONS, popcount
+from .arrays import KERNEL_OPTIONS, popcount, prefetch
 
 
 @njit(inline="always")
@@ -90,6 +90,20 @@ def _lay_out(indptr, indices, row, bits, rank, one):
         bits[col >> 6] |= one << np.uint64(col & 63)
 
 
+DOT_AHEAD = 2
+"""Pairs :func:`pair_dot` reads ahead: the first cache lines of a later
+pair's second row are asked for while this pair is scored (the rest of
+the row then streams in)."""
+
+
+@njit(inline="always")
+def _prefetch_row_start(indptr, indices, data, row):
+    """:func:`dedup.arrays.prefetch` the first two cache lines of a CSR row's columns and values."""
+    for a in (indptr[row], indptr[row] + 16):
+        prefetch(indices, a)
+        prefetch(data, a)
+
+
 @njit(**KERNEL_OPTIONS)
 def pair_dot(indptr, indices, data, pairs, order, n_cols):
     """Dot product of CSR row pairs (sorted, duplicate-free indices), added up
@@ -115,6 +129,8 @@ def pair_dot(indptr, indices, data, pairs, order, n_cols):
     one = np.uint64(1)
     cur = -1
     for t in range(len(pairs)):
+        if t + DOT_AHEAD < len(pairs):
+            _prefetch_row_start(indptr, indices, data, pairs[order[t + DOT_AHEAD], 1])
         q = order[t]
         i, j = pairs[q, 0], pairs[q, 1]
         if i != cur:

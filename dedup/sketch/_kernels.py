@@ -87,6 +87,10 @@ def affine_min(values, offsets, a, b):
     return out
 
 
+JACCARD_AHEAD = 8
+"""Pairs :func:`pair_jaccard` reads ahead (rows at random in a large matrix)."""
+
+
 @njit(**KERNEL_OPTIONS)
 def pair_jaccard(sig, pairs):
     """``minhash.estimate_jaccard`` of row pairs of one signature matrix."""
@@ -94,6 +98,8 @@ def pair_jaccard(sig, pairs):
     k = sig.shape[1]
     out = np.zeros(m, np.float64)
     for q in range(m):
+        if q + JACCARD_AHEAD < m:  # a later pair's second row, while this one is compared
+            prefetch_row(sig, pairs[q + JACCARD_AHEAD, 1])
         i, j = pairs[q, 0], pairs[q, 1]
         eq = 0
         empty_i = True
