@@ -27,6 +27,7 @@ __all__ = [
     "take_ragged",
     "csr_of",
     "row_blocks",
+    "normalize_rows",
 ]
 
 
@@ -250,6 +251,35 @@ def csr_of(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tup
     if x.data.dtype == data.dtype and x.indices.dtype == indices.dtype:
         x.data, x.indices = data, indices
     return x
+
+
+def normalize_rows(x: sp.csr_matrix) -> sp.csr_matrix:
+    """``x`` with each row scaled to unit L2 norm, in place (rows of zeros
+    left as they are): scikit-learn's ``normalize(x, norm="l2", copy=False)``
+    of a float CSR matrix, the same values bit for bit, without importing
+    scikit-learn (a second of start-up and 130 MB for every small batch)."""
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"normalize_rows needs float32 or float64 values, got {x.dtype}")
+    if x.nnz and not np.isfinite(x.data).all():
+        raise ValueError("normalize_rows: the values contain NaN or infinity")
+    _normalize_rows(x.indptr, x.data)
+    return x
+
+
+@njit(**KERNEL_OPTIONS)
+def _normalize_rows(indptr, data):
+    """scikit-learn's ``_inplace_csr_row_normalize_l2``: each row's squares
+    added in order in float64 (the product in the values' dtype), its square
+    root, each value divided by it."""
+    for i in range(len(indptr) - 1):
+        s = 0.0
+        for j in range(indptr[i], indptr[i + 1]):
+            s += data[j] * data[j]
+        if s == 0.0:
+            continue
+        s = np.sqrt(s)
+        for j in range(indptr[i], indptr[i + 1]):
+            data[j] /= s
 
 
 def shrunk(a: np.ndarray, m: int) -> np.ndarray:

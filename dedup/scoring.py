@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from ._kernels import symmetric_profiles, top_neighbours, top_partners
 from ._sysmem import MappedRows, release_freed_memory
-from .arrays import csr_of, row_blocks
+from .arrays import csr_of, normalize_rows, row_blocks
 from .features.weights import Features
 from .params import Params
 from .sketch.minhash import pair_jaccard
@@ -98,9 +98,7 @@ def neighbour_similarity(pairs: np.ndarray, sims: np.ndarray, n: int, k: int | n
     del rows, cols, vals
     small = np.int32 if n < np.iinfo(np.int32).max else np.int64
     w = csr_of(data, indices.astype(small), indptr.astype(small), (n, n))
-    from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
-
-    return pair_cosine(normalize(w, norm="l2", copy=False), pairs)
+    return pair_cosine(normalize_rows(w), pairs)
 
 
 def _top_lists(

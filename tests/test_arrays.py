@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from dedup import arrays as K
 
@@ -113,3 +114,27 @@ def test_prefetch_is_only_a_hint(dtype):
     want = a[order].sum(axis=1, dtype=np.float64)
     assert np.array_equal(row_sums(a, order, True), want)
     assert np.array_equal(row_sums(a, order, False), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+def test_normalize_rows_equals_scikit_learns_normalize_bit_for_bit(dtype, index):
+    """Rows of every length (empty ones, rows of zeros), values over a wide
+    range: the same bits as ``sklearn.preprocessing.normalize(copy=False)``."""
+    from sklearn.preprocessing import normalize
+
+    rng = np.random.default_rng(3)
+    x = sp.random(400, 300, density=0.05, format="csr", dtype=np.float64, random_state=rng)
+    x.data = (x.data * 10.0 ** rng.integers(-6, 6, x.nnz)).astype(dtype)
+    x = sp.vstack([x[:10], sp.csr_matrix((10, 300), dtype=dtype), x[20:]], format="csr")  # empty rows
+    x.data[x.indptr[7] : x.indptr[8]] = 0  # a row of zeros: left alone
+    x.indptr, x.indices = x.indptr.astype(index), x.indices.astype(index)
+    assert (np.diff(x.indptr) == 0).any()
+    want = normalize(x.copy(), norm="l2", copy=False)
+    got = K.normalize_rows(x)
+    assert got is x and got.dtype == want.dtype
+    assert np.array_equal(got.data.view(np.uint8), want.data.view(np.uint8))
+    with pytest.raises(TypeError):
+        K.normalize_rows(sp.csr_matrix(np.eye(3, dtype=np.int64)))
+    with pytest.raises(ValueError, match="NaN"):
+        K.normalize_rows(sp.csr_matrix(np.array([[np.nan, 1.0]])))

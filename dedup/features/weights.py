@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .._cache import cached_array
 from .._sysmem import RowFile
-from ..arrays import csr_of, in_threads, row_blocks, shrunk
+from ..arrays import csr_of, in_threads, normalize_rows, row_blocks, shrunk
 from ..hashing import hash_str, hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
@@ -159,7 +159,7 @@ def tfidf(
     copy: bool = True,
     chunk_nnz: int = 1 << 22,
 ) -> sp.csr_matrix:
-    """Sublinear tf times idf, each row L2-normalised (scikit-learn's ``normalize``).
+    """Sublinear tf times idf, each row L2-normalised (:func:`dedup.arrays.normalize_rows`).
 
     ``dropped`` (per row) is the squared weight of terms pruned from the row
     (:func:`dedup.features.weights.prune_counts`); it counts in the row's norm, so a
@@ -186,11 +186,7 @@ def tfidf(
         x.data[a:b] = w
 
     in_threads(weigh_block, bounds)  # blocks are disjoint: the same values in any order
-    if dropped is None:
-        from sklearn.preprocessing import normalize  # here: importing scikit-learn costs 130 MB
-
-        return normalize(x, norm="l2", copy=False)
-    return x
+    return normalize_rows(x) if dropped is None else x
 
 
 def row_kth_largest(indptr: np.ndarray, data: np.ndarray, k: int, budget: int = 1 << 23) -> np.ndarray:
