@@ -10,6 +10,7 @@ batch of two, and a score means the same at any corpus size.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -503,13 +504,26 @@ def _weigh_file(
     every step is row by row."""
     out = RowFile(counts.n_cols, np.float32, dir=counts.dir)
     terms, offsets = [], [np.zeros(1, dtype=np.int64)]
-    for lo, hi in row_blocks(counts.indptr, WEIGH_BLOCK_NNZ):
-        x, t, o = _weighed_rows(
-            counts.read(lo, hi), idf, None if dropped is None else dropped[lo:hi], unshared, k, copy=False
-        )
-        out.append(x)
-        terms.append(t)
-        offsets.append(np.asarray(o[1:], dtype=np.int64) + offsets[-1][-1])
-        del x
+
+    def finish(x: sp.csr_matrix) -> None:
+        out.append(x if unshared is None else drop_columns(x, unshared))
+
+    # A block's unshared columns are dropped and its rows written (one
+    # thread: in order) while the next block is read and weighed; at most
+    # one block waits, so one block more is in memory.
+    with ThreadPoolExecutor(max_workers=1) as finisher:
+        pending: Future[None] | None = None
+        for lo, hi in row_blocks(counts.indptr, WEIGH_BLOCK_NNZ):
+            x, t, o = _weighed_rows(
+                counts.read(lo, hi), idf, None if dropped is None else dropped[lo:hi], None, k, copy=False
+            )
+            terms.append(t)
+            offsets.append(np.asarray(o[1:], dtype=np.int64) + offsets[-1][-1])
+            if pending is not None:
+                pending.result()
+            pending = finisher.submit(finish, x)
+            del x
+        if pending is not None:
+            pending.result()
     counts.close()
     return out, np.concatenate(terms or [np.zeros(0, np.uint32)]), np.concatenate(offsets)
