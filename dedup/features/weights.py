@@ -9,8 +9,8 @@ batch of two, and a score means the same at any corpus size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from .._cache import cached_array
 from .._sysmem import RowFile
-from ..arrays import csr_of, in_threads, normalize_rows, row_blocks, shrunk
+from ..arrays import csr_of, in_order, in_threads, normalize_rows, row_blocks, shrunk
 from ..hashing import hash_str, hash_strs
 from ..params import Params
 from ..sketch.minhash import signatures
@@ -505,6 +505,16 @@ def _weigh_file(
     out = RowFile(counts.n_cols, np.float32, dir=counts.dir)
     terms, offsets = [], [np.zeros(1, dtype=np.int64)]
 
+    def weighed() -> Iterator[sp.csr_matrix]:
+        for lo, hi in row_blocks(counts.indptr, WEIGH_BLOCK_NNZ):
+            x, t, o = _weighed_rows(
+                counts.read(lo, hi), idf, None if dropped is None else dropped[lo:hi], None, k, copy=False
+            )
+            terms.append(t)
+            offsets.append(np.asarray(o[1:], dtype=np.int64) + offsets[-1][-1])
+            yield x
+            del x  # the finishing thread holds it now
+
     def finish(x: sp.csr_matrix) -> None:
         out.append(x if unshared is None else drop_columns(x, unshared))
 
@@ -512,18 +522,7 @@ def _weigh_file(
     # thread: in order) while the next block is read and weighed; at most
     # one block waits, so one block more is in memory.
     with ThreadPoolExecutor(max_workers=1) as finisher:
-        pending: Future[None] | None = None
-        for lo, hi in row_blocks(counts.indptr, WEIGH_BLOCK_NNZ):
-            x, t, o = _weighed_rows(
-                counts.read(lo, hi), idf, None if dropped is None else dropped[lo:hi], None, k, copy=False
-            )
-            terms.append(t)
-            offsets.append(np.asarray(o[1:], dtype=np.int64) + offsets[-1][-1])
-            if pending is not None:
-                pending.result()
-            pending = finisher.submit(finish, x)
-            del x
-        if pending is not None:
-            pending.result()
+        for _ in in_order(partial(finisher.submit, finish), weighed(), 1):
+            pass
     counts.close()
     return out, np.concatenate(terms or [np.zeros(0, np.uint32)]), np.concatenate(offsets)

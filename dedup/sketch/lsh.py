@@ -454,8 +454,6 @@ def _band_buckets(
     marks the rows of capped buckets in ``big``. None when no bucket has two."""
     keys = band_keys(band, 1, band.shape[1])[:, 0]
     order, k = stable_order(keys)  # stable: rows stay ascending within a bucket
-    if len(k) < 2:
-        return None
     idx = members[order]
     starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
     sizes = np.diff(np.append(starts, len(k)))

@@ -553,7 +553,7 @@ def partner_step(params: Params, n: int, block_size: int) -> Callable:
     def fn(g: pd.DataFrame) -> pd.DataFrame:
         x, y = unblob(g["x"], np.int64), unblob(g["y"], np.int64)
         kx, ky = cand.best_partners(x, y, unblob(g["common"], np.int32), int(params.max_partners))
-        codes = np.unique(cand.pair_codes(np.column_stack([kx, ky]), n))
+        codes = cand.unique_codes(cand.pair_codes(np.column_stack([kx, ky]), n))
         return split_by_block(codes // n // block_size, codes=codes)
 
     return fn
