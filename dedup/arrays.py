@@ -9,6 +9,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from typing import TypeVar
 
 import numpy as np
@@ -242,6 +243,25 @@ def take_ragged(values, offsets, order):
         for t in range(out_offsets[k + 1] - out_offsets[k]):
             out[out_offsets[k] + t] = values[lo + t]
     return out, out_offsets
+
+
+def upper_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n, 1)``, read-only; for ``n`` up to 64 kept for the
+    next call (at most 0.7 MB): the live index asks for the pairs of a few
+    small stories again and again, and numpy builds an ``(n, n)`` mask each
+    time (50 us)."""
+    return _upper_pairs(n) if n <= 64 else _read_only(np.triu_indices(n, 1))
+
+
+@cache
+def _upper_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return _read_only(np.triu_indices(n, 1))
+
+
+def _read_only(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    for a in pair:
+        a.flags.writeable = False
+    return pair[0], pair[1]
 
 
 def csr_of(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

@@ -138,3 +138,13 @@ def test_normalize_rows_equals_scikit_learns_normalize_bit_for_bit(dtype, index)
         K.normalize_rows(sp.csr_matrix(np.eye(3, dtype=np.int64)))
     with pytest.raises(ValueError, match="NaN"):
         K.normalize_rows(sp.csr_matrix(np.array([[np.nan, 1.0]])))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 64, 65, 130])
+def test_upper_pairs_are_triu_indices_and_read_only(n):
+    for _ in range(2):  # the second call for n <= 64 is the kept pair of arrays
+        i, j = K.upper_pairs(n)
+        want_i, want_j = np.triu_indices(n, 1)
+        assert np.array_equal(i, want_i) and np.array_equal(j, want_j) and i.dtype == want_i.dtype
+        with pytest.raises(ValueError, match="read-only"):
+            i[:1] = 0

@@ -160,3 +160,65 @@ def test_read_paths_reports_bad_records_and_walks_folders(tmp_path):
 
 def test_fieldmap_defaults():
     assert FieldMap().pairs() == (("id", "id"), ("text", "text"), ("title", "title"), ("published", "published"))
+
+
+def _json_reference(line: bytes) -> object:
+    try:
+        return json.loads(line.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError) as exc:
+        return type(exc)
+
+
+def _parsed(line: bytes) -> object:
+    from dedup.io.readers import _parse_json
+
+    obj, error = _parse_json(line)
+    return obj if error is None else (json.JSONDecodeError if "nested" not in error else RecursionError)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id": 123456789012345678901234567890, "text": "x"}',  # orjson: a float
+        b'{"id": -9223372036854775809, "n": [1, {"m": 18446744073709551616}]}',
+        b'{"id": 18446744073709551615, "n": 9223372036854775807}',  # still 64-bit integers
+        b'{"id": "a", "n": 1e19, "m": -0.0, "k": 5e-324}',
+        b'{"id": "a", "n": NaN, "m": -Infinity}',
+        b'{"id": "a", "n": 1e400}',
+        b'{"id": "bad\\ud800", "text": "x"}',
+        b'{"id": "caf\xe9\xff", "text": "x"}',
+        b'{"id": "a", "id": "b", "text": "x"}',
+        b'{"id": "a", "text": "x"} trailing',
+        b"[" * 2000 + b"]" * 2000,
+    ],
+)
+def test_jsonl_lines_parse_as_json_parses_them(line):
+    # the fast parser, and json where it differs: the same objects (ints stay
+    # ints, -0.0 stays -0.0), the same lines rejected
+    want, got = _json_reference(line), _parsed(line)
+    assert repr(got) == repr(want) and type(got) is type(want)
+
+
+def test_generated_json_values_parse_as_json_parses_them():
+    import random
+
+    rng = random.Random(5)
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(7 if depth < 4 else 4)
+        if kind == 0:
+            return rng.choice([0, -1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**30])
+        if kind == 1:
+            return rng.choice([0.1, -0.0, 1e308, 1e-320, 2.0**63, -(2.0**63), 1e19, float(rng.random()), 123.456e7])
+        if kind == 2:
+            return "".join(rng.choice('ab\u00e9\u4e2d\U0001f600\\"\n\x00\x1f\u2028') for _ in range(rng.randrange(6)))
+        if kind == 3:
+            return rng.choice([True, False, None])
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {f"k{rng.randrange(4)}": value(depth + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(2000):
+        line = json.dumps(value(0), ensure_ascii=rng.random() < 0.5).encode()
+        want, got = _json_reference(line), _parsed(line)
+        assert repr(got) == repr(want), line

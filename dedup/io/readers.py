@@ -26,6 +26,8 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from ..article import Article, ArticleError
 from .files import FORMATS, TRUNCATION_ERRORS, detect_format, expand_paths, open_binary
 from .records import FieldMap, InputError, Record, record_from_mapping
@@ -49,7 +51,21 @@ def _record(label: str, n: int, obj: Any, default_id: str, fields: FieldMap, dat
 
 
 def _parse_json(line: bytes) -> tuple[Any, str | None]:
-    """The parsed line, or None and why it is not JSON."""
+    """The parsed line, or None and why it is not JSON.
+
+    orjson parses a line three to four times faster than json, and gives the
+    same objects for every line it accepts, except that it reads an integer
+    beyond 64 bits as a float; json (the reference) parses the lines orjson
+    rejects (bytes that are not UTF-8, escaped lone surrogates, NaN, numbers
+    out of range, nesting past 1,024), those with such a float, and words
+    the errors."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _has_wide_float(obj):
+            return obj, None
     try:
         return json.loads(line.decode("utf-8", "surrogateescape")), None
     except json.JSONDecodeError as exc:
@@ -58,6 +74,28 @@ def _parse_json(line: bytes) -> tuple[Any, str | None]:
         return None, "invalid JSON: nested too deeply"
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         return None, f"invalid JSON: {exc}"
+
+
+def _has_wide_float(obj: Any) -> bool:
+    """Whether a parsed value holds a float of magnitude 2**63 or more (where
+    json might have read an integer), walked without recursion (orjson's
+    values are of the exact built-in types)."""
+    stack = [obj]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            continue
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        elif t is float and not abs(v) < _WIDE:
+            return True
+    return False
+
+
+_WIDE = 2.0**63
 
 
 def _iter_jsonl(f: BinaryIO, label: str, stem: str, fields: FieldMap) -> Iterator[Record]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..arrays import upper_pairs
 from ..params import Params
 from ..sketch import _kernels as sketch_kernels
 from ..sketch import lsh as cand
@@ -77,7 +78,7 @@ def _common_bands(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     pair counted once (the count is symmetric), a row with itself agreeing
     in all ``bands``."""
     n = len(sigs)
-    upper = np.triu_indices(n, 1)
+    upper = upper_pairs(n)
     common = np.full((n, n), bands, dtype=np.int32)
     counts = cand.bands_in_common(sigs, np.stack(upper, axis=1), bands, rows)
     common[upper] = counts

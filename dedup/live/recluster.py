@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..arrays import upper_pairs
 from ..linkage import link
 from ..scoring import ScoredPairs
 from ..sketch.minhash import estimate_jaccard
@@ -124,7 +125,7 @@ def recluster(state: IndexState, scorer: Scorer, reach: Neighbourhood, entry: En
     if len(members) > reach.max_local:
         return
     cos, score = story_matrix(state, scorer, members)
-    iu, ju = np.triu_indices(len(members), k=1)
+    iu, ju = upper_pairs(len(members))
     keep = score[iu, ju] > 0
     pairs = np.stack([iu[keep], ju[keep]], axis=1).astype(np.int64)
     scored = ScoredPairs(
