@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,29 @@ def test_parquet_feed_in_and_out(tmp_path, feed_rows):
     copies = {r["id"] for r in feed_rows if r["kind"] == "copy"}
     assert kept.column("id").to_pylist() == [r["id"] for r in feed_rows if r["id"] not in copies]
     assert kept.to_pylist()[0] == feed_rows[0]
+
+
+def test_a_live_pipe_is_answered_as_its_records_arrive(feed_rows, tmp_path):
+    # three records, then the writer waits: their lines are out before the input ends
+    out, dups = tmp_path / "out.jsonl", tmp_path / "dups.jsonl"
+    rows = [feed_rows[0], feed_rows[1], {**feed_rows[0], "id": "again"}]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dedup", "dedupe", "-", "-o", str(out), "--duplicates", str(dups)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        proc.stdin.write("".join(json.dumps(r) + "\n" for r in rows).encode())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            out.exists() and len(_jsonl(out)) == 2 and dups.exists() and _jsonl(dups)
+        ):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+        assert [r["id"] for r in _jsonl(out)] == [rows[0]["id"], rows[1]["id"]]
+        assert [d["id"] for d in _jsonl(dups)] == ["again"]  # an exact copy of the first, written as it came
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0

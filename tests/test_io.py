@@ -222,3 +222,57 @@ def test_generated_json_values_parse_as_json_parses_them():
         line = json.dumps(value(0), ensure_ascii=rng.random() < 0.5).encode()
         want, got = _json_reference(line), _parsed(line)
         assert repr(got) == repr(want), line
+
+
+def test_read_ahead_gives_the_items_in_order_and_says_when_the_end_is_there():
+    import time
+
+    from dedup.io import ReadAhead
+
+    with ReadAhead(iter(range(1000)), size=7) as ahead:
+        assert list(ahead) == list(range(1000))
+        assert ahead.ready()  # the end: next() answers at once
+        with pytest.raises(StopIteration):
+            next(ahead)
+
+    def slow():
+        yield 1
+        time.sleep(0.5)
+        yield 2
+
+    ahead = ReadAhead(slow())
+    assert next(ahead) == 1 and not ahead.ready()  # the second is not there yet
+    assert next(ahead) == 2
+
+
+def test_read_ahead_raises_the_sources_error_after_the_items_before_it():
+    from dedup.io import ReadAhead
+
+    def broken():
+        yield from "ab"
+        raise OSError("disk gone")
+
+    ahead = ReadAhead(broken())
+    assert next(ahead) == "a" and next(ahead) == "b"
+    with pytest.raises(OSError, match="disk gone"):
+        next(ahead)
+    assert list(ahead) == []
+
+
+def test_read_ahead_stops_reading_when_closed():
+    import itertools
+    import threading
+    import time
+
+    from dedup.io import ReadAhead
+
+    before = threading.active_count()
+    ahead = ReadAhead(itertools.count(), size=2)  # an endless source, the queue full
+    assert next(ahead) == 0
+    ahead.close()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+    with pytest.raises(ValueError, match="size"):
+        ReadAhead([], size=0)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ..article import Article
-from ..io import Record, detect_format, iter_records, open_text
+from ..io import ReadAhead, Record, detect_format, iter_records, open_text
 from ..io.writers import RecordWriter
 from ..live import DuplicateArticleError, IndexStorageError, StoryIndex
 from .args import (
@@ -192,6 +192,13 @@ class _Run:
             source, line, raw, data = pickle.load(self.spool)  # type: ignore[arg-type]
             yield Record(source, line, raw=raw, data=data)
 
+    def flush(self) -> None:
+        """Everything written so far out to the files (the input has nothing more yet)."""
+        self.out.flush()
+        for f in (self.dups, self.errs):
+            if f is not None:
+                f.flush()
+
     def note(self) -> None:
         c = self.counts
         self.bar.note(
@@ -222,7 +229,8 @@ def run(args: argparse.Namespace) -> int:
     known_before = index.n_articles
     kernel_notice()
     state = _Run(args, fmt, log_for(args))
-    records = iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args))
+    # read in a thread: on a live pipe each record is handled as it arrives
+    records = ReadAhead(iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args)))
     failure: str | None = None
     try:
         failure = _stream(index, records, args, state)
@@ -231,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         failure = "interrupted"
     finally:
+        records.close()
         state.close()
     if args.index and (failure is None or state.spool is None):
         failure = _save(index, args.index) or failure
@@ -259,8 +268,9 @@ def _save(index: StoryIndex, path: str) -> str | None:
     return None
 
 
-def _stream(index: StoryIndex, records: Iterator[Record], args: argparse.Namespace, state: _Run) -> str | None:
-    """Feed every record through the index; the failure that stopped it, if any."""
+def _stream(index: StoryIndex, records: ReadAhead[Record], args: argparse.Namespace, state: _Run) -> str | None:
+    """Feed every record through the index; the failure that stopped it, if
+    any. The outputs are flushed whenever the input has nothing more yet."""
     streaming = state.spool is None
     for rec, m in _matches(index, records, args.jobs):
         state.counts["read"] += 1
@@ -293,10 +303,12 @@ def _stream(index: StoryIndex, records: Iterator[Record], args: argparse.Namespa
             state.keep(rec)
         if state.counts["read"] % 256 == 0:
             state.note()
+        if streaming and not records.ready():
+            state.flush()
     return None
 
 
-def _matches(index: StoryIndex, records: Iterator[Record], jobs: int) -> Iterator[tuple[Record, Any]]:
+def _matches(index: StoryIndex, records: ReadAhead[Record], jobs: int) -> Iterator[tuple[Record, Any]]:
     """``(record, match)`` for each record: match None for a bad record or an
     id already indexed, an IndexStorageError (then stop) if the storage failed.
     With ``jobs > 1`` features are computed ahead in worker processes."""
@@ -312,7 +324,7 @@ def _matches(index: StoryIndex, records: Iterator[Record], jobs: int) -> Iterato
             else:
                 pending.append(rec)
 
-    stream = index.add_stream(articles(), n_jobs=jobs)
+    stream = index.add_stream(articles(), n_jobs=jobs, ready=records.ready)
     while True:
         try:
             m = next(stream)

@@ -9,6 +9,7 @@ good articles out, bad ones reported. :mod:`dedup.io.parquet` reads and
 writes Parquet a batch at a time.
 """
 
+from .ahead import ReadAhead
 from .files import FORMATS, detect_format, expand_paths, input_size, open_binary, open_output, open_text
 from .readers import DELIMITERS, iter_records, read_paths, sniff_delimiter
 from .records import FieldMap, InputError, Record
@@ -19,6 +20,7 @@ __all__ = [
     "FORMATS",
     "FieldMap",
     "InputError",
+    "ReadAhead",
     "Record",
     "detect_format",
     "expand_paths",

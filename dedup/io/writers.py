@@ -63,6 +63,14 @@ class RecordWriter:
         else:
             self._parquet.write(rec.raw)
 
+    def flush(self) -> None:
+        """Hand what was written to the file (a reader of a live feed's output
+        sees it); Parquet rows wait for their row group."""
+        if self._text is not None:
+            self._text.flush()
+        if self._out is not None:
+            self._out.flush()
+
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()

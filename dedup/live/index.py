@@ -118,14 +118,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from ..arrays import usable_cpus
-from ..article import Article, ArticleError, coerce_article
+from ..article import Article, coerce_article
 from ..params import Params
 from . import persist
 from .decide import decide
@@ -138,6 +139,28 @@ from .scoring import Scorer
 from .state import IndexState
 
 __all__ = ["StoryIndex"]
+
+
+def _runs(items: Iterator[Article], size: int, ready: Callable[[], bool] | None) -> Iterator[list[Article]]:
+    """Runs of up to ``size`` items; with ``ready``, a run also ends when
+    ``ready()`` says nothing more has arrived. An exception from ``items``
+    ends its run, and is raised once that run has been handed on."""
+    if size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {size}")
+    while True:
+        run: list[Article] = []
+        try:
+            for item in items:
+                run.append(item)
+                if len(run) >= size or (ready is not None and not ready()):
+                    break
+        except Exception:
+            if run:
+                yield run
+            raise
+        if not run:
+            return
+        yield run
 
 
 def _retention(retention: timedelta | float | None | str, params: Params) -> timedelta | None:
@@ -241,54 +264,56 @@ class StoryIndex:
         """:meth:`add` each article in turn (same results as one at a time)."""
         return list(self.add_stream(articles))
 
-    def add_stream(self, articles: Iterable[Any], *, n_jobs: int = 1, chunk_size: int = 64) -> Iterator[Match]:
+    def add_stream(
+        self,
+        articles: Iterable[Any],
+        *,
+        n_jobs: int = 1,
+        chunk_size: int = 64,
+        ready: Callable[[], bool] | None = None,
+    ) -> Iterator[Match]:
         """:meth:`add` every article, yielding each match as it is decided.
 
-        With ``n_jobs > 1`` the per-article features are computed ahead in
-        worker processes (each article on its own, so results are the same as
-        with one); the decisions stay in this process, in input order. A
-        record that is not an article raises :class:`ArticleError`.
+        Articles are featurised ``chunk_size`` at a time (each as if alone,
+        so the matches are those of :meth:`add`), which waits for a chunk to
+        arrive. For a live source give ``ready``, a callable saying whether
+        the next article is already there (:meth:`dedup.io.ReadAhead.ready`):
+        a chunk then ends as soon as it is not, and the articles that came
+        are matched at once. With ``n_jobs > 1`` the features are computed
+        ahead in worker processes; the decisions stay in this process, in
+        input order. A record that is not an article, or an error of the
+        source, is raised after the articles before it are indexed.
         """
+        runs = _runs(self._coerced(articles), chunk_size, ready)
         if n_jobs == 1:
-            for chunk, error in self._chunks(articles, chunk_size):
+            for chunk in runs:
                 for prep in prepare(chunk, self.params):  # featurised together, each as alone
                     yield self._add_prepared(prep)
-                if error is not None:
-                    raise error
             return
         workers = usable_cpus() if n_jobs == -1 else n_jobs
-        counter = itertools.count(self._state.n_articles())
-        coerced = (coerce_article(a, default_id=str(next(counter))) for a in articles)
-        chunks = iter(lambda: list(itertools.islice(coerced, chunk_size)), [])
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending: list[tuple[list[Article], Future]] = []
-            for chunk in chunks:
-                fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
-                pending.append((chunk, pool.submit(prepare_job, (fields, self.params))))
-                if len(pending) > 2 * workers:
-                    yield from self._finish(*pending.pop(0))
-            for item in pending:
-                yield from self._finish(*item)
-
-    def _chunks(self, articles: Iterable[Any], size: int) -> Iterator[tuple[list[Article], Exception | None]]:
-        """Runs of ``size`` articles, coerced (a str without id gets the next
-        position); a record that is not an article ends its run, and is
-        raised after the articles before it are indexed."""
-        counter = itertools.count(self._state.n_articles())
-        it = iter(articles)
-        while True:
-            chunk: list[Article] = []
+            pending: deque[tuple[list[Article], Future]] = deque()
+            failure: Exception | None = None
             try:
-                for a in itertools.islice(it, size):
-                    if isinstance(a, bytes):
-                        raise TypeError("articles are str, dict or Article, not bytes")
-                    chunk.append(coerce_article(a, default_id=str(next(counter))))
-            except (ArticleError, TypeError) as exc:
-                yield chunk, exc
-                return
-            if not chunk:
-                return
-            yield chunk, None
+                for chunk in runs:
+                    fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
+                    pending.append((chunk, pool.submit(prepare_job, (fields, self.params))))
+                    while pending and (len(pending) > 2 * workers or (ready is not None and not ready())):
+                        yield from self._finish(*pending.popleft())
+            except Exception as exc:  # the articles before it are indexed first
+                failure = exc
+            while pending:
+                yield from self._finish(*pending.popleft())
+            if failure is not None:
+                raise failure
+
+    def _coerced(self, articles: Iterable[Any]) -> Iterator[Article]:
+        """Each article coerced (a str without id gets the next position)."""
+        counter = itertools.count(self._state.n_articles())
+        for a in articles:
+            if isinstance(a, bytes):
+                raise TypeError("articles are str, dict or Article, not bytes")
+            yield coerce_article(a, default_id=str(next(counter)))
 
     def _finish(self, chunk: list[Article], fut: Future) -> Iterator[Match]:
         for a, prep in zip(chunk, fut.result(), strict=False):

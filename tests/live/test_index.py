@@ -320,3 +320,53 @@ def test_row_gram_equals_scipys_sparse_product_bit_for_bit():
         dots, shared = row_gram(cols, w, indptr)
         assert np.array_equal(dots.view(np.uint64), (x @ x.T).toarray().view(np.uint64))
         assert np.array_equal(shared, (pattern @ pattern.T).toarray())
+
+
+def _pulled(items: list, log: list):
+    for k, a in enumerate(items):
+        log.append(k)
+        yield a
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_add_stream_with_ready_answers_each_article_before_reading_on(feed, n_jobs):
+    # a live source: nothing more is there once an article is read, so each is
+    # matched before the next is asked for -- with the matches of add
+    want = StoryIndex().add_many(feed[:30])
+    pulled: list[int] = []
+    got = []
+    for m in StoryIndex().add_stream(_pulled(feed[:30], pulled), n_jobs=n_jobs, ready=lambda: False):
+        got.append(m)
+        assert len(pulled) == len(got)  # no article read ahead of its match
+    assert got == want
+
+
+def test_add_stream_without_ready_reads_a_chunk_ahead(feed):
+    pulled: list[int] = []
+    stream = StoryIndex().add_stream(_pulled(feed[:30], pulled), chunk_size=16)
+    next(stream)
+    assert len(pulled) == 16
+
+
+class _SourceBroke(Exception):
+    pass
+
+
+def _breaking(items: list):
+    yield from items
+    raise _SourceBroke("the feed went away")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_error_of_the_source_comes_after_the_articles_before_it(feed, n_jobs):
+    index = StoryIndex()
+    got = []
+    with pytest.raises(_SourceBroke, match="went away"):
+        for m in index.add_stream(_breaking(feed[:10]), n_jobs=n_jobs, chunk_size=64):
+            got.append(m.id)
+    assert got == [a["id"] for a in feed[:10]] and index.n_articles == 10
+
+
+def test_add_stream_checks_chunk_size(feed):
+    with pytest.raises(ValueError, match="chunk_size"):
+        list(StoryIndex().add_stream(feed[:3], chunk_size=0))
