@@ -268,7 +268,9 @@ def test_read_ahead_stops_reading_when_closed():
 
     before = threading.active_count()
     ahead = ReadAhead(itertools.count(), size=2)  # an endless source, the queue full
+    assert threading.active_count() == before  # no thread before the first read (worker forks come first)
     assert next(ahead) == 0
+    assert threading.active_count() == before + 1
     ahead.close()
     deadline = time.monotonic() + 5
     while threading.active_count() > before and time.monotonic() < deadline:

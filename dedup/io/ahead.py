@@ -39,8 +39,21 @@ class ReadAhead(Generic[T]):
         self._queue: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=size)
         self._stop = threading.Event()
         self._done = False
-        self._thread = threading.Thread(target=self._read, args=(iter(source),), name="dedup-read-ahead", daemon=True)
-        self._thread.start()
+        self._source = source
+        self._thread: threading.Thread | None = None  # started at the first read (see _started)
+
+    def _started(self) -> queue.Queue[tuple[int, Any]]:
+        """The queue, the reading thread started if it was not: not before
+        the first read, so that worker processes forked before it (as
+        ``add_stream`` forks its workers) do not copy a thread's half-held
+        locks."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._read, args=(iter(self._source),), name="dedup-read-ahead", daemon=True
+            )
+            self._source = ()
+            self._thread.start()
+        return self._queue
 
     def _read(self, items: Iterator[T]) -> None:
         try:
@@ -63,7 +76,7 @@ class ReadAhead(Generic[T]):
 
     def ready(self) -> bool:
         """Whether :func:`next` would return (an item, the end or an error) without waiting."""
-        return self._done or not self._queue.empty()
+        return self._done or not self._started().empty()
 
     def __iter__(self) -> ReadAhead[T]:
         return self
@@ -71,7 +84,7 @@ class ReadAhead(Generic[T]):
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
-        kind, value = self._queue.get()
+        kind, value = self._started().get()
         if kind == _ITEM:
             return value
         self._done = True

@@ -292,6 +292,7 @@ class StoryIndex:
             return
         workers = usable_cpus() if n_jobs == -1 else n_jobs
         with ProcessPoolExecutor(max_workers=workers) as pool:
+            pool.submit(int).result()  # the workers are forked now, before a source's reading thread starts
             pending: deque[tuple[list[Article], Future]] = deque()
             failure: Exception | None = None
             try:
