@@ -17,11 +17,16 @@ same run and on the same file:
   threshold ``Params().copy_threshold``, query then insert), also as a
   subprocess, with the same measurements.
 
+With ``--repeat N`` the two run N times each, alternating, and each side's
+median run is reported (every run's seconds beside it): on a shared machine
+a slow spell then falls on both.
+
 Also reported: how many generated copies ``dedupe`` dropped (recall of
 copies) and how many originals it dropped by mistake, from the ground truth
 in the generated records.
 
     python benchmarks/feed.py --n 100000 --jobs 2
+    taskset -c 1 python benchmarks/feed.py --n 10000 --jobs 1 --repeat 3   # one core, each side's median of 3
     nohup python benchmarks/feed.py --n 1000000 --jobs 2 > feed-1m.log 2>&1 &
 
 Results go to ``benchmarks/results/feed-<n>.json`` (``--out`` for another
@@ -214,6 +219,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workdir", default=None, help="where the feed file goes (default a temp folder)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument(
+        "--repeat", type=int, default=1, help="runs of each, alternating; the median run of each is reported"
+    )
+    ap.add_argument(
         "--every",
         type=int,
         default=50_000,
@@ -319,6 +327,25 @@ def _run_baseline(args: argparse.Namespace, feed: Path) -> dict[str, Any]:
     return {**_figures(args.n, base), "result": base["stderr"]}
 
 
+def _interleaved(
+    args: argparse.Namespace, feed: Path, work: Path, load_before: tuple
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``--repeat`` runs of each, alternating (dedupe, loop, dedupe, ...), so
+    that a slow spell of a shared machine falls on both; each side's median
+    run, with every run's seconds beside it."""
+    ours_runs, base_runs = [], []
+    for _ in range(args.repeat):
+        ours_runs.append(_run_dedupe(args, feed, work, load_before))
+        if not args.no_baseline:
+            base_runs.append(_run_baseline(args, feed))
+
+    def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        m = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+        return {**m, "runs_seconds": [r["seconds"] for r in runs]} if len(runs) > 1 else m
+
+    return median(ours_runs), median(base_runs) if base_runs else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if args.baseline_only:
@@ -332,8 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generated {args.n:,} articles in {time.perf_counter() - t0:.0f} s: {kinds}", flush=True)
     load_before = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
-    ours = _run_dedupe(args, feed, work, load_before)
-    base = None if args.no_baseline else _run_baseline(args, feed)
+    ours, base = _interleaved(args, feed, work, load_before)
     load_after = os.getloadavg()
     record = {
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},

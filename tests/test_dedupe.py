@@ -270,3 +270,46 @@ def test_a_live_pipe_is_answered_as_its_records_arrive(feed_rows, tmp_path):
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def test_ctrl_c_saves_the_index_and_exits_130(feed_file, tmp_path, monkeypatch, capsys):
+    import dedup.cli.dedupe as dedupe_cli
+
+    real = dedupe_cli._stream
+
+    def interrupted(index, records, args, state):
+        real(index, records, args, state)  # the feed indexed, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dedupe_cli, "_stream", interrupted)
+    idx = tmp_path / "feed.dedup"
+    assert main(["dedupe", str(feed_file), "-o", str(tmp_path / "out.jsonl"), "--index", str(idx)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    assert idx.exists()  # what was indexed before the interrupt is kept
+
+
+def test_ctrl_c_on_a_live_pipe_exits_130_without_a_crash(feed_rows, tmp_path):
+    # the reading thread is blocked on the pipe when Ctrl-C comes: the run
+    # still ends with its one-line message and 130 (no fatal error at exit)
+    import signal
+
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dedup", "dedupe", "-", "-o", str(out), "--index", str(tmp_path / "i.dedup")],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        proc.stdin.write((json.dumps(feed_rows[0]) + "\n").encode())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.exists() and _jsonl(out)):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Fatal" not in err and "Traceback" not in err
+    assert (tmp_path / "i.dedup").exists()

@@ -23,6 +23,7 @@ from ..io.writers import RecordWriter
 from ..live import DuplicateArticleError, IndexStorageError, StoryIndex
 from .args import (
     EXIT_INPUT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     add_command,
@@ -232,12 +233,13 @@ def run(args: argparse.Namespace) -> int:
     # read in a thread: on a live pipe each record is handled as it arrives
     records = ReadAhead(iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args)))
     failure: str | None = None
+    interrupted = False
     try:
         failure = _stream(index, records, args, state)
         if state.spool is not None and failure is None:
             _choose_and_write(index, args, state, known_before)
     except KeyboardInterrupt:
-        failure = "interrupted"
+        failure, interrupted = "interrupted", True
     finally:
         records.close()
         state.close()
@@ -255,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
             f"error: stopped after {plural(c['read'], 'record')}: {failure}. Everything written so far is "
             "complete; re-running on the same input skips the articles already indexed."
         )
-        return EXIT_INPUT
+        return EXIT_INTERRUPTED if interrupted else EXIT_INPUT
     return EXIT_REJECTED if c["rejected"] else EXIT_OK
 
 

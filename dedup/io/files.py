@@ -74,7 +74,7 @@ def open_binary(path: str, on_bytes: Callable[[int], None] | None = None) -> Bin
     ``.gz``) each read took. Raises :class:`InputError` naming the file when it
     cannot be opened."""
     if path == "-":
-        return sys.stdin.buffer
+        return _stdin()
     try:
         raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
@@ -86,6 +86,19 @@ def open_binary(path: str, on_bytes: Callable[[int], None] | None = None) -> Bin
     if path.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
+
+
+def _stdin() -> BinaryIO:
+    """Standard input through a reader of its own, over a duplicate of its
+    descriptor: a thread blocked reading a live pipe (:class:`dedup.io.ReadAhead`)
+    then holds that reader's lock, not ``sys.stdin``'s, which the interpreter
+    takes at exit (a fatal error if a thread holds it). ``sys.stdin.buffer``
+    itself where it has no descriptor (a test's stand-in)."""
+    try:
+        fd = os.dup(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return sys.stdin.buffer
+    return open(fd, "rb")  # noqa: SIM115 - the caller closes it
 
 
 def open_text(path: str, mode: str = "r") -> IO[str]:

@@ -238,7 +238,7 @@ def iter_records(
             error=f"the file is truncated or corrupt ({exc}); reading stopped here, the records before were read",
         )
     finally:
-        if path != "-":
+        if f is not sys.stdin.buffer:
             f.close()
 
 
