@@ -295,14 +295,18 @@ class StoryIndex:
             pool.submit(int).result()  # the workers are forked now, before a source's reading thread starts
             pending: deque[tuple[list[Article], Future]] = deque()
             failure: Exception | None = None
-            try:
-                for chunk in runs:
-                    fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
-                    pending.append((chunk, pool.submit(prepare_job, (fields, self.params))))
-                    while pending and (len(pending) > 2 * workers or (ready is not None and not ready())):
-                        yield from self._finish(*pending.popleft())
-            except Exception as exc:  # the articles before it are indexed first
-                failure = exc
+            while True:
+                try:
+                    chunk = next(runs)
+                except StopIteration:
+                    break
+                except Exception as exc:  # of the source: raised once the articles before it are indexed
+                    failure = exc
+                    break
+                fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
+                pending.append((chunk, pool.submit(prepare_job, (fields, self.params))))
+                while pending and (len(pending) > 2 * workers or (ready is not None and not ready())):
+                    yield from self._finish(*pending.popleft())  # an error of the index stops here, as in add
             while pending:
                 yield from self._finish(*pending.popleft())
             if failure is not None:

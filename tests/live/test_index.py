@@ -370,3 +370,14 @@ def test_an_error_of_the_source_comes_after_the_articles_before_it(feed, n_jobs)
 def test_add_stream_checks_chunk_size(feed):
     with pytest.raises(ValueError, match="chunk_size"):
         list(StoryIndex().add_stream(feed[:3], chunk_size=0))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_error_of_the_index_stops_the_stream_at_its_article(feed, n_jobs):
+    # an id indexed twice: nothing after it is indexed (unlike an error of the source)
+    stream = feed[:20] + [feed[5]] + feed[20:30]
+    index = StoryIndex()
+    with pytest.raises(DuplicateArticleError):
+        for _ in index.add_stream(stream, n_jobs=n_jobs, chunk_size=2):  # workers: chunks pending behind it
+            pass
+    assert index.n_articles == 20
