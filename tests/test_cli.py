@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -301,10 +302,53 @@ def test_kernel_notice_only_before_the_first_compile(tmp_path, monkeypatch, caps
     assert not kernels_compiled()
     kernel_notice()
     assert "compiling the numba kernels" in capsys.readouterr().err
-    (tmp_path / "x").mkdir()
-    (tmp_path / "x" / "_kernels.tokenize-10.py311.nbi").write_bytes(b"")
+    _cache_entry(tmp_path, "dedup._kernels")
     kernel_notice()
     assert capsys.readouterr().err == ""
+
+
+def _cache_entry(cache: Path, module: str) -> None:
+    """An empty numba index file where numba would cache ``module``'s kernels."""
+    import hashlib
+    import importlib.util
+
+    folder = Path(os.path.abspath(importlib.util.find_spec(module).origin)).parent
+    sub = cache / f"{folder.name}_{hashlib.sha1(str(folder).encode()).hexdigest()}"
+    sub.mkdir(parents=True, exist_ok=True)
+    (sub / f"{module.rsplit('.', 1)[-1]}.kernel-10.py311.nbi").write_bytes(b"")
+
+
+def test_kernel_notice_looks_at_the_kernels_of_the_command(tmp_path, monkeypatch):
+    # a feed compiles the live kernels, never dedup._kernels: before, dedupe
+    # said "first run: compiling" at every run
+    from dedup.cli.progress import kernels_compiled
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    feed = ("dedup.live._kernels", "dedup.text._kernels")
+    _cache_entry(tmp_path, "dedup.live._kernels")
+    assert not kernels_compiled(*feed)  # the text kernels are not there yet
+    _cache_entry(tmp_path, "dedup.text._kernels")
+    assert kernels_compiled(*feed)
+    assert not kernels_compiled()  # another module's "_kernels" entries are not dedup._kernels'
+
+
+def test_kernel_notice_finds_what_numba_cached(tmp_path):
+    # the folder numba really writes to, for a cached kernel of a module of ours
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "kern.py").write_text(
+        "from numba import njit\n@njit(cache=True)\ndef one(x):\n    return x + 1\n", encoding="utf-8"
+    )
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from dedup.cli.progress import kernels_compiled as k; "
+        "before = k('kern'); import kern; kern.one(1); print(before, k('kern'))"
+    )
+    for env in ({"NUMBA_CACHE_DIR": str(tmp_path / "cache")}, {}):
+        environ = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | env
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "mod")], env=environ, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split() == ["False", "True"]
+        shutil.rmtree(tmp_path / "mod" / "__pycache__", ignore_errors=True)
 
 
 def test_diff_reads_the_first_argument_as_the_original(tmp_path, capsys):

@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     index = _make_index(args)
     known_before = index.n_articles
-    kernel_notice()
+    kernel_notice("dedup.live._kernels", "dedup.text._kernels")  # the kernels a feed compiles
     state = _Run(args, fmt, log_for(args))
     # read in a thread: on a live pipe each record is handled as it arrives
     records = ReadAhead(iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args)))

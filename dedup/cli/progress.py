@@ -3,6 +3,7 @@ otherwise; the one-line notice while the numba kernels compile."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -86,18 +87,34 @@ class Ticker:
             self._bar = None
 
 
-def kernels_compiled() -> bool:
-    """Whether numba's cache holds the compiled kernels (``dedup/_kernels.py``; see NUMBA_CACHE_DIR)."""
-    spec = importlib.util.find_spec("dedup._kernels")
-    if spec is None or spec.origin is None:
-        return True
+def _cache_folders(source: Path) -> list[Path]:
+    """Where numba caches the kernels of ``source``: ``$NUMBA_CACHE_DIR`` when
+    set, else the source's ``__pycache__`` or, when that is not writable, the
+    user's cache (a folder named after the source folder and a digest of its path)."""
+    sub = f"{source.parent.name}_{hashlib.sha1(str(source.parent).encode()).hexdigest()}"
     where = os.environ.get("NUMBA_CACHE_DIR")
     if where:
-        return any(Path(where).rglob("_kernels.*.nbi"))
-    return any((Path(spec.origin).parent / "__pycache__").glob("_kernels.*.nbi"))
+        return [Path(where) / sub]
+    user = Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")) / "numba" / sub
+    return [source.parent / "__pycache__", user]
 
 
-def kernel_notice() -> None:
-    """Say once, before a run, that the first run compiles the kernels."""
-    if not kernels_compiled():
+def kernels_compiled(*modules: str) -> bool:
+    """Whether numba's cache holds compiled kernels of each of ``modules``
+    (default ``dedup._kernels``): the kernels a command compiles at its first
+    run, so that the notice is not given again."""
+    for name in modules or ("dedup._kernels",):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        source = Path(os.path.abspath(spec.origin))  # as numba names it
+        if not any(any(folder.glob(f"{source.stem}.*.nbi")) for folder in _cache_folders(source)):
+            return False
+    return True
+
+
+def kernel_notice(*modules: str) -> None:
+    """Say once, before a run, that the first run compiles the kernels
+    (those of ``modules``: the ones the command uses)."""
+    if not kernels_compiled(*modules):
         say("first run: compiling the numba kernels (20-50 s, cached for later runs)")
