@@ -54,6 +54,7 @@ from typing import Any
 
 from dedup.diff import diff_articles
 from dedup.diff.features import stop_words
+from dedup.diff.parse import exact_key
 from dedup.text.normalise import classify_paragraph, clean, fold, paragraphs, split_dateline, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -562,15 +563,15 @@ def check_dedup(label: str, a: str, b: str, inv: Invariants) -> None:
     seen_o = Counter(o for blk in d.blocks for o in blk.original)
     seen_r = Counter(r for blk in d.blocks for r in blk.rewrite)
     off = sum(1 for p in d.original if seen_o[p.index] != 1) + sum(1 for p in d.rewrite if seen_r[p.index] != 1)
-    twins = _twins([fold(p.text) for p in d.original], [fold(p.text) for p in d.rewrite])
+    twins = _twins([exact_key(p.text) for p in d.original], [exact_key(p.text) for p in d.rewrite])
     labelled = Counter(
-        fold(d.original[blk.original[0]].text)
+        exact_key(d.original[blk.original[0]].text)
         for blk in d.blocks
         if blk.kind in ("identical", "moved") and not blk.changed
     )
     unlabelled = sum(max(n - labelled[k], 0) for k, n in twins.items())
-    keys_a = {(p.index, k): fold(s) for p in d.original if p.kind == "body" for k, s in enumerate(p.sentences)}
-    keys_b = {(p.index, k): fold(s) for p in d.rewrite if p.kind == "body" for k, s in enumerate(p.sentences)}
+    keys_a = {(p.index, k): exact_key(s) for p in d.original if p.kind == "body" for k, s in enumerate(p.sentences)}
+    keys_b = {(p.index, k): exact_key(s) for p in d.rewrite if p.kind == "body" for k, s in enumerate(p.sentences)}
     s_twins = _twins(list(keys_a.values()), list(keys_b.values()))
     matched: set[tuple] = set()
     for blk in d.blocks:
@@ -592,24 +593,24 @@ def check_dedup(label: str, a: str, b: str, inv: Invariants) -> None:
 
 
 def body_sentences(paras: list[str]) -> list[tuple[int, str]]:
-    """``(paragraph, folded sentence)`` of the body paragraphs (after any dateline), as dedup counts them."""
+    """``(paragraph, sentence key)`` of the body paragraphs (after any dateline), as dedup counts them."""
     out = []
     for i, p in enumerate(paras):
         if classify_paragraph(p).value == "body":
-            out += [(i, fold(s)) for s in split_sentences(split_dateline(p)[1])]
+            out += [(i, exact_key(s)) for s in split_sentences(split_dateline(p)[1])]
     return out
 
 
 def check_difflib(label: str, a: str, b: str, inv: Invariants) -> None:
     pa, pb = paragraphs(a), paragraphs(b)
-    twins = _twins([fold(p) for p in pa], [fold(p) for p in pb])
+    twins = _twins([exact_key(p) for p in pa], [exact_key(p) for p in pb])
     sa, sb = body_sentences(pa), body_sentences(pb)
     s_twins = _twins([k for _, k in sa], [k for _, k in sb])
     labelled: Counter[str] = Counter()
     got: Counter[str] = Counter()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, pa, pb, autojunk=False).get_opcodes():
         if tag == "equal":
-            labelled.update(fold(p) for p in pa[i1:i2])
+            labelled.update(exact_key(p) for p in pa[i1:i2])
             got.update(k for i, k in sa if i1 <= i < i2)
         elif tag == "replace":
             ka = [k for i, k in sa if i1 <= i < i2]

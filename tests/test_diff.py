@@ -444,3 +444,110 @@ def test_short_paragraph_merged_into_a_long_one_is_in_the_merge():
     assert d.summary.dropped == 0
     (m,) = d.merges
     assert ((3, 0),) in [s.original for s in m.sentences if s.kind == "equal"]
+
+
+# --- what the diff must not hide or invent -------------------------------------------
+
+
+def _kinds(a: Alignment) -> list[str]:
+    return sorted(b.kind for b in a.blocks)
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "kinds"),
+    [
+        # a two-sentence paragraph ending in "?" looks like a header; split, it is body text
+        (
+            "The minister resigned on Monday. Who will replace her?",
+            "The minister resigned on Monday.\n\nWho will replace her?",
+            ["split"],
+        ),
+        # one word fewer makes the rewrite short enough to look like a header
+        (
+            "The minister said he would not resign this week or next!",
+            "The minister said he would not resign this week!",
+            ["reworded"],
+        ),
+        # "By noon ..." looks like a byline
+        (
+            "The fire started in the kitchen. By noon it was out.",
+            "The fire started in the kitchen.\n\nBy noon it was out.",
+            ["split"],
+        ),
+    ],
+)
+def test_text_that_looks_like_a_header_is_matched_to_its_twin(original, rewrite, kinds):
+    d = diff_articles(original, rewrite)
+    assert _kinds(d) == kinds
+    assert d.summary.added == d.summary.dropped == 0
+    assert d.summary.carried_over == 1.0
+
+
+def test_real_headers_and_credits_are_still_told_apart():
+    d = diff_articles(
+        "Minister resigns\n\nThe minister resigned on Monday after a row.",
+        "The minister resigned on Monday after a row.\n\nReporting by John Smith",
+    )
+    roles = sorted((b.kind, b.role) for b in d.blocks)
+    assert roles == [("added", "credit"), ("dropped", "header"), ("identical", "body")]
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "deleted", "inserted"),
+    [
+        ("Alpha beta gamma delta.\n\nThe US said yes.", "Alpha beta gamma delta.\n\nThe us said yes.", "US", "us"),
+        ("Obama's plan was approved on Monday.", "Obama plan was approved on Monday.", "Obama's", "Obama"),
+        ("He said \u201cno\u201d on Monday.", 'He said "no" on Monday.', "\u201c", '"'),
+    ],
+)
+def test_a_change_of_case_possessive_or_quote_is_a_change(original, rewrite, deleted, inserted):
+    d = diff_articles(original, rewrite)
+    changed = [b for b in d.blocks if b.changed]
+    assert len(changed) == 1 and changed[0].kind == "reworded"
+    ops = [op for s in changed[0].sentences for op in s.words if op.op != "equal"]
+    assert ops and deleted in "".join(op.original for op in ops) and inserted in "".join(op.rewrite for op in ops)
+    assert d.summary.reworded == 1 and d.summary.verbatim < 1.0
+
+
+def test_whitespace_and_unicode_composition_are_not_changes():
+    d = diff_articles("Caf\u00e9  prices   rose.\n\nNothing else.", "Cafe\u0301 prices rose.\n\nNothing else.")
+    assert [b.kind for b in d.blocks] == ["identical", "identical"]
+
+
+def test_a_rewrite_sentence_corresponds_to_one_original_sentence():
+    # two merged paragraphs' gaps overlap: "It was not the day." was paired with both
+    d = diff_articles(
+        "Prices rose in March. It was not the time.\n\nIt was not the hour. Banks said little.",
+        "Prices rose in March. It was not the day. Banks said little.",
+    )
+    partners = [r for b in d.blocks for s in b.sentences for r in s.rewrite]
+    assert len(partners) == len(set(partners))
+    assert d.summary.sentences_dropped == 1
+
+
+def test_word_for_word_counts_changed_words():
+    d = diff_articles(
+        "The deal\u2014signed on Monday\u2014covers gas/oil/coal/power exports.",
+        "The deal\u2014agreed on Monday\u2014covers gas/oil/coal/power exports.",
+    )
+    assert 0.8 < d.summary.verbatim < 1.0
+    assert d.summary.verbatim <= d.summary.carried_over
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        ("BERLIN - The talks failed again on Monday.", "PARIS - The talks failed again on Monday."),
+        ("BERLIN - The talks failed again on Monday.", "The talks failed again on Monday."),
+        ("The talks failed again on Monday.", "PARIS - The talks failed again on Monday."),
+        ("PARIS - The talks failed again on Monday.", "PARIS - The talks failed again on Sunday."),
+    ],
+)
+def test_the_inline_view_reads_as_either_side_datelines_included(original, rewrite):
+    # the inline view is all that terminal and Markdown show of a reworded pair:
+    # a changed or dropped dateline was missing from it
+    (block,) = diff_articles(original, rewrite).blocks
+    as_rewrite = "".join(s.text for s in block.inline if s.mark not in ("deleted", "dropped"))
+    as_original = "".join(s.text for s in block.inline if s.mark not in ("inserted", "added"))
+    assert " ".join(as_rewrite.split()) == rewrite
+    assert " ".join(as_original.split()) == original

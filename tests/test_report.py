@@ -85,7 +85,7 @@ def test_html_marks_changes(seed_alignment):
     page = render_html(seed_alignment)
     assert '<ins class="s">Context in the report' in page
     assert re.search(r'<del class="s">Representatives from Russia, Ukraine, and the U\.S\. met for two-day talks', page)
-    assert '<span class="dateline">Jan 27 -</span>' in page
+    assert "<ins>Jan 27 -</ins>" in page  # the rewrite's dateline, which the original has not: added
     assert "carried over" in page and "legend" in page
     # the summary line on top, singular-aware
     assert '<p class="headline">1 paragraph added, 3 dropped, 9 reworded.</p>' in page
@@ -341,3 +341,125 @@ def test_cluster_contents_use_titles_and_headlines():
     toc = page.split("<nav", 1)[1].split("</nav>", 1)[0]
     assert "Oslo talks: no deal" in toc and "(b2)" in toc
     assert "Fishing Talks End" in page.split("<h1>", 1)[1].split("</h1>", 1)[0]
+
+
+# --- a split or merge out of order is shown as moved ------------------------------------------
+
+_P1 = "The central bank raised interest rates by half a point on Thursday."
+_P2 = "Markets fell sharply after the announcement in early trading."
+_P3A = "Inflation reached its highest level in four decades last month."
+_P3B = "Economists expect further increases before the end of the year."
+_P4 = "The government said it would publish a new budget plan next week."
+_P5 = "Opposition leaders called for an emergency debate in parliament."
+
+
+def _moved_split():
+    """A split moved to the top, and a plain moved pair: two moves counted."""
+    original = "\n\n".join([_P1, _P2, f"{_P3A} {_P3B}", _P4, _P5])
+    return diff_articles(original, "\n\n".join([_P3A, _P3B, _P1, _P2, _P5, _P4]))
+
+
+def test_moved_split_and_merge_are_labelled_moved_in_every_format():
+    d = _moved_split()
+    assert d.summary.moved == 2 and d.summary.split == 1
+    assert [(b.kind, b.moved) for b in d.moved] == [("split", True), ("moved", True)]
+    text = render_terminal(d, color=False)
+    assert "SPLIT + MOVED  original ¶3 -> rewrite ¶1,2" in text
+    assert "\x1b[33;1mSPLIT + MOVED  original ¶3" in render_terminal(d, color=True)
+    assert "- **split · moved** — original ¶3 → rewrite ¶1, ¶2" in render_markdown(d)
+    page = render_html(d)
+    assert '<tr class="block k-split moved"' in page
+    assert '<span class="badge">split in 2</span><span class="badge moved">moved</span>' in page
+    merge = diff_articles("\n\n".join([_P3A, _P3B, _P1, _P2]), "\n\n".join([_P1, _P2, f"{_P3A} {_P3B}"]))
+    assert [(b.kind, b.moved) for b in merge.moved] == [("merged", True)] and merge.summary.moved == 1
+    assert "MERGED + MOVED  original ¶1,2 -> rewrite ¶3" in render_terminal(merge, color=False)
+    assert "- **merged · moved** — original ¶1, ¶2 → rewrite ¶3" in render_markdown(merge)
+    assert '<span class="badge">2 merged</span><span class="badge moved">moved</span>' in render_html(merge)
+
+
+def test_every_counted_move_is_visible_in_every_format():
+    from dedup.report.html import render_alignment_section
+
+    for d in (_moved_split(), diff_articles("\n\n".join([_P1, _P2, f"{_P3A} {_P3B}"]), f"{_P3A}\n\n{_P3B}\n\n{_P1}")):
+        n = d.summary.moved
+        assert n == len(d.moved) > 0
+        heads = [ln for ln in render_terminal(d, color=False).splitlines() if "original ¶" in ln]
+        assert sum("MOVED" in h for h in heads) == n
+        titles = [ln for ln in render_markdown(d).splitlines() if ln.startswith("- **")]
+        assert sum("moved" in t.split("**")[1] for t in titles) == n
+        for page in (render_html(d), render_alignment_section(d, original_anchor="o")):
+            rows = re.findall(r'<tr class="block [^"]*"[^>]*><td class="kind">.*?</td>', page)
+            assert sum(">moved" in r for r in rows) == n  # a badge that says so
+            assert sum(' moved"' in r for r in rows) == n  # and the row's class
+
+
+# --- dedup diff: the same diff in every format; terminal-safe output --------------------------
+
+
+def _cli_out(argv, capsys) -> str:
+    assert _run(argv) == 0
+    return capsys.readouterr().out
+
+
+def test_cli_diff_crlf_and_cr_files_are_the_same_diff_in_every_format(tmp_path, capsys):
+    lf = "The minister announced the budget today.\n\nTeachers welcomed the increase in funding.\n"
+    r = tmp_path / "lf.txt"
+    r.write_bytes(lf.encode())
+    for ending in ("\r\n", "\r"):
+        o = tmp_path / "other.txt"
+        o.write_bytes(lf.replace("\n", ending).encode())
+        args = ["diff", str(o), str(r)]
+        want = "No change: 2 paragraphs identical."
+        assert _cli_out(args, capsys).splitlines()[1] == want
+        assert f"**{want}**" in _cli_out([*args, "--format", "md"], capsys)
+        assert f'<p class="headline">{want}</p>' in _cli_out([*args, "--format", "html"], capsys)
+        s = json.loads(_cli_out([*args, "--format", "json"], capsys))["summary"]
+        assert (s["identical"], s["added"], s["dropped"]) == (2, 0, 0)
+
+
+_EVIL = "\x1b[31m \x1b]0;x\x07 \r \x9b2J \u202egnitirw\u202c"
+
+
+def _evil_pair(tmp_path):
+    body = "The minister announced the budget today.\r\n\r\nTeachers welcomed the increase in funding."
+    o, r = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    o.write_text(json.dumps({"id": "a" + _EVIL, "title": "T" + _EVIL, "text": body}) + "\n", encoding="utf-8")
+    rew = body.replace("today.", f"today. Unions {_EVIL} were pleased.") + "\r\n\r\nA new closing line" + _EVIL
+    r.write_text(json.dumps({"id": "b" + _EVIL, "text": rew}) + "\n", encoding="utf-8")
+    return str(o), str(r)
+
+
+def _controls(text: str) -> set[str]:
+    import unicodedata
+
+    return {ch for ch in text if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")}
+
+
+def test_cli_diff_output_has_no_control_characters_from_the_data(tmp_path, capsys, monkeypatch):
+    from dedup.report.terminal import _RESET, _STYLE
+
+    o, r = _evil_pair(tmp_path)
+    plain = _cli_out(["diff", o, r], capsys)
+    assert not _controls(plain)
+    md = _cli_out(["diff", o, r, "--format", "md"], capsys)
+    assert not _controls(md) and "T\\\\x1b\\[31m \\\\x1b\\]0;x\\\\x07" in md  # shown escaped
+    monkeypatch.setattr("dedup.cli.report.use_color", lambda stream: True)
+    coloured = _cli_out(["diff", o, r], capsys)
+    for seq in (*_STYLE.values(), _RESET):  # the renderer's own styles, nothing else
+        coloured = coloured.replace(seq, "")
+    assert not _controls(coloured)
+    # and one diff whatever the format: the texts are not escaped before diffing
+    s = json.loads(_cli_out(["diff", o, r, "--format", "json"], capsys))["summary"]
+    assert (s["identical"], s["reworded"], s["added"]) == (1, 1, 1)
+    assert "1 paragraph added, 1 reworded; 1 identical." in plain
+    assert "**1 paragraph added, 1 reworded; 1 identical.**" in md
+
+
+def test_markdown_shows_control_characters_of_ids_and_titles_escaped():
+    d = diff_articles(
+        Article(id="a" + _EVIL, title="T" + _EVIL, text="Ministers met in Oslo to discuss cod quotas."),
+        Article(id="b\x1b[2J", text="Ministers met in Oslo on Monday to discuss cod quotas."),
+    )
+    md = render_markdown(d)
+    assert not _controls(md)
+    assert "b\\\\x1b\\[2J" in md and "\\\\u202egnitirw\\\\u202c" in md

@@ -10,7 +10,6 @@ against its representative. Rendering is :mod:`dedup.report`'s.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,6 @@ from .args import (
     fields_from_args,
     option,
     plural,
-    safe,
     say,
 )
 from .reading import cluster_input, log_for
@@ -76,10 +74,6 @@ def _read_one(path: str, args: argparse.Namespace) -> Article:
     return found[0]
 
 
-def _terminal_safe(a: Article) -> Article:
-    return dataclasses.replace(a, text=safe(a.text), title=safe(a.title) if a.title else a.title)
-
-
 def _write(text: str, output: str | None) -> None:
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -94,8 +88,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         fmt = _EXT.get(Path(args.output).suffix.lower(), "term") if args.output else "term"
     original = _read_one(args.original, args)
     rewrite = _read_one(args.rewrite, args)
-    if fmt in ("term", "md"):  # no escape sequence from the data reaches a terminal
-        original, rewrite = _terminal_safe(original), _terminal_safe(rewrite)
+    # the texts as read, whatever the format (a CRLF file is ordinary text): each renderer
+    # makes the data safe for its output (terminal: no control characters; md, html: escaped)
     al = diff_articles(original, rewrite)
     if fmt == "html":  # the original first, as in the arguments and the columns
         text = render_html(al, title=f"dedup diff: {original.id} (original) vs {rewrite.id} (rewrite)")

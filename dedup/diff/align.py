@@ -22,7 +22,7 @@ from typing import Any
 
 from dedup.article import Article, coerce_article
 
-from .blocks import order_parts, partition
+from .blocks import Part, order_parts, partition
 from .build import Builder, Matches
 from .match import pair_equal, pair_in_gaps, pair_similar
 from .model import Alignment
@@ -98,21 +98,73 @@ def diff_articles(
     a = coerce_article(original, "original")
     b = coerce_article(rewrite, "rewrite")
     params = _checked(sentence_threshold, paragraph_threshold, min_share, stem_length, max_word_tokens)
-    sa, sb = parse_side(a.text, stem_length=stem_length), parse_side(b.text, stem_length=stem_length)
-    identical, matches = correspond(sa, sb, sentence_threshold=float(sentence_threshold))
-    parts = partition(
-        sa,
-        sb,
-        identical,
-        ((x, y, sim) for x, (y, sim) in matches.o2r.items()),
-        min_share=float(min_share),
-        paragraph_threshold=float(paragraph_threshold),
-    )
+    thresholds = (float(sentence_threshold), float(paragraph_threshold), float(min_share))
+    sa, sb, parts, matches = _aligned(a.text, b.text, thresholds, stem_length)
     builder = Builder(sa, sb, matches, max_tokens=max_word_tokens)
     blocks = [builder.block(p) for p in order_parts(parts)]
     ids = {"original_id": a.id, "rewrite_id": b.id, "original_title": a.title, "rewrite_title": b.title}
     sides = {"original": tuple(sa.paras), "rewrite": tuple(sb.paras)}
     return Alignment(**ids, **sides, blocks=tuple(blocks), summary=builder.summary(blocks), parameters=params)
+
+
+_DEMOTABLE = ("header", "credit")
+
+
+def _aligned(
+    original: str, rewrite: str, thresholds: tuple[float, float, float], stem_length: int
+) -> tuple[Side, Side, list[Part], Matches]:
+    """Both sides parsed and aligned. Headers and credit lines are told by
+    their look (a short line without a full stop; "By ..."), which a short body
+    paragraph can have too ("Who will replace her?"); such a paragraph left
+    without a partner of its kind is aligned again as body text, and stays
+    body text when that gives it a partner: text present on both sides is
+    never reported as dropped and added because one side looked like a header."""
+    demoted = (frozenset[int](), frozenset[int]())
+    sa, sb, parts, matches = _align_once(original, rewrite, thresholds, stem_length, demoted)
+    stray = _stray(parts, sa, sb)
+    while any(stray):
+        demoted = (demoted[0] | stray[0], demoted[1] | stray[1])
+        ta, tb, tparts, tmatches = _align_once(original, rewrite, thresholds, stem_length, demoted)
+        alone = _alone(tparts, stray)
+        if alone == stray:  # none of them found a partner as body text either
+            break
+        demoted = (demoted[0] - alone[0], demoted[1] - alone[1])
+        if not alone[0] and not alone[1]:
+            return ta, tb, tparts, tmatches
+        sa, sb, parts, matches = _align_once(original, rewrite, thresholds, stem_length, demoted)
+        stray = (frozenset[int](), frozenset[int]())
+    return sa, sb, parts, matches
+
+
+def _align_once(
+    original: str,
+    rewrite: str,
+    thresholds: tuple[float, float, float],
+    stem_length: int,
+    as_body: tuple[frozenset[int], frozenset[int]],
+) -> tuple[Side, Side, list[Part], Matches]:
+    sentence_threshold, paragraph_threshold, min_share = thresholds
+    sa = parse_side(original, stem_length=stem_length, as_body=as_body[0])
+    sb = parse_side(rewrite, stem_length=stem_length, as_body=as_body[1])
+    identical, matches = correspond(sa, sb, sentence_threshold=sentence_threshold)
+    links = ((x, y, sim) for x, (y, sim) in matches.o2r.items())
+    parts = partition(sa, sb, identical, links, min_share=min_share, paragraph_threshold=paragraph_threshold)
+    return sa, sb, parts, matches
+
+
+def _stray(parts: list[Part], a: Side, b: Side) -> tuple[frozenset[int], frozenset[int]]:
+    """Headers and credit lines of each side that were left dropped or added."""
+    return (
+        frozenset(p.original[0] for p in parts if p.kind == "dropped" and a.paras[p.original[0]].kind in _DEMOTABLE),
+        frozenset(p.rewrite[0] for p in parts if p.kind == "added" and b.paras[p.rewrite[0]].kind in _DEMOTABLE),
+    )
+
+
+def _alone(parts: list[Part], among: tuple[frozenset[int], frozenset[int]]) -> tuple[frozenset[int], frozenset[int]]:
+    """The paragraphs of ``among`` that are still dropped or added in ``parts``."""
+    dropped = {p.original[0] for p in parts if p.kind == "dropped"}
+    added = {p.rewrite[0] for p in parts if p.kind == "added"}
+    return among[0] & dropped, among[1] & added
 
 
 def correspond(a: Side, b: Side, *, sentence_threshold: float) -> tuple[list[tuple[int, int]], Matches]:

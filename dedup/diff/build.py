@@ -7,11 +7,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dedup.text.normalise import fold
-
 from .blocks import Part, jaccard
 from .model import Block, SentenceDiff, Span, Summary, WordOp
-from .parse import BODY, Side
+from .parse import BODY, Side, exact_key
 from .words import Words, diff_tokens
 
 __all__ = ["Matches", "Builder"]
@@ -196,9 +194,7 @@ class Builder:
     def inline(self, o: int, r: int, sentences: Sequence[SentenceDiff]) -> tuple[Span, ...]:
         """The rewrite paragraph ``r`` with the changes from original ``o`` in place."""
         a, b = self.a, self.b
-        runs: list[Span] = []
-        if b.paras[r].dateline:
-            runs += [Span(b.paras[r].dateline, "dateline"), Span(" ", "equal")]  # type: ignore[arg-type]
+        runs = self._inline_dateline(a.paras[o].dateline, b.paras[r].dateline)
         for d in sentences:
             if d.kind == "added":
                 runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "added"))
@@ -219,6 +215,14 @@ class Builder:
             last = runs[-1]
             runs[-1] = Span(last.text.rstrip(), last.mark, last.ref)
         return tuple(runs)
+
+    @staticmethod
+    def _inline_dateline(old: str | None, new: str | None) -> list[Span]:
+        """The rewrite's dateline, or the change of dateline, as inline runs."""
+        if old is not None and new is not None and exact_key(old) == exact_key(new):
+            return [Span(new, "dateline"), Span(" ", "equal")]
+        runs = [Span(old + " ", "deleted")] if old else []
+        return runs + ([Span(new, "inserted"), Span(" ", "equal")] if new else [])
 
     def _inline_words(self, x: int) -> list[Span]:
         """Original sentence ``x`` and its changed counterpart as inline runs:
@@ -280,7 +284,7 @@ class Builder:
         a, b = self.a, self.b
         if part.original and part.rewrite:
             po, pr = a.paras[part.original[0]], b.paras[part.rewrite[0]]
-            same = fold(po.text) == fold(pr.text)
+            same = exact_key(po.text) == exact_key(pr.text)
             mark = "equal" if same else "changed"
             kind = ("identical" if same else "reworded") if not part.moved else "moved"
             return Block(
@@ -308,6 +312,16 @@ class Builder:
             rewrite_spans=spans if part.rewrite else (),
         )
 
+    def _kept_share(self, x: int) -> float:
+        """Share of the rewrite sentence paired with original ``x`` whose words
+        the word diff keeps unchanged (words: tokens that hold a letter or digit;
+        a sentence's words are counted in these units on both sides of the share)."""
+        pr = self.pair(x)
+        if pr.equal or pr.tb is None:
+            return 1.0 if pr.equal else 0.0
+        words = [j for j, k in enumerate(pr.tb.keys) if any(c.isalnum() for c in k)]
+        return sum(1 for j in words if j not in pr.changed_b) / len(words) if words else 0.0
+
     # -- summary --------------------------------------------------------------------------------
     def summary(self, blocks: Sequence[Block]) -> Summary:
         a, b = self.a, self.b
@@ -323,10 +337,7 @@ class Builder:
             if hit is None:
                 continue
             carried += n
-            pr = self.pair(hit[0])
-            verbatim += (
-                n if pr.equal else sum(1 for j, k in enumerate(pr.tb.keys) if j not in pr.changed_b and k[:1].isalnum())
-            )  # type: ignore[union-attr]
+            verbatim += n * self._kept_share(hit[0])
         added_by: dict[str, int] = defaultdict(int)
         dropped_by: dict[str, int] = defaultdict(int)
         for blk in blocks:
@@ -334,8 +345,8 @@ class Builder:
                 added_by[blk.role] += 1
             elif blk.kind == "dropped":
                 dropped_by[blk.role] += 1
-        dl0 = {fold(p.dateline) for p in a.paras if p.dateline}
-        dl1 = {fold(p.dateline) for p in b.paras if p.dateline}
+        dl0 = {exact_key(p.dateline) for p in a.paras if p.dateline}
+        dl1 = {exact_key(p.dateline) for p in b.paras if p.dateline}
         pairs = [blk for blk in blocks if blk.kind in ("identical", "reworded", "moved")]
         return Summary(
             original_paragraphs=len(a.paras),

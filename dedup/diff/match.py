@@ -3,7 +3,8 @@
 Three passes, each on what the previous left over, so that an exact answer is
 never overridden by a guess:
 
-1. identical paragraphs (same folded text) are paired, in order where they
+1. identical paragraphs (the same text, whitespace aside:
+   :func:`~dedup.diff.parse.exact_key`) are paired, in order where they
    are in order (difflib's matching blocks over the paragraph keys), then the
    remaining ones with the same text in reading order;
 2. verbatim sentences of the other paragraphs are paired with their twins the
@@ -153,7 +154,9 @@ def pair_in_gaps(a: Side, b: Side, o2r: dict[int, int], *, min_ratio: float = 0.
             while end < len(xs) and xs[end] not in o2r:
                 end += 1
             ys = _gap(b, o2r.get(xs[k - 1]) if k else None, o2r.get(xs[end]) if end < len(xs) else None)
-            out += _order_pairs(a, b, xs[k:end], [y for y in ys if y not in taken], min_ratio)
+            got = _order_pairs(a, b, xs[k:end], [y for y in ys if y not in taken], min_ratio)
+            taken.update(y for _, y, _ in got)  # gaps of merged paragraphs overlap: a sentence pairs once
+            out += got
             k = end
     return out
 

@@ -3,7 +3,7 @@
 Why flat lists and lazy work: a 2,000-paragraph pair must stay within a few
 times difflib, and most paragraphs of a real rewrite are carried over
 unchanged. So :func:`parse_side` only cuts paragraphs, tells their kind and
-folds each once (its identity key); sentences are split and folded only for
+keys each once (its identity: :func:`exact_key`); sentences are split and keyed only for
 the paragraphs that have no identical twin on the other side
 (:meth:`Side.split`), and the costlier parts -- content terms for similarity,
 word tokens with offsets for word diffs -- only for the sentences that need
@@ -12,18 +12,30 @@ them (:meth:`Side.terms`, :meth:`Side.tokens`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dedup.text.normalise import ParagraphKind, classify_paragraph, fold, paragraphs, split_dateline
+from dedup.text.normalise import ParagraphKind, classify_paragraph, paragraphs, split_dateline
 
 from .features import content_terms
 from .model import Paragraph
 from .words import Words, word_tokens
 
-__all__ = ["BODY", "Side", "parse_side"]
+__all__ = ["BODY", "Side", "exact_key", "parse_side"]
 
 BODY = ParagraphKind.BODY.value
+
+
+def exact_key(text: str) -> str:
+    """The identity of a text in a diff: the text itself, whitespace collapsed
+    and in Unicode's composed form (NFC: the same characters however they
+    were encoded). Not :func:`~dedup.text.normalise.fold`: a change of case,
+    of a possessive "'s" or of a quote mark is a change the diff must show;
+    folding is for similarity (content terms), never for "unchanged"."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())
 
 
 @dataclass
@@ -65,7 +77,7 @@ class Side:
             for j, s in enumerate(p.sentences):
                 at = p.text.find(s, pos)
                 at = pos if at < 0 else at  # split_sentences only strips, so find() succeeds
-                key = fold(s)
+                key = exact_key(s)
                 self.sent_para.append(i)
                 self.sent_idx.append(j)
                 self.sent_start.append(at)
@@ -84,7 +96,7 @@ class Side:
         """Words of a body paragraph after its dateline (without splitting it)."""
         p = self.paras[para]
         n = len(self.para_key[para].split())
-        return n - len(fold(p.dateline).split()) if p.dateline else n
+        return n - len(p.dateline.split()) if p.dateline else n
 
     def terms(self, s: int) -> list[str]:
         """Content stems of flat sentence ``s`` (cached)."""
@@ -105,13 +117,15 @@ class Side:
         return self.sent_words[s]
 
 
-def parse_side(text: str, *, stem_length: int = 5) -> Side:
-    """Cut ``text`` into paragraphs: kind, leading dateline, folded identity key."""
+def parse_side(text: str, *, stem_length: int = 5, as_body: frozenset[int] = frozenset()) -> Side:
+    """Cut ``text`` into paragraphs: kind, leading dateline, identity key
+    (:func:`exact_key`); the paragraphs numbered in ``as_body`` are body text
+    whatever they look like (see :func:`dedup.diff.align.diff_articles`)."""
     paras: list[Paragraph] = []
     keys: list[str] = []
     for i, p in enumerate(paragraphs(text)):
-        kind = classify_paragraph(p).value
+        kind = BODY if i in as_body else classify_paragraph(p).value
         dateline = split_dateline(p)[0] if kind == BODY else None
         paras.append(Paragraph(i, p, kind, dateline))
-        keys.append(fold(p))
+        keys.append(exact_key(p))
     return Side(paras=paras, para_key=keys, stem_length=stem_length)

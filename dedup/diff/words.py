@@ -1,7 +1,7 @@
 """Word-level diff with a semantic clean-up.
 
-``difflib.SequenceMatcher`` on folded word tokens finds the longest common
-runs, which on a rewrite leaves "character confetti": a lone ``the`` or ``,``
+``difflib.SequenceMatcher`` on word tokens (as written: a change of case is
+a change) finds the longest common runs, which on a rewrite leaves "character confetti": a lone ``the`` or ``,``
 kept between two changes. The clean-up merges such small equalities into the
 surrounding change, following diff-match-patch's ``cleanupSemantic`` rule (an
 equality no longer than the edits on both sides of it goes, unless it holds
@@ -16,6 +16,7 @@ Tokens are parallel lists (:class:`Words`), not one object per word: a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -32,7 +33,7 @@ _WORD_RE = re.compile(r"\w+(?:['\u2019.\-]\w+)*|[^\w\s]")
 
 @dataclass(frozen=True)
 class Words:
-    """Words and punctuation marks of one text: comparison keys (folded) and
+    """Words and punctuation marks of one text: comparison keys (the words) and
     character offsets ``[start, end)`` in the paragraph the text belongs to."""
 
     keys: list[str]
@@ -43,9 +44,15 @@ class Words:
         return len(self.keys)
 
 
-@lru_cache(maxsize=200_000)
 def _key(word: str) -> str:
-    # words repeat: folding each distinct word once is most of the speed of tokenising
+    """A word's comparison key: the word itself (NFC), so a change of case or
+    of a possessive is a change."""
+    return word if word.isascii() else unicodedata.normalize("NFC", word)
+
+
+@lru_cache(maxsize=200_000)
+def _folded(word: str) -> str:
+    # words repeat: folding each distinct word once (for the stop-word test)
     return fold(word)
 
 
@@ -58,11 +65,11 @@ def word_tokens(text: str, offset: int = 0) -> Words:
 
 
 def _weak(keys: Sequence[str]) -> bool:
-    return len(keys) <= 3 and all(k in stop_words() or not k[:1].isalnum() for k in keys)
+    return len(keys) <= 3 and all(_folded(k) in stop_words() or not k[:1].isalnum() for k in keys)
 
 
 def _content(keys: Sequence[str]) -> int:
-    return sum(1 for k in keys if k[:1].isalnum() and k not in stop_words())
+    return sum(1 for k in keys if k[:1].isalnum() and _folded(k) not in stop_words())
 
 
 def _chars(keys: Sequence[str]) -> int:

@@ -78,6 +78,7 @@ td.empty { color: var(--muted); text-align: center; font-style: italic;
 .k-reworded .badge { background: #eef0f2; color: #3c4043; border-color: #9aa0a6; }
 .k-moved .badge { background: var(--move); color: var(--move-ink); border-color: #e0b300; }
 .k-split .badge, .k-merged .badge { background: var(--else); color: var(--else-ink); border-color: #7d9bdc; }
+.badge.moved { background: var(--move); color: var(--move-ink); border-color: #e0b300; margin-left: .25rem; }
 .k-added .badge { background: var(--add); color: var(--add-ink); border-color: #56b46c; }
 .k-dropped .badge { background: var(--del); color: var(--del-ink); border-color: #e0746b; }
 tr.k-added td.side.rewrite { background: #f3fbf4; border-left: 4px solid #56b46c; }
@@ -218,7 +219,9 @@ def _row(a: Alignment, block: Block, anchor: str = "") -> str:
         else ""
     )
     role = f'<span class="sim">{esc(block.role)}</span>' if block.role != "body" else ""
-    attrs = f'class="block k-{esc(block.kind)}"'
+    # every block counted as moved has the class; a split or merge out of order also a "moved" badge
+    attrs = f'class="block k-{esc(block.kind)}{" moved" if block.moved else ""}"'
+    moved = '<span class="badge moved">moved</span>' if block.moved and block.kind != "moved" else ""
     if not anchor:  # a page with the original once keeps rows lean
         attrs += (
             f' data-kind="{esc(block.kind)}" data-original="{esc(" ".join(str(i + 1) for i in block.original))}"'
@@ -226,7 +229,7 @@ def _row(a: Alignment, block: Block, anchor: str = "") -> str:
         )
     return (
         f"<tr {attrs}>"
-        f'<td class="kind"><span class="badge">{esc(_kind_label(block))}</span>{sim}{role}</td>'
+        f'<td class="kind"><span class="badge">{esc(_kind_label(block))}</span>{moved}{sim}{role}</td>'
         f"{_side_html(a, block, 'original', anchor)}{_side_html(a, block, 'rewrite', compact=bool(anchor))}</tr>"
     )
 

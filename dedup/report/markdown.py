@@ -3,7 +3,8 @@
 Word changes use ``~~deleted~~`` and ``**inserted**``; article text is
 escaped so that its own ``*``, ``_``, ``[``, ``|``, ``<`` ... never turn into
 markup (``<`` and ``>`` become entities, so no raw HTML reaches a renderer
-that allows it).
+that allows it), and its control characters (ESC, C1 controls, bidi
+overrides) are shown escaped (``\\x1b``), so none reaches a terminal.
 """
 
 from __future__ import annotations
@@ -17,11 +18,25 @@ from .summary import direction, figures, shown_blocks, summary_line
 __all__ = ["render_markdown", "md_escape"]
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# C0 and C1 controls, DEL and the bidirectional overrides left once whitespace is one space:
+# shown escaped (\x1b), so that no escape sequence from the data reaches a terminal
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def _plain(text: str) -> str:
+    """Runs of whitespace (CR, form feed and newline too) as one space, other controls shown escaped."""
+    return _CONTROL.sub(_visible, re.sub(r"\s+", " ", text))
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown syntax and HTML in article text; newlines become spaces."""
-    text = re.sub(r"\s+", " ", text)
+    """Escape Markdown syntax and HTML in article text; newlines become spaces and
+    control characters (ESC, C1, bidi overrides) are shown escaped (``\\x1b``)."""
+    text = _plain(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -45,7 +60,7 @@ def _spans_md(spans: tuple[Span, ...], side: str, whole: bool = False) -> str:
         elif s.mark == "elsewhere":
             t = f"{t} *(→ {md_escape(s.ref or '')})*"
         elif s.mark == "dateline":
-            t = f"`{s.text.strip().replace('`', '')}`"
+            t = f"`{_plain(s.text).strip().replace('`', '')}`"
         elif s.mark == "deleted":
             t = f"~~{t}~~"
         elif s.mark == "inserted":
@@ -58,6 +73,8 @@ def _title(b: Block) -> str:
     o = ", ".join(f"¶{i + 1}" for i in b.original) or "—"
     r = ", ".join(f"¶{i + 1}" for i in b.rewrite) or "—"
     label = b.kind + (" · reworded" if b.kind == "moved" and b.changed else "")
+    if b.moved and b.kind != "moved":  # a split or merge out of order: counted as moved too
+        label += " · moved"
     role = f" ({b.role})" if b.role != "body" else ""
     sim = f", similarity {b.similarity:.2f}" if b.original and b.rewrite else ""
     return f"**{label}**{role} — original {o} → rewrite {r}{sim}"

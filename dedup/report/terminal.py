@@ -90,6 +90,8 @@ def _heading(b: Block, color: bool) -> str:
     o = ",".join(str(i + 1) for i in b.original) or "-"
     r = ",".join(str(i + 1) for i in b.rewrite) or "-"
     label = b.kind.upper() + (" + REWORDED" if b.kind == "moved" and b.changed else "")
+    if b.moved and b.kind != "moved":  # a split or merge out of order: counted as moved too
+        label += " + MOVED"
     role = f" [{b.role}]" if b.role != "body" else ""
     sim = f"  sim {b.similarity:.2f}" if b.original and b.rewrite else ""
     text = f"{label}{role}  original ¶{o} -> rewrite ¶{r}{sim}"
