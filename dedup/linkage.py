@@ -29,9 +29,15 @@ __all__ = [
 
 
 def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
-    """Cluster label (a row index of the cluster's first member) for each row."""
+    """Cluster label (a row index of the cluster's first member) for each row.
+
+    A group of copies (joined by pairs whose shingle Jaccard reaches
+    ``copy_threshold``) that was not scored pair by pair is one group before
+    anything else (:func:`unscored_copies`), as the live index files a copy
+    under its original's story."""
     score = scored.score
-    strong = score >= params.threshold
+    forced = unscored_copies(n, scored, params)
+    strong = (score >= params.threshold) | forced
     comp = components(n, scored.pairs[strong])
     if params.linkage == "single":
         return _first_member_labels(comp)
@@ -40,7 +46,30 @@ def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     # inside the components of the strong pairs: weaker pairs that cross
     # components cannot matter and are dropped before the agglomeration.
     inside = comp[scored.pairs[:, 0]] == comp[scored.pairs[:, 1]]
-    return _agglomerate(n, scored.pairs[inside], score[inside], params.threshold, params.linkage)
+    return _agglomerate(n, scored.pairs[inside], score[inside], params.threshold, params.linkage, copies=forced[inside])
+
+
+def unscored_copies(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
+    """The copy pairs (Jaccard >= ``copy_threshold``) of the groups of copies
+    in which some pair was never scored.
+
+    Why: a story syndicated many times over fills LSH buckets past
+    ``max_bucket_size``, where each copy is paired with its
+    ``bucket_neighbours`` nearest only; average linkage counts the unscored
+    pairs 0 and split it (101 copies of one wire story gave 5 stories, 1,000
+    gave 60). A group scored pair by pair (two copies, or a few) is left to
+    the linkage, which weighs it with its neighbours as any other."""
+    copies = scored.jaccard >= params.copy_threshold
+    if not copies.any():
+        return copies
+    pairs = scored.pairs[copies]
+    comp = components(n, pairs)
+    members = np.bincount(comp, minlength=n)
+    scored_pairs = np.bincount(comp[pairs[:, 0]], minlength=n)
+    incomplete = scored_pairs < members * (members - 1) // 2
+    out = np.zeros(len(copies), dtype=bool)
+    out[np.flatnonzero(copies)] = incomplete[comp[pairs[:, 0]]]
+    return out
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -82,59 +111,102 @@ def _first_member_labels(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _agglomerate(n: int, pairs: np.ndarray, sims: np.ndarray, threshold: float, linkage: str) -> np.ndarray:
+def _agglomerate(
+    n: int, pairs: np.ndarray, sims: np.ndarray, threshold: float, linkage: str, *, copies: np.ndarray | None = None
+) -> np.ndarray:
     """Agglomerative clustering over a sparse similarity graph.
 
     Pairs that were never scored count as similarity 0. ``"average"`` merges
     the two groups with the highest mean pairwise similarity while it is at
     least ``threshold``; ``"complete"`` merges only groups all of whose pairs
-    are scored at least ``threshold``. Ties go to the smaller row indices, so
-    the result depends only on the (canonically ordered) input.
+    are scored at least ``threshold``. The pairs flagged in ``copies`` are
+    merged first, whatever the mean (their groups' edges summed as in any
+    merge). Ties go to the smaller row indices, so the result depends only
+    on the (canonically ordered) input.
     """
-    # neighbours[c][d] = [sum of similarities, number of scored pairs, minimum]
-    neighbours: list[dict[int, list[float]] | None] = [{} for _ in range(n)]
-    for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True):
-        if s > 0:
-            neighbours[i][j] = [s, 1, s]
-            neighbours[j][i] = [s, 1, s]
-    size = [1] * n
-    parent = list(range(n))
-    name = list(range(n))  # smallest row index in each group, for tie-breaks
-
-    def score(e: list[float], na: int, nb: int) -> float:
-        if linkage == "average":
-            return e[0] / (na * nb)
-        return e[2] if e[1] == na * nb else -1.0
-
-    heap = [
-        (-s, min(i, j), max(i, j), i, j)
-        for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True)
-        if s >= threshold
-    ]
+    groups = _Groups(n, pairs, sims, threshold, linkage)
+    if copies is not None and copies.any():
+        for i, j in pairs[copies].tolist():
+            a, b = groups.root(i), groups.root(j)
+            if a != b:
+                groups.merge(a, b)
+        heap = groups.edges()
+    else:
+        heap = [
+            (-s, min(i, j), max(i, j), i, j)
+            for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True)
+            if s >= threshold
+        ]
     heapq.heapify(heap)
     while heap:
         _, _, _, a, b = heapq.heappop(heap)
-        na, nb = neighbours[a], neighbours[b]
-        if na is None or nb is None:
+        if groups.edges_of[a] is None or groups.edges_of[b] is None:
             continue  # one side was merged since this entry was pushed
-        c = len(size)
-        size.append(size[a] + size[b])
-        parent.append(c)
-        parent[a] = parent[b] = c
-        name.append(min(name[a], name[b]))
-        merged = _merge_edges(na, b, nb, a)
-        neighbours[a] = neighbours[b] = None
-        neighbours.append(merged)
+        for entry in groups.merge(a, b):
+            heapq.heappush(heap, entry)
+    return _leaf_roots(n, groups.parent, groups.name)
+
+
+class _Groups:
+    """The groups of an agglomeration: a merge tree (``parent``, ``name``:
+    smallest row of each group, ``size``) and each live group's edges to the
+    others, ``edges_of[c][d] = [sum of similarities, scored pairs, minimum]``
+    (None once merged)."""
+
+    def __init__(self, n: int, pairs: np.ndarray, sims: np.ndarray, threshold: float, linkage: str):
+        self.edges_of: list[dict[int, list[float]] | None] = [{} for _ in range(n)]
+        for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True):
+            if s > 0:
+                self.edges_of[i][j] = [s, 1, s]  # type: ignore[index]
+                self.edges_of[j][i] = [s, 1, s]  # type: ignore[index]
+        self.size = [1] * n
+        self.parent = list(range(n))
+        self.name = list(range(n))
+        self.threshold, self.linkage = threshold, linkage
+
+    def score(self, e: list[float], na: int, nb: int) -> float:
+        if self.linkage == "average":
+            return e[0] / (na * nb)
+        return e[2] if e[1] == na * nb else -1.0
+
+    def root(self, i: int) -> int:
+        while self.parent[i] != i:
+            i = self.parent[i]
+        return i
+
+    def merge(self, a: int, b: int) -> list[tuple]:
+        """Join groups ``a`` and ``b`` into a new one; the heap entries of its
+        edges that reach the threshold."""
+        na, nb = self.edges_of[a], self.edges_of[b]
+        c = len(self.size)
+        self.size.append(self.size[a] + self.size[b])
+        self.parent.append(c)
+        self.parent[a] = self.parent[b] = c
+        self.name.append(min(self.name[a], self.name[b]))
+        merged = _merge_edges(na or {}, b, nb or {}, a)
+        self.edges_of[a] = self.edges_of[b] = None
+        self.edges_of.append(merged)
+        out = []
         for x, e in merged.items():
-            nx = neighbours[x]
-            nx.pop(a, None)
-            nx.pop(b, None)
-            nx[c] = e
-            s = score(e, size[c], size[x])
-            if s >= threshold:
-                lo, hi = sorted((name[c], name[x]))
-                heapq.heappush(heap, (-s, lo, hi, c, x))
-    return _leaf_roots(n, parent, name)
+            nx = self.edges_of[x]
+            nx.pop(a, None)  # type: ignore[union-attr]
+            nx.pop(b, None)  # type: ignore[union-attr]
+            nx[c] = e  # type: ignore[index]
+            s = self.score(e, self.size[c], self.size[x])
+            if s >= self.threshold:
+                lo, hi = sorted((self.name[c], self.name[x]))
+                out.append((-s, lo, hi, c, x))
+        return out
+
+    def edges(self) -> list[tuple]:
+        """Heap entries of every edge between live groups that reaches the threshold."""
+        out = []
+        for c, es in enumerate(self.edges_of):
+            for x, e in (es or {}).items():
+                if c < x and (s := self.score(e, self.size[c], self.size[x])) >= self.threshold:
+                    lo, hi = sorted((self.name[c], self.name[x]))
+                    out.append((-s, lo, hi, c, x))
+        return out
 
 
 def _merge_edges(na: dict[int, list[float]], b: int, nb: dict[int, list[float]], a: int) -> dict[int, list[float]]:

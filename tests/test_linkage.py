@@ -69,3 +69,46 @@ def test_components_by_union_find_equal_scipys():
         assert (
             len(set(zip(got.tolist(), want.tolist(), strict=True))) == len(set(want.tolist())) == len(set(got.tolist()))
         )
+
+
+@pytest.mark.parametrize("linkage", ["average", "complete"])
+def test_copies_are_one_group_before_the_agglomeration(linkage):
+    # a chain of copies (Jaccard past copy_threshold) with the pairs between its
+    # ends never scored: average linkage alone splits it; copies stay together
+    n = 40
+    pairs = np.array([[i, j] for i in range(n) for j in range(i + 1, min(i + 4, n))])
+    cos = np.full(len(pairs), 0.95)
+    apart = link(n, ScoredPairs(pairs=pairs, cosine=cos, jaccard=np.zeros(len(pairs))), Params(linkage=linkage))
+    assert len(set(apart.tolist())) > 1
+    together = link(n, ScoredPairs(pairs=pairs, cosine=cos, jaccard=np.full(len(pairs), 0.9)), Params(linkage=linkage))
+    assert set(together.tolist()) == {0}
+
+
+def test_only_copy_groups_with_unscored_pairs_are_forced():
+    # three copies scored pair by pair are left to the linkage (as every batch
+    # was before); with one of their pairs never scored they are one group first
+    full = np.array([[0, 1], [0, 2], [1, 2]])
+    low = np.full(3, 0.05)
+    scored = ScoredPairs(pairs=full, cosine=low, jaccard=np.full(3, 0.9))
+    assert len(set(link(3, scored, Params(threshold=0.5)).tolist())) == 3
+    scored = ScoredPairs(pairs=full[:2], cosine=low[:2], jaccard=np.full(2, 0.9))
+    assert link(3, scored, Params(threshold=0.5)).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("copies", [101, pytest.param(300, marks=pytest.mark.slow)])
+def test_a_story_syndicated_many_times_is_one_story(copies):
+    # past max_bucket_size (100) a bucket pairs each copy with its 8 nearest only:
+    # 101 copies gave 5 stories, 1,000 gave 60; the live index kept them in one
+    from dedup.live import StoryIndex
+    from dedup.synth import generate_articles
+
+    others = list(generate_articles(40, seed=3))
+    wire = others.pop(0)["text"]
+    arts = [{"id": f"c{i}", "text": wire} for i in range(copies)] + [{"id": a["id"], "text": a["text"]} for a in others]
+    clusters = cluster_articles(arts)
+    (big,) = [c for c in clusters if c.representative.id.startswith("c")]
+    assert len(big.members) == copies and len(big.versions) == 1
+    index = StoryIndex()
+    index.add_many(arts)
+    live = sorted((sorted(s.members) for s in index), key=lambda m: m[0])
+    assert live == sorted((sorted(m.id for m in c.members) for c in clusters), key=lambda m: m[0])

@@ -150,7 +150,9 @@ def token_spans(buf, doc_offsets, pretokenized):
     out = np.empty(len(buf) + 1, np.uint8)
     joined_offsets = np.zeros(n_docs + 1, np.int64)
     tok_offsets = np.zeros(n_docs + 1, np.int64)
-    cap = len(buf) // 2 + 1  # a token and its separator take at least two bytes
+    # a token and its separator take two bytes at least, but a document's last
+    # token has no separator (documents lie back to back): (L + 1) // 2 each
+    cap = (len(buf) + n_docs) // 2 + 1
     starts = np.empty(cap, np.int64)
     ends = np.empty(cap, np.int64)
     keys = np.empty(cap, np.uint64)

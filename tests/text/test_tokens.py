@@ -62,6 +62,20 @@ def test_factorize_gives_first_occurrence_ids_while_its_arrays_grow():
     assert len(first) > 4096 and sum(map(len, first_seen)) > 1 << 16
 
 
+def test_hash_texts_of_many_one_token_texts():
+    # documents lie back to back in one buffer: "1", "2", "3" are three tokens in
+    # three bytes, more than the "two bytes a token" the arrays were sized by
+    # (it wrote past them: an IndexError later, or a crash of the process)
+    for texts in (["1", "2", "3"], ["Q&A"] * 3, ["1 2 3"] * 1000, [c for c in "abcdefgh" * 300]):
+        lists = [tokenize(t) for t in texts]
+        batch, _ = hash_texts(texts)
+        same_batch(batch, _hash_tokens_dict(lists))
+        buf = np.frombuffer("".join(texts).encode(), np.uint8)
+        off = np.concatenate([[0], np.cumsum([len(t) for t in texts])]).astype(np.int64)
+        _, _, tok_offsets, starts, _, _ = K.token_spans(buf, off, np.zeros(len(texts), np.bool_))
+        assert np.diff(tok_offsets).tolist() == [len(t) for t in lists] and len(starts) == sum(map(len, lists))
+
+
 def test_hash_texts_on_no_texts_and_only_empty_texts():
     batch, digests = hash_texts([])
     assert batch.n_docs == 0 and len(batch.hashes) == 0 and digests == []
