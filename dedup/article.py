@@ -80,7 +80,7 @@ class Article:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 object.__setattr__(self, name, _optional_str(value, name, repr(ref)))
-        if self.published is not None and not isinstance(self.published, datetime):
+        if self.published is not None and (not isinstance(self.published, datetime) or _not_a_time(self.published)):
             object.__setattr__(self, "published", _parse_published(self.published, repr(ref)))
         if not isinstance(self.metadata, MappingProxyType):
             if not isinstance(self.metadata, Mapping):
@@ -162,11 +162,16 @@ def _from_epoch(value: float, ref: str) -> datetime:
         ) from None
 
 
+def _not_a_time(value: datetime) -> bool:
+    """pandas' NaT: a datetime subclass that stands for a missing time."""
+    return value != value  # noqa: PLR0124 -- NaT is the one datetime unequal to itself
+
+
 def _parse_published(value: Any, ref: str) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value
+        return None if _not_a_time(value) else value  # NaT (df.to_dict("records")): no time
     if isinstance(value, date):  # a date column (Parquet, pandas): midnight UTC
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if isinstance(value, bool):
@@ -197,6 +202,8 @@ def _optional_str(value: Any, name: str, ref: str) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and math.isnan(value):
+        return None  # a missing cell (df.to_dict("records")), as a DataFrame's own reader takes it
     if isinstance(value, (int, float)) and not isinstance(value, bool) and name in ("source", "title"):
         return str(value)
     raise ArticleError(ref, f"field {name!r} must be text, got {type(value).__name__}")

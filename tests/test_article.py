@@ -105,3 +105,17 @@ def test_articles_pickle_with_their_metadata():
         assert _values(b) == {**_values(a), "text": b.text} and b.metadata == {"k": [1, 2]}
     assert pickle.loads(pickle.dumps(a)).text == TEXT
     assert not hasattr(a, "__dict__")  # slots: no dict per article (a million are held at once)
+
+
+def test_missing_cells_of_a_records_dict_are_missing_fields():
+    # df.to_dict("records") gives NaT for a missing time and NaN for a missing
+    # title or source; a DataFrame read directly gives None for both
+    pd = pytest.importorskip("pandas")
+    from dedup.live import StoryIndex
+
+    rec = {"id": "a", "text": "Bank raises rates", "published": pd.NaT, "title": float("nan"), "source": float("nan")}
+    (cluster,) = cluster_articles([rec])
+    a = cluster.representative
+    assert a.published is None and a.title is None and a.source is None and a.timestamp is None
+    assert StoryIndex().add(rec).kind == "new"
+    assert Article(id="b", text="x", published=pd.NaT).published is None

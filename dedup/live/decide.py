@@ -31,8 +31,8 @@ lists (:func:`dedup.live.bands.colliding`). Fed in time order with buckets
 uncapped, the lists are the batch's (the batch's rows are in canonical
 order -- publication time, then text digest -- so for undated articles, or
 articles fed out of order, a tie at the K-th place may fall differently:
-ECB+, undated, agrees with the batch at ARI 0.9917 in file order and
-0.9946-0.9978 shuffled). An article leaving the live set loses
+ECB+, undated, agrees with the batch at ARI 0.9888 in file order and
+0.9940-0.9948 shuffled; 0.9917 and 0.9946-0.9978 with ``min_bands=1``). An article leaving the live set loses
 its list but keeps its place in the lists of others (so does a removed one:
 lists are not refilled); an article without a list (loaded from a file
 written before the lists were kept) keeps every pair from its side.

@@ -381,3 +381,51 @@ def test_an_error_of_the_index_stops_the_stream_at_its_article(feed, n_jobs):
         for _ in index.add_stream(stream, n_jobs=n_jobs, chunk_size=2):  # workers: chunks pending behind it
             pass
     assert index.n_articles == 20
+
+
+def test_ids_given_to_texts_do_not_repeat_after_a_remove():
+    index = StoryIndex()
+    index.add("Storm closes the harbour")
+    index.add("Bank raises rates")
+    index.remove("0")
+    m = index.add("Ferries cancelled until Monday")  # was '1' again: DuplicateArticleError
+    assert m.id not in {"0", "1"} and m.id in index and "1" in index
+
+
+def test_a_removed_id_used_again_starts_a_story_of_its_own():
+    lead = (
+        "The central bank raised interest rates by half a point on Thursday, its biggest increase in two"
+        " decades, as inflation hit a forty year high"
+    )
+    other = (
+        "Flooding closed the coastal road near the harbour after a storm brought heavy rain overnight,"
+        " police said on Sunday morning"
+    )
+    index = StoryIndex()
+    index.add({"id": "a", "text": lead})
+    index.add({"id": "b", "text": lead + ", sources said."})
+    index.remove("a")  # story "a" keeps its id, with b in it
+    m = index.add({"id": "a", "text": other})
+    assert m.kind == "new" and m.story != "a"
+    assert sorted(s.members for s in index) == [("a",), ("b",)]
+
+
+def test_add_many_and_add_stream_refuse_a_single_article_and_bad_arguments():
+    index = StoryIndex()
+    for single in ({"id": "x", "text": "Storm closes the harbour"}, "Storm closes the harbour"):
+        with pytest.raises(TypeError, match="not a single"):
+            index.add_many(single)
+        with pytest.raises(TypeError, match="not a single"):
+            index.add_stream(single)  # at the call, before anything is read
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match="n_jobs"):
+            index.add_stream([], n_jobs=bad)
+    assert index.n_articles == 0
+
+
+def test_integer_ids_are_found_as_they_were_given():
+    index = StoryIndex()
+    index.add({"id": 7, "text": "Storm closes the harbour"})
+    assert 7 in index and "7" in index and True not in index
+    index.remove(7)
+    assert 7 not in index and index.n_articles == 0
