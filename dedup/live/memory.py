@@ -84,7 +84,9 @@ class MemoryState:
         return len(self.stories.get(story, ()))
 
     def story_ids(self) -> Iterator[str]:
-        return iter(list(self.stories))
+        # by first member: a story renamed by re-clustering keeps its place, and a
+        # loaded index (stories rebuilt from the members) gives the same order
+        return iter(sorted(self.stories, key=lambda t: self.stories[t][0]))
 
     def story_members(self, story: str) -> list[Entry]:
         return [self.entries[s] for s in self.stories.get(story, ())]

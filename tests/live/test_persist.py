@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -496,3 +497,16 @@ def test_stale_temp_files_are_cleaned_on_the_next_save(saved):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_stories_come_in_the_same_order_after_a_load(tmp_path, ecbplus_docs):
+    # re-clustering renames stories; a loaded index rebuilds them from their
+    # members: both list a story at its first member (the order changed on load)
+    docs = [{"id": d["doc_id"], "text": d["text"]} for d in ecbplus_docs]
+    random.Random(4).shuffle(docs)
+    index = StoryIndex()
+    index.add_many(docs[:200])
+    index.save(tmp_path / "o.dedup")
+    loaded = StoryIndex.load(tmp_path / "o.dedup")
+    assert [s.id for s in loaded] == [s.id for s in index]
+    assert [s.members for s in loaded] == [s.members for s in index]
