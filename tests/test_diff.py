@@ -541,6 +541,12 @@ def test_word_for_word_counts_changed_words():
         ("BERLIN - The talks failed again on Monday.", "The talks failed again on Monday."),
         ("The talks failed again on Monday.", "PARIS - The talks failed again on Monday."),
         ("PARIS - The talks failed again on Monday.", "PARIS - The talks failed again on Sunday."),
+        # words dropped before a full stop: the space before them went too ("weekor next!")
+        (
+            "The minister said he would not resign this week or next!",
+            "The minister said he would not resign this week!",
+        ),
+        ("Officials met on Monday in Geneva, sources said.", "Officials met on Monday."),
     ],
 )
 def test_the_inline_view_reads_as_either_side_datelines_included(original, rewrite):

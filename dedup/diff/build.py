@@ -237,7 +237,10 @@ class Builder:
         for tag, i1, i2, j1, j2 in pr.ops:
             if i2 > i1 and tag != "equal":
                 end = ta.starts[i2] if i2 < len(ta) else ta.ends[-1]  # type: ignore[union-attr]
-                out.append(Span(text_a[ta.starts[i1] : end], "deleted"))  # type: ignore[union-attr]
+                start = ta.starts[i1]  # type: ignore[union-attr]
+                if i1 and out and not out[-1].text[-1:].isspace():  # "week[-or next-]!": the space goes along
+                    start = ta.ends[i1 - 1]  # type: ignore[union-attr]
+                out.append(Span(text_a[start:end], "deleted"))
             if j2 > j1:
                 end = tb.starts[j2] if j2 < len(tb) else tb.ends[-1]  # type: ignore[union-attr]
                 out.append(Span(text_b[tb.starts[j1] : end], "equal" if tag == "equal" else "inserted"))  # type: ignore[union-attr]
