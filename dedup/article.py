@@ -288,7 +288,8 @@ class Cluster:
     """One story: every article that tells it.
 
     ``id`` is the representative's id, so it does not depend on input order.
-    ``members`` starts with the representative, then by publication time and id.
+    ``members`` starts with the representative, then in the batch's canonical
+    order: publication time (undated last), then a digest of the text, then id.
     ``scores`` are the confirmed pairs inside the cluster. ``versions`` group
     near-identical copies. ``flags`` note anything unusual (``"empty"``: the
     article had no usable text and is alone by construction).
