@@ -8,13 +8,19 @@ by cross-validation over topics; see the README for the figures.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-__all__ = ["Params", "LINKAGES"]
+__all__ = ["Params", "LINKAGES", "MAX_FEATURES", "MAX_WINDOW_DAYS", "window"]
 
 LINKAGES = ("average", "single", "complete")
+#: the largest ``n_features``: the per-feature arrays of 2**24 take about 1 GB
+MAX_FEATURES = 1 << 24
+#: the longest ``time_window`` (and live-index retention), in days: what a timedelta holds
+MAX_WINDOW_DAYS = timedelta.max.days
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +51,9 @@ class Params:
         which resists chaining; ``"complete"`` needs every pair confirmed.
     time_window : timedelta or None, default 7 days
         When both articles carry ``published``, they are compared only if
-        published within this window. None compares regardless of time.
+        published within this window. None compares regardless of time. A
+        number is days; it must be positive and finite and at most
+        999,999,999 days (what a ``timedelta`` holds).
     n_jobs : int, default 1
         Worker processes for the per-article stages (-1: all cores). With
         more than one, articles go to the workers in chunks of 2,000; the
@@ -86,11 +94,18 @@ class Params:
         lead) are judged on the scale of full articles; see
         :func:`dedup.scoring.story_similarity`. 0 turns it off.
     n_features : int, default 2**21
-        Hashed feature space of the TF-IDF vectors.
+        Hashed feature space of the TF-IDF vectors. A power of two, at most
+        2**24 (``MAX_FEATURES``): each feature costs memory whatever the articles (dense
+        per-feature arrays: document frequencies, the background prior and
+        its disk cache, idf; about 60 bytes a feature at peak, 0.3 GB for two
+        articles at 2**21 and 1.2 GB at 2**24), and collisions are already
+        rare at 2**21.
     background : str or None, default "en"
         Language of the background word frequencies (``wordfreq``) blended into
         the document frequencies, so that scores mean the same for two
-        articles as for two million. None uses the corpus alone.
+        articles as for two million. None uses the corpus alone. A language
+        ``wordfreq`` has no word list for is refused when the parameters are
+        made, before any article is read.
     background_docs : int, default 2000
         Weight of the background, in documents.
     n_terms : int, default 60
@@ -209,20 +224,14 @@ class Params:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not isinstance(self.n_features, int) or self.n_features < 2 or self.n_features & (self.n_features - 1):
-            raise ValueError(f"n_features must be a power of two, got {self.n_features!r}")
-        if self.n_features > 1 << 31:
-            raise ValueError("n_features must be at most 2**31")
+        n = self.n_features
+        if not isinstance(n, int) or isinstance(n, bool) or n < 2 or n & (n - 1) or n > MAX_FEATURES:
+            raise ValueError(f"n_features must be a power of two from 2 to 2**24, got {n!r}")
         if self.time_window is not None:
-            if isinstance(self.time_window, (int, float)) and not isinstance(self.time_window, bool):
-                object.__setattr__(self, "time_window", timedelta(days=self.time_window))
-            if not isinstance(self.time_window, timedelta) or self.time_window.total_seconds() <= 0:
-                raise ValueError(
-                    f"time_window must be a positive timedelta (or days) or None, got {self.time_window!r}"
-                )
+            object.__setattr__(self, "time_window", window("time_window", self.time_window))
         if not isinstance(self.random_state, int) or isinstance(self.random_state, bool) or self.random_state < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {self.random_state!r}")
-        if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
+        if not isinstance(self.n_jobs, int) or isinstance(self.n_jobs, bool) or self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
         if self.max_partners is not None and (
             not isinstance(self.max_partners, int) or isinstance(self.max_partners, bool) or self.max_partners < 1
@@ -238,8 +247,12 @@ class Params:
             or not 1.0 <= self.key_term_weight <= 100.0
         ):
             raise ValueError(f"key_term_weight must be a number in [1, 100], got {self.key_term_weight!r}")
-        if self.background is not None and not isinstance(self.background, str):
-            raise ValueError(f"background must be a language code or None, got {self.background!r}")
+        if self.background is not None:
+            why = _no_word_list(self.background) if isinstance(self.background, str) else "not a string"
+            if why:
+                raise ValueError(
+                    f"background must be a language code wordfreq knows, or None, got {self.background!r}: {why}"
+                )
 
     @property
     def blends_neighbourhood(self) -> bool:
@@ -262,6 +275,40 @@ class Params:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["time_window"] = None if self.time_window is None else self.time_window.total_seconds() / 86400.0
         return d
+
+
+def window(name: str, value: Any) -> timedelta:
+    """``value`` (a timedelta, or days) as a positive timedelta of at most
+    :data:`MAX_WINDOW_DAYS` days; a ValueError naming ``name`` otherwise
+    (NaN, infinity, zero, negative, too large, not a number)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        days = float(value)
+        if math.isfinite(days) and 0 < days <= MAX_WINDOW_DAYS:
+            return timedelta(days=days)
+    elif isinstance(value, timedelta) and value > timedelta(0):
+        return value
+    raise ValueError(
+        f"{name} must be a positive timedelta or number of days (at most {MAX_WINDOW_DAYS:,}) or None, got {value!r}"
+    )
+
+
+@lru_cache(maxsize=32)
+def _no_word_list(language: str) -> str | None:
+    """Why ``wordfreq`` has no word list for ``language`` (None: it has one,
+    found as :mod:`dedup.features.weights` will find it)."""
+    if language == "en":  # always there; spares the import for the default
+        return None
+    try:
+        import langcodes
+        import wordfreq
+    except ImportError:  # pragma: no cover - dependencies; the features stage says so
+        return None
+    available = wordfreq.available_languages("best")
+    try:
+        best, _ = langcodes.closest_match(language, list(available), max_distance=60)
+    except ValueError as exc:  # not a language tag
+        return str(exc)
+    return None if best != "und" else f"no word list (there are: {', '.join(sorted(available))})"
 
 
 def _check_unit(name: str, value: Any, closed_low: bool = True) -> None:

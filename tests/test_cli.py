@@ -119,7 +119,7 @@ def test_wrong_id_field_warns_with_the_fields_present(feed, capsys):  # issue 18
     out, err = capsys.readouterr()
     assert f"warning: {feed}:1 has no field 'doc_id' (--id-field)" in err
     assert "Its fields: id, text, published, story, kind" in err
-    assert json.loads(out.splitlines()[0])["id"].startswith("feed:")
+    assert json.loads(out.splitlines()[0])["id"] == f"{feed}:1"  # FILE:LINE, the path as given
 
 
 def test_some_rejected_exits_3_like_dedupe(tmp_path, rows, capsys):
@@ -387,3 +387,158 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, tmp_path, 
     assert main(["cluster", str(p)]) == 2
     err = capsys.readouterr().err
     assert "dedup: error: unexpected KeyError" in err and "Traceback" not in err
+
+
+# --- option values checked before any work (exit 1), paths before Spark (exit 2) -----------------
+
+
+@pytest.fixture()
+def no_reading(monkeypatch):
+    """Reading the input fails the test: the options must be refused first."""
+    from dedup.cli import reading
+
+    def read_paths(*args, **kwargs):
+        raise AssertionError("the input was read before the options were checked")
+
+    monkeypatch.setattr(reading, "read_paths", read_paths)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threshold", "-1"], "--threshold must be a number in [0, 1], got -1.0"),
+        (["--threshold", "nan"], "--threshold must be a number in [0, 1], got nan"),
+        (["--threshold", "5"], "--threshold must be a number in [0, 1], got 5.0"),
+        (["--copy-threshold", "2"], "--copy-threshold must be a number in (0, 1], got 2.0"),
+        (["--jobs", "0"], "--jobs must be a positive integer or -1, got 0"),
+        (["--time-window", "-1"], "--time-window takes a positive number of days up to 999,999,999 (0: no window)"),
+        (["--time-window", "inf"], "--time-window takes a positive number of days"),
+        (["--time-window", "nan"], "--time-window takes a positive number of days"),
+        (["--time-window", "1e12"], "--time-window takes a positive number of days"),
+        (["--delimiter", "ab"], "--delimiter takes one character, got 'ab'"),
+        (["--format", "parquet"], "--format parquet needs a file: -o FILE.parquet"),
+    ],
+)
+def test_a_wrong_option_value_exits_1_before_reading(argv, message, no_reading, capsys):
+    assert main(["cluster", str(SEEDS), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err == f"dedup: error: {err.removeprefix('dedup: error: ').strip()}\n"  # one line
+    assert message in err and "bug" not in err
+
+
+def test_report_checks_its_clustering_options_too(tmp_path, no_reading, capsys):
+    assert main(["report", str(SEEDS), "-o", str(tmp_path / "r.html"), "--threshold", "5"]) == 1
+    assert "--threshold must be" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--max-live", "0"], "--max-live takes a positive number of articles, got 0"),
+        (["--redis", "bad"], "--redis takes HOST:PORT or a redis:// URL, got 'bad'"),
+        (["--redis", "x:1", "--index", "f.dedup"], "--index and --redis are alternatives"),
+        (["--jobs", "-3"], "--jobs must be a positive integer or -1, got -3"),
+    ],
+)
+def test_dedupe_option_values_exit_1_before_any_output(tmp_path, feed, argv, message, capsys):
+    out = tmp_path / "kept.jsonl"
+    assert main(["dedupe", str(feed), "-o", str(out), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not out.exists()
+
+
+def test_a_missing_input_is_still_an_input_error(tmp_path, capsys):
+    assert main(["cluster", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_csv_id_field_in_another_case_is_found_without_a_warning(tmp_path, capsys):
+    p = tmp_path / "case.csv"
+    p.write_text(f"ident,Body\nA1,{TEXT}\nA2,{TEXT} Again.\n", encoding="utf-8")
+    assert main(["cluster", str(p), "--id-field", "IDENT", "--text-field", "body", "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert [r["id"] for r in map(json.loads, out.splitlines())] == ["A1", "A2"]
+    assert "warning" not in err
+    # JSONL keys are matched exactly: the warning stays where the ids are FILE:LINE
+    j = tmp_path / "case.jsonl"
+    j.write_text(json.dumps({"ident": "A1", "text": TEXT}) + "\n", encoding="utf-8")
+    assert main(["cluster", str(j), "--id-field", "IDENT", "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {j}:1 has no field 'IDENT'" in err and json.loads(out)["id"].endswith(":1")
+
+
+def test_cluster_help_names_the_columns_each_format_writes(tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    text = " ".join(_help(["cluster"], capsys).split())
+    jsonl_columns = "id, cluster, version, representative, score"
+    parquet_columns = "id, story, version, representative, score"
+    assert f"jsonl: one line per article ({jsonl_columns})" in text
+    assert f"parquet: one row per article ({parquet_columns}" in text
+    assert main(["cluster", str(SEEDS), "-o", str(tmp_path / "s.parquet")]) == 0
+    assert main(["cluster", str(SEEDS), "-o", str(tmp_path / "s.jsonl")]) == 0
+    assert ", ".join(pq.read_table(tmp_path / "s.parquet").column_names) == parquet_columns
+    assert ", ".join(_jsonl(tmp_path / "s.jsonl")[0]) == jsonl_columns
+
+
+def _closed(redirect: str, *argv: str) -> subprocess.CompletedProcess:
+    """``dedup ARGV`` with a standard stream closed by the shell (``>&-``, ``2>&-``)."""
+    cmd = ["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m", "dedup", *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs sh")
+def test_closed_stdout_is_an_output_error_in_one_line():
+    res = _closed(">&-", "cluster", str(SEEDS))
+    assert res.returncode == 2
+    assert res.stderr == "dedup: error: cannot write the output: standard output is closed (use -o FILE)\n"
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs sh")
+def test_closed_stderr_drops_the_messages_never_into_the_output():
+    res = _closed("2>&-", "cluster", str(SEEDS))
+    assert res.returncode == 0 and res.stdout.startswith("2 articles, 1 story")
+    assert "dedup:" not in res.stdout
+    res = _closed("2>&-", "cluster", str(SEEDS), "--threshold", "5")
+    assert res.returncode == 1 and res.stdout == ""
+
+
+@pytest.fixture()
+def no_spark(monkeypatch):
+    """Starting Spark fails the test: the paths must be refused first."""
+    pytest.importorskip("pyspark")
+    from dedup.cli import spark
+
+    def session(args):
+        raise AssertionError("Spark was started before the paths were checked")
+
+    monkeypatch.setattr(spark, "_session", session)
+
+
+def test_spark_cluster_missing_input_is_one_line_before_spark_starts(tmp_path, no_spark, capsys):
+    missing = tmp_path / "nonexist.jsonl"
+    assert main(["spark-cluster", str(missing), "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"dedup: error: no such file or folder: {missing}\n"
+    assert main(["spark-cluster", str(tmp_path / "*.parquet"), "-o", str(tmp_path / "out")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_spark_cluster_existing_output_is_refused_before_spark_starts(tmp_path, feed, no_spark, capsys):
+    out = tmp_path / "stories"
+    out.mkdir()
+    assert main(["spark-cluster", str(feed), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"dedup: error: the output {out} exists: give a new folder, or --overwrite to replace it\n"
+    assert main(["spark-cluster", str(feed), "-o", f"file://{out}"]) == 2
+    # with --overwrite the checks pass and Spark would start
+    assert main(["spark-cluster", str(feed), "-o", str(out), "--overwrite"]) == 2
+    assert "Spark was started before" in capsys.readouterr().err
+    assert main(["spark-cluster", str(feed), "-o", str(out), "--shuffle-partitions", "0"]) == 1
+
+
+def test_spark_cluster_remote_paths_are_left_to_spark():
+    from dedup.cli.spark import _local
+
+    assert _local("s3a://bucket/articles/") is None and _local("hdfs://nn/x") is None
+    assert _local("file:///tmp/x") == "/tmp/x" and _local("/tmp/x") == "/tmp/x"
+    assert _local("/tmp/{a,b}.jsonl") is None  # a Hadoop glob: Spark says whether it matches

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -277,8 +279,8 @@ def test_ctrl_c_saves_the_index_and_exits_130(feed_file, tmp_path, monkeypatch, 
 
     real = dedupe_cli._stream
 
-    def interrupted(index, records, args, state):
-        real(index, records, args, state)  # the feed indexed, then Ctrl-C
+    def interrupted(*stream_args):
+        real(*stream_args)  # the feed indexed, then Ctrl-C
         raise KeyboardInterrupt
 
     monkeypatch.setattr(dedupe_cli, "_stream", interrupted)
@@ -313,3 +315,277 @@ def test_ctrl_c_on_a_live_pipe_exits_130_without_a_crash(feed_rows, tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Fatal" not in err and "Traceback" not in err
     assert (tmp_path / "i.dedup").exists()
+
+
+# --- outputs that would overwrite the input or each other ----------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["-o", "--duplicates", "--errors", "--index"])
+@pytest.mark.parametrize("how", ["same", "relative", "symlink"])
+def test_an_output_that_is_the_input_is_refused(feed_file, tmp_path, monkeypatch, capsys, option, how):
+    before = feed_file.read_bytes()
+    target = str(feed_file)
+    if how == "relative":
+        monkeypatch.chdir(tmp_path)
+        target = f"./sub/../{feed_file.name}"
+        (tmp_path / "sub").mkdir()
+    elif how == "symlink":
+        (tmp_path / "link.jsonl").symlink_to(feed_file)
+        target = str(tmp_path / "link.jsonl")
+    args = ["dedupe", str(feed_file), option, target]
+    if option != "-o":
+        args += ["-o", str(tmp_path / "kept.jsonl")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"dedup: error: {option} {target} is the input file: refusing to overwrite the input; write elsewhere"
+    ]
+    assert feed_file.read_bytes() == before  # not truncated
+    assert not (tmp_path / "kept.jsonl").exists()  # refused before anything was opened
+
+
+def test_two_outputs_that_are_one_file_are_refused(feed_file, tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    (tmp_path / "alias.jsonl").symlink_to(out)
+    assert main(["dedupe", str(feed_file), "-o", str(out), "--duplicates", str(tmp_path / "alias.jsonl")]) == 2
+    assert (
+        main(
+            ["dedupe", str(feed_file), "--errors", str(tmp_path / "e.jsonl"), "--duplicates", str(tmp_path / "e.jsonl")]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "are the same file" in err and "Traceback" not in err
+    assert out.read_text() == "previous\n" and not (tmp_path / "e.jsonl").exists()
+    # a device may be named twice
+    assert main(["dedupe", str(feed_file), "-o", os.devnull, "--duplicates", os.devnull, "--errors", os.devnull]) == 0
+
+
+# --- Ctrl-C: the saved index and the outputs agree ----------------------------------------------------------
+
+
+def _written_ids(*paths: Path) -> list[str]:
+    return [r["id"] for p in paths if p.exists() for r in _jsonl(p)]
+
+
+def _indexed_ids(path: Path) -> set[str]:
+    from dedup import StoryIndex
+
+    index = StoryIndex.load(str(path))
+    try:
+        return {m for s in index for m in s.members}
+    finally:
+        index.close()
+
+
+@pytest.fixture()
+def many_file(tmp_path) -> Path:
+    p = tmp_path / "many.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in generate_articles(300, seed=1)), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("where", ["after the index took it", "while writing it"])
+def test_ctrl_c_between_index_and_output_keeps_them_in_agreement(many_file, tmp_path, monkeypatch, capsys, where):
+    # a real SIGINT at a chosen point: after the index added the 70th article
+    # (its match not yet handed back), or as the 50th kept record is written
+    import signal
+
+    from dedup.io.writers import RecordWriter
+    from dedup.live import StoryIndex
+
+    calls = {"n": 0}
+    if where == "after the index took it":
+        real_add = StoryIndex._add_prepared
+
+        def add_then_ctrl_c(self, prep):
+            m = real_add(self, prep)
+            calls["n"] += 1
+            if calls["n"] == 70:
+                signal.raise_signal(signal.SIGINT)
+            return m
+
+        monkeypatch.setattr(StoryIndex, "_add_prepared", add_then_ctrl_c)
+    else:
+        real_write = RecordWriter.write
+
+        def ctrl_c_then_write(self, rec):
+            calls["n"] += 1
+            if calls["n"] == 50:
+                signal.raise_signal(signal.SIGINT)
+            real_write(self, rec)
+
+        monkeypatch.setattr(RecordWriter, "write", ctrl_c_then_write)
+    kept, dups, idx = tmp_path / "k.jsonl", tmp_path / "d.jsonl", tmp_path / "i.dedup"
+    argv = ["dedupe", str(many_file), "-o", str(kept), "--duplicates", str(dups), "--index", str(idx)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    written = _written_ids(kept, dups)
+    assert 0 < len(written) < 300
+    assert _indexed_ids(idx) == set(written)  # every indexed article written, every written one indexed
+    assert f"stopped after {len(written)} records" in err
+    # the re-run finishes the feed: nothing lost, the kept records those of one uninterrupted run
+    monkeypatch.undo()
+    kept2, dups2, whole = tmp_path / "k2.jsonl", tmp_path / "d2.jsonl", tmp_path / "whole.jsonl"
+    assert main(["dedupe", str(many_file), "-o", str(kept2), "--duplicates", str(dups2), "--index", str(idx)]) == 0
+    assert len(_indexed_ids(idx)) == 300
+    assert main(["dedupe", str(many_file), "-o", str(whole)]) == 0
+    assert _written_ids(kept, kept2) == _written_ids(whole)
+
+
+def test_a_real_ctrl_c_leaves_the_index_and_the_outputs_in_agreement(tmp_path):
+    import signal
+
+    src = tmp_path / "many.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in generate_articles(2000, seed=1)), encoding="utf-8")
+    kept, dups, idx = tmp_path / "k.jsonl", tmp_path / "d.jsonl", tmp_path / "i.dedup"
+    argv = ["dedupe", str(src), "-o", str(kept), "--duplicates", str(dups), "--index", str(idx), "--no-progress"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dedup", *argv],
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even when started in the background
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not (kept.exists() and kept.stat().st_size):
+            time.sleep(0.05)
+        time.sleep(0.3)  # into the feed
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err and "unexpected" not in err
+    assert _indexed_ids(idx) == set(_written_ids(kept, dups))
+
+
+# --- CSV output: the input's columns and delimiter ---------------------------------------------------------
+
+
+def test_csv_output_keeps_every_column_of_the_header(tmp_path):
+    src, out = tmp_path / "short.csv", tmp_path / "kept.csv"
+    src.write_text(
+        "id,text,title,source\n"
+        'a,"Officials met on Monday to discuss the budget for next year."\n'
+        'b,"The central bank raised rates on Thursday by a quarter point.",Rates up,Reuters\n',
+        encoding="utf-8",
+    )
+    assert main(["dedupe", str(src), "-o", str(out)]) == 0
+    assert out.read_bytes() == (
+        b"id,text,title,source\n"
+        b"a,Officials met on Monday to discuss the budget for next year.,,\n"
+        b"b,The central bank raised rates on Thursday by a quarter point.,Rates up,Reuters\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "delim", "end", "extra"),
+    [("f.tsv", "\t", "\n", []), ("f.csv", ";", "\r\n", []), ("f.csv", "|", "\n", ["--delimiter", "|"])],
+)
+def test_csv_output_keeps_the_delimiter_and_line_ends(tmp_path, feed_rows, name, delim, end, extra):
+    src, out = tmp_path / name, tmp_path / ("kept" + Path(name).suffix)
+    cols = ["id", "text", "published", "story", "kind"]
+    with src.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, delimiter=delim, lineterminator=end)
+        w.writeheader()
+        for r in feed_rows[:20]:
+            w.writerow(r)
+    assert main(["dedupe", str(src), "-o", str(out), *extra]) == 0
+    copies = {r["id"] for r in feed_rows[:20] if r["kind"] == "copy"}
+    assert copies
+    expected = io.StringIO(newline="")
+    w = csv.DictWriter(expected, fieldnames=cols, delimiter=delim, lineterminator=end, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(r for r in feed_rows[:20] if r["id"] not in copies)
+    assert out.read_bytes().decode() == expected.getvalue()
+
+
+# --- clustering options against a saved index ---------------------------------------------------------------
+
+
+def test_an_option_that_differs_from_the_saved_index_is_refused(feed_file, tmp_path, capsys):
+    idx, out = tmp_path / "i.dedup", tmp_path / "k.jsonl"
+    assert main(["dedupe", str(feed_file), "-o", str(out), "--index", str(idx)]) == 0
+    saved = idx.read_bytes()
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "dedupe",
+                str(feed_file),
+                "-o",
+                str(tmp_path / "k2.jsonl"),
+                "--index",
+                str(idx),
+                "--copy-threshold",
+                "0.99",
+            ]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"dedup: error: --copy-threshold 0.99 differs from the value saved in the index {idx} (0.6): an index keeps "
+        "the parameters it was built with; leave --copy-threshold out, or give another --index file"
+    ]
+    assert idx.read_bytes() == saved and not (tmp_path / "k2.jsonl").exists()
+    assert main(["dedupe", str(feed_file), "--index", str(idx), "--time-window", "0", "-o", os.devnull]) == 1
+    assert "--time-window 0 differs from the value saved in the index" in capsys.readouterr().err
+    assert main(["dedupe", str(feed_file), "--index", str(idx), "--linkage", "single", "-o", os.devnull]) == 1
+    assert "--linkage single differs" in capsys.readouterr().err
+    # defaults, and options given with the index's own values, are fine
+    assert main(["dedupe", str(feed_file), "--index", str(idx), "-o", os.devnull]) == 0
+    same = ["--threshold", "0.15", "--copy-threshold", "0.6", "--time-window", "7", "--linkage", "average"]
+    assert main(["dedupe", str(feed_file), "--index", str(idx), "-o", os.devnull, *same]) == 0
+
+
+def test_an_index_built_with_other_parameters_is_used_when_no_option_is_given(feed_file, tmp_path):
+    idx = tmp_path / "i.dedup"
+    assert main(["dedupe", str(feed_file), "-o", os.devnull, "--index", str(idx), "--copy-threshold", "0.9"]) == 0
+    assert main(["dedupe", str(feed_file), "-o", os.devnull, "--index", str(idx)]) == 0  # the saved 0.9 applies
+    assert main(["dedupe", str(feed_file), "-o", os.devnull, "--index", str(idx), "--copy-threshold", "0.9"]) == 0
+
+
+# --- nothing usable read ------------------------------------------------------------------------------------
+
+
+def test_a_text_field_no_record_has_lists_the_fields_and_exits_2(feed_file, tmp_path, capsys):
+    assert main(["dedupe", str(feed_file), "--text-field", "body", "-o", str(tmp_path / "k.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"dedup: error: every record of {feed_file} was rejected (80 records); no record has the text field "
+        "'body'. The records have: id, text, published, story, kind (choose one with --text-field)"
+    ) in err.splitlines()
+    assert "Traceback" not in err
+
+
+def test_an_empty_feed_exits_2_as_nothing_usable_was_read(tmp_path, capsys):
+    p = tmp_path / "empty.jsonl"
+    p.write_text("")
+    assert main(["dedupe", str(p), "-o", str(tmp_path / "k.jsonl")]) == 2
+    assert f"dedup: error: no records in {p}" in capsys.readouterr().err.splitlines()
+
+
+def test_a_second_ctrl_c_stops_at_once_and_leaves_the_index_as_it_was(many_file, tmp_path, monkeypatch, capsys):
+    import signal
+
+    from dedup.live import StoryIndex
+
+    idx = tmp_path / "i.dedup"
+    real_add = StoryIndex._add_prepared
+    calls = {"n": 0}
+
+    def add_then_ctrl_c_twice(self, prep):
+        calls["n"] += 1
+        if calls["n"] == 70:
+            signal.raise_signal(signal.SIGINT)  # held back until the article is written
+            signal.raise_signal(signal.SIGINT)  # stops here, the article maybe half added
+        return real_add(self, prep)
+
+    monkeypatch.setattr(StoryIndex, "_add_prepared", add_then_ctrl_c_twice)
+    assert main(["dedupe", str(many_file), "-o", str(tmp_path / "k.jsonl"), "--index", str(idx)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted twice, at once: the index was not saved" in err and "Traceback" not in err
+    assert not idx.exists()

@@ -4,7 +4,9 @@ hostile JSON, CSV delimiters and field names, Parquet in batches."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import os
 
 import pytest
 
@@ -156,6 +158,82 @@ def test_read_paths_reports_bad_records_and_walks_folders(tmp_path):
     assert [r.where() for r in bad] == [f"{tmp_path / 'd' / 'feed.jsonl'}:2"]
     with pytest.raises(FileNotFoundError, match="nope"):
         list(read_paths([str(tmp_path / "nope")]))
+
+
+def test_a_record_without_id_gets_its_path_and_line(tmp_path, monkeypatch):
+    # FILE:LINE, the path as found: two feed.jsonl in two folders do not collide
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "feed.jsonl").write_bytes(_lines({"text": f"{TEXT} {day}"}))
+    (tmp_path / "day2" / "feed.csv").write_text(f"text\n{TEXT}\n", encoding="utf-8")
+    (tmp_path / "day2" / "note.txt.gz").write_bytes(gzip.compress(TEXT.encode()))
+    bad = []
+    got = [a.id for a in read_paths([str(tmp_path)], on_error=bad.append)]
+    d1, d2 = tmp_path / "day1", tmp_path / "day2"
+    assert got == [f"{d1 / 'feed.jsonl'}:1", f"{d2 / 'feed.csv'}:2", f"{d2 / 'feed.jsonl'}:1", "note"] and not bad
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(_lines({"text": TEXT}))))
+    assert [r.article.id for r in iter_records("-")] == ["stdin:1"]
+
+
+def test_a_txt_file_name_that_is_not_utf8_costs_that_file_only(tmp_path):
+    folder = os.fsencode(tmp_path / "nb")
+    try:
+        os.mkdir(folder)
+        with open(os.path.join(folder, b"caf\xe9.txt"), "wb") as f:
+            f.write(TEXT.encode())
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    with open(os.path.join(folder, b"good.txt"), "wb") as f:
+        f.write(TEXT.encode())
+    bad = []
+    got = [a.id for a in read_paths([os.fsdecode(folder)], on_error=bad.append)]
+    assert got == ["good"]
+    assert [r.where() for r in bad] == [os.fsdecode(os.path.join(folder, b"caf\xe9.txt"))]
+    assert "not valid UTF-8" in bad[0].error
+
+
+def test_the_fallback_id_of_a_file_name_that_is_not_utf8_is_utf8(tmp_path):
+    path = os.path.join(os.fsencode(tmp_path), b"f\xe9.jsonl")
+    try:
+        with open(path, "wb") as f:
+            f.write(_lines({"text": TEXT}))
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    (rec,) = iter_records(os.fsdecode(path))
+    assert rec.ok and rec.article.id == f"{tmp_path}/f\\xe9.jsonl:1"
+    rec.article.id.encode("utf-8")  # can be written out (JSON, Parquet)
+
+
+def _corrupt_parquet(path, groups: int = 4, rows: int = 50, bad: int = 2) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    n = groups * rows
+    table = pa.table({"id": [f"p{i}" for i in range(n)], "text": [f"{TEXT} {i}" for i in range(n)]})
+    pq.write_table(table, path, row_group_size=rows, compression="none")
+    column = pq.ParquetFile(path).metadata.row_group(bad).column(1)
+    data = bytearray(path.read_bytes())
+    data[column.data_page_offset : column.data_page_offset + 40] = b"\xff" * 40
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_parquet_page_costs_its_row_group_only(tmp_path):
+    p = tmp_path / "corrupt.parquet"
+    _corrupt_parquet(p)
+    seen = []
+    recs = list(iter_records(str(p), on_bytes=seen.append))
+    good = [r.article.id for r in recs if r.ok]
+    assert good == [f"p{i}" for i in range(100)] + [f"p{i}" for i in range(150, 200)]
+    (bad,) = [r for r in recs if not r.ok]
+    assert bad.where() == f"{p}:101" and "unreadable Parquet data" in bad.error and "rows 101-150" in bad.error
+    assert [r.line for r in recs if r.ok][-1] == 200 and sum(seen) == p.stat().st_size
+
+
+@pytest.mark.parametrize("end", [b"", b"\n", b"\r\n"])
+def test_json_error_column_ignores_the_line_end(tmp_path, end):
+    p = tmp_path / "cut.jsonl"
+    p.write_bytes(_lines({"id": "g1", "text": TEXT}) + b'{"id":"g2", "text": ' + end)
+    ok, bad = iter_records(str(p))
+    assert ok.ok and bad.line == 2 and bad.error == "invalid JSON: Expecting value (column 21)"
 
 
 def test_fieldmap_defaults():

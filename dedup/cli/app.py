@@ -3,15 +3,18 @@ errors become exit codes and one-line messages (never a traceback)."""
 
 from __future__ import annotations
 
+import argparse
+import io
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from .. import __version__
 from ..io import InputError
 from . import cluster, dedupe, index, report, spark
-from .args import EXIT_INPUT, EXIT_INTERRUPTED, Formatter, Parser, say
+from .args import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, Formatter, Parser, UsageError, check_args, say
 
 __all__ = ["main", "build_parser"]
 
@@ -58,14 +61,57 @@ def _quiet_broken_pipe() -> int:
     return EXIT_INPUT
 
 
+class _ClosedStdout(io.TextIOBase):
+    """Stands for a standard output the shell closed (``>&-``): writing to
+    it is an output error (exit 2), said on stderr."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError("cannot write the output: standard output is closed (use -o FILE)")
+
+
+@contextmanager
+def _standard_streams() -> Iterator[None]:
+    """A closed stdout stands in for by :class:`_ClosedStdout`; a closed
+    stderr by the null device, so messages are dropped (``print`` to a None
+    stderr would write them to stdout, among the output)."""
+    saved = sys.stdout, sys.stderr
+    null = None
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
+    if sys.stderr is None:
+        sys.stderr = null = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        if null is not None:
+            null.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dedup`` with ``argv`` (default: the command line); the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    previous = warnings.showwarning
-    warnings.showwarning = _show_warning
+    with _standard_streams():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        previous = warnings.showwarning
+        warnings.showwarning = _show_warning
+        try:
+            return _run(args)
+        finally:
+            warnings.showwarning = previous
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command of ``args``, its options checked first; every error as one line and its exit code."""
     try:
+        check_args(args)  # wrong option values exit 1 before any work
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        say(f"error: {exc}")
+        return EXIT_USAGE
     except FileNotFoundError as exc:
         say(f"error: {exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc}")
         return EXIT_INPUT
@@ -80,5 +126,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, never a traceback
         say(f"error: unexpected {type(exc).__name__}: {exc} (a bug in dedup: please report it with the command line)")
         return EXIT_INPUT
-    finally:
-        warnings.showwarning = previous

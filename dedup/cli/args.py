@@ -9,12 +9,14 @@ commands and :mod:`dedup.cli.app` form no circle.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ..io import FieldMap
-from ..params import LINKAGES, Params
+from ..params import LINKAGES, MAX_WINDOW_DAYS, Params
 
 __all__ = [
     "EXIT_OK",
@@ -24,6 +26,9 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_CODES",
     "exit_codes_table",
+    "UsageError",
+    "check_args",
+    "redis_address",
     "Parser",
     "Formatter",
     "add_command",
@@ -67,6 +72,11 @@ def exit_codes_table() -> str:
     """:data:`EXIT_CODES` as the Markdown table the README shows."""
     rows = [f"| `{code}` | {meaning} |" for code, meaning in EXIT_CODES]
     return "\n".join(["| code | meaning |", "| --- | --- |", *rows])
+
+
+class UsageError(ValueError):
+    """A wrong option value or combination: the command exits with
+    :data:`EXIT_USAGE` (1), the message naming the option."""
 
 
 # C0 and C1 controls (but tab and newline), DEL, and the bidirectional overrides
@@ -205,14 +215,39 @@ def add_progress_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: the option of each parameter ``params_from_args`` sets
+_OPTION_OF = {
+    "threshold": "--threshold",
+    "linkage": "--linkage",
+    "copy_threshold": "--copy-threshold",
+    "n_jobs": "--jobs",
+}
+
+
+def _time_window(days: float) -> float | None:
+    """``--time-window``: days, or None for 0 (no window)."""
+    if days == 0:
+        return None
+    if not (math.isfinite(days) and 0 < days <= MAX_WINDOW_DAYS):
+        raise UsageError(
+            f"--time-window takes a positive number of days up to {MAX_WINDOW_DAYS:,} (0: no window), got {days:g}"
+        )
+    return days
+
+
 def params_from_args(args: argparse.Namespace) -> Params:
-    """The :class:`dedup.Params` of the clustering options."""
+    """The :class:`dedup.Params` of the clustering options; a :class:`UsageError`
+    naming the option whose value is wrong."""
     kw: dict[str, Any] = dict(
         threshold=args.threshold, linkage=args.linkage, copy_threshold=args.copy_threshold, n_jobs=args.jobs
     )
     if args.time_window is not None:
-        kw["time_window"] = None if args.time_window == 0 else args.time_window
-    return Params(**kw)
+        kw["time_window"] = _time_window(args.time_window)
+    try:
+        return Params(**kw)
+    except ValueError as exc:  # "threshold must be ...": name the option instead
+        name, _, rest = str(exc).partition(" ")
+        raise UsageError(f"{_OPTION_OF.get(name, name)} {rest}") from None
 
 
 def fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -221,7 +256,7 @@ def fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if delim is not None:
         delim = {"\\t": "\t", "tab": "\t"}.get(delim, delim)
         if len(delim) != 1:
-            raise ValueError(f"--delimiter takes one character, got {delim!r}")
+            raise UsageError(f"--delimiter takes one character, got {delim!r}")
     return dict(
         text_field=args.text_field,
         id_field=args.id_field,
@@ -229,3 +264,40 @@ def fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
         published_field=args.published_field,
         delimiter=delim,
     )
+
+
+def redis_address(value: str) -> dict[str, Any] | str:
+    """``--redis``: a URL as it stands, or HOST:PORT as connection arguments."""
+    if "://" in value:
+        return value
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--redis takes HOST:PORT or a redis:// URL, got {value!r}")
+    return {"host": host, "port": int(port)}
+
+
+def _check_index_options(args: argparse.Namespace) -> None:
+    """--max-live, --redis and --index (``dedup dedupe``)."""
+    max_live = getattr(args, "max_live", None)
+    if max_live is not None and max_live < 1:
+        raise UsageError(f"--max-live takes a positive number of articles, got {max_live}")
+    if getattr(args, "redis", None):
+        if getattr(args, "index", None):
+            raise UsageError("--index and --redis are alternatives: a Redis index is stored on the server")
+        redis_address(args.redis)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every option value of the command, checked before any work is done: a
+    :class:`UsageError` (exit 1) naming the option. The shared options are
+    checked where the command has them, then the command's own ``check``
+    (``parser.set_defaults(check=...)``), which may also raise an OSError for
+    a path that cannot be used (exit 2)."""
+    if hasattr(args, "threshold"):
+        params_from_args(args)
+    if hasattr(args, "text_field"):
+        fields_from_args(args)
+    _check_index_options(args)
+    check: Callable[[argparse.Namespace], None] | None = getattr(args, "check", None)
+    if check is not None:
+        check(args)

@@ -14,6 +14,7 @@ from .args import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_REJECTED,
+    UsageError,
     add_command,
     add_param_arguments,
     add_paths_arguments,
@@ -25,7 +26,7 @@ from .args import (
 )
 from .reading import cluster_input, log_for
 
-__all__ = ["register", "run", "format_cluster", "OUTPUT_FORMATS"]
+__all__ = ["register", "run", "check", "format_cluster", "OUTPUT_FORMATS"]
 
 OUTPUT_FORMATS = ("text", "json", "jsonl", "parquet")
 _EXT = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -53,15 +54,21 @@ def register(subparsers: Any) -> None:
         "--format",
         choices=OUTPUT_FORMATS,
         default=None,
-        help="text: readable stories; json: every cluster with its scores; jsonl or parquet: one row "
-        "per article (id, cluster, version, representative, score). Default: from the -o "
-        "extension, else text",
+        help="text: readable stories; json: every cluster with its scores; jsonl: one line per article "
+        "(id, cluster, version, representative, score); parquet: one row per article (id, story, version, "
+        "representative, score: story is what jsonl calls cluster). Default: from the -o extension, else text",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--all", action="store_true", help="text: also list stories told only once")
     add_progress_argument(p)
     add_param_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check)
+
+
+def check(args: argparse.Namespace) -> None:
+    """The output options, before anything is read: --format parquet needs -o."""
+    if output_format(args.format, args.output) == "parquet" and not args.output:
+        raise UsageError("--format parquet needs a file: -o FILE.parquet")
 
 
 def output_format(fmt: str | None, output: str | None) -> str:
@@ -121,8 +128,6 @@ def _write_text(result: Clustering, out: Any, n_read: int, show_all: bool) -> No
 
 def _write(result: Clustering, args: argparse.Namespace, fmt: str, rejected: list[dict[str, str]], n_read: int) -> None:
     if fmt == "parquet":
-        if not args.output:
-            raise ValueError("--format parquet needs a file: -o FILE.parquet")
         from ..io.parquet import RowWriter
 
         writer = RowWriter(args.output, schema=result.to_arrow().schema, batch_size=65536)

@@ -12,20 +12,24 @@ import argparse
 import json
 import os
 import pickle
+import signal
+import stat
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from ..article import Article
 from ..io import ReadAhead, Record, detect_format, iter_records, open_text
-from ..io.writers import RecordWriter
-from ..live import DuplicateArticleError, IndexStorageError, StoryIndex
+from ..io.writers import RecordWriter, csv_layout
+from ..live import DuplicateArticleError, IndexSaveError, IndexStorageError, StoryIndex
 from .args import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
+    EXIT_USAGE,
     add_command,
     add_param_arguments,
     add_progress_argument,
@@ -67,9 +71,55 @@ examples:
   cat feed.jsonl | dedup dedupe - --level story > kept.jsonl
   dedup dedupe archive.parquet -o kept.parquet --keep earliest
 
-exit codes: 0 done; 1 bad command line; 2 input, output, index or Redis error
-(what was written before is complete); 3 done but some records rejected.
+exit codes: 0 done; 1 bad command line (also: a clustering option that differs
+from the --index file's saved parameters); 2 input, output, index or Redis
+error, or nothing usable read (what was written before is complete); 3 done but
+some records rejected; 130 interrupted (the index saved agrees with the outputs).
 """
+
+#: the clustering options an index keeps: (option, Params field)
+_INDEX_OPTIONS = (
+    ("--threshold", "threshold"),
+    ("--linkage", "linkage"),
+    ("--copy-threshold", "copy_threshold"),
+    ("--time-window", "time_window"),
+)
+_SAMPLED = 1000  # records whose field names are collected (for a wrong --text-field)
+
+
+class _DefaultFloat(float):
+    """An option's default, told apart from the same value given on the command line."""
+
+
+class _DefaultStr(str):
+    """An option's default, told apart from the same value given on the command line."""
+
+
+def _mark_defaults(p: argparse.ArgumentParser) -> None:
+    """The defaults of the clustering options marked, so that :func:`_given_options` knows which were given."""
+    marked: dict[str, Any] = {}
+    for _, dest in _INDEX_OPTIONS:
+        d = p.get_default(dest)
+        if isinstance(d, str):
+            marked[dest] = _DefaultStr(d)
+        elif isinstance(d, float):
+            marked[dest] = _DefaultFloat(d)
+    p.set_defaults(**marked)
+
+
+def _given_options(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The clustering options given on the command line, ``(option, field)``;
+    the marked defaults become plain values again."""
+    given = []
+    for flag, dest in _INDEX_OPTIONS:
+        value = getattr(args, dest, None)
+        if isinstance(value, _DefaultFloat):
+            setattr(args, dest, float(value))
+        elif isinstance(value, _DefaultStr):
+            setattr(args, dest, str(value))
+        elif value is not None:
+            given.append((flag, dest))
+    return given
 
 
 def register(subparsers: Any) -> None:
@@ -117,6 +167,7 @@ def register(subparsers: Any) -> None:
     )
     add_progress_argument(p)
     add_param_arguments(p)
+    _mark_defaults(p)
     p.set_defaults(func=run)
 
 
@@ -144,6 +195,107 @@ def _make_index(args: argparse.Namespace) -> StoryIndex:
     return StoryIndex(params, max_live=args.max_live)
 
 
+def _shown(value: Any) -> str:
+    return "0" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _index_conflict(index: StoryIndex, args: argparse.Namespace, given: list[tuple[str, str]]) -> str | None:
+    """Why a clustering option given on the command line cannot apply to the
+    loaded index (it keeps the parameters it was built with), if it cannot."""
+    saved, wanted = index.params.to_dict(), params_from_args(args).to_dict()
+    for flag, dest in given:
+        if wanted[dest] != saved[dest]:
+            return (
+                f"{flag} {_shown(wanted[dest])} differs from the value saved in the index {args.index} "
+                f"({_shown(saved[dest])}): an index keeps the parameters it was built with; leave "
+                f"{flag} out, or give another --index file"
+            )
+    return None
+
+
+def _regular_or_missing(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one regular file (through links and relative
+    paths; a device such as /dev/null may be named twice)."""
+    if not (_regular_or_missing(a) and _regular_or_missing(b)):
+        return False
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before anything is opened, an output that is the input or another output."""
+    named = (("-o", args.output), ("--duplicates", args.duplicates), ("--errors", args.errors), ("--index", args.index))
+    outputs = [(flag, path) for flag, path in named if path and path != "-"]
+    for k, (flag, path) in enumerate(outputs):
+        if args.input != "-" and _same_file(path, args.input):
+            raise ValueError(f"{flag} {path} is the input file: refusing to overwrite the input; write elsewhere")
+        for other, other_path in outputs[k + 1 :]:
+            if _same_file(path, other_path):
+                raise ValueError(f"{flag} {path} and {other} {other_path} are the same file; give each its own")
+
+
+class _Hold:
+    """Ctrl-C held back while an article is between the index and the
+    outputs (being matched, or matched and not yet written), and raised as
+    KeyboardInterrupt once it is written: the index saved after an interrupt
+    then holds exactly the articles written. A second Ctrl-C while one is
+    held back stops at once (``forced``: the index is then not saved). Set up
+    only where a handler may be (the main thread, SIGINT not ignored);
+    elsewhere Ctrl-C is as usual."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending = False
+        self.forced = False
+        self._previous: Any = None
+        self._pid = os.getpid()
+
+    def __enter__(self) -> _Hold:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        self.holding = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.holding = False
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.holding and not self.pending and os.getpid() == self._pid:  # a forked worker stops as usual
+            self.pending = True
+            return
+        self.forced = self.holding and os.getpid() == self._pid
+        raise KeyboardInterrupt
+
+    def release(self) -> None:
+        """Nothing is between the index and the outputs: a Ctrl-C held back is raised now, one coming is at once."""
+        self.holding = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def checkpoint(self) -> None:
+        """Raise a Ctrl-C held back (nothing is between the index and the outputs); hold on otherwise."""
+        self.release()
+        self.holding = True
+
+
 class _Run:
     """The state of one run: outputs, counts, the spool, the progress bar."""
 
@@ -153,10 +305,12 @@ class _Run:
             from ..io.parquet import input_schema
 
             schema = input_schema(args.input)
-        self.out = RecordWriter(args.output, fmt, schema=schema)
+        layout = csv_layout(args.input, fields_from_args(args)["delimiter"]) if fmt == "csv" else None
+        self.out = RecordWriter(args.output, fmt, schema=schema, layout=layout)
         self.dups: IO[str] | None = open_text(args.duplicates, "w") if args.duplicates else None
         self.errs: IO[str] | None = open_text(args.errors, "w") if args.errors else None
         self.counts = {"read": 0, "kept": 0, "duplicates": 0, "rejected": 0}
+        self.forced = False  # stopped by a second Ctrl-C, maybe between the index and the outputs
         self.log = log
         self.spool: IO[bytes] | None = None if args.keep == "first" else tempfile.TemporaryFile()  # noqa: SIM115
         self.groups: list[tuple[str, str, float, int]] = []  # (id, version, time, length) when not streaming
@@ -171,6 +325,13 @@ class _Run:
         self.counts["duplicates"] += 1
         if self.dups is not None:
             self.dups.write(json.dumps({"id": article_id, **info}, ensure_ascii=False) + "\n")
+
+    def sample_fields(self, rec: Record) -> None:
+        """Collect the field names of the first records (named when no record has the text field)."""
+        log = self.log
+        if log.objects < _SAMPLED and isinstance(rec.raw, Mapping):
+            log.objects += 1
+            log.seen_fields.update(dict.fromkeys(map(str, rec.raw)))
 
     def reject(self, rec: Record) -> None:
         self.counts["rejected"] += 1
@@ -218,6 +379,7 @@ class _Run:
 
 def run(args: argparse.Namespace) -> int:
     """``dedup dedupe``: the exit code."""
+    given = _given_options(args)
     if args.index and args.redis:
         raise ValueError("--index and --redis are alternatives: a Redis index is stored on the server")
     fmt = args.input_format or ("jsonl" if args.input == "-" else detect_format(args.input))
@@ -225,39 +387,84 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"dedupe reads JSONL, CSV or Parquet, not {fmt!r} ({args.input}); see --input-format")
     if args.input != "-" and not os.path.exists(args.input):
         raise FileNotFoundError(f"no such file: {args.input}")
+    _check_outputs(args)
     start = time.monotonic()
     index = _make_index(args)
+    conflict = _index_conflict(index, args, given) if args.index and os.path.exists(args.index) else None
+    if conflict is not None:
+        index.close()
+        say(f"error: {conflict}")
+        return EXIT_USAGE
     known_before = index.n_articles
     kernel_notice("dedup.live._kernels", "dedup.text._kernels")  # the kernels a feed compiles
     state = _Run(args, fmt, log_for(args))
+    failure, interrupted = _process(index, args, fmt, state, known_before)
+    if args.index and (failure is None or state.spool is None) and not state.forced:
+        failure = _save(index, args.index) or failure
+    index.close()
+    return _finish(args, state, failure, interrupted, time.monotonic() - start)
+
+
+def _process(
+    index: StoryIndex, args: argparse.Namespace, fmt: str, state: _Run, known_before: int
+) -> tuple[str | None, bool]:
+    """Stream the input through the index and write the outputs: the failure
+    that stopped it, if any, and whether that was Ctrl-C."""
     # read in a thread: on a live pipe each record is handled as it arrives
     records = ReadAhead(iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args)))
     failure: str | None = None
     interrupted = False
+    hold = _Hold()
     try:
-        failure = _stream(index, records, args, state)
+        with hold:
+            failure = _stream(index, records, args, state, hold)
+            hold.release()
         if state.spool is not None and failure is None:
             _choose_and_write(index, args, state, known_before)
-    except KeyboardInterrupt:
-        failure, interrupted = "interrupted", True
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not _from_ctrl_c(exc):
+            raise  # a bug, said as one
+        failure, interrupted, state.forced = "interrupted", True, hold.forced or isinstance(exc, SystemError)
+        if state.forced and args.index:
+            failure = f"interrupted twice, at once: the index was not saved ({args.index} is as it was)"
     finally:
         records.close()
         state.close()
-    if args.index and (failure is None or state.spool is None):
-        failure = _save(index, args.index) or failure
+    return failure, interrupted
+
+
+def _from_ctrl_c(exc: BaseException | None) -> bool:
+    """Whether an exception is Ctrl-C, or (a Ctrl-C inside a numba kernel) a SystemError raised from one."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _finish(args: argparse.Namespace, state: _Run, failure: str | None, interrupted: bool, seconds: float) -> int:
+    """The summary line, the line saying why the run stopped (if it did), and the exit code."""
     c = state.counts
     summary = (
         f"{plural(c['read'], 'record')} read, {c['kept']:,} kept, {c['duplicates']:,} dropped as "
-        f"duplicates, {c['rejected']:,} rejected, {time.monotonic() - start:.1f} s"
+        f"duplicates, {c['rejected']:,} rejected, {seconds:.1f} s"
     )
     say(summary + (f" (see {args.errors})" if c["rejected"] and args.errors else ""))
-    index.close()
     if failure is not None:
+        again = (
+            "the index was not saved, so a re-run reads the whole input again"
+            if failure.startswith(_NOT_SAVED)
+            else "re-running on the same input skips the articles already indexed"
+        )
         say(
-            f"error: stopped after {plural(c['read'], 'record')}: {failure}. Everything written so far is "
-            "complete; re-running on the same input skips the articles already indexed."
+            f"error: stopped after {plural(c['read'], 'record')}: {failure}. "
+            f"Everything written so far is complete; {again}."
         )
         return EXIT_INTERRUPTED if interrupted else EXIT_INPUT
+    if c["read"] == c["rejected"]:  # nothing usable was read: an empty input, or every record rejected
+        state.log.records = c["read"]
+        say(f"error: {state.log.why_nothing([args.input])}")
+        return EXIT_INPUT
     return EXIT_REJECTED if c["rejected"] else EXIT_OK
 
 
@@ -265,17 +472,26 @@ def _save(index: StoryIndex, path: str) -> str | None:
     """Save the index; the reason when it could not be (the previous file is then left as it was)."""
     try:
         index.save(path)
+    except IndexSaveError as exc:  # its message names the file and says the previous one is unchanged
+        return f"{_NOT_SAVED}: {exc.strerror}"
     except (OSError, IndexStorageError) as exc:
-        return f"the index could not be saved to {path} ({exc}); the previous file is unchanged"
+        return f"{_NOT_SAVED} to {path} ({exc}); the previous file is unchanged"
     return None
 
 
-def _stream(index: StoryIndex, records: ReadAhead[Record], args: argparse.Namespace, state: _Run) -> str | None:
+_NOT_SAVED = "the index could not be saved"
+
+
+def _stream(
+    index: StoryIndex, records: ReadAhead[Record], args: argparse.Namespace, state: _Run, hold: _Hold
+) -> str | None:
     """Feed every record through the index; the failure that stopped it, if
-    any. The outputs are flushed whenever the input has nothing more yet."""
+    any. The outputs are flushed whenever the input has nothing more yet.
+    A Ctrl-C is raised only once the articles the index took are written."""
     streaming = state.spool is None
-    for rec, m in _matches(index, records, args.jobs):
+    for rec, m in _matches(index, records, args.jobs, hold):
         state.counts["read"] += 1
+        state.sample_fields(rec)
         if isinstance(m, IndexStorageError):
             return str(m)
         if not rec.ok:
@@ -310,15 +526,31 @@ def _stream(index: StoryIndex, records: ReadAhead[Record], args: argparse.Namesp
     return None
 
 
-def _matches(index: StoryIndex, records: ReadAhead[Record], jobs: int) -> Iterator[tuple[Record, Any]]:
+def _matches(index: StoryIndex, records: ReadAhead[Record], jobs: int, hold: _Hold) -> Iterator[tuple[Record, Any]]:
     """``(record, match)`` for each record: match None for a bad record or an
     id already indexed, an IndexStorageError (then stop) if the storage failed.
-    With ``jobs > 1`` features are computed ahead in worker processes."""
+    With ``jobs > 1`` features are computed ahead in worker processes.
+
+    A Ctrl-C is held back (see :class:`_Hold`) but where every match the
+    index gave is written: before asking the index for the next match, and
+    while the index waits for the next record (it asks for more articles
+    only once every match it gave was taken, hence written)."""
     pending: list[Record] = []
     seen: set[str] = set()
 
+    def arrivals() -> Iterator[Record]:
+        while True:
+            hold.release()
+            try:
+                rec = next(records)
+            except StopIteration:
+                return
+            finally:
+                hold.holding = True
+            yield rec
+
     def articles() -> Iterator[Article]:
-        for rec in records:
+        for rec in arrivals():
             if rec.ok and rec.article.id not in index and rec.article.id not in seen:  # type: ignore[union-attr]
                 seen.add(rec.article.id)  # type: ignore[union-attr]
                 pending.append(rec)
@@ -328,6 +560,7 @@ def _matches(index: StoryIndex, records: ReadAhead[Record], jobs: int) -> Iterat
 
     stream = index.add_stream(articles(), n_jobs=jobs, ready=records.ready)
     while True:
+        hold.checkpoint()  # every match the index gave is written (the caller wrote it before asking for more)
         try:
             m = next(stream)
         except StopIteration:

@@ -15,14 +15,27 @@ Run it on a laptop (``--master local[*]``, the default outside
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import re
 import sys
 import warnings
 from typing import Any
 
-from dedup.cli.args import EXIT_INPUT, EXIT_OK, add_command, add_param_arguments, option, params_from_args, plural, say
+from dedup.cli.args import (
+    EXIT_INPUT,
+    EXIT_OK,
+    UsageError,
+    add_command,
+    add_param_arguments,
+    option,
+    params_from_args,
+    plural,
+    say,
+)
+from dedup.io import InputError
 
-__all__ = ["register"]
+__all__ = ["register", "check"]
 
 EPILOG = """\
 examples:
@@ -56,7 +69,38 @@ def register(subparsers: Any) -> None:
     p.add_argument("--driver-memory", default=None, help="spark.driver.memory when starting Spark here, e.g. 4g")
     p.add_argument("--overwrite", action="store_true", help="replace the output folder if it exists")
     add_param_arguments(p, delimiter=False)
-    p.set_defaults(func=_cmd_spark_cluster)
+    p.set_defaults(func=_cmd_spark_cluster, check=check)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _local(path: str) -> str | None:
+    """The local path a Spark path names (no scheme, or ``file:``); None for
+    another file system (``hdfs://``, ``s3a://``) or a Hadoop ``{a,b}`` glob."""
+    if path.startswith("file:"):
+        path = re.sub(r"^file:(//)?", "", path)
+    elif _SCHEME.match(path):
+        return None
+    return None if "{" in path else path
+
+
+def check(args: argparse.Namespace) -> None:
+    """Before Spark starts (seconds, and a JVM): every local input exists (a
+    glob matches something) and the output does not, unless --overwrite;
+    --shuffle-partitions is positive."""
+    if args.shuffle_partitions is not None and args.shuffle_partitions < 1:
+        raise UsageError(f"--shuffle-partitions must be a positive integer, got {args.shuffle_partitions}")
+    for path in args.paths:
+        local = _local(path)
+        if local is not None and not (glob.glob(local) if re.search(r"[*?[]", local) else os.path.exists(local)):
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    out = _local(args.output)
+    if out is not None and os.path.exists(out) and not args.overwrite:
+        raise FileExistsError(_EXISTS.format(args.output))
+
+
+_EXISTS = "the output {} exists: give a new folder, or --overwrite to replace it"
 
 
 def _input_format(args: argparse.Namespace) -> str:
@@ -70,16 +114,10 @@ def _input_format(args: argparse.Namespace) -> str:
     return "parquet"
 
 
-def _cmd_spark_cluster(args: argparse.Namespace) -> int:
-    try:
-        import pyspark  # noqa: F401
-        from pyspark.sql import SparkSession
-    except ModuleNotFoundError:
-        say("error: spark-cluster needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'")
-        return EXIT_INPUT
-    from dedup.spark import cluster_spark
+def _session(args: argparse.Namespace) -> Any:
+    """The SparkSession of the options (``--master``, ...)."""
+    from pyspark.sql import SparkSession
 
-    params = params_from_args(args)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("dedup spark-cluster")
     if args.master:
@@ -90,9 +128,47 @@ def _cmd_spark_cluster(args: argparse.Namespace) -> int:
         builder = builder.config("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
     if args.driver_memory:
         builder = builder.config("spark.driver.memory", args.driver_memory)
-    spark = builder.getOrCreate()
-    fmt = _input_format(args)
-    df = spark.read.parquet(*args.paths) if fmt == "parquet" else spark.read.json(list(args.paths))
+    return builder.getOrCreate()
+
+
+def _read(spark: Any, args: argparse.Namespace) -> Any:
+    """The input DataFrame; an InputError (one line, exit 2) when Spark cannot
+    read it, or when the output (on any file system) already exists."""
+    from pyspark.sql.utils import AnalysisException
+
+    if not args.overwrite and _exists(spark, args.output):
+        raise FileExistsError(_EXISTS.format(args.output))
+    try:
+        if _input_format(args) == "parquet":
+            return spark.read.parquet(*args.paths)
+        return spark.read.json(list(args.paths))
+    except AnalysisException as exc:  # e.g. [PATH_NOT_FOUND] on hdfs:// or s3a://
+        raise InputError(f"Spark cannot read {', '.join(args.paths)}: {str(exc).splitlines()[0]}") from None
+
+
+def _exists(spark: Any, path: str) -> bool:
+    """Whether ``path`` exists, asked of Hadoop's file system for its scheme
+    (False when that cannot be asked: the write then says so)."""
+    try:
+        jvm = spark.sparkContext._jvm
+        hpath = jvm.org.apache.hadoop.fs.Path(path)
+        return bool(hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hpath))
+    except Exception:  # noqa: BLE001 - a file system the driver cannot reach: leave it to the write
+        return False
+
+
+def _cmd_spark_cluster(args: argparse.Namespace) -> int:
+    try:
+        import pyspark  # noqa: F401
+        from pyspark.sql import SparkSession  # noqa: F401
+    except ModuleNotFoundError:
+        say("error: spark-cluster needs pyspark, pyarrow and pandas: pip install 'dedup[spark]'")
+        return EXIT_INPUT
+    from dedup.spark import cluster_spark
+
+    params = params_from_args(args)
+    spark = _session(args)
+    df = _read(spark, args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = cluster_spark(

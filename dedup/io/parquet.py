@@ -1,20 +1,21 @@
 """Parquet in and out, a batch of rows at a time (``pip install "dedup[arrow]"``).
 
 Reading never loads the whole file: :func:`iter_rows` walks
-``pyarrow.parquet.ParquetFile.iter_batches``. Writing appends batches to one
-file through :class:`RowWriter`.
+``pyarrow.parquet.ParquetFile.iter_batches``, one row group at a time.
+Writing appends batches to one file through :class:`RowWriter`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..frames import require
 from .records import InputError
 
-__all__ = ["iter_rows", "RowWriter", "input_schema"]
+__all__ = ["iter_rows", "Unreadable", "RowWriter", "input_schema"]
 
 
 def _open(path: str) -> Any:
@@ -32,34 +33,51 @@ def input_schema(path: str) -> Any:
     return _open(path).schema_arrow
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """In place of a row: the rows of a row group that could not be decoded
+    (``rows`` of them, from the row it stands at), and why."""
+
+    rows: int
+    reason: str
+
+
 def iter_rows(
     path: str, *, batch_size: int = 1024, on_bytes: Callable[[int], None] | None = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
+) -> Iterator[tuple[int, dict[str, Any] | Unreadable]]:
     """``(row number from 1, row as a dict)`` for each row, ``batch_size`` rows read at a time.
 
-    ``on_bytes`` hears the file's bytes in proportion to the rows read.
-    Raises :class:`InputError` naming the file when it is not Parquet or a
-    batch cannot be decoded."""
+    The file is read row group by row group: a group that cannot be decoded
+    (a corrupt page) gives one :class:`Unreadable` at the first row it could
+    not give, and reading goes on with the next group, so the rows before and
+    after it come through. ``on_bytes`` hears the file's bytes in proportion
+    to the rows read. Raises :class:`InputError` naming the file when it is
+    not Parquet."""
     pf = _open(path)
-    total_rows = max(1, pf.metadata.num_rows)
+    meta = pf.metadata
+    total_rows = max(1, meta.num_rows)
     size = os.path.getsize(path)
     n = 0
     done_bytes = 0
-    batches = pf.iter_batches(batch_size=batch_size)
-    while True:
+    for group in range(meta.num_row_groups):
+        end = n + meta.row_group(group).num_rows
         try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        except Exception as exc:  # a corrupt page: the rows before came through
-            raise InputError(f"{path}:{n + 1}: unreadable Parquet data ({exc})") from None
-        for row in batch.to_pylist():
-            n += 1
-            yield n, row
-        if on_bytes is not None:
-            now = size * n // total_rows
-            on_bytes(now - done_bytes)
-            done_bytes = now
+            for batch in pf.iter_batches(batch_size=batch_size, row_groups=[group]):
+                for row in batch.to_pylist():
+                    n += 1
+                    yield n, row
+                if on_bytes is not None:
+                    now = size * n // total_rows
+                    on_bytes(now - done_bytes)
+                    done_bytes = now
+        except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ... for a corrupt page
+            why = " ".join(str(exc).split())
+            left = f"rows {n + 1}-{end}" if end > n + 1 else f"row {n + 1}"
+            where = f"row group {group + 1} of {meta.num_row_groups}"
+            yield n + 1, Unreadable(end - n, f"unreadable Parquet data ({why}); {left} ({where}) left out")
+            n = max(n, end)
+    if on_bytes is not None and done_bytes < size:
+        on_bytes(size - done_bytes)
 
 
 class RowWriter:

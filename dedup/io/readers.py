@@ -40,7 +40,25 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def _stem(path: str) -> str:
+    """A ``.txt`` file's article id: its name without folder and extension."""
     return "stdin" if path == "-" else Path(path[:-3] if path.endswith(".gz") else path).stem
+
+
+def _fallback(path: str) -> str:
+    """What the id of a record without one starts with: the path as given or
+    found in a folder (``stdin`` for ``-``), bytes of the name that are not
+    UTF-8 shown as ``\\xe9``, so that the id can be written out."""
+    if path == "-":
+        return "stdin"
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+            raw = path.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "backslashreplace")
+    return path
 
 
 def _record(label: str, n: int, obj: Any, default_id: str, fields: FieldMap, data: bytes | None = None) -> Record:
@@ -67,7 +85,8 @@ def _parse_json(line: bytes) -> tuple[Any, str | None]:
         if not _has_wide_float(obj):
             return obj, None
     try:
-        return json.loads(line.decode("utf-8", "surrogateescape")), None
+        # without its line end: json would put a break at the end on a line of its own (column 1)
+        return json.loads(line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")), None
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
     except RecursionError:
@@ -98,7 +117,7 @@ def _has_wide_float(obj: Any) -> bool:
 _WIDE = 2.0**63
 
 
-def _iter_jsonl(f: BinaryIO, label: str, stem: str, fields: FieldMap) -> Iterator[Record]:
+def _iter_jsonl(f: BinaryIO, label: str, ref: str, fields: FieldMap) -> Iterator[Record]:
     for n, line in enumerate(f, 1):
         if n == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
@@ -108,7 +127,7 @@ def _iter_jsonl(f: BinaryIO, label: str, stem: str, fields: FieldMap) -> Iterato
         if error is not None:
             yield Record(label, n, error=error, data=line)
         else:
-            yield _record(label, n, obj, f"{stem}:{n}", fields, data=line)
+            yield _record(label, n, obj, f"{ref}:{n}", fields, data=line)
 
 
 def sniff_delimiter(header: str, default: str = ",") -> str:
@@ -131,7 +150,7 @@ def _resolve_fields(header: list[str], fields: FieldMap) -> FieldMap:
 
 
 def _iter_csv(
-    f: BinaryIO, label: str, stem: str, fields: FieldMap, delimiter: str | None, tsv: bool
+    f: BinaryIO, label: str, ref: str, fields: FieldMap, delimiter: str | None, tsv: bool
 ) -> Iterator[Record]:
     import io
 
@@ -161,7 +180,7 @@ def _iter_csv(
         if len(row) > len(header):
             yield Record(label, n, error=f"row has {len(row)} fields, header has {len(header)}")
             continue
-        yield _record(label, n, dict(zip(header, row, strict=False)), f"{stem}:{n}", names)
+        yield _record(label, n, dict(zip(header, row, strict=False)), f"{ref}:{n}", names)
 
 
 def _iter_txt(f: BinaryIO, label: str, stem: str) -> Iterator[Record]:
@@ -173,17 +192,25 @@ def _iter_txt(f: BinaryIO, label: str, stem: str) -> Iterator[Record]:
     except UnicodeDecodeError as exc:
         yield Record(label, 0, error=f"article {stem!r}: bytes that are not valid UTF-8 (at byte {exc.start})")
         return
-    yield Record(label, 0, article=Article(id=stem, text=text))
+    try:
+        article = Article(id=stem, text=text)
+    except ArticleError as exc:  # e.g. a file name that is not UTF-8
+        yield Record(label, 0, error=str(exc))
+        return
+    yield Record(label, 0, article=article)
 
 
 def _iter_parquet(
     path: str, label: str, fields: FieldMap, on_bytes: Callable[[int], None] | None, batch_size: int
 ) -> Iterator[Record]:
-    from .parquet import iter_rows
+    from .parquet import Unreadable, iter_rows
 
-    stem = _stem(path)
+    ref = _fallback(path)
     for n, row in iter_rows(path, batch_size=batch_size, on_bytes=on_bytes):
-        yield _record(label, n, row, f"{stem}:{n}", fields)
+        if isinstance(row, Unreadable):
+            yield Record(label, n, error=row.reason)
+        else:
+            yield _record(label, n, row, f"{ref}:{n}", fields)
 
 
 def iter_records(
@@ -201,12 +228,14 @@ def iter_records(
     """Every record of one input, good or bad, with its line number.
 
     ``fmt`` is ``jsonl``, ``csv``, ``parquet`` or ``txt`` (default: from the
-    file name; stdin is JSONL). Missing ids become ``"<file stem>:<line>"``.
-    CSV: the header names the fields (matched ignoring case), the delimiter
-    is sniffed from it unless given. Parquet is read ``batch_size`` rows at a
-    time. ``on_bytes`` hears the input bytes consumed (for progress).
-    Raises :class:`InputError` or :class:`FileNotFoundError` only when the
-    file cannot be opened at all.
+    file name; stdin is JSONL). Missing ids become ``"<path>:<line>"`` (the
+    path as given, ``stdin:<line>`` for stdin); a ``.txt`` file's id is its
+    stem. CSV: the header names the fields (matched ignoring case), the
+    delimiter is sniffed from it unless given. Parquet is read ``batch_size``
+    rows at a time, row group by row group (a group that cannot be decoded
+    is one rejected record). ``on_bytes`` hears the input bytes consumed (for
+    progress). Raises :class:`InputError` or :class:`FileNotFoundError` only
+    when the file cannot be opened at all.
     """
     fmt = fmt or ("jsonl" if path == "-" else detect_format(path))
     if fmt not in FORMATS:
@@ -224,10 +253,10 @@ def iter_records(
         if fmt == "txt":
             records: Iterator[Record] = _iter_txt(f, label, _stem(path))
         elif fmt == "jsonl":
-            records = _iter_jsonl(f, label, _stem(path), fields)
+            records = _iter_jsonl(f, label, _fallback(path), fields)
         else:
             tsv = path.endswith((".tsv", ".tsv.gz"))
-            records = _iter_csv(f, label, _stem(path), fields, delimiter, tsv)
+            records = _iter_csv(f, label, _fallback(path), fields, delimiter, tsv)
         for rec in records:
             last = rec.line
             yield rec

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
 from typing import IO, Any
 
 from .files import open_output
+from .readers import sniff_delimiter
 from .records import Record
 
-__all__ = ["write_jsonl", "RecordWriter"]
+__all__ = ["write_jsonl", "RecordWriter", "CsvLayout", "csv_layout"]
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
@@ -23,14 +28,50 @@ def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return n
 
 
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV input is laid out: its header (every column, in order), its
+    delimiter and its line ending, for writing its rows back the same way."""
+
+    header: list[str]
+    delimiter: str = ","
+    lineterminator: str = "\r\n"
+
+
+def csv_layout(path: str, delimiter: str | None = None) -> CsvLayout | None:
+    """The layout of the CSV file ``path`` as the reader sees it (the header
+    names stripped, the delimiter given or sniffed from the header line, a
+    ``.tsv`` defaulting to tab); None for stdin, an empty file or an
+    unreadable header (the writer then takes the first row's columns)."""
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw as f:
+            head = list(islice(io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline=""), 1))
+    except (OSError, EOFError, zlib.error):  # unreadable: the reader says why
+        return None
+    if not head:
+        return None
+    tsv = path.endswith((".tsv", ".tsv.gz"))
+    delim = delimiter or sniff_delimiter(head[0], "\t" if tsv else ",")
+    try:
+        header = [h.strip() for h in next(csv.reader(head, delimiter=delim))]
+    except (csv.Error, StopIteration):
+        return None
+    ending = "\r\n" if head[0].endswith("\r\n") else "\r" if head[0].endswith("\r") else "\n"
+    return CsvLayout(header, delim, ending)
+
+
 class RecordWriter:
     """Input records written back in their own format: a JSONL record as its
-    exact input bytes, a CSV row under the input's header, a Parquet row
-    under the input's schema."""
+    exact input bytes, a CSV row under the input's header (``layout``: every
+    column of the input, its delimiter and line ending; a short row's
+    missing fields empty), a Parquet row under the input's schema."""
 
-    def __init__(self, path: str, fmt: str, *, schema: Any = None):
+    def __init__(self, path: str, fmt: str, *, schema: Any = None, layout: CsvLayout | None = None):
         self.fmt = fmt
         self.path = path
+        self.layout = layout
         self._csv: Any = None
         self._text: IO[str] | None = None
         self._parquet: Any = None
@@ -57,7 +98,15 @@ class RecordWriter:
                     newline="",
                     write_through=True,
                 )
-                self._csv = csv.DictWriter(self._text, fieldnames=list(rec.raw), extrasaction="ignore")
+                lay = self.layout or CsvLayout(list(rec.raw))
+                self._csv = csv.DictWriter(
+                    self._text,
+                    fieldnames=lay.header,
+                    delimiter=lay.delimiter,
+                    lineterminator=lay.lineterminator,
+                    restval="",
+                    extrasaction="ignore",
+                )
                 self._csv.writeheader()
             self._csv.writerow(rec.raw)
         else:

@@ -129,7 +129,7 @@ from typing import Any
 
 from ..arrays import usable_cpus
 from ..article import Article, coerce_article
-from ..params import Params
+from ..params import Params, window
 from . import persist
 from .decide import decide
 from .memory import MemoryState
@@ -191,11 +191,7 @@ def _retention(retention: timedelta | float | None | str, params: Params) -> tim
         if retention != "window":
             raise ValueError(f"retention must be a timedelta, days, None or 'window', got {retention!r}")
         return params.time_window
-    if isinstance(retention, (int, float)) and not isinstance(retention, bool):
-        retention = timedelta(days=retention)
-    if retention is not None and (not isinstance(retention, timedelta) or retention.total_seconds() <= 0):
-        raise ValueError(f"retention must be a positive timedelta (or days) or None, got {retention!r}")
-    return retention
+    return None if retention is None else window("retention", retention)
 
 
 class StoryIndex:
