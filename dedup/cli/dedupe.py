@@ -37,6 +37,7 @@ from .args import (
     option,
     params_from_args,
     plural,
+    redis_address,
     say,
 )
 from .progress import Bar, kernel_notice, progress_wanted
@@ -171,21 +172,11 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _redis_address(value: str) -> dict[str, Any] | str:
-    """``--redis``: a URL as it stands, or HOST:PORT as connection arguments."""
-    if "://" in value:
-        return value
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--redis takes HOST:PORT or a redis:// URL, got {value!r}")
-    return {"host": host, "port": int(port)}
-
-
 def _make_index(args: argparse.Namespace) -> StoryIndex:
     params = params_from_args(args)
     if args.redis:
         return StoryIndex(
-            params, redis=_redis_address(args.redis), redis_prefix=args.redis_prefix, max_live=args.max_live
+            params, redis=redis_address(args.redis), redis_prefix=args.redis_prefix, max_live=args.max_live
         )
     if args.index and os.path.exists(args.index):
         index = StoryIndex.load(args.index)
