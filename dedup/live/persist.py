@@ -48,12 +48,14 @@ that was killed (its process is gone) are removed by the next save.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import math
 import os
 import re
+import stat
 import tempfile
 import time
 import tokenize
@@ -228,8 +230,15 @@ def _alive(pid: int) -> bool:
 
 
 def _write_atomically(path: str, members: dict[str, bytes]) -> None:
-    """Write the archive to a temporary file beside ``path``, then rename it over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write the archive to a temporary file beside ``path``, then rename it over
+    ``path`` (a symbolic link's target: the link stays). Something there that
+    is not a regular file (``/dev/null``, a folder, a pipe) is refused: the
+    rename would put the index in its place."""
+    path = os.path.realpath(path)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (an index is saved by replacing the file)")
+    folder = os.path.dirname(path)
     name = os.path.basename(path)
     _clean_stale(folder, name)
     try:

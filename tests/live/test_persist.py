@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import zipfile
@@ -510,3 +511,23 @@ def test_stories_come_in_the_same_order_after_a_load(tmp_path, ecbplus_docs):
     loaded = StoryIndex.load(tmp_path / "o.dedup")
     assert [s.id for s in loaded] == [s.id for s in index]
     assert [s.members for s in loaded] == [s.members for s in index]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_save_refuses_what_is_not_a_regular_file_and_keeps_a_link(tmp_path):
+    # an index is saved by renaming a new file over the path: over /dev/null
+    # (or a pipe, a folder) that put the index in the device's place
+    index = StoryIndex()
+    index.add("Storm closes the harbour")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for target in (pipe, tmp_path):
+        with pytest.raises(OSError, match="not a regular file"):
+            index.save(target)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    index.save(tmp_path / "real.dedup")
+    (tmp_path / "link.dedup").symlink_to(tmp_path / "real.dedup")
+    index.add("Bank raises rates")
+    index.save(tmp_path / "link.dedup")  # the link stays; its target is the new index
+    assert (tmp_path / "link.dedup").is_symlink()
+    assert StoryIndex.load(tmp_path / "real.dedup").n_articles == 2
