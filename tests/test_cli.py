@@ -94,7 +94,9 @@ def test_empty_input_exits_2(tmp_path, capsys):  # issue 18 case 15
     p = tmp_path / "empty.jsonl"
     p.write_text("", encoding="utf-8")
     assert main(["cluster", str(p)]) == 2
-    assert f"no records in {p}" in capsys.readouterr().err
+    assert f"dedup: error: no records in {p}" in capsys.readouterr().err.splitlines()  # the documented form
+    assert main(["report", str(p), "-o", str(tmp_path / "r.html")]) == 2
+    assert f"dedup: error: no records in {p}" in capsys.readouterr().err.splitlines()
 
 
 def test_every_record_rejected_exits_2(tmp_path, capsys):  # issue 18 case 15

@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     result = cluster_input(args, log, keep_text=fmt == "text")
     n_articles = sum(len(c) for c in result)
     if n_articles == 0:
-        say(log.why_nothing(args.paths))
+        say(f"error: {log.why_nothing(args.paths)}")
         return EXIT_INPUT
     _write(result, args, fmt, log.entries, n_articles)
     multi = sum(1 for c in result if len(c) > 1)

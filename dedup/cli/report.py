@@ -118,7 +118,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     result = cluster_input(args, log)
     n = sum(len(c) for c in result)
     if n == 0:
-        say(log.why_nothing(args.paths))
+        say(f"error: {log.why_nothing(args.paths)}")
         return EXIT_INPUT
     min_size = 1 if args.all else 2
     if args.pages:
