@@ -173,7 +173,13 @@ class RedisState:
         self.params = params
         self.connection = connection if isinstance(connection, str) else dict(connection)
         self.prefix = prefix
-        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.LockError)
+        self._refused = redis.exceptions.ResponseError  # the server said no: out of memory, no such database, ...
+        self._errors = (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            redis.exceptions.LockError,
+            self._refused,
+        )
         self.r, self.where = connect(self.connection)
         self.views = lsh_bands(params)
         self.scorer = Scorer(params)
@@ -183,7 +189,8 @@ class RedisState:
             self.r.setnx(self._k("config"), mine)
             theirs = self.r.get(self._k("config")).decode()
         except self._errors as exc:
-            raise IndexStorageError(f"cannot reach Redis at {self.where}: {exc}") from exc
+            how = "cannot use" if isinstance(exc, self._refused) else "cannot reach"
+            raise IndexStorageError(f"{how} Redis at {self.where}: {exc}") from exc
         if theirs != mine:
             raise ValueError(
                 f"the index {prefix!r} on Redis at {self.where} was created with other parameters "
@@ -196,10 +203,8 @@ class RedisState:
     def failure(self, exc: BaseException) -> str | None:
         if not isinstance(exc, self._errors):
             return None
-        return (
-            f"lost the connection to Redis at {self.where} ({exc}); every article acknowledged before "
-            "this one is stored"
-        )
+        what = "Redis refused a command" if isinstance(exc, self._refused) else "lost the connection to Redis"
+        return f"{what} at {self.where} ({exc}); every article acknowledged before this one is stored"
 
     def _guarded(self, fn: Any, *args: Any) -> Any:
         try:

@@ -233,3 +233,20 @@ def test_a_redis_url_names_the_server(redis_server, prefix, feed):
     url = f"redis://{redis_server['host']}:{redis_server['port']}/0"
     StoryIndex(redis=url, redis_prefix=prefix).add(feed[0])
     assert StoryIndex(redis=redis_server, redis_prefix=prefix).n_articles == 1
+
+
+def test_a_request_the_server_refuses_is_a_storage_error(redis_server, prefix, feed):
+    # a database number the server has not (or, mid-run, a server out of memory)
+    # answered "a bug in dedup" with the raw ResponseError
+    url = f"redis://{redis_server['host']}:{redis_server['port']}/9999"
+    with pytest.raises(IndexStorageError, match="cannot use Redis at .*DB index is out of range"):
+        StoryIndex(redis=url, redis_prefix=prefix)
+    out = subprocess.run(
+        [sys.executable, "-m", "dedup", "dedupe", "-", "--redis", url, "-o", "-", "--no-progress"],
+        input=json.dumps(feed[0]) + "\n",
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"dedup: error: cannot use Redis at {redis_server['host']}:{redis_server['port']}: DB index is out of range"
+    ]
