@@ -248,9 +248,9 @@ def _json_reference(line: bytes) -> object:
 
 
 def _parsed(line: bytes) -> object:
-    from dedup.io.readers import _parse_json
+    from dedup.io.readers import parse_json_line
 
-    obj, error = _parse_json(line)
+    obj, error = parse_json_line(line)
     return obj if error is None else (json.JSONDecodeError if "nested" not in error else RecursionError)
 
 

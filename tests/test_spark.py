@@ -287,3 +287,86 @@ def test_cli_spark_cluster_writes_the_in_memory_clusters(spark, ecb_records, tmp
     got = {r["id"]: r["cluster"] for r in rows}
     memory = cluster_articles(records)
     assert got == memory.labels_
+
+
+def _jsonl_inputs(tmp_path) -> dict:
+    """bad.jsonl (40 good records, an invalid line 7, a number as text),
+    noid.jsonl (no record has an id), mix.jsonl (every third lacks one)."""
+    import json
+
+    records = [{k: r[k] for k in ("id", "text", "published")} for r in generate_articles(40, seed=1)]
+    lines = [json.dumps(r, default=str) for r in records]
+    bad = [*lines[:6], "{not json", *lines[6:], '{"id": "x1", "text": 5}']
+    noid = [json.dumps({k: v for k, v in r.items() if k != "id"}, default=str) for r in records]
+    mix = [json.dumps({k: v for k, v in r.items() if k != "id" or i % 3}, default=str) for i, r in enumerate(records)]
+    paths = {}
+    for name, rows in (("bad", bad), ("noid", noid), ("mix", mix)):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return paths
+
+
+def _labels(lines) -> dict:
+    """id -> cluster of JSONL output lines."""
+    import json
+
+    return {r["id"]: r["cluster"] for r in map(json.loads, lines)}
+
+
+def _parts(folder) -> list[str]:
+    """The lines of the JSONL part files Spark wrote."""
+    return [line for f in sorted(folder.glob("part-*")) for line in f.read_text("utf-8").splitlines()]
+
+
+def _where_lines(err: str) -> list[str]:
+    """The ``file:line: reason`` lines of stderr."""
+    return [line for line in err.splitlines() if line.startswith("dedup: ") and ".jsonl:" in line]
+
+
+@pytest.mark.parametrize("name", ["bad", "noid", "mix"])
+def test_cli_spark_cluster_reads_jsonl_as_cluster_does(spark, tmp_path, capsys, monkeypatch, name):
+    """spark-cluster uses and rejects the records ``dedup cluster`` does:
+    the same ids (``FILE:LINE`` for a record without one, the path as given),
+    the same clusters, the same ``file:line: reason`` lines and exit code."""
+
+    from dedup.cli import main
+
+    _jsonl_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    src = f"{name}.jsonl"
+    code = main(["cluster", src, "-o", "memory.jsonl"])
+    memory_err = _where_lines(capsys.readouterr().err)
+    memory = _labels((tmp_path / "memory.jsonl").read_text("utf-8").splitlines())
+    out = str(tmp_path / "out")  # absolute: the JVM does not follow chdir
+    assert main(["spark-cluster", src, "-o", out, "--output-format", "jsonl"]) == code
+    spark_err = _where_lines(capsys.readouterr().err)
+    assert _labels(_parts(tmp_path / "out")) == memory
+    assert spark_err == memory_err
+    if name == "bad":
+        assert code == 3 and len(memory) == 40
+        assert [e.split(": ", 2)[1] for e in spark_err] == ["bad.jsonl:7", "bad.jsonl:42"]
+    else:
+        assert code == 0 and not spark_err
+        assert f"{name}.jsonl:1" in memory and f"{name}.jsonl:34" in memory
+
+
+def test_cli_spark_cluster_reads_remote_jsonl_with_file_lines(spark, tmp_path, capsys, monkeypatch):
+    """A path that is not local is read by Spark line by line, with the same
+    records, ``file:line`` rejections and ``FILE:LINE`` ids."""
+    import json
+
+    import dedup.cli.spark as cli_spark
+    from dedup.cli import main
+
+    paths = _jsonl_inputs(tmp_path)
+    with open(paths["bad"], "a", encoding="utf-8") as f:
+        f.write(json.dumps({"text": "an article without an id, long enough to count"}) + "\n")
+    src = str(paths["bad"])  # absolute: Spark reads it, and the JVM does not follow chdir
+    code = main(["cluster", src, "-o", str(tmp_path / "memory.jsonl")])
+    memory_err = _where_lines(capsys.readouterr().err)
+    memory = _labels((tmp_path / "memory.jsonl").read_text("utf-8").splitlines())
+    monkeypatch.setattr(cli_spark, "_local_files", lambda path: None)  # as if on hdfs://
+    assert main(["spark-cluster", src, "-o", str(tmp_path / "out"), "--output-format", "jsonl"]) == code == 3
+    assert _where_lines(capsys.readouterr().err) == memory_err
+    assert _labels(_parts(tmp_path / "out")) == memory
+    assert f"{src}:43" in memory

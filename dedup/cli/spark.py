@@ -20,20 +20,27 @@ import os
 import re
 import sys
 import warnings
+from itertools import chain
 from typing import Any
 
+from dedup.article import Article, ArticleError
 from dedup.cli.args import (
     EXIT_INPUT,
     EXIT_OK,
+    EXIT_REJECTED,
     UsageError,
     add_command,
     add_param_arguments,
+    fields_from_args,
     option,
     params_from_args,
     plural,
     say,
 )
-from dedup.io import InputError
+from dedup.cli.reading import InputLog, log_for
+from dedup.io import FieldMap, InputError, expand_paths, iter_records
+from dedup.io.readers import BOM, id_prefix, parse_json_line
+from dedup.io.records import record_from_mapping
 
 __all__ = ["register", "check"]
 
@@ -53,7 +60,13 @@ def register(subparsers: Any) -> None:
         "Group articles into stories on Apache Spark: the same clusters as 'dedup cluster'.",
         EPILOG,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="Parquet or JSONL input (files, folders, globs)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="Parquet or JSONL input (files, folders, globs); JSONL records are checked as 'dedup cluster' checks "
+        "them: a bad one is named (file:line: reason, exit 3) and left out, one without an id gets FILE:LINE",
+    )
     p.add_argument("-o", "--output", required=True, help="output folder (Spark writes part files)")
     p.add_argument(
         "--input-format",
@@ -131,9 +144,11 @@ def _session(args: argparse.Namespace) -> Any:
     return builder.getOrCreate()
 
 
-def _read(spark: Any, args: argparse.Namespace) -> Any:
+def _read(spark: Any, args: argparse.Namespace, log: InputLog) -> Any:
     """The input DataFrame; an InputError (one line, exit 2) when Spark cannot
-    read it, or when the output (on any file system) already exists."""
+    read it, or when the output (on any file system) already exists. JSONL
+    records are checked as ``dedup cluster`` checks them, each bad one
+    reported to ``log`` and left out (see :func:`_read_jsonl`)."""
     from pyspark.sql.utils import AnalysisException
 
     if not args.overwrite and _exists(spark, args.output):
@@ -141,9 +156,97 @@ def _read(spark: Any, args: argparse.Namespace) -> Any:
     try:
         if _input_format(args) == "parquet":
             return spark.read.parquet(*args.paths)
-        return spark.read.json(list(args.paths))
+        return _read_jsonl(spark, args, log)
     except AnalysisException as exc:  # e.g. [PATH_NOT_FOUND] on hdfs:// or s3a://
         raise InputError(f"Spark cannot read {', '.join(args.paths)}: {str(exc).splitlines()[0]}") from None
+
+
+_JSONL_SCHEMA = "id string, text string, title string, published string"
+
+
+def _row(article: Article) -> tuple[str, str, str | None, str | None]:
+    published = article.published.isoformat() if article.published is not None else None
+    return (article.id, article.text, article.title, published)
+
+
+def _local_files(path: str) -> list[str] | None:
+    """The local files a path names (a glob expanded, sorted), or None when
+    it is not local."""
+    local = _local(path)
+    if local is None:
+        return None
+    if re.search(r"[*?[]", local):
+        return sorted(glob.glob(local))
+    return [path if local == path else local]
+
+
+def _read_jsonl(spark: Any, args: argparse.Namespace, log: InputLog) -> Any:
+    """The good records of JSONL inputs as ``id, text, title, published``,
+    each record read and checked by ``dedup cluster``'s own reader: a bad one
+    is reported to ``log`` as ``file:line: reason`` and left out, a record
+    without an id gets the id ``FILE:LINE`` (the path as given).
+
+    Local inputs (no scheme or ``file:``) are read in the driver, exactly as
+    ``dedup cluster`` reads them. Others (``hdfs://``, ``s3a://``) are read by
+    Spark line by line, each path's lines numbered in file order
+    (``zipWithIndex``) and parsed on the executors: a path naming one file
+    gives exact ``FILE:LINE``; for a folder or glob the lines are numbered
+    across its files, in the order Hadoop lists them."""
+    rows: list[tuple[str, str, str | None, str | None]] = []
+    frames = []
+    fields = fields_from_args(args)
+    fields.pop("delimiter", None)
+    for path in args.paths:
+        files = _local_files(path)
+        if files is not None:
+            for rec in chain.from_iterable(iter_records(f, fmt="jsonl", **fields) for f in expand_paths(files)):
+                log.on_record(rec)
+                if rec.ok:
+                    rows.append(_row(rec.article))  # type: ignore[arg-type]
+                else:
+                    log.on_error(rec)
+        else:
+            frames.append(_read_jsonl_remote(spark, path, fields, log))
+    df = spark.createDataFrame(rows, _JSONL_SCHEMA)
+    for frame in frames:
+        df = df.unionByName(frame)
+    return df
+
+
+def _read_jsonl_remote(spark: Any, path: str, fields: dict[str, str], log: InputLog) -> Any:
+    """One non-local JSONL path read by Spark (see :func:`_read_jsonl`)."""
+    fmap = FieldMap(
+        id=fields["id_field"],
+        text=fields["text_field"],
+        title=fields["title_field"],
+        published=fields["published_field"],
+    )
+    ref = id_prefix(path)
+
+    def parse(pairs: Any) -> Any:
+        for line, index in pairs:
+            n = index + 1
+            data = line.encode("utf-8", "surrogateescape")
+            if n == 1 and data.startswith(BOM):
+                data = data[len(BOM) :]
+            if not data.strip():
+                continue
+            obj, error = parse_json_line(data)
+            if error is None:
+                try:
+                    yield (*_row(record_from_mapping(obj, f"{ref}:{n}", fmap)), None, n)
+                    continue
+                except ArticleError as exc:
+                    error = str(exc)
+            yield (None, None, None, None, error, n)
+
+    parsed = spark.sparkContext.textFile(path).zipWithIndex().mapPartitions(parse)
+    df = spark.createDataFrame(parsed, _JSONL_SCHEMA + ", error string, line long").persist()
+    bad = df.filter("error IS NOT NULL")
+    for r in bad.orderBy("line").select("line", "error").take(log.shown):
+        log.reject(f"{path}:{r['line']}", r["error"])
+    log.rejected += max(0, bad.count() - log.shown)
+    return df.filter("error IS NULL").drop("error", "line")
 
 
 def _exists(spark: Any, path: str) -> bool:
@@ -168,17 +271,24 @@ def _cmd_spark_cluster(args: argparse.Namespace) -> int:
 
     params = params_from_args(args)
     spark = _session(args)
-    df = _read(spark, args)
+    log = log_for(args)
+    df = _read(spark, args, log)
+    log.close()
+    if log.records and log.rejected == log.records:  # local JSONL, every record bad: as 'dedup cluster'
+        say(f"error: {log.why_nothing(args.paths)}")
+        return EXIT_INPUT
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = cluster_spark(
-            df,
-            id_col=args.id_field,
-            text_col=args.text_field,
-            title_col=_present(args.title_field, df.columns),
-            published_col=_present(args.published_field, df.columns),
-            params=params,
-        )
+        if _input_format(args) == "jsonl":  # read as articles: the fields already mapped
+            cols = {"id_col": "id", "text_col": "text", "title_col": "title", "published_col": "published"}
+        else:
+            cols = {
+                "id_col": args.id_field,
+                "text_col": args.text_field,
+                "title_col": _present(args.title_field, df.columns),
+                "published_col": _present(args.published_field, df.columns),
+            }
+        out = cluster_spark(df, **cols, params=params)
     for w in caught[:10]:
         say(str(w.message))
     writer = out.write.mode("overwrite" if args.overwrite else "errorifexists")
@@ -190,11 +300,12 @@ def _cmd_spark_cluster(args: argparse.Namespace) -> int:
     n_rejected = out.filter("rejected IS NOT NULL").count()
     n_clusters = out.filter("representative").count()
     say(
-        f"{plural(n - n_rejected, 'article')}, {plural(n_clusters, 'story', 'stories')}, {n_rejected:,} rejected "
-        f"(rows with 'rejected' set) -> {args.output}"
+        f"{plural(n - n_rejected, 'article')}, {plural(n_clusters, 'story', 'stories')}, "
+        f"{log.rejected + n_rejected:,} rejected ({log.rejected:,} when read, "
+        f"{n_rejected:,} rows with 'rejected' set) -> {args.output}"
     )
     out.unpersist()
-    return EXIT_OK
+    return EXIT_REJECTED if n_rejected or log.rejected else EXIT_OK
 
 
 def _present(name: str, columns: list[str]) -> str | None:

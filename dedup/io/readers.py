@@ -32,7 +32,7 @@ from ..article import Article, ArticleError
 from .files import FORMATS, TRUNCATION_ERRORS, detect_format, expand_paths, open_binary
 from .records import FieldMap, InputError, Record, record_from_mapping
 
-__all__ = ["iter_records", "read_paths", "sniff_delimiter", "DELIMITERS"]
+__all__ = ["iter_records", "read_paths", "sniff_delimiter", "parse_json_line", "id_prefix", "BOM", "DELIMITERS"]
 
 BOM = b"\xef\xbb\xbf"
 DELIMITERS = (",", ";", "\t", "|")
@@ -44,7 +44,7 @@ def _stem(path: str) -> str:
     return "stdin" if path == "-" else Path(path[:-3] if path.endswith(".gz") else path).stem
 
 
-def _fallback(path: str) -> str:
+def id_prefix(path: str) -> str:
     """What the id of a record without one starts with: the path as given or
     found in a folder (``stdin`` for ``-``), bytes of the name that are not
     UTF-8 shown as ``\\xe9``, so that the id can be written out."""
@@ -68,7 +68,7 @@ def _record(label: str, n: int, obj: Any, default_id: str, fields: FieldMap, dat
         return Record(label, n, error=str(exc), raw=obj, data=data)
 
 
-def _parse_json(line: bytes) -> tuple[Any, str | None]:
+def parse_json_line(line: bytes) -> tuple[Any, str | None]:
     """The parsed line, or None and why it is not JSON.
 
     orjson parses a line three to four times faster than json, and gives the
@@ -123,7 +123,7 @@ def _iter_jsonl(f: BinaryIO, label: str, ref: str, fields: FieldMap) -> Iterator
             line = line[len(BOM) :]
         if not line.strip():
             continue
-        obj, error = _parse_json(line)
+        obj, error = parse_json_line(line)
         if error is not None:
             yield Record(label, n, error=error, data=line)
         else:
@@ -205,7 +205,7 @@ def _iter_parquet(
 ) -> Iterator[Record]:
     from .parquet import Unreadable, iter_rows
 
-    ref = _fallback(path)
+    ref = id_prefix(path)
     for n, row in iter_rows(path, batch_size=batch_size, on_bytes=on_bytes):
         if isinstance(row, Unreadable):
             yield Record(label, n, error=row.reason)
@@ -253,10 +253,10 @@ def iter_records(
         if fmt == "txt":
             records: Iterator[Record] = _iter_txt(f, label, _stem(path))
         elif fmt == "jsonl":
-            records = _iter_jsonl(f, label, _fallback(path), fields)
+            records = _iter_jsonl(f, label, id_prefix(path), fields)
         else:
             tsv = path.endswith((".tsv", ".tsv.gz"))
-            records = _iter_csv(f, label, _fallback(path), fields, delimiter, tsv)
+            records = _iter_csv(f, label, id_prefix(path), fields, delimiter, tsv)
         for rec in records:
             last = rec.line
             yield rec
