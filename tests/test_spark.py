@@ -370,3 +370,14 @@ def test_cli_spark_cluster_reads_remote_jsonl_with_file_lines(spark, tmp_path, c
     assert _where_lines(capsys.readouterr().err) == memory_err
     assert _labels(_parts(tmp_path / "out")) == memory
     assert f"{src}:43" in memory
+
+
+def test_cli_spark_cluster_on_files_that_are_not_parquet_is_one_line(spark, tmp_path, capsys):
+    # a folder of .txt files (the bundled seeds) was a Java trace and "a bug in dedup"
+    from dedup.cli import main
+
+    seeds = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "seeds")
+    assert main(["spark-cluster", seeds, "-o", str(tmp_path / "out")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dedup:")]
+    assert len(err) == 1 and err[0].startswith("dedup: error: Spark cannot read")
+    assert "spark-cluster reads Parquet or JSONL" in err[0] and "a bug in dedup" not in err[0]

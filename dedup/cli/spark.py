@@ -141,7 +141,9 @@ def _session(args: argparse.Namespace) -> Any:
         builder = builder.config("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
     if args.driver_memory:
         builder = builder.config("spark.driver.memory", args.driver_memory)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("FATAL")  # a failure is said in one line of ours, not a Java trace
+    return spark
 
 
 def _read(spark: Any, args: argparse.Namespace, log: InputLog) -> Any:
@@ -149,16 +151,32 @@ def _read(spark: Any, args: argparse.Namespace, log: InputLog) -> Any:
     read it, or when the output (on any file system) already exists. JSONL
     records are checked as ``dedup cluster`` checks them, each bad one
     reported to ``log`` and left out (see :func:`_read_jsonl`)."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.sql.utils import AnalysisException
 
     if not args.overwrite and _exists(spark, args.output):
         raise FileExistsError(_EXISTS.format(args.output))
+    fmt = _input_format(args)
     try:
-        if _input_format(args) == "parquet":
+        if fmt == "parquet":
             return spark.read.parquet(*args.paths)
         return _read_jsonl(spark, args, log)
     except AnalysisException as exc:  # e.g. [PATH_NOT_FOUND] on hdfs:// or s3a://
         raise InputError(f"Spark cannot read {', '.join(args.paths)}: {str(exc).splitlines()[0]}") from None
+    except Py4JJavaError as exc:  # e.g. files that are not Parquet: their footers cannot be read
+        raise InputError(
+            f"Spark cannot read {', '.join(args.paths)} as {fmt} ({_java_reason(exc)}); "
+            "spark-cluster reads Parquet or JSONL (--input-format says which)"
+        ) from None
+
+
+def _java_reason(exc: Exception) -> str:
+    """The first line of a Java exception that names its cause, shortened."""
+    for line in str(exc).splitlines():
+        line = line.strip().removeprefix(": ")
+        if "Exception: " in line and not line.startswith("at "):
+            return line.split("Exception: ", 1)[1][:300]
+    return type(exc).__name__
 
 
 _JSONL_SCHEMA = "id string, text string, title string, published string"
