@@ -117,4 +117,4 @@ def kernel_notice(*modules: str) -> None:
     """Say once, before a run, that the first run compiles the kernels
     (those of ``modules``: the ones the command uses)."""
     if not kernels_compiled(*modules):
-        say("first run: compiling the numba kernels (20-50 s, cached for later runs)")
+        say("first run: compiling the numba kernels (about a minute, cached for later runs)")
