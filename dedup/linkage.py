@@ -125,18 +125,12 @@ def _agglomerate(
     on the (canonically ordered) input.
     """
     groups = _Groups(n, pairs, sims, threshold, linkage)
-    if copies is not None and copies.any():
+    if copies is not None:
         for i, j in pairs[copies].tolist():
             a, b = groups.root(i), groups.root(j)
             if a != b:
                 groups.merge(a, b)
-        heap = groups.edges()
-    else:
-        heap = [
-            (-s, min(i, j), max(i, j), i, j)
-            for (i, j), s in zip(pairs.tolist(), sims.tolist(), strict=True)
-            if s >= threshold
-        ]
+    heap = groups.edges()
     heapq.heapify(heap)
     while heap:
         _, _, _, a, b = heapq.heappop(heap)

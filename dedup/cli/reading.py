@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from ..article import Article, Clustering, Rejected
 from ..batch import cluster_articles
-from ..io import FieldMap, Record, detect_format, input_size, read_paths
+from ..io import FieldMap, Record, input_size, read_paths
 from .args import fields_from_args, params_from_args, plural, say
 from .progress import Bar, Ticker, kernel_notice, progress_wanted
 
@@ -25,10 +25,8 @@ _SAMPLED = 1000  # records whose field names are collected
 class InputLog:
     """Counts and names what was read: records, rejections, field names."""
 
-    def __init__(self, fields: FieldMap, *, shown: int = SHOWN, fmt: str | None = None):
+    def __init__(self, fields: FieldMap, *, shown: int = SHOWN):
         self.fields = fields
-        self.fmt = fmt  # the format every input is read as (--input-format), else from each name
-        self._csv: dict[str, bool] = {}
         self.shown = shown
         self.records = 0
         self.rejected = 0
@@ -62,15 +60,9 @@ class InputLog:
             self._line_of.append(rec.line)
 
     def _has_id(self, rec: Record) -> bool:
-        """Whether the record holds the id field, matched as the reader matches
-        it: exactly, or in a CSV header also ignoring case."""
-        if self.fields.id in rec.raw:
-            return True
-        csv = self._csv.get(rec.source)
-        if csv is None:
-            csv = self._csv[rec.source] = (self.fmt or detect_format(rec.source)) == "csv"
-        want = self.fields.id.lower()
-        return csv and any(isinstance(k, str) and k.lower() == want for k in rec.raw)
+        """Whether the record holds the id field, under the name the reader
+        matched (a CSV header's own spelling)."""
+        return (rec.id_field or self.fields.id) in rec.raw
 
     def on_error(self, rec: Record) -> None:
         self.reject(rec.where(), rec.error or "unreadable")
@@ -131,8 +123,7 @@ def log_for(args: argparse.Namespace) -> InputLog:
     """An :class:`InputLog` for the field options of ``args``."""
     f = fields_from_args(args)
     return InputLog(
-        FieldMap(id=f["id_field"], text=f["text_field"], title=f["title_field"], published=f["published_field"]),
-        fmt=getattr(args, "input_format", None),
+        FieldMap(id=f["id_field"], text=f["text_field"], title=f["title_field"], published=f["published_field"])
     )
 
 

@@ -23,7 +23,7 @@ import warnings
 from itertools import chain
 from typing import Any
 
-from dedup.article import Article, ArticleError
+from dedup.article import Article
 from dedup.cli.args import (
     EXIT_INPUT,
     EXIT_OK,
@@ -39,8 +39,7 @@ from dedup.cli.args import (
 )
 from dedup.cli.reading import InputLog, log_for
 from dedup.io import FieldMap, InputError, expand_paths, iter_records
-from dedup.io.readers import BOM, id_prefix, parse_json_line
-from dedup.io.records import record_from_mapping
+from dedup.io.readers import id_prefix, jsonl_record
 
 __all__ = ["register", "check"]
 
@@ -243,20 +242,9 @@ def _read_jsonl_remote(spark: Any, path: str, fields: dict[str, str], log: Input
 
     def parse(pairs: Any) -> Any:
         for line, index in pairs:
-            n = index + 1
-            data = line.encode("utf-8", "surrogateescape")
-            if n == 1 and data.startswith(BOM):
-                data = data[len(BOM) :]
-            if not data.strip():
-                continue
-            obj, error = parse_json_line(data)
-            if error is None:
-                try:
-                    yield (*_row(record_from_mapping(obj, f"{ref}:{n}", fmap)), None, n)
-                    continue
-                except ArticleError as exc:
-                    error = str(exc)
-            yield (None, None, None, None, error, n)
+            rec = jsonl_record(line.encode("utf-8", "surrogateescape"), index + 1, path, ref, fmap)
+            if rec is not None:
+                yield (*_row(rec.article), None, rec.line) if rec.ok else (None, None, None, None, rec.error, rec.line)
 
     parsed = spark.sparkContext.textFile(path).zipWithIndex().mapPartitions(parse)
     df = spark.createDataFrame(parsed, _JSONL_SCHEMA + ", error string, line long").persist()

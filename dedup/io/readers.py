@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import orjson
 
@@ -32,7 +32,17 @@ from ..article import Article, ArticleError
 from .files import FORMATS, TRUNCATION_ERRORS, detect_format, expand_paths, open_binary
 from .records import FieldMap, InputError, Record, record_from_mapping
 
-__all__ = ["iter_records", "read_paths", "sniff_delimiter", "parse_json_line", "id_prefix", "BOM", "DELIMITERS"]
+__all__ = [
+    "iter_records",
+    "read_paths",
+    "sniff_delimiter",
+    "parse_json_line",
+    "id_prefix",
+    "csv_text",
+    "jsonl_record",
+    "BOM",
+    "DELIMITERS",
+]
 
 BOM = b"\xef\xbb\xbf"
 DELIMITERS = (",", ";", "\t", "|")
@@ -63,9 +73,10 @@ def id_prefix(path: str) -> str:
 
 def _record(label: str, n: int, obj: Any, default_id: str, fields: FieldMap, data: bytes | None = None) -> Record:
     try:
-        return Record(label, n, article=record_from_mapping(obj, default_id, fields), raw=obj, data=data)
+        article = record_from_mapping(obj, default_id, fields)
     except ArticleError as exc:
-        return Record(label, n, error=str(exc), raw=obj, data=data)
+        return Record(label, n, error=str(exc), raw=obj, data=data, id_field=fields.id)
+    return Record(label, n, article=article, raw=obj, data=data, id_field=fields.id)
 
 
 def parse_json_line(line: bytes) -> tuple[Any, str | None]:
@@ -119,15 +130,23 @@ _WIDE = 2.0**63
 
 def _iter_jsonl(f: BinaryIO, label: str, ref: str, fields: FieldMap) -> Iterator[Record]:
     for n, line in enumerate(f, 1):
-        if n == 1 and line.startswith(BOM):
-            line = line[len(BOM) :]
-        if not line.strip():
-            continue
-        obj, error = parse_json_line(line)
-        if error is not None:
-            yield Record(label, n, error=error, data=line)
-        else:
-            yield _record(label, n, obj, f"{ref}:{n}", fields, data=line)
+        rec = jsonl_record(line, n, label, ref, fields)
+        if rec is not None:
+            yield rec
+
+
+def jsonl_record(line: bytes, n: int, label: str, ref: str, fields: FieldMap) -> Record | None:
+    """Line ``n`` of a JSONL input as a record (None for a blank line): a BOM
+    dropped on line 1, the JSON parsed, the article checked, its id
+    ``f"{ref}:{n}"`` when it has none (``ref``: :func:`id_prefix` of the path)."""
+    if n == 1 and line.startswith(BOM):
+        line = line[len(BOM) :]
+    if not line.strip():
+        return None
+    obj, error = parse_json_line(line)
+    if error is not None:
+        return Record(label, n, error=error, data=line)
+    return _record(label, n, obj, f"{ref}:{n}", fields, data=line)
 
 
 def sniff_delimiter(header: str, default: str = ",") -> str:
@@ -149,12 +168,18 @@ def _resolve_fields(header: list[str], fields: FieldMap) -> FieldMap:
     )
 
 
+def csv_text(f: BinaryIO) -> IO[str]:
+    """A CSV input's bytes as the reader decodes them (a BOM dropped, line ends kept)."""
+    import io
+
+    return io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
 def _iter_csv(
     f: BinaryIO, label: str, ref: str, fields: FieldMap, delimiter: str | None, tsv: bool
 ) -> Iterator[Record]:
-    import io
 
-    text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    text = csv_text(f)
     head = list(islice(text, 1))
     if not head:
         return

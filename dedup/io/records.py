@@ -47,7 +47,8 @@ class Record:
     header is line 1), the row (Parquet), or 0 for a whole ``.txt`` file.
     ``raw`` is the parsed record (a dict) when it could be parsed; ``data``
     the record's exact input bytes (JSONL), so that it can be written out
-    unchanged.
+    unchanged; ``id_field`` the key of ``raw`` the id was looked up under
+    (a CSV header's own spelling of ``--id-field``).
     """
 
     source: str
@@ -56,6 +57,7 @@ class Record:
     error: str | None = None
     raw: Any = None
     data: bytes | None = None
+    id_field: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import zlib
@@ -12,9 +11,9 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import IO, Any
 
-from .files import open_output
-from .readers import sniff_delimiter
-from .records import Record
+from .files import open_binary, open_output
+from .readers import csv_text, sniff_delimiter
+from .records import InputError, Record
 
 __all__ = ["write_jsonl", "RecordWriter", "CsvLayout", "csv_layout"]
 
@@ -46,9 +45,9 @@ def csv_layout(path: str, delimiter: str | None = None) -> CsvLayout | None:
     if path == "-":
         return None
     try:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw as f:
-            head = list(islice(io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline=""), 1))
-    except (OSError, EOFError, zlib.error):  # unreadable: the reader says why
+        with open_binary(path) as f:
+            head = list(islice(csv_text(f), 1))
+    except (OSError, EOFError, zlib.error, InputError):  # unreadable: the reader says why
         return None
     if not head:
         return None
