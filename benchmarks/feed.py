@@ -17,6 +17,12 @@ same run and on the same file:
   threshold ``Params().copy_threshold``, query then insert), also as a
   subprocess, with the same measurements.
 
+With ``--redis URL`` both keep their index on that Redis server (which must be
+running): ``dedupe --redis URL`` against datasketch's ``MinHashLSH`` with its
+Redis storage, in the same query-then-insert loop; each side's index is
+dropped after its run, and the server memory it took (``used_memory`` after
+the run minus before) is reported beside the client's.
+
 With ``--repeat N`` the two run N times each, alternating, and each side's
 median run is reported (every run's seconds beside it): on a shared machine
 a slow spell then falls on both.
@@ -27,10 +33,11 @@ in the generated records.
 
     python benchmarks/feed.py --n 100000 --jobs 2
     taskset -c 1 python benchmarks/feed.py --n 10000 --jobs 1 --repeat 3   # one core, each side's median of 3
+    taskset -c 1 python benchmarks/feed.py --n 2000 --jobs 1 --redis redis://localhost:6379
     nohup python benchmarks/feed.py --n 1000000 --jobs 2 > feed-1m.log 2>&1 &
 
-Results go to ``benchmarks/results/feed-<n>.json`` (``--out`` for another
-folder; and a line of Markdown on stdout).
+Results go to ``benchmarks/results/feed-<n>.json`` (``feed-<n>-redis.json``
+with ``--redis``; ``--out`` for another folder; and a line of Markdown on stdout).
 """
 
 from __future__ import annotations
@@ -192,11 +199,19 @@ def run_measured(
 _WORD = re.compile(r"\w+")
 
 
-def baseline(feed: str, threshold: float, num_perm: int) -> None:
-    """Plain datasketch: MinHash of word 5-gram shingles, query then insert."""
+def baseline(feed: str, threshold: float, num_perm: int, redis: str | None = None, name: str = "") -> None:
+    """Plain datasketch: MinHash of word 5-gram shingles, query then insert
+    (with ``redis``, the index on that server under the basename ``name``)."""
     from datasketch import MinHash, MinHashLSH
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    storage: dict[str, Any] | None = None
+    if redis:
+        import redis as redislib
+
+        kw = redislib.Redis.from_url(redis).connection_pool.connection_kwargs
+        conn = {k: kw[k] for k in ("host", "port", "db", "password", "username") if kw.get(k) is not None}
+        storage = {"type": "redis", "basename": name.encode(), "redis": conn}
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, storage_config=storage)
     dropped = 0
     with open(feed, encoding="utf-8") as f:
         for line in f:
@@ -228,6 +243,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="record articles/s and RSS every this many articles (written to the JSON as it goes)",
     )
     ap.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
+    ap.add_argument("--redis", metavar="URL", help="both indexes on this Redis server (dedupe --redis, MinHashLSH's)")
+    ap.add_argument("--name", default="", help=argparse.SUPPRESS)  # the loop's basename on Redis
     ap.add_argument("--baseline-only", metavar="FEED", help=argparse.SUPPRESS)
     ap.add_argument("--threshold", type=float, default=0.8, help=argparse.SUPPRESS)  # the loop's, from Params
     ap.add_argument("--num-perm", type=int, default=128, help=argparse.SUPPRESS)
@@ -267,7 +284,10 @@ def _run_dedupe(args: argparse.Namespace, feed: Path, work: Path, load_before: t
         "--jobs",
         str(args.jobs),
     ]
-    out = args.out / f"feed-{args.n}.json"
+    prefix = f"feedbench-{os.getpid()}-{time.monotonic_ns()}"
+    if args.redis:
+        cmd += ["--redis", args.redis, "--redis-prefix", prefix]
+    out = _results(args)
 
     def partial(checkpoints: list[dict]) -> None:
         out.write_text(
@@ -292,7 +312,13 @@ def _run_dedupe(args: argparse.Namespace, feed: Path, work: Path, load_before: t
             flush=True,
         )
 
+    before = _server_memory(args.redis)
     ours = run_measured(cmd, every=args.every, on_checkpoint=partial)
+    ours["server_mb"] = _server_memory(args.redis) - before
+    if args.redis:
+        from dedup.live.redis import drop_index
+
+        drop_index(args.redis, prefix)
     counts = _dropped_counts(feed, dups)
     print(
         f"dedup dedupe: {ours['seconds']:.0f} s, {args.n / ours['seconds']:.0f} articles/s, "
@@ -303,14 +329,31 @@ def _run_dedupe(args: argparse.Namespace, feed: Path, work: Path, load_before: t
     return {**_figures(args.n, ours), **counts, "checkpoints": ours["checkpoints"]}
 
 
+def _results(args: argparse.Namespace) -> Path:
+    return args.out / f"feed-{args.n}{'-redis' if args.redis else ''}.json"
+
+
+def _server_memory(url: str | None) -> float:
+    """The Redis server's ``used_memory`` in MB (0 without a server)."""
+    if not url:
+        return 0.0
+    import redis as redislib
+
+    return redislib.Redis.from_url(url).info("memory")["used_memory"] / 2**20
+
+
 def _figures(n: int, measured: dict[str, Any]) -> dict[str, Any]:
-    """Seconds, articles/s and peak memory of a measured run of ``n`` articles."""
-    return {
+    """Seconds, articles/s and peak memory of a measured run of ``n`` articles
+    (and, on Redis, the server memory its index took)."""
+    out = {
         "seconds": round(measured["seconds"], 1),
         "articles_per_s": round(n / measured["seconds"], 1),
         "peak_rss_mb": round(measured["peak_rss_mb"]),
         "peak_pss_mb": round(measured["peak_pss_mb"]),
     }
+    if measured.get("server_mb"):
+        out["redis_server_mb"] = round(measured["server_mb"])
+    return out
 
 
 def _run_baseline(args: argparse.Namespace, feed: Path) -> dict[str, Any]:
@@ -318,7 +361,18 @@ def _run_baseline(args: argparse.Namespace, feed: Path) -> dict[str, Any]:
 
     p = Params()  # the loop's own process never imports dedup: its memory is datasketch's alone
     cmd = [sys.executable, __file__, "--baseline-only", str(feed), "--threshold", str(p.copy_threshold)]
+    name = f"feedbench-ds-{os.getpid()}-{time.monotonic_ns()}"
+    if args.redis:
+        cmd += ["--redis", args.redis, "--name", name]
+    before = _server_memory(args.redis)
     base = run_measured([*cmd, "--num-perm", str(p.num_perm)])
+    base["server_mb"] = _server_memory(args.redis) - before
+    if args.redis:
+        import redis as redislib
+
+        r = redislib.Redis.from_url(args.redis)
+        for key in r.scan_iter(match=f"{name}*", count=1000):
+            r.delete(key)
     print(
         f"datasketch loop: {base['seconds']:.0f} s, {args.n / base['seconds']:.0f} articles/s, "
         f"peak RSS {base['peak_rss_mb']:.0f} MB",
@@ -349,7 +403,7 @@ def _interleaved(
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if args.baseline_only:
-        baseline(args.baseline_only, args.threshold, args.num_perm)
+        baseline(args.baseline_only, args.threshold, args.num_perm, args.redis, args.name)
         return 0
     work = Path(args.workdir or tempfile.mkdtemp(prefix="dedup-feed-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -370,10 +424,11 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": kinds,
         "dedupe": ours,
         "datasketch_loop": base,
+        "redis": bool(args.redis),
     }
     if base is not None:
         record["throughput_ratio"] = round(base["seconds"] / ours["seconds"], 3)
-    out = args.out / f"feed-{args.n}.json"
+    out = _results(args)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(
         f"| {args.n:,} | {ours['articles_per_s']:,.0f} | {ours['peak_rss_mb']:,} MB | "

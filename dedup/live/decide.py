@@ -246,8 +246,9 @@ def _choose(
         if b is None or (score[k], -e.seq) > (score[b], -entries[b].seq):
             best_member[e.story] = k
     best_story, best_score = None, -1.0
-    for s in sorted(sums, key=lambda s: first_seq[s]):
-        mean = sums[s] / max(1, state.story_size(s))
+    order = sorted(sums, key=lambda s: first_seq[s])
+    for s, size in zip(order, state.story_sizes(order), strict=True):
+        mean = sums[s] / max(1, size)
         if mean > best_score:
             best_story, best_score = s, mean
     if best_story is not None and best_score >= p.threshold:

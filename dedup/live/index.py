@@ -547,8 +547,6 @@ class StoryIndex:
                 entry.term_sig, entry.shingle_sig = d.term_sig, prep.shingle_sig
                 entry.top, entry.rev = d.top, d.rev
                 entry.partners = d.partners
-            if entry.live:  # LSH first: a bucket member without a record is ignored
-                self._state.lsh_insert(entry)
             self._state.commit(entry, prep.df_cols, d.changed, d.partner_changes)  # the acknowledgement
             match = settle(self._state, self._scorer, self.reach, d.match, entry, d.best) if entry.live else d.match
             self._evict()

@@ -83,6 +83,9 @@ class MemoryState:
     def story_size(self, story: str) -> int:
         return len(self.stories.get(story, ()))
 
+    def story_sizes(self, stories: Sequence[str]) -> list[int]:
+        return [len(self.stories.get(t, ())) for t in stories]
+
     def story_ids(self) -> Iterator[str]:
         # by first member: a story renamed by re-clustering keeps its place, and a
         # loaded index (stories rebuilt from the members) gives the same order
@@ -112,6 +115,8 @@ class MemoryState:
     def commit(
         self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
     ) -> None:
+        if entry.live:  # LSH first: a bucket member without a record is ignored
+            self.lsh_insert(entry)
         self._set_profiles(profiles)
         for s, held in (lists or {}).items():
             e = self.entries.get(s)

@@ -80,11 +80,12 @@ def settle(
 ) -> Match:
     """Re-cluster the neighbourhood of a just-added article, then describe where it ended up."""
     touched = [t for t, b in best.items() if b >= reach.share * scorer.params.threshold]
-    before = {t: state.story_size(t) for t in touched}
+    before = dict(zip(touched, state.story_sizes(touched), strict=True))
     recluster(state, scorer, reach, entry, touched)
-    now = state.get(entry.id)
+    now = state.get_seqs([entry.seq])[0]
     story = entry.story if now is None else now.story
-    merged = tuple(t for t in touched if t != story and t != match.story and state.story_size(t) == 0 and before.get(t))
+    gone = [t for t in touched if t != story and t != match.story and before[t]]
+    merged = tuple(t for t, n in zip(gone, state.story_sizes(gone), strict=True) if n == 0)
     if story == match.story and not merged:
         return match
     if match.kind == "copy":

@@ -13,7 +13,12 @@ Under the same prefix ``P``:
 ==================  ============================================================
 ``P:seq``           counter of article sequence numbers (INCR)
 ``P:n_docs``        articles counted in the document frequencies
-``P:df``            hash: hashed column -> document frequency
+``P:dflog``         list: the columns of the last ``DF_LOG`` articles counted
+                    (distinct hashed columns, little-endian int32), one entry
+                    per article
+``P:df``            string: the document frequency of each hashed column
+                    (int32) over the first ``P:df_n`` articles, written every
+                    ``DF_LOG / 2`` articles; with the log since, all of them
 ``P:ids``           hash: article id -> sequence number
 ``P:e:<seq>``       hash: one article (id, story, version, time, live flag,
                     and while live its term counts, terms before pruning,
@@ -44,8 +49,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -53,14 +60,14 @@ import numpy as np
 from ..params import Params
 from ..sketch.lsh import band_keys
 from ..sketch.minhash import EMPTY
-from ._kernels import capped_start
 from .bands import lsh_bands
 from .records import Entry, IndexStorageError, PartnerLists, Profiles, Snapshot
 from .scoring import Scorer
 
 __all__ = ["RedisState", "connect", "drop_index"]
 
-LAYOUT = 2  # 1: datasketch's MinHashLSH storage for the buckets (before dedup 0.2)
+LAYOUT = 3  # 1: datasketch's MinHashLSH storage for the buckets (before dedup 0.2); 2: P:df a hash
+DF_LOG = 4096  # articles' columns kept in P:dflog: a worker further behind reads all of P:df (8 MB at 2**21 columns)
 
 _SET_IF_LIVE = """
 if redis.call('HGET', KEYS[1], 'live') == '1' then
@@ -73,6 +80,59 @@ _SET_IF_GREATER = """
 local cur = redis.call('GET', KEYS[1])
 if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
+"""
+
+# Scripts that take a whole article's columns or bucket keys as one argument:
+# the client then encodes and parses one value instead of thousands (redis-py
+# spends ~2 us an argument). Columns are little-endian int32 (``n_features``
+# is at most 2**24, so a column's decimal field name is exact in Lua's
+# doubles); bucket keys are joined by newlines (they never hold one).
+# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest) what a worker that has
+# counted the first ARGV[1] articles lacks: {n_docs, 0, newest, the log entries
+# since}, or, when the log does not reach back that far, {n_docs, 1, newest,
+# P:df, the log entries since P:df_n}
+_DF_SYNC = """
+local n, seen = tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])
+local newest = redis.call('GET', KEYS[5]) or ''
+if n == seen then return {n, 0, newest} end
+local first = n - redis.call('LLEN', KEYS[2])
+local out, head
+if seen < n and seen >= first then
+  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest}
+else
+  local c = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if c < first then return redis.error_reply('the document frequencies of the index are incomplete') end
+  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, redis.call('GET', KEYS[3]) or ''}
+end
+for i = #head, 1, -1 do table.insert(out, 1, head[i]) end
+return out
+"""
+
+_BUCKETS_ADD = """
+for key in string.gmatch(ARGV[1], '[^\\n]+') do redis.call('ZADD', key, ARGV[2], ARGV[2]) end
+return 0
+"""
+
+_BUCKETS_REMOVE = """
+for key in string.gmatch(ARGV[1], '[^\\n]+') do redis.call('ZREM', key, ARGV[2]) end
+return 0
+"""
+
+# per view (ARGV[1], ARGV[2]): the members of its buckets as int64, a bucket
+# above ARGV[3] members giving its last ARGV[4] (``capped_start``)
+_BUCKETS_QUERY = """
+local cap, near, res = tonumber(ARGV[3]), tonumber(ARGV[4]), {}
+for v = 1, 2 do
+  local out = {}
+  for key in string.gmatch(ARGV[v], '[^\\n]+') do
+    local m = redis.call('ZRANGE', key, 0, -1)
+    local first = 1
+    if #m > cap then first = math.max(#m - near, 0) + 1 end
+    for j = first, #m do out[#out + 1] = struct.pack('<i8', tonumber(m[j])) end
+  end
+  res[v] = table.concat(out)
+end
+return res
 """
 
 _LIVE_FIELDS = ("cols", "counts", "nt", "dr", "top", "rev", "pl", "tsig", "ssig")
@@ -145,6 +205,12 @@ def _record(entry: Entry) -> dict[str, Any]:
     return rec
 
 
+# the fields of a record that change after it is written; the rest (text
+# features, signatures, time) is fixed, and a worker keeps it (RECORD_CACHE)
+_CHANGING = ("id", "story", "version", "live", "top", "rev", "pl")
+RECORD_CACHE = 8192  # live records whose fixed fields a worker keeps (about 5 KB each)
+
+
 def _entry(seq: int, h: dict[bytes, bytes]) -> Entry:
     e = Entry(
         seq=seq, id=h[b"id"].decode(), story=h[b"story"].decode(), version=h[b"version"].decode(), ts=float(h[b"ts"])
@@ -181,6 +247,16 @@ class RedisState:
             self._refused,
         )
         self.r, self.where = connect(self.connection)
+        self._df_sync, self._buckets_add, self._buckets_remove, self._buckets_query = (
+            self.r.register_script(src) for src in (_DF_SYNC, _BUCKETS_ADD, _BUCKETS_REMOVE, _BUCKETS_QUERY)
+        )
+        # this worker's copy of the document frequencies: the first `_seen` articles counted
+        self._df = np.zeros(params.n_features, dtype=np.int32)
+        self._seen = 0
+        self._saved = 0  # articles counted in P:df when this copy was last brought up to date
+        self._records: OrderedDict[int, Entry] = OrderedDict()  # seq -> a live record read before (LRU)
+        self._held = False  # the lock is held and the copy (and _newest) is current
+        self._newest = -math.inf
         self.views = lsh_bands(params)
         self.scorer = Scorer(params)
         try:
@@ -214,15 +290,45 @@ class RedisState:
 
     # reading
     def lock(self) -> AbstractContextManager[object]:
-        return self.r.lock(self._k("lock"), timeout=60, blocking_timeout=120)
+        return self._holding()
+
+    @contextlib.contextmanager
+    def _holding(self) -> Iterator[None]:
+        """The index lock, with this worker's document frequencies brought up
+        to date once (nobody else counts an article while it is held)."""
+        # polled every millisecond (redis-py's default 0.1 s leaves the index idle between workers)
+        with self.r.lock(self._k("lock"), timeout=60, sleep=0.001, blocking_timeout=120):
+            self._sync_df()
+            self._held = True
+            try:
+                yield
+            finally:
+                self._held = False
+
+    def _sync_df(self) -> None:
+        """Count the articles other workers added since this copy was made
+        (from the log of their columns), or read all of ``P:df`` when the log
+        no longer reaches back that far."""
+        keys = [self._k("n_docs"), self._k("dflog"), self._k("df"), self._k("df_n"), self._k("newest")]
+        got = self._guarded(self._df_sync, keys, [self._seen])
+        self._newest = float(got[2]) if got[2] else -math.inf
+        log = got[3:]
+        if got[1] == 1:  # the saved frequencies, then the log since
+            saved = np.frombuffer(log.pop(0), "<i4")
+            self._df[:] = 0
+            self._df[: len(saved)] = saved
+        for cols in log:
+            self._df[np.frombuffer(cols, "<i4")] += 1
+        self._seen = int(got[0])
 
     def df_of(self, cols: np.ndarray) -> np.ndarray:
-        if len(cols) == 0:
-            return np.zeros(0)
-        vals = self._guarded(self.r.hmget, self._k("df"), [int(c) for c in cols])
-        return np.array([0 if v is None else int(v) for v in vals], dtype=np.float64)
+        if not self._held:
+            self._sync_df()
+        return self._df[cols].astype(np.float64)
 
     def get_n_docs(self) -> int:
+        if self._held:
+            return self._seen
         return int(self._guarded(self.r.get, self._k("n_docs")) or 0)
 
     def has(self, article_id: str) -> bool:
@@ -233,13 +339,51 @@ class RedisState:
         return None if s is None else self.get_seqs([int(s)])[0]
 
     def get_seqs(self, seqs: Sequence[int]) -> list[Entry | None]:
+        """The records (one round trip): of a live record read before, only
+        the fields that change are read again (:data:`_CHANGING`)."""
+        known = [self._records.get(s) for s in seqs]
         pipe = self.r.pipeline(transaction=False)
-        for s in seqs:
-            pipe.hgetall(self._k("e", s))
-        return [_entry(s, h) if h else None for s, h in zip(seqs, self._guarded(pipe.execute), strict=False)]
+        for s, old in zip(seqs, known, strict=True):
+            if old is None:
+                pipe.hgetall(self._k("e", s))
+            else:
+                pipe.hmget(self._k("e", s), _CHANGING)
+        got = self._guarded(pipe.execute)
+        out = [self._read(s, old, h) for s, old, h in zip(seqs, known, got, strict=True)]
+        while len(self._records) > RECORD_CACHE:
+            self._records.popitem(last=False)
+        return out
+
+    def _read(self, seq: int, old: Entry | None, h: Any) -> Entry | None:
+        """A record from its whole hash, or from its changing fields and the fixed ones kept."""
+        if old is None:
+            e = _entry(seq, h) if h else None
+        elif h[0] is None:  # removed
+            e = None
+        elif h[0].decode() != old.id:  # another record under this seq (the index was made again)
+            self._records.pop(seq, None)
+            return self._read(seq, None, self._guarded(self.r.hgetall, self._k("e", seq)))
+        elif h[3] != b"1":  # no longer live: the small record
+            e = _entry(seq, {b"id": h[0], b"story": h[1], b"version": h[2], b"ts": repr(old.ts).encode()})
+        else:
+            e = replace(old, story=h[1].decode(), version=h[2].decode(), top=_unpack(h[4] or b""))
+            e.rev = _unpack(h[5] or b"")
+            e.partners = None if h[6] is None else _unpack(h[6], "<i8")
+        if e is not None and e.live:
+            self._records[seq] = e
+            self._records.move_to_end(seq)
+        else:
+            self._records.pop(seq, None)
+        return e
 
     def story_size(self, story: str) -> int:
         return int(self._guarded(self.r.zcard, self._k("s", story)))
+
+    def story_sizes(self, stories: Sequence[str]) -> list[int]:
+        pipe = self.r.pipeline(transaction=False)
+        for t in stories:
+            pipe.zcard(self._k("s", t))
+        return [int(n) for n in self._guarded(pipe.execute)]
 
     def story_ids(self) -> Iterator[str]:
         return iter([s.decode() for s in self._guarded(self.r.zrange, self._k("stories"), 0, -1)])
@@ -258,6 +402,8 @@ class RedisState:
         return int(self._guarded(self.r.zcard, self._k("live")))
 
     def get_newest_ts(self) -> float:
+        if self._held:
+            return self._newest
         v = self._guarded(self.r.get, self._k("newest"))
         return -math.inf if v is None else float(v)
 
@@ -291,15 +437,38 @@ class RedisState:
         self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
     ) -> None:
         pipe = self.r.pipeline(transaction=True)
+        if entry.live:
+            keys = "\n".join(self._buckets(entry.term_sig, entry.shingle_sig))
+            self._buckets_add(keys=[], args=[keys, entry.seq], client=pipe)
         self._write_profiles(pipe, profiles)
         self._write_partners(pipe, lists)
         self._queue_record(pipe, entry)
-        for c in np.asarray(all_cols).tolist():
-            pipe.hincrby(self._k("df"), c, 1)  # queued: the whole transaction is one round trip
+        # the article's columns (distinct) logged and n_docs raised, in the same transaction
+        cols = np.asarray(all_cols, "<i4")
+        pipe.rpush(self._k("dflog"), cols.tobytes())
+        pipe.ltrim(self._k("dflog"), -DF_LOG, -1)
         pipe.incr(self._k("n_docs"))
+        if self._held and self._seen + 1 - self._saved >= DF_LOG // 2:
+            self._queue_saved_df(pipe, cols)
         if not math.isnan(entry.ts):  # the newest time, raised on the server (no read first)
             pipe.eval(_SET_IF_GREATER, 1, self._k("newest"), repr(entry.ts))
         self._guarded(pipe.execute)
+        if self._held:  # counted here too: the copy stays current under the lock
+            self._df[cols] += 1
+            self._seen += 1
+            if entry.ts > self._newest:  # (False for NaN)
+                self._newest = entry.ts
+
+    def _queue_saved_df(self, pipe: Any, cols: np.ndarray) -> None:
+        """Queue all the document frequencies with this article's ``cols``
+        counted (``P:df``, as int32 up to the last column counted) and their
+        article count (``P:df_n``): the log need reach back no further."""
+        df = self._df.copy()
+        df[cols] += 1
+        used = np.flatnonzero(df)
+        pipe.set(self._k("df"), df[: used[-1] + 1 if len(used) else 0].astype("<i4").tobytes())
+        pipe.set(self._k("df_n"), self._seen + 1)
+        self._saved = self._seen + 1
 
     def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:
         out: list[int] = []
@@ -356,53 +525,37 @@ class RedisState:
         self._drop_empty_stories({e.story for e in entries.values()})
 
     # the LSH views: one sorted set per bucket
-    def _buckets(self, term_sig: np.ndarray | None, shingle_sig: np.ndarray | None) -> list[tuple[int, list[str]]]:
-        """``(view, bucket keys)`` of both signatures (none for an empty one)."""
+    def _buckets(self, term_sig: np.ndarray | None, shingle_sig: np.ndarray | None) -> tuple[str, str]:
+        """The bucket keys of both signatures, each view's joined by newlines
+        (none for an empty signature), as the bucket scripts take them."""
         out = []
-        for view, ((bands, rows), sig, name) in enumerate(zip(self.views, (term_sig, shingle_sig), "ts", strict=False)):
+        for (bands, rows), sig, name in zip(self.views, (term_sig, shingle_sig), "ts", strict=True):
             if sig is None or (np.asarray(sig) == EMPTY).all():
-                out.append((view, []))
+                out.append("")
                 continue
             keys = band_keys(np.asarray(sig)[None, :], bands, rows)[0].tolist()
-            out.append((view, [self._k("b", name, b, k) for b, k in enumerate(keys)]))
-        return out
+            head = self._k("b", name, "")
+            out.append("\n".join([f"{head}{b}:{k}" for b, k in enumerate(keys)]))
+        return out[0], out[1]
 
     def lsh_insert(self, entry: Entry) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        for _, keys in self._buckets(entry.term_sig, entry.shingle_sig):
-            for key in keys:
-                pipe.zadd(key, {entry.seq: entry.seq})
-        self._guarded(pipe.execute)
+        keys = "\n".join(self._buckets(entry.term_sig, entry.shingle_sig))
+        self._guarded(self._buckets_add, [], [keys, entry.seq])
 
     def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Members of the signatures' buckets (one round trip), per view; a
         bucket above ``max_bucket_size`` gives its ``bucket_neighbours`` most recent."""
         p = self.params
-        views = self._buckets(term_sig, shingle_sig)
-        pipe = self.r.pipeline(transaction=False)
-        for _, keys in views:
-            for key in keys:
-                pipe.zrange(key, 0, -1)
-        results = iter(self._guarded(pipe.execute))
-        out = []
-        for _, keys in views:
-            found: set[int] = set()
-            for _ in keys:
-                bucket = next(results)
-                found.update(
-                    int(s) for s in bucket[capped_start(len(bucket), p.max_bucket_size, p.bucket_neighbours) :]
-                )
-            out.append(np.array(sorted(found), dtype=np.int64))
-        return out[0], out[1]
+        args = [*self._buckets(term_sig, shingle_sig), p.max_bucket_size, p.bucket_neighbours]
+        t, s = self._guarded(self._buckets_query, [], args)
+        return np.unique(np.frombuffer(t, "<i8")), np.unique(np.frombuffer(s, "<i8"))
 
     def lsh_remove(self, seqs: Sequence[int]) -> None:
         pipe = self.r.pipeline(transaction=False)
         for e in self.get_seqs(list(seqs)):
-            if e is None or not e.live:
-                continue
-            for _, keys in self._buckets(e.term_sig, e.shingle_sig):
-                for key in keys:
-                    pipe.zrem(key, e.seq)
+            if e is not None and e.live:
+                keys = "\n".join(self._buckets(e.term_sig, e.shingle_sig))
+                self._buckets_remove(keys=[], args=[keys, e.seq], client=pipe)
         self._guarded(pipe.execute)
 
     # scoring support
@@ -416,9 +569,9 @@ class RedisState:
     def snapshot(self) -> Snapshot:
         ids = self._guarded(self.r.hgetall, self._k("ids"))
         entries = [e for e in self.get_seqs(sorted(int(s) for s in ids.values())) if e is not None]
-        df = self._guarded(self.r.hgetall, self._k("df"))
-        cols = np.array(sorted(int(c) for c in df), dtype=np.int64)
-        vals = np.array([int(df[str(c).encode()]) for c in cols.tolist()], dtype=np.int32)
+        self._sync_df()  # the saved frequencies and the log since
+        cols = np.flatnonzero(self._df).astype(np.int64)
+        vals = self._df[cols].astype(np.int32)
         return Snapshot(
             entries=tuple(entries),
             df_cols=cols,
@@ -436,7 +589,10 @@ class RedisState:
         for e in snap.entries:
             self._queue_record(pipe, e)
         if len(snap.df_cols):
-            pipe.hset(self._k("df"), mapping=dict(zip(snap.df_cols.tolist(), snap.df_vals.tolist(), strict=False)))
+            df = np.zeros(int(snap.df_cols.max()) + 1, dtype="<i4")
+            df[snap.df_cols] = snap.df_vals
+            pipe.set(self._k("df"), df.tobytes())
+        pipe.set(self._k("df_n"), snap.n_docs)
         pipe.set(self._k("n_docs"), snap.n_docs)
         pipe.set(self._k("seq"), snap.next_seq)
         if snap.newest_ts > -math.inf:

@@ -52,6 +52,10 @@ class IndexState(Protocol):
 
     def story_size(self, story: str) -> int: ...
 
+    def story_sizes(self, stories: Sequence[str]) -> list[int]:
+        """:meth:`story_size` of each (one round trip on a server)."""
+        ...
+
     def story_ids(self) -> Iterator[str]:
         """Story ids in the order the stories were started."""
         ...
@@ -74,7 +78,8 @@ class IndexState(Protocol):
     def commit(
         self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
     ) -> None:
-        """Store a new article: record, story membership, document frequencies
+        """Store a new article: record, story membership, its LSH buckets
+        (live), document frequencies
         of ``all_cols``, the neighbour profiles and the partner lists of other
         (live) articles it changed (one transaction)."""
         ...

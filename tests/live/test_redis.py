@@ -72,6 +72,40 @@ def test_second_worker_sees_the_first_workers_articles(redis_server, prefix, fee
     assert w1.n_articles == 2
 
 
+def test_capped_buckets_give_the_memory_index_candidates(redis_server, prefix, feed):
+    """Buckets above ``max_bucket_size`` give their ``bucket_neighbours`` most
+    recent members on the server as in the in-memory band tables."""
+    params = {"max_bucket_size": 3, "bucket_neighbours": 2}
+    mem = StoryIndex(**params)
+    with StoryIndex(redis=redis_server, redis_prefix=prefix, **params) as red:
+        for a in feed:
+            assert red.add(a) == mem.add(a)
+        assert sorted(s.members for s in red) == sorted(s.members for s in mem)
+
+
+@pytest.mark.parametrize("log", [4, 4096])
+def test_workers_taking_turns_score_as_one_index(redis_server, prefix, feed, monkeypatch, tmp_path, log):
+    """Each worker keeps a copy of the document frequencies and catches up on
+    what the others counted: from the log of their columns, or (a worker
+    further behind than the log reaches: ``DF_LOG`` 4) from the saved
+    frequencies and the log since. Every match, scores included, equals one
+    in-memory index's, and so do the frequencies a saved index holds."""
+    from dedup.live import persist
+    from dedup.live import redis as red_state
+
+    monkeypatch.setattr(red_state, "DF_LOG", log)
+    mem = StoryIndex()
+    workers = [StoryIndex(redis=redis_server, redis_prefix=prefix) for _ in range(3)]
+    turns = [0] * 7 + [1] * 2 + [2] * 9 + [0, 1, 2] * 4 + [1] * 30
+    for a, w in zip(feed, turns, strict=False):
+        assert workers[w].add(a) == mem.add(a)
+    workers[2].save(str(tmp_path / "red.idx"))
+    mem.save(str(tmp_path / "mem.idx"))
+    snap, want = (persist.load_index(str(tmp_path / f"{n}.idx"))[2] for n in ("red", "mem"))
+    assert snap.n_docs == want.n_docs == len(feed)
+    assert snap.df_cols.tolist() == want.df_cols.tolist() and snap.df_vals.tolist() == want.df_vals.tolist()
+
+
 def test_other_parameters_are_refused(redis_server, prefix):
     StoryIndex(redis=redis_server, redis_prefix=prefix)
     with pytest.raises(ValueError, match="other parameters"):
