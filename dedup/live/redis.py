@@ -17,8 +17,10 @@ Under the same prefix ``P``:
                     (distinct hashed columns, little-endian int32), one entry
                     per article
 ``P:df``            string: the document frequency of each hashed column
-                    (int32) over the first ``P:df_n`` articles, written every
-                    ``DF_LOG / 2`` articles; with the log since, all of them
+                    (little-endian int32) over the first ``P:df_n`` articles,
+                    written every ``DF_LOG / 2`` articles; with the log since
+                    ``P:df_n``, every article is counted
+``P:df_n``          articles counted in ``P:df``
 ``P:ids``           hash: article id -> sequence number
 ``P:e:<seq>``       hash: one article (id, story, version, time, live flag,
                     and while live its term counts, terms before pruning,
@@ -39,9 +41,15 @@ Under the same prefix ``P``:
 An ``add`` computes the article's features outside the lock, then under
 ``P:lock`` reads what it needs, decides, inserts into the LSH buckets and
 writes the article in one MULTI/EXEC transaction -- the moment it is
-acknowledged. If Redis goes away before that, the article is not in the index
-(a bucket member without a record is ignored); everything acknowledged before
-is. A lost connection raises :class:`~dedup.live.records.IndexStorageError`.
+acknowledged. If Redis goes away before that, the article is not in the index;
+everything acknowledged before is. A lost connection raises
+:class:`~dedup.live.records.IndexStorageError`.
+
+Each worker keeps a copy of the document frequencies, brought up to date from
+``P:dflog`` when it takes the lock, and the fixed fields of the live records
+it has read (:data:`RECORD_CACHE`): what crosses the network is what changed.
+The bucket scripts name keys that are not among their KEYS (a bucket's key is
+computed from the signature): a single server, not Redis Cluster.
 """
 
 from __future__ import annotations
