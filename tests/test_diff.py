@@ -446,6 +446,83 @@ def test_short_paragraph_merged_into_a_long_one_is_in_the_merge():
     assert ((3, 0),) in [s.original for s in m.sentences if s.kind == "equal"]
 
 
+# --- a paragraph split right after an abbreviation ---------------------------------------
+
+# (text up to the abbreviation, the rest): the sentence splitter reads on after
+# "U.S.", "Dr.", "Inc.", "No." and initials, so one sentence on the joined side
+ABBREVIATION_SPLITS = [
+    (
+        "The letter demanding a ceasefire was sent by the U.S.",
+        "Officials in Kyiv said on Monday they had not received it.",
+    ),
+    ("The report on the outbreak was written by Dr.", "Smith and her team at the hospital reviewed it last week."),
+    (
+        "The shares were bought on Friday by Acme Inc.",
+        "Analysts said the deal valued the company at two billion dollars.",
+    ),
+    (
+        "The march ended late on Saturday outside No.",
+        "10 Downing Street was closed to visitors for the rest of the day.",
+    ),
+    ("The new novel was written by J.", "K. Rowling, who announced it on her website on Tuesday morning."),
+]
+
+
+def _abbreviation_pair(head: str, tail: str, direction: str) -> tuple[str, str]:
+    lead = "The talks lasted two days."
+    joined = PARAS[:2] + [f"{lead} {head} {tail}"] + PARAS[2:4]
+    apart = PARAS[:2] + [f"{lead} {head}", tail] + PARAS[2:4]
+    return (_doc(joined), _doc(apart)) if direction == "split" else (_doc(apart), _doc(joined))
+
+
+@pytest.mark.parametrize("direction", ["split", "merge"])
+@pytest.mark.parametrize(("head", "tail"), ABBREVIATION_SPLITS)
+def test_a_paragraph_split_right_after_an_abbreviation_is_a_split(head, tail, direction):
+    # the joined side had one sentence "... the U.S. Officials ...": its text, present
+    # on both sides, was reported dropped from one paragraph and added as another
+    d = diff_articles(*_abbreviation_pair(head, tail, direction))
+    _one_block_each(d)
+    groups = [(b.original, b.rewrite) for b in (d.splits if direction == "split" else d.merges)]
+    assert groups == ([((2,), (2, 3))] if direction == "split" else [((2, 3), (2,))])
+    assert d.summary.added == d.summary.dropped == 0 and d.summary.reworded == 0
+    assert d.summary.sentences_added == d.summary.sentences_dropped == 0
+    assert d.summary.carried_over == d.summary.verbatim == 1.0
+    (block,) = [b for b in d.blocks if b.kind in ("split", "merged")]
+    assert [s.kind for s in block.sentences] == ["equal"] * 3
+    joined = d.original[2] if direction == "split" else d.rewrite[2]
+    assert joined.sentences == ("The talks lasted two days.", head, tail)
+    assert json.loads(d.to_json())["blocks"][2]["sentences"][1]["kind"] == "equal"
+
+
+@pytest.mark.parametrize("direction", ["split", "merge"])
+@pytest.mark.parametrize(
+    "edits",
+    [
+        {"demanding": "calling for"},  # the text before the boundary reworded
+        {"on Monday": "on Tuesday"},  # the text after it
+        {"demanding": "calling for", "on Monday": "on Tuesday"},  # both: the halves correspond
+    ],
+)
+def test_a_reworded_paragraph_split_after_an_abbreviation_is_a_split(edits, direction):
+    head, tail = ABBREVIATION_SPLITS[0]
+    original, rewrite = _abbreviation_pair(head, tail, direction)
+    for old, new in edits.items():
+        rewrite = rewrite.replace(old, new)
+    d = diff_articles(original, rewrite)
+    _one_block_each(d)
+    assert len(d.splits if direction == "split" else d.merges) == 1
+    assert d.summary.added == d.summary.dropped == d.summary.sentences_added == d.summary.sentences_dropped == 0
+    (block,) = [b for b in d.blocks if b.kind in ("split", "merged")]
+    assert sorted(s.kind for s in block.sentences) == ["changed"] * len(edits) + ["equal"] * (3 - len(edits))
+
+
+def test_an_abbreviation_is_no_sentence_boundary_without_a_paragraph_boundary_there():
+    para = "The letter was sent by the U.S. Officials in Kyiv said on Monday they had not received it."
+    d = diff_articles(_doc([*PARAS[:2], para]), _doc([*PARAS[:2], para.replace("Monday", "Tuesday")]))
+    assert [b.kind for b in d.blocks] == ["identical", "identical", "reworded"]
+    assert d.original[2].sentences == (para,) and len(d.rewrite[2].sentences) == 1
+
+
 # --- what the diff must not hide or invent -------------------------------------------
 
 

@@ -279,6 +279,80 @@ def test_reworded_pair_is_inline_not_solid_blocks(seed_alignment):
     assert re.search(r"<del>[^<]*</del><ins>[^<]*</ins>security guarantees", page.replace("\u2019", "'"))
 
 
+# --- article text cannot imitate the plain marks ---------------------------------------------
+
+FAKE_MARKS = "The minister said [-not deleted-] and {+not inserted+} (-> rewrite ¶9) on DAY. He left."
+
+
+def test_plain_terminal_text_cannot_imitate_a_change():
+    # "[-not deleted-]" in the article read as a deletion: a reader could not
+    # tell the text's own marks from the renderer's
+    d = diff_articles(
+        Article(id="a[-b-]", text=FAKE_MARKS.replace("DAY", "Monday")),
+        Article(id="r", text=FAKE_MARKS.replace("DAY", "Tuesday")),
+    )
+    plain = render_terminal(d, color=False)
+    (line,) = [ln for ln in plain.splitlines() if ln.startswith("  ¶1 -> ¶1: ")]
+    assert line == (
+        "  ¶1 -> ¶1: The minister said [\\-not deleted-\\] and {\\+not inserted+\\} (-\\> rewrite ¶9) "
+        "on [-Monday-]{+Tuesday+}. He left."
+    )
+    assert plain.startswith("a[\\-b-\\] → r\n")
+    assert [plain.count(m) for m in ("[-", "-]", "{+", "+}", "(->")] == [1, 1, 1, 1, 0]  # the change, once
+    # colour marks changes by colour: only the note mark "(->" is the text's own there
+    coloured = render_terminal(d, color=True)
+    assert "said [-not deleted-] and {+not inserted+} (-\\> rewrite ¶9) on \x1b[31;9mMonday" in coloured
+    # the plain report says what the backslashes are
+    from dedup.report.terminal import ESCAPE_NOTE
+
+    assert plain.splitlines()[3] == ESCAPE_NOTE and ESCAPE_NOTE not in coloured
+    # a report with nothing to escape has no note
+    assert ESCAPE_NOTE not in render_terminal(diff_articles("Alpha beta.", "Alpha gamma."), color=False)
+
+
+_PLAIN_MARK = re.compile(r"\[-|-\]|\{\+|\+\}|\(->")
+_OPEN_CLOSE = {"deleted": ("[-", "-]"), "dropped": ("[-", "-]"), "inserted": ("{+", "+}"), "added": ("{+", "+}")}
+
+
+def test_plain_terminal_every_mark_is_the_renderers():
+    # any text, next to any mark: the marks a reader finds, left to right, are the
+    # renderer's, and the text is all there (with backslashes added)
+    import dataclasses
+    import random
+
+    from dedup.diff import Block, Span
+
+    rng = random.Random(7)
+    base = diff_articles("Alpha beta gamma.", "Alpha beta delta.")
+    marks = ["equal", "deleted", "inserted", "dropped", "added", "elsewhere", "dateline"]
+    for _ in range(400):
+        spans = tuple(
+            Span("".join(rng.choice("[]{}-+(>\\ a") for _ in range(rng.randint(1, 6))), m, "original ¶2")
+            for m in rng.choices(marks, k=rng.randint(1, 5))
+        )
+        block = Block("reworded", (0,), (0,), 0.5, changed=True, inline=spans)
+        out = render_terminal(dataclasses.replace(base, blocks=(block,)), color=False)
+        (line,) = [ln[len("  ¶1 -> ¶1: ") :] for ln in out.splitlines() if ln.startswith("  ¶1 -> ¶1: ")]
+        want: list[str] = []
+        plain = ""
+        for sp in spans:
+            opener, closer = _OPEN_CLOSE.get(sp.mark, ("", ""))
+            want += [m for m in (opener, closer) if m] + (["(->"] if sp.mark == "elsewhere" else [])
+            plain += opener + sp.text + closer + (" (-> original ¶2)" if sp.mark == "elsewhere" else "")
+        assert [m.group() for m in _PLAIN_MARK.finditer(line)] == want, (spans, line)
+        assert line.replace("\\", "") == plain.replace("\\", ""), (spans, line)
+
+
+def test_markdown_text_cannot_imitate_a_change():
+    # Markdown marks changes with ~~ and **, which md_escape escapes in the text
+    d = diff_articles(
+        "The minister said ~~not deleted~~ and **not inserted** on Monday. He left.",
+        "The minister said ~~not deleted~~ and **not inserted** on Tuesday. He left.",
+    )
+    md = render_markdown(d)
+    assert "said \\~\\~not deleted\\~\\~ and \\*\\*not inserted\\*\\* on ~~Monday~~**Tuesday**." in md
+
+
 def test_terminal_drops_c1_and_bidi_controls():
     evil = "Ministers met in Oslo \x1b[31mred\x1b[0m and \x9b31m csi \u202egnitirw\u202c on cod quotas."
     d = diff_articles("Ministers met in Oslo to discuss cod quotas.", evil)

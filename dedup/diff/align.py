@@ -26,7 +26,7 @@ from .blocks import Part, order_parts, partition
 from .build import Builder, Matches
 from .match import pair_equal, pair_in_gaps, pair_similar
 from .model import Alignment
-from .parse import Side, parse_side
+from .parse import Side, add_breaks, parse_side
 
 __all__ = ["diff_articles"]
 
@@ -169,12 +169,17 @@ def _alone(parts: list[Part], among: tuple[frozenset[int], frozenset[int]]) -> t
 
 def correspond(a: Side, b: Side, *, sentence_threshold: float) -> tuple[list[tuple[int, int]], Matches]:
     """Identical paragraph pairs, and the sentence correspondences of the other
-    paragraphs (see :mod:`dedup.diff.match`); those get split into sentences here."""
+    paragraphs (see :mod:`dedup.diff.match`); those get split into sentences
+    here, a paragraph boundary of the other side counting as a sentence
+    boundary (:func:`~dedup.diff.parse.add_breaks`)."""
     identical = pair_equal(a.para_key, b.para_key)
     taken_o = {o for o, _ in identical}
     taken_r = {r for _, r in identical}
-    a.split(p for p in a.body if p not in taken_o)
-    b.split(p for p in b.body if p not in taken_r)
+    free_a = [p for p in a.body if p not in taken_o]
+    free_b = [p for p in b.body if p not in taken_r]
+    add_breaks(a, b, free_a, free_b, threshold=sentence_threshold)
+    a.split(free_a)
+    b.split(free_b)
     matches = Matches()
     rest_a = list(range(len(a.sent_key)))
     rest_b = list(range(len(b.sent_key)))

@@ -13,7 +13,7 @@ sentence indices are 0-based here and in JSON; reports show them 1-based
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -53,12 +53,16 @@ class Span:
 class Paragraph:
     """One paragraph of either side. ``kind`` is a :class:`dedup.text.normalise.ParagraphKind`
     value (``body``, ``header``, ``dateline``, ``credit``); ``dateline`` is a
-    leading dateline split off a body paragraph."""
+    leading dateline split off a body paragraph. ``breaks``: offsets in
+    ``text`` where a sentence ends although the sentence splitter reads on
+    (after "U.S.", "Dr.", an initial): the other version ends a paragraph there
+    (see :func:`dedup.diff.parse.add_breaks`)."""
 
     index: int
     text: str
     kind: str
     dateline: str | None
+    breaks: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def number(self) -> int:
@@ -67,12 +71,15 @@ class Paragraph:
 
     @cached_property
     def sentences(self) -> tuple[str, ...]:
-        """Sentences of a body paragraph's text after the dateline (the sentence
-        indices of :class:`SentenceDiff` count these); other kinds are one piece.
+        """Sentences of a body paragraph's text after the dateline, cut at
+        :attr:`breaks` too (the sentence indices of :class:`SentenceDiff` count
+        these); other kinds are one piece.
         Made on first use: most paragraphs of a long, lightly edited pair never need them."""
         if self.kind != "body":
             return (self.text,)
-        return tuple(split_sentences(self.text[len(self.dateline or "") :].strip()))
+        start = len(self.dateline or "")
+        found = split_sentences(self.text[start:].strip())
+        return tuple(_cut_sentences(self.text, found, start, self.breaks)) if self.breaks else tuple(found)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +89,26 @@ class Paragraph:
             "text": self.text,
             "sentences": list(self.sentences),
         }
+
+
+def _cut_sentences(text: str, sentences: list[str], start: int, breaks: tuple[int, ...]) -> list[str]:
+    """``sentences`` (stripped pieces of ``text`` from ``start`` on, in order)
+    cut again at the offsets ``breaks``; a cut falls between words."""
+    out: list[str] = []
+    pos = start
+    for s in sentences:
+        at = text.find(s, pos)
+        at = pos if at < 0 else at
+        pos = at + len(s)
+        for b in sorted(b for b in breaks if at < b < pos):
+            head = text[at:b].strip()
+            if head:
+                out.append(head)
+            at = b
+        tail = text[at:pos].strip()
+        if tail:
+            out.append(tail)
+    return out
 
 
 @dataclass(frozen=True)

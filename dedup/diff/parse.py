@@ -5,16 +5,20 @@ times difflib, and most paragraphs of a real rewrite are carried over
 unchanged. So :func:`parse_side` only cuts paragraphs, tells their kind and
 keys each once (its identity: :func:`exact_key`); sentences are split and keyed only for
 the paragraphs that have no identical twin on the other side
-(:meth:`Side.split`), and the costlier parts -- content terms for similarity,
-word tokens with offsets for word diffs -- only for the sentences that need
-them (:meth:`Side.terms`, :meth:`Side.tokens`).
+(:meth:`Side.split`; where the other side ends a paragraph after an
+abbreviation, there too: :func:`add_breaks`), and the costlier parts --
+content terms for similarity, word tokens with offsets for word diffs -- only
+for the sentences that need them (:meth:`Side.terms`, :meth:`Side.tokens`).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from dedup.text.normalise import ParagraphKind, classify_paragraph, paragraphs, split_dateline
 
@@ -22,7 +26,7 @@ from .features import content_terms
 from .model import Paragraph
 from .words import Words, word_tokens
 
-__all__ = ["BODY", "Side", "exact_key", "parse_side"]
+__all__ = ["BODY", "Side", "add_breaks", "exact_key", "parse_side"]
 
 BODY = ParagraphKind.BODY.value
 
@@ -129,3 +133,161 @@ def parse_side(text: str, *, stem_length: int = 5, as_body: frozenset[int] = fro
         paras.append(Paragraph(i, p, kind, dateline))
         keys.append(exact_key(p))
     return Side(paras=paras, para_key=keys, stem_length=stem_length)
+
+
+# Where a sentence may end inside what the splitter kept as one: sentence
+# punctuation (and closing quotes) before a space and what may begin a sentence,
+# as :func:`dedup.text.normalise.split_sentences` reads it ("the U.S. Officials",
+# "Dr. Smith", "J. K. Rowling"): inside one of its sentences, only the places
+# it passed over because of an abbreviation or an initial.
+_STOP_RE = re.compile(r"[.!?]+[\"')\]\u201d\u2019]*(?=\s+[\"'(\[\u201c\u2018]*[A-Z0-9\u00c0-\u024f\u0400-\u04ff])")
+
+
+@dataclass
+class _Edges:
+    """The sentences at the paragraph boundaries of one side: keys of the first
+    and last sentences of its paragraphs, and the texts on either side of each
+    boundary between two of them that follow each other."""
+
+    firsts: set[str] = field(default_factory=set)
+    lasts: set[str] = field(default_factory=set)
+    around: list[tuple[str, str]] = field(default_factory=list)
+    first_words: set[str] = field(default_factory=set)
+    last_words: set[str] = field(default_factory=set)
+
+    def ending_with(self) -> dict[str, list[int]]:
+        """Boundaries of :attr:`around` by the last word before them."""
+        out: dict[str, list[int]] = {}
+        for j, (x, _) in enumerate(self.around):
+            out.setdefault(x.rsplit(None, 1)[-1], []).append(j)
+        return out
+
+
+def add_breaks(a: Side, b: Side, paras_a: Sequence[int], paras_b: Sequence[int], *, threshold: float) -> None:
+    """A paragraph boundary of the other version counts as a sentence boundary.
+
+    The splitter reads on after an abbreviation or an initial ("sent by the
+    U.S. Officials said..."), so when one version ends a paragraph right there
+    and the other does not, the two halves were one sentence on one side and
+    two on the other: text present on both sides would read as dropped and
+    added instead of split or merged. So a sentence of ``paras_a`` (body
+    paragraphs in order, not yet split) is cut after sentence punctuation
+    where the text before the cut (from the sentence or the last cut) is the
+    last sentence of a paragraph of ``paras_b``, or the text after it begins
+    with the first sentence of one, word for word; failing that, where the
+    two halves correspond (content cosine >= ``threshold``) to the sentences
+    on either side of one boundary between paragraphs of ``paras_b``, the
+    first of which ends with the same word (the abbreviation). The same for
+    ``b``. Each piece keeps at least two words (see :attr:`Paragraph.breaks`)."""
+    edges_a, edges_b = _edges(a, paras_a), _edges(b, paras_b)
+    _add_breaks(a, paras_a, edges_b, threshold)
+    _add_breaks(b, paras_b, edges_a, threshold)
+
+
+def _edges(side: Side, paras: Sequence[int]) -> _Edges:
+    out = _Edges()
+    prev: Paragraph | None = None
+    for i in paras:
+        p = side.paras[i]
+        if p.kind != BODY or not p.sentences:
+            prev = None
+            continue
+        first, last = exact_key(p.sentences[0]), exact_key(p.sentences[-1])
+        out.firsts.add(first)
+        out.lasts.add(last)
+        out.first_words.add(first.split(None, 1)[0])
+        out.last_words.add(last.rsplit(None, 1)[-1])
+        if prev is not None and prev.index + 1 == i:
+            out.around.append((prev.sentences[-1], p.sentences[0]))
+        prev = p
+    return out
+
+
+def _add_breaks(side: Side, paras: Sequence[int], edges: _Edges, threshold: float) -> None:
+    breaks: dict[int, list[int]] = {}
+    loose: list[tuple[int, int, str]] = []  # (paragraph, offset of the sentence, sentence) without exact cut
+    for i in paras:
+        p = side.paras[i]
+        if p.kind != BODY or i in side.first or not any(_STOP_RE.search(s) for s in p.sentences):
+            continue
+        pos = len(p.dateline or "")
+        for s in p.sentences:
+            at = p.text.find(s, pos)
+            at = pos if at < 0 else at
+            pos = at + len(s)
+            cuts = _cuts(s, edges)
+            breaks.setdefault(i, []).extend(at + c for c in cuts)
+            if not cuts and edges.around and _STOP_RE.search(s):
+                loose.append((i, at, s))
+    for i, offset in _similar_cuts(loose, edges, threshold, side.stem_length):
+        breaks[i].append(offset)
+    for i, offsets in breaks.items():
+        if offsets:
+            side.paras[i] = replace(side.paras[i], breaks=tuple(sorted(offsets)))
+
+
+def _halves(sentence: str) -> list[int]:
+    """Offsets after sentence punctuation inside ``sentence`` with two words or more on each side."""
+    return [
+        c
+        for c in (m.end() for m in _STOP_RE.finditer(sentence))
+        if len(sentence[:c].split()) >= 2 and len(sentence[c:].split()) >= 2
+    ]
+
+
+def _cuts(sentence: str, edges: _Edges) -> list[int]:
+    """Offsets in ``sentence`` where the other version's paragraphs end or begin, word for word."""
+    stops = _halves(sentence)
+    ends = [*stops, len(sentence)]
+    out: list[int] = []
+    start = 0
+    for k, c in enumerate(stops):
+        head, tail = sentence[start:c], sentence[c:]
+        if len(head.split()) < 2:
+            continue
+        if (head.rsplit(None, 1)[-1] in edges.last_words and exact_key(head) in edges.lasts) or (
+            tail.split(None, 1)[0] in edges.first_words
+            and any(exact_key(sentence[c:e]) in edges.firsts for e in ends[k + 1 :] if len(sentence[c:e].split()) >= 2)
+        ):
+            out.append(c)
+            start = c
+    return out
+
+
+def _similar_cuts(
+    loose: list[tuple[int, int, str]], edges: _Edges, threshold: float, stem_length: int
+) -> list[tuple[int, int]]:
+    """``(paragraph, offset)``: per sentence of ``loose``, the cut after the
+    last word of a paragraph before a boundary of ``edges.around`` whose halves
+    best correspond to the two sentences around it (cosine of content stems)."""
+    if not loose:
+        return []
+    by_word = edges.ending_with()
+    terms: dict[str, Counter[str]] = {}
+
+    def bag(text: str) -> Counter[str]:
+        got = terms.get(text)
+        if got is None:
+            got = terms[text] = Counter(content_terms(text, stem_length=stem_length))
+        return got
+
+    out: list[tuple[int, int]] = []
+    for i, at, s in loose:
+        best, cut = threshold, -1
+        for c in _halves(s):
+            for j in by_word.get(s[:c].rsplit(None, 1)[-1], ()):
+                x, y = edges.around[j]
+                score = min(_cosine(bag(s[:c]), bag(x)), _cosine(bag(s[c:]), bag(y)))
+                if score >= best and (cut < 0 or score > best):
+                    best, cut = score, c
+        if cut >= 0:
+            out.append((i, at + cut))
+    return out
+
+
+def _cosine(x: Counter[str], y: Counter[str]) -> float:
+    """Cosine of two bags of terms."""
+    dot = sum(v * y[k] for k, v in x.items() if k in y)
+    if not dot:
+        return 0.0
+    return dot / math.sqrt(sum(v * v for v in x.values()) * sum(v * v for v in y.values()))

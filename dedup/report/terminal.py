@@ -1,12 +1,28 @@
-"""Terminal report: colour on a terminal, plain when piped or ``NO_COLOR`` is set.
+r"""Terminal report: colour on a terminal, plain when piped or ``NO_COLOR`` is set.
 
 Plain mode marks changes the way ``git diff --word-diff=plain`` does:
-``[-deleted-]`` and ``{+inserted+}``, so a piped report still shows them.
+``[-deleted-]`` and ``{+inserted+}``, so a piped report still shows them; a
+sentence whose counterpart is in another block is followed by
+``(-> rewrite ¶N)`` in both modes.
+
+Article text cannot imitate these marks. Where the text itself holds ``[-``,
+``-]``, ``{+``, ``+}`` (plain mode) or ``(->`` (both modes), or makes one with
+a mark next to it, a backslash is added before the mark's last character
+(after any backslashes already there): the text ``[-not deleted-]`` reads
+``[\-not deleted-\]``, ``{+1+}`` reads ``{\+1+\}``, ``(->`` reads ``(-\>``, and
+``-\]`` reads ``-\\]``. So every ``[-``, ``-]``, ``{+``, ``+}`` and ``(->`` of
+the output is a mark the renderer wrote, and one backslash fewer gives the
+text back. A plain report in which this happened says so under its figures
+(:data:`ESCAPE_NOTE`).
+
+Article text cannot drive the terminal either: control and format characters
+(ESC, C1 controls, bidi overrides) become spaces (:func:`_clean`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 import unicodedata
@@ -55,6 +71,44 @@ def _clean(text: str) -> str:
     return "".join(ch if _safe(ch) else " " for ch in text)
 
 
+# The text's own marks: the first character(s) of a mark and the backslashes
+# after them, where its last character follows; a backslash goes in there.
+_PLAIN_MARKS = re.compile(r"\[\\*(?=-)|-\\*(?=\])|\{\\*(?=\+)|\+\\*(?=\})|\(-\\*(?=>)")
+_NOTE_MARK = re.compile(r"\(-\\*(?=>)")
+# A mark with a backslash in it: the plain report's note says what it is.
+_ESCAPED = re.compile(r"\[\\+-|-\\+\]|\{\\+\+|\+\\+\}|\(-\\+>")
+ESCAPE_NOTE = 'Not changes: "[\\-", "-\\]", "{\\+", "+\\}", "(-\\>" are the article\'s own text (one backslash added).'
+
+# colour style, plain opening and closing mark per span mark ("changed": deleted or inserted by side)
+_MARKS = {
+    "deleted": ("del", "[-", "-]"),
+    "inserted": ("ins", "{+", "+}"),
+    "dropped": ("dropped", "[-", "-]"),
+    "added": ("added", "{+", "+}"),
+    "elsewhere": ("elsewhere", "", ""),
+    "dateline": ("dateline", "", ""),
+}
+
+
+def _escape(text: str, before: str, after: str, color: bool) -> str:
+    """``text`` with a backslash added in each mark it holds or makes with
+    ``before`` (what ends the output before it) or ``after`` (its closing mark)."""
+    full = before + text + after
+    lo, hi = len(before), len(before) + len(text)
+    pattern = _NOTE_MARK if color else _PLAIN_MARKS
+    cuts = [m.end() for m in pattern.finditer(full) if lo <= m.end() <= hi]
+    if not cuts:
+        return text
+    return "\\".join(full[i:j] for i, j in zip([lo, *cuts], [*cuts, hi], strict=True))
+
+
+def _tail(text: str) -> str:
+    """The end of ``text`` that can begin a mark with what follows it."""
+    core = text.rstrip("\\")
+    head = "(-" if core.endswith("(-") else core[-1:] if core[-1:] in ("-", "+", "[", "{", "(") else ""
+    return head + text[len(core) :] if head else ""
+
+
 def _mark(text: str, style: str, color: bool, plain: tuple[str, str]) -> str:
     if color:
         return f"{_STYLE[style]}{text}{_RESET}"
@@ -63,26 +117,17 @@ def _mark(text: str, style: str, color: bool, plain: tuple[str, str]) -> str:
 
 def _spans(spans: tuple[Span, ...], side: str, color: bool) -> str:
     out: list[str] = []
+    tail = ""  # the end of the visible text so far (marks included, colour codes not)
     for s in spans:
-        t = _clean(s.text)
-        if s.mark == "equal":
-            out.append(t)
-        elif s.mark == "changed":
-            out.append(
-                _mark(t, "del", color, ("[-", "-]")) if side == "original" else _mark(t, "ins", color, ("{+", "+}"))
-            )
-        elif s.mark == "dropped":
-            out.append(_mark(t, "dropped", color, ("[-", "-]")))
-        elif s.mark == "added":
-            out.append(_mark(t, "added", color, ("{+", "+}")))
-        elif s.mark == "elsewhere":
-            out.append(_mark(t, "elsewhere", color, ("", "")) + f" (-> {_clean(s.ref or '')})")
-        elif s.mark == "dateline":
-            out.append(_mark(t, "dateline", color, ("", "")))
-        elif s.mark == "deleted":
-            out.append(_mark(t, "del", color, ("[-", "-]")))
-        elif s.mark == "inserted":
-            out.append(_mark(t, "ins", color, ("{+", "+}")))
+        mark = ("deleted" if side == "original" else "inserted") if s.mark == "changed" else s.mark
+        style, opener, closer = _MARKS.get(mark, ("", "", ""))
+        opener, closer = ("", "") if color else (opener, closer)
+        t = _escape(_clean(s.text), _tail(tail + opener), closer, color)
+        out.append(_mark(t, style, color, (opener, closer)) if style else t)
+        tail = _tail(tail + opener + t + closer)
+        if mark == "elsewhere":
+            out.append(f" (-> {_clean(s.ref or '')})")
+            tail = ""
     return "".join(out)
 
 
@@ -108,7 +153,7 @@ def render_terminal(
         color = use_color()
     s = a.summary
     lines = [
-        _mark(_clean(direction(a)), "head", color, ("", "")),
+        _mark(_escape(_clean(direction(a)), "", "", color), "head", color, ("", "")),
         _clean(summary_line(s)),
         " | ".join(f"{name} {value}" for name, value in figures(s)),
         "",
@@ -137,4 +182,6 @@ def render_terminal(
                 else:
                     lines.append(prefix + body)
         lines.append("")
+    if not color and any(_ESCAPED.search(line) for line in lines):
+        lines.insert(3, ESCAPE_NOTE)
     return "\n".join(lines).rstrip("\n") + "\n"
