@@ -544,3 +544,116 @@ def test_spark_cluster_remote_paths_are_left_to_spark():
     assert _local("s3a://bucket/articles/") is None and _local("hdfs://nn/x") is None
     assert _local("file:///tmp/x") == "/tmp/x" and _local("/tmp/x") == "/tmp/x"
     assert _local("/tmp/{a,b}.jsonl") is None  # a Hadoop glob: Spark says whether it matches
+
+
+# --- Ctrl-C from the very start: the one line and 130, never a traceback ------------------------------
+
+
+def _entry(kind: str) -> list[str]:
+    if kind == "script":
+        script = Path(sys.executable).with_name("dedup")
+        if not script.exists():
+            pytest.skip("the dedup console script is not installed next to this interpreter")
+        return [str(script)]
+    return [sys.executable, "-m", kind]
+
+
+def _mapped(pid: int, library: str) -> bool:
+    """Whether the process has loaded a shared library (Linux: /proc/PID/maps)."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("kind", ["script", "dedup", "dedup.cli"])
+@pytest.mark.parametrize("library", ["_multiarray_umath", "libllvmlite"])  # numpy's, then numba's, being imported
+def test_ctrl_c_while_the_package_is_imported_is_one_line_and_130(kind, library):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [*_entry(kind), "cluster", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even when started in the background
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and not _mapped(proc.pid, library):
+            time.sleep(0.001)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.endswith("dedup: interrupted\n"), err
+
+
+def test_the_entry_point_imports_nothing_heavy():
+    # what the console script imports before main() runs: Ctrl-C is handled only from main() on
+    code = "import sys, dedup.cli.app; print(sorted({'numpy', 'scipy', 'numba', 'orjson'} & set(sys.modules)))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+
+
+def test_a_command_gets_ctrl_c_as_keyboard_interrupt_and_the_handler_is_restored(monkeypatch, capsys):
+    import signal
+
+    from dedup.cli import cluster
+
+    seen = []
+
+    def interrupted(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGINT))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cluster, "cluster_input", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    assert main(["cluster", str(SEEDS)]) == 130
+    assert capsys.readouterr().err == "dedup: interrupted\n"
+    assert seen == [signal.default_int_handler] and signal.getsignal(signal.SIGINT) is before
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job: Ctrl-C stays ignored
+    try:
+        assert main(["cluster", str(SEEDS)]) == 130
+        assert seen[-1] == signal.SIG_IGN and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_the_package_names_load_on_first_use():
+    import dedup
+
+    code = "from dedup import *; import dedup; print(sorted(set(dedup.__all__) - set(globals())))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+    assert all(getattr(dedup, name) is not None for name in dedup.__all__)
+    assert set(dedup.__all__) <= set(dir(dedup)) and dedup.live.StoryIndex is dedup.StoryIndex
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        dedup.nothing_here  # noqa: B018
+
+
+# --- JSON output: control and bidi characters of the data escaped, the same strings --------------------
+
+_HIDDEN = "\x9b2J \x7f \u202egnp.exe\u202c \u200f \u2066x\u2069 \u2028"
+_HIDDEN_CHARS = set("\x9b\x7f\u202e\u202c\u200f\u2066\u2069\u2028")
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_cluster_json_escapes_control_and_bidi_characters_and_keeps_the_strings(tmp_path, fmt, capsys):
+    p = tmp_path / "odd.jsonl"
+    ids = ["a" + _HIDDEN, "b-é中"]
+    p.write_text(
+        "".join(json.dumps({"id": i, "title": "T" + _HIDDEN, "text": TEXT}) + "\n" for i in ids), encoding="utf-8"
+    )
+    out = tmp_path / f"s.{fmt}"
+    assert main(["cluster", str(p), "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert not _HIDDEN_CHARS & set(text) and "\\u202e" in text and "\\u009b" in text
+    assert "b-é中" in text  # other non-ASCII stays readable
+    docs = [json.loads(text)] if fmt == "json" else [json.loads(line) for line in text.splitlines()]
+    found = {m for c in docs[0]["clusters"] for m in c["members"]} if fmt == "json" else {d["id"] for d in docs}
+    assert found == set(ids)

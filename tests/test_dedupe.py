@@ -502,6 +502,49 @@ def test_csv_output_keeps_the_delimiter_and_line_ends(tmp_path, feed_rows, name,
     assert out.read_bytes().decode() == expected.getvalue()
 
 
+@pytest.mark.parametrize(
+    ("delim", "end", "extra"),
+    [("\t", "\n", []), (";", "\r\n", []), ("|", "\n", ["--delimiter", "|"]), (",", "\n", [])],
+)
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_csv_from_stdin_keeps_the_header_delimiter_and_line_ends_as_a_file_does(
+    tmp_path, feed_rows, monkeypatch, delim, end, extra, keep
+):
+    cols = ["id", "text", "published", "story", "kind"]
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=cols, delimiter=delim, lineterminator=end)
+    w.writeheader()
+    buf.write(f"short{delim}The harbour authority closed the northern pier after a storm damaged it.{end}")
+    w.writerows(feed_rows[:20])
+    src, from_file, from_stdin = tmp_path / "in.csv", tmp_path / "file.csv", tmp_path / "stdin.csv"
+    src.write_bytes(buf.getvalue().encode())
+    argv = ["--keep", keep, "--no-progress", *extra]
+    assert main(["dedupe", str(src), "-o", str(from_file), *argv]) == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(src.read_bytes())))
+    assert main(["dedupe", "-", "--input-format", "csv", "-o", str(from_stdin), *argv]) == 0
+    written = from_stdin.read_bytes().decode()
+    assert written == from_file.read_bytes().decode()
+    header, first = written.split(end)[:2]
+    assert header == delim.join(cols) and first.startswith(f"short{delim}") and first.endswith(delim * 3)
+
+
+def test_duplicates_and_errors_escape_control_and_bidi_characters_keeping_the_strings(tmp_path, feed_rows):
+    hidden = "\u202e\x9b\u200f\u2028"
+    rows = [{**r, "id": f"{r['id']}{hidden}"} for r in feed_rows[:20]]
+    src, dups, errs = tmp_path / "odd.jsonl", tmp_path / "d.jsonl", tmp_path / "e.jsonl"
+    bad = json.dumps({"id": "bad" + hidden, "text": 5})
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows) + bad + "\n", encoding="utf-8")
+    argv = ["dedupe", str(src), "-o", str(tmp_path / "k.jsonl"), "--duplicates", str(dups), "--errors", str(errs)]
+    assert main(argv) == 3
+    for path in (dups, errs):
+        text = path.read_text(encoding="utf-8")
+        assert not set(hidden) & set(text) and "\\u202e" in text, text
+        assert len(text.splitlines()) == len(_jsonl(path)) > 0  # U+2028 no longer splits a line for an editor
+    copies = {r["id"] for r in rows if r["kind"] == "copy"}
+    assert {d["id"] for d in _jsonl(dups)} == copies  # the same strings back
+    assert _jsonl(errs)[0]["line"] == 21 and "bad" in _jsonl(errs)[0]["error"]
+
+
 # --- clustering options against a saved index ---------------------------------------------------------------
 
 

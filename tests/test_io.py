@@ -356,3 +356,68 @@ def test_read_ahead_stops_reading_when_closed():
     assert threading.active_count() == before
     with pytest.raises(ValueError, match="size"):
         ReadAhead([], size=0)
+
+
+# --- a CSV input's layout as the reader reads it (stdin read once) ----------------------------------------
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_the_reader_gives_the_csv_layout_before_the_first_record(tmp_path, monkeypatch, source):
+    from dedup.io.writers import CsvLayout
+
+    data = f"ID;Text;Extra\r\nshort;{TEXT}\r\nfull;{TEXT} Again.;x\r\n".encode()
+    path = tmp_path / "in.csv"
+    path.write_bytes(data)
+    if source == "stdin":
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    seen: list[object] = []
+    recs = iter_records(str(path) if source == "file" else "-", fmt="csv", on_layout=seen.append)
+    first = next(recs)
+    assert seen == [CsvLayout(["ID", "Text", "Extra"], ";", "\r\n")]  # before the first record came
+    assert first.raw == {"ID": "short", "Text": TEXT} and [r.line for r in recs] == [3]
+    assert seen == [CsvLayout(["ID", "Text", "Extra"], ";", "\r\n")]  # once
+
+
+def test_record_writer_writes_under_the_layout_the_reader_gave(tmp_path):
+    from dedup.io import Record
+    from dedup.io.writers import CsvLayout, RecordWriter
+
+    w = RecordWriter(str(tmp_path / "out.csv"), "csv")
+    w.use_layout(CsvLayout(["id", "text", "extra"], "\t", "\n"))
+    w.write(Record("-", 2, raw={"id": "a", "text": "t"}))
+    w.use_layout(CsvLayout(["other"], ",", "\r\n"))  # too late: the header is written
+    w.write(Record("-", 3, raw={"id": "b", "text": "u", "extra": "x"}))
+    w.close()
+    assert (tmp_path / "out.csv").read_bytes() == b"id\ttext\textra\na\tt\t\nb\tu\tx\n"
+
+
+# --- JSON text: control and bidi characters escaped, the same strings ------------------------------------
+
+
+def test_json_text_escapes_what_acts_on_a_display_and_nothing_else():
+    import random
+
+    from dedup.io.jsontext import INVISIBLE, dumps
+
+    assert (
+        dumps({"id": "a\u202eb\x9b\u2028é中\U0001f600\x1b"}) == '{"id": "a\\u202eb\\u009b\\u2028é中\U0001f600\\u001b"}'
+    )
+    rng = random.Random(7)
+    alphabet = 'ab é中\U0001f600"\\\n\x00\x1b\x7f\x85\x9b\u061c\u200e\u200f\u2028\u2029\u202a\u202e\u2066\u2069'
+    for _ in range(2000):
+        value = {"".join(rng.choices(alphabet, k=3)): ["".join(rng.choices(alphabet, k=rng.randrange(12)))]}
+        text = dumps(value, indent=rng.choice([None, 2]))
+        assert json.loads(text) == value and not INVISIBLE.search(text)
+        assert all(ch in text for ch in "é中\U0001f600" if ch in json.dumps(value, ensure_ascii=False))
+
+
+def test_write_jsonl_escapes_control_and_bidi_characters():
+    from dedup.io import write_jsonl
+
+    out = io.StringIO()
+    assert write_jsonl([{"id": "x\u202egnp.exe", "n": 1}, {"t": "\x85\u2029"}], out) == 2
+    assert out.getvalue() == '{"id": "x\\u202egnp.exe", "n": 1}\n{"t": "\\u0085\\u2029"}\n'
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+        {"id": "x\u202egnp.exe", "n": 1},
+        {"t": "\x85\u2029"},
+    ]

@@ -537,3 +537,53 @@ def test_markdown_shows_control_characters_of_ids_and_titles_escaped():
     md = render_markdown(d)
     assert not _controls(md)
     assert "b\\\\x1b\\[2J" in md and "\\\\u202egnitirw\\\\u202c" in md
+
+
+# ==========================================================================================================
+# Control and bidi characters of the data in HTML and JSON (ids, titles, texts): shown as visible escapes
+# in HTML, written as \u escapes in JSON (the same strings back). Added with the CLI/io safety fixes.
+# ==========================================================================================================
+
+_SPOOF = "\x1b[31m \x9b2J \x7f \x00 \u202efdp.exe\u202c \u200f1\u200e \u2066x\u2069 \u061c"
+_SPOOF_CHARS = set("\x1b\x9b\x7f\x00\u202e\u202c\u200f\u200e\u2066\u2069\u061c")
+
+
+def _spoof_pair():
+    body = "Ministers met in Oslo to discuss cod quotas.\r\n\r\nThe talks ended without agreement."
+    a = Article(id="a" + _SPOOF, title="T" + _SPOOF, text=body)
+    b = Article(id="b" + _SPOOF, text=body.replace("quotas.", f"quotas {_SPOOF} today.") + "\n\nNew line" + _SPOOF)
+    return a, b
+
+
+def _raw_controls(page: str) -> set[str]:
+    return {ch for ch in page if ch in _SPOOF_CHARS or (ord(ch) < 0x20 and ch not in "\n\t")}
+
+
+def test_html_shows_control_and_bidi_characters_of_the_data_as_escapes():
+    a, b = _spoof_pair()
+    for page in (
+        render_html(diff_articles(a, b)),
+        render_cluster_html(Cluster(id=a.id, representative=a, members=(a, b))),
+    ):
+        assert not _raw_controls(page), _raw_controls(page)
+        text = html.unescape(re.sub("<[^>]+>", "", page))
+        assert "a\\x1b[31m \\x9b2J \\x7f \\x00 \\u202efdp.exe\\u202c \\u200f1\\u200e \\u2066x\\u2069 \\u061c" in text
+        assert "T\\x1b[31m" in text and "New line" in text  # (the diff's paragraphs drop C0/C1 controls themselves)
+        assert re.search(r"quotas [^.]*\\u202efdp\.exe\\u202c \\u200f1\\u200e \\u2066x\\u2069 \\u061c today", text)
+        assert "\r" not in page  # a carriage return is the newline HTML reads it as
+
+
+def test_html_isolates_the_ids_and_titles_set_in_a_sentence():
+    a, b = _spoof_pair()
+    page = render_html(diff_articles(a, b))
+    assert re.search(r"Original \(left\): <b><bdi>T\\x1b\[31m[^<]*</bdi></b>", page)
+    assert re.search(r"rewrite \(right\): <b><bdi>b\\x1b\[31m[^<]*</bdi></b>", page)
+
+
+def test_json_report_escapes_control_and_bidi_characters_and_round_trips():
+    a, b = _spoof_pair()
+    al = diff_articles(a, b)
+    text = render_json(al)
+    assert not _raw_controls(text) and "\\u202e" in text and "\\u009b" in text
+    assert json.loads(text) == json.loads(json.dumps(al.to_dict()))  # the very same data
+    assert "é" in render_json(diff_articles("Café au lait served.", "Café au lait served again."))

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from ..io import FieldMap
 from ..params import LINKAGES, MAX_WINDOW_DAYS, Params
+from .interrupt import EXIT_INTERRUPTED
 
 __all__ = [
     "EXIT_OK",
@@ -48,7 +49,6 @@ EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_INPUT = 2
 EXIT_REJECTED = 3
-EXIT_INTERRUPTED = 130
 
 #: the one table of exit codes every command uses (the README prints it)
 EXIT_CODES = (

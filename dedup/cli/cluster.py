@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
 
 from ..article import Cluster, Clustering
 from ..frames import clustering_rows
+from ..io.jsontext import dumps
 from .args import (
     EXIT_INPUT,
     EXIT_OK,
@@ -139,17 +139,12 @@ def _write(result: Clustering, args: argparse.Namespace, fmt: str, rejected: lis
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if fmt == "json":
-            json.dump(
-                {
-                    "clusters": [c.to_dict() for c in result],
-                    "rejected": rejected,
-                    "params": params_from_args(args).to_dict(),
-                },
-                out,
-                indent=2,
-                ensure_ascii=False,
-            )
-            out.write("\n")
+            doc = {
+                "clusters": [c.to_dict() for c in result],
+                "rejected": rejected,
+                "params": params_from_args(args).to_dict(),
+            }
+            out.write(dumps(doc, indent=2) + "\n")
         elif fmt == "jsonl":
             rows = clustering_rows(result)
             for k in range(len(rows["id"])):
@@ -160,7 +155,7 @@ def _write(result: Clustering, args: argparse.Namespace, fmt: str, rejected: lis
                     "representative": rows["representative"][k],
                     "score": rows["score"][k],
                 }
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(dumps(row) + "\n")
         else:
             _write_text(result, out, n_read, args.all)
     finally:

@@ -9,7 +9,6 @@ The index is driven through its public API only: ``add_stream``,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import signal
@@ -22,7 +21,8 @@ from typing import IO, Any
 
 from ..article import Article
 from ..io import ReadAhead, Record, detect_format, iter_records, open_text
-from ..io.writers import RecordWriter, csv_layout
+from ..io.jsontext import dumps
+from ..io.writers import RecordWriter
 from ..live import DuplicateArticleError, IndexSaveError, IndexStorageError, StoryIndex
 from .args import (
     EXIT_INPUT,
@@ -296,8 +296,8 @@ class _Run:
             from ..io.parquet import input_schema
 
             schema = input_schema(args.input)
-        layout = csv_layout(args.input, fields_from_args(args)["delimiter"]) if fmt == "csv" else None
-        self.out = RecordWriter(args.output, fmt, schema=schema, layout=layout)
+        # a CSV input's layout comes from the reader as it reads the header (stdin is read once)
+        self.out = RecordWriter(args.output, fmt, schema=schema)
         self.dups: IO[str] | None = open_text(args.duplicates, "w") if args.duplicates else None
         self.errs: IO[str] | None = open_text(args.errors, "w") if args.errors else None
         self.counts = {"read": 0, "kept": 0, "duplicates": 0, "rejected": 0}
@@ -315,7 +315,7 @@ class _Run:
     def drop(self, article_id: str, **info: Any) -> None:
         self.counts["duplicates"] += 1
         if self.dups is not None:
-            self.dups.write(json.dumps({"id": article_id, **info}, ensure_ascii=False) + "\n")
+            self.dups.write(dumps({"id": article_id, **info}) + "\n")
 
     def sample_fields(self, rec: Record) -> None:
         """Collect the field names of the first records (named when no record has the text field)."""
@@ -328,9 +328,7 @@ class _Run:
         self.counts["rejected"] += 1
         self.log.on_error(rec)
         if self.errs is not None:
-            self.errs.write(
-                json.dumps({"source": rec.source, "line": rec.line, "error": rec.error}, ensure_ascii=False) + "\n"
-            )
+            self.errs.write(dumps({"source": rec.source, "line": rec.line, "error": rec.error}) + "\n")
 
     def spool_record(self, rec: Record, version: str) -> None:
         a: Article = rec.article  # type: ignore[assignment]
@@ -402,7 +400,11 @@ def _process(
     """Stream the input through the index and write the outputs: the failure
     that stopped it, if any, and whether that was Ctrl-C."""
     # read in a thread: on a live pipe each record is handled as it arrives
-    records = ReadAhead(iter_records(args.input, fmt=fmt, on_bytes=state.bar.update, **fields_from_args(args)))
+    records = ReadAhead(
+        iter_records(
+            args.input, fmt=fmt, on_bytes=state.bar.update, on_layout=state.out.use_layout, **fields_from_args(args)
+        )
+    )
     failure: str | None = None
     interrupted = False
     hold = _Hold()

@@ -22,6 +22,7 @@ import json
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -42,6 +43,8 @@ __all__ = [
     "jsonl_record",
     "BOM",
     "DELIMITERS",
+    "CsvLayout",
+    "line_ending",
 ]
 
 BOM = b"\xef\xbb\xbf"
@@ -156,6 +159,21 @@ def sniff_delimiter(header: str, default: str = ",") -> str:
     return best if counts[best] else default
 
 
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV input is laid out: its header (every column, in order), its
+    delimiter and its line ending, for writing its rows back the same way."""
+
+    header: list[str]
+    delimiter: str = ","
+    lineterminator: str = "\r\n"
+
+
+def line_ending(line: str) -> str:
+    """The line end ``line`` has (``\\r\\n``, ``\\r``, else ``\\n``)."""
+    return "\r\n" if line.endswith("\r\n") else "\r" if line.endswith("\r") else "\n"
+
+
 def _resolve_fields(header: list[str], fields: FieldMap) -> FieldMap:
     """``fields`` with each name matched to the header, ignoring case when not exact."""
     lower = {h.lower(): h for h in header}
@@ -176,9 +194,14 @@ def csv_text(f: BinaryIO) -> IO[str]:
 
 
 def _iter_csv(
-    f: BinaryIO, label: str, ref: str, fields: FieldMap, delimiter: str | None, tsv: bool
+    f: BinaryIO,
+    label: str,
+    ref: str,
+    fields: FieldMap,
+    delimiter: str | None,
+    tsv: bool,
+    on_layout: Callable[[CsvLayout], None] | None = None,
 ) -> Iterator[Record]:
-
     text = csv_text(f)
     head = list(islice(text, 1))
     if not head:
@@ -190,6 +213,8 @@ def _iter_csv(
     except csv.Error as exc:
         yield Record(label, 1, error=f"unreadable CSV header: {exc}")
         return
+    if on_layout is not None:  # before the first row: stdin is read once, its header with it
+        on_layout(CsvLayout(header, delim, line_ending(head[0])))
     names = _resolve_fields(header, fields)
     while True:
         try:
@@ -249,6 +274,7 @@ def iter_records(
     delimiter: str | None = None,
     on_bytes: Callable[[int], None] | None = None,
     batch_size: int = 1024,
+    on_layout: Callable[[CsvLayout], None] | None = None,
 ) -> Iterator[Record]:
     """Every record of one input, good or bad, with its line number.
 
@@ -259,8 +285,11 @@ def iter_records(
     delimiter is sniffed from it unless given. Parquet is read ``batch_size``
     rows at a time, row group by row group (a group that cannot be decoded
     is one rejected record). ``on_bytes`` hears the input bytes consumed (for
-    progress). Raises :class:`InputError` or :class:`FileNotFoundError` only
-    when the file cannot be opened at all.
+    progress). ``on_layout`` hears a CSV input's :class:`CsvLayout` once its
+    header is read, before its first record (how ``dedup dedupe`` writes the
+    kept rows as they came, stdin too, which is read only once). Raises
+    :class:`InputError` or :class:`FileNotFoundError` only when the file
+    cannot be opened at all.
     """
     fmt = fmt or ("jsonl" if path == "-" else detect_format(path))
     if fmt not in FORMATS:
@@ -281,7 +310,7 @@ def iter_records(
             records = _iter_jsonl(f, label, id_prefix(path), fields)
         else:
             tsv = path.endswith((".tsv", ".tsv.gz"))
-            records = _iter_csv(f, label, id_prefix(path), fields, delimiter, tsv)
+            records = _iter_csv(f, label, id_prefix(path), fields, delimiter, tsv, on_layout)
         for rec in records:
             last = rec.line
             yield rec

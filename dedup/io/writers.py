@@ -1,4 +1,5 @@
-"""Writers: JSON lines of dicts, and kept input records written back unchanged."""
+"""Writers: JSON lines of dicts (control and bidi characters escaped, see
+:mod:`dedup.io.jsontext`), and kept input records written back unchanged."""
 
 from __future__ import annotations
 
@@ -7,41 +8,33 @@ import io
 import json
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import islice
 from typing import IO, Any
 
 from .files import open_binary, open_output
-from .readers import csv_text, sniff_delimiter
+from .jsontext import dumps
+from .readers import CsvLayout, csv_text, line_ending, sniff_delimiter
 from .records import InputError, Record
 
 __all__ = ["write_jsonl", "RecordWriter", "CsvLayout", "csv_layout"]
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    """Write dicts as JSON lines (strict JSON: no NaN or Infinity); returns how many."""
+    """Write dicts as JSON lines (strict JSON: no NaN or Infinity; controls and
+    bidi characters escaped, :mod:`dedup.io.jsontext`); returns how many."""
     n = 0
     for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False) + "\n")
+        out.write(dumps(row, default=str, allow_nan=False) + "\n")
         n += 1
     return n
-
-
-@dataclass(frozen=True)
-class CsvLayout:
-    """How a CSV input is laid out: its header (every column, in order), its
-    delimiter and its line ending, for writing its rows back the same way."""
-
-    header: list[str]
-    delimiter: str = ","
-    lineterminator: str = "\r\n"
 
 
 def csv_layout(path: str, delimiter: str | None = None) -> CsvLayout | None:
     """The layout of the CSV file ``path`` as the reader sees it (the header
     names stripped, the delimiter given or sniffed from the header line, a
-    ``.tsv`` defaulting to tab); None for stdin, an empty file or an
-    unreadable header (the writer then takes the first row's columns)."""
+    ``.tsv`` defaulting to tab); None for stdin (read once: the reader gives
+    its layout as it reads the header, ``iter_records(on_layout=...)``), an
+    empty file or an unreadable header."""
     if path == "-":
         return None
     try:
@@ -57,15 +50,16 @@ def csv_layout(path: str, delimiter: str | None = None) -> CsvLayout | None:
         header = [h.strip() for h in next(csv.reader(head, delimiter=delim))]
     except (csv.Error, StopIteration):
         return None
-    ending = "\r\n" if head[0].endswith("\r\n") else "\r" if head[0].endswith("\r") else "\n"
-    return CsvLayout(header, delim, ending)
+    return CsvLayout(header, delim, line_ending(head[0]))
 
 
 class RecordWriter:
     """Input records written back in their own format: a JSONL record as its
     exact input bytes, a CSV row under the input's header (``layout``: every
     column of the input, its delimiter and line ending; a short row's
-    missing fields empty), a Parquet row under the input's schema."""
+    missing fields empty; given when the writer is made, or by
+    :meth:`use_layout` before the first row), a Parquet row under the
+    input's schema."""
 
     def __init__(self, path: str, fmt: str, *, schema: Any = None, layout: CsvLayout | None = None):
         self.fmt = fmt
@@ -83,6 +77,13 @@ class RecordWriter:
             self._out = None
         else:
             self._out = open_output(path)
+
+    def use_layout(self, layout: CsvLayout) -> None:
+        """Write CSV rows under ``layout`` (``iter_records(on_layout=...)``:
+        the input's header as the reader read it); once rows are written, the
+        header they went under stays."""
+        if self._csv is None:
+            self.layout = layout
 
     def write(self, rec: Record) -> None:
         if self.fmt == "jsonl":

@@ -5,11 +5,25 @@ Policy meta tag forbids them, as a second line of defence), readable when
 printed. Two aligned columns, one table row per block. Every piece of
 article text -- and ids and titles, which come from input too -- goes through
 ``html.escape(..., quote=True)``, in element text and in attributes alike.
+
+Characters that act on the display instead of showing never reach the page
+raw: the C0 controls but tab and newline, DEL, the C1 controls, and the
+bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E,
+U+200F, U+202A-U+202E, U+2066-U+2069) are shown as visible escapes
+(``\\x1b``, ``\\u202e``), as the terminal and Markdown reports show
+control characters. A right-to-left override in an id, title or text would
+otherwise make the page read differently from the data (``a\\u202efdp.exe``
+displayed as ``aexe.pdf``; the figures or words of a diff displayed in
+another order than they have). A carriage return is
+written as the newline the HTML parser reads it as. Ids and titles set in a
+sentence are isolated (``<bdi>``), so that a right-to-left title does not
+reorder the words around it.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 from dedup.diff import Alignment, Block, Paragraph, Span
@@ -26,18 +40,39 @@ __all__ = [
     "page",
     "esc",
     "esc_text",
+    "visible",
 ]
 
 
+#: shown as escapes, never raw: C0 controls but tab and newline (a carriage return
+#: is a newline to HTML), DEL, C1 controls, and the bidirectional formatting characters
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible_escape(m: re.Match[str]) -> str:
+    """``\\x1b`` for a character below U+0100, ``\\u202e`` above (as :func:`dedup.cli.args.safe` writes them)."""
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def visible(value: str) -> str:
+    """``value`` with the characters that act on the display shown as escapes
+    (``\\x1b``, ``\\u202e``), carriage returns as the newlines HTML reads them as."""
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _INVISIBLE.sub(_visible_escape, value)
+
+
 def esc(value: object) -> str:
-    """Escape for element text and attribute values alike."""
-    return html.escape(str(value), quote=True)
+    """Escape for element text and attribute values alike (controls and bidi characters shown, :func:`visible`)."""
+    return html.escape(visible(str(value)), quote=True)
 
 
 def esc_text(value: str) -> str:
     """Escape article text for element content (``<``, ``>``, ``&``; quotes need
-    no escape outside attributes, and news text is full of them)."""
-    return html.escape(value, quote=False)
+    no escape outside attributes, and news text is full of them; controls and
+    bidi characters shown, :func:`visible`)."""
+    return html.escape(visible(value), quote=False)
 
 
 CSS = """
@@ -330,9 +365,10 @@ def render_alignment_section(
     head = heading if heading is not None else direction(a)
     id_attr = f' id="{esc(anchor)}"' if anchor else ""
     meta = (
-        f'<p class="meta">Original (left): <b>{esc(side_name(a.original_id, a.original_title))}</b> · '
+        f'<p class="meta">Original (left): <b><bdi>{esc(side_name(a.original_id, a.original_title))}</bdi></b> · '
         f"{len(a.original)} paragraphs — "
-        f"rewrite (right): <b>{esc(side_name(a.rewrite_id, a.rewrite_title))}</b> · {len(a.rewrite)} paragraphs."
+        f"rewrite (right): <b><bdi>{esc(side_name(a.rewrite_id, a.rewrite_title))}</bdi></b> · "
+        f"{len(a.rewrite)} paragraphs."
         + (
             ""
             if original_anchor is not None
