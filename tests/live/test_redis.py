@@ -284,3 +284,26 @@ def test_a_request_the_server_refuses_is_a_storage_error(redis_server, prefix, f
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
         f"dedup: error: cannot use Redis at {redis_server['host']}:{redis_server['port']}: DB index is out of range"
     ]
+
+
+def test_drop_index_deletes_every_key_of_its_prefix_only(redis_server, prefix, feed):
+    """Thousands of keys (an article's buckets), deleted a batch at a time; another index stays."""
+    import redis as redislib
+
+    from dedup.live.redis import drop_index
+
+    r = redislib.Redis(**redis_server)
+    with (
+        StoryIndex(redis=redis_server, redis_prefix=prefix) as red,
+        StoryIndex(redis=redis_server, redis_prefix=prefix + "x") as other,
+    ):
+        for a in feed[:8]:
+            red.add(a)
+        other.add(feed[0])
+        keys = sum(1 for _ in r.scan_iter(match=f"{prefix}:*", count=1000))
+        kept = sum(1 for _ in r.scan_iter(match=f"{prefix}x:*", count=1000))
+        assert keys > 2000
+        assert drop_index(redis_server, prefix) == keys
+        assert not any(r.scan_iter(match=f"{prefix}:*", count=1000))
+        assert sum(1 for _ in r.scan_iter(match=f"{prefix}x:*", count=1000)) == kept
+        drop_index(redis_server, prefix + "x")
