@@ -90,27 +90,26 @@ if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1]
 return 0
 """
 
-# Scripts that take a whole article's columns or bucket keys as one argument:
-# the client then encodes and parses one value instead of thousands (redis-py
-# spends ~2 us an argument). Columns are little-endian int32 (``n_features``
-# is at most 2**24, so a column's decimal field name is exact in Lua's
-# doubles); bucket keys are joined by newlines (they never hold one).
-# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest) what a worker that has
-# counted the first ARGV[1] articles lacks: {n_docs, 0, newest, the log entries
-# since}, or, when the log does not reach back that far, {n_docs, 1, newest,
-# P:df, the log entries since P:df_n}
+# Scripts that take many values as one argument: the client then encodes and
+# parses one value instead of hundreds (redis-py spends ~2 us an argument).
+# Bucket keys are joined by newlines (they never hold one).
+#
+# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest, P:seq) what a worker that
+# has counted the first ARGV[1] articles lacks: {n_docs, 0, newest, seq, the
+# log entries since}, or, when the log does not reach back that far, {n_docs,
+# 1, newest, seq, P:df, the log entries since P:df_n}
 _DF_SYNC = """
 local n, seen = tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])
-local newest = redis.call('GET', KEYS[5]) or ''
-if n == seen then return {n, 0, newest} end
+local newest, seq = redis.call('GET', KEYS[5]) or '', tonumber(redis.call('GET', KEYS[6]) or '0')
+if n == seen then return {n, 0, newest, seq} end
 local first = n - redis.call('LLEN', KEYS[2])
 local out, head
 if seen < n and seen >= first then
-  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest}
+  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest, seq}
 else
   local c = tonumber(redis.call('GET', KEYS[4]) or '0')
   if c < first then return redis.error_reply('the document frequencies of the index are incomplete') end
-  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, redis.call('GET', KEYS[3]) or ''}
+  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, seq, redis.call('GET', KEYS[3]) or ''}
 end
 for i = #head, 1, -1 do table.insert(out, 1, head[i]) end
 return out
@@ -263,8 +262,9 @@ class RedisState:
         self._seen = 0
         self._saved = 0  # articles counted in P:df when this copy was last brought up to date
         self._records: OrderedDict[int, Entry] = OrderedDict()  # seq -> a live record read before (LRU)
-        self._held = False  # the lock is held and the copy (and _newest) is current
+        self._held = False  # the lock is held and the copy (and _newest, _next_seq) is current
         self._newest = -math.inf
+        self._next_seq = 0
         self.views = lsh_bands(params)
         self.scorer = Scorer(params)
         try:
@@ -317,10 +317,11 @@ class RedisState:
         """Count the articles other workers added since this copy was made
         (from the log of their columns), or read all of ``P:df`` when the log
         no longer reaches back that far."""
-        keys = [self._k("n_docs"), self._k("dflog"), self._k("df"), self._k("df_n"), self._k("newest")]
-        got = self._guarded(self._df_sync, keys, [self._seen])
+        names = ("n_docs", "dflog", "df", "df_n", "newest", "seq")
+        got = self._guarded(self._df_sync, [self._k(k) for k in names], [self._seen])
         self._newest = float(got[2]) if got[2] else -math.inf
-        log = got[3:]
+        self._next_seq = int(got[3])
+        log = got[4:]
         if got[1] == 1:  # the saved frequencies, then the log since
             saved = np.frombuffer(log.pop(0), "<i4")
             self._df[:] = 0
@@ -417,7 +418,13 @@ class RedisState:
 
     # writing
     def claim_seq(self) -> int:
-        return int(self._guarded(self.r.incr, self._k("seq"))) - 1
+        """Under the lock, the next number as the lock's sync read it: it is
+        written with the article (:meth:`commit`), so an add that fails before
+        leaves it to the next one (nothing else is written under it)."""
+        if not self._held:
+            return int(self._guarded(self.r.incr, self._k("seq"))) - 1
+        self._next_seq += 1
+        return self._next_seq - 1
 
     def _write_profiles(self, pipe: Any, profiles: Profiles | None) -> None:
         """Queue the new neighbour profiles of other (live) articles."""
@@ -453,6 +460,8 @@ class RedisState:
         self._queue_record(pipe, entry)
         # the article's columns (distinct) logged and n_docs raised, in the same transaction
         cols = np.asarray(all_cols, "<i4")
+        if self._held:
+            pipe.set(self._k("seq"), max(self._next_seq, entry.seq + 1))
         pipe.rpush(self._k("dflog"), cols.tobytes())
         pipe.ltrim(self._k("dflog"), -DF_LOG, -1)
         pipe.incr(self._k("n_docs"))
