@@ -473,8 +473,12 @@ class StoryIndex:
         """Write the index to ``path`` atomically (see :mod:`dedup.live.persist`).
 
         Raises :class:`~dedup.IndexSaveError` when the file cannot be written
-        (the previous file at ``path`` is then left as it was)."""
-        persist.save_index(path, self.params, self.config(), self._state.snapshot())
+        (the previous file at ``path`` is then left as it was). The state is
+        read under the index lock: on Redis, other workers' adds wait, so the
+        file holds one moment of the index."""
+        with self._locked():
+            snap = self._state.snapshot()
+        persist.save_index(path, self.params, self.config(), snap)
 
     @classmethod
     def load(cls, path: str, *, redis: dict[str, Any] | str | None = None, redis_prefix: str = "dedup") -> StoryIndex:

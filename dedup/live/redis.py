@@ -57,6 +57,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -75,6 +77,8 @@ from .scoring import Scorer
 __all__ = ["RedisState", "connect", "drop_index"]
 
 LAYOUT = 3  # 1: datasketch's MinHashLSH storage for the buckets (before dedup 0.2); 2: P:df a hash
+LOCK_TTL = 60.0  # seconds an add may hold the index lock; a worker stalled longer writes nothing
+LOCK_WAIT = 120.0  # seconds a worker waits for the lock before it gives up
 DF_LOG = 4096  # articles' columns kept in P:dflog: a worker further behind reads all of P:df (8 MB at 2**21 columns)
 
 _SET_IF_LIVE = """
@@ -94,25 +98,67 @@ return 0
 # parses one value instead of hundreds (redis-py spends ~2 us an argument).
 # Bucket keys are joined by newlines (they never hold one).
 #
-# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest, P:seq) what a worker that
-# has counted the first ARGV[1] articles lacks: {n_docs, 0, newest, seq, the
-# log entries since}, or, when the log does not reach back that far, {n_docs,
-# 1, newest, seq, P:df, the log entries since P:df_n}
+# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest, P:seq, P:lock, P:epoch)
+# With a token ARGV[2], first the lock (false if another worker holds it;
+# taken for ARGV[3] ms). Then what a worker that has counted the first ARGV[1]
+# articles lacks: {n_docs, 0, newest, seq, epoch, the log entries since}, or,
+# when the log does not reach back that far, {n_docs, 1, newest, seq, epoch,
+# P:df, the log entries since P:df_n}
 _DF_SYNC = """
+if ARGV[2] ~= '' and redis.call('GET', KEYS[7]) ~= ARGV[2] then
+  if not redis.call('SET', KEYS[7], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
+end
 local n, seen = tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])
 local newest, seq = redis.call('GET', KEYS[5]) or '', tonumber(redis.call('GET', KEYS[6]) or '0')
-if n == seen then return {n, 0, newest, seq} end
+local epoch = redis.call('GET', KEYS[8]) or ''
+if n == seen then return {n, 0, newest, seq, epoch} end
 local first = n - redis.call('LLEN', KEYS[2])
 local out, head
 if seen < n and seen >= first then
-  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest, seq}
+  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest, seq, epoch}
 else
   local c = tonumber(redis.call('GET', KEYS[4]) or '0')
   if c < first then return redis.error_reply('the document frequencies of the index are incomplete') end
-  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, seq, redis.call('GET', KEYS[3]) or ''}
+  local saved = redis.call('GET', KEYS[3]) or ''
+  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, seq, epoch, saved}
 end
 for i = #head, 1, -1 do table.insert(out, 1, head[i]) end
 return out
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# An add's writes, run only while ARGV[1] (the lock) holds the token ARGV[2]
+# and ARGV[3] (P:seq) is the article's number ARGV[4]: a worker whose lock
+# expired (stalled past LOCK_TTL) writes nothing. Written already (a reply lost
+# and the call sent again): 0, nothing written twice. Then ops from ARGV[7]
+# on: name, argument count, arguments (see _Ops).
+_COMMIT = """
+if ARGV[1] ~= '' then
+  if redis.call('GET', ARGV[1]) ~= ARGV[2] then return redis.error_reply('LOCKLOST') end
+  local cur = tonumber(redis.call('GET', ARGV[3]) or '0')
+  if cur == tonumber(ARGV[4]) + 1 and redis.call('HGET', ARGV[5], 'id') == ARGV[6] then return 0 end
+  if cur ~= tonumber(ARGV[4]) then return redis.error_reply('LOCKLOST') end
+end
+local i = 7
+while i <= #ARGV do
+  local op, a = ARGV[i], {}
+  for j = 1, tonumber(ARGV[i + 1]) do a[j] = ARGV[i + 1 + j] end
+  i = i + 2 + #a
+  if op == 'call' then redis.call(unpack(a))
+  elseif op == 'buckets' then
+    for key in string.gmatch(a[1], '[^\\n]+') do redis.call('ZADD', key, a[2], a[2]) end
+  elseif op == 'if_live' then
+    if redis.call('HGET', a[1], 'live') == '1' then redis.call('HSET', unpack(a)) end
+  elseif op == 'if_greater' then
+    local c = redis.call('GET', a[1])
+    if (not c) or tonumber(c) < tonumber(a[2]) then redis.call('SET', a[1], a[2]) end
+  end
+end
+return 1
 """
 
 _BUCKETS_ADD = """
@@ -236,6 +282,56 @@ def _entry(seq: int, h: dict[bytes, bytes]) -> Entry:
     return e
 
 
+class _Ops:
+    """An add's writes, collected for one :data:`_COMMIT` call: the pipeline
+    methods the queueing helpers use, and the conditional writes as ops of
+    their own (a script cannot call another)."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+
+    def _op(self, name: str, *args: Any) -> None:
+        self.args += [name, len(args), *args]
+
+    def zadd(self, key: str, mapping: dict[Any, Any], nx: bool = False) -> None:
+        for member, score in mapping.items():
+            self._op("call", "ZADD", key, *(("NX",) if nx else ()), score, member)
+
+    def hset(self, key: str, field: Any = None, value: Any = None, mapping: dict[str, Any] | None = None) -> None:
+        pairs = [x for kv in mapping.items() for x in kv] if mapping is not None else [field, value]
+        self._op("call", "HSET", key, *pairs)
+
+    def set(self, key: str, value: Any) -> None:
+        self._op("call", "SET", key, value)
+
+    def rpush(self, key: str, value: Any) -> None:
+        self._op("call", "RPUSH", key, value)
+
+    def ltrim(self, key: str, start: int, end: int) -> None:
+        self._op("call", "LTRIM", key, start, end)
+
+    def incr(self, key: str) -> None:
+        self._op("call", "INCR", key)
+
+    def if_live(self, key: str, *pairs: Any) -> None:
+        self._op("if_live", key, *pairs)
+
+    def if_greater(self, key: str, value: str) -> None:
+        self._op("if_greater", key, value)
+
+    def buckets(self, keys: str, seq: int) -> None:
+        self._op("buckets", keys, seq)
+
+
+def _set_if_live(pipe: Any, key: str, *pairs: Any) -> None:
+    """Queue fields of a record, written only while it exists and is live (a
+    concurrent removal or eviction wins)."""
+    if isinstance(pipe, _Ops):
+        pipe.if_live(key, *pairs)
+    else:
+        pipe.eval(_SET_IF_LIVE, 1, key, *pairs)
+
+
 class RedisState:
     """Everything the index knows, on a Redis server (see the module docstring)."""
 
@@ -254,9 +350,12 @@ class RedisState:
             self._refused,
         )
         self.r, self.where = connect(self.connection)
-        self._df_sync, self._buckets_add, self._buckets_remove, self._buckets_query = (
-            self.r.register_script(src) for src in (_DF_SYNC, _BUCKETS_ADD, _BUCKETS_REMOVE, _BUCKETS_QUERY)
+        scripts = (_DF_SYNC, _RELEASE, _COMMIT, _BUCKETS_ADD, _BUCKETS_REMOVE, _BUCKETS_QUERY)
+        self._df_sync, self._release, self._commit, self._buckets_add, self._buckets_remove, self._buckets_query = (
+            self.r.register_script(src) for src in scripts
         )
+        self._token = ""  # this worker's hold of the lock
+        self._epoch = ""  # P:epoch when this worker's copies were made (a dropped index gets a new one)
         # this worker's copy of the document frequencies: the first `_seen` articles counted
         self._df = np.zeros(params.n_features, dtype=np.int32)
         self._seen = 0
@@ -267,17 +366,23 @@ class RedisState:
         self._next_seq = 0
         self.views = lsh_bands(params)
         self.scorer = Scorer(params)
+        self._config = json.dumps({"params": params.to_dict(), "layout": LAYOUT, **config}, sort_keys=True)
+        self._register()
+
+    def _register(self) -> None:
+        """Join the index under the prefix (making it if there is none): its
+        parameters must be this worker's; its epoch names this making of it."""
         try:
-            self.r.ping()
-            mine = json.dumps({"params": params.to_dict(), "layout": LAYOUT, **config}, sort_keys=True)
-            self.r.setnx(self._k("config"), mine)
+            self.r.setnx(self._k("config"), self._config)
             theirs = self.r.get(self._k("config")).decode()
+            self.r.setnx(self._k("epoch"), os.urandom(8).hex())
+            self._epoch = self.r.get(self._k("epoch")).decode()
         except self._errors as exc:
             how = "cannot use" if isinstance(exc, self._refused) else "cannot reach"
             raise IndexStorageError(f"{how} Redis at {self.where}: {exc}") from exc
-        if theirs != mine:
+        if theirs != self._config:
             raise ValueError(
-                f"the index {prefix!r} on Redis at {self.where} was created with other parameters "
+                f"the index {self.prefix!r} on Redis at {self.where} was created with other parameters "
                 f"(or by another dedup version): {theirs}"
             )
 
@@ -302,26 +407,53 @@ class RedisState:
 
     @contextlib.contextmanager
     def _holding(self) -> Iterator[None]:
-        """The index lock, with this worker's document frequencies brought up
-        to date once (nobody else counts an article while it is held)."""
-        # polled every millisecond (redis-py's default 0.1 s leaves the index idle between workers)
-        with self.r.lock(self._k("lock"), timeout=60, sleep=0.001, blocking_timeout=120):
-            self._sync_df()
-            self._held = True
-            try:
-                yield
-            finally:
-                self._held = False
+        """The index lock (taken for :data:`LOCK_TTL`), with this worker's
+        copies brought up to date in the same call (nobody else writes an
+        article while it is held)."""
+        self._take()
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+            # not ours any more (held past LOCK_TTL): the commit wrote nothing then, or was done before
+            self._guarded(self._release, [self._k("lock")], [self._token])
+
+    def _take(self) -> None:
+        """Take the lock, polled every millisecond, and bring the copies up to date."""
+        token = os.urandom(16).hex()
+        deadline = time.monotonic() + LOCK_WAIT
+        while (got := self._sync_call(token)) is None:
+            if time.monotonic() > deadline:
+                raise IndexStorageError(
+                    f"another worker has held the index lock on Redis at {self.where} for over {LOCK_WAIT:g} s"
+                )
+            time.sleep(0.001)
+        self._token = token
+        self._apply(got)
+
+    def _sync_call(self, token: str) -> Any:
+        names = ("n_docs", "dflog", "df", "df_n", "newest", "seq", "lock", "epoch")
+        args = [self._seen, token, int(LOCK_TTL * 1000)]
+        return self._guarded(self._df_sync, [self._k(k) for k in names], args)
 
     def _sync_df(self) -> None:
         """Count the articles other workers added since this copy was made
         (from the log of their columns), or read all of ``P:df`` when the log
         no longer reaches back that far."""
-        names = ("n_docs", "dflog", "df", "df_n", "newest", "seq")
-        got = self._guarded(self._df_sync, [self._k(k) for k in names], [self._seen])
+        self._apply(self._sync_call(""))
+
+    def _apply(self, got: list[Any]) -> None:
+        """Bring the copies up to date with a sync's answer (see :data:`_DF_SYNC`)."""
+        if got[4].decode() != self._epoch:  # the index was dropped (and maybe made again) since
+            self._df[:] = 0
+            self._seen = self._saved = 0
+            self._records.clear()
+            self._register()
+            got = self._sync_call("")
         self._newest = float(got[2]) if got[2] else -math.inf
         self._next_seq = int(got[3])
-        log = got[4:]
+        log = got[5:]
         if got[1] == 1:  # the saved frequencies, then the log since
             saved = np.frombuffer(log.pop(0), "<i4")
             self._df[:] = 0
@@ -429,13 +561,12 @@ class RedisState:
     def _write_profiles(self, pipe: Any, profiles: Profiles | None) -> None:
         """Queue the new neighbour profiles of other (live) articles."""
         for s, (top, rev) in sorted((profiles or {}).items()):
-            # only while the record exists and is live (a concurrent removal or eviction wins)
-            pipe.eval(_SET_IF_LIVE, 1, self._k("e", s), "top", _pack(top), "rev", _pack(rev))
+            _set_if_live(pipe, self._k("e", s), "top", _pack(top), "rev", _pack(rev))
 
     def _write_partners(self, pipe: Any, lists: PartnerLists | None) -> None:
         """Queue the new partner lists of other (live) articles."""
         for s, held in sorted((lists or {}).items()):
-            pipe.eval(_SET_IF_LIVE, 1, self._k("e", s), "pl", _pack(held, "<i8"))
+            _set_if_live(pipe, self._k("e", s), "pl", _pack(held, "<i8"))
 
     def _queue_record(self, pipe: Any, entry: Entry) -> None:
         """Queue an entry's record, its story membership and its place in the live sets."""
@@ -451,30 +582,46 @@ class RedisState:
     def commit(
         self, entry: Entry, all_cols: np.ndarray, profiles: Profiles | None = None, lists: PartnerLists | None = None
     ) -> None:
-        pipe = self.r.pipeline(transaction=True)
+        ops = _Ops()  # every write of the add, in one atomic script call
         if entry.live:
-            keys = "\n".join(self._buckets(entry.term_sig, entry.shingle_sig))
-            self._buckets_add(keys=[], args=[keys, entry.seq], client=pipe)
-        self._write_profiles(pipe, profiles)
-        self._write_partners(pipe, lists)
-        self._queue_record(pipe, entry)
-        # the article's columns (distinct) logged and n_docs raised, in the same transaction
+            ops.buckets("\n".join(self._buckets(entry.term_sig, entry.shingle_sig)), entry.seq)
+        self._write_profiles(ops, profiles)
+        self._write_partners(ops, lists)
+        self._queue_record(ops, entry)
+        # the article's columns (distinct) logged and n_docs raised
         cols = np.asarray(all_cols, "<i4")
         if self._held:
-            pipe.set(self._k("seq"), max(self._next_seq, entry.seq + 1))
-        pipe.rpush(self._k("dflog"), cols.tobytes())
-        pipe.ltrim(self._k("dflog"), -DF_LOG, -1)
-        pipe.incr(self._k("n_docs"))
+            ops.set(self._k("seq"), entry.seq + 1)
+        ops.rpush(self._k("dflog"), cols.tobytes())
+        ops.ltrim(self._k("dflog"), -DF_LOG, -1)
+        ops.incr(self._k("n_docs"))
         if self._held and self._seen + 1 - self._saved >= DF_LOG // 2:
-            self._queue_saved_df(pipe, cols)
+            self._queue_saved_df(ops, cols)
         if not math.isnan(entry.ts):  # the newest time, raised on the server (no read first)
-            pipe.eval(_SET_IF_GREATER, 1, self._k("newest"), repr(entry.ts))
-        self._guarded(pipe.execute)
+            ops.if_greater(self._k("newest"), repr(entry.ts))
+        self._write(entry, ops)
         if self._held:  # counted here too: the copy stays current under the lock
             self._df[cols] += 1
             self._seen += 1
             if entry.ts > self._newest:  # (False for NaN)
                 self._newest = entry.ts
+
+    def _write(self, entry: Entry, ops: _Ops) -> None:
+        """Run an add's writes, under the lock's guard (see :data:`_COMMIT`)."""
+        guard = ["", "", "", 0, "", ""]
+        if self._held:
+            guard = [self._k("lock"), self._token, self._k("seq"), entry.seq, self._k("e", entry.seq), entry.id]
+        try:
+            self._commit(keys=[], args=guard + ops.args)
+        except self._refused as exc:
+            if "LOCKLOST" not in str(exc):
+                raise IndexStorageError(self.failure(exc)) from exc
+            raise IndexStorageError(
+                f"the index lock on Redis at {self.where} ran out ({LOCK_TTL:g} s) before article "
+                f"{entry.id!r} was written, and another worker may have written since: it was not indexed"
+            ) from exc
+        except self._errors as exc:
+            raise IndexStorageError(self.failure(exc)) from exc
 
     def _queue_saved_df(self, pipe: Any, cols: np.ndarray) -> None:
         """Queue all the document frequencies with this article's ``cols``
@@ -586,7 +733,8 @@ class RedisState:
     def snapshot(self) -> Snapshot:
         ids = self._guarded(self.r.hgetall, self._k("ids"))
         entries = [e for e in self.get_seqs(sorted(int(s) for s in ids.values())) if e is not None]
-        self._sync_df()  # the saved frequencies and the log since
+        if not self._held:
+            self._sync_df()  # the saved frequencies and the log since
         cols = np.flatnonzero(self._df).astype(np.int64)
         vals = self._df[cols].astype(np.int32)
         return Snapshot(
