@@ -35,6 +35,10 @@ Under the same prefix ``P``:
 ``P:newest``        newest publication time seen
 ``P:b:<v>:<band>:<key>``  sorted set: an LSH bucket of view ``t`` or ``s``
 ``P:lock``          the lock each ``add`` holds while it decides and writes
+                    (a worker's random token, for at most ``LOCK_TTL``)
+``P:epoch``         a random name of this making of the index: a worker that
+                    finds another (the prefix dropped and made again) starts
+                    its copies afresh and checks the parameters again
 ``P:config``        the index's parameters and key layout (a second worker must agree)
 ==================  ============================================================
 
@@ -43,7 +47,11 @@ An ``add`` computes the article's features outside the lock, then under
 writes the article in one MULTI/EXEC transaction -- the moment it is
 acknowledged. If Redis goes away before that, the article is not in the index;
 everything acknowledged before is. A lost connection raises
-:class:`~dedup.live.records.IndexStorageError`.
+:class:`~dedup.live.records.IndexStorageError`. The writes of an add are one
+script (:data:`_COMMIT`) that runs only while the lock is still the worker's
+and nobody has written since it took it: a worker stalled past ``LOCK_TTL``
+(another may have taken the lock meanwhile) writes nothing and is told so,
+and a commit sent again after its reply was lost writes nothing twice.
 
 Each worker keeps a copy of the document frequencies, brought up to date from
 ``P:dflog`` when it takes the lock, and the fixed fields of the live records
