@@ -6,7 +6,6 @@ import json
 import multiprocessing as mp
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -15,17 +14,6 @@ from dedup.synth import generate_articles
 from tests.conftest import NO_REDIS, REDIS, free_port, start_redis, stop_redis
 
 pytestmark = pytest.mark.redis
-
-_counter = iter(range(10**6))
-
-
-@pytest.fixture()
-def prefix(redis_server):
-    name = f"t{next(_counter)}-{time.monotonic_ns()}"
-    yield name
-    from dedup.live.redis import drop_index
-
-    drop_index(redis_server, name)
 
 
 @pytest.fixture(scope="module")

@@ -33,15 +33,6 @@ from dedup.synth import generate_articles
 
 pytestmark = pytest.mark.redis
 
-_counter = iter(range(10**6))
-
-
-@pytest.fixture()
-def prefix(redis_server):
-    name = f"w{next(_counter)}-{time.monotonic_ns()}"
-    yield name
-    drop_index(redis_server, name)
-
 
 @pytest.fixture(scope="module")
 def feed() -> list[dict]:
