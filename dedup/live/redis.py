@@ -29,7 +29,7 @@ Under the same prefix ``P``:
                     ``pl``, partner seqs then bands in common, as raw
                     little-endian arrays; no ``pl``: the article has no list)
 ``P:s:<story>``     sorted set: the story's members (sequence numbers)
-``P:stories``       sorted set: story ids by first sequence number
+``P:stories``       sorted set: story ids by the sequence number of their first member
 ``P:live``          sorted set: live articles by sequence number
 ``P:live_t``        sorted set: live dated articles by publication time
 ``P:newest``        newest publication time seen
@@ -93,6 +93,13 @@ _SET_IF_LIVE = """
 if redis.call('HGET', KEYS[1], 'live') == '1' then
   redis.call('HSET', KEYS[1], unpack(ARGV))
 end
+return 0
+"""
+
+# (KEYS: P:s:<story>, P:stories; ARGV: the story) the story listed at its first member, or not at all
+_STORY_PLACE = """
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #first == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], first[2], ARGV[1]) end
 return 0
 """
 
@@ -666,10 +673,12 @@ class RedisState:
             pipe.hdel(self._k("e", s), *_LIVE_FIELDS)
         self._guarded(pipe.execute)
 
-    def _drop_empty_stories(self, stories: set[str]) -> None:
+    def _place_stories(self, pipe: Any, stories: set[str]) -> None:
+        """Queue each story's place in ``P:stories`` at its first member now
+        (where the in-memory index lists it), or its removal when it has none
+        (in the same transaction as the change)."""
         for story in sorted(stories):
-            if not self._guarded(self.r.zcard, self._k("s", story)):
-                self._guarded(self.r.zrem, self._k("stories"), story)
+            pipe.eval(_STORY_PLACE, 2, self._k("s", story), self._k("stories"), story)
 
     def delete(self, entry: Entry, profiles: Profiles | None = None) -> None:
         pipe = self.r.pipeline(transaction=True)
@@ -679,8 +688,8 @@ class RedisState:
         pipe.delete(self._k("e", entry.seq))
         pipe.hdel(self._k("ids"), entry.id)
         pipe.zrem(self._k("s", entry.story), entry.seq)
+        self._place_stories(pipe, {entry.story})
         self._guarded(pipe.execute)
-        self._drop_empty_stories({entry.story})
 
     def reassign(self, changes: dict[int, str]) -> None:
         entries = {e.seq: e for e in self.get_seqs(list(changes)) if e is not None}
@@ -691,10 +700,10 @@ class RedisState:
                 continue
             pipe.zrem(self._k("s", e.story), s)
             pipe.zadd(self._k("s", story), {s: s})
-            pipe.zadd(self._k("stories"), {story: s}, nx=True)
             pipe.hset(self._k("e", s), "story", story)
+        touched = {e.story for e in entries.values()} | {changes[s] for s in entries}
+        self._place_stories(pipe, touched)
         self._guarded(pipe.execute)
-        self._drop_empty_stories({e.story for e in entries.values()})
 
     # the LSH views: one sorted set per bucket
     def _buckets(self, term_sig: np.ndarray | None, shingle_sig: np.ndarray | None) -> tuple[str, str]:
