@@ -89,26 +89,6 @@ LOCK_TTL = 60.0  # seconds an add may hold the index lock; a worker stalled long
 LOCK_WAIT = 120.0  # seconds a worker waits for the lock before it gives up
 DF_LOG = 4096  # articles' columns kept in P:dflog: a worker further behind reads all of P:df (8 MB at 2**21 columns)
 
-_SET_IF_LIVE = """
-if redis.call('HGET', KEYS[1], 'live') == '1' then
-  redis.call('HSET', KEYS[1], unpack(ARGV))
-end
-return 0
-"""
-
-# (KEYS: P:s:<story>, P:stories; ARGV: the story) the story listed at its first member, or not at all
-_STORY_PLACE = """
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #first == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], first[2], ARGV[1]) end
-return 0
-"""
-
-_SET_IF_GREATER = """
-local cur = redis.call('GET', KEYS[1])
-if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 0
-"""
-
 # Scripts that take many values as one argument: the client then encodes and
 # parses one value instead of hundreds (redis-py spends ~2 us an argument).
 # Bucket keys are joined by newlines (they never hold one).
@@ -146,11 +126,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# An add's writes, run only while ARGV[1] (the lock) holds the token ARGV[2]
-# and ARGV[3] (P:seq) is the article's number ARGV[4]: a worker whose lock
-# expired (stalled past LOCK_TTL) writes nothing. Written already (a reply lost
-# and the call sent again): 0, nothing written twice. Then ops from ARGV[7]
-# on: name, argument count, arguments (see _Ops).
+# Writes that go together (an add's, a removal's, a re-clustering's), as one
+# atomic call: ops from ARGV[7] on, each a name, an argument count and the
+# arguments (see _Ops). An add's are guarded: run only while ARGV[1] (the lock)
+# holds the token ARGV[2] and ARGV[3] (P:seq) is the article's number ARGV[4],
+# so a worker whose lock expired (stalled past LOCK_TTL) writes nothing; found
+# written already (a reply lost and the call sent again): 0, nothing twice.
 _COMMIT = """
 if ARGV[1] ~= '' then
   if redis.call('GET', ARGV[1]) ~= ARGV[2] then return redis.error_reply('LOCKLOST') end
@@ -171,14 +152,12 @@ while i <= #ARGV do
   elseif op == 'if_greater' then
     local c = redis.call('GET', a[1])
     if (not c) or tonumber(c) < tonumber(a[2]) then redis.call('SET', a[1], a[2]) end
+  elseif op == 'place' then  -- a story listed at its first member, or not at all
+    local first = redis.call('ZRANGE', a[1], 0, 0, 'WITHSCORES')
+    if #first == 0 then redis.call('ZREM', a[2], a[3]) else redis.call('ZADD', a[2], first[2], a[3]) end
   end
 end
 return 1
-"""
-
-_BUCKETS_ADD = """
-for key in string.gmatch(ARGV[1], '[^\\n]+') do redis.call('ZADD', key, ARGV[2], ARGV[2]) end
-return 0
 """
 
 _BUCKETS_REMOVE = """
@@ -328,6 +307,9 @@ class _Ops:
     def incr(self, key: str) -> None:
         self._op("call", "INCR", key)
 
+    def call(self, *command: Any) -> None:
+        self._op("call", *command)
+
     def if_live(self, key: str, *pairs: Any) -> None:
         self._op("if_live", key, *pairs)
 
@@ -337,14 +319,8 @@ class _Ops:
     def buckets(self, keys: str, seq: int) -> None:
         self._op("buckets", keys, seq)
 
-
-def _set_if_live(pipe: Any, key: str, *pairs: Any) -> None:
-    """Queue fields of a record, written only while it exists and is live (a
-    concurrent removal or eviction wins)."""
-    if isinstance(pipe, _Ops):
-        pipe.if_live(key, *pairs)
-    else:
-        pipe.eval(_SET_IF_LIVE, 1, key, *pairs)
+    def place(self, members: str, stories: str, story: str) -> None:
+        self._op("place", members, stories, story)
 
 
 class RedisState:
@@ -365,8 +341,8 @@ class RedisState:
             self._refused,
         )
         self.r, self.where = connect(self.connection)
-        scripts = (_DF_SYNC, _RELEASE, _COMMIT, _BUCKETS_ADD, _BUCKETS_REMOVE, _BUCKETS_QUERY)
-        self._df_sync, self._release, self._commit, self._buckets_add, self._buckets_remove, self._buckets_query = (
+        scripts = (_DF_SYNC, _RELEASE, _COMMIT, _BUCKETS_REMOVE, _BUCKETS_QUERY)
+        self._df_sync, self._release, self._commit, self._buckets_remove, self._buckets_query = (
             self.r.register_script(src) for src in scripts
         )
         self._token = ""  # this worker's hold of the lock
@@ -573,15 +549,16 @@ class RedisState:
         self._next_seq += 1
         return self._next_seq - 1
 
-    def _write_profiles(self, pipe: Any, profiles: Profiles | None) -> None:
-        """Queue the new neighbour profiles of other (live) articles."""
+    def _write_profiles(self, ops: _Ops, profiles: Profiles | None) -> None:
+        """Queue the new neighbour profiles of other articles (only while their
+        record exists and is live: a concurrent removal or eviction wins)."""
         for s, (top, rev) in sorted((profiles or {}).items()):
-            _set_if_live(pipe, self._k("e", s), "top", _pack(top), "rev", _pack(rev))
+            ops.if_live(self._k("e", s), "top", _pack(top), "rev", _pack(rev))
 
-    def _write_partners(self, pipe: Any, lists: PartnerLists | None) -> None:
+    def _write_partners(self, ops: _Ops, lists: PartnerLists | None) -> None:
         """Queue the new partner lists of other (live) articles."""
         for s, held in sorted((lists or {}).items()):
-            _set_if_live(pipe, self._k("e", s), "pl", _pack(held, "<i8"))
+            ops.if_live(self._k("e", s), "pl", _pack(held, "<i8"))
 
     def _queue_record(self, pipe: Any, entry: Entry) -> None:
         """Queue an entry's record, its story membership and its place in the live sets."""
@@ -627,7 +604,7 @@ class RedisState:
         if self._held:
             guard = [self._k("lock"), self._token, self._k("seq"), entry.seq, self._k("e", entry.seq), entry.id]
         try:
-            self._commit(keys=[], args=guard + ops.args)
+            self._run(ops, guard)
         except self._refused as exc:
             if "LOCKLOST" not in str(exc):
                 raise IndexStorageError(self.failure(exc)) from exc
@@ -638,7 +615,11 @@ class RedisState:
         except self._errors as exc:
             raise IndexStorageError(self.failure(exc)) from exc
 
-    def _queue_saved_df(self, pipe: Any, cols: np.ndarray) -> None:
+    def _run(self, ops: _Ops, guard: list[Any] | None = None) -> None:
+        """Run writes as one atomic :data:`_COMMIT` call (unguarded without ``guard``)."""
+        self._commit(keys=[], args=(guard or ["", "", "", 0, "", ""]) + ops.args)
+
+    def _queue_saved_df(self, pipe: _Ops, cols: np.ndarray) -> None:
         """Queue all the document frequencies with this article's ``cols``
         counted (``P:df``, as int32 up to the last column counted) and their
         article count (``P:df_n``): the log need reach back no further."""
@@ -673,37 +654,32 @@ class RedisState:
             pipe.hdel(self._k("e", s), *_LIVE_FIELDS)
         self._guarded(pipe.execute)
 
-    def _place_stories(self, pipe: Any, stories: set[str]) -> None:
+    def _place_stories(self, ops: _Ops, stories: set[str]) -> None:
         """Queue each story's place in ``P:stories`` at its first member now
-        (where the in-memory index lists it), or its removal when it has none
-        (in the same transaction as the change)."""
+        (where the in-memory index lists it), or its removal when it has none."""
         for story in sorted(stories):
-            pipe.eval(_STORY_PLACE, 2, self._k("s", story), self._k("stories"), story)
+            ops.place(self._k("s", story), self._k("stories"), story)
 
     def delete(self, entry: Entry, profiles: Profiles | None = None) -> None:
-        pipe = self.r.pipeline(transaction=True)
-        self._write_profiles(pipe, profiles)
-        pipe.zrem(self._k("live"), entry.seq)
-        pipe.zrem(self._k("live_t"), entry.seq)
-        pipe.delete(self._k("e", entry.seq))
-        pipe.hdel(self._k("ids"), entry.id)
-        pipe.zrem(self._k("s", entry.story), entry.seq)
-        self._place_stories(pipe, {entry.story})
-        self._guarded(pipe.execute)
+        ops = _Ops()  # one atomic call: a story emptied here leaves the list with its last member
+        self._write_profiles(ops, profiles)
+        ops.call("ZREM", self._k("live"), entry.seq)
+        ops.call("ZREM", self._k("live_t"), entry.seq)
+        ops.call("DEL", self._k("e", entry.seq))
+        ops.call("HDEL", self._k("ids"), entry.id)
+        ops.call("ZREM", self._k("s", entry.story), entry.seq)
+        self._place_stories(ops, {entry.story})
+        self._guarded(self._run, ops)
 
     def reassign(self, changes: dict[int, str]) -> None:
         entries = {e.seq: e for e in self.get_seqs(list(changes)) if e is not None}
-        pipe = self.r.pipeline(transaction=True)
-        for s, story in changes.items():
-            e = entries.get(s)
-            if e is None:
-                continue
-            pipe.zrem(self._k("s", e.story), s)
-            pipe.zadd(self._k("s", story), {s: s})
-            pipe.hset(self._k("e", s), "story", story)
-        touched = {e.story for e in entries.values()} | {changes[s] for s in entries}
-        self._place_stories(pipe, touched)
-        self._guarded(pipe.execute)
+        ops = _Ops()
+        for s, e in entries.items():
+            ops.call("ZREM", self._k("s", e.story), s)
+            ops.zadd(self._k("s", changes[s]), {s: s})
+            ops.hset(self._k("e", s), "story", changes[s])
+        self._place_stories(ops, {e.story for e in entries.values()} | {changes[s] for s in entries})
+        self._guarded(self._run, ops)
 
     # the LSH views: one sorted set per bucket
     def _buckets(self, term_sig: np.ndarray | None, shingle_sig: np.ndarray | None) -> tuple[str, str]:
@@ -720,8 +696,9 @@ class RedisState:
         return out[0], out[1]
 
     def lsh_insert(self, entry: Entry) -> None:
-        keys = "\n".join(self._buckets(entry.term_sig, entry.shingle_sig))
-        self._guarded(self._buckets_add, [], [keys, entry.seq])
+        ops = _Ops()
+        ops.buckets("\n".join(self._buckets(entry.term_sig, entry.shingle_sig)), entry.seq)
+        self._guarded(self._run, ops)
 
     def lsh_query(self, term_sig: np.ndarray, shingle_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Members of the signatures' buckets (one round trip), per view; a
