@@ -125,7 +125,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ..arrays import usable_cpus
 from ..article import Article, coerce_article
@@ -142,15 +142,17 @@ from .state import IndexState
 
 __all__ = ["StoryIndex"]
 
+_T = TypeVar("_T")
 
-def _runs(items: Iterator[Article], size: int, ready: Callable[[], bool] | None) -> Iterator[list[Article]]:
+
+def _runs(items: Iterator[_T], size: int, ready: Callable[[], bool] | None) -> Iterator[list[_T]]:
     """Runs of up to ``size`` items; with ``ready``, a run also ends when
     ``ready()`` says nothing more has arrived. An exception from ``items``
     ends its run, and is raised once that run has been handed on."""
     if size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {size}")
     while True:
-        run: list[Article] = []
+        run: list[_T] = []
         try:
             for item in items:
                 run.append(item)
@@ -173,6 +175,17 @@ def _id_key(article_id: object) -> str | None:
     if isinstance(article_id, int) and not isinstance(article_id, bool):
         return str(article_id)
     return None
+
+
+def _without_id(article: Any) -> bool:
+    """Whether an input article has no id of its own (a str, or a dict whose
+    id is missing or empty): it is given a position as id."""
+    if isinstance(article, str):
+        return True
+    if isinstance(article, Mapping):
+        raw = article.get("id")
+        return raw is None or raw == ""
+    return False
 
 
 def _check_stream_args(articles: Any, n_jobs: Any, chunk_size: Any) -> None:
@@ -274,9 +287,12 @@ class StoryIndex:
         on a shared (Redis) index, where another worker may have indexed it
         first, it is answered with the stored article's place (a match with
         ``existing=True``; nothing is added). A str without id gets the next
-        position as id.
+        position as id (one no indexed article has when the index is locked
+        for the add: another worker may have taken it since).
         """
-        return self._add_prepared(prepare([self._coerce(article)], self.params)[0])
+        prep = prepare([self._coerce(article)], self.params)[0]
+        prep.positioned = _without_id(article)
+        return self._add_prepared(prep)
 
     def add_many(self, articles: Iterable[Any]) -> list[Match]:
         """:meth:`add` each article in turn (same results as one at a time)."""
@@ -311,13 +327,15 @@ class StoryIndex:
         runs = _runs(self._coerced(articles), chunk_size, ready)
         if n_jobs == 1:
             for chunk in runs:
-                for prep in prepare(chunk, self.params):  # featurised together, each as alone
+                preps = prepare([a for a, _ in chunk], self.params)  # featurised together, each as alone
+                for (_, positioned), prep in zip(chunk, preps, strict=True):
+                    prep.positioned = positioned
                     yield self._add_prepared(prep)
             return
         workers = usable_cpus() if n_jobs == -1 else n_jobs
         with ProcessPoolExecutor(max_workers=workers) as pool:
             pool.submit(int).result()  # the workers are forked now, before a source's reading thread starts
-            pending: deque[tuple[list[Article], Future]] = deque()
+            pending: deque[tuple[list[tuple[Article, bool]], Future]] = deque()
             failure: Exception | None = None
             while True:
                 try:
@@ -327,7 +345,7 @@ class StoryIndex:
                 except Exception as exc:  # of the source: raised once the articles before it are indexed
                     failure = exc
                     break
-                fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a in chunk]
+                fields = [{"id": a.id, "text": a.text, "title": a.title, "published": a.published} for a, _ in chunk]
                 pending.append((chunk, pool.submit(prepare_job, (fields, self.params))))
                 while pending and (len(pending) > 2 * workers or (ready is not None and not ready())):
                     yield from self._finish(*pending.popleft())  # an error of the index stops here, as in add
@@ -336,27 +354,30 @@ class StoryIndex:
             if failure is not None:
                 raise failure
 
-    def _coerced(self, articles: Iterable[Any]) -> Iterator[Article]:
-        """Each article coerced (a str without id gets the next position)."""
+    def _coerced(self, articles: Iterable[Any]) -> Iterator[tuple[Article, bool]]:
+        """Each article coerced, and whether its id is a position (a str
+        without id gets the next position, checked again at its add)."""
         counter = itertools.count(self._state.n_articles())
         for a in articles:
             if isinstance(a, bytes):
                 raise TypeError("articles are str, dict or Article, not bytes")
-            yield coerce_article(a, default_id=self._default_id(a, counter))
+            yield coerce_article(a, default_id=self._default_id(a, counter)), _without_id(a)
 
     def _default_id(self, article: Any, counter: Iterator[int]) -> str:
         """The next position as id; for an article without id of its own, the
         next that no indexed article has (after a remove, positions repeat)."""
+        return self._free_position(counter) if _without_id(article) else str(next(counter))
+
+    def _free_position(self, counter: Iterator[int]) -> str:
+        """The next position of ``counter`` that no indexed article has as id."""
         k = next(counter)
-        raw = article.get("id") if isinstance(article, Mapping) else None
-        if isinstance(article, str) or (isinstance(article, Mapping) and (raw is None or raw == "")):
-            while self._state.has(str(k)):
-                k = next(counter)
+        while self._state.has(str(k)):
+            k = next(counter)
         return str(k)
 
-    def _finish(self, chunk: list[Article], fut: Future) -> Iterator[Match]:
-        for a, prep in zip(chunk, fut.result(), strict=False):
-            prep.article = a
+    def _finish(self, chunk: list[tuple[Article, bool]], fut: Future) -> Iterator[Match]:
+        for (a, positioned), prep in zip(chunk, fut.result(), strict=False):
+            prep.article, prep.positioned = a, positioned
             yield self._add_prepared(prep)
 
     def query(self, article: Any) -> Match:
@@ -533,13 +554,18 @@ class StoryIndex:
         return Match.already_indexed(e.id, e.story, e.version)
 
     def _add_prepared(self, prep: Prepared) -> Match:
+        """Decide and store one article (an id that is a position given before
+        the lock and taken since is given again: :meth:`_reposition`)."""
         a = prep.article
         assert a is not None
         with self._locked():
             if self._state.has(a.id):
-                if self._state.kind == "memory":
+                if prep.positioned:
+                    a = prep.article = self._reposition(a)
+                elif self._state.kind == "memory":
                     raise DuplicateArticleError(f"article {a.id!r} is already in the index")
-                return self._existing(a.id)
+                else:
+                    return self._existing(a.id)
             seq = self._state.claim_seq()
             d = decide(self._state, self._scorer, prep, seq)
             d.match = self._fresh_names(d.match, seq)
@@ -555,6 +581,13 @@ class StoryIndex:
             match = settle(self._state, self._scorer, self.reach, d.match, entry, d.best) if entry.live else d.match
             self._evict()
         return match
+
+    def _reposition(self, article: Article) -> Article:
+        """An article without id of its own whose position was taken after it
+        was given (by another worker, or by an article ahead of it in its
+        chunk with that id): the next free position now, under the lock, as
+        :meth:`add` would give it -- not an answer that it is indexed already."""
+        return replace(article, id=self._free_position(itertools.count(self._state.n_articles())))
 
     def _fresh_names(self, match: Match, seq: int) -> Match:
         """A new story or version is named by its article's id, unless a removed

@@ -193,6 +193,7 @@ class Prepared:
     empty: bool
     n_terms: int = 0
     dropped: float = 0.0
+    positioned: bool = False  # no id of its own: its id is a position given ahead, checked under the lock
 
 
 @dataclass(frozen=True)

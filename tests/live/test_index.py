@@ -392,6 +392,15 @@ def test_ids_given_to_texts_do_not_repeat_after_a_remove():
     assert m.id not in {"0", "1"} and m.id in index and "1" in index
 
 
+def test_a_text_streamed_after_an_article_whose_id_is_its_position_gets_the_next():
+    # the chunk is coerced ahead: the text was given "1" before the article "1" was added
+    index = StoryIndex()
+    stream = [{"id": "1", "text": "Storm closes the harbour"}, "Bank raises rates"]
+    assert [m.id for m in index.add_stream(stream)] == ["1", "2"]  # was DuplicateArticleError
+    assert [m.id for m in StoryIndex().add_stream(stream, chunk_size=1)] == ["1", "2"]  # as one at a time
+    assert [m.id for m in StoryIndex().add_stream(stream, n_jobs=2)] == ["1", "2"]
+
+
 def test_a_removed_id_used_again_starts_a_story_of_its_own():
     lead = (
         "The central bank raised interest rates by half a point on Thursday, its biggest increase in two"

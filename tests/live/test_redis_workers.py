@@ -352,19 +352,40 @@ def test_a_worker_that_used_the_prefix_adds_as_an_index_loaded_after_a_drop(redi
         assert worker.add(a) == mem.add(a)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an article without id gets 'the next position' (n_articles, read outside the lock, ahead "
-    "of a chunk): two workers streaming text-only articles give different texts the same id, and the "
-    "later one is answered as already indexed (dropped)",
-)
 def test_text_only_articles_from_two_workers_are_not_taken_for_each_other(redis_server, prefix, feed):
+    """add_stream(): each worker gives its chunk positions ahead (from the
+    article count it read); a position the other worker took meanwhile is
+    given again under the lock (two texts got one id, and the later one was
+    answered as already indexed: dropped)."""
     texts = [a["text"] for a in feed if a["kind"] == "original"][:16]
     one = StoryIndex(redis=redis_server, redis_prefix=prefix).add_stream(texts[:8], chunk_size=4)
     two = StoryIndex(redis=redis_server, redis_prefix=prefix).add_stream(texts[8:], chunk_size=4)
     matches = [m for pair in zip(one, two, strict=True) for m in pair]
     assert not any(m.existing for m in matches)
+    assert len({m.id for m in matches}) == 16
     assert StoryIndex(redis=redis_server, redis_prefix=prefix).n_articles == 16
+
+
+def test_a_text_added_while_another_worker_adds_one_gets_a_position_of_its_own(redis_server, prefix, feed):
+    """add(): the position a text is given before it is featurised is taken
+    by another worker's text before this worker has the lock; the text gets
+    the next free position, under the lock, and is indexed (it was answered
+    as the other text, already indexed)."""
+    texts = [a["text"] for a in feed if a["kind"] == "original"][:2]
+    one = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    two = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    lock, other = one._state.lock, []
+
+    def lock_after_another_add():
+        if not other:  # between this worker's coercion and its lock, the other adds
+            other.append(two.add(texts[1]))
+        return lock()
+
+    one._state.lock = lock_after_another_add
+    m = one.add(texts[0])
+    assert other[0].id == "0" and not other[0].existing
+    assert m.id == "1" and not m.existing and m.kind == "new"
+    assert one.n_articles == 2 and one.story_of("1").members == ("1",)
 
 
 def test_stories_come_in_the_in_memory_order_after_a_removal(redis_server, prefix, feed):
