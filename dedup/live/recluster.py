@@ -138,6 +138,11 @@ def recluster(state: IndexState, scorer: Scorer, reach: Neighbourhood, entry: En
         state.reassign(changes)
 
 
+def _sizes_of(state: IndexState, stories: list[str]) -> dict[str, int]:
+    """The sizes of ``stories`` (one round trip on a server)."""
+    return dict(zip(stories, state.story_sizes(stories), strict=True))
+
+
 def _renames(state: IndexState, members: list[Entry], labels: np.ndarray, first_of: dict[str, int]) -> dict[int, str]:
     """Name each new group -- an old story id whose first member it holds,
     else its first member's id -- and list the members whose story changes."""
@@ -146,13 +151,16 @@ def _renames(state: IndexState, members: list[Entry], labels: np.ndarray, first_
         by_label.setdefault(lab, []).append(e)
     changes: dict[int, str] = {}
     taken: set[str] = set()
+    sizes: dict[str, int] | None = None  # of the stories a group's first member's id names, asked once
     for lab in sorted(by_label, key=lambda label: by_label[label][0].seq):
         group = by_label[lab]
         seqs = {e.seq for e in group}
         name = next((t for t in first_of if first_of[t] in seqs and t not in taken), None)
         if name is None:
             name = group[0].id
-            if name in taken or (name not in first_of and state.story_size(name)):
+            if sizes is None and name not in taken and name not in first_of:
+                sizes = _sizes_of(state, [g[0].id for g in by_label.values() if g[0].id not in first_of])
+            if name in taken or (name not in first_of and sizes and sizes[name]):
                 name = f"{group[0].id}~{group[0].seq}"
         taken.add(name)
         for e in group:

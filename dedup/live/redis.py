@@ -127,19 +127,22 @@ return 0
 """
 
 # Writes that go together (an add's, a removal's, a re-clustering's), as one
-# atomic call: ops from ARGV[7] on, each a name, an argument count and the
+# atomic call: ops from ARGV[8] on, each a name, an argument count and the
 # arguments (see _Ops). An add's are guarded: run only while ARGV[1] (the lock)
 # holds the token ARGV[2] and ARGV[3] (P:seq) is the article's number ARGV[4],
 # so a worker whose lock expired (stalled past LOCK_TTL) writes nothing; found
 # written already (a reply lost and the call sent again): 0, nothing twice.
+# A guarded call also renews the lock for ARGV[7] ms: the re-clustering that
+# follows the add's writes runs under the lock too.
 _COMMIT = """
 if ARGV[1] ~= '' then
   if redis.call('GET', ARGV[1]) ~= ARGV[2] then return redis.error_reply('LOCKLOST') end
   local cur = tonumber(redis.call('GET', ARGV[3]) or '0')
   if cur == tonumber(ARGV[4]) + 1 and redis.call('HGET', ARGV[5], 'id') == ARGV[6] then return 0 end
   if cur ~= tonumber(ARGV[4]) then return redis.error_reply('LOCKLOST') end
+  redis.call('PEXPIRE', ARGV[1], ARGV[7])
 end
-local i = 7
+local i = 8
 while i <= #ARGV do
   local op, a = ARGV[i], {}
   for j = 1, tonumber(ARGV[i + 1]) do a[j] = ARGV[i + 1 + j] end
@@ -159,6 +162,8 @@ while i <= #ARGV do
 end
 return 1
 """
+
+_UNGUARDED = ["", "", "", 0, "", "", 0]  # _COMMIT's guard arguments for writes outside an add
 
 _BUCKETS_REMOVE = """
 for key in string.gmatch(ARGV[1], '[^\\n]+') do redis.call('ZREM', key, ARGV[2]) end
@@ -600,9 +605,10 @@ class RedisState:
 
     def _write(self, entry: Entry, ops: _Ops) -> None:
         """Run an add's writes, under the lock's guard (see :data:`_COMMIT`)."""
-        guard = ["", "", "", 0, "", ""]
+        guard = _UNGUARDED
         if self._held:
-            guard = [self._k("lock"), self._token, self._k("seq"), entry.seq, self._k("e", entry.seq), entry.id]
+            ttl = int(LOCK_TTL * 1000)
+            guard = [self._k("lock"), self._token, self._k("seq"), entry.seq, self._k("e", entry.seq), entry.id, ttl]
         try:
             self._run(ops, guard)
         except self._refused as exc:
@@ -617,7 +623,7 @@ class RedisState:
 
     def _run(self, ops: _Ops, guard: list[Any] | None = None) -> None:
         """Run writes as one atomic :data:`_COMMIT` call (unguarded without ``guard``)."""
-        self._commit(keys=[], args=(guard or ["", "", "", 0, "", ""]) + ops.args)
+        self._commit(keys=[], args=(guard or _UNGUARDED) + ops.args)
 
     def _queue_saved_df(self, pipe: _Ops, cols: np.ndarray) -> None:
         """Queue all the document frequencies with this article's ``cols``

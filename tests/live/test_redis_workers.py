@@ -509,3 +509,20 @@ def test_a_commit_whose_reply_is_lost_counts_the_article_once(redis_server, pref
             assert other.add(a) == mem.add(a)
     finally:
         proxy.close()
+
+
+def test_an_add_renews_the_lock_when_it_writes(redis_server, prefix, feed):
+    """The guarded commit renews the lock: the re-clustering after an add's
+    writes runs under it even when the decision took most of ``LOCK_TTL``."""
+    index = StoryIndex(redis=redis_server, redis_prefix=prefix)
+    index.add(feed[0])
+    client, commit, left = _client(redis_server), index._state.commit, []
+
+    def late_commit(*args, **kwargs):
+        client.pexpire(f"{prefix}:lock", 200)  # the add's decision took nearly all the lock's time
+        commit(*args, **kwargs)
+        left.append(client.pttl(f"{prefix}:lock"))
+
+    index._state.commit = late_commit
+    index.add(feed[1])
+    assert left and left[0] > 1000 * red_state.LOCK_TTL / 2
