@@ -93,12 +93,14 @@ DF_LOG = 4096  # articles' columns kept in P:dflog: a worker further behind read
 # parses one value instead of hundreds (redis-py spends ~2 us an argument).
 # Bucket keys are joined by newlines (they never hold one).
 #
-# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest, P:seq, P:lock, P:epoch)
+# (KEYS: P:n_docs, P:dflog, P:df, P:df_n, P:newest, P:seq, P:lock, P:epoch,
+# P:live, P:live_t)
 # With a token ARGV[2], first the lock (false if another worker holds it;
 # taken for ARGV[3] ms). Then what a worker that has counted the first ARGV[1]
-# articles lacks: {n_docs, 0, newest, seq, epoch, the log entries since}, or,
-# when the log does not reach back that far, {n_docs, 1, newest, seq, epoch,
-# P:df, the log entries since P:df_n}
+# articles lacks: {n_docs, 0, newest, seq, epoch, live, oldest, the log
+# entries since}, or, when the log does not reach back that far, {n_docs, 1,
+# newest, seq, epoch, live, oldest, P:df, the log entries since P:df_n};
+# live: the live articles, oldest: the earliest time of a dated one ('' none)
 _DF_SYNC = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[7]) ~= ARGV[2] then
   if not redis.call('SET', KEYS[7], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
@@ -106,16 +108,17 @@ end
 local n, seen = tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])
 local newest, seq = redis.call('GET', KEYS[5]) or '', tonumber(redis.call('GET', KEYS[6]) or '0')
 local epoch = redis.call('GET', KEYS[8]) or ''
-if n == seen then return {n, 0, newest, seq, epoch} end
+local live, oldest = redis.call('ZCARD', KEYS[9]), redis.call('ZRANGE', KEYS[10], 0, 0, 'WITHSCORES')[2] or ''
+if n == seen then return {n, 0, newest, seq, epoch, live, oldest} end
 local first = n - redis.call('LLEN', KEYS[2])
 local out, head
 if seen < n and seen >= first then
-  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest, seq, epoch}
+  out, head = redis.call('LRANGE', KEYS[2], seen - first, -1), {n, 0, newest, seq, epoch, live, oldest}
 else
   local c = tonumber(redis.call('GET', KEYS[4]) or '0')
   if c < first then return redis.error_reply('the document frequencies of the index are incomplete') end
   local saved = redis.call('GET', KEYS[3]) or ''
-  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, seq, epoch, saved}
+  out, head = redis.call('LRANGE', KEYS[2], c - first, -1), {n, 1, newest, seq, epoch, live, oldest, saved}
 end
 for i = #head, 1, -1 do table.insert(out, 1, head[i]) end
 return out
@@ -360,6 +363,7 @@ class RedisState:
         self._held = False  # the lock is held and the copy (and _newest, _next_seq) is current
         self._newest = -math.inf
         self._next_seq = 0
+        self._live: tuple[int, float] | None = None  # live articles and the oldest dated one's time, while held
         self.views = lsh_bands(params)
         self.scorer = Scorer(params)
         self._config = json.dumps({"params": params.to_dict(), "layout": LAYOUT, **config}, sort_keys=True)
@@ -429,7 +433,7 @@ class RedisState:
         self._apply(got)
 
     def _sync_call(self, token: str) -> Any:
-        names = ("n_docs", "dflog", "df", "df_n", "newest", "seq", "lock", "epoch")
+        names = ("n_docs", "dflog", "df", "df_n", "newest", "seq", "lock", "epoch", "live", "live_t")
         args = [self._seen, token, int(LOCK_TTL * 1000)]
         return self._guarded(self._df_sync, [self._k(k) for k in names], args)
 
@@ -449,7 +453,8 @@ class RedisState:
             got = self._sync_call("")
         self._newest = float(got[2]) if got[2] else -math.inf
         self._next_seq = int(got[3])
-        log = got[5:]
+        self._live = (int(got[5]), float(got[6]) if got[6] else math.inf)
+        log = got[7:]
         if got[1] == 1:  # the saved frequencies, then the log since
             saved = np.frombuffer(log.pop(0), "<i4")
             self._df[:] = 0
@@ -602,6 +607,8 @@ class RedisState:
             self._seen += 1
             if entry.ts > self._newest:  # (False for NaN)
                 self._newest = entry.ts
+            if entry.live and self._live is not None:
+                self._live = (self._live[0] + 1, min(self._live[1], math.inf if math.isnan(entry.ts) else entry.ts))
 
     def _write(self, entry: Entry, ops: _Ops) -> None:
         """Run an add's writes, under the lock's guard (see :data:`_COMMIT`)."""
@@ -637,6 +644,10 @@ class RedisState:
         self._saved = self._seen + 1
 
     def evictable(self, cutoff: float | None, max_live: int | None) -> list[int]:
+        if self._held and self._live is not None:  # none, as the lock's sync and this worker's writes tell
+            n_live, oldest = self._live
+            if (cutoff is None or oldest >= cutoff) and (max_live is None or n_live <= max_live):
+                return []
         out: list[int] = []
         if cutoff is not None:
             out = [int(s) for s in self._guarded(self.r.zrangebyscore, self._k("live_t"), "-inf", f"({cutoff}")]
@@ -652,6 +663,7 @@ class RedisState:
         return out
 
     def make_dead(self, seqs: Sequence[int]) -> None:
+        self._live = None  # asked of the server again until the next sync
         pipe = self.r.pipeline(transaction=True)
         for s in seqs:
             pipe.zrem(self._k("live"), s)

@@ -6,6 +6,7 @@ import json
 import multiprocessing as mp
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -45,6 +46,27 @@ def test_redis_index_matches_memory_index_on_headlines(redis_server, prefix, uci
             assert red.add(a) == mem.add(a)
         assert sorted(s.members for s in red) == sorted(s.members for s in mem)
         assert len(mem) < len(docs) // 2  # headlines of three stories: mostly joined
+
+
+def test_an_add_asks_the_server_for_evictions_only_when_some_are_due(redis_server, prefix, feed):
+    """The lock's sync tells how many articles are live and the oldest one's
+    time: an add with nothing to evict makes no round trip for it, and one
+    with articles past the retention evicts them as the in-memory index does."""
+    dated = sorted((a for a in feed if a.get("published")), key=lambda a: a["published"])[:12]
+    mem, red = (
+        StoryIndex(retention=timedelta(days=1)),
+        StoryIndex(redis=redis_server, redis_prefix=prefix, retention=timedelta(days=1)),
+    )
+    asked, ask = [], red._state.r.zrangebyscore
+    red._state.r.zrangebyscore = lambda *a, **k: asked.append(a) or ask(*a, **k)
+    for a in dated[:6]:
+        assert red.add(a) == mem.add(a)
+    late = dict(
+        dated[6], id="late", published=(datetime.fromisoformat(dated[5]["published"]) + timedelta(days=3)).isoformat()
+    )
+    assert not asked
+    assert red.add(late) == mem.add(late)
+    assert asked and red.n_live == mem.n_live == 1
 
 
 def test_second_worker_sees_the_first_workers_articles(redis_server, prefix, feed):
