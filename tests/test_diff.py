@@ -624,6 +624,19 @@ def test_word_for_word_counts_changed_words():
             "The minister said he would not resign this week!",
         ),
         ("Officials met on Monday in Geneva, sources said.", "Officials met on Monday."),
+        # words inserted right after a word, where the original had a space ("Butlerreturned")
+        (
+            "Darius Butler returned an interception 32 yards for the touchdown.",
+            "Cornerback Darius Butler, who returned the interception 32 yards for the touchdown.",
+        ),
+        # a mark right after a word dropped, where the rewrite has a space ("reserve , the")
+        (
+            "The Saints have placed Bush on injured reserve, the Advocate reports.",
+            "The Saints have placed Bush on injured reserve list on Wednesday.",
+        ),
+        ("A man was killed in Queens, police said on Friday.", "A man was killed in Queens police said on Friday."),
+        # words inserted before a mark that follows a word ("Davis ." for "Davis.")
+        ("The third was a pick by Vontae Davis.", "The third was a pick by Vontae Davis in the end zone."),
     ],
 )
 def test_the_inline_view_reads_as_either_side_datelines_included(original, rewrite):

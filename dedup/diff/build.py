@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .blocks import Part, jaccard
+from .blocks import Part, jaccard, longest_run
 from .model import Block, SentenceDiff, Span, Summary, WordOp
 from .parse import BODY, Side, exact_key
 from .words import Words, diff_tokens
@@ -46,6 +46,7 @@ class Builder:
     def __init__(self, a: Side, b: Side, matches: Matches, *, max_tokens: int) -> None:
         self.a, self.b, self.m, self.max_tokens = a, b, matches, max_tokens
         self._pairs: dict[int, _Pair] = {}
+        self._out_of_order: set[tuple[int, int]] = set()  # (side, flat sentence): see reorders()
 
     def pair(self, x: int) -> _Pair:
         """Word diff of original sentence ``x`` and its counterpart (cached)."""
@@ -76,10 +77,22 @@ class Builder:
             return head + (Span(p.text[len(p.dateline or "") :], "equal"),)
         runs: list[list] = []
         if p.dateline:
-            runs.append([0, len(p.dateline), "dateline", None])
+            runs.append([0, len(p.dateline), self._dateline_mark(si, p.dateline, other), None])
         for s in side.sentences_of(para):
             runs.extend(self._sentence_runs(si, s, other))
         return _fill(p.text, runs)
+
+    def _dateline_mark(self, si: int, dateline: str, other: set[int]) -> str:
+        """``dateline`` when a paragraph of the block's other side (``other``)
+        has the same dateline; else the change it is: ``added`` / ``dropped``
+        in a paragraph without counterpart, ``changed`` in a split, merge or pair."""
+        partner = self.b if si == 0 else self.a
+        key = exact_key(dateline)
+        if any(exact_key(partner.paras[q].dateline or "") == key for q in other):
+            return "dateline"
+        if not other:
+            return "dropped" if si == 0 else "added"
+        return "changed"
 
     def _sentence_runs(self, si: int, s: int, other: set[int]) -> list[list]:
         side, partner_side = (self.a, self.b) if si == 0 else (self.b, self.a)
@@ -88,7 +101,7 @@ class Builder:
         if hit is None:
             return [[start, end, "dropped" if si == 0 else "added", None]]
         t = hit[0]
-        if partner_side.sent_para[t] not in other:
+        if partner_side.sent_para[t] not in other or (si, s) in self._out_of_order:
             ref = f"{'rewrite' if si == 0 else 'original'} ¶{partner_side.sent_para[t] + 1}"
             return [[start, end, "elsewhere", ref]]
         pr = self.pair(s if si == 0 else t)
@@ -158,8 +171,10 @@ class Builder:
             return self._furniture(part)
         kind, changed = part.kind, part.kind != "identical"
         if kind == "pair":
-            changed = a.para_key[os_[0]] != b.para_key[rs_[0]]
+            changed = a.para_key[os_[0]] != b.para_key[rs_[0]] and not self._same_sentences(os_[0], rs_[0])
             kind = "reworded" if changed else "identical"
+            if changed:
+                self.reorders(os_[0], rs_[0])
         if part.moved and kind in ("identical", "reworded"):
             kind = "moved"
         oset, rset = set(os_), set(rs_)
@@ -191,6 +206,29 @@ class Builder:
             rewrite_spans=tuple(self.spans(1, r, oset) for r in rs_),
         )
 
+    def _same_sentences(self, o: int, r: int) -> bool:
+        """Whether body paragraphs ``o`` and ``r`` hold the same dateline and
+        the same sentences in the same order (:func:`exact_key`): then their
+        texts differ only in the space between two sentences, which Chinese or
+        Japanese text may have or not ("。 " / "。"), and no word changed."""
+        po, pr = self.a.paras[o], self.b.paras[r]
+        if exact_key(po.dateline or "") != exact_key(pr.dateline or "") or len(po.sentences) != len(pr.sentences):
+            return False
+        return all(exact_key(x) == exact_key(y) for x, y in zip(po.sentences, pr.sentences, strict=True))
+
+    def reorders(self, o: int, r: int) -> None:
+        """Note the sentences of the 1:1 pair ``o``, ``r`` whose counterparts
+        are in the pair but in another order (off the longest run in order):
+        their spans and inline runs are marked ``elsewhere``, naming the
+        partner paragraph. Without this, sentences swapped inside a paragraph
+        read as unchanged text on both sides of a pair reported reworded."""
+        xs = [x for x in self.a.sentences_of(o) if x in self.m.o2r and self.b.sent_para[self.m.o2r[x][0]] == r]
+        ys = [self.m.o2r[x][0] for x in xs]
+        keep = longest_run(ys)
+        for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            if k not in keep:
+                self._out_of_order.update(((0, x), (1, y)))
+
     def inline(self, o: int, r: int, sentences: Sequence[SentenceDiff]) -> tuple[Span, ...]:
         """The rewrite paragraph ``r`` with the changes from original ``o`` in place."""
         a, b = self.a, self.b
@@ -202,7 +240,7 @@ class Builder:
                 runs.append(Span(a.paras[o].sentences[d.original[0][1]] + " ", "dropped"))
             elif d.rewrite[0][0] != r:
                 continue  # gone to another block: shown there
-            elif d.original[0][0] != o:
+            elif d.original[0][0] != o or (1, b.first[r] + d.rewrite[0][1]) in self._out_of_order:
                 runs.append(
                     Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "elsewhere", f"original ¶{d.original[0][0] + 1}")
                 )
@@ -210,7 +248,11 @@ class Builder:
                 runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "equal"))
             else:
                 runs.extend(self._inline_words(self.m.r2o[b.first[r] + d.rewrite[0][1]][0]))
-                runs[-1] = Span(runs[-1].text + " ", runs[-1].mark)
+                # the space after the sentence is both sides': not in a deleted or inserted run
+                last = runs[-1]
+                runs[-1:] = [Span(last.text + " ", "equal")] if last.mark == "equal" else [last, Span(" ", "equal")]
+        while runs and not runs[-1].text.strip():
+            runs.pop()
         if runs:
             last = runs[-1]
             runs[-1] = Span(last.text.rstrip(), last.mark, last.ref)
@@ -227,7 +269,8 @@ class Builder:
     def _inline_words(self, x: int) -> list[Span]:
         """Original sentence ``x`` and its changed counterpart as inline runs:
         each run keeps the spaces after it in its own text; a replace is its
-        deleted then its inserted words."""
+        deleted then its inserted words. Read without the inserted runs, they
+        are the original, spaces included; without the deleted ones, the rewrite."""
         y, _ = self.m.o2r[x]
         pr = self.pair(x)
         ta, tb = pr.ta, pr.tb
@@ -235,15 +278,23 @@ class Builder:
         text_b = self.b.paras[self.b.sent_para[y]].text
         out: list[Span] = []
         for tag, i1, i2, j1, j2 in pr.ops:
-            if i2 > i1 and tag != "equal":
-                end = ta.starts[i2] if i2 < len(ta) else ta.ends[-1]  # type: ignore[union-attr]
+            if tag == "equal":
+                out.append(Span(text_b[tb.starts[j1] : _run_end(tb, j2)], "equal"))  # type: ignore[union-attr,arg-type]
+                continue
+            ends_space = bool(out) and out[-1].text[-1:].isspace()
+            # the rewrite's space before a change where the original has none: it goes into the
+            # change ("reserve[-, the-] list", "Davis{+ in the end zone+}."), not "reserve , the"
+            space = _trailing_space(out) if ends_space and _glued(ta, i1) else ""  # type: ignore[arg-type]
+            if i2 > i1:
                 start = ta.starts[i1]  # type: ignore[union-attr]
-                if i1 and out and not out[-1].text[-1:].isspace():  # "week[-or next-]!": the space goes along
+                if i1 and out and not ends_space:  # "week[-or next-]!": the space goes along
                     start = ta.ends[i1 - 1]  # type: ignore[union-attr]
-                out.append(Span(text_a[start:end], "deleted"))
+                out.append(Span(text_a[start : _run_end(ta, i2)], "deleted"))  # type: ignore[arg-type]
             if j2 > j1:
-                end = tb.starts[j2] if j2 < len(tb) else tb.ends[-1]  # type: ignore[union-attr]
-                out.append(Span(text_b[tb.starts[j1] : end], "equal" if tag == "equal" else "inserted"))  # type: ignore[union-attr]
+                text = space + text_b[tb.starts[j1] : _run_end(tb, j2)]  # type: ignore[union-attr,arg-type]
+                out.extend(_inserted(text, i1 == i2 and bool(out) and not ends_space and _spaced(ta, i1)))  # type: ignore[arg-type]
+            elif space:
+                out.append(Span(space, "equal"))
         return out
 
     def _similarity(self, os_: tuple[int, ...], rs_: tuple[int, ...], changed: bool) -> float:
@@ -370,6 +421,37 @@ class Builder:
             datelines_added=len(dl1 - dl0),
             datelines_dropped=len(dl0 - dl1),
         )
+
+
+def _run_end(toks: Words, k: int) -> int:
+    """Where a run of tokens ending before token ``k`` ends, with the spaces after it."""
+    return toks.starts[k] if k < len(toks) else toks.ends[-1]
+
+
+def _glued(toks: Words, k: int) -> bool:
+    """Whether token ``k`` follows the token before it with no space between."""
+    return 0 < k < len(toks) and toks.starts[k] == toks.ends[k - 1]
+
+
+def _spaced(toks: Words, k: int) -> bool:
+    """Whether a space separates token ``k`` from the token before it."""
+    return 0 < k < len(toks) and toks.starts[k] > toks.ends[k - 1]
+
+
+def _trailing_space(out: list[Span]) -> str:
+    """The spaces that end the last run, taken off it."""
+    kept = out[-1].text.rstrip()
+    space = out[-1].text[len(kept) :]
+    out[-1] = Span(kept, out[-1].mark, out[-1].ref)
+    return space
+
+
+def _inserted(text: str, space_kept: bool) -> list[Span]:
+    """An inserted run; when ``space_kept`` (words inserted right after a word,
+    where the original has a space: "Butler{+, who+} returned"), the spaces
+    after it are the original's too and stay out of it."""
+    body = text.rstrip() if space_kept else text
+    return [Span(body, "inserted")] + ([Span(text[len(body) :], "equal")] if len(body) < len(text) else [])
 
 
 def _text(side: Side, s: int, toks: Words | None, i1: int, i2: int) -> str:

@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from dedup.text.normalise import ParagraphKind, classify_paragraph, paragraphs, split_dateline
 
@@ -26,7 +27,7 @@ from .features import content_terms
 from .model import Paragraph
 from .words import Words, word_tokens
 
-__all__ = ["BODY", "Side", "add_breaks", "exact_key", "parse_side"]
+__all__ = ["BODY", "Side", "add_breaks", "diff_paragraphs", "exact_key", "parse_side"]
 
 BODY = ParagraphKind.BODY.value
 
@@ -121,13 +122,42 @@ class Side:
         return self.sent_words[s]
 
 
+# Compatibility characters whose NFKC form reads as other text: "10²" is not "102",
+# "CO₂" not "CO2", "½" not "1⁄2" (an ellipsis, a ligature or a full-width letter
+# reads the same folded).
+_AS_WRITTEN = ("<super>", "<sub>", "<fraction>")
+
+
+@lru_cache(maxsize=4096)
+def _as_written(ch: str) -> bool:
+    return unicodedata.decomposition(ch).startswith(_AS_WRITTEN)
+
+
+def diff_paragraphs(text: str) -> list[str]:
+    """:func:`~dedup.text.normalise.paragraphs` of ``text`` (markup and
+    controls removed, NFKC), but with superscript, subscript and fraction
+    characters as written. NFKC turns "10²" into "102": a pair differing
+    there would be reported identical, and the report would quote the
+    original as saying "102". They go through as private-use characters
+    absent from ``text``, which the cleaning leaves alone, and come back."""
+    if text.isascii():
+        return paragraphs(text)
+    kept = sorted(ch for ch in set(text) if _as_written(ch))
+    if not kept:
+        return paragraphs(text)
+    free = (chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    hide = {ord(ch): sub for ch, sub in zip(kept, free, strict=False)}  # free outlasts kept
+    back = {ord(sub): ch for ch, sub in zip(kept, hide.values(), strict=True)}
+    return [p.translate(back) for p in paragraphs(text.translate(hide))]
+
+
 def parse_side(text: str, *, stem_length: int = 5, as_body: frozenset[int] = frozenset()) -> Side:
     """Cut ``text`` into paragraphs: kind, leading dateline, identity key
     (:func:`exact_key`); the paragraphs numbered in ``as_body`` are body text
     whatever they look like (see :func:`dedup.diff.align.diff_articles`)."""
     paras: list[Paragraph] = []
     keys: list[str] = []
-    for i, p in enumerate(paragraphs(text)):
+    for i, p in enumerate(diff_paragraphs(text)):
         kind = BODY if i in as_body else classify_paragraph(p).value
         dateline = split_dateline(p)[0] if kind == BODY else None
         paras.append(Paragraph(i, p, kind, dateline))

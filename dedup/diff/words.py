@@ -87,7 +87,8 @@ def diff_tokens(a: Words | Sequence[str], b: Words | Sequence[str], *, max_token
     (bounded time on pathological input)."""
     ka = a.keys if isinstance(a, Words) else list(a)
     kb = b.keys if isinstance(b, Words) else list(b)
-    if ka == kb:
+    spaced = isinstance(a, Words) and isinstance(b, Words)
+    if ka == kb and not (spaced and _glued(a) != _glued(b)):  # type: ignore[arg-type]
         return [["equal", 0, len(ka), 0, len(kb)]] if ka else []
     if not ka or not kb or len(ka) > max_tokens or len(kb) > max_tokens:
         return [["change", 0, len(ka), 0, len(kb)]]
@@ -99,7 +100,47 @@ def diff_tokens(a: Words | Sequence[str], b: Words | Sequence[str], *, max_token
             ops[-1][2], ops[-1][4] = i2, j2
         else:
             ops.append([tag, i1, i2, j1, j2])
+    if spaced:
+        ops = _respaced(ops, a, b)  # type: ignore[arg-type]
     return _cleanup(ops, ka, kb)
+
+
+def _glued(w: Words) -> list[bool]:
+    """Per token after the first: whether it follows the token before it with no space between."""
+    return [w.starts[k] == w.ends[k - 1] for k in range(1, len(w))]
+
+
+def _respaced(ops: list[Op], a: Words, b: Words) -> list[Op]:
+    """``ops`` with a kept token that is spaced otherwise from the kept token
+    before it ("Lt." / "Lt .", "3:33" / "3 : 33", a quote mark moved across a
+    space) made a change. The keys are the same but the texts are not, and
+    "unchanged" must mean the same text, whitespace aside, as for whole
+    paragraphs and sentences (:func:`dedup.diff.parse.exact_key`)."""
+    out: list[Op] = []
+    for op in ops:
+        if op[0] != "equal":
+            _push(out, op)
+            continue
+        _, i1, i2, j1, j2 = op
+        start = i1
+        for k in range(1, i2 - i1):
+            i, j = i1 + k, j1 + k
+            if (a.starts[i] == a.ends[i - 1]) != (b.starts[j] == b.ends[j - 1]):
+                if i > start:
+                    _push(out, ["equal", start, i, j1 + start - i1, j])
+                _push(out, ["change", i, i + 1, j, j + 1])
+                start = i + 1
+        if start < i2:
+            _push(out, ["equal", start, i2, j1 + start - i1, j2])
+    return out
+
+
+def _push(ops: list[Op], op: Op) -> None:
+    """Append ``op`` to ``ops``, joined to a change before it when it is a change too."""
+    if ops and ops[-1][0] == op[0] == "change":
+        ops[-1][2], ops[-1][4] = op[2], op[4]
+    else:
+        ops.append(op)
 
 
 def _cleanup(ops: list[Op], a: Sequence[str], b: Sequence[str]) -> list[Op]:

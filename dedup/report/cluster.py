@@ -21,6 +21,7 @@ from typing import Any
 
 from dedup.article import Article, Cluster
 from dedup.diff import Alignment, diff_articles
+from dedup.diff.parse import diff_paragraphs
 from dedup.text.normalise import ParagraphKind, classify_paragraph, paragraphs
 
 from .html import INLINE_MIN_SIMILARITY, esc, esc_text, legend_html, page, render_alignment_section
@@ -70,9 +71,11 @@ def cluster_diffs(cluster: Cluster, **diff_options: Any) -> list[tuple[Article, 
 
 
 def _original_text(rep: Article, anchor: str) -> str:
-    """The representative's paragraphs, numbered, each with an id the diffs link to."""
+    """The representative's paragraphs, numbered, each with an id the diffs
+    link to: cut as the diffs cut them (:func:`dedup.diff.parse.diff_paragraphs`)."""
     ps = "".join(
-        f'<p id="{esc(anchor)}{k}"><b class=n>¶{k}</b>{esc_text(p)}</p>' for k, p in enumerate(paragraphs(rep.text), 1)
+        f'<p id="{esc(anchor)}{k}"><b class=n>¶{k}</b>{esc_text(p)}</p>'
+        for k, p in enumerate(diff_paragraphs(rep.text), 1)
     )
     head = "<summary>The representative's text (the original of every diff below)</summary>"
     return f'<details class="text">{head}{ps}</details>'

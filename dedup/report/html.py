@@ -163,7 +163,7 @@ _LEGEND = (
     ('<del class="swatch">word</del>', "words deleted (shown in place in the rewrite column)"),
     ('<ins class="s swatch">sentence</ins>', "sentence added"),
     ('<del class="s swatch">sentence</del>', "sentence dropped"),
-    ('<span class="elsewhere swatch">sentence</span>', "counterpart in another row"),
+    ('<span class="elsewhere swatch">sentence</span>', "counterpart in another row or place"),
     (
         '<span class="badge k-moved" style="background:#fff1c2;color:#7a5900;border-color:#e0b300">moved</span>',
         "out of the original's order",

@@ -122,11 +122,12 @@ def _spans(spans: tuple[Span, ...], side: str, color: bool) -> str:
         mark = ("deleted" if side == "original" else "inserted") if s.mark == "changed" else s.mark
         style, opener, closer = _MARKS.get(mark, ("", "", ""))
         opener, closer = ("", "") if color else (opener, closer)
-        t = _escape(_clean(s.text), _tail(tail + opener), closer, color)
+        text = s.text.rstrip() if mark == "elsewhere" else s.text  # the pointer before the space after it
+        t = _escape(_clean(text), _tail(tail + opener), closer, color)
         out.append(_mark(t, style, color, (opener, closer)) if style else t)
         tail = _tail(tail + opener + t + closer)
         if mark == "elsewhere":
-            out.append(f" (-> {_clean(s.ref or '')})")
+            out.append(f" (-> {_clean(s.ref or '')}){_clean(s.text[len(text) :])}")
             tail = ""
     return "".join(out)
 
