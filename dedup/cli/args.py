@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from ..io import FieldMap
+from ..io import FieldMap, expand_paths
 from ..params import LINKAGES, MAX_WINDOW_DAYS, Params
 from .interrupt import EXIT_INTERRUPTED
 
@@ -43,6 +45,9 @@ __all__ = [
     "plural",
     "safe",
     "say",
+    "same_file",
+    "check_not_input",
+    "check_index_path",
 ]
 
 EXIT_OK = 0
@@ -301,3 +306,46 @@ def check_args(args: argparse.Namespace) -> None:
     check: Callable[[argparse.Namespace], None] | None = getattr(args, "check", None)
     if check is not None:
         check(args)
+
+
+def _regular_or_missing(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one regular file (through links and relative
+    paths; a device such as /dev/null may be named twice)."""
+    if not (_regular_or_missing(a) and _regular_or_missing(b)):
+        return False
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_not_input(flag: str, output: str | None, inputs: Iterable[str]) -> None:
+    """Refuse, before anything is read, an output file that is one of the
+    input files (named, or found in a folder given): writing it would
+    replace the articles with the result. Raises ValueError (exit code 2),
+    as ``dedup dedupe`` does for its outputs."""
+    if not output or output == "-":
+        return
+    for path in expand_paths(inputs):
+        if path != "-" and same_file(output, path):
+            which = "" if path == output else f" {path}"
+            raise ValueError(
+                f"{flag} {output} is the input file{which}: refusing to overwrite the input; write elsewhere"
+            )
+
+
+def check_index_path(what: str, path: str) -> None:
+    """Refuse an index path that is there but is no regular file: a device
+    such as /dev/zero would be read without end (the loader reads the whole
+    file), a folder cannot be read at all. Raises ValueError naming it (exit code 2)."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ValueError(f"{what} {path} is not a regular file: give the file an index is saved in")

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..article import Cluster, Clustering
 from ..frames import clustering_rows
+from ..io import writing
 from ..io.jsontext import dumps
 from .args import (
     EXIT_INPUT,
@@ -19,6 +20,7 @@ from .args import (
     add_param_arguments,
     add_paths_arguments,
     add_progress_argument,
+    check_not_input,
     params_from_args,
     plural,
     safe,
@@ -167,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     """``dedup cluster``: read, cluster, write; the exit code."""
     start = time.monotonic()
     fmt = output_format(args.format, args.output)
+    check_not_input("-o", args.output, args.paths)
     log = log_for(args)
     # JSON/Parquet output needs no texts, so they are not kept
     result = cluster_input(args, log, keep_text=fmt == "text")
@@ -174,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
     if n_articles == 0:
         say(f"error: {log.why_nothing(args.paths)}")
         return EXIT_INPUT
-    _write(result, args, fmt, log.entries, n_articles)
+    with writing(args.output):  # a full disk or a missing folder said with the file's name
+        _write(result, args, fmt, log.entries, n_articles)
     multi = sum(1 for c in result if len(c) > 1)
     target = f" -> {args.output}" if args.output else ""
     say(

@@ -12,7 +12,6 @@ import argparse
 import os
 import pickle
 import signal
-import stat
 import tempfile
 import threading
 import time
@@ -20,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from ..article import Article
-from ..io import ReadAhead, Record, detect_format, iter_records, open_text
+from ..io import ReadAhead, Record, detect_format, iter_records, open_text, writing
 from ..io.jsontext import dumps
 from ..io.writers import RecordWriter
 from ..live import DuplicateArticleError, IndexSaveError, IndexStorageError, StoryIndex
@@ -33,11 +32,13 @@ from .args import (
     add_command,
     add_param_arguments,
     add_progress_argument,
+    check_index_path,
     fields_from_args,
     option,
     params_from_args,
     plural,
     redis_address,
+    same_file,
     say,
 )
 from .progress import Bar, kernel_notice, progress_wanted
@@ -204,35 +205,17 @@ def _index_conflict(index: StoryIndex, args: argparse.Namespace, given: list[tup
     return None
 
 
-def _regular_or_missing(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return True
-
-
-def _same_file(a: str, b: str) -> bool:
-    """Whether two paths name one regular file (through links and relative
-    paths; a device such as /dev/null may be named twice)."""
-    if not (_regular_or_missing(a) and _regular_or_missing(b)):
-        return False
-    try:
-        if os.path.exists(a) and os.path.exists(b):
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before anything is opened, an output that is the input or another output."""
     named = (("-o", args.output), ("--duplicates", args.duplicates), ("--errors", args.errors), ("--index", args.index))
     outputs = [(flag, path) for flag, path in named if path and path != "-"]
+    if args.index:
+        check_index_path("--index", args.index)
     for k, (flag, path) in enumerate(outputs):
-        if args.input != "-" and _same_file(path, args.input):
+        if args.input != "-" and same_file(path, args.input):
             raise ValueError(f"{flag} {path} is the input file: refusing to overwrite the input; write elsewhere")
         for other, other_path in outputs[k + 1 :]:
-            if _same_file(path, other_path):
+            if same_file(path, other_path):
                 raise ValueError(f"{flag} {path} and {other} {other_path} are the same file; give each its own")
 
 
@@ -297,9 +280,13 @@ class _Run:
 
             schema = input_schema(args.input)
         # a CSV input's layout comes from the reader as it reads the header (stdin is read once)
-        self.out = RecordWriter(args.output, fmt, schema=schema)
-        self.dups: IO[str] | None = open_text(args.duplicates, "w") if args.duplicates else None
-        self.errs: IO[str] | None = open_text(args.errors, "w") if args.errors else None
+        self.paths = {"out": args.output, "dups": args.duplicates, "errs": args.errors}
+        with writing(args.output):  # each output's errors name it (a full disk, a missing folder)
+            self.out = RecordWriter(args.output, fmt, schema=schema)
+        with writing(args.duplicates):
+            self.dups: IO[str] | None = open_text(args.duplicates, "w") if args.duplicates else None
+        with writing(args.errors):
+            self.errs: IO[str] | None = open_text(args.errors, "w") if args.errors else None
         self.counts = {"read": 0, "kept": 0, "duplicates": 0, "rejected": 0}
         self.forced = False  # stopped by a second Ctrl-C, maybe between the index and the outputs
         self.log = log
@@ -309,13 +296,15 @@ class _Run:
         self.bar = Bar(progress_wanted(args.progress), size, "dedupe")
 
     def keep(self, rec: Record) -> None:
-        self.out.write(rec)
+        with writing(self.paths["out"]):
+            self.out.write(rec)
         self.counts["kept"] += 1
 
     def drop(self, article_id: str, **info: Any) -> None:
         self.counts["duplicates"] += 1
         if self.dups is not None:
-            self.dups.write(dumps({"id": article_id, **info}) + "\n")
+            with writing(self.paths["dups"]):
+                self.dups.write(dumps({"id": article_id, **info}) + "\n")
 
     def sample_fields(self, rec: Record) -> None:
         """Collect the field names of the first records (named when no record has the text field)."""
@@ -328,7 +317,8 @@ class _Run:
         self.counts["rejected"] += 1
         self.log.on_error(rec)
         if self.errs is not None:
-            self.errs.write(dumps({"source": rec.source, "line": rec.line, "error": rec.error}) + "\n")
+            with writing(self.paths["errs"]):
+                self.errs.write(dumps({"source": rec.source, "line": rec.line, "error": rec.error}) + "\n")
 
     def spool_record(self, rec: Record, version: str) -> None:
         a: Article = rec.article  # type: ignore[assignment]
@@ -345,10 +335,12 @@ class _Run:
 
     def flush(self) -> None:
         """Everything written so far out to the files (the input has nothing more yet)."""
-        self.out.flush()
-        for f in (self.dups, self.errs):
+        with writing(self.paths["out"]):
+            self.out.flush()
+        for key, f in (("dups", self.dups), ("errs", self.errs)):
             if f is not None:
-                f.flush()
+                with writing(self.paths[key]):
+                    f.flush()
 
     def note(self) -> None:
         c = self.counts
@@ -357,10 +349,12 @@ class _Run:
         )
 
     def close(self) -> None:
-        self.out.close()
-        for f in (self.dups, self.errs, self.spool):
+        with writing(self.paths["out"]):
+            self.out.close()
+        for key, f in (("dups", self.dups), ("errs", self.errs), ("spool", self.spool)):
             if f is not None:
-                f.close()
+                with writing(self.paths.get(key, "a temporary file")):
+                    f.close()
         self.note()
         self.bar.close()
         self.log.close()

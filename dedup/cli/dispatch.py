@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from .. import __version__
-from ..io import InputError
+from ..io import InputError, OutputError
 from . import cluster, dedupe, index, report, spark
 from .args import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, Formatter, Parser, UsageError, check_args, say
 from .interrupt import interruptible
@@ -66,15 +66,39 @@ def _quiet_broken_pipe() -> int:
     return EXIT_INPUT
 
 
+_CLOSED_STDOUT = "cannot write the output: standard output is closed (use -o FILE)"
+
+
+class _ClosedBinary(io.RawIOBase):
+    """The bytes side of :class:`_ClosedStdout` (``sys.stdout.buffer``, where
+    ``dedup dedupe`` writes the records it keeps): writing is the same error."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OutputError(_CLOSED_STDOUT)
+
+
 class _ClosedStdout(io.TextIOBase):
     """Stands for a standard output the shell closed (``>&-``): writing to
-    it is an output error (exit 2), said on stderr."""
+    it, as text or through ``buffer`` as bytes, is an output error (exit 2),
+    said on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = _ClosedBinary()
+
+    @property
+    def buffer(self) -> io.RawIOBase:
+        """Bytes written here fail as text does."""
+        return self._buffer
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        raise OSError("cannot write the output: standard output is closed (use -o FILE)")
+        raise OutputError(_CLOSED_STDOUT)
 
 
 @contextmanager

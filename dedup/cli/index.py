@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..live import StoryIndex
-from .args import EXIT_OK, add_command
+from .args import EXIT_OK, add_command, check_index_path
 
 __all__ = ["register", "run"]
 
@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the index's stats as JSON."""
+    check_index_path("index", args.path)
     index = StoryIndex.load(args.path)
     json.dump(index.stats(), sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..article import Article
 from ..diff import diff_articles
-from ..io import iter_records
+from ..io import iter_records, writing
 from ..report import (
     render_clusters_html,
     render_html,
@@ -36,6 +36,7 @@ from .args import (
     add_param_arguments,
     add_paths_arguments,
     add_progress_argument,
+    check_not_input,
     fields_from_args,
     option,
     plural,
@@ -75,17 +76,20 @@ def _read_one(path: str, args: argparse.Namespace) -> Article:
 
 
 def _write(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    """``text`` into ``output`` (None: stdout); an error names the file."""
+    with writing(output):
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None:
         fmt = _EXT.get(Path(args.output).suffix.lower(), "term") if args.output else "term"
+    check_not_input("-o", args.output, [args.original, args.rewrite])
     original = _read_one(args.original, args)
     rewrite = _read_one(args.rewrite, args)
     # the texts as read, whatever the format (a CRLF file is ordinary text): each renderer
@@ -107,13 +111,15 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 def _write_pages(pages: dict[str, str], folder: str) -> None:
     """The index and story pages into ``folder`` (made if missing)."""
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, html in pages.items():
-        (out / name).write_text(html, encoding="utf-8")
+    with writing(folder):  # an error names the folder, or the page it failed on
+        out.mkdir(parents=True, exist_ok=True)
+        for name, html in pages.items():
+            (out / name).write_text(html, encoding="utf-8")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     start = time.monotonic()
+    check_not_input("-o", args.output, args.paths)
     log = log_for(args)
     result = cluster_input(args, log)
     n = sum(len(c) for c in result)

@@ -10,7 +10,17 @@ writes Parquet a batch at a time.
 """
 
 from .ahead import ReadAhead
-from .files import FORMATS, detect_format, expand_paths, input_size, open_binary, open_output, open_text
+from .files import (
+    FORMATS,
+    OutputError,
+    detect_format,
+    expand_paths,
+    input_size,
+    open_binary,
+    open_output,
+    open_text,
+    writing,
+)
 from .readers import DELIMITERS, iter_records, read_paths, sniff_delimiter
 from .records import FieldMap, InputError, Record
 from .writers import write_jsonl
@@ -20,6 +30,7 @@ __all__ = [
     "FORMATS",
     "FieldMap",
     "InputError",
+    "OutputError",
     "ReadAhead",
     "Record",
     "detect_format",
@@ -32,4 +43,5 @@ __all__ = [
     "read_paths",
     "sniff_delimiter",
     "write_jsonl",
+    "writing",
 ]

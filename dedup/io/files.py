@@ -8,8 +8,10 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import IO, BinaryIO
 
 from .records import InputError
@@ -22,8 +24,11 @@ __all__ = [
     "open_text",
     "open_output",
     "expand_paths",
+    "expand_inputs",
     "input_size",
     "TRUNCATION_ERRORS",
+    "OutputError",
+    "writing",
 ]
 
 FORMATS = ("jsonl", "csv", "parquet", "txt")
@@ -93,7 +98,9 @@ def _stdin() -> BinaryIO:
     descriptor: a thread blocked reading a live pipe (:class:`dedup.io.ReadAhead`)
     then holds that reader's lock, not ``sys.stdin``'s, which the interpreter
     takes at exit (a fatal error if a thread holds it). ``sys.stdin.buffer``
-    itself where it has no descriptor (a test's stand-in)."""
+    itself where it has no descriptor (a test's stand-in). Raises
+    :class:`InputError` when the shell closed standard input (``<&-``)."""
+    _check_stdin()
     try:
         fd = os.dup(sys.stdin.fileno())
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
@@ -101,11 +108,19 @@ def _stdin() -> BinaryIO:
     return open(fd, "rb")  # noqa: SIM115 - the caller closes it
 
 
+def _check_stdin() -> None:
+    """Raise :class:`InputError` when there is no standard input to read
+    (closed by the shell: ``sys.stdin`` is None), rather than fail on it."""
+    if sys.stdin is None:
+        raise InputError("cannot read standard input: it is closed (give a file, or pipe the records in)")
+
+
 def open_text(path: str, mode: str = "r") -> IO[str]:
     """A text file for reading or writing, ``-`` for stdin/stdout, gzipped for
     ``.gz``; undecodable bytes kept as surrogate escapes (reported per record)."""
     if path == "-":
         if "r" in mode:
+            _check_stdin()
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline="")
         return sys.stdout
     if path.endswith(".gz"):
@@ -122,29 +137,76 @@ def open_output(path: str) -> BinaryIO:
     return open(path, "wb")
 
 
+class OutputError(OSError):
+    """An output that could not be written (a full disk, a missing folder);
+    the message names it (:func:`writing`)."""
+
+
+@contextmanager
+def writing(path: str | None) -> Iterator[None]:
+    """Within the block, an OSError is raised again as :class:`OutputError`
+    naming the output (``path``; None or ``-``: standard output), as in
+    ``cannot write stories.json: No space left on device``: the error of a
+    write or close says no file name by itself. A broken pipe passes as it
+    is (output piped into ``head``: the command stops quietly)."""
+    try:
+        yield
+    except (BrokenPipeError, OutputError):
+        raise
+    except OSError as exc:
+        name = "standard output" if path in (None, "-") else path
+        if exc.filename is not None and os.fsdecode(exc.filename) != name:  # a file inside a folder
+            name = os.fsdecode(exc.filename)
+        reason = exc.strerror if exc.errno is not None and exc.strerror else str(exc)
+        raise OutputError(f"cannot write {name}: {reason}") from None
+
+
 def expand_paths(paths: Iterable[str]) -> Iterator[str]:
     """Files as given, and the readable files inside folders (sorted, hidden ones skipped).
 
     Raises :class:`FileNotFoundError` naming a path that does not exist."""
+    for p, _ in expand_inputs(paths):
+        yield p
+
+
+def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """``(path, found in a folder)`` for each input of :func:`expand_paths`.
+
+    In a folder, special files (a FIFO, a socket, a device) are skipped:
+    reading one would wait for ever, and no feed is kept in one. A broken
+    link is listed, so that the reader names it. Raises
+    :class:`FileNotFoundError` naming a path given that does not exist."""
     for p in paths:
         if p != "-" and os.path.isdir(p):
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     plain = name[:-3] if name.endswith(".gz") else name
-                    if not name.startswith(".") and plain.lower().endswith(READ_EXTENSIONS):
-                        yield os.path.join(root, name)
+                    path = os.path.join(root, name)
+                    if not name.startswith(".") and plain.lower().endswith(READ_EXTENSIONS) and not _special(path):
+                        yield path, True
         elif p != "-" and not os.path.exists(p):
             raise FileNotFoundError(f"no such file or folder: {p}")
         else:
-            yield p
+            yield p, False
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` is there but is no regular file (a FIFO, socket or device)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # a broken link, or gone: not special, the reader says what it is
+        return False
 
 
 def input_size(paths: Iterable[str]) -> int | None:
-    """Total bytes of the files behind ``paths`` (None when one is stdin)."""
+    """Total bytes of the files behind ``paths`` (None when one is stdin); a
+    file that cannot be looked at (a broken link in a folder) counts 0, and
+    its reader says why."""
     total = 0
     for p in expand_paths(paths):
         if p == "-":
             return None
-        total += os.path.getsize(p)
+        with suppress(OSError):
+            total += os.path.getsize(p)
     return total

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +31,7 @@ from typing import IO, Any, BinaryIO
 import orjson
 
 from ..article import Article, ArticleError
-from .files import FORMATS, TRUNCATION_ERRORS, detect_format, expand_paths, open_binary
+from .files import FORMATS, TRUNCATION_ERRORS, detect_format, expand_inputs, open_binary
 from .records import FieldMap, InputError, Record, record_from_mapping
 
 __all__ = [
@@ -106,7 +107,15 @@ def parse_json_line(line: bytes) -> tuple[Any, str | None]:
     except RecursionError:
         return None, "invalid JSON: nested too deeply"
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        return None, f"invalid JSON: {exc}"
+        return None, f"invalid JSON: {_value_error(exc)}"
+
+
+def _value_error(exc: ValueError) -> str:
+    """Why json refused a line, in the words of the data: Python's message
+    for a number beyond its digit limit tells a programmer to call
+    ``sys.set_int_max_str_digits()``, which a user of the command cannot."""
+    m = re.match(r"Exceeds the limit \((\d+) digits\)", str(exc))
+    return f"a number longer than {int(m.group(1)):,} digits" if m else str(exc)
 
 
 def _has_wide_float(obj: Any) -> bool:
@@ -233,6 +242,36 @@ def _iter_csv(
         yield _record(label, n, dict(zip(header, row, strict=False)), f"{ref}:{n}", names)
 
 
+#: byte order marks of the Unicode encodings other than UTF-8 (UTF-32's
+#: first: its little-endian mark starts with UTF-16's)
+_FOREIGN_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _foreign_encoding(f: BinaryIO) -> str | None:
+    """``UTF-16`` or ``UTF-32`` when the input starts with that encoding's
+    byte order mark (a file saved by Excel or PowerShell), else None; looked
+    at without consuming a byte. Every line of such a file would be rejected
+    as invalid JSON or CSV without a word on why: it is said once instead."""
+    peek = getattr(f, "peek", None)
+    if peek is None:
+        return None
+    head = peek(4)[:4]
+    return next((name for bom, name in _FOREIGN_BOMS if head.startswith(bom)), None)
+
+
+def _foreign_message(encoding: str) -> str:
+    """The rejection of a whole file in ``encoding``, saying how to convert it."""
+    return (
+        f"the file is {encoding} (it starts with a {encoding} byte order mark); dedup reads UTF-8: "
+        f"convert it first, e.g. iconv -f {encoding} -t UTF-8"
+    )
+
+
 def _iter_txt(f: BinaryIO, label: str, stem: str) -> Iterator[Record]:
     data = f.read()
     if data.startswith(BOM):
@@ -304,14 +343,7 @@ def iter_records(
     f = open_binary(path, on_bytes)
     last = 0
     try:
-        if fmt == "txt":
-            records: Iterator[Record] = _iter_txt(f, label, _stem(path))
-        elif fmt == "jsonl":
-            records = _iter_jsonl(f, label, id_prefix(path), fields)
-        else:
-            tsv = path.endswith((".tsv", ".tsv.gz"))
-            records = _iter_csv(f, label, id_prefix(path), fields, delimiter, tsv, on_layout)
-        for rec in records:
+        for rec in _text_records(f, fmt, path, label, fields, delimiter, on_layout):
             last = rec.line
             yield rec
     except (*TRUNCATION_ERRORS, zlib.error) as exc:
@@ -323,6 +355,50 @@ def iter_records(
     finally:
         if f is not sys.stdin.buffer:
             f.close()
+
+
+def _text_records(
+    f: BinaryIO,
+    fmt: str,
+    path: str,
+    label: str,
+    fields: FieldMap,
+    delimiter: str | None,
+    on_layout: Callable[[CsvLayout], None] | None,
+) -> Iterator[Record]:
+    """The records of an opened ``.txt``, JSONL or CSV input; one rejection
+    instead when it is in another Unicode encoding than UTF-8."""
+    foreign = _foreign_encoding(f)
+    if foreign is not None:
+        yield Record(label, 0 if fmt == "txt" else 1, error=_foreign_message(foreign))
+    elif fmt == "txt":
+        yield from _iter_txt(f, label, _stem(path))
+    elif fmt == "jsonl":
+        yield from _iter_jsonl(f, label, id_prefix(path), fields)
+    else:
+        tsv = path.endswith((".tsv", ".tsv.gz"))
+        yield from _iter_csv(f, label, id_prefix(path), fields, delimiter, tsv, on_layout)
+
+
+def _unopened_as_record(records: Iterator[Record], path: str) -> Iterator[Record]:
+    """The records of a file found in a folder; when the file cannot be
+    opened or read at all (a broken link, a file that is not Parquet), one
+    rejected record naming it instead, so that the other files of the folder
+    are still read. (A file named on the command line that cannot be read
+    stops the command: :class:`InputError`, exit code 2.)"""
+    try:
+        yield from records
+    except (InputError, OSError) as exc:
+        yield Record(path, 0, error=f"cannot read this file: {_unreadable_reason(exc, path)}")
+
+
+def _unreadable_reason(exc: Exception, path: str) -> str:
+    """Why ``path`` could not be read, without repeating its name."""
+    if isinstance(exc, FileNotFoundError):
+        return "it is not there (a broken link, or removed while it was read)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).removeprefix(f"{path}: ")
 
 
 def read_paths(
@@ -345,8 +421,8 @@ def read_paths(
     ``on_record`` sees every record, good or bad, before that.
     """
     report = on_error or (lambda r: print(f"dedup: {r.where()}: {r.error}", file=sys.stderr))
-    for path in expand_paths(paths):
-        for rec in iter_records(
+    for path, in_folder in expand_inputs(paths):
+        records = iter_records(
             path,
             fmt=fmt,
             text_field=text_field,
@@ -355,7 +431,8 @@ def read_paths(
             published_field=published_field,
             delimiter=delimiter,
             on_bytes=on_bytes,
-        ):
+        )
+        for rec in _unopened_as_record(records, path) if in_folder else records:
             if on_record is not None:
                 on_record(rec)
             if rec.ok:
