@@ -290,7 +290,9 @@ class Cluster:
     ``id`` is the representative's id, so it does not depend on input order.
     ``members`` starts with the representative, then in the batch's canonical
     order: publication time (undated last), then a digest of the text, then id.
-    ``scores`` are the confirmed pairs inside the cluster. ``versions`` group
+    ``scores`` are the confirmed pairs inside the cluster: a story score at or
+    above the threshold, or copies the copy rule joined first
+    (:func:`dedup.linkage.joining_pairs`). ``versions`` group
     near-identical copies. ``flags`` note anything unusual (``"empty"``: the
     article had no usable text and is alone by construction).
     """

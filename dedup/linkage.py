@@ -25,6 +25,7 @@ __all__ = [
     "choose_representative",
     "build_clusters",
     "components",
+    "joining_pairs",
 ]
 
 
@@ -70,6 +71,18 @@ def unscored_copies(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
     out = np.zeros(len(copies), dtype=bool)
     out[np.flatnonzero(copies)] = incomplete[comp[pairs[:, 0]]]
     return out
+
+
+def joining_pairs(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
+    """The scored pairs that join two articles for :func:`link`: a story
+    score at or above the threshold, or a copy pair merged first
+    (:func:`unscored_copies`).
+
+    Why: a cluster's scores and versions are read from these, so they show
+    every pair that put a member in its story -- copies joined below the
+    threshold too, which were otherwise listed without a score and each as
+    a version of its own."""
+    return (scored.score >= params.threshold) | unscored_copies(n, scored, params)
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -262,7 +275,7 @@ def _build_clusters(
     for i, lab in enumerate(labels.tolist()):
         groups.setdefault(lab, []).append(i)
     same = labels[scored.pairs[:, 0]] == labels[scored.pairs[:, 1]] if len(scored) else np.zeros(0, bool)
-    confirmed = same & (scored.score >= params.threshold)
+    confirmed = same & joining_pairs(len(articles), scored, params)
     by_cluster: dict[int, list[int]] = {}
     for k in np.flatnonzero(confirmed).tolist():
         by_cluster.setdefault(int(labels[scored.pairs[k, 0]]), []).append(k)

@@ -112,3 +112,16 @@ def test_a_story_syndicated_many_times_is_one_story(copies):
     index.add_many(arts)
     live = sorted((sorted(s.members) for s in index), key=lambda m: m[0])
     assert live == sorted((sorted(m.id for m in c.members) for c in clusters), key=lambda m: m[0])
+
+
+def test_copies_joined_below_the_threshold_are_scored_and_one_version():
+    # three identical texts, one of their pairs never scored (bucket cap of 2,
+    # one neighbour), linked under a threshold above their story scores: the
+    # copy rule makes them one story, and the pairs that joined them are its
+    # scores and make one version (they were three versions, with no score)
+    text = "Officials met in Geneva on Tuesday to discuss the ceasefire proposal for the northern region."
+    docs = [{"id": f"w{i}", "text": text} for i in range(3)]
+    (story,) = cluster_articles(docs, threshold=0.95, max_bucket_size=2, bucket_neighbours=1)
+    assert [sorted(a.id for a in v.members) for v in story.versions] == [["w0", "w1", "w2"]]
+    assert {x for s in story.scores for x in (s.a, s.b)} == {"w0", "w1", "w2"}
+    assert all(s.jaccard >= Params().copy_threshold and 0.0 <= s.score < 0.95 for s in story.scores)
