@@ -84,9 +84,11 @@ class UsageError(ValueError):
     :data:`EXIT_USAGE` (1), the message naming the option."""
 
 
-# C0 and C1 controls (but tab and newline), DEL, and the bidirectional overrides
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls (but tab and newline), DEL, the bidirectional marks, overrides and
+# isolates (what JSON outputs escape too, dedup.io.jsontext.INVISIBLE); on one line also
+# the line and paragraph separators, which would break it
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(m: re.Match[str]) -> str:

@@ -22,7 +22,7 @@ import json
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -216,7 +216,8 @@ def _iter_csv(
     if not head:
         return
     delim = delimiter or sniff_delimiter(head[0], "\t" if tsv else ",")
-    reader = csv.reader(chain(head, text), delimiter=delim)
+    lines = _Lines(chain(head, text))
+    reader = csv.reader(lines, delimiter=delim)
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
@@ -225,21 +226,76 @@ def _iter_csv(
     if on_layout is not None:  # before the first row: stdin is read once, its header with it
         on_layout(CsvLayout(header, delim, line_ending(head[0])))
     names = _resolve_fields(header, fields)
+    offset = 0
+    while True:  # again after an unclosed quote, from the line after it
+        again = yield from _csv_rows(reader, lines, label, ref, header, names, offset)
+        if again is None:
+            return
+        offset, rest = again
+        lines = _Lines(iter(rest))
+        reader = csv.reader(lines, delimiter=delim)
+
+
+class _Lines:
+    """The lines a ``csv.reader`` reads, those of the current row kept
+    (``taken``), so that a row can be looked at again as written."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+
+def _csv_rows(
+    reader: Any, lines: _Lines, label: str, ref: str, header: list[str], names: FieldMap, offset: int
+) -> Generator[Record, None, tuple[int, list[str]] | None]:
+    """The records of the rows ``reader`` reads (line numbers past ``offset``).
+
+    A quote opened and never closed makes the csv module read every line up
+    to the end of the file as one field: that row is rejected, naming its
+    line, and the lines after it are returned (with their offset) to be read
+    again, so that the rows they hold are not lost."""
     while True:
+        lines.taken = []
         try:
             row = next(reader)
         except StopIteration:
-            return
+            return None
         except csv.Error as exc:
-            yield Record(label, reader.line_num, error=f"unreadable CSV row: {exc}")
+            yield Record(label, offset + reader.line_num, error=f"unreadable CSV row: {exc}")
             continue
-        n = reader.line_num
+        n = offset + reader.line_num
+        taken = lines.taken
+        if len(taken) > 1 and _unclosed_quote(taken, reader.dialect.delimiter):
+            start = n - len(taken) + 1
+            yield Record(
+                label, start, error="a quote opened on this line is never closed; the lines after it are read again"
+            )
+            return start, taken[1:]
         if not row or row == [""]:
             continue
         if len(row) > len(header):
             yield Record(label, n, error=f"row has {len(row)} fields, header has {len(header)}")
             continue
         yield _record(label, n, dict(zip(header, row, strict=False)), f"{ref}:{n}", names)
+
+
+def _unclosed_quote(row_lines: list[str], delimiter: str) -> bool:
+    """Whether the lines of one row end inside a quoted field (the csv
+    module, not strict, takes the end of the file as the closing quote)."""
+    try:
+        for _ in csv.reader(row_lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 #: byte order marks of the Unicode encodings other than UTF-8 (UTF-32's

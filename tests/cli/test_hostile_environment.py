@@ -151,3 +151,18 @@ def test_a_utf16_feed_is_named_once_with_its_encoding(tmp_path, capsys):
         "convert it first, e.g. iconv -f UTF-16 -t UTF-8"
     )
     assert err[1].startswith("dedup: error: every record of")
+
+
+def test_bidi_marks_and_line_separators_in_ids_and_titles_are_shown_escaped(tmp_path, capsys):
+    # before: U+200F, U+061C and U+2028 reached the terminal raw (the overrides were escaped):
+    # a right-to-left mark reorders what is shown next to it, a line separator breaks the line
+    p = tmp_path / "feed.jsonl"
+    rows = [
+        {"id": "x\u2028y\u200fz\u061cw", "title": "T\u2029U\u200e", "text": TEXT},
+        {"id": "q", "text": TEXT + " More."},
+    ]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["cluster", str(p), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "x\\u2028y\\u200fz\\u061cw" in out and "U\\u200e" in out  # the title: its separator a space
+    assert not set(out) & set("\u2028\u2029\u200e\u200f\u061c")

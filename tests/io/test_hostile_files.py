@@ -107,3 +107,27 @@ def test_a_closed_standard_input_is_an_input_error(monkeypatch):
         open_binary("-")
     with pytest.raises(InputError, match="cannot read standard input"):
         list(iter_records("-"))
+
+
+def test_an_unclosed_csv_quote_is_rejected_and_the_rows_after_it_still_read(tmp_path):
+    # before: the csv module read every line to the end of the file as one field of
+    # row a1: b1 and c1 were lost without a word, and the run said "0 rejected"
+    p = tmp_path / "feed.csv"
+    p.write_text('id,text\na1,"An unclosed quote\nb1,Second article.\nc1,Third article.\n', encoding="utf-8")
+    recs = list(iter_records(str(p)))
+    assert [(r.line, r.ok) for r in recs] == [(2, False), (3, True), (4, True)]
+    assert recs[0].error == "a quote opened on this line is never closed; the lines after it are read again"
+    assert [r.article.id for r in recs[1:]] == ["b1", "c1"]
+
+
+def test_the_rows_read_again_after_an_unclosed_quote_keep_their_line_numbers(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_text('id,text\na1,"one\nb1,two\n\nc1,three\n', encoding="utf-8")
+    got = [(r.line, r.ok and r.article.id) for r in iter_records(str(p))]
+    assert got == [(2, False), (3, "b1"), (5, "c1")]
+
+
+def test_quoted_csv_fields_over_lines_and_doubled_quotes_read_as_before(tmp_path):
+    p = tmp_path / "feed.csv"
+    p.write_text('id,text\na,"x\ny"\nb,"p ""q"" r"\nc,5" screen\n', encoding="utf-8")
+    assert [(r.line, r.article.text) for r in iter_records(str(p))] == [(3, "x\ny"), (4, 'p "q" r'), (5, '5" screen')]
