@@ -29,15 +29,18 @@ __all__ = [
 ]
 
 
-def link(n: int, scored: ScoredPairs, params: Params) -> np.ndarray:
+def link(n: int, scored: ScoredPairs, params: Params, *, together: np.ndarray | None = None) -> np.ndarray:
     """Cluster label (a row index of the cluster's first member) for each row.
 
     A group of copies (joined by pairs whose shingle Jaccard reaches
     ``copy_threshold``) that was not scored pair by pair is one group before
     anything else (:func:`unscored_copies`), as the live index files a copy
-    under its original's story."""
+    under its original's story; so are the pairs flagged in ``together``
+    (the live index's re-clustering: the members of one version)."""
     score = scored.score
     forced = unscored_copies(n, scored, params)
+    if together is not None:
+        forced |= together
     strong = (score >= params.threshold) | forced
     comp = components(n, scored.pairs[strong])
     if params.linkage == "single":

@@ -127,12 +127,16 @@ def recluster(state: IndexState, scorer: Scorer, reach: Neighbourhood, entry: En
         return
     cos, score = story_matrix(state, scorer, members)
     iu, ju = upper_pairs(len(members))
-    keep = score[iu, ju] > 0
+    # the members of a version (copies filed under its first article) stay
+    # together: split, a version would span two stories
+    version = np.array([e.version for e in members], dtype=object)
+    same = version[iu] == version[ju]
+    keep = (score[iu, ju] > 0) | same
     pairs = np.stack([iu[keep], ju[keep]], axis=1).astype(np.int64)
     scored = ScoredPairs(
         pairs=pairs, cosine=cos[iu, ju][keep], jaccard=np.zeros(len(pairs)), similarity=score[iu, ju][keep]
     )
-    labels = link(len(members), scored, scorer.params)
+    labels = link(len(members), scored, scorer.params, together=same[keep])
     changes = _renames(state, members, labels, {t: groups[t][0].seq for t in free})
     if changes:
         state.reassign(changes)

@@ -438,3 +438,23 @@ def test_integer_ids_are_found_as_they_were_given():
     assert 7 in index and "7" in index and True not in index
     index.remove(7)
     assert 7 not in index and index.n_articles == 0
+
+
+def test_re_clustering_keeps_a_version_in_one_story(ecbplus_docs):
+    """Near-copies filed as one version stay one story when the
+    neighbourhood is re-clustered at a high threshold (average linkage alone
+    split one off while it kept its version: a version across two stories),
+    as the batch keeps them."""
+    sentences = ecbplus_docs[5]["text"].split(". ")
+    rng = random.Random(0)
+    arts = [{"id": f"w{i:02d}", "text": ". ".join(x for x in sentences if rng.random() > 0.15)} for i in range(10)]
+    params = Params(threshold=0.9)
+    index = StoryIndex(params)
+    for a in arts:
+        index.add(a)
+    for story in index:
+        for a in story.members:
+            assert index.version_of(a) in story.members
+    assert sorted(sorted(s.members) for s in index) == sorted(
+        sorted(c.ids) for c in cluster_articles(arts, params=params)
+    )
