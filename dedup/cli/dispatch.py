@@ -8,6 +8,7 @@ KeyboardInterrupt again, said here as one line and exit code 130."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import io
 import os
 import sys
@@ -133,6 +134,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = previous
 
 
+def _stdout_encoding_error(exc: Exception) -> str | None:
+    """What to say when standard output cannot take a character of the
+    data (``PYTHONIOENCODING=ascii``, a Latin-1 console): Python's own
+    message names a codec and a position, not the output or the remedy."""
+    if not isinstance(exc, UnicodeEncodeError):
+        return None
+    encoding = getattr(sys.stdout, "encoding", None) or ""
+    if codecs.lookup(exc.encoding).name != _codec(encoding):
+        return None
+    char = exc.object[exc.start : exc.start + 1]
+    return (
+        f"cannot write standard output: its encoding, {encoding}, has no {char!r}; "
+        "write to a file (-o FILE, always UTF-8) or set PYTHONIOENCODING=utf-8"
+    )
+
+
+def _codec(name: str) -> str | None:
+    """The codec's canonical name, None for an unknown one."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
 def _run(args: argparse.Namespace) -> int:
     """The command of ``args``, its options checked first; every error as one line and its exit code."""
     try:
@@ -148,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     except (InputError, OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:
         if isinstance(exc, BrokenPipeError):  # output piped into head & co.: stop quietly
             return _quiet_broken_pipe()
-        say(f"error: {exc}")
+        say(f"error: {_stdout_encoding_error(exc) or exc}")
         return EXIT_INPUT
     except KeyboardInterrupt:
         say("interrupted")

@@ -7,6 +7,7 @@ code (README, "Errors and exit codes"); the good records still come through."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -166,3 +167,22 @@ def test_bidi_marks_and_line_separators_in_ids_and_titles_are_shown_escaped(tmp_
     out = capsys.readouterr().out
     assert "x\\u2028y\\u200fz\\u061cw" in out and "U\\u200e" in out  # the title: its separator a space
     assert not set(out) & set("\u2028\u2029\u200e\u200f\u061c")
+
+
+def test_a_standard_output_that_cannot_take_the_data_is_said_so(tmp_path):
+    # before: "dedup: error: 'ascii' codec can't encode character '\xfc' in position 35: ..."
+    p = tmp_path / "feed.jsonl"
+    p.write_text(json.dumps({"id": "z\u00fcrich", "text": TEXT}) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    res = subprocess.run(
+        [sys.executable, "-m", "dedup", "cluster", str(p), "--all", "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert res.returncode == 2
+    assert res.stderr.splitlines()[-1] == (
+        "dedup: error: cannot write standard output: its encoding, ascii, has no '\\xfc'; "
+        "write to a file (-o FILE, always UTF-8) or set PYTHONIOENCODING=utf-8"
+    )
