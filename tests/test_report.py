@@ -358,11 +358,11 @@ def test_markdown_text_cannot_imitate_a_change():
 
 
 def test_terminal_drops_c1_and_bidi_controls():
-    evil = "Ministers met in Oslo \x1b[31mred\x1b[0m and \x9b31m csi \u202egnitirw\u202c on cod quotas."
+    evil = "Ministers met in Oslo \x1b[31mred\x1b[0m and \x9b31m csi \u202egnitirw\u202c on cod\u2028quotas\u2029."
     d = diff_articles("Ministers met in Oslo to discuss cod quotas.", evil)
     for color in (False, True):
         out = render_terminal(d, color=color)
-        assert "\x9b" not in out and "\u202e" not in out and "\u202c" not in out
+        assert not any(c in out for c in "\x9b\u202e\u202c\u2028\u2029")
         assert all(ch in "\n" or (ch >= " " and ch != "\x7f") or ch == "\x1b" for ch in out)
         assert out.count("\x1b") == (0 if not color else out.count("\x1b["))
     assert "\x1b" not in render_terminal(d, color=False)

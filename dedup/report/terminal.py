@@ -59,13 +59,16 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 
 def _safe(ch: str) -> bool:
-    # C0 and C1 controls (ESC, CSI U+009B ...) and format characters (bidi overrides U+202E ...)
-    return unicodedata.category(ch) not in ("Cc", "Cf")
+    # C0 and C1 controls (ESC, CSI U+009B ...), format characters (bidi overrides
+    # U+202E ...) and the line and paragraph separators U+2028/U+2029 (a line
+    # break in some terminals, in none of the report's layout)
+    return unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp")
 
 
 def _clean(text: str) -> str:
     """Article text must not be able to drive the terminal: every control and
-    format character (ESC, C1 controls, bidi overrides) becomes a space."""
+    format character (ESC, C1 controls, bidi overrides) and line or paragraph
+    separator becomes a space."""
     if text.isascii() and text.isprintable():
         return text
     return "".join(ch if _safe(ch) else " " for ch in text)
