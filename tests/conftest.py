@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -22,6 +23,12 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("hunt", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# A run started in the background without job control (``cmd &``, nohup) has
+# Ctrl-C ignored, and the commands it starts inherit that: the Ctrl-C tests
+# need it delivered as in a terminal (their children get the default again).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # the run's own disk cache (dedup._cache), shared with the CLI subprocesses it starts and removed after
 if "DEDUP_CACHE_DIR" not in os.environ:
