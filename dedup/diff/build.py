@@ -234,23 +234,28 @@ class Builder:
         a, b = self.a, self.b
         runs = self._inline_dateline(a.paras[o].dateline, b.paras[r].dateline)
         for d in sentences:
-            if d.kind == "added":
-                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "added"))
-            elif d.kind == "dropped":
-                runs.append(Span(a.paras[o].sentences[d.original[0][1]] + " ", "dropped"))
-            elif d.rewrite[0][0] != r:
+            if d.kind == "dropped":
+                x = a.first[o] + d.original[0][1]
+                runs.append(Span(a.paras[o].sentences[d.original[0][1]] + _gap(a, x), "dropped"))
+                continue
+            if d.kind != "added" and d.rewrite[0][0] != r:
                 continue  # gone to another block: shown there
-            elif d.original[0][0] != o or (1, b.first[r] + d.rewrite[0][1]) in self._out_of_order:
-                runs.append(
-                    Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "elsewhere", f"original ¶{d.original[0][0] + 1}")
-                )
+            y = b.first[r] + d.rewrite[0][1]
+            text, gap = b.paras[r].sentences[d.rewrite[0][1]], _gap(b, y)
+            if d.kind == "added":
+                runs.append(Span(text + gap, "added"))
+            elif d.original[0][0] != o or (1, y) in self._out_of_order:
+                runs.append(Span(text + gap, "elsewhere", f"original ¶{d.original[0][0] + 1}"))
             elif d.kind == "equal":
-                runs.append(Span(b.paras[r].sentences[d.rewrite[0][1]] + " ", "equal"))
+                runs.append(Span(text + gap, "equal"))
             else:
-                runs.extend(self._inline_words(self.m.r2o[b.first[r] + d.rewrite[0][1]][0]))
+                runs.extend(self._inline_words(self.m.r2o[y][0]))
                 # the space after the sentence is both sides': not in a deleted or inserted run
                 last = runs[-1]
-                runs[-1:] = [Span(last.text + " ", "equal")] if last.mark == "equal" else [last, Span(" ", "equal")]
+                if last.mark == "equal":
+                    runs[-1] = Span(last.text + gap, "equal")
+                elif gap:
+                    runs.append(Span(gap, "equal"))
         while runs and not runs[-1].text.strip():
             runs.pop()
         if runs:
@@ -491,3 +496,14 @@ def _fill(text: str, runs: list[list]) -> tuple[Span, ...]:
         else:
             joined.append(s)
     return tuple(joined)
+
+
+def _gap(side: Side, s: int) -> str:
+    """What the inline view puts after flat sentence ``s``: a space where its
+    paragraph has one before the next sentence (or none follows), nothing
+    where the next starts at once (Chinese and Japanese write no space)."""
+    nxt = s + 1
+    if nxt >= len(side.sent_para) or side.sent_para[nxt] != side.sent_para[s]:
+        return " "
+    text = side.paras[side.sent_para[s]].text
+    return " " if text[side.sent_start[s] + len(side.sent_text[s]) : side.sent_start[nxt]] else ""

@@ -119,3 +119,15 @@ def test_the_inline_view_keeps_the_space_between_sentences_on_both_sides():
         as_original = "".join(s.text for s in block.inline if s.mark not in ("inserted", "added"))
         assert (" ".join(as_original.split()), " ".join(as_rewrite.split())) == (original, rewrite)
         assert all(s.text for s in block.inline)
+
+
+def test_the_inline_view_puts_no_space_between_sentences_written_without_one():
+    # Chinese and Japanese write no space between sentences: the inline view
+    # put one after every sentence, so it read as neither side
+    original = "会议于周一开始。部长们讨论了预算。他们没有达成协议。"
+    rewrite = "会议于周一开始。部长们讨论了新预算。他们没有达成协议。"
+    (block,) = diff_articles(original, rewrite).blocks
+    as_rewrite = "".join(s.text for s in block.inline if s.mark not in ("deleted", "dropped"))
+    as_original = "".join(s.text for s in block.inline if s.mark not in ("inserted", "added"))
+    assert (as_original, as_rewrite) == (original, rewrite)
+    assert all(s.text for s in block.inline)
