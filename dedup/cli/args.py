@@ -12,12 +12,11 @@ import argparse
 import math
 import os
 import re
-import stat
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from ..io import FieldMap, expand_paths
+from ..io import FieldMap, expand_paths, special_file
 from ..params import LINKAGES, MAX_WINDOW_DAYS, Params
 from .interrupt import EXIT_INTERRUPTED
 
@@ -310,17 +309,10 @@ def check_args(args: argparse.Namespace) -> None:
         check(args)
 
 
-def _regular_or_missing(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return True
-
-
 def same_file(a: str, b: str) -> bool:
     """Whether two paths name one regular file (through links and relative
     paths; a device such as /dev/null may be named twice)."""
-    if not (_regular_or_missing(a) and _regular_or_missing(b)):
+    if special_file(a) or special_file(b):
         return False
     try:
         if os.path.exists(a) and os.path.exists(b):
@@ -349,5 +341,5 @@ def check_index_path(what: str, path: str) -> None:
     """Refuse an index path that is there but is no regular file: a device
     such as /dev/zero would be read without end (the loader reads the whole
     file), a folder cannot be read at all. Raises ValueError naming it (exit code 2)."""
-    if os.path.exists(path) and not os.path.isfile(path):
+    if special_file(path):
         raise ValueError(f"{what} {path} is not a regular file: give the file an index is saved in")

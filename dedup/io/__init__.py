@@ -19,6 +19,7 @@ from .files import (
     open_binary,
     open_output,
     open_text,
+    special_file,
     writing,
 )
 from .readers import DELIMITERS, iter_records, read_paths, sniff_delimiter
@@ -42,6 +43,7 @@ __all__ = [
     "open_text",
     "read_paths",
     "sniff_delimiter",
+    "special_file",
     "write_jsonl",
     "writing",
 ]

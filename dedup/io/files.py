@@ -26,6 +26,7 @@ __all__ = [
     "expand_paths",
     "expand_inputs",
     "input_size",
+    "special_file",
     "TRUNCATION_ERRORS",
     "OutputError",
     "writing",
@@ -183,7 +184,7 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
                 for name in sorted(files):
                     plain = name[:-3] if name.endswith(".gz") else name
                     path = os.path.join(root, name)
-                    if not name.startswith(".") and plain.lower().endswith(READ_EXTENSIONS) and not _special(path):
+                    if not name.startswith(".") and plain.lower().endswith(READ_EXTENSIONS) and not special_file(path):
                         yield path, True
         elif p != "-" and not os.path.exists(p):
             raise FileNotFoundError(f"no such file or folder: {p}")
@@ -191,8 +192,9 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
             yield p, False
 
 
-def _special(path: str) -> bool:
-    """Whether ``path`` is there but is no regular file (a FIFO, socket or device)."""
+def special_file(path: str) -> bool:
+    """Whether ``path`` is there but is no regular file (a folder, a FIFO, a
+    socket or a device)."""
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:  # a broken link, or gone: not special, the reader says what it is
