@@ -173,8 +173,8 @@ class Builder:
         if kind == "pair":
             changed = a.para_key[os_[0]] != b.para_key[rs_[0]] and not self._same_sentences(os_[0], rs_[0])
             kind = "reworded" if changed else "identical"
-            if changed:
-                self.reorders(os_[0], rs_[0])
+        if changed:
+            self.reorders(os_, rs_)
         if part.moved and kind in ("identical", "reworded"):
             kind = "moved"
         oset, rset = set(os_), set(rs_)
@@ -216,13 +216,20 @@ class Builder:
             return False
         return all(exact_key(x) == exact_key(y) for x, y in zip(po.sentences, pr.sentences, strict=True))
 
-    def reorders(self, o: int, r: int) -> None:
-        """Note the sentences of the 1:1 pair ``o``, ``r`` whose counterparts
-        are in the pair but in another order (off the longest run in order):
-        their spans and inline runs are marked ``elsewhere``, naming the
-        partner paragraph. Without this, sentences swapped inside a paragraph
-        read as unchanged text on both sides of a pair reported reworded."""
-        xs = [x for x in self.a.sentences_of(o) if x in self.m.o2r and self.b.sent_para[self.m.o2r[x][0]] == r]
+    def reorders(self, os_: tuple[int, ...], rs_: tuple[int, ...]) -> None:
+        """Note the sentences of a changed block (a pair, split or merge of
+        paragraphs ``os_`` and ``rs_``) whose counterparts are in the block
+        but in another order (off the longest run in order): their spans and
+        inline runs are marked ``elsewhere``, naming the partner paragraph.
+        Without this, sentences swapped inside a paragraph, or put in another
+        order by a merge, read as unchanged text on both sides."""
+        rset = set(rs_)
+        xs = [
+            x
+            for o in sorted(os_)
+            for x in self.a.sentences_of(o)
+            if x in self.m.o2r and self.b.sent_para[self.m.o2r[x][0]] in rset
+        ]
         ys = [self.m.o2r[x][0] for x in xs]
         keep = longest_run(ys)
         for k, (x, y) in enumerate(zip(xs, ys, strict=True)):

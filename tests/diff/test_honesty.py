@@ -48,6 +48,40 @@ def test_sentences_reordered_inside_a_paragraph_are_marked():
     assert " ".join(as_rewrite.split()) == rewrite
 
 
+@pytest.mark.parametrize("direction", ["merged", "split"])
+def test_sentences_put_in_another_order_by_a_merge_or_split_are_marked(direction):
+    # two paragraphs merged into one (or one split in two) with two sentences
+    # swapped on the way: every span read "equal" on both sides
+    two = (
+        "The storm hit the coast on Monday. Thousands lost power.\n\n"
+        "Officials said repairs would take a week. Schools stayed closed on Tuesday."
+    )
+    one = (
+        "The storm hit the coast on Monday. Thousands lost power. "
+        "Schools stayed closed on Tuesday. Officials said repairs would take a week."
+    )
+    original, rewrite = (two, one) if direction == "merged" else (one, two)
+    (block,) = diff_articles(original, rewrite).blocks
+    assert block.kind == direction
+    moved = {
+        side: [s.text.strip() for p in spans for s in p if s.mark == "elsewhere"]
+        for side, spans in (("original", block.original_spans), ("rewrite", block.rewrite_spans))
+    }
+    assert len(moved["original"]) == 1 and moved["original"] == moved["rewrite"]
+    assert moved["original"][0] in ("Schools stayed closed on Tuesday.", "Officials said repairs would take a week.")
+    for spans, text in ((block.original_spans, original), (block.rewrite_spans, rewrite)):
+        assert "\n\n".join("".join(s.text for s in p) for p in spans) == text
+
+
+def test_a_merge_in_order_marks_no_sentence_as_moved():
+    d = diff_articles(
+        "The storm hit the coast on Monday. Thousands lost power.\n\nOfficials said repairs would take a week.",
+        "The storm hit the coast on Monday. Thousands lost power. Officials said repairs would take a week.",
+    )
+    assert [b.kind for b in d.blocks] == ["merged"]
+    assert not any(s.mark == "elsewhere" for b in d.blocks for p in b.original_spans + b.rewrite_spans for s in p)
+
+
 def test_sentences_in_order_are_not_marked_as_moved():
     d = diff_articles(
         "The council voted on Tuesday. Members argued for hours. The budget passed.",
