@@ -33,6 +33,7 @@ from .args import (
     add_param_arguments,
     add_progress_argument,
     check_index_path,
+    check_not_input,
     fields_from_args,
     option,
     params_from_args,
@@ -212,8 +213,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.index:
         check_index_path("--index", args.index)
     for k, (flag, path) in enumerate(outputs):
-        if args.input != "-" and same_file(path, args.input):
-            raise ValueError(f"{flag} {path} is the input file: refusing to overwrite the input; write elsewhere")
+        check_not_input(flag, path, [args.input])
         for other, other_path in outputs[k + 1 :]:
             if same_file(path, other_path):
                 raise ValueError(f"{flag} {path} and {other} {other_path} are the same file; give each its own")

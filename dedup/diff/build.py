@@ -296,7 +296,7 @@ class Builder:
             ends_space = bool(out) and out[-1].text[-1:].isspace()
             # the rewrite's space before a change where the original has none: it goes into the
             # change ("reserve[-, the-] list", "Davis{+ in the end zone+}."), not "reserve , the"
-            space = _trailing_space(out) if ends_space and _glued(ta, i1) else ""  # type: ignore[arg-type]
+            space = _trailing_space(out) if ends_space and ta.glued(i1) else ""  # type: ignore[arg-type]
             if i2 > i1:
                 start = ta.starts[i1]  # type: ignore[union-attr]
                 if i1 and out and not ends_space:  # "week[-or next-]!": the space goes along
@@ -438,11 +438,6 @@ class Builder:
 def _run_end(toks: Words, k: int) -> int:
     """Where a run of tokens ending before token ``k`` ends, with the spaces after it."""
     return toks.starts[k] if k < len(toks) else toks.ends[-1]
-
-
-def _glued(toks: Words, k: int) -> bool:
-    """Whether token ``k`` follows the token before it with no space between."""
-    return 0 < k < len(toks) and toks.starts[k] == toks.ends[k - 1]
 
 
 def _spaced(toks: Words, k: int) -> bool:

@@ -43,6 +43,10 @@ class Words:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def glued(self, k: int) -> bool:
+        """Whether token ``k`` follows the token before it with no space between."""
+        return 0 < k < len(self.keys) and self.starts[k] == self.ends[k - 1]
+
 
 def _key(word: str) -> str:
     """A word's comparison key: the word itself (NFC), so a change of case or
@@ -88,7 +92,7 @@ def diff_tokens(a: Words | Sequence[str], b: Words | Sequence[str], *, max_token
     ka = a.keys if isinstance(a, Words) else list(a)
     kb = b.keys if isinstance(b, Words) else list(b)
     spaced = isinstance(a, Words) and isinstance(b, Words)
-    if ka == kb and not (spaced and _glued(a) != _glued(b)):  # type: ignore[arg-type]
+    if ka == kb and not (spaced and any(a.glued(k) != b.glued(k) for k in range(1, len(ka)))):  # type: ignore[union-attr]
         return [["equal", 0, len(ka), 0, len(kb)]] if ka else []
     if not ka or not kb or len(ka) > max_tokens or len(kb) > max_tokens:
         return [["change", 0, len(ka), 0, len(kb)]]
@@ -103,11 +107,6 @@ def diff_tokens(a: Words | Sequence[str], b: Words | Sequence[str], *, max_token
     if spaced:
         ops = _respaced(ops, a, b)  # type: ignore[arg-type]
     return _cleanup(ops, ka, kb)
-
-
-def _glued(w: Words) -> list[bool]:
-    """Per token after the first: whether it follows the token before it with no space between."""
-    return [w.starts[k] == w.ends[k - 1] for k in range(1, len(w))]
 
 
 def _respaced(ops: list[Op], a: Words, b: Words) -> list[Op]:
@@ -125,7 +124,7 @@ def _respaced(ops: list[Op], a: Words, b: Words) -> list[Op]:
         start = i1
         for k in range(1, i2 - i1):
             i, j = i1 + k, j1 + k
-            if (a.starts[i] == a.ends[i - 1]) != (b.starts[j] == b.ends[j - 1]):
+            if a.glued(i) != b.glued(j):
                 if i > start:
                     _push(out, ["equal", start, i, j1 + start - i1, j])
                 _push(out, ["change", i, i + 1, j, j + 1])
