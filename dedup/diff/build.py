@@ -253,16 +253,9 @@ class Builder:
                 runs.append(Span(text + gap, "added"))
             elif d.original[0][0] != o or (1, y) in self._out_of_order:
                 runs.append(Span(text + gap, "elsewhere", f"original ¶{d.original[0][0] + 1}"))
-            elif d.kind == "equal":
-                runs.append(Span(text + gap, "equal"))
             else:
-                runs.extend(self._inline_words(self.m.r2o[y][0]))
-                # the space after the sentence is both sides': not in a deleted or inserted run
-                last = runs[-1]
-                if last.mark == "equal":
-                    runs[-1] = Span(last.text + gap, "equal")
-                elif gap:
-                    runs.append(Span(gap, "equal"))
+                runs.extend([Span(text, "equal")] if d.kind == "equal" else self._inline_words(self.m.r2o[y][0]))
+                _add_gap(runs, _gap(a, a.first[o] + d.original[0][1]), gap)
         while runs and not runs[-1].text.strip():
             runs.pop()
         if runs:
@@ -304,9 +297,12 @@ class Builder:
                 out.append(Span(text_a[start : _run_end(ta, i2)], "deleted"))  # type: ignore[arg-type]
             if j2 > j1:
                 text = space + text_b[tb.starts[j1] : _run_end(tb, j2)]  # type: ignore[union-attr,arg-type]
-                out.extend(_inserted(text, i1 == i2 and bool(out) and not ends_space and _spaced(ta, i1)))  # type: ignore[arg-type]
-            elif space:
-                out.append(Span(space, "equal"))
+                kept = i1 == i2 and bool(out) and not ends_space and _spaced(ta, i1)  # type: ignore[arg-type]
+                out.extend(_inserted(text, kept))
+                if kept and not text[-1:].isspace():  # 'scientists{+-+}who': the original's space is its alone
+                    out.append(Span(text_a[ta.ends[i1 - 1] : ta.starts[i1]], "deleted"))  # type: ignore[union-attr]
+            elif space:  # the rewrite's space; the original's too unless its next word is glued on ('said, "and')
+                out.append(Span(space, "inserted" if ta.glued(i2) else "equal"))  # type: ignore[union-attr]
         return out
 
     def _similarity(self, os_: tuple[int, ...], rs_: tuple[int, ...], changed: bool) -> float:
@@ -498,6 +494,17 @@ def _fill(text: str, runs: list[list]) -> tuple[Span, ...]:
         else:
             joined.append(s)
     return tuple(joined)
+
+
+def _add_gap(runs: list[Span], original: str, rewrite: str) -> None:
+    """The gap after a sentence of the pair: both sides' when both have a
+    space or neither has, kept out of a deleted or inserted run; else the one
+    side's, marked as its alone (Chinese "。" against "。 ")."""
+    if bool(original) != bool(rewrite):
+        runs.append(Span(original, "deleted") if original else Span(rewrite, "inserted"))
+    elif rewrite:
+        last = runs[-1]
+        runs[-1:] = [Span(last.text + rewrite, "equal")] if last.mark == "equal" else [last, Span(rewrite, "equal")]
 
 
 def _gap(side: Side, s: int) -> str:
