@@ -57,7 +57,20 @@ _DASHES = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe5
 _FOLD_TABLE = {**_QUOTES, **_DASHES, ord("\u2026"): "...", ord("\u00a0"): " "}
 
 
-_MARKUP_RE = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*\b[^<>]*|/[a-zA-Z][a-zA-Z0-9]*\s*|!--.*?--)>", re.S)
+# A tag as HTML reads one: "<" then a letter, "/" and a letter, or "!" (a
+# comment or doctype). "< 2%" and "<5" are text, also beside markup.
+_TAG_RE = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*\b[^<>]*|/[a-zA-Z][a-zA-Z0-9-]*\s*|!--.*?--|![a-zA-Z][^<>]*)>", re.S)
+
+
+# Markup beyond doubt: an end tag, a comment or doctype, a start tag without
+# attributes ("<p>", "<br/>") or whose first attribute has a value ('<a href="x">').
+# "if a<b and c>d" is a start tag to a browser, but in a text with no other
+# markup it is text: bare words as attributes do not make a text markup.
+_MARKUP_RE = re.compile(
+    r"<(?:/[a-zA-Z][a-zA-Z0-9-]*\s*|!--.*?--|![a-zA-Z][^<>]*"
+    r"|[a-zA-Z][a-zA-Z0-9-]*\s*/?|[a-zA-Z][a-zA-Z0-9-]*\s+[^\s<>=/]+\s*=[^<>]*)>",
+    re.S,
+)
 
 
 _DROP_BLOCK_RE = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)
@@ -66,9 +79,6 @@ _DROP_BLOCK_RE = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s
 _BLOCK_TAG_RE = re.compile(
     r"</?(?:p|div|br|h[1-6]|li|ul|ol|tr|table|blockquote|section|article|header|footer)\b[^>]*>", re.I
 )
-
-
-_ANY_TAG_RE = re.compile(r"<[^<>]*>")
 
 
 # C0/C1 controls except tab and newline, and invisible format characters.
@@ -89,7 +99,7 @@ def strip_html(text: str) -> str:
         return html.unescape(text) if "&" in text else text
     text = _DROP_BLOCK_RE.sub(" ", text)
     text = _BLOCK_TAG_RE.sub("\n", text)
-    text = _ANY_TAG_RE.sub(" ", text)
+    text = _TAG_RE.sub(" ", text)
     return html.unescape(text)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dedup.text.normalise import similarity_text
+from dedup.text.normalise import clean, similarity_text
 from dedup.text.tokens import comparison_items
 
 
@@ -27,3 +27,25 @@ from dedup.text.tokens import comparison_items
 def test_similarity_text_leaves_out_credits_but_never_everything(text, want):
     assert similarity_text(text) == want
     assert comparison_items([text])[0] == want.encode("ascii")  # the compiled path agrees
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # "<" then a space or a digit is text, also beside markup: the whole span
+        # up to the next ">" was cut out as a tag
+        ("<p>Growth was < 2% in March and > 1% in April.</p>", "Growth was < 2% in March and > 1% in April."),
+        ("<b>Rates</b> rose where x<5 and y>3 held.", "Rates rose where x<5 and y>3 held."),
+        # a text with no other markup: bare words in angle brackets are not a tag
+        ("The rule says if a<b and c>d then stop.", "The rule says if a<b and c>d then stop."),
+        # markup is still taken out, with its block breaks and character references
+        (
+            '<p>AT&amp;T bought <a href="x">it</a> today.</p><p>Shares fell.</p>',
+            "AT&T bought it today.\n\nShares fell.",
+        ),
+        ("<!DOCTYPE html><html><body><p>Hi</p></body></html>", "Hi"),
+        ("Done.<br/>Next<!-- note --> step", "Done.\nNext step"),
+    ],
+)
+def test_markup_is_removed_and_angle_brackets_in_text_are_kept(text, want):
+    assert clean(text) == want
