@@ -378,12 +378,12 @@ def test_json_output_lists_every_rejected_record(tmp_path, rows, capsys):
 
 
 def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys):
-    from dedup.cli import reading
+    from dedup import batch
 
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(reading, "cluster_articles", broken)
+    monkeypatch.setattr(batch, "cluster_articles", broken)  # as the commands import it, when they cluster
     p = tmp_path / "one.jsonl"
     p.write_text(json.dumps({"id": "only", "text": TEXT}) + "\n", encoding="utf-8")
     assert main(["cluster", str(p)]) == 2
@@ -657,3 +657,16 @@ def test_cluster_json_escapes_control_and_bidi_characters_and_keeps_the_strings(
     docs = [json.loads(text)] if fmt == "json" else [json.loads(line) for line in text.splitlines()]
     found = {m for c in docs[0]["clusters"] for m in c["members"]} if fmt == "json" else {d["id"] for d in docs}
     assert found == set(ids)
+
+
+def test_help_and_usage_errors_load_no_compiled_kernels():
+    # `dedup --help` imported numba, scipy and scikit-learn through the command
+    # modules (1.3 s); they load when a command reads articles or makes a diff
+    code = (
+        "import sys\n"
+        "from dedup.cli.dispatch import build_parser\n"
+        "build_parser().format_help()\n"
+        "print(sorted(m for m in ('numba', 'scipy', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

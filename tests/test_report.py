@@ -521,7 +521,7 @@ def test_cli_diff_output_has_no_control_characters_from_the_data(tmp_path, capsy
     assert not _controls(plain)
     md = _cli_out(["diff", o, r, "--format", "md"], capsys)
     assert not _controls(md) and "T\\\\x1b\\[31m \\\\x1b\\]0;x\\\\x07" in md  # shown escaped
-    monkeypatch.setattr("dedup.cli.report.use_color", lambda stream: True)
+    monkeypatch.setattr("dedup.report.use_color", lambda stream: True)  # as the diff command imports it
     coloured = _cli_out(["diff", o, r], capsys)
     for seq in (*_STYLE.values(), _RESET):  # the renderer's own styles, nothing else
         coloured = coloured.replace(seq, "")

@@ -16,13 +16,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..article import Article
 from ..io import ReadAhead, Record, detect_format, iter_records, open_text, writing
 from ..io.jsontext import dumps
 from ..io.writers import RecordWriter
-from ..live import DuplicateArticleError, IndexSaveError, IndexStorageError, StoryIndex
+from ..live import DuplicateArticleError, IndexSaveError, IndexStorageError
 from .args import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
@@ -44,6 +44,9 @@ from .args import (
 )
 from .progress import Bar, kernel_notice, progress_wanted
 from .reading import InputLog, log_for
+
+if TYPE_CHECKING:
+    from ..live import StoryIndex
 
 __all__ = ["register", "run"]
 
@@ -175,6 +178,8 @@ def register(subparsers: Any) -> None:
 
 
 def _make_index(args: argparse.Namespace) -> StoryIndex:
+    from ..live import StoryIndex  # numba and scipy: loaded when a feed is read, not for --help
+
     params = params_from_args(args)
     if args.redis:
         return StoryIndex(

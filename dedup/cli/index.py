@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any
 
-from ..live import StoryIndex
 from .args import EXIT_OK, add_command, check_index_path
 
 __all__ = ["register", "run"]
@@ -34,6 +33,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the index's stats as JSON."""
+    from ..live import StoryIndex  # numba and scipy: loaded to read an index, not for --help
+
     check_index_path("index", args.path)
     index = StoryIndex.load(args.path)
     json.dump(index.stats(), sys.stdout, indent=2, default=str)

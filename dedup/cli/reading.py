@@ -10,7 +10,6 @@ from array import array
 from collections.abc import Iterator, Mapping
 
 from ..article import Article, Clustering, Rejected
-from ..batch import cluster_articles
 from ..io import FieldMap, Record, input_size, read_paths
 from .args import fields_from_args, params_from_args, plural, say
 from .progress import Bar, Ticker, kernel_notice, progress_wanted
@@ -164,6 +163,8 @@ def counted(articles: Iterator[Article], bar: Bar, log: InputLog) -> Counted:
 def cluster_input(args: argparse.Namespace, log: InputLog, *, keep_text: bool = True) -> Clustering:
     """The articles of ``args.paths`` read as a stream and clustered (progress
     on stderr); every rejected record, at reading or clustering, reported to ``log``."""
+    from ..batch import cluster_articles  # numba and scipy: loaded for the commands that cluster, not for --help
+
     articles, bar = read_articles(args, log)
     kernel_notice()
     with warnings.catch_warnings():

@@ -16,17 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..article import Article
-from ..diff import diff_articles
 from ..io import iter_records, writing
-from ..report import (
-    render_clusters_html,
-    render_html,
-    render_json,
-    render_markdown,
-    render_story_pages,
-    render_terminal,
-    use_color,
-)
 from .args import (
     EXIT_INPUT,
     EXIT_OK,
@@ -86,6 +76,10 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
+    # the diff and its renderers (scipy): loaded when a diff is made, not for --help
+    from ..diff import diff_articles
+    from ..report import render_html, render_json, render_markdown, render_terminal, use_color
+
     fmt = args.format
     if fmt is None:
         fmt = _EXT.get(Path(args.output).suffix.lower(), "term") if args.output else "term"
@@ -118,6 +112,8 @@ def _write_pages(pages: dict[str, str], folder: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from ..report import render_clusters_html, render_story_pages  # loaded when a report is made
+
     start = time.monotonic()
     check_not_input("-o", args.output, args.paths)
     log = log_for(args)
