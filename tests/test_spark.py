@@ -372,6 +372,31 @@ def test_cli_spark_cluster_reads_remote_jsonl_with_file_lines(spark, tmp_path, c
     assert f"{src}:43" in memory
 
 
+def test_cli_spark_cluster_asks_spark_whether_a_remote_output_exists(spark, tmp_path, capsys, monkeypatch):
+    """An output that is not local (hdfs://, s3a://) is looked for through
+    Spark's reader before the run, and an existing one refused in one line."""
+    import dedup.cli.spark as cli_spark
+    from dedup.cli import main
+
+    out = tmp_path / "stories"
+    out.mkdir()
+    (out / "part-00000.parquet").write_bytes(b"written before")
+    (tmp_path / "empty").mkdir()
+    assert cli_spark._exists(spark, str(out)) and cli_spark._exists(spark, f"file://{out}")
+    assert cli_spark._exists(spark, str(tmp_path / "empty"))
+    assert not cli_spark._exists(spark, str(tmp_path / "missing"))
+    assert not cli_spark._exists(spark, "nosuchscheme://host/path")  # cannot be asked: left to the write
+    src = tmp_path / "feed.jsonl"
+    src.write_text('{"id": "a", "text": "one article long enough to be read"}\n', encoding="utf-8")
+    monkeypatch.setattr(cli_spark, "_local", lambda path: None)  # as if every path were on hdfs://
+    assert main(["spark-cluster", str(src), "-o", str(out)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"dedup: error: the output {out} exists: give a new folder, or --overwrite to replace it\n"
+    )
+    assert (out / "part-00000.parquet").read_bytes() == b"written before"
+
+
 def test_cli_spark_cluster_on_files_that_are_not_parquet_is_one_line(spark, tmp_path, capsys):
     # a folder of .txt files (the bundled seeds) was a Java trace and "a bug in dedup"
     from dedup.cli import main

@@ -256,14 +256,15 @@ def _read_jsonl_remote(spark: Any, path: str, fields: dict[str, str], log: Input
 
 
 def _exists(spark: Any, path: str) -> bool:
-    """Whether ``path`` exists, asked of Hadoop's file system for its scheme
-    (False when that cannot be asked: the write then says so)."""
+    """Whether ``path`` exists on whatever file system the driver reaches
+    (``hdfs://``, ``s3a://``), asked through Spark's public reader, which
+    lists a path when it is named and says so when there is none (nothing
+    is read). False when Spark cannot ask either: the write then says why."""
     try:
-        jvm = spark.sparkContext._jvm
-        hpath = jvm.org.apache.hadoop.fs.Path(path)
-        return bool(hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hpath))
-    except Exception:  # noqa: BLE001 - a file system the driver cannot reach: leave it to the write
+        spark.read.format("text").load(path)
+    except Exception:  # noqa: BLE001 - [PATH_NOT_FOUND], or a file system the driver cannot reach
         return False
+    return True
 
 
 def _cmd_spark_cluster(args: argparse.Namespace) -> int:
