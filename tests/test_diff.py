@@ -637,6 +637,22 @@ def test_word_for_word_counts_changed_words():
         ("A man was killed in Queens, police said on Friday.", "A man was killed in Queens police said on Friday."),
         # words inserted before a mark that follows a word ("Davis ." for "Davis.")
         ("The third was a pick by Vontae Davis.", "The third was a pick by Vontae Davis in the end zone."),
+        # a space on one side only (the audit's real and fuzzed pairs):
+        # words deleted between two glued to them in the original, where the rewrite
+        # has a space: the original read 'said, " and'
+        (
+            '"We can grow our economy today, " Obama said, "and preserve the environment for our children. "',
+            'With sound policies, we can grow our economy today and preserve the environment for them. "',
+        ),
+        # a mark inserted between two words glued to it in the rewrite, where the
+        # original has a space: the original read "scientistswho"
+        (
+            "They exclude expert scientists who have provided review of projects.",
+            "They exclude expert scientists\u2014who have provided review\u2014from the process.",
+        ),
+        # a space between two kept sentences on one side only
+        ("会议于周一开始。部长们讨论了预算。他们走了。", "会议于周一开始。 部长们讨论了新预算。他们走了。"),
+        ("会议于周一开始。 部长们讨论了预算。他们走了。", "会议于周一开始。部长们讨论了预算。他们走了。 新的。"),
     ],
 )
 def test_the_inline_view_reads_as_either_side_datelines_included(original, rewrite):
