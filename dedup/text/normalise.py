@@ -73,6 +73,15 @@ _MARKUP_RE = re.compile(
 )
 
 
+# Phrasing tags, which a browser shows with no break of their own: taken out
+# without a space ("bought <a>it</a>." reads "bought it.", not "bought it .").
+_INLINE_TAG_RE = re.compile(
+    r"</?(?:a|abbr|b|bdi|bdo|cite|code|data|dfn|em|font|i|kbd|mark|q|s|samp|small|span|strong|sub|sup|time|u|var)"
+    r"\b[^<>]*>",
+    re.I,
+)
+
+
 _DROP_BLOCK_RE = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 
 
@@ -99,6 +108,7 @@ def strip_html(text: str) -> str:
         return html.unescape(text) if "&" in text else text
     text = _DROP_BLOCK_RE.sub(" ", text)
     text = _BLOCK_TAG_RE.sub("\n", text)
+    text = _INLINE_TAG_RE.sub("", text)
     text = _TAG_RE.sub(" ", text)
     return html.unescape(text)
 

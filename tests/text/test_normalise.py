@@ -44,6 +44,9 @@ def test_similarity_text_leaves_out_credits_but_never_everything(text, want):
             "AT&T bought it today.\n\nShares fell.",
         ),
         ("<!DOCTYPE html><html><body><p>Hi</p></body></html>", "Hi"),
+        # phrasing tags go without a space, as a browser shows them ("announced ." before)
+        ('The deal was <a href="/x">announced</a>. Shares <b>rose</b>.', "The deal was announced. Shares rose."),
+        ("<td>Paris</td><td>London</td>", "Paris London"),
         ("Done.<br/>Next<!-- note --> step", "Done.\nNext step"),
     ],
 )
