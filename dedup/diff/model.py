@@ -35,7 +35,8 @@ class Span:
     (deleted on the original side, inserted on the rewrite side); ``added`` /
     ``dropped``: a whole sentence with no counterpart; ``elsewhere``: a sentence
     whose counterpart is in a paragraph outside this block, or at another
-    place in its 1:1 partner (sentences reordered; ``ref`` names the paragraph);
+    place in the block (sentences reordered in a pair, split or merge; ``ref``
+    names the paragraph);
     ``dateline``: a leading dateline.
     """
 
@@ -167,8 +168,8 @@ class Block:
     Every paragraph of both sides is in exactly one block. A sentence whose
     counterpart is in a paragraph of another block (a rewrite often moves one
     sentence to the neighbouring paragraph) is marked ``elsewhere`` in the
-    spans of both blocks; so is, in a 1:1 pair, a sentence whose counterpart
-    is in the partner paragraph but out of order (swapped sentences).
+    spans of both blocks; so is a sentence whose counterpart is in the same
+    block but out of order (swapped in a pair, reordered by a split or merge).
     ``role`` is the paragraph kind for added/dropped/furniture blocks
     (``header``, ``credit``, ``dateline``, ``body``). ``shares`` (split and
     merged blocks) is, per paragraph on the "many" side, the share of the

@@ -11,7 +11,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import IO, BinaryIO
 
 from .records import InputError
@@ -143,19 +143,26 @@ class OutputError(OSError):
     the message names it (:func:`writing`)."""
 
 
-@contextmanager
-def writing(path: str | None) -> Iterator[None]:
+class writing:  # lower case: used as a function, ``with writing(path):``
     """Within the block, an OSError is raised again as :class:`OutputError`
     naming the output (``path``; None or ``-``: standard output), as in
     ``cannot write stories.json: No space left on device``: the error of a
     write or close says no file name by itself. A broken pipe passes as it
-    is (output piped into ``head``: the command stops quietly)."""
-    try:
-        yield
-    except (BrokenPipeError, OutputError):
-        raise
-    except OSError as exc:
-        name = "standard output" if path in (None, "-") else path
+    is (output piped into ``head``: the command stops quietly). A class, not
+    a generator: ``dedup dedupe`` enters it for every record it writes."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, OSError) or isinstance(exc, (BrokenPipeError, OutputError)):
+            return
+        name = "standard output" if self.path in (None, "-") else self.path
         if exc.filename is not None and os.fsdecode(exc.filename) != name:  # a file inside a folder
             name = os.fsdecode(exc.filename)
         reason = exc.strerror if exc.errno is not None and exc.strerror else str(exc)

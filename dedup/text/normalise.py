@@ -57,20 +57,20 @@ _DASHES = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe5
 _FOLD_TABLE = {**_QUOTES, **_DASHES, ord("\u2026"): "...", ord("\u00a0"): " "}
 
 
+_NAME = r"[a-zA-Z][a-zA-Z0-9-]*"  # a tag's name
+_NOT_START = rf"/{_NAME}\s*|!--.*?--|![a-zA-Z][^<>]*"  # an end tag, a comment, a doctype
+
+
 # A tag as HTML reads one: "<" then a letter, "/" and a letter, or "!" (a
 # comment or doctype). "< 2%" and "<5" are text, also beside markup.
-_TAG_RE = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*\b[^<>]*|/[a-zA-Z][a-zA-Z0-9-]*\s*|!--.*?--|![a-zA-Z][^<>]*)>", re.S)
+_TAG_RE = re.compile(rf"<(?:{_NAME}\b[^<>]*|{_NOT_START})>", re.S)
 
 
 # Markup beyond doubt: an end tag, a comment or doctype, a start tag without
 # attributes ("<p>", "<br/>") or whose first attribute has a value ('<a href="x">').
 # "if a<b and c>d" is a start tag to a browser, but in a text with no other
 # markup it is text: bare words as attributes do not make a text markup.
-_MARKUP_RE = re.compile(
-    r"<(?:/[a-zA-Z][a-zA-Z0-9-]*\s*|!--.*?--|![a-zA-Z][^<>]*"
-    r"|[a-zA-Z][a-zA-Z0-9-]*\s*/?|[a-zA-Z][a-zA-Z0-9-]*\s+[^\s<>=/]+\s*=[^<>]*)>",
-    re.S,
-)
+_MARKUP_RE = re.compile(rf"<(?:{_NOT_START}|{_NAME}\s*/?|{_NAME}\s+[^\s<>=/]+\s*=[^<>]*)>", re.S)
 
 
 # Phrasing tags, which a browser shows with no break of their own: taken out
